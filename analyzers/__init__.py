@@ -1,0 +1,1 @@
+"""Read-only analysis of a repository: configs, manifests, agents, tokens."""

@@ -1,0 +1,124 @@
+"""Offline token counts with a named BPE vocabulary, and tools rendered as each provider receives them.
+
+The vocabularies come from the `bpe-openai` wheel (gzip files inside the package); tiktoken's own
+encoding definitions (split pattern, special tokens, expected sha256) are reused, so nothing is
+downloaded and a corrupted vocabulary is refused by the same hash tiktoken checks.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.resources
+import json
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal, Protocol
+
+import tiktoken
+
+from cfmigrate.analyzers.model import ToolDef
+
+Provider = Literal["anthropic", "openai"]
+ENCODINGS = ("o200k_base", "cl100k_base")
+_lock = threading.Lock()
+
+
+class TokenizerError(Exception):
+    """A tokenizer could not be loaded or used; the message says what to do."""
+
+
+class Tokenizer(Protocol):
+    label: str  # e.g. "estimate, o200k_base"; always shown next to a figure
+
+    def count(self, text: str) -> int: ...
+
+
+def _ranks(name: str, expected_hash: str | None) -> dict[bytes, int]:
+    import base64
+
+    try:
+        blob = importlib.resources.files("bpe_openai") / "data" / f"{name}.tiktoken.gz"
+        data = gzip.decompress(blob.read_bytes())
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise TokenizerError(
+            f"the {name} vocabulary is missing: install the 'bpe-openai' package (it ships the file)"
+        ) from exc
+    if expected_hash and hashlib.sha256(data).hexdigest() != expected_hash:
+        raise TokenizerError(f"the bundled {name} vocabulary does not match tiktoken's published hash")
+    return {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in data.splitlines() if line)}
+
+
+@lru_cache(maxsize=None)
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """A tiktoken encoding built from the vocabulary shipped in a package, never from the web."""
+    if name not in ENCODINGS:
+        raise TokenizerError(f"unknown tokenizer {name!r}: choose one of {', '.join(ENCODINGS)} or 'anthropic'")
+    import tiktoken_ext.openai_public as public
+
+    def load(_url: str, expected_hash: str | None = None) -> dict[bytes, int]:
+        return _ranks(name, expected_hash)
+
+    with _lock:  # tiktoken's constructors call this module global; swap it for our offline loader
+        original = public.load_tiktoken_bpe
+        public.load_tiktoken_bpe = load  # type: ignore[assignment]
+        try:
+            spec = getattr(public, name)()
+        finally:
+            public.load_tiktoken_bpe = original  # type: ignore[assignment]
+    return tiktoken.Encoding(**spec)
+
+
+@dataclass(frozen=True)
+class BpeTokenizer:
+    """An offline estimate: an OpenAI BPE vocabulary, which is not Claude's tokenizer."""
+
+    encoding: str = "o200k_base"
+
+    @property
+    def label(self) -> str:
+        return f"estimate, {self.encoding}"
+
+    def count(self, text: str) -> int:
+        return len(get_encoding(self.encoding).encode(text, disallowed_special=()))
+
+
+def compact(obj: Any) -> str:
+    """JSON as an API request body carries it: compact, key order kept, non-ASCII as is."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def render_tool(tool: ToolDef, provider: Provider) -> dict[str, Any]:
+    """The tool definition as the provider's API receives it in `tools=[...]`."""
+    schema = dict(tool.input_schema) or {"type": "object", "properties": {}}
+    if provider == "anthropic":
+        out: dict[str, Any] = {"name": tool.name}
+        if tool.description:
+            out["description"] = tool.description
+        out["input_schema"] = schema
+        return out
+    fn: dict[str, Any] = {"name": tool.name}
+    if tool.description:
+        fn["description"] = tool.description
+    fn["parameters"] = schema
+    return {"type": "function", "function": fn}
+
+
+@dataclass(frozen=True)
+class ToolCost:
+    """What one tool definition costs, split into its description and the rest (name, schema, framing)."""
+
+    tool: str
+    total: int
+    description: int
+
+    @property
+    def schema(self) -> int:
+        return self.total - self.description
+
+
+def tool_cost(tool: ToolDef, provider: Provider, tokenizer: Tokenizer) -> ToolCost:
+    total = tokenizer.count(compact(render_tool(tool, provider)))
+    description = tokenizer.count(compact(tool.description)) if tool.description else 0
+    return ToolCost(tool=tool.name, total=total, description=min(description, total))

@@ -1,0 +1,1 @@
+"""Manifests to a typed servers/ package."""

@@ -1,0 +1,8 @@
+"""The Typer CLI, the codemods and the migration plan."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("cfmigrate")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"

@@ -1,0 +1,1 @@
+"""Codemod rules, one module per rule."""

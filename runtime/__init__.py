@@ -1,0 +1,1 @@
+"""The code-mode runtime: sandboxed executor, bindings to the host MCP sessions."""

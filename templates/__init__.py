@@ -1,0 +1,1 @@
+"""Jinja2 templates, loaded with PackageLoader("cfmigrate.templates", "")."""

@@ -34,6 +34,9 @@ def _root(
 
 
 # Each command lives in its own module and registers itself here (one line each).
+from cfmigrate.migrate import cmd_audit  # noqa: E402
+
+app.command("audit")(cmd_audit.audit)
 
 
 def main() -> None:

@@ -1,0 +1,159 @@
+"""Render an AuditReport: a terminal report (rich), Markdown for a PR comment, or the versioned JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from cfmigrate.analyzers.measure import AgentFigure, AuditReport, ServerFigure
+
+_DECISION = {
+    "keep-mcp": "keep direct MCP",
+    "code-first": "code-first",
+    "hybrid": "hybrid (code interface over MCP)",
+    "already-code-mode": "already on code mode",
+    "unknown": "unknown",
+}
+
+
+def _n(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def summary_line(r: AuditReport) -> str:
+    t = r.totals
+    return (
+        f"{t['servers']} servers ({t['servers_unknown']} with unknown tools), {t['tools']} tools costing "
+        f"{t['definition_tokens']:,} tokens of definitions; {t['agents']} agents, {t['agents_to_migrate']} to migrate; "
+        f"monthly input spend on tool context {_money(t['monthly_cost_before'])} -> {_money(t['monthly_cost_after'])} "
+        f"({r.tokenizer})"
+    )
+
+
+def render_json(r: AuditReport) -> str:
+    return json.dumps(r.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _server_rows(servers: Sequence[ServerFigure]) -> list[list[str]]:
+    rows = []
+    for s in servers:
+        per_tool = f"{s.tokens // s.tool_count:,}" if s.tokens and s.tool_count else "-"
+        rows.append(
+            [
+                s.name,
+                s.transport,
+                _n(s.tool_count),
+                _n(s.tokens),
+                per_tool,
+                s.manifest or s.note,
+                s.source,
+            ]
+        )
+    return rows
+
+
+def _agent_rows(agents: Sequence[AgentFigure]) -> list[list[str]]:
+    rows = []
+    for a in agents:
+        rows.append(
+            [
+                a.name,
+                a.framework,
+                ", ".join(a.servers) or "-",
+                str(a.tool_count),
+                f"{a.per_request_tokens:,}",
+                f"{a.code_mode_tokens:,}",
+                f"{a.reduction:.0%}",
+                _DECISION[a.decision],
+                _money(a.monthly_waste),
+            ]
+        )
+    return rows
+
+
+SERVER_HEAD = ["server", "transport", "tools", "tokens", "per tool", "tools from", "declared in"]
+AGENT_HEAD = ["agent", "framework", "servers", "tools", "tokens/request", "on code mode", "cut", "decision", "waste/month"]
+
+
+def render_terminal(r: AuditReport, console: Console) -> None:
+    """The human report: servers, agents ranked by waste, reasons, problems, summary line."""
+    console.print(f"[bold]cfmigrate audit[/bold] {r.root}  ({r.files_scanned:,} files; tokens: {r.tokenizer})")
+    st = Table(title="MCP servers", box=box.SIMPLE_HEAVY, title_justify="left")
+    for i, h in enumerate(SERVER_HEAD):
+        st.add_column(h, justify="right" if i in (2, 3, 4) else "left", overflow="fold")
+    for row in _server_rows(r.servers):
+        st.add_row(*row)
+    console.print(st if r.servers else "No MCP servers found.")
+    at = Table(title="Agents, ranked by monthly waste", box=box.SIMPLE_HEAVY, title_justify="left")
+    for i, h in enumerate(AGENT_HEAD):
+        at.add_column(h, justify="right" if i in (3, 4, 5, 6, 8) else "left", overflow="fold")
+    for row in _agent_rows(r.agents):
+        at.add_row(*row)
+    console.print(at if r.agents else "No agents that use MCP tools found.")
+    for a in r.agents:
+        console.print(f"[bold]{a.name}[/bold] ({a.source}) — {_DECISION[a.decision]}, {a.threshold} ({a.tool_count} tools)")
+        for reason in a.reasons:
+            console.print(f"  - {reason}")
+        if a.servers_basis != "static":
+            console.print(f"  - servers: {a.servers_basis}")
+        if a.unknown_servers:
+            console.print(f"  - tools unknown for {', '.join(a.unknown_servers)}: run with --connect")
+        if a.workflow:
+            w = a.workflow
+            console.print(
+                f"  - workflow: {w.requests_before} requests, {w.billed_before:,} billed input tokens -> "
+                f"{w.requests_after} requests, {w.billed_after:,} on code mode ({w.reduction:.1%} less; {w.basis})"
+            )
+        console.print(f"  - overhead: {a.overhead_note}; price: {a.price_per_mtok}/MTok ({a.price_source})")
+    for p in r.problems:
+        style = {"error": "red", "warning": "yellow"}.get(p.level, "dim")
+        where = f"{p.source}: " if p.source else ""
+        console.print(f"[{style}]{p.level}[/{style}]: {where}{p.message}" + (f" — {p.hint}" if p.hint else ""))
+    console.print(f"[bold]Summary:[/bold] {summary_line(r)}")
+
+
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def esc(cell: str) -> str:
+        return cell.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(r: AuditReport) -> str:
+    """A PR-comment-sized Markdown report."""
+    out = [
+        "## cfmigrate audit",
+        "",
+        f"Token figures: **{r.tokenizer}**. Code-mode projection: {r.code_mode_source}.",
+        "",
+        f"**Summary:** {summary_line(r)}",
+        "",
+        "### Agents, ranked by monthly waste",
+        "",
+        _md_table(AGENT_HEAD, _agent_rows(r.agents)) if r.agents else "No agents that use MCP tools found.",
+        "",
+    ]
+    for a in r.agents:
+        out.append(f"- **{a.name}** (`{a.source}`): {_DECISION[a.decision]} — " + "; ".join(a.reasons))
+        if a.workflow:
+            w = a.workflow
+            out.append(
+                f"  - workflow: {w.billed_before:,} → {w.billed_after:,} billed input tokens "
+                f"({w.reduction:.1%} less; {w.basis})"
+            )
+    out += ["", "### MCP servers", ""]
+    out.append(_md_table(SERVER_HEAD, _server_rows(r.servers)) if r.servers else "No MCP servers found.")
+    if r.problems:
+        out += ["", "### Problems", ""]
+        out += [f"- {p.level}: `{p.source}` {p.message}" if p.source else f"- {p.level}: {p.message}" for p in r.problems]
+    return "\n".join(out) + "\n"

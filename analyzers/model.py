@@ -45,6 +45,11 @@ class ServerSpec:
     package: str | None = None  # registry package the command runs ("mcp-server-git", "@modelcontextprotocol/server-github")
     tool_filter: tuple[str, ...] | None = None  # tools the client restricts itself to, when declared
     disabled: bool = False
+    # NAME -> value template, kept only when the value is nothing but references (e.g.
+    # GITHUB_PERSONAL_ACCESS_TOKEN -> "${GITHUB_TOKEN}", Authorization -> "Bearer ${API_TOKEN}"):
+    # safe to store, and what a runtime expands from its environment. Literal values are never kept.
+    env_templates: tuple[tuple[str, str], ...] = ()
+    header_templates: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.resources
+import importlib.util
 import json
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import tiktoken
@@ -38,10 +39,14 @@ class Tokenizer(Protocol):
 def _ranks(name: str, expected_hash: str | None) -> dict[bytes, int]:
     import base64
 
+    # Locate the package folder without importing it: its __init__ loads a large native library.
+    spec = importlib.util.find_spec("bpe_openai")
     try:
-        blob = importlib.resources.files("bpe_openai") / "data" / f"{name}.tiktoken.gz"
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError("bpe_openai")
+        blob = Path(next(iter(spec.submodule_search_locations))) / "data" / f"{name}.tiktoken.gz"
         data = gzip.decompress(blob.read_bytes())
-    except (ModuleNotFoundError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         raise TokenizerError(
             f"the {name} vocabulary is missing: install the 'bpe-openai' package (it ships the file)"
         ) from exc

@@ -35,10 +35,19 @@ def _root(
 
 # Each command lives in its own module and registers itself here (one line each).
 from cfmigrate.migrate import cmd_audit  # noqa: E402
+from cfmigrate.migrate import cmd_measure, cmd_plan  # noqa: E402
+from cfmigrate.migrate import cmd_generate  # noqa: E402
 
 app.command("audit")(cmd_audit.audit)
+app.command("plan")(cmd_plan.plan)
+app.command("measure")(cmd_measure.measure)
+app.command("generate")(cmd_generate.generate)
 
 
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Exact token counts from Anthropic's count_tokens endpoint (`--tokenizer anthropic`).
+
+Two entry points:
+
+* `count_tools_exact(tools, model=...)` -- what tool definitions cost in a request. Anthropic adds a
+  tool-use system preamble whenever `tools` is non-empty, so costs are differences: the total is
+  count(with all tools) - count(without tools), and one tool's share is its *marginal* cost,
+  count(with all) - count(with all but that one). Summing single-tool counts would charge the
+  preamble once per tool. N tools take N + 2 requests, sent from a bounded thread pool.
+* `AnthropicTokenizer(model)` -- the `Tokenizer` protocol (`label`, `count(text)`) on Claude's own
+  tokenizer: a text is counted as the content of one user message, minus that message's framing
+  (measured once with a one-token probe). Results are cached per text.
+
+Every failure is a `TokenCountError` whose message says what to do (set a key, use the offline
+tokenizer, fix the tool the API named); nothing here prints a traceback or a credential.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import anthropic
+
+from cfmigrate.analyzers.model import ToolDef
+from cfmigrate.analyzers.tokens import TokenizerError, render_tool
+
+DEFAULT_MODEL = "claude-sonnet-4-6"
+MAX_WORKERS = 8
+_PROBE_TEXT = "Hello"
+_ONE_TOKEN = "a"  # a single-token text, used to measure a message's framing
+_TOOL_INDEX = re.compile(r"\btools\.(\d+)\b")
+
+
+class TokenCountError(TokenizerError):
+    """count_tokens could not be used; the message says why and what to do instead."""
+
+
+def exact_label(model: str) -> str:
+    """The label every figure from count_tokens carries."""
+    return f"exact, Anthropic count_tokens, model {model}"
+
+
+@dataclass(frozen=True)
+class ExactCounts:
+    """Tool-definition tokens as Anthropic counts them for one model."""
+
+    model: str
+    total: int  # count with every tool - count without tools (includes the tool-use preamble)
+    per_tool: Mapping[str, int]  # marginal cost of each tool, in the order given
+    requests: int  # count_tokens calls made
+
+    @property
+    def label(self) -> str:
+        return exact_label(self.model)
+
+    @property
+    def overhead(self) -> int:
+        """What no single tool accounts for: mostly the tool-use preamble Anthropic adds once."""
+        return self.total - sum(self.per_tool.values())
+
+
+def _where(client: anthropic.Anthropic) -> str:
+    """Scheme, host and port of the API base URL (never a path, query or userinfo)."""
+    parts = urlsplit(str(client.base_url))
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}"
+
+
+def _api_message(exc: anthropic.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, Mapping) and error.get("message"):
+            return str(error["message"])
+    return exc.message
+
+
+def _with_tool_name(message: str, tools: Sequence[Mapping[str, Any]]) -> str:
+    """Append the tool's name to an API message that points at `tools.<i>`."""
+    match = _TOOL_INDEX.search(message)
+    if match and int(match.group(1)) < len(tools):
+        return f"{message} (tool {tools[int(match.group(1))].get('name')!r})"
+    return message
+
+
+def _missing_key() -> TokenCountError:
+    return TokenCountError(
+        "--tokenizer anthropic needs an API key: ANTHROPIC_API_KEY is not set. Set it "
+        "(export ANTHROPIC_API_KEY=sk-ant-...) or use the offline tokenizer (--tokenizer o200k_base)"
+    )
+
+
+def _explain(
+    exc: Exception, client: anthropic.Anthropic, model: str, tools: Sequence[Mapping[str, Any]]
+) -> TokenCountError:
+    """Turn an SDK exception into a message the user can act on."""
+    if isinstance(exc, anthropic.AuthenticationError):
+        return TokenCountError(
+            f"the Anthropic API rejected the credentials (HTTP 401: {_api_message(exc)}); "
+            "check ANTHROPIC_API_KEY, or use the offline tokenizer (--tokenizer o200k_base)"
+        )
+    if isinstance(exc, anthropic.NotFoundError):
+        return TokenCountError(
+            f"the Anthropic API answered HTTP 404 ({_api_message(exc)}); check that {model!r} is a model name "
+            f"and that {_where(client)} serves the Anthropic API"
+        )
+    if isinstance(exc, anthropic.APIStatusError):
+        message = _with_tool_name(_api_message(exc), tools)
+        return TokenCountError(
+            f"the Anthropic API refused count_tokens for model {model!r} (HTTP {exc.status_code}): {message}"
+        )
+    if isinstance(exc, anthropic.APIConnectionError):
+        kind = "timed out" if isinstance(exc, anthropic.APITimeoutError) else "connection failed"
+        return TokenCountError(
+            f"could not reach the Anthropic API at {_where(client)} ({kind}); count_tokens needs network access "
+            "-- the offline tokenizer (--tokenizer o200k_base) works without it"
+        )
+    if isinstance(exc, TypeError) and "authentication" in str(exc).lower():
+        return _missing_key()
+    return TokenCountError(f"count_tokens failed: {type(exc).__name__}: {exc}")
+
+
+def _client(client: anthropic.Anthropic | None) -> anthropic.Anthropic:
+    if client is not None:
+        return client
+    if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+        raise _missing_key()
+    return anthropic.Anthropic()
+
+
+def _count(
+    client: anthropic.Anthropic,
+    model: str,
+    messages: list[dict[str, Any]],
+    tools: Sequence[Mapping[str, Any]] = (),
+) -> int:
+    """One count_tokens request; SDK errors become TokenCountError."""
+    try:
+        if tools:
+            reply = client.messages.count_tokens(model=model, messages=messages, tools=list(tools))  # type: ignore[arg-type]
+        else:
+            reply = client.messages.count_tokens(model=model, messages=messages)  # type: ignore[arg-type]
+    except (anthropic.AnthropicError, TypeError) as exc:
+        raise _explain(exc, client, model, tools) from None
+    return int(reply.input_tokens)
+
+
+def count_tools_exact(
+    tools: Sequence[ToolDef], *, model: str = DEFAULT_MODEL, client: anthropic.Anthropic | None = None
+) -> ExactCounts:
+    """Count tool definitions with Anthropic's count_tokens: the total and each tool's marginal cost."""
+    rendered = [render_tool(t, "anthropic") for t in tools]
+    names = [str(t["name"]) for t in rendered]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise TokenCountError(
+            f"tool names must be unique for count_tokens; duplicated: {', '.join(duplicates)}"
+        )
+    if not rendered:
+        return ExactCounts(model=model, total=0, per_tool={}, requests=0)
+    api = _client(client)
+    probe = [{"role": "user", "content": _PROBE_TEXT}]
+    baseline = _count(
+        api, model, probe
+    )  # alone and first: a bad key or no network fails once, not N + 2 times
+    subsets = [rendered]
+    if len(rendered) > 1:
+        subsets += [rendered[:i] + rendered[i + 1 :] for i in range(len(rendered))]
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(subsets))) as pool:
+        counts = list(pool.map(lambda subset: _count(api, model, probe, subset), subsets))
+    with_all = counts[0]
+    if len(rendered) == 1:
+        per_tool = {names[0]: with_all - baseline}
+    else:
+        per_tool = {name: with_all - without for name, without in zip(names, counts[1:], strict=True)}
+    return ExactCounts(model=model, total=with_all - baseline, per_tool=per_tool, requests=1 + len(subsets))
+
+
+class AnthropicTokenizer:
+    """Claude's tokenizer through count_tokens, as a `Tokenizer`: text counted as one message's content."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, client: anthropic.Anthropic | None = None) -> None:
+        self.model = model
+        self._client = _client(client)  # fails here, before any work, when there is no key
+        self._cache: dict[str, int] = {}
+        self._framing: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def label(self) -> str:
+        return exact_label(self.model)
+
+    def _message_tokens(self, text: str) -> int:
+        return _count(self._client, self.model, [{"role": "user", "content": text}])
+
+    def framing(self) -> int:
+        """Tokens a one-message request costs beyond its text (measured once)."""
+        if self._framing is None:
+            framing = self._message_tokens(_ONE_TOKEN) - 1
+            with self._lock:
+                self._framing = framing
+        return self._framing
+
+    def count(self, text: str) -> int:
+        """Tokens of `text` in Claude's tokenizer."""
+        if not text:
+            return 0
+        with self._lock:
+            cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        framing = self.framing()
+        if text.strip():
+            value = max(0, self._message_tokens(text) - framing)
+        else:  # the API refuses whitespace-only messages: count it behind a one-token prefix
+            value = max(0, self._message_tokens(_ONE_TOKEN + text) - framing - 1)
+        with self._lock:
+            self._cache[text] = value
+        return value
+
+    def count_many(self, texts: Iterable[str]) -> list[int]:
+        """Count several texts with parallel requests (bounded), filling the cache."""
+        items = list(texts)
+        self.framing()
+        with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+            return list(pool.map(self.count, items))

@@ -1,0 +1,199 @@
+"""The base class every rule derives from, the rule registry, and the records a rule leaves for the runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+import libcst as cst
+from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
+from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
+
+from cfmigrate.migrate.rules._plan import PLAN_KEY, SITES_KEY, MigrationPlan
+from cfmigrate.migrate.rules._resolve import Resolver
+
+ORPHANS_KEY = "cfmigrate.orphans"
+PATH_KEY = "cfmigrate.path"  # the file's POSIX path relative to the root, set by the runner
+
+
+@dataclass(frozen=True)
+class Site:
+    """One place a rule rewrote, or left alone with a reason."""
+
+    rule: str
+    line: int
+    applied: bool
+    message: str
+    manual: bool = False  # a framework site the user must convert by hand
+
+
+R = TypeVar("R", bound="type[MigrationRule]")
+REGISTRY: dict[str, type[MigrationRule]] = {}
+
+
+def register(cls: R) -> R:
+    """Add a rule to the registry under its stable ID (the module docstring documents it)."""
+    rule_id = cls.RULE_ID
+    if rule_id in REGISTRY and REGISTRY[rule_id] is not cls:
+        raise ValueError(f"rule id {rule_id} registered twice")
+    REGISTRY[rule_id] = cls
+    return cls
+
+
+class MigrationRule(VisitorBasedCodemodCommand):
+    """A codemod with a stable ID that records every site it rewrites or skips."""
+
+    RULE_ID: ClassVar[str] = ""
+    TITLE: ClassVar[str] = ""
+    DESCRIPTION: ClassVar[str] = ""
+    ALWAYS: ClassVar[bool] = False  # support rules that run whenever needed and cannot be disabled
+    TRIGGERS: ClassVar[tuple[bytes, ...]] = ()  # a file without any of these bytes is never parsed for this rule
+    METADATA_DEPENDENCIES = (ScopeProvider, QualifiedNameProvider, ParentNodeProvider, PositionProvider)
+
+    def __init__(self, context: CodemodContext, plan: MigrationPlan | None = None) -> None:
+        super().__init__(context)
+        found = context.scratch.get(PLAN_KEY)
+        self.plan: MigrationPlan = plan or (found if isinstance(found, MigrationPlan) else MigrationPlan())
+        self._resolver: Resolver | None = None
+
+    @property
+    def resolver(self) -> Resolver:
+        """The resolver over the tree this pass is visiting."""
+        if self._resolver is None:
+            raise RuntimeError("the resolver is built in visit_Module")
+        return self._resolver
+
+    @property
+    def path(self) -> str | None:
+        """The file's path relative to the root, when the runner set it."""
+        value = self.context.scratch.get(PATH_KEY)
+        return value if isinstance(value, str) else None
+
+    def visit_Module(self, node: cst.Module) -> bool:
+        self._resolver = Resolver(self.get_metadata, node, self.plan.code_mode_var)
+        self.analyze(node)
+        return True
+
+    def analyze(self, module: cst.Module) -> None:
+        """Decide every rewrite on the original tree before any node is replaced (override)."""
+
+    def line_of(self, node: cst.CSTNode) -> int:
+        """1-based line of an original node."""
+        pos = self.get_metadata(PositionProvider, node, None)
+        return int(pos.start.line) if pos is not None else 0
+
+    def _sites(self) -> list[Site]:
+        sites = self.context.scratch.setdefault(SITES_KEY, [])
+        assert isinstance(sites, list)
+        return sites
+
+    def applied(self, node: cst.CSTNode, message: str) -> None:
+        """Record a rewritten site."""
+        self._sites().append(Site(self.RULE_ID, self.line_of(node), True, message))
+
+    def skipped(self, node: cst.CSTNode, reason: str, *, manual: bool = False) -> None:
+        """Record a site left alone, and warn with its line and reason."""
+        line = self.line_of(node)
+        self._sites().append(Site(self.RULE_ID, line, False, reason, manual))
+        self.warn(f"{self.RULE_ID} line {line}: {reason}")
+
+    def code_mode(self) -> cst.Name:
+        """A reference to the module's CodeMode instance (CFM006 inserts it when missing)."""
+        return cst.Name(self.plan.code_mode_var)
+
+    def code_mode_call(self, method: str, *args: cst.BaseExpression) -> cst.Call:
+        """`code_mode.<method>(*args)`."""
+        return cst.Call(
+            func=cst.Attribute(value=self.code_mode(), attr=cst.Name(method)),
+            args=[cst.Arg(value=a) for a in args],
+        )
+
+    def code_mode_conflict(self, node: cst.CSTNode) -> str:
+        """Why the code-mode variable cannot be used at `node` (a user binding of the same name), else ""."""
+        name = self.plan.code_mode_var
+        scope = self.get_metadata(ScopeProvider, node, None)
+        if scope is None:
+            return ""
+        for assignment in scope[name]:
+            bound = getattr(assignment, "node", None)
+            if isinstance(bound, cst.Name):
+                parent = self.resolver.parent(bound)
+                if isinstance(parent, cst.AssignTarget):
+                    stmt = self.resolver.parent(parent)
+                    if isinstance(stmt, cst.Assign) and self.resolver.type_of(stmt.value).kind == "code_mode":
+                        continue
+            if bound is not None and not _is_code_mode_import(bound):
+                return f"the name {name!r} is already bound here to something else; rename it and run again"
+        return ""
+
+    def orphan(self, expr: cst.CSTNode) -> None:
+        """Note local names read by an expression this rule removed; CFM007 drops the ones left unused."""
+        func = self.resolver.enclosing(expr, (cst.FunctionDef,))
+        if not isinstance(func, cst.FunctionDef):
+            return
+        path = function_path(func, self.resolver.parent)
+        orphans = self.context.scratch.setdefault(ORPHANS_KEY, set())
+        for node in _names_in(expr):
+            orphans.add((path, node.value))
+
+
+def function_path(func: cst.FunctionDef, parent: Callable[[cst.CSTNode], cst.CSTNode | None]) -> str:
+    """`Class.method` / `outer.inner`: a function's dotted path in its module."""
+    parts = [func.name.value]
+    cur = parent(func)
+    while cur is not None:
+        if isinstance(cur, cst.FunctionDef | cst.ClassDef):
+            parts.append(cur.name.value)
+        cur = parent(cur)
+    return ".".join(reversed(parts))
+
+
+def _is_code_mode_import(node: cst.CSTNode) -> bool:
+    if not isinstance(node, cst.ImportFrom) or isinstance(node.names, cst.ImportStar):
+        return False
+    return any(isinstance(a.name, cst.Name) and a.name.value == "CodeMode" for a in node.names)
+
+
+def _names_in(expr: cst.CSTNode) -> list[cst.Name]:
+    out: list[cst.Name] = []
+    stack: list[cst.CSTNode] = [expr]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, cst.Name):
+            out.append(cur)
+        elif isinstance(cur, cst.Attribute):
+            stack.append(cur.value)
+            continue
+        stack.extend(cur.children)
+    return out
+
+
+def string_value(node: cst.BaseExpression) -> str | None:
+    """The value of a plain (non-f) string literal, else None."""
+    if isinstance(node, cst.SimpleString | cst.ConcatenatedString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def call_args(call: cst.Call, names: tuple[str, ...]) -> tuple[dict[str, cst.Arg], list[cst.Arg]]:
+    """Bind a call's arguments to parameter names (positional first); the rest (extra / splats) separately."""
+    bound: dict[str, cst.Arg] = {}
+    extra: list[cst.Arg] = []
+    position = 0
+    for arg in call.args:
+        if arg.star:
+            extra.append(arg)
+        elif arg.keyword is None:
+            if position < len(names):
+                bound[names[position]] = arg
+            else:
+                extra.append(arg)
+            position += 1
+        elif arg.keyword.value in names and arg.keyword.value not in bound:
+            bound[arg.keyword.value] = arg
+        else:
+            extra.append(arg)
+    return bound, extra
+

@@ -1,0 +1,103 @@
+"""What the rules need to know about the repository: wrapper names, kept tools, where the runtime lives.
+
+A `MigrationPlan` is built once per run by the runner (from the inventory and the generator's name
+map) and handed to every rule; it is plain frozen data so it can be sent to worker processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cfmigrate.analyzers.model import Manifest
+from cfmigrate.generators.naming import assign, to_field_name
+
+PLAN_KEY = "cfmigrate.plan"
+SITES_KEY = "cfmigrate.sites"
+
+
+@dataclass(frozen=True)
+class ToolNames:
+    """One tool's generated function and the keyword name of each input property."""
+
+    server: str  # wire server name
+    wire: str  # wire tool name
+    function: str  # generated module and function name
+    module: str  # import path of the server package, e.g. "servers.drive"
+    params: Mapping[str, str] = field(default_factory=dict)  # wire property -> keyword argument
+    required: frozenset[str] = frozenset()
+    collision: str = ""  # why no wrapper exists for this tool (a naming collision), else ""
+
+
+@dataclass(frozen=True)
+class MigrationPlan:
+    """Everything the rules read: the wrapper name map, what stays on direct MCP, and the runtime's setup."""
+
+    tools: Mapping[str, tuple[ToolNames, ...]] = field(default_factory=dict)  # wire tool name -> candidates
+    keep_direct: frozenset[str] = frozenset()  # "server/tool" or "server" or "tool", kept on direct MCP
+    package: str = "servers"  # import path of the generated package
+    servers_dir: str = "servers"  # the generated package, relative to the root
+    config: str | None = None  # the MCP client config the runtime reads, relative to the root
+    root: str = "."
+    file_servers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # agent file -> servers it reaches
+    site_servers: Mapping[str, str] = field(default_factory=dict)  # "path:line" -> server of that call site
+    code_mode_var: str = "code_mode"
+
+    def kept(self, server: str, tool: str) -> bool:
+        """Whether the audit's decision keeps this tool on direct MCP."""
+        return bool({f"{server}/{tool}", server, tool} & self.keep_direct)
+
+    def lookup(self, tool: str, path: str | None = None, line: int | None = None) -> tuple[ToolNames | None, str]:
+        """The wrapper for a literal tool name at a call site, or None and the reason there is none."""
+        candidates = self.tools.get(tool, ())
+        if not candidates:
+            return None, f"no known server offers a tool named {tool!r} (run `cfmigrate audit --connect` to snapshot it)"
+        if path is not None and line is not None and f"{path}:{line}" in self.site_servers:
+            server = self.site_servers[f"{path}:{line}"]
+            candidates = tuple(c for c in candidates if c.server == server) or candidates
+        if len(candidates) > 1 and path is not None and path in self.file_servers:
+            reach = set(self.file_servers[path])
+            narrowed = tuple(c for c in candidates if c.server in reach)
+            candidates = narrowed or candidates
+        if len(candidates) > 1:
+            servers = ", ".join(sorted(c.server for c in candidates))
+            return None, f"tool {tool!r} is offered by several servers ({servers}); cannot tell which this session reaches"
+        return candidates[0], ""
+
+
+def tool_names_from_manifests(
+    manifests: Iterable[Manifest], package: str = "servers", renames: Mapping[str, str] | None = None
+) -> dict[str, tuple[ToolNames, ...]]:
+    """The wrapper name map by the naming rule: package `<package>.<server id>`, function `<tool id>`."""
+    manifests = sorted(manifests, key=lambda m: m.server)
+    server_ids, server_collisions = assign((m.server for m in manifests), "server", renames)
+    by_tool: dict[str, list[ToolNames]] = {}
+    for manifest in manifests:
+        sid = server_ids.get(manifest.server)
+        tool_ids, tool_collisions = assign((t.name for t in manifest.tools), f"tool in server {manifest.server}", renames)
+        collided = {c.second: c.message() for c in tool_collisions}
+        if sid is None:
+            reason = next(c.message() for c in server_collisions if c.second == manifest.server)
+            collided.update({t.name: reason for t in manifest.tools})
+        for tool in manifest.tools:
+            props = _properties(tool.input_schema)
+            params, _ = assign(props, f"property of tool {tool.name}", renames, to_field_name)
+            required = frozenset(str(r) for r in tool.input_schema.get("required", ()) or ())
+            by_tool.setdefault(tool.name, []).append(
+                ToolNames(
+                    server=manifest.server,
+                    wire=tool.name,
+                    function=tool_ids.get(tool.name, ""),
+                    module=f"{package}.{sid}" if sid else "",
+                    params=params,
+                    required=required,
+                    collision=collided.get(tool.name, ""),
+                )
+            )
+    return {name: tuple(entries) for name, entries in sorted(by_tool.items())}
+
+
+def _properties(schema: Mapping[str, Any]) -> list[str]:
+    props = schema.get("properties") if isinstance(schema, Mapping) else None
+    return [str(k) for k in props] if isinstance(props, Mapping) else []

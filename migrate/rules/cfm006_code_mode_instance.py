@@ -1,0 +1,395 @@
+"""CFM006 -- the `CodeMode` runtime the rewritten code uses is opened where the agent opens its sessions (always on).
+
+Before (after CFM002-CFM004 referred to `code_mode`)::
+
+    async def run(task: str) -> str:
+        async with AsyncExitStack() as stack:
+            ...
+            tools = code_mode.tool_definitions("anthropic")
+
+After::
+
+    async def run(task: str) -> str:
+        async with AsyncExitStack() as stack:
+            code_mode = await stack.enter_async_context(
+                CodeMode(
+                    servers_dir=Path(__file__).with_name("servers"),
+                    config=Path(__file__).with_name(".mcp.json"),
+                )
+            )
+            ...
+            tools = code_mode.tool_definitions("anthropic")
+
+`CodeMode` is an async context manager, one per agent session, so it goes next to the MCP sessions
+the agent already opens, in this order of preference:
+
+1. every use is inside one `async with AsyncExitStack() as stack:` -> the first statement of that
+   block enters it on the stack (as above);
+2. every use is inside one `async with <MCP session / transport> as ...:` -> `CodeMode(...) as
+   code_mode` is added to that `with` statement;
+3. every use is in the methods of one class whose method enters MCP sessions on `self.<exit stack>`
+   -> that method starts with `self.code_mode = await self.<stack>.enter_async_context(CodeMode(...))`
+   and the uses become `self.code_mode`;
+4. otherwise a module-level `code_mode = CodeMode(...)` after the imports, and the summary asks
+   for `async with code_mode:` around the agent's session (a manual step).
+
+Paths are anchored on the agent file (`Path(__file__)`), so the agent runs from any working
+directory; `keep_direct=` lists the tools the audit keeps on direct MCP. Nothing is inserted when
+the module already binds the name.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+import libcst as cst
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import Assignment, BuiltinAssignment, ImportAssignment, ScopeProvider
+
+from cfmigrate.migrate.rules._base import MigrationRule, register
+
+RUNTIME_MODULE = "cfmigrate.runtime"
+_EXIT_STACKS = frozenset({"contextlib.AsyncExitStack"})
+_TRANSPORTS = frozenset(
+    {
+        "mcp.client.stdio.stdio_client",
+        "mcp.stdio_client",
+        "mcp.client.streamable_http.streamablehttp_client",
+        "mcp.client.streamable_http.streamable_http_client",
+        "mcp.client.sse.sse_client",
+    }
+)
+
+
+@register
+class InsertCodeMode(MigrationRule):
+    """Open the `CodeMode` runtime next to the agent's MCP sessions when the rewritten code needs it."""
+
+    RULE_ID = "CFM006"
+    TITLE = "CodeMode opened with the sessions"
+    DESCRIPTION = "Opens `CodeMode(...)` next to the agent's MCP sessions (exit stack, `async with`, class) where the rules above need it."
+    ALWAYS = True
+
+    def analyze(self, module: cst.Module) -> None:
+        self._insert_before: dict[int, cst.BaseStatement] = {}  # original first statement of a block -> new statement
+        self._with_item: dict[int, cst.WithItem] = {}
+        self._to_self: dict[int, str] = {}  # use Name -> the method's self name
+        self._module_level = False
+        uses = self._unbound_uses(module)
+        if not uses:
+            return
+        if self._in_one_function(uses) or self._in_one_class(uses):
+            return
+        self._module_level = True
+        self.skipped(
+            uses[0],
+            f"no MCP session is opened where {self.plan.code_mode_var} is used: a module-level CodeMode was added; "
+            f"open it once per agent session with `async with {self.plan.code_mode_var}:` around the agent loop",
+            manual=True,
+        )
+
+    # ------------------------------------------------------------------ placement
+    def _in_one_function(self, uses: list[cst.Name]) -> bool:
+        funcs = {id(f): f for f in (self._outer_function(u) for u in uses)}
+        if len(funcs) != 1 or None in funcs.values():
+            return False
+        func = next(iter(funcs.values()))
+        assert isinstance(func, cst.FunctionDef)
+        candidates = [
+            w for w in _walk_own(func) if isinstance(w, cst.With) and self._opener(w) and all(self._within(u, w.body) for u in uses)
+        ]
+        stacks = [w for w in candidates if self._opener(w) == "stack"]
+        pool = stacks or candidates
+        if not pool:
+            return False
+        best = pool[-1]  # pre-order: the innermost
+        construction = self._construction(self._path_free(), indent_call=True)
+        if self._opener(best) == "stack":
+            stack_name = next(
+                item.asname.name.value
+                for item in best.items
+                if item.asname is not None and isinstance(item.asname.name, cst.Name) and self._is_stack(item.item)
+            )
+            text = f"{self.plan.code_mode_var} = await {stack_name}.enter_async_context(\n{_indent(construction)}\n)\n"
+            first = best.body.body[0] if isinstance(best.body, cst.IndentedBlock) else None
+            if first is None:
+                return False
+            self._insert_before[id(first)] = cst.parse_statement(text)
+            self.applied(best, f"{self.plan.code_mode_var} entered on the exit stack that holds the MCP sessions")
+        else:
+            self._with_item[id(best)] = cst.WithItem(
+                item=cst.parse_expression(construction),
+                asname=cst.AsName(name=cst.Name(self.plan.code_mode_var)),
+            )
+            self.applied(best, f"{self.plan.code_mode_var} opened in the `with` that opens the MCP session")
+        return True
+
+    def _in_one_class(self, uses: list[cst.Name]) -> bool:
+        owners: dict[int, cst.ClassDef] = {}
+        selves: dict[int, str] = {}
+        for use in uses:
+            func = self.resolver.enclosing(use, (cst.FunctionDef,))
+            info = self.resolver.enclosing_class(func) if isinstance(func, cst.FunctionDef) else None
+            me = _self_param(func) if isinstance(func, cst.FunctionDef) else None
+            if info is None or me is None:
+                return False
+            owners[id(info.node)] = info.node
+            selves[id(use)] = me
+        if len(owners) != 1:
+            return False
+        cls = next(iter(owners.values()))
+        info = self.resolver.classes[id(cls)]
+        for method in info.methods.values():
+            me = _self_param(method)
+            if me is None:
+                continue
+            for node in _walk_own(method):
+                if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)):
+                    continue
+                if node.func.attr.value != "enter_async_context" or not node.args:
+                    continue
+                holder = node.func.value
+                if not (isinstance(holder, cst.Attribute) and isinstance(holder.value, cst.Name) and holder.value.value == me):
+                    continue
+                if not self._is_session_source(node.args[0].value) or self._called_in_loop(method):
+                    continue
+                body = method.body
+                if not isinstance(body, cst.IndentedBlock) or not body.body:
+                    return False
+                first = body.body[0]
+                if _is_docstring(first) and len(body.body) > 1:
+                    first = body.body[1]
+                construction = self._construction(self._path_free(), indent_call=True)
+                text = (
+                    f"{me}.{self.plan.code_mode_var} = await {me}.{holder.attr.value}.enter_async_context(\n"
+                    f"{_indent(construction)}\n)\n"
+                )
+                self._insert_before[id(first)] = cst.parse_statement(text)
+                self._to_self = selves
+                self.applied(method, f"{me}.{self.plan.code_mode_var} entered on {me}.{holder.attr.value} with the MCP sessions")
+                return True
+        return False
+
+    def _called_in_loop(self, method: cst.FunctionDef) -> bool:
+        for call in self.resolver._calls:
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value == method.name.value:
+                if self.resolver.enclosing(call, (cst.For, cst.While, cst.CompFor)) is not None:
+                    return True
+        return False
+
+    def _opener(self, node: cst.With) -> str:
+        for item in node.items:
+            if self._is_stack(item.item):
+                return "stack"
+        for item in node.items:
+            if self._is_session_source(item.item):
+                return "session"
+        return ""
+
+    def _is_stack(self, expr: cst.BaseExpression) -> bool:
+        return isinstance(expr, cst.Call) and bool(self.resolver.qualified_names(expr.func) & _EXIT_STACKS)
+
+    def _is_session_source(self, expr: cst.BaseExpression) -> bool:
+        if self.resolver.type_of(expr).kind in ("session", "mcp_use_client"):
+            return True
+        return isinstance(expr, cst.Call) and bool(self.resolver.qualified_names(expr.func) & _TRANSPORTS)
+
+    def _outer_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
+        found: cst.FunctionDef | None = None
+        cur = self.resolver.parent(node)
+        while cur is not None:
+            if isinstance(cur, cst.FunctionDef):
+                found = cur
+            if isinstance(cur, cst.ClassDef):
+                break
+            cur = self.resolver.parent(cur)
+        return found
+
+    def _within(self, node: cst.CSTNode, block: cst.CSTNode) -> bool:
+        cur: cst.CSTNode | None = node
+        while cur is not None:
+            if cur is block:
+                return True
+            cur = self.resolver.parent(cur)
+        return False
+
+    # ------------------------------------------------------------------ edits
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        me = self._to_self.get(id(original_node))
+        if me is None:
+            return updated_node
+        return cst.Attribute(value=cst.Name(me), attr=cst.Name(self.plan.code_mode_var))
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
+        if not self._insert_before:
+            return updated_node
+        body: list[cst.BaseStatement] = []
+        for old, new in zip(original_node.body, updated_node.body, strict=True):
+            extra = self._insert_before.get(id(old))
+            if extra is not None:
+                body.append(extra)
+            body.append(new)
+        return updated_node.with_changes(body=body)
+
+    def leave_With(self, original_node: cst.With, updated_node: cst.With) -> cst.With:
+        item = self._with_item.get(id(original_node))
+        if item is None:
+            return updated_node
+        items = list(updated_node.items)
+        items[-1] = items[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        return updated_node.with_changes(items=[*items, item])
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        if not (self._insert_before or self._with_item or self._module_level):
+            return updated_node
+        use_path = self._path_free()
+        AddImportsVisitor.add_needed_import(self.context, RUNTIME_MODULE, "CodeMode")
+        if use_path:
+            AddImportsVisitor.add_needed_import(self.context, "pathlib", "Path")
+        if not self._module_level:
+            return updated_node
+        body = list(updated_node.body)
+        index = _after_imports(body)
+        text = f"{self.plan.code_mode_var} = {self._construction(use_path, indent_call=False)}\n"
+        statement = cst.parse_statement(text, config=updated_node.config_for_parsing)
+        statement = statement.with_changes(leading_lines=[cst.EmptyLine()])
+        body.insert(index, statement)
+        if index + 1 < len(body):
+            follower = body[index + 1]
+            wanted = 2 if _is_def(follower) else 1
+            lines = list(follower.leading_lines)
+            blanks = 0
+            for line in lines:
+                if line.comment is not None:
+                    break
+                blanks += 1
+            body[index + 1] = follower.with_changes(leading_lines=[cst.EmptyLine()] * max(0, wanted - blanks) + lines)
+        return updated_node.with_changes(body=body)
+
+    def _unbound_uses(self, module: cst.Module) -> list[cst.Name]:
+        """Reads of the code-mode name that have no binding anywhere visible."""
+        name = self.plan.code_mode_var
+        out: list[cst.Name] = []
+        stack: list[cst.CSTNode] = [module]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, cst.Name) and node.value == name:
+                scope = self.get_metadata(ScopeProvider, node, None)
+                parent = self.resolver.parent(node)
+                if scope is not None and not (isinstance(parent, cst.Attribute) and parent.attr is node):
+                    found = scope[name]
+                    if not found or all(isinstance(a, BuiltinAssignment) for a in found):
+                        out.append(node)
+            stack.extend(reversed(node.children))
+        return out
+
+    def _path_free(self) -> bool:
+        """Whether `Path` can be imported from pathlib here (unbound, or already that import)."""
+        scope = self.get_metadata(ScopeProvider, self.resolver.module, None)
+        if scope is None:
+            return False
+        for assignment in scope["Path"]:
+            if isinstance(assignment, ImportAssignment) and "pathlib.Path" in {
+                q.name for q in assignment.get_qualified_names_for("Path")
+            }:
+                continue
+            if isinstance(assignment, Assignment):
+                return False
+        return True
+
+    def _construction(self, use_path: bool, *, indent_call: bool) -> str:
+        """`CodeMode(servers_dir=..., config=..., keep_direct=...)`, one keyword per line."""
+        plan = self.plan
+        here = posixpath.dirname(self.path) if self.path else ""
+        depth = len([p for p in here.split("/") if p and p != "."])
+
+        def where(rel: str) -> str:
+            parts = [p for p in posixpath.normpath(rel).split("/") if p and p != "."]
+            if use_path and depth == 0 and len(parts) == 1:
+                return f'Path(__file__).with_name("{parts[0]}")'
+            if use_path:
+                base = f"Path(__file__).resolve().parents[{depth}]" if depth else "Path(__file__).resolve().parent"
+                return " / ".join([base, *(f'"{p}"' for p in parts)])
+            up = "/".join([".."] * depth)
+            return '"' + posixpath.normpath(posixpath.join(up, rel) if up else rel) + '"'
+
+        args = [f"servers_dir={where(plan.servers_dir)}"]
+        args.append(f"config={where(plan.config)}" if plan.config else "config=None")
+        kept = sorted(plan.keep_direct)
+        if kept:
+            args.append("keep_direct=(" + " ".join(f'"{k}",' for k in kept) + ")")
+        inner = "".join(f"    {a},\n" for a in args)
+        return f"CodeMode(\n{inner})"
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" if line else line for line in text.splitlines())
+
+
+def _self_param(func: cst.FunctionDef) -> str | None:
+    params = [*func.params.posonly_params, *func.params.params]
+    if not params:
+        return None
+    for dec in func.decorators:
+        if isinstance(dec.decorator, cst.Name) and dec.decorator.value in ("staticmethod", "classmethod"):
+            return None
+    return params[0].name.value
+
+
+def _is_docstring(stmt: cst.BaseStatement) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, cst.SimpleString | cst.ConcatenatedString)
+    )
+
+
+def _walk_own(func: cst.FunctionDef) -> list[cst.CSTNode]:
+    """Nodes of a function body, not of functions or classes nested in it."""
+    out: list[cst.CSTNode] = []
+    stack: list[cst.CSTNode] = [func.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+            continue
+        out.append(node)
+        stack.extend(reversed(node.children))
+    return out
+
+
+def _is_def(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.FunctionDef | cst.ClassDef)
+
+
+def _after_imports(body: list[cst.BaseStatement]) -> int:
+    """Index just after the leading docstring / imports / `__future__` block."""
+    index = 0
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and all(isinstance(s, cst.Import | cst.ImportFrom) for s in stmt.body):
+            index = i + 1
+            continue
+        if i == 0 and isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr) and isinstance(
+            stmt.body[0].value, cst.SimpleString | cst.ConcatenatedString
+        ):
+            index = 1
+            continue
+        if isinstance(stmt, cst.If | cst.Try) and _only_imports(stmt):
+            index = i + 1
+            continue
+        break
+    return index
+
+
+def _only_imports(stmt: cst.CSTNode) -> bool:
+    """A `try: import x / except ImportError` or `if TYPE_CHECKING:` block made only of imports."""
+    stack: list[cst.CSTNode] = [stmt]
+    found = False
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.SimpleStatementLine):
+            if not all(isinstance(s, cst.Import | cst.ImportFrom | cst.Pass) for s in node.body):
+                return False
+            found = True
+            continue
+        stack.extend(node.children)
+    return found

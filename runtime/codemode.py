@@ -1,0 +1,427 @@
+"""`CodeMode`: one execute-code tool, a code-first prompt, sandboxed scripts, MCP sessions kept in the host."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from cfmigrate.analyzers.model import ToolDef
+from cfmigrate.analyzers.tokens import BpeTokenizer, Tokenizer, compact, render_tool
+from cfmigrate.runtime.audit import AuditLog, sha256
+from cfmigrate.runtime.bridge import BridgeError, BridgeServer
+from cfmigrate.runtime.executor import (
+    ExecutionResult,
+    Executor,
+    Limits,
+    LocalExecutor,
+    Protection,
+    SandboxSession,
+)
+from cfmigrate.runtime.pii import PiiMasker
+from cfmigrate.runtime.policy import Approver, Policy, ToolCall, resolve
+from cfmigrate.runtime.results import ToolUseResult
+from cfmigrate.runtime.sessions import HostSessions, LaunchSpec, SessionError, load_launch_specs
+
+Provider = Literal["anthropic", "openai"]
+CODE_TOOL = "execute_code"
+MAX_LISTED_SERVERS = 12
+
+
+class CodeModeError(Exception):
+    """CodeMode was set up wrongly; the message names the path or option and what to do."""
+
+
+_env = Environment(
+    loader=PackageLoader("cfmigrate.templates", ""),
+    undefined=StrictUndefined,
+    keep_trailing_newline=False,
+    autoescape=False,
+)
+
+
+@dataclass(frozen=True)
+class KeptTool:
+    """A tool the plan keeps on direct MCP (hybrid): exposed to the model as itself."""
+
+    server: str
+    name: str
+    definition: ToolDef
+
+
+@dataclass
+class _Active:
+    script_sha256: str
+    tool_calls: int = 0
+
+
+class CodeMode:
+    """The code-mode runtime for one agent session (use as `async with CodeMode(...) as code_mode:`)."""
+
+    def __init__(
+        self,
+        servers_dir: str | os.PathLike[str] | None = "servers",
+        config: str | os.PathLike[str] | None = ".mcp.json",
+        keep_direct: Sequence[str] = (),
+        work_dir: str | os.PathLike[str] | None = None,
+        *,
+        executor: Executor | None = None,
+        limits: Limits | None = None,
+        policy: Policy | None = None,
+        approve: Approver | None = None,
+        audit_log: str | os.PathLike[str] | bool = True,
+        log_payloads: bool = False,
+        mask_pii: bool = False,
+        tool_name: str = CODE_TOOL,
+        call_timeout_s: float = 120.0,
+        connect_timeout_s: float = 30.0,
+        read_paths: Sequence[str] = (),
+    ) -> None:
+        self.servers_dir = Path(servers_dir).resolve() if servers_dir is not None else None
+        self.config = Path(config).resolve() if config is not None else None
+        self.keep_direct = tuple(keep_direct)
+        self._given_work_dir = Path(work_dir).resolve() if work_dir is not None else None
+        self.limits = limits or Limits()
+        self.policy = policy or Policy()
+        self.approve = approve
+        self.audit_setting = audit_log
+        self.log_payloads = log_payloads
+        self.mask_pii = mask_pii
+        self.tool_name = tool_name
+        self.call_timeout_s = call_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.read_paths = tuple(read_paths)
+        self._own_executor = executor is None
+        self.executor: Executor = executor or LocalExecutor()
+        self.masker = PiiMasker() if mask_pii else None
+        self.specs: dict[str, LaunchSpec] = {}
+        self.sessions: HostSessions | None = None
+        self.audit: AuditLog | None = None
+        self.session: SandboxSession | None = None
+        self.kept: dict[str, KeptTool] = {}
+        self._bridge: BridgeServer | None = None
+        self._runtime_dir: Path | None = None
+        self._temp_work: Path | None = None
+        self._active: _Active | None = None
+        self._entered = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def work_dir(self) -> Path:
+        if self.session is None:
+            raise CodeModeError("CodeMode is not open: use `async with CodeMode(...) as code_mode:`")
+        return self.session.work_dir
+
+    async def __aenter__(self) -> CodeMode:
+        if self._entered:
+            raise CodeModeError("this CodeMode is already open; create one per session")
+        self._entered = True
+        try:
+            await self._open()
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._close()
+
+    async def _open(self) -> None:
+        if self.servers_dir is not None and not (self.servers_dir / "__init__.py").is_file():
+            raise CodeModeError(
+                f"{self.servers_dir}: no generated servers package here; run `cfmigrate generate` "
+                "or pass servers_dir= the package's path"
+            )
+        try:
+            self.specs = load_launch_specs(self.servers_dir, self.config)
+        except SessionError as exc:
+            raise CodeModeError(exc.message) from None
+        self.sessions = HostSessions(self.specs, call_timeout=self.call_timeout_s, connect_timeout=self.connect_timeout_s)
+        self._runtime_dir = Path(tempfile.mkdtemp(prefix="cfm-", dir="/tmp" if os.path.isdir("/tmp") else None))
+        os.chmod(self._runtime_dir, 0o711)
+        if self._given_work_dir is not None:
+            work_dir = self._given_work_dir
+        else:
+            self._temp_work = Path(tempfile.mkdtemp(prefix="cfmigrate-work-"))
+            work_dir = self._temp_work
+        session_id = self._runtime_dir.name
+        audit_path: Path | None
+        if self.audit_setting is True:
+            audit_path = self._runtime_dir / "audit.jsonl" if self._temp_work else work_dir / "audit.jsonl"
+        elif self.audit_setting is False:
+            audit_path = None
+        else:
+            audit_path = Path(self.audit_setting).resolve()
+        self.audit = AuditLog(audit_path, session=session_id, log_payloads=self.log_payloads)
+        sock_dir = self._runtime_dir / "sock"
+        sock_dir.mkdir(mode=0o711)
+        self._bridge = BridgeServer(sock_dir / "bridge.sock", self._bridge_call, allowed_uids={os.getuid()})
+        await self._bridge.start()
+        self.session = SandboxSession(
+            id=session_id,
+            work_dir=work_dir,
+            runtime_dir=self._runtime_dir,
+            servers_dir=self.servers_dir,
+            bridge_socket=self._bridge.path,
+            limits=self.limits,
+            read_paths=self.read_paths,
+        )
+        if isinstance(self.executor, LocalExecutor):
+            await self.executor.start(self.session)
+            uid = self.executor.worker_report(self.session).get("uid")
+            if isinstance(uid, int):
+                self._bridge.allow_uid(uid)
+        await self._load_kept()
+
+    async def _close(self) -> None:
+        if self._bridge is not None:
+            await self._bridge.close()
+            self._bridge = None
+        if self.session is not None:
+            with contextlib.suppress(Exception):
+                await self.executor.close_session(self.session)
+        if self._own_executor and isinstance(self.executor, LocalExecutor):
+            await self.executor.aclose()
+        if self.sessions is not None:
+            await self.sessions.aclose()
+        if self.audit is not None:
+            self.audit.close()
+        if self._runtime_dir is not None:
+            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+            self._runtime_dir = None
+        if self._temp_work is not None:
+            shutil.rmtree(self._temp_work, ignore_errors=True)
+            self._temp_work = None
+
+    async def _load_kept(self) -> None:
+        """Resolve keep_direct entries ("server/tool" or a unique tool name) to live definitions."""
+        if not self.keep_direct:
+            return
+        assert self.sessions is not None
+        wanted: list[tuple[str | None, str]] = []
+        for entry in self.keep_direct:
+            server, sep, tool = entry.partition("/")
+            wanted.append((server, tool) if sep else (None, entry))
+        servers = {s for s, _ in wanted if s is not None} or set(self.specs)
+        if any(s is None for s, _ in wanted):
+            servers = set(self.specs)
+        listed: dict[str, dict[str, Any]] = {}
+        for server in sorted(servers):
+            if server not in self.specs:
+                raise CodeModeError(f"keep_direct: unknown server {server!r} (servers: {', '.join(sorted(self.specs))})")
+            try:
+                listed[server] = await self.sessions.list_tools(server)
+            except SessionError as exc:
+                raise CodeModeError(f"keep_direct: cannot list the tools of {server}: {exc.message}") from None
+        for server, tool in wanted:
+            owners = [s for s in ([server] if server else sorted(listed)) if tool in listed.get(s, {})]
+            if not owners:
+                raise CodeModeError(f"keep_direct: no tool {tool!r} on {server or 'any server'}")
+            if len(owners) > 1:
+                raise CodeModeError(f"keep_direct: {tool!r} exists on {', '.join(owners)}; write it as 'server/{tool}'")
+            found = listed[owners[0]][tool]
+            if tool in self.kept or tool == self.tool_name:
+                raise CodeModeError(f"keep_direct: two kept tools are named {tool!r}; keep only one")
+            annotations = found.annotations.model_dump(by_alias=True, exclude_none=True) if found.annotations else None
+            self.kept[tool] = KeptTool(
+                server=owners[0],
+                name=tool,
+                definition=ToolDef(
+                    name=tool,
+                    description=found.description or "",
+                    input_schema=found.input_schema,
+                    annotations=annotations,
+                ),
+            )
+
+    # ------------------------------------------------------------------ what the model sees
+
+    def code_tool(self, provider: Provider = "anthropic") -> dict[str, Any]:
+        """The execute-code tool definition alone."""
+        description = _env.get_template("runtime/execute_code.jinja").render().strip()
+        schema = {
+            "type": "object",
+            "properties": {"code": {"type": "string", "description": "Python source; print() what you need back."}},
+            "required": ["code"],
+        }
+        return render_tool(ToolDef(name=self.tool_name, description=description, input_schema=schema), provider)
+
+    def tool_definitions(self, provider: Provider = "anthropic") -> list[dict[str, Any]]:
+        """The tools to pass to the model API: the code tool, then any kept direct tools (plain dicts)."""
+        if provider not in ("anthropic", "openai"):
+            raise CodeModeError(f"provider must be 'anthropic' or 'openai', not {provider!r}")
+        tools = [self.code_tool(provider)]
+        tools.extend(render_tool(kept.definition, provider) for _, kept in sorted(self.kept.items()))
+        return tools
+
+    def system_prompt(self) -> str:
+        """The code-first system prompt (discovery, printed output only, workspace/ and skills/)."""
+        servers = sorted(self.specs) or self._package_servers()
+        return (
+            _env.get_template("runtime/system_prompt.jinja")
+            .render(
+                tool_name=self.tool_name,
+                servers=servers if len(servers) <= MAX_LISTED_SERVERS else [],
+                server_count=len(servers),
+                max_output=f"{self.limits.max_output_bytes:,}",
+                timeout=f"{self.limits.timeout_s:g}",
+                mask_pii=self.mask_pii,
+                kept=sorted(self.kept),
+            )
+            .strip()
+        )
+
+    def _package_servers(self) -> list[str]:
+        if self.servers_dir is None or not self.servers_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.servers_dir.iterdir() if (p / "__init__.py").is_file())
+
+    def context_tokens(self, provider: Provider = "anthropic", tokenizer: Tokenizer | None = None) -> tuple[int, str]:
+        """Tokens of the system prompt plus the code tool definition, and the tokenizer label."""
+        tok = tokenizer or BpeTokenizer("o200k_base")
+        total = tok.count(self.system_prompt()) + tok.count(compact(self.code_tool(provider)))
+        return total, tok.label
+
+    def protections(self) -> list[Protection]:
+        """Each sandbox layer as (name, enforced, how/why not) for this machine."""
+        session = self.session or SandboxSession(
+            id="probe",
+            work_dir=Path(tempfile.gettempdir()),
+            runtime_dir=Path(tempfile.gettempdir()),
+            limits=self.limits,
+        )
+        return self.executor.protections(session)
+
+    # ------------------------------------------------------------------ running
+
+    async def handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:  # noqa: A002
+        """Run the code tool, or pass a kept direct tool to its MCP server; the result mimics CallToolResult."""
+        if self.session is None:
+            raise CodeModeError("CodeMode is not open: use `async with CodeMode(...) as code_mode:`")
+        if name == self.tool_name:
+            code = input if isinstance(input, str) else (input or {}).get("code")
+            if not isinstance(code, str) or not code.strip():
+                return ToolUseResult.of_text(
+                    f'{self.tool_name} needs {{"code": "<python source>"}}; nothing was run', is_error=True
+                )
+            result = await self.run_code(code)
+            text = result.text()
+            if self.masker is not None:
+                text = self.masker.mask(text)
+            return ToolUseResult.of_text(text, is_error=not result.ok, execution=result)
+        kept = self.kept.get(name)
+        if kept is None:
+            available = ", ".join([self.tool_name, *sorted(self.kept)])
+            return ToolUseResult.of_text(f"unknown tool {name!r}; available tools: {available}", is_error=True)
+        arguments = input if isinstance(input, Mapping) else {}
+        try:
+            wire = await self._call(kept.server, kept.name, dict(arguments), via="direct")
+        except BridgeError as exc:
+            return ToolUseResult.of_text(exc.message, is_error=True)
+        result = ToolUseResult.from_wire(wire)
+        if self.masker is not None:
+            return ToolUseResult.of_text(self.masker.mask(result.text), is_error=result.is_error)
+        return result
+
+    async def run_code(self, code: str) -> ExecutionResult:
+        """Run one script in the sandbox (unmasked output); every run is audited."""
+        if self.session is None:
+            raise CodeModeError("CodeMode is not open: use `async with CodeMode(...) as code_mode:`")
+        self._active = _Active(script_sha256=sha256(code))
+        started = time.perf_counter()
+        try:
+            result = await self.executor.run(code, session=self.session)
+        finally:
+            active, self._active = self._active, None
+            if self._bridge is not None:
+                await self._bridge.cancel_calls()
+        if self.audit is not None:
+            outcome = (
+                "ok"
+                if result.ok
+                else "timeout"
+                if result.timed_out
+                else "killed"
+                if result.signal is not None
+                else "error"
+            )
+            self.audit.execution(
+                script=code,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                outcome=outcome,
+                tool_calls=active.tool_calls if active else 0,
+                stdout_bytes=len(result.stdout.encode()) + result.stdout_dropped,
+                exit_code=result.exit_code,
+                output=result.text(),
+            )
+        return result
+
+    async def _bridge_call(self, server: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """A call from a running script (through the bridge socket)."""
+        if self._active is None:
+            raise BridgeError("no script of this session is running", kind="denied")
+        self._active.tool_calls += 1
+        return await self._call(server, tool, arguments, via="code")
+
+    async def _call(self, server: str, tool: str, arguments: dict[str, Any], *, via: Literal["code", "direct"]) -> dict[str, Any]:
+        """Policy, PII swap-back, the MCP call and its audit record."""
+        assert self.sessions is not None
+        started = time.perf_counter()
+        script = self._active.script_sha256 if self._active else None
+        outcome, kind = "ok", None
+
+        def record() -> None:
+            if self.audit is not None:
+                self.audit.tool_call(
+                    server=server,
+                    tool=tool,
+                    via=via,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    outcome=outcome,
+                    script_sha256=script,
+                    error_kind=kind,
+                    arguments=arguments,
+                    result=result if outcome in ("ok", "tool_error") else None,
+                )
+
+        result: dict[str, Any] | None = None
+        try:
+            if server not in self.specs:
+                known = ", ".join(sorted(self.specs)) or "none"
+                raise BridgeError(f"unknown server {server!r} (servers: {known})", kind="invalid")
+            if self.masker is not None:
+                arguments = self.masker.unmask(arguments)
+            try:
+                annotations = await self.sessions.annotations(server, tool)
+            except SessionError as exc:
+                raise BridgeError(exc.message, kind=exc.kind, code=exc.code) from None
+            allowed, reason = await resolve(
+                self.policy, ToolCall(server=server, tool=tool, arguments=arguments, annotations=annotations, via=via), self.approve
+            )
+            if not allowed:
+                raise BridgeError(f"denied: {reason}", kind="denied")
+            try:
+                result = await self.sessions.call_tool(server, tool, arguments)
+            except SessionError as exc:
+                raise BridgeError(exc.message, kind=exc.kind, code=exc.code) from None
+            if result.get("isError"):
+                outcome = "tool_error"
+            return result
+        except BridgeError as exc:
+            outcome, kind = "refused" if exc.kind == "denied" else "failed", exc.kind
+            exc.message = self.sessions.redact(exc.message)
+            raise
+        finally:
+            record()

@@ -1,0 +1,411 @@
+"""The host's MCP sessions: launch specs from the generated package, values from the host environment."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from cfmigrate.generators.naming import to_identifier
+
+_REF = re.compile(r"\$\{([^}]+)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ErrorKind = Literal["mcp", "transport", "invalid", "denied"]
+
+
+class SessionError(Exception):
+    """A host-side MCP call failed; `kind` follows the bridge protocol."""
+
+    def __init__(self, message: str, *, kind: ErrorKind = "transport", code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind: ErrorKind = kind
+        self.code = code
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """How the host starts or reaches one server. Values from a config file are held, never shown."""
+
+    server_id: str
+    name: str
+    transport: Literal["stdio", "http", "sse"]
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    cwd: str | None = None
+    url: str | None = None
+    env_names: tuple[str, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)  # header name -> env var name
+    config_env: Mapping[str, str] = field(default_factory=dict, repr=False)  # literal values from the config
+    config_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    base_dir: str = "."  # relative commands and cwd resolve against this
+
+    def __repr__(self) -> str:  # never print config values
+        return f"LaunchSpec({self.server_id!r}, transport={self.transport!r})"
+
+
+def _expand(text: str, where: str, base: Path) -> str:
+    """Resolve `${VAR}`, `${env:VAR}`, `${VAR:-default}` and `${workspaceFolder}`-style references."""
+    builtins = {
+        "workspaceFolder": str(base),
+        "workspaceFolderBasename": base.name,
+        "userHome": str(Path.home()),
+        "pathSeparator": os.sep,
+    }
+
+    def value(match: re.Match[str]) -> str:
+        body = match.group(1)
+        if body in builtins:
+            return builtins[body]
+        if body.startswith("input:"):
+            raise SessionError(f"{where}: the config prompts for {body}; use an ${{env:NAME}} reference", kind="transport")
+        name, sep, default = body.removeprefix("env:").partition(":-")
+        if not _ENV_NAME.fullmatch(name):
+            return match.group(0)
+        if name in os.environ:
+            return os.environ[name]
+        if sep:
+            return default
+        raise SessionError(f"{where}: environment variable {name} is not set in the host", kind="transport")
+
+    return _REF.sub(value, text)
+
+
+def _config_servers(config: Path) -> dict[str, dict[str, Any]]:
+    """Server entries of an MCP client config (`mcpServers`, `servers` or `mcp.servers` key)."""
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SessionError(f"{config}: cannot read the MCP config ({exc})", kind="invalid") from None
+    if not isinstance(data, dict):
+        return {}
+    for key in ("mcpServers", "servers", "mcp_servers"):
+        entries = data.get(key)
+        if isinstance(entries, dict):
+            return {k: v for k, v in entries.items() if isinstance(v, dict)}
+    nested = data.get("mcp")
+    if isinstance(nested, dict) and isinstance(nested.get("servers"), dict):
+        return {k: v for k, v in nested["servers"].items() if isinstance(v, dict)}
+    return {}
+
+
+def _transport_of(entry: Mapping[str, Any]) -> Literal["stdio", "http", "sse"]:
+    kind = str(entry.get("transport") or entry.get("type") or "").lower()
+    if kind == "sse":
+        return "sse"
+    if kind in ("http", "streamable-http", "streamable_http", "streamablehttp") or (entry.get("url") and not entry.get("command")):
+        return "http"
+    return "stdio"
+
+
+def load_launch_specs(servers_dir: Path | None, config: Path | None) -> dict[str, LaunchSpec]:
+    """Specs from `servers/_servers.json`, completed with values from the MCP config when one is given."""
+    from_config: dict[str, tuple[str, dict[str, Any]]] = {}
+    if config is not None and config.is_file():
+        for name, entry in _config_servers(config).items():
+            from_config[to_identifier(name)] = (name, entry)
+    specs: dict[str, LaunchSpec] = {}
+    generated: dict[str, Any] = {}
+    if servers_dir is not None and (servers_dir / "_servers.json").is_file():
+        path = servers_dir / "_servers.json"
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SessionError(f"{path}: cannot read the launch specs ({exc}); run `cfmigrate generate`", kind="invalid") from None
+        generated = loaded.get("servers", {}) if isinstance(loaded, dict) else {}
+    for server_id, entry in sorted(generated.items()):
+        if not isinstance(entry, dict):
+            continue
+        name = str(entry.get("name") or server_id)
+        config_name, config_entry = from_config.get(server_id, from_config.get(to_identifier(name), (name, {})))
+        base = (servers_dir / str(entry.get("base", entry.get("root", "..")))).resolve() if servers_dir else Path.cwd()
+        env_names = entry.get("env") or ()
+        if isinstance(env_names, dict):
+            env_names = tuple(env_names)
+        headers = entry.get("headers") or {}
+        if not isinstance(headers, dict):
+            headers = {h: h for h in headers}
+        specs[server_id] = LaunchSpec(
+            server_id=server_id,
+            name=config_name,
+            transport=_transport_of(entry),
+            command=entry.get("command"),
+            args=tuple(str(a) for a in entry.get("args") or ()),
+            cwd=entry.get("cwd"),
+            url=entry.get("url"),
+            env_names=tuple(str(n) for n in env_names),
+            headers={str(k): str(v) for k, v in headers.items()},
+            config_env={str(k): str(v) for k, v in (config_entry.get("env") or {}).items()},
+            config_headers={str(k): str(v) for k, v in (config_entry.get("headers") or {}).items()},
+            base_dir=str(base),
+        )
+    for server_id, (name, entry) in sorted(from_config.items()):
+        if server_id in specs or entry.get("disabled"):
+            continue
+        env = {str(k): str(v) for k, v in (entry.get("env") or {}).items()}
+        headers = {str(k): str(v) for k, v in (entry.get("headers") or {}).items()}
+        specs[server_id] = LaunchSpec(
+            server_id=server_id,
+            name=name,
+            transport=_transport_of(entry),
+            command=entry.get("command"),
+            args=tuple(str(a) for a in entry.get("args") or ()),
+            cwd=entry.get("cwd"),
+            url=entry.get("url") or entry.get("serverUrl"),
+            env_names=tuple(env),
+            headers={h: h for h in headers},
+            config_env=env,
+            config_headers=headers,
+            base_dir=str(config.parent.resolve()) if config else ".",
+        )
+    return specs
+
+
+def _leaf(exc: BaseException) -> str:
+    """The innermost real error of an exception group, as `Type: message`."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _Held:
+    """One MCP client kept open by its own task (anyio scopes must be entered and left in one task)."""
+
+    def __init__(self, spec: LaunchSpec) -> None:
+        self.spec = spec
+        self.client: Any = None
+        self.dead = False
+        self.tools: dict[str, Any] | None = None
+        self.secrets: list[str] = []
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._errlog: IO[str] | None = None
+
+    def _env(self) -> dict[str, str]:
+        spec = self.spec
+        env: dict[str, str] = {}
+        for name in spec.env_names:
+            if name in spec.config_env:
+                with contextlib.suppress(SessionError):
+                    env[name] = _expand(spec.config_env[name], f"server {spec.name}", Path(spec.base_dir))
+            elif name in os.environ:
+                env[name] = os.environ[name]
+        return env
+
+    def _headers(self) -> dict[str, str]:
+        spec = self.spec
+        headers: dict[str, str] = {}
+        for header, env_name in spec.headers.items():
+            if header in spec.config_headers:
+                with contextlib.suppress(SessionError):
+                    headers[header] = _expand(spec.config_headers[header], f"server {spec.name}", Path(spec.base_dir))
+            elif header in os.environ:  # the header's own name first, as `cfmigrate audit --connect` does
+                headers[header] = os.environ[header]
+            elif env_name in os.environ:
+                headers[header] = os.environ[env_name]
+        return headers
+
+    async def _client(self, stack: contextlib.AsyncExitStack) -> Any:
+        from mcp import Client
+
+        spec = self.spec
+        where = f"server {spec.name}"
+        if spec.transport == "stdio":
+            from mcp.client.stdio import StdioServerParameters, stdio_client
+
+            if not spec.command:
+                raise SessionError(f"{where}: no command in its launch spec", kind="invalid")
+            env = self._env()
+            self.secrets = [v for v in env.values() if len(v) >= 4]
+            base = Path(spec.base_dir)
+            cwd = base / Path(_expand(spec.cwd, where, base)).expanduser() if spec.cwd else base
+            params = StdioServerParameters(
+                command=_expand(spec.command, where, base),
+                args=[_expand(a, where, base) for a in spec.args],
+                env=env or None,
+                cwd=str(cwd),
+            )
+            self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+            return Client(stdio_client(params, errlog=self._errlog))
+        if not spec.url:
+            raise SessionError(f"{where}: no url in its launch spec", kind="invalid")
+        url = _expand(spec.url, where, Path(spec.base_dir))
+        headers = self._headers()
+        self.secrets = [v for v in headers.values() if len(v) >= 4]
+        if spec.transport == "sse":
+            from mcp.client.sse import sse_client
+
+            return Client(sse_client(url, headers=headers or None))
+        import httpx2
+        from mcp.client.streamable_http import streamable_http_client
+
+        http = await stack.enter_async_context(httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)))
+        return Client(streamable_http_client(url, http_client=http))
+
+    async def open(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        self._task = loop.create_task(self._own(ready), name=f"mcp-session-{self.spec.server_id}")
+        try:
+            await asyncio.wait_for(asyncio.shield(ready), timeout)
+        except TimeoutError:
+            tail = self.stderr_tail()
+            await self.aclose()
+            raise SessionError(f"server {self.spec.name} did not start within {timeout:g} s{tail}") from None
+        except SessionError:
+            await self.aclose()
+            raise
+        except Exception as exc:
+            await asyncio.sleep(0.2)  # let the server's last stderr lines land
+            tail = self.stderr_tail()
+            await self.aclose()
+            raise SessionError(f"server {self.spec.name} could not be started: {_leaf(exc)}{tail}") from None
+
+    async def _own(self, ready: asyncio.Future[None]) -> None:
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                client = await self._client(stack)
+                self.client = await stack.enter_async_context(client)
+                if not ready.done():
+                    ready.set_result(None)
+                await self._stop.wait()
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc if isinstance(exc, Exception) else ConnectionError("session task cancelled"))
+            if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
+                raise
+        finally:
+            self.dead = True
+
+    def stderr_tail(self) -> str:
+        if self._errlog is None:
+            return ""
+        try:
+            self._errlog.seek(0)
+            tail = " ".join(self._errlog.read()[-300:].split())
+        except (OSError, ValueError):
+            return ""
+        return f" (server stderr: {tail})" if tail else ""
+
+    async def aclose(self) -> None:
+        self.dead = True
+        self._stop.set()
+        if self._task is not None:
+            if self.client is None and not self._task.done():
+                self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(self._task), 10)
+            if not self._task.done():
+                self._task.cancel()
+        if self._errlog is not None:
+            with contextlib.suppress(OSError):
+                self._errlog.close()
+            self._errlog = None
+
+
+class HostSessions:
+    """Opens each server's session on first use and keeps it for the session's lifetime."""
+
+    def __init__(
+        self, specs: Mapping[str, LaunchSpec], *, call_timeout: float = 120.0, connect_timeout: float = 30.0
+    ) -> None:
+        self.specs = dict(specs)
+        self.call_timeout = call_timeout
+        self.connect_timeout = connect_timeout
+        self._held: dict[str, _Held] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def secrets(self) -> list[str]:
+        """Values the host passed to servers (env, headers): never to be shown to a script or the model."""
+        values = {v for held in self._held.values() for v in held.secrets}
+        for spec in self.specs.values():
+            for name in spec.env_names:
+                if name in os.environ and len(os.environ[name]) >= 4:
+                    values.add(os.environ[name])
+            for header, env_name in spec.headers.items():
+                for name in (header, env_name):
+                    if name in os.environ and len(os.environ[name]) >= 4:
+                        values.add(os.environ[name])
+        return sorted(values, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        """Replace any secret value that slipped into a message with `***`."""
+        for value in self.secrets():
+            text = text.replace(value, "***")
+        return text
+
+    async def _session(self, server_id: str) -> _Held:
+        spec = self.specs.get(server_id)
+        if spec is None:
+            known = ", ".join(sorted(self.specs)) or "none"
+            raise SessionError(f"unknown server {server_id!r} (servers: {known})", kind="invalid")
+        held = self._held.get(server_id)
+        if held is not None and not held.dead:
+            return held
+        lock = self._locks.setdefault(server_id, asyncio.Lock())
+        async with lock:
+            held = self._held.get(server_id)
+            if held is None or held.dead:
+                held = _Held(spec)
+                await held.open(self.connect_timeout)
+                self._held[server_id] = held
+        return held
+
+    async def list_tools(self, server_id: str) -> dict[str, Any]:
+        """The server's tools by wire name (mcp `Tool` objects), fetched once."""
+        held = await self._session(server_id)
+        if held.tools is None:
+            tools: dict[str, Any] = {}
+            cursor: str | None = None
+            for _ in range(100):
+                page = await asyncio.wait_for(held.client.list_tools(cursor=cursor), self.call_timeout)
+                tools.update({t.name: t for t in page.tools})
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+            held.tools = tools
+        return held.tools
+
+    async def annotations(self, server_id: str, tool: str) -> dict[str, Any]:
+        """The tool's annotations in wire form (empty when the server gives none)."""
+        tools = await self.list_tools(server_id)
+        found = tools.get(tool)
+        if found is None or found.annotations is None:
+            return {}
+        dumped: dict[str, Any] = found.annotations.model_dump(by_alias=True, exclude_none=True, mode="json")
+        return dumped
+
+    async def call_tool(self, server_id: str, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Call one tool; the result in wire form (content, structuredContent, isError)."""
+        from mcp import MCPError
+
+        held = await self._session(server_id)
+        try:
+            raw = await asyncio.wait_for(held.client.call_tool(tool, dict(arguments)), self.call_timeout)
+        except MCPError as exc:
+            raise SessionError(self.redact(exc.message), kind="mcp", code=exc.code) from None
+        except TimeoutError:
+            raise SessionError(f"{server_id}.{tool}: no answer within {self.call_timeout:g} s", kind="transport") from None
+        except Exception as exc:  # the session is broken: the next call starts a fresh one
+            tail = held.stderr_tail()
+            await held.aclose()
+            raise SessionError(self.redact(f"{_leaf(exc)}{tail}"), kind="transport") from None
+        dumped = raw.model_dump(by_alias=True, mode="json", exclude_none=True)
+        return {
+            "content": dumped.get("content", []),
+            "structuredContent": dumped.get("structuredContent"),
+            "isError": bool(dumped.get("isError", False)),
+        }
+
+    async def aclose(self) -> None:
+        held = list(self._held.values())
+        self._held.clear()
+        await asyncio.gather(*(h.aclose() for h in held), return_exceptions=True)

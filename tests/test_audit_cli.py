@@ -1,0 +1,111 @@
+"""`cfmigrate audit` end to end through the real CLI entry point over the fixture repositories."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cfmigrate.migrate.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+runner = CliRunner()
+
+
+def audit_json(path: Path, *args: str) -> dict:
+    result = runner.invoke(app, ["audit", str(path), "--format", "json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_seed_scenario_figures() -> None:
+    data = audit_json(FIXTURES / "seed-scenario")
+    assert data["schema"] == "cfmigrate.audit/1"
+    assert data["tokenizer"] == "estimate, o200k_base"
+    names = {s["name"] for s in data["servers"]}
+    assert len(names) == 3
+    assert 45 <= data["totals"]["tools"] <= 60
+    assert all(s["status"] == "known" for s in data["servers"])
+    agents = [a for a in data["agents"] if a["source"].startswith("agent.py")]
+    assert len(agents) == 1
+    agent = agents[0]
+    assert agent["decision"] == "hybrid"
+    assert set(agent["servers"]) == names
+    assert agent["threshold"] == "architectural crisis"
+    assert agent["per_request_tokens"] > 10_000
+    assert agent["reduction"] > 0.7
+    assert agent["monthly_waste"] > 0
+
+
+def test_every_token_figure_is_labelled_in_each_format() -> None:
+    md = runner.invoke(app, ["audit", str(FIXTURES / "seed-scenario"), "--format", "markdown"])
+    assert md.exit_code == 0
+    assert "estimate, o200k_base" in md.stdout and "| agent |" in md.stdout
+    table = runner.invoke(app, ["audit", str(FIXTURES / "seed-scenario")])
+    assert table.exit_code == 0
+    assert "estimate, o200k_base" in table.stdout and "Summary:" in table.stdout
+
+
+def test_fail_over_gate() -> None:
+    seed = str(FIXTURES / "seed-scenario")
+    assert runner.invoke(app, ["audit", seed, "--fail-over", "100", "-f", "json"]).exit_code == 1
+    assert runner.invoke(app, ["audit", seed, "--fail-over", "100000000", "-f", "json"]).exit_code == 0
+
+
+def test_settings_from_pyproject_and_output_file(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "seed-scenario", repo)
+    (repo / "pyproject.toml").write_text('[tool.cfmigrate]\nprice = 15.0\nrequests-per-day = 10\nfail-over = 50\n')
+    out = tmp_path / "report.json"
+    result = runner.invoke(app, ["audit", str(repo), "-f", "json", "-o", str(out)])
+    assert result.exit_code == 1  # fail-over from the settings
+    data = json.loads(out.read_text())
+    assert data["requests_per_day"] == 10
+    assert all(a["price_per_mtok"] == 15.0 for a in data["agents"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["audit", "/no/such/dir"], "not a directory"),
+        (["audit", ".", "--tokenizer", "p50k"], "unknown"),
+        (["audit", ".", "--tokenizer", "anthropic"], "needs --model"),
+    ],
+)
+def test_usage_errors_exit_2_without_traceback(args: list[str], message: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "cfmigrate.migrate.cli", *args], capture_output=True, text=True, cwd=FIXTURES / "negatives")
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_negatives_report_no_mcp() -> None:
+    data = audit_json(FIXTURES / "negatives")
+    assert data["agents"] == [] and data["servers"] == []
+
+
+def test_config_zoo_never_leaks_secret_values() -> None:
+    zoo = FIXTURES / "config-zoo"
+    secrets = {"sk-test-canary-123"}
+    for fmt in ("json", "markdown", "table"):
+        result = runner.invoke(app, ["audit", str(zoo), "-f", fmt])
+        assert result.exit_code == 0, result.output
+        for s in secrets:
+            assert s not in result.output
+    data = audit_json(zoo)
+    assert len(data["servers"]) >= 10
+    assert any(p["level"] == "error" for p in data["problems"])  # the broken/ files are reported, not fatal
+
+
+def test_installed_console_script_runs() -> None:
+    exe = Path(sys.executable).parent / "cfmigrate"
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
+    assert proc.returncode == 0
+    for command in ("audit",):
+        assert command in proc.stdout

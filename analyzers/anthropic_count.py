@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import anthropic
 
 from cfmigrate.analyzers.model import ToolDef
-from cfmigrate.analyzers.tokens import TokenizerError, render_tool
+from cfmigrate.analyzers.tokens import compact, TokenizerError, render_tool
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 MAX_WORKERS = 8
@@ -224,6 +224,15 @@ class AnthropicTokenizer:
         with self._lock:
             self._cache[text] = value
         return value
+
+    def prime_tools(self, tools: Sequence[ToolDef]) -> ExactCounts:
+        """Count one server's tools exactly and make `count()` of each tool's Anthropic rendering
+        return its marginal cost (what the audit's per-tool figures then show)."""
+        counts = count_tools_exact(tools, model=self.model, client=self._client)
+        with self._lock:
+            for tool in tools:
+                self._cache[compact(render_tool(tool, "anthropic"))] = counts.per_tool[tool.name]
+        return counts
 
     def count_many(self, texts: Iterable[str]) -> list[int]:
         """Count several texts with parallel requests (bounded), filling the cache."""

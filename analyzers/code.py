@@ -177,7 +177,7 @@ def analyze_python(source: bytes, rel: str) -> PythonFacts:
     except RecursionError:
         return PythonFacts(problems=(_too_deep(rel),))
     try:
-        analysis = ModuleAnalysis(cst.MetadataWrapper(module, unsafe_skip_copy=True), rel)
+        analysis = ModuleAnalysis(module, rel)
         analysis.run()
         return _facts(analysis, rel)
     except RecursionError:

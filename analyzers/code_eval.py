@@ -8,23 +8,16 @@ paths relative to the file, and environment lookups. Anything else is `UNKNOWN`.
 
 from __future__ import annotations
 
+import builtins
 import posixpath
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import (
-    Assignment,
-    BaseAssignment,
-    CodeRange,
-    PositionProvider,
-    QualifiedNameProvider,
-    QualifiedNameSource,
-    Scope,
-    ScopeProvider,
-)
+from libcst._nodes.internal import CodegenState  # the hook PositionProvider uses, without its overhead
 
 from cfmigrate.analyzers.code_apis import canonical, provider_of_model
 from cfmigrate.analyzers.code_schema import (
@@ -34,6 +27,7 @@ from cfmigrate.analyzers.code_schema import (
     function_docstring,
     is_literal,
     literal_value,
+    template_value,
 )
 from cfmigrate.analyzers.code_servers import derive_name, name_from_variable, transport_of_url
 from cfmigrate.analyzers.configs import find_refs, redact_args, redact_url
@@ -68,6 +62,7 @@ class Lit(Val):
 @dataclass(frozen=True)
 class Text(Val):
     static: str  # the literal parts of an f-string or a concatenation with unknowns
+    env: tuple[str, ...] = ()  # environment variables interpolated into it
 
 
 @dataclass(frozen=True)
@@ -251,15 +246,92 @@ def _unwrap_annotation(node: cst.BaseExpression) -> Iterator[cst.BaseExpression]
         yield node
 
 
+_BUILTIN_NAMES = frozenset(dir(builtins))
+_LINE_NODES = (
+    cst.Call,
+    cst.Import,
+    cst.ImportFrom,
+    cst.SimpleString,
+    cst.FormattedString,
+    cst.FunctionDef,
+    cst.ClassDef,
+)
+
+
+@dataclass(eq=False)
+class _Scope:
+    """A namespace: the module, a class body, a function, or a comprehension."""
+
+    kind: str  # "module" | "class" | "function" | "comprehension"
+    parent: _Scope | None
+    bindings: dict[str, list[cst.CSTNode]] = field(default_factory=dict)
+    globals: set[str] = field(default_factory=set)
+
+    def bind(self, name: str, node: cst.CSTNode) -> None:
+        target = self
+        if name in self.globals:
+            while target.parent is not None:
+                target = target.parent
+        target.bindings.setdefault(name, []).append(node)
+
+    def lookup(self, name: str) -> list[cst.CSTNode] | None:
+        """Binding nodes of `name` as Python resolves it from here (class bodies are skipped from inside)."""
+        scope: _Scope | None = self
+        while scope is not None:
+            if name in scope.globals:
+                while scope.parent is not None:
+                    scope = scope.parent
+            if (scope is self or scope.kind != "class") and name in scope.bindings:
+                return scope.bindings[name]
+            scope = scope.parent
+        return None
+
+
+class _LineState(CodegenState):
+    """Code generation that only counts lines, recording where the nodes the analysis reports start."""
+
+    def __init__(self, module: cst.Module) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.line = 1
+        self.lines: dict[cst.CSTNode, int] = {}
+
+    def add_token(self, value: str) -> None:
+        self.line += value.count("\n")
+
+    def add_indent_tokens(self) -> None:
+        pass
+
+    def pop_trailing_newline(self) -> None:
+        pass
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if isinstance(node, _LINE_NODES):
+            self.lines[node] = self.line
+
+    @contextmanager
+    def record_syntactic_position(
+        self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None
+    ) -> Iterator[None]:
+        if isinstance(node, _LINE_NODES):
+            self.lines[node] = self.line  # statements: after their leading blank lines and comments
+        yield
+
+
+def _line_numbers(module: cst.Module) -> dict[cst.CSTNode, int]:
+    state = _LineState(module)
+    module._codegen(state)
+    return state.lines
+
+
 class ModuleAnalysis:
     """Evaluates one parsed module; `run()` fills `decls`, `defined` and `events`."""
 
-    def __init__(self, wrapper: cst.MetadataWrapper, rel: str) -> None:
-        self.module = wrapper.module
-        resolved = wrapper.resolve_many([ScopeProvider, QualifiedNameProvider, PositionProvider])
-        self._scopes: Mapping[cst.CSTNode, Scope | None] = resolved[ScopeProvider]  # type: ignore[assignment]
-        self._qnames: Mapping[cst.CSTNode, Any] = resolved[QualifiedNameProvider]
-        self._positions: Mapping[cst.CSTNode, CodeRange] = resolved[PositionProvider]  # type: ignore[assignment]
+    def __init__(self, module: cst.Module, rel: str) -> None:
+        self.module = module
+        self._lines = _line_numbers(module)
+        self._order: dict[cst.CSTNode, int] = {}  # source order of names and binding nodes
+        self._name_scope: dict[cst.Name, _Scope] = {}
+        self._import_qnames: dict[cst.CSTNode, str] = {}  # import alias node -> qualified name it binds
         self.rel = rel
         self.folder = posixpath.dirname(rel)
         self.decls: list[Decl] = []
@@ -278,32 +350,33 @@ class ModuleAnalysis:
         self._import_names: dict[str, str] = {}  # local name -> qualified name, for string annotations
         self._module_classes: dict[str, cst.ClassDef] = {}
         self._module_consts: dict[str, cst.BaseExpression] = {}
-        self._mcp_imports = False
 
     # --- metadata helpers --------------------------------------------------------------------------
 
     def line(self, node: cst.CSTNode) -> int:
-        pos = self._positions.get(node)
-        return pos.start.line if pos else 0
+        return self._lines.get(node, 0)
 
-    def _pos(self, node: cst.CSTNode) -> tuple[int, int]:
-        pos = self._positions.get(node)
-        return (pos.start.line, pos.start.column) if pos else (0, 0)
+    def _pos(self, node: cst.CSTNode) -> int:
+        return self._order.get(node, 0)
 
     def import_qname(self, node: cst.CSTNode) -> str | None:
         """The qualified name a Name/Attribute resolves to through an import (or a builtin), else None."""
-        raw = self._qnames.get(node)
-        if raw is None:
-            if isinstance(node, cst.Name):
-                return self._import_names.get(node.value)
-            if isinstance(node, cst.Attribute):
-                base = self.import_qname(node.value)
-                return f"{base}.{node.attr.value}" if base else None
+        if isinstance(node, cst.Attribute):
+            base = self.import_qname(node.value)
+            return f"{base}.{node.attr.value}" if base and not base.startswith("builtins.") else None
+        if not isinstance(node, cst.Name):
             return None
-        if callable(raw):
-            raw = raw()
-        names = sorted(q.name for q in raw if q.source in (QualifiedNameSource.IMPORT, QualifiedNameSource.BUILTIN))
-        return names[0] if names else None
+        scope = self._name_scope.get(node)
+        if scope is None:  # a node parsed from a string annotation
+            return self._import_names.get(node.value)
+        found = scope.lookup(node.value)
+        if found is None:
+            return f"builtins.{node.value}" if node.value in _BUILTIN_NAMES else None
+        for binding in found:
+            qname = self._import_qnames.get(binding)
+            if qname is not None:
+                return qname
+        return None
 
     def api_of(self, node: cst.BaseExpression) -> str | None:
         qname = self.import_qname(node)
@@ -311,23 +384,47 @@ class ModuleAnalysis:
 
     # --- pass 1: bindings ----------------------------------------------------------------------------
 
-    def _collect(self) -> None:
+    def _collect(self) -> None:  # noqa: C901 - one visitor for scopes and bindings
+        """Pass 1: scopes, the binding of every name, `self.x` attributes, returns, hints and source order."""
         analysis = self
+        module_scope = _Scope("module", None)
 
         class Collector(cst.CSTVisitor):
             def __init__(self) -> None:
+                self.scope = module_scope
                 self.classes: list[cst.ClassDef] = []
                 self.functions: list[cst.FunctionDef] = []
-                self.depth = 0
+                self.counter = 0
+
+            def on_visit(self, node: cst.CSTNode) -> bool:
+                self.counter += 1
+                analysis._order[node] = self.counter
+                return super().on_visit(node)
+
+            def _push(self, kind: str) -> None:
+                self.scope = _Scope(kind, self.scope)
+
+            def _pop(self) -> None:
+                assert self.scope.parent is not None
+                self.scope = self.scope.parent
+
+            def visit_Name(self, node: cst.Name) -> None:
+                analysis._name_scope[node] = self.scope
+
+            def visit_Global(self, node: cst.Global) -> None:
+                self.scope.globals.update(n.name.value for n in node.names)
 
             def visit_ClassDef(self, node: cst.ClassDef) -> None:
+                self.scope.bind(node.name.value, node)
                 if not self.functions and not self.classes:
                     analysis._module_classes[node.name.value] = node
                 self.classes.append(node)
                 self._class_body(node)
+                self._push("class")
 
             def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
                 self.classes.pop()
+                self._pop()
 
             def _class_body(self, node: cst.ClassDef) -> None:
                 if not isinstance(node.body, cst.IndentedBlock):
@@ -342,6 +439,7 @@ class ModuleAnalysis:
                             )
 
             def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+                self.scope.bind(node.name.value, node)
                 if self.classes and self._in_class_body(node):
                     is_static = any(
                         isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod"
@@ -350,11 +448,9 @@ class ModuleAnalysis:
                     params = [*node.params.posonly_params, *node.params.params]
                     if params and not is_static:
                         analysis._self_params[params[0]] = self.classes[-1]
-                for param in [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]:
-                    if param.annotation is not None:
-                        analysis._bindings[param] = _Binding("annotation", None, annotation=param.annotation.annotation)
                 analysis._returns.setdefault(node, [])
                 self.functions.append(node)
+                self._push("function")
 
             def _in_class_body(self, node: cst.FunctionDef) -> bool:
                 cls = self.classes[-1]
@@ -362,6 +458,27 @@ class ModuleAnalysis:
 
             def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
                 self.functions.pop()
+                self._pop()
+
+            def visit_Lambda(self, node: cst.Lambda) -> None:
+                self._push("function")
+
+            def leave_Lambda(self, original_node: cst.Lambda) -> None:
+                self._pop()
+
+            def visit_Param(self, node: cst.Param) -> None:
+                self.scope.bind(node.name.value, node)
+                if node.annotation is not None:
+                    analysis._bindings[node] = _Binding("annotation", None, annotation=node.annotation.annotation)
+
+            def _visit_comp(self, node: cst.CSTNode) -> None:
+                self._push("comprehension")
+
+            def _leave_comp(self, node: cst.CSTNode) -> None:
+                self._pop()
+
+            visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comp  # noqa: N815
+            leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave_comp  # noqa: N815
 
             def visit_Return(self, node: cst.Return) -> None:
                 if self.functions and node.value is not None:
@@ -374,25 +491,45 @@ class ModuleAnalysis:
             def visit_Import(self, node: cst.Import) -> None:
                 for alias in node.names:
                     full = _code(alias.name)
-                    local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else full.split(".")[0]  # type: ignore[union-attr]
-                    analysis._import_names[local] = full if alias.asname else full.split(".")[0]
-                    analysis._note_import(full, node)
+                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                        local, qname = alias.asname.name.value, full
+                    else:
+                        local = qname = full.split(".")[0]
+                    analysis._import_qnames[alias] = qname
+                    self.scope.bind(local, alias)
+                    if not self.functions and not self.classes:
+                        analysis._import_names[local] = qname
 
             def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-                if node.relative or node.module is None:
-                    return
-                module = _code(node.module)
-                analysis._note_import(module, node)
+                dots = "".join("." for _ in node.relative)
+                module = dots + (_code(node.module) if node.module is not None else "")
                 if isinstance(node.names, cst.ImportStar):
                     return
                 for alias in node.names:
                     name = _code(alias.name)
-                    local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name  # type: ignore[union-attr]
-                    analysis._import_names[local] = f"{module}.{name}"
+                    local = (
+                        alias.asname.name.value
+                        if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
+                        else name
+                    )
+                    qname = f"{module}.{name}" if module and not module.endswith(".") else f"{module}{name}"
+                    analysis._import_qnames[alias] = qname
+                    self.scope.bind(local, alias)
+                    if not self.functions and not self.classes:
+                        analysis._import_names[local] = qname
+
+            def _bind(self, target: cst.BaseExpression, binding: _Binding, scope: _Scope | None = None) -> None:
+                scope = scope or self.scope
+                for name in _target_names(target):
+                    scope.bind(name.value, name)
+                for attr in _target_attributes(target):
+                    if isinstance(attr.value, cst.Name):
+                        analysis._name_scope[attr.value] = self.scope  # visited only after this statement
+                analysis._bind_target(target, binding)
 
             def visit_Assign(self, node: cst.Assign) -> None:
                 for target in node.targets:
-                    analysis._bind_target(target.target, _Binding("value", node.value))
+                    self._bind(target.target, _Binding("value", node.value))
                     if isinstance(target.target, cst.Name | cst.Attribute):
                         analysis._hint(node.value, target.target)
                 if not self.functions and not self.classes:
@@ -401,35 +538,39 @@ class ModuleAnalysis:
                             analysis._module_consts[target.target.value] = node.value
 
             def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-                analysis._bind_target(
-                    node.target, _Binding("value", node.value, annotation=node.annotation.annotation)
-                )
+                self._bind(node.target, _Binding("value", node.value, annotation=node.annotation.annotation))
                 if node.value is not None:
                     analysis._hint(node.value, node.target)
                     if not self.functions and not self.classes and isinstance(node.target, cst.Name):
                         analysis._module_consts[node.target.value] = node.value
 
+            def visit_AugAssign(self, node: cst.AugAssign) -> None:
+                for name in _target_names(node.target):
+                    self.scope.bind(name.value, name)
+
             def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-                analysis._bind_target(node.target, _Binding("value", node.value))
+                scope = self.scope
+                while scope.kind == "comprehension" and scope.parent is not None:
+                    scope = scope.parent
+                self._bind(node.target, _Binding("value", node.value), scope)
 
             def visit_WithItem(self, node: cst.WithItem) -> None:
                 if node.asname is not None:
-                    analysis._bind_target(node.asname.name, _Binding("with", node.item))
+                    self._bind(node.asname.name, _Binding("with", node.item))
                     analysis._hint(node.item, node.asname.name)
 
             def visit_For(self, node: cst.For) -> None:
-                analysis._bind_target(node.target, _Binding("iter", node.iter))
+                self._bind(node.target, _Binding("iter", node.iter))
 
             def visit_CompFor(self, node: cst.CompFor) -> None:
-                analysis._bind_target(node.target, _Binding("iter", node.iter))
+                self._bind(node.target, _Binding("iter", node.iter))
+
+            def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+                if node.name is not None:
+                    for name in _target_names(node.name.name):
+                        self.scope.bind(name.value, name)
 
         self.module.visit(Collector())
-
-    def _note_import(self, module: str, node: cst.CSTNode) -> None:
-        del node
-        root = module.split(".", 1)[0]
-        if root in ("mcp", "fastmcp", "mcp_use", "langchain_mcp_adapters", "cfmigrate") or ".mcp" in module:
-            self._mcp_imports = True
 
     def _hint(self, value: cst.BaseExpression, target: cst.BaseExpression) -> None:
         inner = value.expression if isinstance(value, cst.Await) else value
@@ -459,20 +600,16 @@ class ModuleAnalysis:
                 self._attr_bindings.setdefault((cls, target.attr.value), []).append(binding)
 
     def _self_class(self, name: cst.Name) -> cst.ClassDef | None:
-        for assignment in self._assignments(name):
-            if isinstance(assignment.node, cst.Param) and assignment.node in self._self_params:
-                return self._self_params[assignment.node]
+        for node in self._assignments(name):
+            if isinstance(node, cst.Param) and node in self._self_params:
+                return self._self_params[node]
         return None
 
-    def _assignments(self, name: cst.Name) -> list[Assignment]:
-        scope = self._scopes.get(name)
-        if scope is None:
-            return []
-        try:
-            found: Iterable[BaseAssignment] = scope[name.value]
-        except Exception:
-            return []
-        return [a for a in found if isinstance(a, Assignment)]
+    def _assignments(self, name: cst.Name) -> list[cst.CSTNode]:
+        """The nodes that bind `name` where it is used: targets, parameters, defs (imports excluded)."""
+        scope = self._name_scope.get(name)
+        found = scope.lookup(name.value) if scope is not None else None
+        return [n for n in found or () if n not in self._import_qnames]
 
     # --- evaluation ------------------------------------------------------------------------------------
 
@@ -555,6 +692,7 @@ class ModuleAnalysis:
 
     def _text(self, node: cst.BaseExpression) -> Val:
         parts: list[str] = []
+        env: list[str] = []
 
         def walk(n: cst.BaseExpression) -> None:
             if isinstance(n, cst.SimpleString):
@@ -573,9 +711,12 @@ class ModuleAnalysis:
                             parts.append(inner.value)
                         elif isinstance(inner, Text):
                             parts.append(inner.static)
+                            env.extend(inner.env)
+                        elif isinstance(inner, EnvRef):
+                            env.append(inner.name)
 
         walk(node)
-        return Text("".join(parts))
+        return Text("".join(parts), tuple(env))
 
     def _comp_value(self, node: cst.ListComp | cst.GeneratorExp | cst.SetComp) -> Val:
         element = self.eval(node.elt)
@@ -599,13 +740,12 @@ class ModuleAnalysis:
         if not assignments:
             return UNKNOWN
         use = self._pos(node)
-        ordered = sorted(assignments, key=lambda a: self._pos(a.node))
-        before = [a for a in ordered if self._pos(a.node) <= use]
-        after = [a for a in ordered if self._pos(a.node) > use]
+        ordered = sorted(assignments, key=self._pos)
+        before = [a for a in ordered if self._pos(a) <= use]
+        after = [a for a in ordered if self._pos(a) > use]
         return _best(self._eval_assignment(a) for a in [*reversed(before), *after])
 
-    def _eval_assignment(self, assignment: Assignment) -> Val:
-        target = assignment.node
+    def _eval_assignment(self, target: cst.CSTNode) -> Val:
         if isinstance(target, cst.FunctionDef):
             return LocalFunc(target)
         if isinstance(target, cst.ClassDef):
@@ -1482,12 +1622,12 @@ class ModuleAnalysis:
 
     def _add_tool(self, index: int, fn: cst.FunctionDef, kw: Mapping[str, cst.BaseExpression]) -> None:
         server = self.defined[index]
-        builder = SchemaBuilder(self.resolve_type, server.flavor)
+        builder = SchemaBuilder(self.resolve_type, server.flavor, self._module_value)
         name = self._str(kw.get("name")) or fn.name.value
-        description = self._str(kw.get("description"))
-        if description is None:
-            description = function_docstring(fn) or ""
-        title = self._str(kw.get("title"))
+        described = template_value(kw["description"], self._module_value) if "description" in kw else None
+        description = described if isinstance(described, str) else function_docstring(fn) or ""
+        titled = template_value(kw["title"], self._module_value) if "title" in kw else None
+        title = titled if isinstance(titled, str) else None
         input_schema = builder.input_schema(fn, self._skip_param)
         structured = self.eval(kw.get("structured_output")) if "structured_output" in kw else UNKNOWN
         output_schema = None
@@ -1507,8 +1647,15 @@ class ModuleAnalysis:
             )
         )
 
-    def _annotations(self, node: cst.BaseExpression | None) -> dict[str, Any] | None:
-        if node is None:
+    def _annotations(self, node: cst.BaseExpression | None, depth: int = 0) -> dict[str, Any] | None:
+        """Tool annotations as sent on the wire (camelCase keys) from `ToolAnnotations(...)`, a dict, or a constant."""
+        if node is None or depth > 4:
+            return None
+        if isinstance(node, cst.Name):
+            for binding in self._assignments(node):
+                found = self._bindings.get(binding)
+                if found is not None and found.expr is not None and not found.unpack:
+                    return self._annotations(found.expr, depth + 1)
             return None
         if isinstance(node, cst.Call) and self.api_of(node.func) == "mcp.ToolAnnotations":
             out: dict[str, Any] = {}
@@ -1516,10 +1663,12 @@ class ModuleAnalysis:
                 if arg.keyword is not None:
                     value = literal_value(arg.value)
                     if is_literal(value):
-                        out[arg.keyword.value] = value
+                        out[_camel(arg.keyword.value)] = value
             return out or None
         value = literal_value(node)
-        return value if is_literal(value) and isinstance(value, dict) and value else None
+        if is_literal(value) and isinstance(value, dict) and value:
+            return {_camel(str(k)): v for k, v in value.items()}
+        return None
 
     def _skip_param(self, param: cst.Param) -> bool:
         if param.annotation is None:
@@ -1537,15 +1686,25 @@ class ModuleAnalysis:
         if qname:
             return qname
         if isinstance(node, cst.Name):
-            if node in self._positions:
-                for assignment in self._assignments(node):
-                    if isinstance(assignment.node, cst.ClassDef):
-                        return assignment.node
+            for binding in self._assignments(node):
+                if isinstance(binding, cst.ClassDef):
+                    return binding
             if node.value in self._module_classes:
                 return self._module_classes[node.value]
             if node.value in ("str", "int", "float", "bool", "bytes", "list", "dict", "set", "tuple", "frozenset", "object"):
                 return f"builtins.{node.value}"
         return None
+
+    def _module_value(self, name: cst.Name) -> cst.BaseExpression | None:
+        """The expression a name was last assigned at module level (a type alias, a constant), if any."""
+        if name not in self._name_scope:
+            return self._module_consts.get(name.value)
+        expr = None
+        for binding in self._assignments(name):
+            found = self._bindings.get(binding)
+            if found is not None and found.kind == "value" and not found.unpack:
+                expr = found.expr
+        return expr
 
     def _visit_decorated(self, fn: cst.FunctionDef) -> None:
         for deco in fn.decorators:
@@ -1747,6 +1906,27 @@ def _best(values: Iterable[Val]) -> Val:
     return fallback
 
 
+def _target_names(target: cst.BaseExpression) -> Iterator[cst.Name]:
+    """The names an assignment target binds (`a`, `a, (b, *c)`; attributes and subscripts bind none)."""
+    if isinstance(target, cst.Name):
+        yield target
+    elif isinstance(target, cst.Tuple | cst.List):
+        for el in target.elements:
+            yield from _target_names(el.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _target_names(target.value)
+
+
+def _target_attributes(target: cst.BaseExpression) -> Iterator[cst.Attribute]:
+    if isinstance(target, cst.Attribute):
+        yield target
+    elif isinstance(target, cst.Tuple | cst.List):
+        for el in target.elements:
+            yield from _target_attributes(el.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _target_attributes(target.value)
+
+
 def _is_dotted(node: cst.BaseExpression) -> bool:
     while isinstance(node, cst.Attribute):
         node = node.value
@@ -1766,7 +1946,14 @@ def _refs_of(value: Val) -> list[str]:
         return [f"${{{value.name}}}"]
     if isinstance(value, Lit) and isinstance(value.value, str):
         return find_refs(value.value)
+    if isinstance(value, Text):
+        return [f"${{{name}}}" for name in value.env] + find_refs(value.static)
     return []
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def _static(value: Val) -> str:

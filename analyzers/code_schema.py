@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import libcst as cst
 
-__all__ = ["Flavor", "SchemaBuilder", "TypeTarget", "literal_value"]
+__all__ = ["Flavor", "SchemaBuilder", "TypeTarget", "is_literal", "literal_value", "template_value"]
 
 Flavor = Literal["mcp", "fastmcp2"]
 TypeTarget = str | cst.ClassDef | None
@@ -129,6 +129,31 @@ def literal_value(node: cst.BaseExpression) -> Any:
     return _NO_VALUE
 
 
+def template_value(
+    node: cst.BaseExpression, lookup: Callable[[cst.Name], cst.BaseExpression | None] | None = None
+) -> Any:
+    """A string literal, or an f-string with its run-time parts shown as `{expression}` (module constants filled in)."""
+    if isinstance(node, cst.FormattedString):
+        out: list[str] = []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                out.append(part.value)
+            elif isinstance(part, cst.FormattedStringExpression):
+                expr = part.expression
+                constant = lookup(expr) if lookup is not None and isinstance(expr, cst.Name) else None
+                value = literal_value(constant) if constant is not None else _NO_VALUE
+                out.append(str(value) if is_literal(value) and part.conversion is None and part.format_spec is None else "{" + _code(expr) + "}")
+        return "".join(out)
+    if isinstance(node, cst.ConcatenatedString) and node.evaluated_value is None:
+        left, right = template_value(node.left, lookup), template_value(node.right, lookup)
+        return left + right if isinstance(left, str) and isinstance(right, str) else _NO_VALUE
+    if isinstance(node, cst.Name) and lookup is not None:
+        constant = lookup(node)
+        if constant is not None and constant is not node:
+            return literal_value(constant)
+    return literal_value(node)
+
+
 def is_literal(value: Any) -> bool:
     """Whether `literal_value` produced a value."""
     return value is not _NO_VALUE
@@ -161,9 +186,11 @@ class SchemaBuilder:
 
     resolve: Callable[[cst.BaseExpression], TypeTarget]
     flavor: Flavor = "mcp"
+    lookup: Callable[[cst.Name], cst.BaseExpression | None] = lambda _: None  # module-level `X = ...` value
     unknown: list[str] = field(default_factory=list)  # annotations that became open schemas
     _defs: dict[str, dict[str, Any]] = field(default_factory=dict)
     _building: set[str] = field(default_factory=set)
+    _alias_depth: int = 0
 
     # --- entry points ----------------------------------------------------------------------------
 
@@ -294,7 +321,12 @@ class SchemaBuilder:
             key = arg.keyword.value if arg.keyword else ("default" if i == 0 else None)
             if key is None:
                 continue
-            value = self._default(arg.value) if key == "default" else literal_value(arg.value)
+            if key == "default":
+                value = self._default(arg.value)
+            elif key in ("description", "title"):
+                value = template_value(arg.value, self.lookup)
+            else:
+                value = literal_value(arg.value)
             if key == "default":
                 if not (isinstance(arg.value, cst.Name) and arg.value.value == "Ellipsis") and not isinstance(
                     arg.value, cst.Ellipsis
@@ -305,6 +337,8 @@ class SchemaBuilder:
                 has_default = True
             elif key in ("min_length", "max_length") and is_literal(value):
                 info[key] = value
+            elif key == "discriminator" and isinstance(value, str):
+                info["discriminator"] = value
             elif key in _FIELD_KEYS and is_literal(value):
                 info[_FIELD_KEYS[key]] = value
         return info, default, has_default
@@ -312,6 +346,9 @@ class SchemaBuilder:
     def _default(self, node: cst.BaseExpression) -> Any:
         """A default as pydantic dumps it: literals as they are, members of enums in this file by value."""
         value = literal_value(node)
+        if isinstance(node, cst.Name) and not is_literal(value):
+            constant = self.lookup(node)
+            return literal_value(constant) if constant is not None else value
         if is_literal(value) or not isinstance(node, cst.Attribute):
             return value
         owner = self.resolve(node.value)
@@ -324,16 +361,50 @@ class SchemaBuilder:
         return _NO_VALUE
 
     def _apply_field(self, schema: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+        """Field(...) metadata: descriptive keys on the field, constraints on the value (inside an Optional)."""
         if not info:
             return schema
         out = dict(schema)
-        for key, value in info.items():
-            if key in ("min_length", "max_length"):
-                suffix = "Items" if out.get("type") == "array" else "Length"
-                out[("min" if key == "min_length" else "max") + suffix] = value
-            else:
-                out[key] = value
+        info = dict(info)
+        discriminator = info.pop("discriminator", None)
+        if discriminator is not None:
+            out = self._discriminated(out, discriminator)
+        constraints = {k: v for k, v in info.items() if k not in _DESCRIPTIVE}
+        any_of = out.get("anyOf")
+        if constraints and isinstance(any_of, list) and {"type": "null"} in any_of:
+            out["anyOf"] = [m if m == {"type": "null"} else _constrain(m, constraints) for m in any_of]
+        elif constraints:
+            out = _constrain(out, constraints)
+        out.update({k: v for k, v in info.items() if k in _DESCRIPTIVE})
         return out
+
+    def _discriminated(self, schema: dict[str, Any], field_name: str) -> dict[str, Any]:
+        """`Field(discriminator=...)` over a union of models: pydantic's oneOf with a mapping by tag value."""
+        target = schema
+        nullable = False
+        any_of = schema.get("anyOf")
+        if isinstance(any_of, list) and {"type": "null"} in any_of and len(any_of) == 2:
+            nullable = True
+            target = any_of[0] if any_of[1] == {"type": "null"} else any_of[1]
+        if target.get("type") == "array" and isinstance(target.get("items"), dict):
+            items = self._discriminated(target["items"], field_name)
+            target = {**target, "items": items}
+        else:
+            members = target.get("anyOf")
+            if not isinstance(members, list) or not all("$ref" in m for m in members):
+                return schema
+            mapping: dict[str, str] = {}
+            for member in members:
+                ref = member["$ref"]
+                model = self._defs.get(ref.rsplit("/", 1)[-1], {})
+                tag = model.get("properties", {}).get(field_name, {})
+                values = [tag["const"]] if "const" in tag else tag.get("enum", [])
+                for value in values:
+                    mapping[str(value)] = ref
+            target = {"discriminator": {"mapping": mapping, "propertyName": field_name}, "oneOf": members}
+        if nullable:
+            return {**schema, "anyOf": [target, {"type": "null"}]}
+        return {k: v for k, v in schema.items() if k != "anyOf"} | target
 
     def _split(self, node: cst.BaseExpression) -> tuple[TypeTarget, list[cst.BaseExpression]]:
         """(what the base names, its subscript arguments)."""
@@ -363,6 +434,13 @@ class SchemaBuilder:
         if isinstance(target, cst.ClassDef):
             return self._class_ref(target)
         if target is None:
+            aliased = self.lookup(node) if isinstance(node, cst.Name) and self._alias_depth < 16 else None
+            if isinstance(aliased, cst.Subscript | cst.Name | cst.Attribute | cst.BinaryOperation):
+                self._alias_depth += 1
+                try:
+                    return self._schema(aliased)
+                finally:
+                    self._alias_depth -= 1
             self.unknown.append(_code(node))
             return {}
         if target in _PRIMITIVES:
@@ -531,6 +609,20 @@ class SchemaBuilder:
         out["title"] = cls.name.value
         out["type"] = "object"
         return out
+
+
+_DESCRIPTIVE = frozenset({"description", "title", "examples"})
+
+
+def _constrain(schema: dict[str, Any], constraints: dict[str, Any]) -> dict[str, Any]:
+    out = dict(schema)
+    for key, value in constraints.items():
+        if key in ("min_length", "max_length"):
+            suffix = "Items" if out.get("type") == "array" else "Length"
+            out[("min" if key == "min_length" else "max") + suffix] = value
+        else:
+            out[key] = value
+    return dict(sorted(out.items()))
 
 
 def _body(cls: cst.ClassDef) -> list[cst.BaseSmallStatement]:

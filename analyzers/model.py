@@ -108,7 +108,7 @@ class Manifest:
         if self.origin == "live":
             return "live tools/list"
         if self.origin == "code":
-            return f"static analysis of {self.source}"
+            return f"static analysis, {self.source}"
         return f"manifest {self.source}"
 
 

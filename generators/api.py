@@ -152,13 +152,13 @@ def generate(options: GenerateOptions, estate: Estate | None = None) -> Outcome:
     )
 
 
-def check(options: GenerateOptions, *, fast: bool = True) -> Outcome:
+def check(options: GenerateOptions, estate: Estate | None = None, *, fast: bool = True) -> Outcome:
     """Compare the package on disk with a fresh render; never writes. `fast`: trust a matching stamp."""
     started = time.perf_counter()
     check_out_dir(options.root, options.out_dir)
-    if fast and stamp_matches(options.root, options.out_dir, _key(options)):
+    if fast and estate is None and stamp_matches(options.root, options.out_dir, _key(options)):
         return Outcome(package=None, fast_path=True, seconds=time.perf_counter() - started)
-    estate, package, files = build(options)
+    estate, package, files = build(options, estate)
     diff = compare(options.out_dir, files)
     label = _label(options)
     text = "" if diff.clean else unified_diff(options.out_dir, files, diff, label)

@@ -149,9 +149,9 @@ def _generate(
             bisect(ok)
             continue
         module = _rebase_outputs(module, ok)
-        from cfmigrate.generators.package_runtime import ToolOutput
+        from cfmigrate.generators import package_runtime
 
-        errors = build_check(module, [b.name for b in module.blocks], {"ToolOutput": ToolOutput})
+        errors = build_check(module, [b.name for b in module.blocks], {"_runtime": package_runtime})
         if not errors:
             return module, failed
         for t in ok:
@@ -174,8 +174,8 @@ def _rebase_outputs(module: ModelModule, tools: Sequence[_Tool]) -> ModelModule:
     for block in module.blocks:
         owner = outputs.get(block.name)
         if owner is not None:
-            if block.bases == ("BaseModel",):
-                block = rebase(block, "ToolOutput")
+            if block.bases == ("BaseModel",):  # a RootModel output has no fields to type
+                block = rebase(block, "_runtime.ToolOutput")
             else:
                 owner.notes.append("outputSchema did not become a model; the function returns ToolResult")
                 owner.output_class = None
@@ -244,7 +244,7 @@ def _args(t: _Tool, block: Block) -> tuple[Arg, ...]:
 
 def _returns(t: _Tool, module: ModelModule) -> str:
     if not t.output_class:
-        return "ToolResult: .text (the text blocks joined), .content, .structured_content."
+        return "ToolResult: .text (text blocks joined), .content, .structured_content."
     block = module.block(t.output_class)
     fields = ", ".join(f"{f.name} ({f.annotation})" for f in block.fields) if block else ""
     return f"{t.output_class}: {fields}." if fields else f"{t.output_class}."

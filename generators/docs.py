@@ -102,7 +102,7 @@ def function_docstring(
         parts.append("Args:\n" + "\n".join(arg_lines))
     parts.append(f"Returns:\n    {returns}")
     parts.append(
-        "Raises:\n    ToolError: the tool reported an error, the server answered an error, or it is unreachable."
+        "Raises:\n    ToolError: the tool or server reported an error, or the server is unreachable."
     )
     hint_list = list(hint_words)
     if hint_list:

@@ -43,7 +43,7 @@ class ToolIR:
 
     @property
     def return_type(self) -> str:
-        return self.output_class or "ToolResult"
+        return self.output_class or "_runtime.ToolResult"
 
     @property
     def required_args(self) -> tuple[Arg, ...]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import sys
+import types
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -187,7 +189,7 @@ def rebase(block: Block, base: str) -> Block:
     tree = ast.parse(block.source)
     cls = tree.body[0]
     assert isinstance(cls, ast.ClassDef)
-    cls.bases = [ast.Name(id=base)]
+    cls.bases = [ast.parse(base, mode="eval").body]
     return Block(block.name, ast.unparse(cls), block.deps, (base,), block.fields, block.rebuild)
 
 
@@ -202,8 +204,22 @@ def build_check(
     from pydantic import BaseModel
 
     wanted = set(names)
-    namespace: dict[str, Any] = {"__name__": "cfmigrate_check", **namespace_extra}
+    module_name = f"_cfmigrate_model_check_{id(module):x}"
+    scratch = types.ModuleType(module_name)
+    scratch.__dict__.update(namespace_extra)
+    namespace = scratch.__dict__
     errors: dict[str, str] = {}
+    sys.modules[module_name] = scratch  # pydantic resolves annotations through the defining module
+    try:
+        _exec_blocks(module, wanted, namespace, errors, BaseModel)
+    finally:
+        sys.modules.pop(module_name, None)
+    return errors
+
+
+def _exec_blocks(
+    module: ModelModule, wanted: set[str], namespace: dict[str, Any], errors: dict[str, str], base: type
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for stmt in ("from __future__ import annotations", *module.imports):
@@ -223,10 +239,9 @@ def build_check(
                 errors[block.name] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         for block in module.blocks:
             cls = namespace.get(block.name)
-            if block.name in errors or not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+            if block.name in errors or not (isinstance(cls, type) and issubclass(cls, base)):
                 continue
             try:
-                cls.model_rebuild(force=True, _types_namespace=namespace)
+                cls.model_rebuild(force=True)
             except Exception as exc:
                 errors[block.name] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-    return errors

@@ -31,7 +31,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TextIO, TypeVar, cast
+from typing import Any, Literal, ParamSpec, TextIO, TypeVar, cast, overload
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
@@ -244,12 +244,16 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _arguments(
-    server: str, tool: str, params: type[BaseModel], required: Mapping[str, Any], optional: Mapping[str, Any]
-) -> dict[str, Any]:
-    given = {**required, **{k: v for k, v in optional.items() if v is not None}}
+def _arguments(server: str, tool: str, params: type[BaseModel], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Wire arguments from keyword arguments: Python names become wire names; None means "not sent"."""
+    data: dict[str, Any] = {}
+    for name, info in params.model_fields.items():
+        value = given.get(name)
+        if value is None and not info.is_required():
+            continue
+        data[info.alias or name] = value
     try:
-        model = params.model_validate(given)
+        model = params.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()[:5]
@@ -259,26 +263,31 @@ def _arguments(
     return dumped
 
 
-async def call(
-    server: str, tool: str, params: type[BaseModel], required: Mapping[str, Any], optional: Mapping[str, Any]
-) -> ToolResult:
-    """Validate keyword arguments against the tool's input model and call it (generated functions use this)."""
-    return await call_tool(server, tool, _arguments(server, tool, params, required, optional))
-
-
 _O = TypeVar("_O", bound=ToolOutput)
 
 
-async def call_typed(
+@overload
+async def call(server: str, tool: str, params: type[BaseModel], given: Mapping[str, Any]) -> ToolResult: ...
+
+
+@overload
+async def call(
+    server: str, tool: str, params: type[BaseModel], given: Mapping[str, Any], output: type[_O]
+) -> _O: ...
+
+
+async def call(
     server: str,
     tool: str,
     params: type[BaseModel],
-    required: Mapping[str, Any],
-    optional: Mapping[str, Any],
-    output: type[_O],
-) -> _O:
-    """Like `call`, then read the structured result into the tool's output model."""
-    result = await call(server, tool, params, required, optional)
+    given: Mapping[str, Any],
+    output: type[_O] | None = None,
+) -> ToolResult | _O:
+    """Validate a generated function's keyword arguments (its `locals()`), call the tool, and read the
+    structured result into `output` when the tool declares an outputSchema."""
+    result = await call_tool(server, tool, _arguments(server, tool, params, given))
+    if output is None:
+        return result
     data = result.structured_content
     if data is None:
         try:
@@ -366,6 +375,8 @@ class _Session:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._errlog: TextIO | None = None
+        self._secrets: list[str] = []  # env/header values to blank out of quoted stderr
+        self._failure = ""  # stderr tail captured when the server failed to start
 
     async def open(self, spec: Mapping[str, Any], tool: str) -> None:
         loop = asyncio.get_running_loop()
@@ -382,18 +393,23 @@ class _Session:
             raise
         except Exception as exc:
             self.close()
-            raise ToolError(self.server, tool, f"cannot start the server: {_describe(exc)}{self._stderr()}",
-                            kind="transport") from None  # fmt: skip
+            raise ToolError(self.server, tool, f"cannot start the server: {self._scrub(_describe(exc))}"
+                            f"{self._failure or self._stderr()}", kind="transport") from None  # fmt: skip
 
     def _stderr(self) -> str:
         if self._errlog is None:
             return ""
         try:
             self._errlog.seek(0)
-            tail = " ".join(self._errlog.read()[-400:].split())
+            tail = " ".join(self._scrub(self._errlog.read())[-400:].split())
         except (OSError, ValueError):
             return ""
         return f"; server stderr: {tail}" if tail else ""
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     async def _own(self, spec: Mapping[str, Any], tool: str, ready: asyncio.Future[None]) -> None:
         try:
@@ -404,6 +420,7 @@ class _Session:
                 await self._stop.wait()
         except BaseException as exc:
             if not ready.done():
+                self._failure = self._stderr()
                 ready.set_exception(exc if isinstance(exc, Exception) else ConnectionError("cancelled"))
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
                 raise
@@ -417,6 +434,13 @@ class _Session:
 
         transport = spec["transport"]
         base = (Path(__file__).parent / spec.get("base", "..")).resolve()
+        named = {*spec.get("env", ()), *(spec.get("headers") or {}).values(), *(spec.get("headers") or {})}
+        for text in (spec.get("command"), spec.get("url"), spec.get("cwd"), *spec.get("args", ())):
+            named.update(
+                m.group(1).removeprefix("env:").partition(":-")[0] for m in _REF.finditer(text or "")
+            )
+        values = {os.environ[n] for n in named if len(os.environ.get(n, "")) >= 4}
+        self._secrets = sorted(values, key=len, reverse=True)
         if transport == "stdio":
             from mcp.client.stdio import StdioServerParameters, stdio_client
 

@@ -113,14 +113,10 @@ def sanitize(schema: object, notes: list[str], *, relax: bool = False, where: st
         elif key == "const":
             if _literal_ok(value):
                 out[key] = value
-        elif key in _NUMERIC:
-            if _is_number(value) and (key != "multipleOf" or value > 0):
-                out[key] = value
-        elif key in _COUNTS:
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                out[key] = value
-        elif key == "uniqueItems":
-            continue  # sets would reorder values the server expects as a list
+        elif key in _NUMERIC or key in _COUNTS or key == "uniqueItems":
+            # Left to the server: a constrained value would become a wrapper model in the signature
+            # (`MaxChars` instead of `int`) and sets would reorder lists.
+            continue
         elif key == "description" or key == "$ref":
             if isinstance(value, str):
                 out[key] = value

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -9,6 +12,7 @@ from typing import Literal
 
 from cfmigrate.analyzers import pricing
 from cfmigrate.analyzers.discover import discover
+from cfmigrate.analyzers.files import atomic_write_text
 from cfmigrate.analyzers.measure import AuditReport, CodeModeCosts, load_trace, measure
 from cfmigrate.analyzers.model import Inventory, Manifest, Problem
 from cfmigrate.analyzers.settings import Settings, load_settings
@@ -65,17 +69,52 @@ def make_tokenizer(name: str, model: str | None) -> Tokenizer:
     raise AuditError(f"unknown --tokenizer {name!r}: choose {', '.join(ENCODINGS)} or anthropic")
 
 
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cfmigrate" / "read-costs"
+
+
+def _read_costs(manifest: Manifest, tok: Tokenizer) -> dict[str, object]:
+    """One server's code-mode read costs, cached by generator version, tokenizer and manifest hash."""
+    from cfmigrate.generators.costs import code_mode_read_costs
+    from cfmigrate.migrate import __version__
+
+    key = hashlib.sha256(f"{__version__}|{tok.label}|{manifest.server}|{manifest.sha256}".encode()).hexdigest()
+    path = _cache_dir() / f"{key}.json"
+    try:
+        cached: dict[str, object] = json.loads(path.read_text())
+        return cached
+    except (OSError, ValueError):
+        pass
+    read = code_mode_read_costs([manifest], tok).servers[0]
+    data: dict[str, object] = {"index": read.index, "tools": {t.tool: t.module for t in read.tools}}
+    try:
+        atomic_write_text(path, json.dumps(data, sort_keys=True))
+    except OSError:  # a read-only home only costs speed
+        pass
+    return data
+
+
 def code_mode_costs(manifests: Sequence[Manifest], tok: Tokenizer) -> CodeModeCosts:
     """What the model reads on code mode, measured on the real generated package and runtime prompt."""
-    from cfmigrate.generators.costs import code_mode_read_costs
-    from cfmigrate.runtime import fixed_context_tokens
+    from cfmigrate.runtime import CodeMode
 
-    read = code_mode_read_costs(list(manifests), tok)
+    tool_doc: dict[tuple[str, str], int] = {}
+    server_index: dict[str, int] = {}
+    for manifest in manifests:
+        if not manifest.tools:
+            continue
+        read = _read_costs(manifest, tok)
+        server_index[manifest.server] = int(read["index"])  # type: ignore[call-overload]
+        tools = read["tools"]
+        assert isinstance(tools, dict)
+        tool_doc.update({(manifest.server, name): int(n) for name, n in tools.items()})
+    fixed, _label = CodeMode(servers_dir=None, config=None, audit_log=False).context_tokens("anthropic", tok)
     return CodeModeCosts(
-        fixed=fixed_context_tokens(tok),
-        tool_doc=read.tool_doc,
-        server_index=read.server_index,
-        source="generated package (cfmigrate generate) + code-first prompt and execute tool (cfmigrate.runtime)",
+        fixed=fixed,
+        tool_doc=tool_doc,
+        server_index=server_index,
+        source="code-first prompt + execute tool (cfmigrate.runtime) and the generated package's modules",
     )
 
 
@@ -110,6 +149,11 @@ def run_audit(root: Path, opts: AuditOptions | None = None) -> AuditReport:
     inv = discover(root, include=opts.include, exclude=opts.exclude, jobs=opts.jobs)
     if opts.connect:
         inv = _with_live(inv, root, opts)
+    prime = getattr(tok, "prime_tools", None)
+    if prime is not None:  # exact counts: each tool's figure is its marginal cost within its server's set
+        for manifest in inv.manifests:
+            if manifest.tools:
+                prime(manifest.tools)
     costs = code_mode_costs(inv.manifests, tok)
     report = measure(
         inv,

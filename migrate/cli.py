@@ -37,11 +37,13 @@ def _root(
 from cfmigrate.migrate import cmd_audit  # noqa: E402
 from cfmigrate.migrate import cmd_measure, cmd_plan  # noqa: E402
 from cfmigrate.migrate import cmd_generate  # noqa: E402
+from cfmigrate.migrate import cmd_migrate  # noqa: E402
 
 app.command("audit")(cmd_audit.audit)
 app.command("plan")(cmd_plan.plan)
 app.command("measure")(cmd_measure.measure)
 app.command("generate")(cmd_generate.generate)
+app.command("migrate")(cmd_migrate.migrate)
 
 
 def main() -> None:

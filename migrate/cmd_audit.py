@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from cfmigrate.analyzers.settings import SettingsError
+from cfmigrate.analyzers.tokens import TokenizerError
 from cfmigrate.migrate.audit import AuditError, AuditOptions, exit_code, run_audit
 from cfmigrate.migrate.report import render_json, render_markdown, render_terminal
 
@@ -75,13 +76,8 @@ def audit(
     )
     try:
         report = run_audit(path, opts)
-    except (AuditError, SettingsError) as exc:
+    except (AuditError, SettingsError, TokenizerError) as exc:
         raise fail(str(exc)) from None
-    except Exception as exc:  # a token-count or connection failure surfaces as one line, never a traceback
-        name = type(exc).__name__
-        if name in ("TokenCountError", "TokenizerError"):
-            raise fail(str(exc)) from None
-        raise
     if format is Format.json:
         text = render_json(report)
     elif format is Format.markdown:

@@ -135,3 +135,14 @@ def _summary(options: GenerateOptions, outcome: Outcome, check_only: bool) -> in
         f"[{outcome.seconds:.2f} s]"
     )
     return 0
+
+
+def main() -> None:
+    """`python -m cfmigrate.migrate.cmd_generate [OPTIONS]`: this command alone, without loading the others."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(generate)
+    app()
+
+
+if __name__ == "__main__":
+    main()

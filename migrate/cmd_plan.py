@@ -136,3 +136,7 @@ def _audit(path: Path, requests_per_day: int | None, price: float | None, trace:
         return run_audit(path, opts)
     except (AuditError, SettingsError) as exc:
         raise PlanError(str(exc)) from None
+    except Exception as exc:  # a tokenizer failure surfaces as one line, as in `cfmigrate audit`
+        if type(exc).__name__ in ("TokenCountError", "TokenizerError"):
+            raise PlanError(str(exc)) from None
+        raise

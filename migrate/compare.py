@@ -251,11 +251,11 @@ def sample_from_tasks(
     )
 
 
-def _samples(tasks: Sequence[Task], kind: Kind, basis: str) -> dict[str, Sample]:
+def _samples(tasks: Sequence[Task], kind: Kind, basis: str, label: str = BILLED_LABEL) -> dict[str, Sample]:
     by_agent: dict[str, list[Task]] = {}
     for t in tasks:
         by_agent.setdefault(t.agent, []).append(t)
-    return {a: sample_from_tasks(a, ts, kind, basis) for a, ts in sorted(by_agent.items())}
+    return {a: sample_from_tasks(a, ts, kind, basis, label) for a, ts in sorted(by_agent.items())}
 
 
 def _audit_samples(report: AuditReport, path: str) -> dict[str, Sample]:
@@ -280,51 +280,86 @@ def _audit_samples(report: AuditReport, path: str) -> dict[str, Sample]:
     return out
 
 
-def _is_benchmark(rec: Mapping[str, Any]) -> bool:
-    return isinstance(rec.get("requests"), list) and any(k in rec for k in ("mode", "variant"))
+def _is_run(rec: Mapping[str, Any]) -> bool:
+    """A benchmark run record: a mode and the list of its model requests."""
+    return isinstance(rec.get("requests"), list) and _has_mode(rec)
+
+
+def _has_mode(rec: Mapping[str, Any]) -> bool:
+    return any(isinstance(rec.get(k), str) for k in ("mode", "variant"))
 
 
 def _mode(rec: Mapping[str, Any]) -> str:
     return str(rec.get("mode", rec.get("variant", ""))).lower()
 
 
-def _benchmark_tasks(
-    records: Sequence[tuple[str, Mapping[str, Any]]], want: str | None, path: str
-) -> tuple[list[Task], str]:
-    """Tasks from scenario benchmark records: one record per run, `requests` holding each model request's usage."""
+def _label(records: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """The token label the records carry (`token_label` or `tokenizer`), else the billed-usage label."""
+    for _, rec in records:
+        for key in ("token_label", "tokenizer"):
+            if isinstance(rec.get(key), str) and rec[key]:
+                return str(rec[key])
+    return BILLED_LABEL
+
+
+def _select(
+    records: Sequence[tuple[str, Mapping[str, Any]]], want: str | None, spec: str
+) -> tuple[list[tuple[str, Mapping[str, Any]]], str]:
     modes = sorted({_mode(r) for _, r in records})
     if want is None:
         if len(modes) > 1:
             raise MeasureError(
-                f"{path}: holds runs of {', '.join(modes)}; pick one with {path}#MODE "
-                f"(e.g. `cfmigrate measure {path}#{modes[0]} {path}#{modes[-1]}`)"
+                f"{spec}: holds runs of {', '.join(modes)}; pick one with {spec}#MODE "
+                f"(e.g. `cfmigrate measure {spec}#{modes[0]} {spec}#{modes[-1]}`)"
             )
         want = modes[0] if modes else ""
-    chosen = [(w, r) for w, r in records if _mode(r) == want]
+    chosen = [(w, r) for w, r in records if _mode(r) == want.lower()]
     if not chosen:
         raise MeasureError(
-            f"{path}: no benchmark run with mode {want!r}; it has {', '.join(modes) or 'none'}"
+            f"{spec}: no benchmark run with mode {want!r}; it has {', '.join(modes) or 'none'}"
         )
+    return chosen, want
+
+
+def _run_tasks(records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Task]:
+    """Tasks from benchmark run records: one record per run, `requests` holding each model request's usage."""
     tasks: list[Task] = []
-    for where, rec in chosen:
-        reqs = rec["requests"]
+    for where, rec in records:
         agent = _text(rec.get("agent", rec.get("scenario")), where, "agent")
         task = _text(rec.get("task", rec.get("run")), where, "task") or f"@{where}"
-        items = [(f"{where} requests[{i}]", r if isinstance(r, dict) else {}) for i, r in enumerate(reqs)]
+        items = [(f"{where} requests[{i}]", r) for i, r in enumerate(rec["requests"])]
         if not items:
             raise MeasureError(f"{where}: benchmark run has no requests")
-        parsed = tasks_from_records(((w, {**r, "task": task, "agent": agent}) for w, r in items))
-        t = parsed[0]
+        bad = next((w for w, r in items if not isinstance(r, dict)), None)
+        if bad is not None:
+            raise MeasureError(f"{bad}: each request must be a JSON object with usage.input_tokens")
+        t = tasks_from_records((w, {**r, "task": task, "agent": agent}) for w, r in items)[0]
         failed = t.failed or _failed(rec) or rec.get("ok") is False
         lat = t.latency_ms
         for key in ("wall_ms", "duration_ms", "latency_ms"):
             if _num(rec.get(key)):
                 lat = float(rec[key])
                 break
-        if _num(rec.get("wall_s")):
-            lat = float(rec["wall_s"]) * 1000
+        else:
+            if _num(rec.get("wall_s")):
+                lat = float(rec["wall_s"]) * 1000
         tasks.append(Task(t.agent, t.task, t.inputs, t.outputs, lat, failed))
-    return tasks, want
+    return tasks
+
+
+def _flat_tasks(records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Task]:
+    """Tasks from per-request benchmark records (`mode`, `usage`, optional `run`/`task`, `scenario`/`agent`)."""
+    return tasks_from_records(
+        (
+            where,
+            {
+                **rec,
+                "agent": rec.get("agent", rec.get("scenario")),
+                "task": rec.get("task", rec.get("run", rec.get("task_id", _mode(rec)))),
+            },
+        )
+        for where, rec in records
+    )
 
 
 def read_source(spec: str) -> Source:
@@ -392,15 +427,15 @@ def read_source(spec: str) -> Source:
     if len(objs) != len(records):
         where = next(w for w, r in records if not isinstance(r, dict))
         raise MeasureError(f"{where}: each record must be a JSON object with usage.input_tokens")
-    if all(_is_benchmark(r) for _, r in objs):
-        tasks, chosen = _benchmark_tasks(objs, mode or None, str(path))
+    if all(_is_run(r) for _, r in objs) or all(_has_mode(r) for _, r in objs):
+        chosen, picked = _select(objs, mode or None, str(path))
+        tasks = _run_tasks(chosen) if all(_is_run(r) for _, r in chosen) else _flat_tasks(chosen)
+        basis = f"{path} ({picked} runs)" if picked else str(path)
         return Source(
-            str(path), "benchmark", BILLED_LABEL, _samples(tasks, "benchmark", f"{path} ({chosen} runs)")
+            str(path), "benchmark", _label(chosen), _samples(tasks, "benchmark", basis, _label(chosen))
         )
     if mode:
-        raise MeasureError(
-            f"{spec}: `#{mode}` only selects a run in benchmark records; {path} is a request log"
-        )
+        raise MeasureError(f"{spec}: `#{mode}` selects a run in benchmark records; {path} is a request log")
     tasks = tasks_from_records(objs)
     return Source(str(path), "trace", BILLED_LABEL, _samples(tasks, "trace", str(path)))
 
@@ -495,10 +530,14 @@ def compare(before_spec: str, after_spec: str, targets: Targets) -> Comparison:
             f"compare like with like: {before.path} is {_kind_text(before.kind)} and {after.path} is "
             f"{_kind_text(after.kind)} (audit estimates and billed usage are different measures)"
         )
-    if before.kind == "audit" and before.label != after.label:
+    if before.label != after.label:
         raise MeasureError(
-            f"the audits use different tokenizers ({before.label} vs {after.label}); "
-            "re-run one with the other's --tokenizer"
+            f"the two sides count tokens differently ({before.label} vs {after.label}); "
+            + (
+                "re-run one audit with the other's --tokenizer"
+                if before.kind == "audit"
+                else "compare runs counted the same way"
+            )
         )
     pairs, unmatched = _pairs(before, after)
     agents = tuple(compare_samples(name, b, a, targets) for name, b, a in pairs)

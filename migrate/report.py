@@ -83,23 +83,45 @@ SERVER_HEAD = ["server", "transport", "tools", "tokens", "per tool", "tools from
 AGENT_HEAD = ["agent", "framework", "servers", "tools", "tokens/request", "on code mode", "cut", "decision", "waste/month"]
 
 
+_SHORT = {
+    "keep-mcp": "keep MCP",
+    "code-first": "code-first",
+    "hybrid": "hybrid",
+    "already-code-mode": "on code mode",
+    "unknown": "unknown",
+}
+
+
 def render_terminal(r: AuditReport, console: Console) -> None:
     """The human report: servers, agents ranked by waste, reasons, problems, summary line."""
     console.print(f"[bold]cfmigrate audit[/bold] {r.root}  ({r.files_scanned:,} files; tokens: {r.tokenizer})")
     st = Table(title="MCP servers", box=box.SIMPLE_HEAVY, title_justify="left")
-    for i, h in enumerate(SERVER_HEAD):
-        st.add_column(h, justify="right" if i in (2, 3, 4) else "left", overflow="fold")
+    for h in ("server", "tools", "tokens", "per tool"):
+        st.add_column(h, justify="left" if h == "server" else "right", no_wrap=True)
+    st.add_column("tools from", overflow="fold")
     for row in _server_rows(r.servers):
-        st.add_row(*row)
+        st.add_row(row[0], row[2], row[3], row[4], f"{row[5]} ({row[1]}, {row[6]})")
     console.print(st if r.servers else "No MCP servers found.")
     at = Table(title="Agents, ranked by monthly waste", box=box.SIMPLE_HEAVY, title_justify="left")
-    for i, h in enumerate(AGENT_HEAD):
-        at.add_column(h, justify="right" if i in (3, 4, 5, 6, 8) else "left", overflow="fold")
-    for row in _agent_rows(r.agents):
-        at.add_row(*row)
+    at.add_column("agent", overflow="fold")
+    for h in ("tools", "tokens/req", "code mode", "cut", "decision", "waste/mo"):
+        at.add_column(h, justify="left" if h == "decision" else "right", no_wrap=True)
+    for a in r.agents:
+        at.add_row(
+            a.name,
+            str(a.tool_count),
+            f"{a.per_request_tokens:,}",
+            f"{a.code_mode_tokens:,}",
+            f"{a.reduction:.0%}",
+            _SHORT[a.decision],
+            _money(a.monthly_waste),
+        )
     console.print(at if r.agents else "No agents that use MCP tools found.")
     for a in r.agents:
-        console.print(f"[bold]{a.name}[/bold] ({a.source}) — {_DECISION[a.decision]}, {a.threshold} ({a.tool_count} tools)")
+        console.print(
+            f"[bold]{a.name}[/bold] ({a.source}, {a.framework}) — {_DECISION[a.decision]}; "
+            f"{a.threshold} ({a.tool_count} tools from {', '.join(a.servers) or 'no server'})"
+        )
         for reason in a.reasons:
             console.print(f"  - {reason}")
         if a.servers_basis != "static":
@@ -112,7 +134,8 @@ def render_terminal(r: AuditReport, console: Console) -> None:
                 f"  - workflow: {w.requests_before} requests, {w.billed_before:,} billed input tokens -> "
                 f"{w.requests_after} requests, {w.billed_after:,} on code mode ({w.reduction:.1%} less; {w.basis})"
             )
-        console.print(f"  - overhead: {a.overhead_note}; price: {a.price_per_mtok}/MTok ({a.price_source})")
+        console.print(f"  - tool-use overhead: {a.overhead_note}")
+        console.print(f"  - price: ${a.price_per_mtok}/MTok ({a.price_source})")
     for p in r.problems:
         style = {"error": "red", "warning": "yellow"}.get(p.level, "dim")
         where = f"{p.source}: " if p.source else ""

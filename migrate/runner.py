@@ -19,18 +19,27 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import libcst as cst
 from libcst.codemod import CodemodContext
 
 from cfmigrate.analyzers.files import atomic_write_bytes
-from cfmigrate.analyzers.model import Manifest, Problem
+from cfmigrate.analyzers.model import Manifest, Problem, ServerSpec
 from cfmigrate.analyzers.settings import Settings, load_settings
 from cfmigrate.analyzers.walk import iter_files
 from cfmigrate.migrate.rules import REGISTRY, MigrationPlan, MigrationRule, Site, select_rules
 from cfmigrate.migrate.rules._base import ORPHANS_KEY, PATH_KEY
-from cfmigrate.migrate.rules._plan import PLAN_KEY, SITES_KEY, tool_names_from_manifests
+from cfmigrate.migrate.rules._plan import (
+    PLAN_KEY,
+    SITES_KEY,
+    ToolNames,
+    tool_names_from_manifests,
+    tool_names_from_package,
+)
+
+if TYPE_CHECKING:
+    from cfmigrate.generators.api import GenerateOptions
 
 Status = Literal["unchanged", "changed", "error"]
 # A file is parsed only when it mentions MCP (or the runtime) and something a rule rewrites.
@@ -96,12 +105,13 @@ class MigrationResult:
 
     def sites(self, *, applied: bool | None = None, manual: bool | None = None) -> list[tuple[str, Site]]:
         """Every (path, site), filtered by whether it was rewritten and whether it needs a manual step."""
-        return [
+        found = [
             (f.path, s)
             for f in self.files
             for s in f.sites
             if (applied is None or s.applied == applied) and (manual is None or s.manual == manual)
         ]
+        return sorted(found, key=lambda item: (item[0], item[1].line, item[1].rule))
 
     def counts(self) -> dict[str, tuple[int, int]]:
         """Rule ID -> (sites rewritten, sites left alone)."""
@@ -118,52 +128,117 @@ class MigrationResult:
 # ---------------------------------------------------------------------------------------- the plan
 
 
-def build_plan(root: Path, settings: Settings | None = None) -> tuple[MigrationPlan, list[str], list[Problem]]:
-    """The name map and runtime setup for a tree: the same servers and manifests `generate` builds from."""
-    from cfmigrate.generators.inputs import load_estate
+def build_plan(
+    root: Path, settings: Settings | None = None, *, refresh: bool = False
+) -> tuple[MigrationPlan, list[str], list[Problem]]:
+    """The name map and runtime setup for a tree, from one discovery and the generator's own IR.
 
+    Names come from `generators.build.build_package` over the same manifests `generate` uses
+    (snapshots, manifest files, the catalog), so imports match the generated package exactly,
+    renames and skipped tools included. `refresh` lists every server's tools live first.
+    """
+    from cfmigrate.analyzers.discover import discover
+    from cfmigrate.analyzers.measure import VALIDATION_PACKAGES
+    from cfmigrate.generators.inputs import USABLE_ORIGINS
+
+    root = root.resolve()
     settings = settings if settings is not None else load_settings(root)
-    out = settings.out or "servers"
-    out_dir = (root / out).resolve()
-    estate = load_estate(root, out_dir)
-    manifests: list[Manifest] = [m for _, m in estate.pairs]
+    options = generate_options(root, settings)
     notes: list[str] = []
-    package = out_dir.name
-    servers_dir = os.path.relpath(out_dir, root.resolve()).replace(os.sep, "/")
-    tools = tool_names_from_manifests(manifests, package=package, renames=settings.rename)
-    keep = _expand_keep(settings.keep_direct, manifests)
-    configs = Counter(spec.source.path for spec, m in estate.pairs if spec is not None and not spec.origin.startswith("code"))
+    problems: list[Problem] = []
+    if refresh:
+        from cfmigrate.generators.api import refresh as refresh_snapshots
+
+        problems.extend(p for p in refresh_snapshots(options) if p.level == "error")
+    inventory = discover(root, include=settings.include, exclude=settings.exclude)
+    specs = {s.name: s for s in inventory.servers}
+    wanted = set(settings.servers)
+    usable = [m for m in inventory.manifests if m.origin in USABLE_ORIGINS and (not wanted or m.server in wanted)]
+    estimated = {m.server: m.label() for m in inventory.manifests if m.origin not in USABLE_ORIGINS}
+    package = options.out_dir.name
+    tools = _names(usable, specs, package, settings, notes)
+    for manifest in inventory.manifests:
+        if manifest.origin in USABLE_ORIGINS:
+            continue
+        for tool in manifest.tools:
+            tools.setdefault(tool.name, ())
+            reason = (
+                f"server {manifest.server!r} has no tool snapshot (its tools are only {estimated[manifest.server]}), "
+                "so no wrapper is generated; run `cfmigrate generate --refresh` (or migrate --refresh)"
+            )
+            tools[tool.name] = (*tools[tool.name], ToolNames(manifest.server, tool.name, "", "", collision=reason))
+    validation = {
+        s.name for s in inventory.servers if s.package and s.package.startswith(VALIDATION_PACKAGES)
+    }
+    keep = _expand_keep([*settings.keep_direct, *sorted(validation)], usable)
+    configs = Counter(s.source.path for s in inventory.servers if not s.origin.startswith("code") and not s.disabled)
     config = sorted(configs.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if configs else None
     file_servers: dict[str, tuple[str, ...]] = {}
     site_servers: dict[str, str] = {}
-    try:
-        from cfmigrate.analyzers.discover import discover
-    except ImportError:
-        pass
-    else:
-        inventory = discover(root)
-        for agent in inventory.agents:
-            if agent.servers:
-                file_servers[agent.source.path] = tuple(sorted({*file_servers.get(agent.source.path, ()), *agent.servers}))
-            for site in agent.call_sites:
-                if site.server and site.source.line:
-                    site_servers[str(site.source)] = site.server
-    if not manifests:
+    skip_files: dict[str, str] = {}
+    file_configs: dict[str, str] = {}
+    for agent in inventory.agents:
+        path = agent.source.path
+        declared = {specs[n].source.path for n in agent.servers if n in specs and not specs[n].origin.startswith("code")}
+        if len(declared) == 1:
+            file_configs[path] = next(iter(declared))
+        if agent.code_mode:
+            skip_files[path] = f"{agent.name} is already on code mode; left alone"
+        if agent.servers:
+            file_servers[path] = tuple(sorted({*file_servers.get(path, ()), *agent.servers}))
+        for site in agent.call_sites:
+            if site.server and site.source.line:
+                site_servers[str(site.source)] = site.server
+    if not usable:
         notes.append(
-            "no tool snapshots found (.cfmigrate/manifests/): literal tool calls cannot be mapped to wrappers; "
-            "run `cfmigrate audit --connect` or `cfmigrate generate --refresh` first"
+            "no tool snapshots (.cfmigrate/manifests/) or catalog matches: literal tool calls cannot be mapped to "
+            "wrappers; run `cfmigrate generate --refresh` (or `cfmigrate migrate --refresh`) first"
         )
+    if validation:
+        notes.append(f"kept on direct MCP (formal validation, as the audit decides): {', '.join(sorted(validation))}")
     plan = MigrationPlan(
         tools=tools,
         keep_direct=frozenset(keep),
         package=package,
-        servers_dir=servers_dir,
+        servers_dir=os.path.relpath(options.out_dir, root).replace(os.sep, "/"),
         config=config,
         root=str(root),
         file_servers=file_servers,
         site_servers=site_servers,
+        skip_files=skip_files,
+        file_configs=file_configs,
+        server_ids={t.server: t.module.rsplit(".", 1)[-1] for entries in tools.values() for t in entries if t.module},
     )
-    return plan, notes, list(estate.problems)
+    return plan, notes, problems
+
+
+def generate_options(root: Path, settings: Settings) -> GenerateOptions:
+    """The options `cfmigrate generate` would use for this tree (same out dir, servers and renames)."""
+    from cfmigrate.generators.api import GenerateOptions
+
+    return GenerateOptions(
+        root=root.resolve(),
+        out=settings.out or "servers",
+        servers=tuple(settings.servers),
+        renames=tuple(sorted(settings.rename.items())),
+    )
+
+
+def _names(
+    manifests: Sequence[Manifest], specs: dict[str, ServerSpec], package: str, settings: Settings, notes: list[str]
+) -> dict[str, tuple[ToolNames, ...]]:
+    """Wrapper names from the generator's IR; when the package cannot be built, every call says why."""
+    from cfmigrate.generators.build import GenerateError, build_package
+
+    if not manifests:
+        return {}
+    try:
+        ir = build_package([(specs.get(m.server), m) for m in manifests], package=package, renames=settings.rename)
+    except GenerateError as exc:
+        notes.append(f"`cfmigrate generate` cannot build the package: {exc}")
+        names = tool_names_from_manifests(manifests, package, settings.rename)
+        return {k: tuple(replace(t, collision=str(exc)) for t in v) for k, v in names.items()}
+    return tool_names_from_package(ir)
 
 
 def _expand_keep(entries: Iterable[str], manifests: Sequence[Manifest]) -> set[str]:
@@ -181,8 +256,14 @@ def _expand_keep(entries: Iterable[str], manifests: Sequence[Manifest]) -> set[s
 # ---------------------------------------------------------------------------------------- one file
 
 
-def transform_source(source: bytes, rel: str, plan: MigrationPlan, rule_ids: Sequence[str]) -> FileResult:
-    """Run the rules over one file's bytes; never raises (a failure becomes an error result)."""
+def transform_source(
+    source: bytes, rel: str, plan: MigrationPlan, rule_ids: Sequence[str], *, location: Path | None = None
+) -> FileResult:
+    """Run the rules over one file's bytes; never raises (a failure becomes an error result).
+
+    `location` is the file's real path: when given, the import block is re-sorted with ruff under the
+    repository's own settings -- but only if it was sorted before the rewrite.
+    """
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -208,7 +289,57 @@ def transform_source(source: bytes, rel: str, plan: MigrationPlan, rule_ids: Seq
         compile(reparsed.code, rel, "exec", dont_inherit=True)
     except (cst.ParserSyntaxError, SyntaxError, ValueError) as exc:
         return FileResult(rel, "error", tuple(sites), error=f"the rewritten file does not parse ({exc}); file left alone")
+    if location is not None:
+        new = tidy_imports(source, new, location)
     return FileResult(rel, "changed", tuple(sites), old=source, new=new)
+
+
+def tidy_imports(old: bytes, new: bytes, location: Path) -> bytes:
+    """Sort the imports the rules added (ruff's I001 under the repo's config) when the original block was sorted."""
+    try:
+        old.decode("utf-8")
+        new.decode("utf-8")
+    except UnicodeDecodeError:
+        return new  # ruff reads UTF-8 only; a file in another encoding keeps the imports where libcst put them
+    fixed_old = _ruff_sort(old, location)
+    if fixed_old != old:
+        return new  # the user's block was not sorted before: do not start sorting it now
+    fixed = _ruff_sort(new, location)
+    if fixed is None:
+        return new
+    try:
+        compile(fixed, str(location), "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return new
+    return fixed
+
+
+def _ruff_sort(data: bytes, location: Path) -> bytes | None:
+    from ruff.__main__ import find_ruff_bin
+
+    try:
+        done = subprocess.run(
+            [
+                str(find_ruff_bin()),
+                "check",
+                "--select",
+                "I001",
+                "--fix",
+                "--exit-zero",
+                "--quiet",
+                "--no-cache",
+                "--stdin-filename",
+                str(location),
+                "-",
+            ],
+            input=data,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 and done.stdout else None
 
 
 def _run_file(job: tuple[str, str, MigrationPlan, tuple[str, ...]]) -> FileResult:
@@ -217,7 +348,7 @@ def _run_file(job: tuple[str, str, MigrationPlan, tuple[str, ...]]) -> FileResul
         data = Path(path).read_bytes()
     except OSError as exc:
         return FileResult(rel, "error", error=f"cannot read: {exc.strerror or exc}")
-    return transform_source(data, rel, plan, rule_ids)
+    return transform_source(data, rel, plan, rule_ids, location=Path(path).resolve())
 
 
 def is_candidate(data: bytes, rules: Sequence[type[MigrationRule]]) -> bool:
@@ -233,45 +364,46 @@ def is_candidate(data: bytes, rules: Sequence[type[MigrationRule]]) -> bool:
 def migrate(
     root: Path,
     *,
+    targets: Sequence[Path] = (),
     only: Sequence[str] = (),
     disable: Sequence[str] = (),
     write: bool = False,
     allow_dirty: bool = False,
     generate: bool = True,
+    refresh: bool = False,
     jobs: int | None = None,
     plan: MigrationPlan | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> MigrationResult:
-    """Rewrite (or, without `write`, only diff) every agent file under `root`."""
+    """Rewrite (or, without `write`, only diff) the agent files of the repository at `root`.
+
+    `targets` narrows the run to some files or folders inside `root` (what a pre-commit hook passes);
+    the plan (servers, names, config) always comes from the whole repository.
+    """
     started = time.perf_counter()
-    root = Path(root)
-    if not root.exists():
-        raise MigrateError(f"{root}: no such file or directory")
-    single = root.is_file()
-    base = root.parent if single else root
-    settings = load_settings(base)
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise MigrateError(f"{root}: not a directory; pass the repository (or run from its root)")
+    settings = load_settings(root)
     rules = select_rules(only, disable)
     notes: list[str] = []
     problems: list[Problem] = []
     if plan is None:
-        plan, found_notes, problems = build_plan(base, settings)
+        plan, found_notes, problems = build_plan(root, settings, refresh=refresh)
         notes.extend(found_notes)
-    files: list[tuple[Path, str]]
+    skip = f"{plan.servers_dir.rstrip('/')}/"
     walk_problems: list[Problem] = []
-    if single:
-        files = [(root, root.name)]
-    else:
-        skip = f"{plan.servers_dir.rstrip('/')}/"
-        files = [
-            (p, rel)
-            for p, rel in iter_files(root, settings.include, settings.exclude, problems=walk_problems)
-            if rel.endswith(".py") and not rel.startswith(skip)
-        ]
+    files = _files(root, targets, settings, walk_problems)
     problems.extend(walk_problems)
     results: list[FileResult] = []
     jobs_list: list[tuple[str, str, MigrationPlan, tuple[str, ...]]] = []
     rule_ids = tuple(r.RULE_ID for r in rules)
     for path, rel in files:
+        if rel.startswith(skip) or rel.startswith(".cfmigrate/"):
+            continue
+        if rel in plan.skip_files:
+            notes.append(f"{rel}: {plan.skip_files[rel]}")
+            continue
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -284,7 +416,7 @@ def migrate(
     results.extend(_map(jobs_list, jobs))
     results.sort(key=lambda r: r.path)
     result = MigrationResult(
-        root=str(base),
+        root=str(root),
         files=tuple(results),
         scanned=len(files),
         parsed=len(jobs_list),
@@ -292,11 +424,10 @@ def migrate(
         notes=tuple(notes),
         problems=tuple(problems),
     )
-    needs = _needs_wrappers(result, plan)
-    wrappers = check_wrappers(base, plan, settings, needed=needs)
+    wrappers = check_wrappers(root, plan, settings, needed=_needs_wrappers(result, plan))
     if write and result.changed:
         if not allow_dirty:
-            dirty = dirty_paths(base)
+            dirty = dirty_paths(root)
             if dirty:
                 shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
                 raise MigrateError(
@@ -304,12 +435,32 @@ def migrate(
                     "is its own reviewable diff, or pass --allow-dirty"
                 )
         if generate and wrappers.state in ("missing", "stale"):
-            wrappers = run_generate(base, wrappers)
+            wrappers = run_generate(root, settings)
         for item in result.changed:
-            target = base / item.path if not single else root
-            atomic_write_bytes(target, item.new)
+            atomic_write_bytes(root / item.path, item.new)
         result = replace(result, written=True)
     return replace(result, wrappers=wrappers, seconds=time.perf_counter() - started)
+
+
+def _files(root: Path, targets: Sequence[Path], settings: Settings, problems: list[Problem]) -> list[tuple[Path, str]]:
+    """Python files to consider: the whole tree, or the given files and folders inside it."""
+    if not targets:
+        return [(p, rel) for p, rel in iter_files(root, settings.include, settings.exclude, problems=problems) if rel.endswith(".py")]
+    out: dict[str, Path] = {}
+    for target in targets:
+        path = (target if target.is_absolute() else Path.cwd() / target).resolve()
+        if not path.is_relative_to(root):
+            raise MigrateError(f"{target} is outside the repository {root}")
+        if not path.exists():
+            raise MigrateError(f"{target}: no such file or directory")
+        if path.is_dir():
+            prefix = path.relative_to(root).as_posix()
+            for p, rel in iter_files(path, problems=problems):
+                if rel.endswith(".py"):
+                    out[f"{prefix}/{rel}" if prefix != "." else rel] = p
+        elif path.suffix == ".py":
+            out[path.relative_to(root).as_posix()] = path
+    return [(out[rel], rel) for rel in sorted(out)]
 
 
 def _map(jobs_list: list[tuple[str, str, MigrationPlan, tuple[str, ...]]], jobs: int | None) -> list[FileResult]:
@@ -368,44 +519,37 @@ def dirty_paths(root: Path) -> list[str]:
 
 
 def check_wrappers(root: Path, plan: MigrationPlan, settings: Settings, *, needed: bool) -> Wrappers:
-    """Whether `servers/` exists and matches the snapshots (via the generator's own check when available)."""
-    command = f"cfmigrate generate {root}" if str(root) != "." else "cfmigrate generate"
+    """Whether the generated package exists and matches the snapshots (the generator's own `--check`)."""
+    command = "cfmigrate generate" if root.resolve() == Path.cwd().resolve() else f"cfmigrate generate --root {root}"
     if not needed:
         return Wrappers("not-needed", "the rewritten code does not use the generated package")
-    package_dir = root / plan.servers_dir
-    if not (package_dir / "__init__.py").is_file():
+    if not (root / plan.servers_dir / "__init__.py").is_file():
         return Wrappers("missing", f"{plan.servers_dir}/ does not exist: `{command}` builds it")
-    checker = _generator_check()
-    if checker is None:
-        return Wrappers("unknown", f"{plan.servers_dir}/ exists; run `{command} --check` to confirm it is current")
+    from cfmigrate.generators.api import check
+
     try:
-        current = checker(root)
-    except Exception as exc:  # the generator's own error, reported not raised
+        outcome = check(generate_options(root, settings))
+    except Exception as exc:  # the generator's own failure is reported, never raised from here
         return Wrappers("unknown", f"could not check {plan.servers_dir}/ ({exc}); run `{command} --check`")
-    if current:
+    if outcome.in_sync:
         return Wrappers("current", f"{plan.servers_dir}/ is up to date")
     return Wrappers("stale", f"{plan.servers_dir}/ is stale: `{command}` regenerates it")
 
 
-def _generator_check() -> Callable[[Path], bool] | None:
-    try:
-        from cfmigrate.migrate.cmd_generate import package_is_current
-    except ImportError:
-        return None
-    return package_is_current  # type: ignore[no-any-return]
-
-
-def run_generate(root: Path, wrappers: Wrappers) -> Wrappers:
+def run_generate(root: Path, settings: Settings) -> Wrappers:
     """Build or refresh the wrappers with the generator before writing code that imports them."""
+    from cfmigrate.generators.api import generate
+
     try:
-        from cfmigrate.migrate.cmd_generate import generate_package
-    except ImportError:
-        return Wrappers(wrappers.state, f"{wrappers.message} (run it before running the migrated agent)")
-    try:
-        generate_package(root)
+        outcome = generate(generate_options(root, settings))
     except Exception as exc:
-        raise MigrateError(f"`cfmigrate generate` failed before the migration wrote anything: {exc}") from None
-    return Wrappers("generated", "the wrappers were generated first (`cfmigrate generate`)")
+        raise MigrateError(f"`cfmigrate generate` failed, so nothing was migrated: {exc}") from None
+    if outcome.package is None or not outcome.package.servers:
+        raise MigrateError(
+            "`cfmigrate generate` found no tool snapshots to build the wrappers from, so nothing was migrated: "
+            "run `cfmigrate migrate --refresh` (or `cfmigrate generate --refresh`) with the servers' env set"
+        )
+    return Wrappers("generated", f"`cfmigrate generate` ran first: {outcome.tool_count} wrappers written")
 
 
 def _text(data: bytes) -> str:

@@ -154,7 +154,9 @@ def landlock_restrict(read_paths: list[str], write_paths: list[str], exec_paths:
     if abi >= 6:
         attr.scoped = SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL
     size = ctypes.sizeof(_RulesetAttr) if abi >= 6 else (16 if abi >= 4 else 8)
-    ruleset = _check(_libc.syscall(_nr("ll_create"), ctypes.byref(attr), ctypes.c_size_t(size), 0), "landlock ruleset")
+    ruleset = _check(
+        _libc.syscall(_nr("ll_create"), ctypes.byref(attr), ctypes.c_size_t(size), 0), "landlock ruleset"
+    )
     read = FS_READ_FILE | FS_READ_DIR
     write = handled_fs & ~FS_EXECUTE
     try:
@@ -175,7 +177,10 @@ def landlock_restrict(read_paths: list[str], write_paths: list[str], exec_paths:
                     rights &= FILE_RIGHTS
                 rule = struct.pack("=Qi", rights & handled_fs, fd)
                 buf = ctypes.create_string_buffer(rule, len(rule))
-                _check(_libc.syscall(_nr("ll_add"), ruleset, LL_RULE_PATH_BENEATH, buf, 0), f"landlock rule {path}")
+                _check(
+                    _libc.syscall(_nr("ll_add"), ruleset, LL_RULE_PATH_BENEATH, buf, 0),
+                    f"landlock rule {path}",
+                )
             finally:
                 os.close(fd)
         _prctl(PR_SET_NO_NEW_PRIVS, 1)
@@ -192,7 +197,11 @@ def landlock_restrict(read_paths: list[str], write_paths: list[str], exec_paths:
 
 def _mount(src: str | None, dst: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     result = _libc.mount(
-        src.encode() if src else None, dst.encode(), fstype.encode() if fstype else None, flags, data.encode() if data else None
+        src.encode() if src else None,
+        dst.encode(),
+        fstype.encode() if fstype else None,
+        flags,
+        data.encode() if data else None,
     )
     _check(result, f"mount {src or fstype or ''} on {dst}")
 
@@ -232,7 +241,9 @@ def _bind(newroot: str, path: str, *, writable: bool, device: bool) -> None:
     _mount(None, dst, None, flags)
 
 
-def _mirror(newroot: str, path: str, *, writable: bool, device: bool, bound: dict[str, bool], depth: int = 0) -> None:
+def _mirror(
+    newroot: str, path: str, *, writable: bool, device: bool, bound: dict[str, bool], depth: int = 0
+) -> None:
     """Make `path` appear at the same place under `newroot`; symlinks on the way are copied and followed."""
     path = os.path.normpath(os.path.abspath(path))
     if depth > 16 or not os.path.lexists(path):
@@ -450,9 +461,9 @@ def short_traceback(exc: BaseException, work_dir: str, site_dirs: list[str], lim
             if exc.offset:
                 lines.append("    " + " " * (exc.offset - 1) + "^")
         return "\n".join(lines)
-    frames = traceback.extract_tb(exc.__traceback__)
-    first = next((i for i, f in enumerate(frames) if f.filename == CELL), 0)
-    frames = frames[first:]
+    stack = traceback.extract_tb(exc.__traceback__)
+    first = next((i for i, f in enumerate(stack) if f.filename == CELL), 0)
+    frames = list(stack)[first:]
     keep: list[str] = []
     hidden = 0
     for i, frame in enumerate(frames):
@@ -469,7 +480,9 @@ def short_traceback(exc: BaseException, work_dir: str, site_dirs: list[str], lim
             hidden += 1
     head = "Traceback (most recent call last):"
     tail = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
-    networky = any(f.filename.endswith(("/socket.py", "/ssl.py")) or "socket" in (f.line or "") for f in frames)
+    networky = any(
+        f.filename.endswith(("/socket.py", "/ssl.py")) or "socket" in (f.line or "") for f in frames
+    )
     if isinstance(exc, OSError) and networky:
         tail += "\n(hint: the sandbox has no network; reach tools through the servers package)"
     elif isinstance(exc, OSError) and exc.errno in (1, 13, 30) and exc.filename:
@@ -594,7 +607,9 @@ def script_main(cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any]
     return run_script(req["code"], work_dir, cfg["site_dirs"])
 
 
-def monitor_main(cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any], fds: list[int], devnull: int) -> int:
+def monitor_main(
+    cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any], fds: list[int], devnull: int
+) -> int:
     """The per-script monitor: a new PID namespace, the script as its init, its exit status reported."""
     out_w, err_w, status_w = fds
     os.dup2(out_w, 1)
@@ -673,6 +688,8 @@ def worker_main() -> None:
     report["preload_failed"] = preload(cfg.get("preload", []))
     devnull = os.open("/dev/null", os.O_RDWR)
     _send(control, {"kind": "ready", "protocol": PROTOCOL, "report": report, "pid": os.getpid()})
+    if cfg.get("probe"):
+        return
     while True:
         while True:  # reap finished monitors
             try:

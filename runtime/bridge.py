@@ -79,14 +79,21 @@ class BridgeServer:
         try:
             uid = self._peer_uid(writer)
             if self.allowed_uids is not None and uid is not None and uid not in self.allowed_uids:
-                writer.write((json.dumps(error_reply(None, "this bridge serves its own sandbox only", "denied")) + "\n").encode())
+                writer.write(
+                    (
+                        json.dumps(error_reply(None, "this bridge serves its own sandbox only", "denied"))
+                        + "\n"
+                    ).encode()
+                )
                 await writer.drain()
                 return
             while True:
                 try:
                     line = await reader.readline()
                 except (ValueError, asyncio.LimitOverrunError):
-                    writer.write((json.dumps(error_reply(None, "request line too long", "invalid")) + "\n").encode())
+                    writer.write(
+                        (json.dumps(error_reply(None, "request line too long", "invalid")) + "\n").encode()
+                    )
                     await writer.drain()
                     return
                 if not line:

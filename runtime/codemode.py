@@ -148,8 +148,12 @@ class CodeMode:
             self.specs = load_launch_specs(self.servers_dir, self.config)
         except SessionError as exc:
             raise CodeModeError(exc.message) from None
-        self.sessions = HostSessions(self.specs, call_timeout=self.call_timeout_s, connect_timeout=self.connect_timeout_s)
-        self._runtime_dir = Path(tempfile.mkdtemp(prefix="cfm-", dir="/tmp" if os.path.isdir("/tmp") else None))
+        self.sessions = HostSessions(
+            self.specs, call_timeout=self.call_timeout_s, connect_timeout=self.connect_timeout_s
+        )
+        self._runtime_dir = Path(
+            tempfile.mkdtemp(prefix="cfm-", dir="/tmp" if os.path.isdir("/tmp") else None)
+        )
         os.chmod(self._runtime_dir, 0o711)
         if self._given_work_dir is not None:
             work_dir = self._given_work_dir
@@ -220,21 +224,29 @@ class CodeMode:
         listed: dict[str, dict[str, Any]] = {}
         for server in sorted(servers):
             if server not in self.specs:
-                raise CodeModeError(f"keep_direct: unknown server {server!r} (servers: {', '.join(sorted(self.specs))})")
+                raise CodeModeError(
+                    f"keep_direct: unknown server {server!r} (servers: {', '.join(sorted(self.specs))})"
+                )
             try:
                 listed[server] = await self.sessions.list_tools(server)
             except SessionError as exc:
-                raise CodeModeError(f"keep_direct: cannot list the tools of {server}: {exc.message}") from None
-        for server, tool in wanted:
-            owners = [s for s in ([server] if server else sorted(listed)) if tool in listed.get(s, {})]
+                raise CodeModeError(
+                    f"keep_direct: cannot list the tools of {server}: {exc.message}"
+                ) from None
+        for where, tool in wanted:
+            owners = [s for s in ([where] if where else sorted(listed)) if tool in listed.get(s, {})]
             if not owners:
-                raise CodeModeError(f"keep_direct: no tool {tool!r} on {server or 'any server'}")
+                raise CodeModeError(f"keep_direct: no tool {tool!r} on {where or 'any server'}")
             if len(owners) > 1:
-                raise CodeModeError(f"keep_direct: {tool!r} exists on {', '.join(owners)}; write it as 'server/{tool}'")
+                raise CodeModeError(
+                    f"keep_direct: {tool!r} exists on {', '.join(owners)}; write it as 'server/{tool}'"
+                )
             found = listed[owners[0]][tool]
             if tool in self.kept or tool == self.tool_name:
                 raise CodeModeError(f"keep_direct: two kept tools are named {tool!r}; keep only one")
-            annotations = found.annotations.model_dump(by_alias=True, exclude_none=True) if found.annotations else None
+            annotations = (
+                found.annotations.model_dump(by_alias=True, exclude_none=True) if found.annotations else None
+            )
             self.kept[tool] = KeptTool(
                 server=owners[0],
                 name=tool,
@@ -253,10 +265,14 @@ class CodeMode:
         description = _env.get_template("runtime/execute_code.jinja").render().strip()
         schema = {
             "type": "object",
-            "properties": {"code": {"type": "string", "description": "Python source; print() what you need back."}},
+            "properties": {
+                "code": {"type": "string", "description": "Python source; print() what you need back."}
+            },
             "required": ["code"],
         }
-        return render_tool(ToolDef(name=self.tool_name, description=description, input_schema=schema), provider)
+        return render_tool(
+            ToolDef(name=self.tool_name, description=description, input_schema=schema), provider
+        )
 
     def tool_definitions(self, provider: Provider = "anthropic") -> list[dict[str, Any]]:
         """The tools to pass to the model API: the code tool, then any kept direct tools (plain dicts)."""
@@ -288,7 +304,9 @@ class CodeMode:
             return []
         return sorted(p.name for p in self.servers_dir.iterdir() if (p / "__init__.py").is_file())
 
-    def context_tokens(self, provider: Provider = "anthropic", tokenizer: Tokenizer | None = None) -> tuple[int, str]:
+    def context_tokens(
+        self, provider: Provider = "anthropic", tokenizer: Tokenizer | None = None
+    ) -> tuple[int, str]:
         """Tokens of the system prompt plus the code tool definition, and the tokenizer label."""
         tok = tokenizer or BpeTokenizer("o200k_base")
         total = tok.count(self.system_prompt()) + tok.count(compact(self.code_tool(provider)))
@@ -306,7 +324,7 @@ class CodeMode:
 
     # ------------------------------------------------------------------ running
 
-    async def handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:  # noqa: A002
+    async def handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:
         """Run the code tool, or pass a kept direct tool to its MCP server; the result mimics CallToolResult."""
         if self.session is None:
             raise CodeModeError("CodeMode is not open: use `async with CodeMode(...) as code_mode:`")
@@ -324,16 +342,18 @@ class CodeMode:
         kept = self.kept.get(name)
         if kept is None:
             available = ", ".join([self.tool_name, *sorted(self.kept)])
-            return ToolUseResult.of_text(f"unknown tool {name!r}; available tools: {available}", is_error=True)
+            return ToolUseResult.of_text(
+                f"unknown tool {name!r}; available tools: {available}", is_error=True
+            )
         arguments = input if isinstance(input, Mapping) else {}
         try:
             wire = await self._call(kept.server, kept.name, dict(arguments), via="direct")
         except BridgeError as exc:
             return ToolUseResult.of_text(exc.message, is_error=True)
-        result = ToolUseResult.from_wire(wire)
+        passed = ToolUseResult.from_wire(wire)
         if self.masker is not None:
-            return ToolUseResult.of_text(self.masker.mask(result.text), is_error=result.is_error)
-        return result
+            return ToolUseResult.of_text(self.masker.mask(passed.text), is_error=passed.is_error)
+        return passed
 
     async def run_code(self, code: str) -> ExecutionResult:
         """Run one script in the sandbox (unmasked output); every run is audited."""
@@ -375,7 +395,9 @@ class CodeMode:
         self._active.tool_calls += 1
         return await self._call(server, tool, arguments, via="code")
 
-    async def _call(self, server: str, tool: str, arguments: dict[str, Any], *, via: Literal["code", "direct"]) -> dict[str, Any]:
+    async def _call(
+        self, server: str, tool: str, arguments: dict[str, Any], *, via: Literal["code", "direct"]
+    ) -> dict[str, Any]:
         """Policy, PII swap-back, the MCP call and its audit record."""
         assert self.sessions is not None
         started = time.perf_counter()
@@ -408,7 +430,9 @@ class CodeMode:
             except SessionError as exc:
                 raise BridgeError(exc.message, kind=exc.kind, code=exc.code) from None
             allowed, reason = await resolve(
-                self.policy, ToolCall(server=server, tool=tool, arguments=arguments, annotations=annotations, via=via), self.approve
+                self.policy,
+                ToolCall(server=server, tool=tool, arguments=arguments, annotations=annotations, via=via),
+                self.approve,
             )
             if not allowed:
                 raise BridgeError(f"denied: {reason}", kind="denied")

@@ -234,12 +234,18 @@ def prepare_work_dir(work_dir: Path, servers_dir: Path | None, owner: int | None
         sub.mkdir(exist_ok=True)
         if owner is not None:
             for root, dirs, files in os.walk(sub):
-                for item in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
+                for item in [
+                    root,
+                    *(os.path.join(root, d) for d in dirs),
+                    *(os.path.join(root, f) for f in files),
+                ]:
                     with contextlib.suppress(OSError):
                         os.lchown(item, owner, owner)
     init = work_dir / "skills" / "__init__.py"
     if not init.exists():
-        init.write_text('"""Reusable functions written by the agent; import them as `from skills.<module> import ...`."""\n')
+        init.write_text(
+            '"""Reusable functions written by the agent; import them as `from skills.<module> import ...`."""\n'
+        )
         if owner is not None:
             os.chown(init, owner, owner)
     if servers_dir is not None:
@@ -343,7 +349,11 @@ class _Worker:
             "work_dir": work,
             "sys_path": [work, *sys_path, *self.executor.extra_sys_path],
             "site_dirs": site,
-            "preload": list(dict.fromkeys([*self.executor.preload, *_third_party_imports(s.servers_dir), *_runtime_module(s)])),
+            "preload": list(
+                dict.fromkeys(
+                    [*self.executor.preload, *_third_party_imports(s.servers_dir), *_runtime_module(s)]
+                )
+            ),
             "isolate": {
                 "mount": iso.mount,
                 "net": iso.net,
@@ -518,13 +528,21 @@ def _result(
             f"stopped: the script ran longer than the {limits.timeout_s:g} s wall-clock limit; "
             "it and every process it started were killed"
         )
-    elif done and done.get("limit") == "cpu" or (sig in (signal.SIGKILL, signal.SIGXCPU) and cpu and cpu >= limits.cpu_s):
+    elif (
+        (done
+        and done.get("limit") == "cpu")
+        or (sig in (signal.SIGKILL, signal.SIGXCPU) and cpu and cpu >= limits.cpu_s)
+    ):
         notes.append(f"stopped: the script used up its {limits.cpu_s} s of CPU time")
     elif done and done.get("setup_error"):
         notes.append(f"the sandbox could not start the script: {done['setup_error']}")
     elif sig is not None:
         name = signal.Signals(sig).name if sig in signal.Signals.__members__.values() else str(sig)
-        hint = f" (it may have run out of its {limits.memory_mb} MB memory limit)" if sig in (6, 7, 9, 11) else ""
+        hint = (
+            f" (it may have run out of its {limits.memory_mb} MB memory limit)"
+            if sig in (6, 7, 9, 11)
+            else ""
+        )
         notes.append(f"stopped: the script was killed by {name}{hint}")
     elif done is None:
         notes.append("the script ended without reporting a result")
@@ -585,7 +603,9 @@ class LocalExecutor:
     async def run(self, code: str, *, session: SandboxSession) -> ExecutionResult:
         """Run one script to completion (or to a limit) and return what it printed."""
         if not isinstance(code, str):
-            return ExecutionResult(stdout="", stderr="", ok=False, error="the code must be a string of Python")
+            return ExecutionResult(
+                stdout="", stderr="", ok=False, error="the code must be a string of Python"
+            )
         await self.start(session)
         worker = self._workers[session.id]
         async with worker.lock:
@@ -597,7 +617,10 @@ class LocalExecutor:
             except (ConnectionError, OSError, ExecutorError) as exc:
                 await worker.stop()
                 return ExecutionResult(
-                    stdout="", stderr="", ok=False, notes=(f"the sandbox worker failed ({exc}); it restarts on the next run",)
+                    stdout="",
+                    stderr="",
+                    ok=False,
+                    notes=(f"the sandbox worker failed ({exc}); it restarts on the next run",),
                 )
 
     async def _restart(self, session: SandboxSession) -> None:
@@ -643,6 +666,7 @@ class LocalExecutor:
             worker = _Worker(self, probe_session)
             cfg = worker.config()
             cfg["preload"] = []
+            cfg["probe"] = True
             host, child = socket.socketpair()
             child.set_inheritable(True)
             try:
@@ -671,7 +695,9 @@ class LocalExecutor:
                     child.close()
             line = data.partition(b"\n")[0]
             if not line:
-                return {"errors": {"worker": proc.stderr.decode(errors="replace").strip()[-300:] or "no report"}}
+                return {
+                    "errors": {"worker": proc.stderr.decode(errors="replace").strip()[-300:] or "no report"}
+                }
             report: dict[str, Any] = json.loads(line)["report"]
             return report
         finally:
@@ -688,7 +714,9 @@ def tempfile_dir(parent: Path) -> str:
     return tempfile.mkdtemp(prefix="cfm-probe-", dir=parent if parent.is_dir() else None)
 
 
-def describe_protections(report: Mapping[str, Any], session: SandboxSession, iso: Isolation) -> list[Protection]:
+def describe_protections(
+    report: Mapping[str, Any], session: SandboxSession, iso: Isolation
+) -> list[Protection]:
     """Turn a worker's setup report into plain statements, one per layer."""
     lim = session.limits
     errors: Mapping[str, str] = report.get("errors", {})
@@ -713,15 +741,21 @@ def describe_protections(report: Mapping[str, Any], session: SandboxSession, iso
             if pidns
             else f"process group only, a process that calls setsid() can outlive the script ({why('pid namespace', 'PID namespaces unavailable')})",
         ),
-        Protection("wall-clock timeout", True, f"{lim.timeout_s:g} s, the host kills the script and its namespace"),
+        Protection(
+            "wall-clock timeout", True, f"{lim.timeout_s:g} s, the host kills the script and its namespace"
+        ),
         Protection("CPU time", True, f"RLIMIT_CPU {lim.cpu_s} s per process"),
         Protection("memory", True, f"RLIMIT_AS {lim.memory_mb} MB of address space per process"),
     ]
     if uid is not None:
-        nproc = Protection("number of processes", True, f"RLIMIT_NPROC {lim.nproc} for a dedicated unprivileged uid ({uid})")
+        nproc = Protection(
+            "number of processes", True, f"RLIMIT_NPROC {lim.nproc} for a dedicated unprivileged uid ({uid})"
+        )
     elif userns:
         nproc = Protection(
-            "number of processes", True, f"RLIMIT_NPROC {lim.nproc}, counted inside the sandbox's user namespace"
+            "number of processes",
+            True,
+            f"RLIMIT_NPROC {lim.nproc}, counted inside the sandbox's user namespace",
         )
     elif root:
         nproc = Protection(
@@ -780,7 +814,9 @@ def describe_protections(report: Mapping[str, Any], session: SandboxSession, iso
         Protection(
             "reads confined",
             view or landlock,
-            ("mount view" if view else "") + (" + " if view and landlock else "") + (f"Landlock ABI {abi}" if landlock else "")
+            ("mount view" if view else "")
+            + (" + " if view and landlock else "")
+            + (f"Landlock ABI {abi}" if landlock else "")
             if (view or landlock)
             else "scripts can read any file the host user can",
         )
@@ -804,7 +840,11 @@ def describe_protections(report: Mapping[str, Any], session: SandboxSession, iso
     elif userns:
         priv = "uid 0 only inside a user namespace, no capabilities, no_new_privs"
     else:
-        priv = "no capabilities, no_new_privs" if not root else "runs as root (capabilities dropped, no_new_privs)"
+        priv = (
+            "no capabilities, no_new_privs"
+            if not root
+            else "runs as root (capabilities dropped, no_new_privs)"
+        )
     out.append(Protection("no privileges", uid is not None or userns or not root, priv))
     scope = landlock and abi >= 6
     out.append(

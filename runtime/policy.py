@@ -19,7 +19,9 @@ class ToolCall:
     server: str
     tool: str
     arguments: Mapping[str, Any]
-    annotations: Mapping[str, Any] = field(default_factory=dict)  # wire names: readOnlyHint, destructiveHint, ...
+    annotations: Mapping[str, Any] = field(
+        default_factory=dict
+    )  # wire names: readOnlyHint, destructiveHint, ...
     via: Literal["code", "direct"] = "code"
 
     @property

@@ -36,7 +36,12 @@ class ContentBlock:
         if self.raw:
             return dict(self.raw)
         out: dict[str, Any] = {"type": self.type}
-        for key, value in (("text", self.text), ("data", self.data), ("mimeType", self.mime_type), ("uri", self.uri)):
+        for key, value in (
+            ("text", self.text),
+            ("data", self.data),
+            ("mimeType", self.mime_type),
+            ("uri", self.uri),
+        ):
             if value is not None:
                 out[key] = value
         return out
@@ -52,13 +57,17 @@ class ToolUseResult:
     execution: ExecutionResult | None = None  # set when the code tool ran a script
 
     @classmethod
-    def of_text(cls, text: str, *, is_error: bool = False, execution: ExecutionResult | None = None) -> ToolUseResult:
+    def of_text(
+        cls, text: str, *, is_error: bool = False, execution: ExecutionResult | None = None
+    ) -> ToolUseResult:
         return cls(content=(ContentBlock(text=text),), is_error=is_error, execution=execution)
 
     @classmethod
     def from_wire(cls, result: Mapping[str, Any]) -> ToolUseResult:
         """From a `tools/call` result in wire form."""
-        blocks = tuple(ContentBlock.from_wire(b) for b in result.get("content") or () if isinstance(b, Mapping))
+        blocks = tuple(
+            ContentBlock.from_wire(b) for b in result.get("content") or () if isinstance(b, Mapping)
+        )
         return cls(
             content=blocks or (ContentBlock(text=""),),
             is_error=bool(result.get("isError", False)),
@@ -71,16 +80,21 @@ class ToolUseResult:
         return "\n".join(b.text for b in self.content if b.text is not None)
 
     @property
-    def isError(self) -> bool:  # noqa: N802 - MCP 1.x spelling, kept for migrated loops
+    def isError(self) -> bool:  # MCP 1.x spelling, kept for migrated loops
         return self.is_error
 
     @property
-    def structuredContent(self) -> Any:  # noqa: N802 - MCP 1.x spelling, kept for migrated loops
+    def structuredContent(self) -> Any:  # MCP 1.x spelling, kept for migrated loops
         return self.structured_content
 
     def to_anthropic(self, tool_use_id: str) -> dict[str, Any]:
         """The `tool_result` block to send back in the next Messages API request."""
-        return {"type": "tool_result", "tool_use_id": tool_use_id, "content": self.text, "is_error": self.is_error}
+        return {
+            "type": "tool_result",
+            "tool_use_id": tool_use_id,
+            "content": self.text,
+            "is_error": self.is_error,
+        }
 
     def to_openai(self, tool_call_id: str) -> dict[str, Any]:
         """The `tool` message to send back in the next Chat Completions request."""

@@ -65,7 +65,9 @@ def _expand(text: str, where: str, base: Path) -> str:
         if body in builtins:
             return builtins[body]
         if body.startswith("input:"):
-            raise SessionError(f"{where}: the config prompts for {body}; use an ${{env:NAME}} reference", kind="transport")
+            raise SessionError(
+                f"{where}: the config prompts for {body}; use an ${{env:NAME}} reference", kind="transport"
+            )
         name, sep, default = body.removeprefix("env:").partition(":-")
         if not _ENV_NAME.fullmatch(name):
             return match.group(0)
@@ -100,7 +102,9 @@ def _transport_of(entry: Mapping[str, Any]) -> Literal["stdio", "http", "sse"]:
     kind = str(entry.get("transport") or entry.get("type") or "").lower()
     if kind == "sse":
         return "sse"
-    if kind in ("http", "streamable-http", "streamable_http", "streamablehttp") or (entry.get("url") and not entry.get("command")):
+    if kind in ("http", "streamable-http", "streamable_http", "streamablehttp") or (
+        entry.get("url") and not entry.get("command")
+    ):
         return "http"
     return "stdio"
 
@@ -118,14 +122,22 @@ def load_launch_specs(servers_dir: Path | None, config: Path | None) -> dict[str
         try:
             loaded = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise SessionError(f"{path}: cannot read the launch specs ({exc}); run `cfmigrate generate`", kind="invalid") from None
+            raise SessionError(
+                f"{path}: cannot read the launch specs ({exc}); run `cfmigrate generate`", kind="invalid"
+            ) from None
         generated = loaded.get("servers", {}) if isinstance(loaded, dict) else {}
     for server_id, entry in sorted(generated.items()):
         if not isinstance(entry, dict):
             continue
         name = str(entry.get("name") or server_id)
-        config_name, config_entry = from_config.get(server_id, from_config.get(to_identifier(name), (name, {})))
-        base = (servers_dir / str(entry.get("base", entry.get("root", "..")))).resolve() if servers_dir else Path.cwd()
+        config_name, config_entry = from_config.get(
+            server_id, from_config.get(to_identifier(name), (name, {}))
+        )
+        base = (
+            (servers_dir / str(entry.get("base", entry.get("root", "..")))).resolve()
+            if servers_dir
+            else Path.cwd()
+        )
         env_names = entry.get("env") or ()
         if isinstance(env_names, dict):
             env_names = tuple(env_names)
@@ -206,7 +218,9 @@ class _Held:
         for header, env_name in spec.headers.items():
             if header in spec.config_headers:
                 with contextlib.suppress(SessionError):
-                    headers[header] = _expand(spec.config_headers[header], f"server {spec.name}", Path(spec.base_dir))
+                    headers[header] = _expand(
+                        spec.config_headers[header], f"server {spec.name}", Path(spec.base_dir)
+                    )
             elif header in os.environ:  # the header's own name first, as `cfmigrate audit --connect` does
                 headers[header] = os.environ[header]
             elif env_name in os.environ:
@@ -247,7 +261,9 @@ class _Held:
         import httpx2
         from mcp.client.streamable_http import streamable_http_client
 
-        http = await stack.enter_async_context(httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)))
+        http = await stack.enter_async_context(
+            httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300))
+        )
         return Client(streamable_http_client(url, http_client=http))
 
     async def open(self, timeout: float) -> None:
@@ -279,7 +295,9 @@ class _Held:
                 await self._stop.wait()
         except BaseException as exc:
             if not ready.done():
-                ready.set_exception(exc if isinstance(exc, Exception) else ConnectionError("session task cancelled"))
+                ready.set_exception(
+                    exc if isinstance(exc, Exception) else ConnectionError("session task cancelled")
+                )
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
                 raise
         finally:
@@ -393,7 +411,9 @@ class HostSessions:
         except MCPError as exc:
             raise SessionError(self.redact(exc.message), kind="mcp", code=exc.code) from None
         except TimeoutError:
-            raise SessionError(f"{server_id}.{tool}: no answer within {self.call_timeout:g} s", kind="transport") from None
+            raise SessionError(
+                f"{server_id}.{tool}: no answer within {self.call_timeout:g} s", kind="transport"
+            ) from None
         except Exception as exc:  # the session is broken: the next call starts a fresh one
             tail = held.stderr_tail()
             await held.aclose()

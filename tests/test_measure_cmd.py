@@ -218,6 +218,31 @@ def test_benchmark_records_select_a_mode(tmp_path: Path) -> None:
     assert "holds runs of code, direct; pick one with" in bad.stderr
 
 
+def test_flat_benchmark_records_carry_their_token_label(tmp_path: Path) -> None:
+    label = "estimate, o200k_base (scripted server)"
+    records = [
+        {
+            "mode": mode,
+            "scenario": "seed",
+            "run": 1,
+            "token_label": label,
+            "usage": {"input_tokens": n, "output_tokens": 10},
+        }
+        for mode, inputs in (("direct", DIRECT), ("code", CODE))
+        for n in inputs
+    ]
+    bench = _write_jsonl(tmp_path / "records.jsonl", records)
+    result = run(f"{bench}#direct", f"{bench}#code")
+    assert result.exit_code == 0, result.output
+    assert f"tokens: {label}" in result.stdout
+    assert f"{sum(DIRECT):,}" in result.stdout and f"{sum(CODE):,}" in result.stdout
+    missing = run(f"{bench}#direct", f"{bench}#sandbox")
+    assert (
+        missing.exit_code == 2
+        and "no benchmark run with mode 'sandbox'; it has code, direct" in missing.stderr
+    )
+
+
 @pytest.mark.parametrize(
     ("after_text", "message"),
     [
@@ -257,7 +282,10 @@ def test_mismatched_inputs_exit_2(tmp_path: Path) -> None:
     other.write_text(
         json.dumps(_audit([_agent("a", 100)], tokenizer="estimate, cl100k_base")), encoding="utf-8"
     )
-    assert "different tokenizers" in run(str(audit), str(other)).stderr
+    assert (
+        "count tokens differently (estimate, o200k_base vs estimate, cl100k_base)"
+        in run(str(audit), str(other)).stderr
+    )
     missing = run(str(trace), str(tmp_path / "nope.jsonl"))
     assert missing.exit_code == 2 and "nope.jsonl: no such file" in missing.stderr
     two = _write_jsonl(tmp_path / "two.jsonl", _trace("b", 1, CODE) + _trace("c", 1, CODE))

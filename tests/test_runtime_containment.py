@@ -49,7 +49,9 @@ def sandbox(
     shutil.rmtree(runtime, ignore_errors=True)
 
 
-def run(loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession], code: str, **limits: float) -> ExecutionResult:
+def run(
+    loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession], code: str, **limits: float
+) -> ExecutionResult:
     executor, session = sandbox
     if limits:
         from dataclasses import replace
@@ -105,7 +107,9 @@ def test_every_layer_is_reported_with_a_reason(sandbox: tuple[LocalExecutor, San
     assert (name, enforced, how) == (report[0].name, report[0].enforced, report[0].how)
 
 
-def test_fork_bomb_is_contained(loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession]) -> None:
+def test_fork_bomb_is_contained(
+    loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession]
+) -> None:
     nproc = protection(sandbox, "number of processes")
     tree = protection(sandbox, "whole process tree killed at the end")
     code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
@@ -135,13 +139,19 @@ def test_fork_bomb_that_gives_up_gets_the_process_hint(
 ) -> None:
     if not protection(sandbox, "number of processes").enforced:
         pytest.fail("RLIMIT_NPROC is reported as not enforced on this machine; the bomb would not be refused")
-    result = run(loop, sandbox, "import os\nkids = []\nfor _ in range(1000):\n    pid = os.fork()\n    if pid == 0:\n        import time; time.sleep(30)\n    kids.append(pid)\n")
+    result = run(
+        loop,
+        sandbox,
+        "import os\nkids = []\nfor _ in range(1000):\n    pid = os.fork()\n    if pid == 0:\n        import time; time.sleep(30)\n    kids.append(pid)\n",
+    )
     assert not result.ok
     assert "BlockingIOError" in result.text() and "limits how many processes" in result.text()
     assert_host_alive(loop, sandbox)
 
 
-def test_memory_hog_gets_memory_error(loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession]) -> None:
+def test_memory_hog_gets_memory_error(
+    loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession]
+) -> None:
     assert protection(sandbox, "memory").enforced
     result = run(loop, sandbox, "chunks = []\nwhile True:\n    chunks.append(bytearray(16 * 1024 * 1024))\n")
     assert not result.ok and not result.timed_out
@@ -161,9 +171,13 @@ def test_infinite_loop_hits_the_wall_clock_timeout(
     assert_host_alive(loop, sandbox)
 
 
-def test_busy_loop_hits_the_cpu_limit(loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession]) -> None:
+def test_busy_loop_hits_the_cpu_limit(
+    loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession]
+) -> None:
     assert protection(sandbox, "CPU time").enforced
-    result = run(loop, sandbox, "print('spinning', flush=True)\nwhile True:\n    pass\n", timeout_s=20, cpu_s=1)
+    result = run(
+        loop, sandbox, "print('spinning', flush=True)\nwhile True:\n    pass\n", timeout_s=20, cpu_s=1
+    )
     assert not result.ok and not result.timed_out
     assert result.stdout.strip() == "spinning"
     assert "used up its 1 s of CPU time" in result.text()
@@ -171,7 +185,9 @@ def test_busy_loop_hits_the_cpu_limit(loop: asyncio.AbstractEventLoop, sandbox: 
     assert_host_alive(loop, sandbox)
 
 
-def test_output_flood_is_cut_with_a_note(loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession]) -> None:
+def test_output_flood_is_cut_with_a_note(
+    loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession]
+) -> None:
     result = run(loop, sandbox, "import sys\nwhile True:\n    print('x' * 1000)\n", timeout_s=1.5)
     assert result.timed_out
     assert len(result.stdout) <= 4_000
@@ -184,7 +200,9 @@ def test_output_flood_is_cut_with_a_note(loop: asyncio.AbstractEventLoop, sandbo
 
 
 def test_environment_is_scrubbed(
-    loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession], monkeypatch: pytest.MonkeyPatch
+    loop: asyncio.AbstractEventLoop,
+    sandbox: tuple[LocalExecutor, SandboxSession],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CFM_CANARY_HOST", "canary-host-4c1d")
     code = (
@@ -234,7 +252,11 @@ def test_socket_outside_the_channel_is_refused(
             "print('connected')\n"
         )
         result = run(loop, sandbox, code)
-        udp = run(loop, sandbox, f"import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {port}))\nprint('sent')")
+        udp = run(
+            loop,
+            sandbox,
+            f"import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {port}))\nprint('sent')",
+        )
     finally:
         stop.set()
         thread.join(2)
@@ -245,7 +267,9 @@ def test_socket_outside_the_channel_is_refused(
         assert "no network" in result.text()
         assert not udp.ok and "sent" not in udp.stdout
     else:
-        assert result.ok and accepted, f"network reported as not enforced ({net.how}) but the connection failed"
+        assert result.ok and accepted, (
+            f"network reported as not enforced ({net.how}) but the connection failed"
+        )
     assert_host_alive(loop, sandbox)
 
 
@@ -254,7 +278,11 @@ def test_writes_outside_the_work_dir_are_refused(
 ) -> None:
     writes = protection(sandbox, "writes confined to the work dir")
     _, session = sandbox
-    targets = [tmp_path / "outside.txt", Path("/tmp") / f"cfm-outside-{os.getpid()}.txt", session.work_dir / "top.txt"]
+    targets = [
+        tmp_path / "outside.txt",
+        Path("/tmp") / f"cfm-outside-{os.getpid()}.txt",
+        session.work_dir / "top.txt",
+    ]
     code = "results = []\n"
     for target in targets:
         code += (
@@ -280,9 +308,13 @@ def test_writes_outside_the_work_dir_are_refused(
         assert not failing.ok and ("writable" in failing.text() or "No such file" in failing.text())
 
 
-def test_file_size_limit(loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession]) -> None:
+def test_file_size_limit(
+    loop: asyncio.AbstractEventLoop, sandbox: tuple[LocalExecutor, SandboxSession]
+) -> None:
     assert protection(sandbox, "file size").enforced
-    result = run(loop, sandbox, "with open('workspace/big.bin', 'wb') as f:\n    f.write(b'0' * (3 * 1024 * 1024))\n")
+    result = run(
+        loop, sandbox, "with open('workspace/big.bin', 'wb') as f:\n    f.write(b'0' * (3 * 1024 * 1024))\n"
+    )
     assert not result.ok
     assert "File too large" in result.text()
     _, session = sandbox

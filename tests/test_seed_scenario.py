@@ -9,6 +9,7 @@ import json
 import os
 import re
 import runpy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,14 @@ DANA = "00Q5f00001Dw7XYEAZ"
 O200K = BpeTokenizer("o200k_base")
 
 
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the fixture, so running its servers never writes into the source tree (e.g. __pycache__)."""
+    target = tmp_path_factory.mktemp("seed") / "seed-scenario"
+    shutil.copytree(FIXTURE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
 def server_env(tmp_path: Path) -> dict[str, str]:
     return {
         "DRIVE_DATA": str(tmp_path / "drive.json"),
@@ -43,11 +52,11 @@ def server_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-async def list_all_tools(env: dict[str, str]) -> dict[str, list[ToolDef]]:
+async def list_all_tools(root: Path, env: dict[str, str]) -> dict[str, list[ToolDef]]:
     out: dict[str, list[ToolDef]] = {}
     for name in SERVERS:
         params = StdioServerParameters(
-            command=sys.executable, args=[f"mcp_servers/{name}_server.py"], cwd=str(FIXTURE), env=env
+            command=sys.executable, args=[f"mcp_servers/{name}_server.py"], cwd=str(root), env=env
         )
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
@@ -91,8 +100,8 @@ def test_transcript_is_generated_deterministically_and_about_12k_tokens() -> Non
     }
 
 
-def test_servers_offer_about_50_tools_worth_about_15k_tokens(tmp_path: Path) -> None:
-    tools = asyncio.run(list_all_tools(server_env(tmp_path)))
+def test_servers_offer_about_50_tools_worth_about_15k_tokens(repo: Path, tmp_path: Path) -> None:
+    tools = asyncio.run(list_all_tools(repo, server_env(tmp_path)))
     counts = {name: len(ts) for name, ts in tools.items()}
     every = [t for ts in tools.values() for t in ts]
     assert counts == {"drive": 16, "crm": 20, "slack": 14}
@@ -109,19 +118,19 @@ def test_servers_offer_about_50_tools_worth_about_15k_tokens(tmp_path: Path) -> 
     assert "get_document" not in structured  # plain text result
 
 
-def test_servers_refuse_without_their_token_and_never_echo_one(tmp_path: Path) -> None:
+def test_servers_refuse_without_their_token_and_never_echo_one(repo: Path, tmp_path: Path) -> None:
     env = server_env(tmp_path)
     del env["CRM_API_TOKEN"]
 
     async def calls() -> tuple[Any, Any]:
         crm = StdioServerParameters(
-            command=sys.executable, args=["mcp_servers/crm_server.py"], cwd=str(FIXTURE), env=env
+            command=sys.executable, args=["mcp_servers/crm_server.py"], cwd=str(repo), env=env
         )
         async with stdio_client(crm) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
             refused = await session.call_tool("find_lead", {"query": "Dana"})
         slack = StdioServerParameters(
-            command=sys.executable, args=["mcp_servers/slack_server.py"], cwd=str(FIXTURE), env=env
+            command=sys.executable, args=["mcp_servers/slack_server.py"], cwd=str(repo), env=env
         )
         async with stdio_client(slack) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
@@ -148,7 +157,7 @@ def test_agent_module_is_importable_with_a_run_coroutine() -> None:
 
 
 @pytest.mark.slow
-def test_direct_mcp_agent_end_to_end(tmp_path: Path) -> None:
+def test_direct_mcp_agent_end_to_end(repo: Path, tmp_path: Path) -> None:
     transcript = (FIXTURE / "data" / "transcript.txt").read_text(encoding="utf-8")
     with ScriptedAPI(DirectMCPPolicy(), api_keys={SECRETS["ANTHROPIC_API_KEY"]}) as api:
         env = {
@@ -163,7 +172,7 @@ def test_direct_mcp_agent_end_to_end(tmp_path: Path) -> None:
             PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),  # `python` in .mcp.json
         )
         proc = subprocess.run(
-            [sys.executable, str(FIXTURE / "agent.py"), SEED_TASK],
+            [sys.executable, str(repo / "agent.py"), SEED_TASK],
             env=env,
             capture_output=True,
             text=True,

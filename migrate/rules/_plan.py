@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cfmigrate.analyzers.model import Manifest
 from cfmigrate.generators.naming import assign, to_field_name
+
+if TYPE_CHECKING:
+    from cfmigrate.generators.ir import PackageIR
 
 PLAN_KEY = "cfmigrate.plan"
 SITES_KEY = "cfmigrate.sites"
@@ -42,11 +45,28 @@ class MigrationPlan:
     root: str = "."
     file_servers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # agent file -> servers it reaches
     site_servers: Mapping[str, str] = field(default_factory=dict)  # "path:line" -> server of that call site
+    skip_files: Mapping[str, str] = field(default_factory=dict)  # agent file -> why it is left alone
+    file_configs: Mapping[str, str] = field(default_factory=dict)  # agent file -> the config declaring its servers
+    server_ids: Mapping[str, str] = field(default_factory=dict)  # wire server name -> generated package id
     code_mode_var: str = "code_mode"
 
     def kept(self, server: str, tool: str) -> bool:
         """Whether the audit's decision keeps this tool on direct MCP."""
         return bool({f"{server}/{tool}", server, tool} & self.keep_direct)
+
+    def kept_entries(self, path: str | None) -> tuple[str, ...]:
+        """`keep_direct=` for the CodeMode of one agent file: "<server id>/<tool>" of the servers it reaches."""
+        reach = set(self.file_servers.get(path or "", ()))
+        out = set()
+        for entry in self.keep_direct:
+            server, _, tool = entry.partition("/")
+            if tool and server in reach:
+                out.add(f"{self.server_ids.get(server, server)}/{tool}")
+        return tuple(sorted(out))
+
+    def config_for(self, path: str | None) -> str | None:
+        """The MCP config the CodeMode of one agent file reads (the one declaring its servers)."""
+        return self.file_configs.get(path or "", self.config)
 
     def lookup(self, tool: str, path: str | None = None, line: int | None = None) -> tuple[ToolNames | None, str]:
         """The wrapper for a literal tool name at a call site, or None and the reason there is none."""
@@ -94,6 +114,29 @@ def tool_names_from_manifests(
                     required=required,
                     collision=collided.get(tool.name, ""),
                 )
+            )
+    return {name: tuple(entries) for name, entries in sorted(by_tool.items())}
+
+
+def tool_names_from_package(package: PackageIR) -> dict[str, tuple[ToolNames, ...]]:
+    """The wrapper name map read from the generator's IR (exactly what `cfmigrate generate` writes)."""
+    by_tool: dict[str, list[ToolNames]] = {}
+    for server in package.servers:
+        module = f"{package.name}.{server.id}"
+        for tool in server.tools:
+            by_tool.setdefault(tool.wire_name, []).append(
+                ToolNames(
+                    server=server.name,
+                    wire=tool.wire_name,
+                    function=tool.id,
+                    module=module,
+                    params={a.wire: a.name for a in tool.args},
+                    required=frozenset(a.wire for a in tool.args if a.required),
+                )
+            )
+        for wire, reason in server.skipped:
+            by_tool.setdefault(wire, []).append(
+                ToolNames(server.name, wire, "", module, collision=f"`cfmigrate generate` skips {server.name}/{wire}: {reason}")
             )
     return {name: tuple(entries) for name, entries in sorted(by_tool.items())}
 

@@ -171,6 +171,13 @@ def _self_name(func: cst.FunctionDef) -> str | None:
     return params[0].name.value if params and first_param_is_self(func) else None
 
 
+def _informative(t: T) -> bool:
+    """Whether a type says more than "unknown" (a container of unknowns says nothing)."""
+    if t.kind in ("list", "dict", "items"):
+        return t.elem is not None and _informative(t.elem)
+    return t.kind not in ("?", "skip", "none")
+
+
 def _bind_arg(call: cst.Call, name: str, position: int | None) -> cst.BaseExpression | None:
     """The argument a call passes for a parameter (by keyword, else by position), or None."""
     index = 0
@@ -223,6 +230,8 @@ class Resolver:
         self.module = module
         self._cache: dict[int, T] = {}
         self._busy: set[int] = set()
+        self._frames: list[int] = []
+        self._tainted: set[int] = set()
         self.classes: dict[int, _ClassInfo] = {}
         self._mutations: dict[tuple[int, str], list[tuple[str, cst.BaseExpression]]] = {}
         self._calls: list[cst.Call] = []
@@ -370,16 +379,28 @@ class Resolver:
         key = id(expr)
         if key in self._cache:
             return self._cache[key]
+        return self._guarded(key, lambda: self._type_of(expr), cache=True)
+
+    def _guarded(self, key: int, compute: Callable[[], T], *, cache: bool = False) -> T:
+        """Evaluate with cycle protection; a result that depended on a cut cycle is not cached."""
         if key in self._busy:
+            position = self._frames.index(key)
+            for index in range(position + 1, len(self._frames)):
+                self._tainted.add(self._frames[index])
             return UNKNOWN
         self._busy.add(key)
+        self._frames.append(key)
         try:
-            result = self._type_of(expr)
+            result = compute()
         finally:
+            self._frames.pop()
             self._busy.discard(key)
         if result is _SKIP:
             result = UNKNOWN
-        self._cache[key] = result
+        if key in self._tainted:
+            self._tainted.discard(key)
+        elif cache:
+            self._cache[key] = result
         return result
 
     def is_session(self, expr: cst.CSTNode) -> bool:
@@ -407,6 +428,15 @@ class Resolver:
             base = self.type_of(expr.value)
             if base.kind in ("list", "dict") and base.elem is not None:
                 return base.elem
+            if base.kind in ("tools", "cm_tools"):
+                return T("tool") if base.kind == "tools" else T("tool_dict")
+            if base.kind == "tool_dict" and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
+                key = expr.slice[0].slice.value
+                value = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+                if value in ("name", "description"):
+                    return T("tool_field", value=str(value))
+                if value in ("input_schema", "parameters", "inputSchema"):
+                    return T("tool_schema")
             return UNKNOWN
         if isinstance(expr, cst.IfExp):
             return join([self.type_of(expr.body), self.type_of(expr.orelse)])
@@ -426,7 +456,13 @@ class Resolver:
         if isinstance(expr, cst.ListComp | cst.GeneratorExp | cst.SetComp):
             return T("list", elem=self.type_of(expr.elt))
         if isinstance(expr, cst.Dict):
-            return T("dict") if not expr.elements else T("dict_lit")
+            if not expr.elements:
+                return T("dict")
+            for el in expr.elements:
+                if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString) and el.key.evaluated_value == "name":
+                    if self.type_of(el.value).kind == "tool_field":
+                        return T("tool_dict")
+            return T("dict_lit")
         if isinstance(expr, cst.SimpleString):
             return T("str", value=str(expr.evaluated_value))
         if isinstance(expr, cst.ConcatenatedString):
@@ -549,6 +585,8 @@ class Resolver:
     def _element(container: T) -> T:
         if container.kind == "tools":
             return T("tool")
+        if container.kind == "cm_tools":
+            return T("tool_dict")
         if container.kind == "list" and container.elem is not None:
             return container.elem
         if container.kind == "dict" and container.elem is not None:
@@ -562,11 +600,14 @@ class Resolver:
             me = _self_name(func)
             if info is not None and me == param.name.value:
                 return T("obj", node=info.node)
-        if param.annotation is not None:
-            return self.annotation(param.annotation.annotation)
+        declared = self.annotation(param.annotation.annotation) if param.annotation is not None else UNKNOWN
+        if _informative(declared):
+            return declared
         if isinstance(func, cst.FunctionDef):
-            return self._param_from_calls(func, param)
-        return UNKNOWN
+            inferred = self._param_from_calls(func, param)
+            if _informative(inferred):
+                return inferred
+        return declared
 
     def callee(self, call: cst.Call) -> tuple[cst.FunctionDef, int] | None:
         """The user function a call reaches and how many leading parameters the call binds implicitly."""
@@ -602,7 +643,11 @@ class Resolver:
         if position is None and not is_kwonly:
             return UNKNOWN
         types: list[T] = []
+        wanted = "__init__" if func.name.value == "__init__" else func.name.value
         for call in self._calls:
+            spelled = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", None)
+            if wanted != "__init__" and spelled != wanted:
+                continue
             target = self.callee(call)
             if target is None or target[0] is not func:
                 continue
@@ -661,24 +706,20 @@ class Resolver:
         return self._member(base, attr)
 
     def _class_attr(self, info: _ClassInfo, attr: str) -> T:
-        key = id(info.node) ^ hash(attr)
-        if key in self._busy:
-            return UNKNOWN
-        self._busy.add(key)
-        try:
-            evidence = info.attrs[attr]
-            declared = [self.annotation(e) for kind, e in evidence if kind == "ann"]
-            declared_t = join(declared) if declared else _SKIP
-            if declared_t not in (_SKIP, UNKNOWN) and declared_t.kind not in ("list", "dict"):
-                return declared_t
-            values = [self.type_of(e) for kind, e in evidence if kind == "value"]
-            base = join([*values, declared_t])
-            muts = [(k, e) for k, e in evidence if k in ("append", "extend", "setitem", "update")]
-            if muts and (base is _SKIP or base.kind in ("list", "dict")):
-                base = self._with_mutations(base if base is not _SKIP else T("list"), muts)
-            return base
-        finally:
-            self._busy.discard(key)
+        return self._guarded(hash((id(info.node), attr)), lambda: self._class_attr_now(info, attr))
+
+    def _class_attr_now(self, info: _ClassInfo, attr: str) -> T:
+        evidence = info.attrs[attr]
+        declared = [self.annotation(e) for kind, e in evidence if kind == "ann"]
+        declared_t = join(declared) if declared else _SKIP
+        if declared_t not in (_SKIP, UNKNOWN) and declared_t.kind not in ("list", "dict"):
+            return declared_t
+        values = [self.type_of(e) for kind, e in evidence if kind == "value"]
+        base = join([*values, declared_t])
+        muts = [(k, e) for k, e in evidence if k in ("append", "extend", "setitem", "update")]
+        if muts and (base is _SKIP or base.kind in ("list", "dict")):
+            base = self._with_mutations(base if base is not _SKIP else T("list"), muts)
+        return base
 
     @staticmethod
     def _member(base: T, attr: str) -> T:
@@ -747,8 +788,8 @@ class Resolver:
                 return UNKNOWN
             if func.value == "str" and self.is_builtin(func, "str") and node.args and self._is_tool_text(node.args[0].value):
                 return T("tool_text")
-        callee = self.type_of(func) if not isinstance(func, cst.Attribute) else None
-        if callee is not None:
+        callee = self.type_of(func) if not isinstance(func, cst.Attribute) or qnames else None
+        if callee is not None and (not isinstance(func, cst.Attribute) or callee.kind in ("cls", "ucls", "func")):
             if callee.kind == "cls" and callee.elem is not None:
                 return callee.elem
             if callee.kind == "ucls":
@@ -756,7 +797,8 @@ class Resolver:
             if callee.kind == "func" and isinstance(callee.node, cst.FunctionDef):
                 return self._returns_of(callee.node)
             return UNKNOWN
-        assert isinstance(func, cst.Attribute)
+        if not isinstance(func, cst.Attribute):
+            return UNKNOWN
         method = func.attr.value
         if method in _ENTER_METHODS and node.args:
             return self.type_of(node.args[0].value)
@@ -774,15 +816,8 @@ class Resolver:
         return self._method(receiver, method, node)
 
     def _returns_of(self, func: cst.FunctionDef) -> T:
-        key = id(func)
-        if key in self._busy:
-            return UNKNOWN
-        self._busy.add(key)
-        try:
-            values = _returns(func)
-            return join(self.type_of(v) for v in values) if values else UNKNOWN
-        finally:
-            self._busy.discard(key)
+        values = _returns(func)
+        return self._guarded(hash(("returns", id(func))), lambda: join(self.type_of(v) for v in values) if values else UNKNOWN)
 
     def _method(self, receiver: T, method: str, node: cst.Call) -> T:
         kind, flavor = receiver.kind, receiver.flavor
@@ -813,6 +848,12 @@ class Resolver:
                 "system_prompt": T("cm_prompt"),
                 "handle_tool_use": T("cm_result"),
             }.get(method, UNKNOWN)
+        if kind == "tool_dict" and method == "get" and node.args:
+            key = node.args[0].value
+            value = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+            return T("tool_field", value=str(value)) if value in ("name", "description") else UNKNOWN
+        if kind == "tool_field" and method in ("strip", "split", "splitlines", "lower", "upper", "replace", "format"):
+            return T("tool_text") if method not in ("split", "splitlines") else T("list", elem=T("tool_text"))
         if kind == "dict" and receiver.elem is not None:
             if method in ("get", "pop", "setdefault"):
                 return receiver.elem

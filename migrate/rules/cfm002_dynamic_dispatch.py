@@ -121,7 +121,7 @@ class DynamicDispatch(MigrationRule):
             seen.add(id(ref))
             for bound in self.resolver.bindings(ref):
                 parent = self.resolver.parent(bound)
-                if isinstance(parent, cst.For | cst.CompFor | cst.Element):
+                if isinstance(parent, cst.For | cst.CompFor | cst.Element) and self.resolver.is_session(ref):
                     self.skipped(call, "the session is chosen by trying sessions in a loop; route the model's call to handle_tool_use by hand")
                     return None
                 if not isinstance(parent, cst.AssignTarget):

@@ -123,19 +123,26 @@ class CodeFirstPrompt(MigrationRule):
         if isinstance(expr, cst.List):
             self.skipped(call, "system= is a list of content blocks; put code_mode.system_prompt() in its first text block by hand")
             return
-        if id(expr) not in self._replace:
+        if id(expr) in self._replace:
+            return
+        if isinstance(expr, cst.SimpleString) and expr.prefix.lower() in ("", "u") and len(expr.quote) == 1:
+            merged = cst.SimpleString(f"{expr.prefix}{expr.quote}\\n\\n{expr.raw_value}{expr.quote}")
             self._replace[id(expr)] = cst.BinaryOperation(
-                left=cst.BinaryOperation(
-                    left=self.code_mode_call("system_prompt"),
-                    operator=cst.Add(),
-                    right=cst.SimpleString('"\\n\\n"'),
-                ),
-                operator=cst.Add(),
-                right=expr if not isinstance(expr, cst.BinaryOperation | cst.IfExp | cst.BooleanOperation) else expr.with_changes(
-                    lpar=[cst.LeftParen()], rpar=[cst.RightParen()]
-                ),
+                left=self.code_mode_call("system_prompt"), operator=cst.Add(), right=merged
             )
             self.applied(call, f"prompt without a tool listing: {self.plan.code_mode_var}.system_prompt() put in front")
+            return
+        wrapped = expr
+        if isinstance(expr, cst.BinaryOperation | cst.IfExp | cst.BooleanOperation):
+            wrapped = expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        self._replace[id(expr)] = cst.BinaryOperation(
+            left=cst.BinaryOperation(
+                left=self.code_mode_call("system_prompt"), operator=cst.Add(), right=cst.SimpleString('"\\n\\n"')
+            ),
+            operator=cst.Add(),
+            right=wrapped,
+        )
+        self.applied(call, f"prompt without a tool listing: {self.plan.code_mode_var}.system_prompt() put in front")
 
     def _tool_text_source(self, expr: cst.BaseExpression) -> cst.BaseExpression | None:
         """The expression that builds the tool-listing prompt (followed through one variable), or None."""

@@ -21,54 +21,53 @@ import libcst as cst
 
 from cfmigrate.migrate.rules._base import MigrationRule, register
 
-_GUIDE = "wrap `await code_mode.handle_tool_use('execute_code', {'code': code})` in"
-# qualified name of the API -> (framework, keyword or "" for the call itself, manual step)
+_RUN = "`(await code_mode.handle_tool_use('execute_code', {'code': code})).text`"
+_AGENTS_SDK = (
+    "OpenAI Agents SDK",
+    "mcp_servers",
+    f"define `@function_tool async def execute_code(code: str) -> str` returning {_RUN}, pass tools=[execute_code] "
+    "instead of mcp_servers=, and start instructions= with code_mode.system_prompt()",
+)
+_PYDANTIC_AI = (
+    "pydantic-ai",
+    "toolsets",
+    f"define `async def execute_code(code: str) -> str` returning {_RUN}, pass tools=[execute_code] instead of the MCP "
+    "toolsets, and put code_mode.system_prompt() in instructions=",
+)
+_LANGCHAIN = (
+    "langchain-mcp-adapters",
+    "",
+    f"define `@tool async def execute_code(code: str) -> str` (langchain_core.tools) returning {_RUN}, use "
+    "[execute_code] instead of the MCP tools, and give the agent code_mode.system_prompt() as its prompt",
+)
+_ADK = (
+    "Google ADK",
+    "",
+    f"define `async def execute_code(code: str) -> str` returning {_RUN}, put it in tools= instead of the MCPToolset "
+    "(ADK wraps plain functions as FunctionTool), and start instruction= with code_mode.system_prompt()",
+)
+# qualified name of the API -> (framework, keyword that must be present or "" for the call itself, manual step)
 FRAMEWORK_APIS: dict[str, tuple[str, str, str]] = {
-    "agents.Agent": (
-        "OpenAI Agents SDK",
-        "mcp_servers",
-        f"drop mcp_servers=, {_GUIDE} an @function_tool and pass it in tools=; put code_mode.system_prompt() in instructions=",
-    ),
-    "pydantic_ai.Agent": (
-        "pydantic-ai",
-        "toolsets",
-        f"drop the MCP toolsets, {_GUIDE} a plain async function passed in tools=; add code_mode.system_prompt() to instructions=",
-    ),
-    "pydantic_ai.agent.Agent": (
-        "pydantic-ai",
-        "toolsets",
-        f"drop the MCP toolsets, {_GUIDE} a plain async function passed in tools=; add code_mode.system_prompt() to instructions=",
-    ),
-    "langchain_mcp_adapters.client.MultiServerMCPClient.get_tools": (
-        "langchain-mcp-adapters",
-        "",
-        f"replace get_tools() with [execute_code], where execute_code is {_GUIDE.split(' in', 1)[0]} a @tool (langchain_core.tools); pass code_mode.system_prompt() as the agent's prompt",
-    ),
-    "langchain_mcp_adapters.tools.load_mcp_tools": (
-        "langchain-mcp-adapters",
-        "",
-        f"replace load_mcp_tools(...) with [execute_code], where execute_code is {_GUIDE.split(' in', 1)[0]} a @tool (langchain_core.tools)",
-    ),
+    "agents.Agent": _AGENTS_SDK,
+    "agents.agent.Agent": _AGENTS_SDK,
+    "pydantic_ai.Agent": _PYDANTIC_AI,
+    "pydantic_ai.agent.Agent": _PYDANTIC_AI,
+    "langchain_mcp_adapters.client.MultiServerMCPClient.get_tools": _LANGCHAIN,
+    "langchain_mcp_adapters.tools.load_mcp_tools": _LANGCHAIN,
     "smolagents.ToolCollection.from_mcp": (
         "smolagents",
         "",
-        f"{_GUIDE} a smolagents @tool and give the agent that tool instead of the MCP tool collection",
+        f"define `@tool def execute_code(code: str) -> str` (smolagents) that runs {_RUN} on the event loop, and "
+        "give the agent [execute_code] instead of the MCP tool collection",
     ),
     "crewai_tools.MCPServerAdapter": (
         "CrewAI",
         "",
-        f"{_GUIDE} a crewai BaseTool subclass and pass it to the Agent's tools= instead of the adapter's tools",
+        f"subclass crewai.tools.BaseTool as ExecuteCode whose _run(code) returns {_RUN} (run on the event loop), and "
+        "pass tools=[ExecuteCode()] instead of the adapter's tools",
     ),
-    "google.adk.tools.mcp_tool.MCPToolset": (
-        "Google ADK",
-        "",
-        f"replace MCPToolset with a FunctionTool whose function does {_GUIDE.split('in', 1)[0].replace('wrap ', '')}; add code_mode.system_prompt() to instruction=",
-    ),
-    "google.adk.tools.mcp_tool.mcp_toolset.MCPToolset": (
-        "Google ADK",
-        "",
-        f"replace MCPToolset with a FunctionTool whose function does {_GUIDE.split('in', 1)[0].replace('wrap ', '')}; add code_mode.system_prompt() to instruction=",
-    ),
+    "google.adk.tools.mcp_tool.MCPToolset": _ADK,
+    "google.adk.tools.mcp_tool.mcp_toolset.MCPToolset": _ADK,
 }
 _PYDANTIC_KEYWORDS = ("toolsets", "mcp_servers")
 
@@ -104,5 +103,5 @@ class FrameworkAgents(MigrationRule):
             keywords = _PYDANTIC_KEYWORDS if keyword == "toolsets" else (keyword,) if keyword else ()
             if keywords and not any(a.keyword is not None and a.keyword.value in keywords for a in call.args):
                 continue
-            self.skipped(call, f"{framework} agent loads MCP tools itself: {step}", manual=True)
+            self.skipped(call, f"{framework} loads the MCP tools itself; by hand: {step}", manual=True)
             return

@@ -313,11 +313,14 @@ class InsertCodeMode(MigrationRule):
             up = "/".join([".."] * depth)
             return '"' + posixpath.normpath(posixpath.join(up, rel) if up else rel) + '"'
 
+        config = plan.config_for(self.path)
         args = [f"servers_dir={where(plan.servers_dir)}"]
-        args.append(f"config={where(plan.config)}" if plan.config else "config=None")
-        kept = sorted(plan.keep_direct)
-        if kept:
-            args.append("keep_direct=(" + " ".join(f'"{k}",' for k in kept) + ")")
+        args.append(f"config={where(config)}" if config else "config=None")
+        kept = plan.kept_entries(self.path)
+        if len(kept) == 1:
+            args.append(f'keep_direct=("{kept[0]}",)')
+        elif kept:
+            args.append("keep_direct=(\n" + "".join(f'        "{k}",\n' for k in kept) + "    )")
         inner = "".join(f"    {a},\n" for a in args)
         return f"CodeMode(\n{inner})"
 

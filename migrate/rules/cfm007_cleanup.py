@@ -21,7 +21,7 @@ of the user's code -- and anything already unused before the migration -- is nev
 from __future__ import annotations
 
 import libcst as cst
-from libcst.metadata import Assignment, ParentNodeProvider, QualifiedNameProvider, ScopeProvider
+from libcst.metadata import Assignment, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from cfmigrate.migrate.rules._base import ORPHANS_KEY, MigrationRule, _names_in, function_path, register
 
@@ -39,7 +39,7 @@ class RemoveOrphans(MigrationRule):
     TITLE = "dead tool listings removed"
     DESCRIPTION = "Local values that only fed removed tool lists or prompts are removed (always on)."
     ALWAYS = True
-    METADATA_DEPENDENCIES = (ScopeProvider, QualifiedNameProvider, ParentNodeProvider)
+    METADATA_DEPENDENCIES = (ScopeProvider, QualifiedNameProvider, ParentNodeProvider, PositionProvider)
 
     def should_allow_multiple_passes(self) -> bool:
         return True
@@ -71,6 +71,7 @@ class RemoveOrphans(MigrationRule):
             if (path, target.value) not in orphans or not self._unread(target) or not self._pure(value):
                 continue
             self._remove.add(id(node))
+            self.applied(node, f"removed {target.value!r}: it only fed the old tool list or prompt")
             for name in _names_in(value):
                 orphans.add((path, name.value))
 

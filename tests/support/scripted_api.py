@@ -557,7 +557,7 @@ class ScriptedAPI:
             request = _validate(body, create=path == "/v1/messages")
             input_tokens = request_tokens(request)
             if path == "/v1/messages/count_tokens":
-                answer = {"input_tokens": input_tokens}
+                answer: dict[str, Any] = {"input_tokens": input_tokens}
                 self._record(
                     path=path, request=request, status=200, response=answer, input_tokens=input_tokens
                 )

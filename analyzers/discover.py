@@ -1,0 +1,485 @@
+"""Discovery: one walk of a repository into a deterministic Inventory of servers, manifests and agents.
+
+Config files go to `configs.parse_config_file`, `tools/list` dumps to `manifests.load_manifest_file`,
+snapshots are read from `.cfmigrate/manifests/`, and Python files pass a byte prefilter before the
+few that can matter are parsed (in parallel on large trees). Then everything is merged: one spec per
+server name, the best manifest per server, agents linked to the servers they reach.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import posixpath
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from cfmigrate.analyzers.code import MAX_FILE_BYTES, PythonFacts, analyze_python, is_relevant
+from cfmigrate.analyzers.configs import is_config_candidate, parse_config_file
+from cfmigrate.analyzers.manifests import HEAD_BYTES, is_manifest_candidate, load_manifest_file, match_catalog
+from cfmigrate.analyzers.model import (
+    SNAPSHOT_DIR,
+    Agent,
+    Inventory,
+    Manifest,
+    Problem,
+    ServerSpec,
+    SourceRef,
+)
+from cfmigrate.analyzers.snapshots import read_snapshots
+from cfmigrate.analyzers.walk import Walker
+from cfmigrate.generators.naming import to_identifier
+
+__all__ = ["PARALLEL_MIN_FILES", "PARALLEL_MIN_TREE", "discover"]
+
+PARALLEL_MIN_FILES = 16
+"""Below this many Python files that pass the prefilter, parsing stays in this process."""
+PARALLEL_MIN_TREE = 2000
+"""From this many Python files on, reading and prefiltering are spread over worker processes too."""
+
+_BATCH = 8
+
+
+@dataclass
+class _Scan:
+    """What the walk and the per-file readers produced, before merging."""
+
+    files: int = 0
+    bytes: int = 0
+    config_specs: list[ServerSpec] = field(default_factory=list)
+    parsed_configs: dict[str, list[ServerSpec]] = field(default_factory=dict)
+    manifest_files: list[Manifest] = field(default_factory=list)
+    python: list[tuple[str, PythonFacts]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _read_python(path: Path, rel: str) -> tuple[bytes | None, int, Problem | None]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, 0, Problem(
+                "info",
+                f"{rel} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB and was not analysed",
+                SourceRef(rel),
+                "if it holds agent code, split it or list it under `include` in [tool.cfmigrate]",
+            )
+        with open(path, "rb") as fh:
+            data = fh.read()
+        return data, len(data), None
+    except OSError as exc:
+        return None, 0, Problem(
+            "warning",
+            f"cannot read {rel}: {exc.strerror or type(exc).__name__}; it was not scanned",
+            SourceRef(rel),
+            "fix its permissions, or leave it out with `exclude` in [tool.cfmigrate]",
+        )
+
+
+@dataclass
+class _PyResult:
+    """Python files of one batch: bytes read, problems met, facts of the files that passed the prefilter."""
+
+    bytes: int = 0
+    facts: list[tuple[str, PythonFacts]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    relevant: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _python_batch(batch: Sequence[tuple[str, str]], analyze: bool = True) -> _PyResult:
+    """Read a batch of (absolute path, rel) files, prefilter them, and parse the few that pass."""
+    out = _PyResult()
+    for path, rel in batch:
+        data, size, problem = _read_python(Path(path), rel)
+        out.bytes += size
+        if problem is not None:
+            out.problems.append(problem)
+        if data is None or not is_relevant(data):
+            continue
+        if analyze:
+            out.facts.append((rel, analyze_python(data, rel)))
+        else:
+            out.relevant.append((path, rel))
+    return out
+
+
+def _prefiltered_batch(batch: Sequence[tuple[str, str]]) -> _PyResult:
+    return _python_batch(batch, analyze=True)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    # fork is the cheapest start, and safe while this process runs a single thread
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _in_pool(batches: list[list[tuple[str, str]]], workers: int) -> list[_PyResult]:
+    with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=_pool_context()) as pool:
+        return list(pool.map(_prefiltered_batch, batches))
+
+
+def _python(files: list[tuple[str, str]], jobs: int | None) -> _PyResult:
+    """Prefilter and parse every Python file: in this process for small trees, in worker processes for large ones."""
+    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
+    total = _PyResult()
+    if workers > 1 and len(files) >= PARALLEL_MIN_TREE:
+        # large tree: reading and prefiltering dominate, so they are spread over the workers too
+        size = max(64, len(files) // (workers * 8))
+        results = _in_pool([files[i : i + size] for i in range(0, len(files), size)], workers)
+    else:
+        first = _python_batch(files, analyze=False)
+        relevant = first.relevant
+        if workers > 1 and len(relevant) >= PARALLEL_MIN_FILES:
+            results = _in_pool([relevant[i : i + _BATCH] for i in range(0, len(relevant), _BATCH)], workers)
+        else:
+            results = [_python_batch(relevant, analyze=True)]
+        for result in results:
+            result.bytes = 0  # these files were counted when they were first read
+        results.append(first)
+    for result in results:
+        total.bytes += result.bytes
+        total.facts.extend(result.facts)
+        total.problems.extend(result.problems)
+    return total
+
+
+def _scan(root: Path, include: Sequence[str], exclude: Sequence[str], jobs: int | None) -> _Scan:
+    scan = _Scan()
+    walker = Walker(root, include, exclude)
+    python_files: list[tuple[str, str]] = []
+    snapshot_prefix = SNAPSHOT_DIR + "/"
+    for path, rel in walker:
+        scan.files += 1
+        if rel.startswith(snapshot_prefix):
+            continue  # read by read_snapshots below
+        if rel.endswith(".py"):
+            python_files.append((str(path), rel))
+            continue
+        handled = False
+        if is_config_candidate(rel):
+            result = parse_config_file(path, rel)
+            if result is not None:
+                specs, problems = result
+                scan.config_specs.extend(specs)
+                scan.parsed_configs[rel] = list(specs)
+                scan.problems.extend(problems)
+                scan.bytes += _size(path)
+                handled = True
+        if not handled and rel.lower().endswith(".json"):
+            try:
+                with open(path, "rb") as fh:
+                    head = fh.read(HEAD_BYTES)
+            except OSError:
+                head = b""
+            if is_manifest_candidate(rel, head):
+                manifest, problems = load_manifest_file(path, rel)
+                scan.problems.extend(problems)
+                scan.bytes += _size(path)
+                if manifest is not None:
+                    scan.manifest_files.append(manifest)
+    scan.problems.extend(walker.problems)
+    result = _python(python_files, jobs)
+    scan.bytes += result.bytes
+    scan.problems.extend(result.problems)
+    scan.python = sorted(result.facts, key=lambda item: item[0])
+    return scan
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _launch(spec: ServerSpec) -> tuple[object, ...]:
+    return (spec.transport, spec.command, spec.args, spec.url)
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+
+def _merge_servers(
+    config_specs: list[ServerSpec], python: list[tuple[str, PythonFacts]], problems: list[Problem]
+) -> tuple[dict[str, ServerSpec], dict[str, dict[str, str]]]:
+    """One spec per name; returns the specs and, per Python file, how its server names map to final ones."""
+    final: dict[str, ServerSpec] = {}
+    by_launch: dict[tuple[object, ...], str] = {}
+    for spec in sorted(config_specs, key=lambda s: (s.source.path, s.source.line or 0, s.name)):
+        kept = final.get(spec.name)
+        if kept is None:
+            final[spec.name] = spec
+            by_launch.setdefault(_launch(spec), spec.name)
+        elif _launch(kept) != _launch(spec):
+            problems.append(
+                Problem(
+                    "warning",
+                    f"server {spec.name!r} is declared in both {kept.source} and {spec.source} with different "
+                    f"launch settings; the one in {kept.source.path} is used",
+                    spec.source,
+                    "rename one of them (generated wrappers use the server name), or make the declarations agree",
+                )
+            )
+    aliases: dict[str, dict[str, str]] = {}
+    for rel, facts in python:
+        mapping: dict[str, str] = {}
+        for spec in facts.servers:
+            same = by_launch.get(_launch(spec))
+            if same is not None:
+                mapping[spec.name] = same
+                continue
+            name, n = spec.name, 1
+            while name in final:
+                n += 1
+                name = f"{spec.name}-{n}"
+            if name != spec.name:
+                problems.append(
+                    Problem(
+                        "info",
+                        f"server {spec.name!r} declared in code at {spec.source} differs from the one in "
+                        f"{final[spec.name].source}; it is listed as {name!r}",
+                        spec.source,
+                        "give one of them another name if they are different servers",
+                    )
+                )
+            final[name] = replace(spec, name=name)
+            by_launch[_launch(spec)] = name
+            mapping[spec.name] = name
+        aliases[rel] = mapping
+    return final, aliases
+
+
+# --- manifests -----------------------------------------------------------------------------------
+
+
+def _spec_base(spec: ServerSpec) -> str:
+    """Folder a spec's relative paths start from: its file's folder, above dot-folders (.vscode/, .cursor/)."""
+    folder = posixpath.dirname(spec.source.path)
+    while folder and posixpath.basename(folder).startswith("."):
+        folder = posixpath.dirname(folder)
+    return folder
+
+
+def _launched_files(spec: ServerSpec, root: Path) -> set[str]:
+    """Repository paths of Python files a stdio spec may start (`python x.py`, `uv run x.py`, `-m pkg.mod`)."""
+    if spec.transport != "stdio" or not spec.command:
+        return set()
+    bases = {_spec_base(spec), ""}
+    if spec.source.path.endswith(".py"):
+        bases = {"", posixpath.dirname(spec.source.path)}
+    if spec.cwd:
+        cwd = spec.cwd.replace("${workspaceFolder}", "").replace("${PWD}", "").lstrip("/")
+        if not os.path.isabs(spec.cwd) or cwd != spec.cwd:
+            bases |= {posixpath.normpath(posixpath.join(b, cwd)) for b in list(bases)}
+    args = list(spec.args)
+    root_text = str(root).replace("\\", "/").rstrip("/") + "/"
+    found: set[str] = set()
+    for i, raw in enumerate([spec.command, *args]):
+        arg = raw.replace("\\", "/")
+        for prefix in ("${workspaceFolder}/", "${PWD}/", "./"):
+            if arg.startswith(prefix):
+                arg = arg[len(prefix) :]
+        if arg.startswith(root_text):
+            arg = arg[len(root_text) :]
+        if i > 0 and args[i - 1] in ("--directory", "--cwd"):
+            bases |= {posixpath.normpath(posixpath.join(b, arg)) for b in list(bases)}
+            continue
+        if i > 0 and args[i - 1] == "-m":
+            module = arg.replace(".", "/")
+            for b in bases:
+                for candidate in (f"{module}.py", f"{module}/__main__.py", f"src/{module}.py"):
+                    found.add(posixpath.normpath(posixpath.join(b, candidate)))
+            continue
+        path = arg.split(":", 1)[0] if arg.count(":") == 1 and not arg.startswith("/") else arg
+        if path.endswith(".py") and not os.path.isabs(path):
+            for b in bases:
+                found.add(posixpath.normpath(posixpath.join(b, path)))
+    return found
+
+
+def _choose_manifests(
+    specs: dict[str, ServerSpec],
+    snapshots: dict[str, Manifest],
+    manifest_files: list[Manifest],
+    python: list[tuple[str, PythonFacts]],
+    root: Path,
+    problems: list[Problem],
+) -> tuple[Manifest, ...]:
+    """Per server the best tool list: snapshot > manifest file > static analysis of code > catalog."""
+    from_files: dict[str, Manifest] = {}
+    for m in sorted(manifest_files, key=lambda m: (m.source.path if m.source else "", m.server)):
+        from_files.setdefault(m.server, m)
+    defined: dict[str, list[Manifest]] = {}
+    for rel, facts in python:
+        if facts.defined:
+            defined[rel] = list(facts.defined)
+    from_code: dict[str, Manifest] = {}
+    used_defined: set[tuple[str, str]] = set()
+    for name in sorted(specs):
+        spec = specs[name]
+        for rel in sorted(_launched_files(spec, root)):
+            if rel in defined and defined[rel]:
+                m = defined[rel][0]
+                from_code[name] = replace(m, server=name)
+                used_defined.add((rel, m.server))
+                break
+    all_defined = [(rel, m) for rel, ms in sorted(defined.items()) for m in ms]
+    for rel, m in all_defined:
+        if (rel, m.server) in used_defined:
+            continue
+        spec = specs.get(m.server)
+        if spec is not None and m.server not in from_code and (spec.transport != "stdio" or not spec.package):
+            from_code[m.server] = m  # a local server reached by URL under the same name
+            used_defined.add((rel, m.server))
+    for rel, m in all_defined:
+        if (rel, m.server) in used_defined or m.server in specs or m.server in from_code:
+            continue
+        from_code[m.server] = m
+        problems.append(
+            Problem(
+                "info",
+                f"MCP server {m.server!r} is defined in {rel} but no config or agent in this repository starts it",
+                m.source,
+                "add it to .mcp.json if agents should use it",
+            )
+        )
+    chosen: dict[str, Manifest] = {}
+    names = sorted(set(specs) | set(snapshots) | set(from_files) | set(from_code))
+    for name in names:
+        pick = snapshots.get(name) or from_files.get(name) or from_code.get(name)
+        if pick is None and name in specs:
+            pick = match_catalog(specs[name])
+        if pick is not None:
+            chosen[name] = pick if pick.server == name else replace(pick, server=name)
+    return tuple(chosen[n] for n in sorted(chosen))
+
+
+# --- agents --------------------------------------------------------------------------------------
+
+
+def _link_agents(
+    python: list[tuple[str, PythonFacts]],
+    aliases: dict[str, dict[str, str]],
+    specs: dict[str, ServerSpec],
+    parsed_configs: dict[str, list[ServerSpec]],
+    root: Path,
+    problems: list[Problem],
+) -> list[Agent]:
+    by_identifier: dict[str, str] = {}
+    for name in sorted(specs):
+        by_identifier.setdefault(to_identifier(name), name)
+    agents: list[Agent] = []
+    for rel, facts in python:
+        mapping = aliases.get(rel, {})
+        refs_by_agent: dict[str, list[tuple[str, ...]]] = {}
+        for ref in facts.config_refs:
+            refs_by_agent.setdefault(ref.agent, []).append(ref.candidates)
+        for agent in facts.agents:
+            servers = {mapping.get(s, s) for s in agent.servers}
+            all_servers = agent.all_servers
+            for candidates in refs_by_agent.get(agent.name, []):
+                config = _resolve_config(candidates, parsed_configs, specs, root, problems)
+                if config is not None:
+                    servers |= {s.name for s in config}
+                    all_servers = True
+            call_sites = []
+            for site in agent.call_sites:
+                server = mapping.get(site.server, site.server) if site.server else None
+                if site.kind == "code_mode" and site.api.startswith("servers.") and server is None:
+                    server = by_identifier.get(site.api.split(".")[1])
+                    if server:
+                        servers.add(server)
+                call_sites.append(replace(site, server=server) if server != site.server else site)
+            agents.append(
+                replace(
+                    agent,
+                    servers=tuple(sorted(servers)),
+                    all_servers=all_servers,
+                    call_sites=tuple(call_sites),
+                )
+            )
+    return agents
+
+
+def _resolve_config(
+    candidates: Iterable[str],
+    parsed: dict[str, list[ServerSpec]],
+    specs: dict[str, ServerSpec],
+    root: Path,
+    problems: list[Problem],
+) -> list[ServerSpec] | None:
+    """The servers of the config file an agent names by a literal path (parsed now if the walk skipped it)."""
+    for rel in candidates:
+        rel = posixpath.normpath(rel)
+        if rel.startswith("../") or rel == ".." or os.path.isabs(rel):
+            continue
+        if rel in parsed:
+            return parsed[rel] or None
+        path = root / rel
+        if not path.is_file():
+            continue
+        result = parse_config_file(path, rel)
+        if result is None:
+            parsed[rel] = []
+            continue
+        found, found_problems = result
+        problems.extend(found_problems)
+        parsed[rel] = list(found)
+        for spec in found:
+            kept = specs.get(spec.name)
+            if kept is None:
+                specs[spec.name] = spec
+            elif _launch(kept) != _launch(spec):
+                problems.append(
+                    Problem(
+                        "warning",
+                        f"server {spec.name!r} is declared in both {kept.source} and {spec.source} with different "
+                        f"launch settings; the one in {kept.source.path} is used",
+                        spec.source,
+                        "rename one of them (generated wrappers use the server name), or make the declarations agree",
+                    )
+                )
+        return parsed[rel] or None
+    return None
+
+
+# --- the entry point -----------------------------------------------------------------------------
+
+
+def _problem_key(p: Problem) -> tuple[str, int, str, str]:
+    return (p.source.path if p.source else "", (p.source.line or 0) if p.source else 0, p.level, p.message)
+
+
+def discover(
+    root: Path,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    jobs: int | None = None,
+) -> Inventory:
+    """Walk `root` once and return everything found about MCP servers, their tools and the agents using them."""
+    root = Path(root).absolute()
+    scan = _scan(root, include, exclude, jobs)
+    problems = list(scan.problems)
+    for _, facts in scan.python:
+        problems.extend(facts.problems)
+    specs, aliases = _merge_servers(scan.config_specs, scan.python, problems)
+    agents = _link_agents(scan.python, aliases, specs, scan.parsed_configs, root, problems)
+    snapshots, snapshot_problems = read_snapshots(root)
+    problems.extend(snapshot_problems)
+    manifests = _choose_manifests(specs, snapshots, scan.manifest_files, scan.python, root, problems)
+    unique = {_problem_key(p): p for p in problems}
+    return Inventory(
+        root=str(root),
+        servers=tuple(specs[n] for n in sorted(specs)),
+        manifests=manifests,
+        agents=tuple(sorted(agents, key=lambda a: (a.source.path, a.source.line or 0, a.name))),
+        problems=tuple(unique[k] for k in sorted(unique)),
+        files_scanned=scan.files,
+        bytes_scanned=scan.bytes,
+    )
+

@@ -7,9 +7,9 @@ without parsing it.
 
 from __future__ import annotations
 
+import ast
 import codecs
 import io
-import posixpath
 import re
 import tokenize
 from collections import defaultdict
@@ -23,12 +23,12 @@ from cfmigrate.analyzers.code_eval import Decl, Event, ModuleAnalysis, SrvRef
 from cfmigrate.analyzers.configs import redact_args, redact_url
 from cfmigrate.analyzers.model import (
     Agent,
-    CallKind,
     CallSite,
     Manifest,
     Problem,
     ServerSpec,
     SourceRef,
+    ToolDef,
 )
 
 __all__ = [
@@ -58,6 +58,8 @@ _ROOTS = (
     "crewai",
     "cfmigrate",
     "servers",
+    "openai",  # hosted MCP tools: tools=[{"type": "mcp", ...}]
+    "anthropic",  # the MCP connector: mcp_servers=[{"type": "url", ...}]
 )
 PREFILTER: re.Pattern[bytes] = re.compile(
     rb"(?m)^[ \t]*(?:from[ \t]+|import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*)(?:"
@@ -71,7 +73,9 @@ _MARKERS = (b"mcp", b"cfmigrate", b"servers")
 """Lower-cased byte strings one of which every relevant file contains: checked first because a plain
 substring test is several times faster than the regex."""
 
-_CALL_KINDS: frozenset[str] = frozenset({"call_tool", "list_tools", "tools_param", "prompt_tools", "framework", "code_mode"})
+_CALL_KINDS: frozenset[str] = frozenset(
+    {"call_tool", "list_tools", "tools_param", "prompt_tools", "framework", "code_mode"}
+)
 _SDK_FRAMEWORKS = ("anthropic", "openai")
 
 
@@ -89,7 +93,9 @@ class PythonFacts:
     """What one Python file contributes to the inventory."""
 
     servers: tuple[ServerSpec, ...] = ()  # servers declared in code with literal args
-    defined: tuple[Manifest, ...] = ()  # MCP servers defined in this file (origin="code"): their tools statically
+    defined: tuple[
+        Manifest, ...
+    ] = ()  # MCP servers defined in this file (origin="code"): their tools statically
     agents: tuple[Agent, ...] = ()
     problems: tuple[Problem, ...] = ()
     config_refs: tuple[ConfigRef, ...] = ()
@@ -163,13 +169,19 @@ def analyze_python(source: bytes, rel: str) -> PythonFacts:
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
+        line, message = exc.raw_line, exc.message
+        try:  # CPython's parser points at the offending line more precisely
+            compile(text, rel, "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
+        except SyntaxError as syntax:
+            line, message = syntax.lineno or line, syntax.msg
+        except (ValueError, RecursionError, MemoryError):
+            pass
         return PythonFacts(
             problems=(
                 Problem(
                     "warning",
-                    f"cannot parse {rel}: {exc.message} (line {exc.raw_line}, column {exc.raw_column + 1}); "
-                    "the file was skipped",
-                    SourceRef(rel, exc.raw_line),
+                    f"cannot parse {rel}: {message} (line {line}); the file was skipped",
+                    SourceRef(rel, line),
                     "fix the syntax error, or leave the file out with `exclude` in [tool.cfmigrate]",
                 ),
             )
@@ -272,7 +284,7 @@ def _facts(analysis: ModuleAnalysis, rel: str) -> PythonFacts:
         if server.name in seen_defined:
             continue
         seen_defined.add(server.name)
-        tools = {}
+        tools: dict[str, ToolDef] = {}
         for tool in server.tools:
             tools.setdefault(tool.name, tool)
         defined.append(
@@ -388,18 +400,8 @@ def _agent(
         system_prompt_chars=max((e.system_chars for e in ordered), default=0),
         tool_sequence=tuple(e.tool for e in ordered if e.kind == "call_tool" and e.tool),
     )
-    refs = [ConfigRef(name, cands, SourceRef(rel, line)) for cands, line in sorted(configs.items(), key=lambda kv: kv[1])]
+    refs = [
+        ConfigRef(name, cands, SourceRef(rel, line))
+        for cands, line in sorted(configs.items(), key=lambda kv: kv[1])
+    ]
     return agent, refs
-
-
-def resolve_config_path(candidates: Iterable[str]) -> tuple[str, ...]:
-    """Normalised candidates without ones that climb out of the repository."""
-    out = []
-    for c in candidates:
-        norm = posixpath.normpath(c)
-        if not norm.startswith("../") and norm != "..":
-            out.append(norm)
-    return tuple(out)
-
-
-_ = CallKind  # the call-site kinds used above are the ones the model defines

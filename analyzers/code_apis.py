@@ -98,7 +98,9 @@ _BY_ROOT: dict[str, dict[str, str]] = {
     },
     "cfmigrate": {"CodeMode": "cfmigrate.CodeMode"},
 }
-_LOWLEVEL = frozenset({"mcp.server.Server", "mcp.server.lowlevel.Server", "mcp.server.lowlevel.server.Server"})
+_LOWLEVEL = frozenset(
+    {"mcp.server.Server", "mcp.server.lowlevel.Server", "mcp.server.lowlevel.server.Server"}
+)
 _EXACT = {
     "os.getenv": "os.getenv",
     "os.environ.get": "os.getenv",

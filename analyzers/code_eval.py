@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import libcst as cst
@@ -30,7 +31,7 @@ from cfmigrate.analyzers.code_schema import (
     template_value,
 )
 from cfmigrate.analyzers.code_servers import derive_name, name_from_variable, transport_of_url
-from cfmigrate.analyzers.configs import find_refs, redact_args, redact_url
+from cfmigrate.analyzers.configs import find_refs
 from cfmigrate.analyzers.manifests import package_of
 from cfmigrate.analyzers.model import ToolDef
 
@@ -122,7 +123,9 @@ class SelfRef(Val):
     cls: cst.ClassDef
 
 
-SESSION_APIS = frozenset({"mcp.ClientSession", "mcp.Client", "fastmcp.Client", "mcp.ClientSessionGroup", "mcp_use.Session"})
+SESSION_APIS = frozenset(
+    {"mcp.ClientSession", "mcp.Client", "fastmcp.Client", "mcp.ClientSessionGroup", "mcp_use.Session"}
+)
 _TRANSPORT_APIS = frozenset({"mcp.stdio_client", "mcp.streamable_http_client", "mcp.sse_client"})
 _SERVER_DEF_APIS = {"mcp.MCPServer": "mcp", "mcp.FastMCP": "mcp", "fastmcp.FastMCP": "fastmcp2"}
 _ANTHROPIC_METHODS = {
@@ -142,7 +145,9 @@ _OPENAI_METHODS = {
     ("responses", "parse"),
     ("responses", "stream"),
 }
-_EXECUTE_CODE_TOOLS = frozenset({"execute_code", "run_code", "execute_python", "run_python", "code_execution"})
+_EXECUTE_CODE_TOOLS = frozenset(
+    {"execute_code", "run_code", "execute_python", "run_python", "code_execution"}
+)
 _CONFIG_PATH = re.compile(r"^[\w.~${}:/\\ -]*[\w-]\.(?:json|jsonc|json5|ya?ml|toml)$")
 
 
@@ -247,15 +252,96 @@ def _unwrap_annotation(node: cst.BaseExpression) -> Iterator[cst.BaseExpression]
 
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
-_LINE_NODES = (
-    cst.Call,
-    cst.Import,
-    cst.ImportFrom,
-    cst.SimpleString,
-    cst.FormattedString,
-    cst.FunctionDef,
-    cst.ClassDef,
+_LINE_NODES = frozenset(
+    {
+        cst.Call,
+        cst.Import,
+        cst.ImportFrom,
+        cst.SimpleString,
+        cst.FormattedString,
+        cst.FunctionDef,
+        cst.ClassDef,
+    }
 )
+
+
+_SKIPPED_FIELDS = (
+    "whitespace",
+    "lpar",
+    "rpar",
+    "comma",
+    "semicolon",
+    "leading_lines",
+    "lines_after",
+    "header",
+    "footer",
+    "equal",
+    "colon",
+    "dot",
+)
+_FIELD_CACHE: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    names = _FIELD_CACHE.get(kind)
+    if names is None:
+        names = tuple(
+            f.name for f in dataclass_fields(kind) if not any(skip in f.name for skip in _SKIPPED_FIELDS)
+        )
+        _FIELD_CACHE[kind] = names
+    return names
+
+
+_NODE_TYPES: dict[type, bool] = {}
+
+
+def _is_node(kind: type) -> bool:
+    """isinstance(x, CSTNode) by type, cached: CSTNode's ABC instance check is slow on hot paths."""
+    known = _NODE_TYPES.get(kind)
+    if known is None:
+        known = _NODE_TYPES[kind] = issubclass(kind, cst.CSTNode)
+    return known
+
+
+class _Walk:
+    """A read-only pre-order walk calling `visit_<Node>` / `leave_<Node>` (libcst's visitors rebuild every
+    node on the way, which costs more than the whole analysis here)."""
+
+    _handlers: dict[tuple[type, str], Any]
+
+    def __init_subclass__(cls) -> None:
+        cls._handlers = {}
+
+    def _handler(self, kind: type, prefix: str) -> Any:
+        key = (kind, prefix)
+        try:
+            return self._handlers[key]
+        except KeyError:
+            found = getattr(self, prefix + kind.__name__, None)
+            self._handlers[key] = found.__func__ if found is not None else None
+            return self._handlers[key]
+
+    def on_node(self, node: cst.CSTNode) -> None:
+        """Called for every node before its visit_ handler."""
+
+    def walk(self, node: cst.CSTNode) -> None:
+        kind = type(node)
+        self.on_node(node)
+        visit = self._handler(kind, "visit_")
+        if visit is not None and visit(self, node) is False:
+            return
+        for name in _child_fields(kind):
+            value = getattr(node, name)
+            value_type = type(value)
+            if value_type is list or value_type is tuple:
+                for item in value:
+                    if _is_node(type(item)):
+                        self.walk(item)
+            elif _is_node(value_type):
+                self.walk(value)
+        leave = self._handler(kind, "leave_")
+        if leave is not None:
+            leave(self, node)
 
 
 @dataclass(eq=False)
@@ -305,14 +391,14 @@ class _LineState(CodegenState):
         pass
 
     def before_codegen(self, node: cst.CSTNode) -> None:
-        if isinstance(node, _LINE_NODES):
+        if type(node) in _LINE_NODES:
             self.lines[node] = self.line
 
     @contextmanager
     def record_syntactic_position(
         self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None
     ) -> Iterator[None]:
-        if isinstance(node, _LINE_NODES):
+        if type(node) in _LINE_NODES:
             self.lines[node] = self.line  # statements: after their leading blank lines and comments
         yield
 
@@ -350,6 +436,7 @@ class ModuleAnalysis:
         self._import_names: dict[str, str] = {}  # local name -> qualified name, for string annotations
         self._module_classes: dict[str, cst.ClassDef] = {}
         self._module_consts: dict[str, cst.BaseExpression] = {}
+        self._exact_strings: set[cst.CSTNode] = set()  # path parts already resolved against __file__
 
     # --- metadata helpers --------------------------------------------------------------------------
 
@@ -384,22 +471,21 @@ class ModuleAnalysis:
 
     # --- pass 1: bindings ----------------------------------------------------------------------------
 
-    def _collect(self) -> None:  # noqa: C901 - one visitor for scopes and bindings
+    def _collect(self) -> None:
         """Pass 1: scopes, the binding of every name, `self.x` attributes, returns, hints and source order."""
         analysis = self
         module_scope = _Scope("module", None)
 
-        class Collector(cst.CSTVisitor):
+        class Collector(_Walk):
             def __init__(self) -> None:
                 self.scope = module_scope
                 self.classes: list[cst.ClassDef] = []
                 self.functions: list[cst.FunctionDef] = []
                 self.counter = 0
 
-            def on_visit(self, node: cst.CSTNode) -> bool:
+            def on_node(self, node: cst.CSTNode) -> None:
                 self.counter += 1
                 analysis._order[node] = self.counter
-                return super().on_visit(node)
 
             def _push(self, kind: str) -> None:
                 self.scope = _Scope(kind, self.scope)
@@ -469,7 +555,9 @@ class ModuleAnalysis:
             def visit_Param(self, node: cst.Param) -> None:
                 self.scope.bind(node.name.value, node)
                 if node.annotation is not None:
-                    analysis._bindings[node] = _Binding("annotation", None, annotation=node.annotation.annotation)
+                    analysis._bindings[node] = _Binding(
+                        "annotation", None, annotation=node.annotation.annotation
+                    )
 
             def _visit_comp(self, node: cst.CSTNode) -> None:
                 self._push("comprehension")
@@ -477,8 +565,8 @@ class ModuleAnalysis:
             def _leave_comp(self, node: cst.CSTNode) -> None:
                 self._pop()
 
-            visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comp  # noqa: N815
-            leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave_comp  # noqa: N815
+            visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comp
+            leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave_comp
 
             def visit_Return(self, node: cst.Return) -> None:
                 if self.functions and node.value is not None:
@@ -518,7 +606,9 @@ class ModuleAnalysis:
                     if not self.functions and not self.classes:
                         analysis._import_names[local] = qname
 
-            def _bind(self, target: cst.BaseExpression, binding: _Binding, scope: _Scope | None = None) -> None:
+            def _bind(
+                self, target: cst.BaseExpression, binding: _Binding, scope: _Scope | None = None
+            ) -> None:
                 scope = scope or self.scope
                 for name in _target_names(target):
                     scope.bind(name.value, name)
@@ -570,18 +660,18 @@ class ModuleAnalysis:
                     for name in _target_names(node.name.name):
                         self.scope.bind(name.value, name)
 
-        self.module.visit(Collector())
+        Collector().walk(self.module)
 
     def _hint(self, value: cst.BaseExpression, target: cst.BaseExpression) -> None:
         inner = value.expression if isinstance(value, cst.Await) else value
-        if isinstance(inner, cst.Call) and inner.func is not None:
+        if (
+            isinstance(inner, cst.Call)
+            and isinstance(inner.func, cst.Attribute)
+            and inner.func.attr.value in ("enter_async_context", "enter_context")
+            and inner.args
+        ):
             # `x = await stack.enter_async_context(Decl(...))` names the inner declaration too
-            if (
-                isinstance(inner.func, cst.Attribute)
-                and inner.func.attr.value in ("enter_async_context", "enter_context")
-                and inner.args
-            ):
-                self._hint(inner.args[0].value, target)
+            self._hint(inner.args[0].value, target)
         if isinstance(target, cst.Name):
             self._hints.setdefault(inner, target.value)
         elif isinstance(target, cst.Attribute):
@@ -648,26 +738,26 @@ class ModuleAnalysis:
             return self.eval(node.expression)
         if isinstance(node, cst.List | cst.Tuple | cst.Set):
             items: list[Val] = []
-            for el in node.elements:
-                value = self.eval(el.value)
-                if isinstance(el, cst.StarredElement) and isinstance(value, Seq):
-                    items.extend(value.items)
+            for element in node.elements:
+                item = self.eval(element.value)
+                if isinstance(element, cst.StarredElement) and isinstance(item, Seq):
+                    items.extend(item.items)
                 else:
-                    items.append(value)
+                    items.append(item)
             return Seq(tuple(items))
         if isinstance(node, cst.Dict):
             pairs: list[tuple[Val, Val]] = []
             partial = False
-            for el in node.elements:
-                if isinstance(el, cst.StarredDictElement):
-                    spread = self.eval(el.value)
+            for entry in node.elements:
+                if isinstance(entry, cst.StarredDictElement):
+                    spread = self.eval(entry.value)
                     if isinstance(spread, DictV):
                         pairs.extend(spread.items)
                         partial = partial or spread.partial
                     else:
                         partial = True
-                else:
-                    pairs.append((self.eval(el.key), self.eval(el.value)))
+                elif isinstance(entry, cst.DictElement):
+                    pairs.append((self.eval(entry.key), self.eval(entry.value)))
             return DictV(tuple(pairs), partial)
         if isinstance(node, cst.Subscript):
             return self._eval_subscript(node)
@@ -675,7 +765,11 @@ class ModuleAnalysis:
             return self._eval_binary(node)
         if isinstance(node, cst.UnaryOperation):
             inner = self.eval(node.expression)
-            if isinstance(node.operator, cst.Minus) and isinstance(inner, Lit) and isinstance(inner.value, int | float):
+            if (
+                isinstance(node.operator, cst.Minus)
+                and isinstance(inner, Lit)
+                and isinstance(inner.value, int | float)
+            ):
                 return Lit(-inner.value)
             return UNKNOWN
         if isinstance(node, cst.IfExp):
@@ -766,9 +860,8 @@ class ModuleAnalysis:
         self._busy_bindings.add(binding)
         try:
             value = self.eval(binding.expr) if binding.expr is not None else UNKNOWN
-            if binding.kind == "with":
-                value = self._enter(value)
-            elif binding.kind == "iter":
+            # `with X as v`: every recognised context manager yields itself or its streams, so v is X
+            if binding.kind == "iter":
                 value = self._element(value)
             for index in binding.unpack:
                 value = self._unpack(value, index)
@@ -793,18 +886,16 @@ class ModuleAnalysis:
                 return Obj(api)
         return UNKNOWN
 
-    def _enter(self, value: Val) -> Val:
-        return value  # every recognised context manager yields itself or its streams
-
     def _element(self, value: Val) -> Val:
         if isinstance(value, Seq):
             for item in value.items:
                 if item is not UNKNOWN:
                     return item
             return UNKNOWN
-        if isinstance(value, Obj):
-            if value.api in ("mcp.tools", "mcp.tools_result") or value.path[-1:] == ("tools",):
-                return Obj("mcp.tool", value.servers)
+        if isinstance(value, Obj) and (
+            value.api in ("mcp.tools", "mcp.tools_result") or value.path[-1:] == ("tools",)
+        ):
+            return Obj("mcp.tool", value.servers)
         return UNKNOWN
 
     def _unpack(self, value: Val, index: int) -> Val:
@@ -944,7 +1035,9 @@ class ModuleAnalysis:
             method = node.func.attr.value
             if method in ("enter_async_context", "enter_context") and node.args:
                 return self.eval(node.args[0].value)
-            if method in ("resolve", "absolute", "expanduser") and isinstance(self.eval(node.func.value), FileRef):
+            if method in ("resolve", "absolute", "expanduser") and isinstance(
+                self.eval(node.func.value), FileRef
+            ):
                 return self.eval(node.func.value)
         return UNKNOWN
 
@@ -1129,7 +1222,9 @@ class ModuleAnalysis:
         text = text.replace("\\", "/")
         if text.startswith("/"):
             return (text,)
-        near = posixpath.normpath(posixpath.join(self.folder, text)) if self.folder else posixpath.normpath(text)
+        near = (
+            posixpath.normpath(posixpath.join(self.folder, text)) if self.folder else posixpath.normpath(text)
+        )
         top = posixpath.normpath(text)
         return (near,) if near == top else (near, top)
 
@@ -1151,7 +1246,7 @@ class ModuleAnalysis:
         value = self.eval(node)
         return _chars(value)
 
-    def _call_api(self, api: str, call: cst.Call) -> Val:  # noqa: C901 - one table of known APIs
+    def _call_api(self, api: str, call: cst.Call) -> Val:
         line = self.line(call)
         kw = self._args(call)[1]
         if api == "mcp.StdioServerParameters":
@@ -1168,7 +1263,11 @@ class ModuleAnalysis:
         if api in ("mcp.SseServerParameters", "mcp.StreamableHttpParameters"):
             kind = "sse" if api == "mcp.SseServerParameters" else "http"
             index = self._decl_from_kwargs(
-                call, f"code:{api.split('.')[-1]}", kind=kind, url=self._arg(call, 0, "url"), headers=kw.get("headers")
+                call,
+                f"code:{api.split('.')[-1]}",
+                kind=kind,
+                url=self._arg(call, 0, "url"),
+                headers=kw.get("headers"),
             )
             return Obj("server_params", frozenset({index}) if index is not None else frozenset())
         if api == "mcp.stdio_client":
@@ -1208,7 +1307,9 @@ class ModuleAnalysis:
             name = self._str(self._arg(call, 0, "name"))
             variable = self._hints.get(call)
             self.defined.append(
-                DefinedServer(name=name or variable or "server", api=api, flavor="mcp", line=line, variable=variable)
+                DefinedServer(
+                    name=name or variable or "server", api=api, flavor="mcp", line=line, variable=variable
+                )
             )
             return Obj("server_def", defined=len(self.defined) - 1)
         # --- OpenAI Agents SDK
@@ -1230,15 +1331,35 @@ class ModuleAnalysis:
             if "mcp_servers" in kw:
                 self._emit(
                     call,
-                    Event("framework", "agents.Agent", line, servers=servers, framework="openai-agents", mcp=True, detail="mcp_servers="),
+                    Event(
+                        "framework",
+                        "agents.Agent",
+                        line,
+                        servers=servers,
+                        framework="openai-agents",
+                        mcp=True,
+                        detail="mcp_servers=",
+                    ),
                 )
             self._emit(
                 call,
-                Event("anchor", "agents.Agent", line, framework="openai-agents", model=model, provider=provider or "openai", system_chars=chars),
+                Event(
+                    "anchor",
+                    "agents.Agent",
+                    line,
+                    framework="openai-agents",
+                    model=model,
+                    provider=provider or "openai",
+                    system_chars=chars,
+                ),
             )
             return Obj("agent", servers, model=model)
         # --- pydantic-ai
-        if api in ("pydantic_ai.MCPServerStdio", "pydantic_ai.MCPServerStreamableHTTP", "pydantic_ai.MCPServerSSE"):
+        if api in (
+            "pydantic_ai.MCPServerStdio",
+            "pydantic_ai.MCPServerStreamableHTTP",
+            "pydantic_ai.MCPServerSSE",
+        ):
             name = self._str(kw.get("id")) or self._str(kw.get("tool_prefix"))
             origin = f"code:pydantic_ai.{api.split('.')[-1]}"
             if api == "pydantic_ai.MCPServerStdio":
@@ -1271,13 +1392,35 @@ class ModuleAnalysis:
             servers = _servers_in(toolsets) | _servers_in(self.eval(kw.get("mcp_servers")))
             configs = _configs_in(toolsets) | _configs_in(self.eval(kw.get("mcp_servers")))
             model, provider = self._model(self._arg(call, 0, "model"))
-            chars = max(self._prompt_chars(kw.get("system_prompt")), self._prompt_chars(kw.get("instructions")))
+            chars = max(
+                self._prompt_chars(kw.get("system_prompt")), self._prompt_chars(kw.get("instructions"))
+            )
             if servers or configs:
                 self._emit(
                     call,
-                    Event("framework", "pydantic_ai.Agent", line, servers=servers, configs=configs, framework="pydantic-ai", mcp=True, detail="toolsets="),
+                    Event(
+                        "framework",
+                        "pydantic_ai.Agent",
+                        line,
+                        servers=servers,
+                        configs=configs,
+                        framework="pydantic-ai",
+                        mcp=True,
+                        detail="toolsets=",
+                    ),
                 )
-            self._emit(call, Event("anchor", api, line, framework="pydantic-ai", model=model, provider=provider, system_chars=chars))
+            self._emit(
+                call,
+                Event(
+                    "anchor",
+                    api,
+                    line,
+                    framework="pydantic-ai",
+                    model=model,
+                    provider=provider,
+                    system_chars=chars,
+                ),
+            )
             return Obj("agent", servers, model=model)
         # --- langchain
         if api == "langchain.MultiServerMCPClient":
@@ -1296,7 +1439,16 @@ class ModuleAnalysis:
             chars = max(self._prompt_chars(kw.get("prompt")), self._prompt_chars(kw.get("system_prompt")))
             self._emit(
                 call,
-                Event("anchor", api, line, servers=_servers_in(tools), framework="langchain", model=model, provider=provider, system_chars=chars),
+                Event(
+                    "anchor",
+                    api,
+                    line,
+                    servers=_servers_in(tools),
+                    framework="langchain",
+                    model=model,
+                    provider=provider,
+                    system_chars=chars,
+                ),
             )
             return Obj("agent", _servers_in(tools), model=model)
         if api in ("langchain.ChatAnthropic", "langchain.ChatOpenAI", "langchain.init_chat_model"):
@@ -1304,11 +1456,15 @@ class ModuleAnalysis:
             return Obj(api, model=model)
         # --- smolagents
         if api == "smolagents.ToolCollection.from_mcp":
-            servers = self._params_servers(call, self.eval(self._arg(call, 0, "server_parameters")), "code:smolagents")
+            servers = self._params_servers(
+                call, self.eval(self._arg(call, 0, "server_parameters")), "code:smolagents"
+            )
             self._emit(call, Event("framework", api, line, servers=servers, framework="smolagents", mcp=True))
             return Obj("mcp.tools", servers)
         if api == "smolagents.MCPClient":
-            servers = self._params_servers(call, self.eval(self._arg(call, 0, "server_parameters")), "code:smolagents")
+            servers = self._params_servers(
+                call, self.eval(self._arg(call, 0, "server_parameters")), "code:smolagents"
+            )
             self._emit(call, Event("framework", api, line, servers=servers, framework="smolagents", mcp=True))
             return Obj("mcp.tools", servers)
         if api == "smolagents.Model":
@@ -1318,13 +1474,23 @@ class ModuleAnalysis:
             model, provider = self._model(self._arg(call, 1, "model"))
             self._emit(
                 call,
-                Event("anchor", api, line, servers=_servers_in(tools), framework="smolagents", model=model, provider=provider),
+                Event(
+                    "anchor",
+                    api,
+                    line,
+                    servers=_servers_in(tools),
+                    framework="smolagents",
+                    model=model,
+                    provider=provider,
+                ),
             )
             return Obj("agent", _servers_in(tools), model=model)
         # --- CrewAI
         if api == "crewai.MCPServerAdapter":
             positional, _ = self._args(call)
-            servers = self._params_servers(call, self.eval(positional[0]) if positional else UNKNOWN, "code:MCPServerAdapter")
+            servers = self._params_servers(
+                call, self.eval(positional[0]) if positional else UNKNOWN, "code:MCPServerAdapter"
+            )
             names = [self._str(p) for p in positional[1:]]
             if names and all(names):
                 for ref in servers:
@@ -1340,7 +1506,16 @@ class ModuleAnalysis:
             chars = sum(self._prompt_chars(kw.get(k)) for k in ("role", "goal", "backstory"))
             self._emit(
                 call,
-                Event("anchor", api, line, servers=_servers_in(tools), framework="crewai", model=model, provider=provider, system_chars=chars),
+                Event(
+                    "anchor",
+                    api,
+                    line,
+                    servers=_servers_in(tools),
+                    framework="crewai",
+                    model=model,
+                    provider=provider,
+                    system_chars=chars,
+                ),
             )
             return Obj("agent", _servers_in(tools), model=model)
         # --- Google ADK
@@ -1359,11 +1534,15 @@ class ModuleAnalysis:
             servers = _servers_in(self.eval(self._arg(call, None, "connection_params")))
             tool_filter = self.eval(kw.get("tool_filter"))
             if isinstance(tool_filter, Seq):
-                names = tuple(i.value for i in tool_filter.items if isinstance(i, Lit) and isinstance(i.value, str))
+                allowed = tuple(
+                    i.value for i in tool_filter.items if isinstance(i, Lit) and isinstance(i.value, str)
+                )
                 for ref in servers:
                     if isinstance(ref, int):
-                        self.decls[ref].tool_filter = names
-            self._emit(call, Event("framework", "adk.MCPToolset", line, servers=servers, framework="adk", mcp=True))
+                        self.decls[ref].tool_filter = allowed
+            self._emit(
+                call, Event("framework", "adk.MCPToolset", line, servers=servers, framework="adk", mcp=True)
+            )
             return Obj("mcp.tools", servers)
         if api == "adk.LiteLlm":
             return Obj(api, model=self._str(self._arg(call, 0, "model")))
@@ -1399,19 +1578,44 @@ class ModuleAnalysis:
             chars = self._prompt_chars(kw.get("system_prompt"))
             self._emit(
                 call,
-                Event("framework", api, line, servers=_servers_in(client), configs=_configs_in(client), framework="mcp-use", mcp=True),
+                Event(
+                    "framework",
+                    api,
+                    line,
+                    servers=_servers_in(client),
+                    configs=_configs_in(client),
+                    framework="mcp-use",
+                    mcp=True,
+                ),
             )
-            self._emit(call, Event("anchor", api, line, framework="mcp-use", model=model, provider=provider, system_chars=chars))
+            self._emit(
+                call,
+                Event(
+                    "anchor",
+                    api,
+                    line,
+                    framework="mcp-use",
+                    model=model,
+                    provider=provider,
+                    system_chars=chars,
+                ),
+            )
             return Obj("agent", _servers_in(client), model=model)
         # --- model SDKs and cfmigrate
         if api in ("anthropic.Client", "openai.Client"):
             return Obj(api)
         if api == "cfmigrate.CodeMode":
             config = kw.get("config")
-            configs = self._config_refs(config) if config is not None else frozenset(self.config_candidates(".mcp.json"))
+            configs = (
+                self._config_refs(config)
+                if config is not None
+                else frozenset(self.config_candidates(".mcp.json"))
+            )
             self._emit(
                 call,
-                Event("code_mode", "cfmigrate.runtime.CodeMode", line, configs=configs, code_mode=True, mcp=True),
+                Event(
+                    "code_mode", "cfmigrate.runtime.CodeMode", line, configs=configs, code_mode=True, mcp=True
+                ),
             )
             return Obj("cfmigrate.CodeMode", configs=configs)
         # --- helpers whose value matters for paths and environment names
@@ -1428,9 +1632,12 @@ class ModuleAnalysis:
             return value if isinstance(value, FileRef | Lit) else UNKNOWN
         if api == "os.path.join":
             parts = [self.eval(a.value) for a in call.args]
-            if parts and isinstance(parts[0], FileRef) and all(isinstance(p, Lit) and isinstance(p.value, str) for p in parts[1:]):
-                return FileRef(posixpath.normpath(posixpath.join(parts[0].rel, *[p.value for p in parts[1:]])))  # type: ignore[union-attr]
+            head = parts[0] if parts else None
+            tail = [p.value for p in parts[1:] if isinstance(p, Lit) and isinstance(p.value, str)]
+            if isinstance(head, FileRef) and len(tail) == len(parts) - 1:
+                return FileRef(posixpath.normpath(posixpath.join(head.rel, *tail)))
             return UNKNOWN
+        return UNKNOWN
         return UNKNOWN
 
     def _agents_tool_filter(self, node: cst.BaseExpression | None) -> tuple[str, ...] | None:
@@ -1459,8 +1666,8 @@ class ModuleAnalysis:
         """What `mcp.Client(...)` / `fastmcp.Client(...)` connects to."""
         arg = self._arg(call, 0, "server" if api == "mcp.Client" else "transport")
         value = self.eval(arg)
-        if isinstance(value, Lit) and isinstance(value.value, str) or isinstance(value, FileRef):
-            text = value.rel if isinstance(value, FileRef) else str(value.value)  # type: ignore[union-attr]
+        if (isinstance(value, Lit) and isinstance(value.value, str)) or isinstance(value, FileRef):
+            text = value.rel if isinstance(value, FileRef) else str(value.value)
             if text.startswith(("http://", "https://")):
                 index = self._decl_from_kwargs(call, f"code:{api}", kind="http", url=arg)
             elif text.endswith((".py", ".js")):
@@ -1490,7 +1697,9 @@ class ModuleAnalysis:
             name = self._str(self._arg(call, 0, "name"))
             api = "mcp_use.MCPSession.call_tool" if obj.api == "mcp_use.Session" else f"{obj.api}.call_tool"
             detail = "" if name else f"dynamic tool name: {_code(self._arg(call, 0, 'name') or call.func)}"
-            self._emit(call, Event("call_tool", api, line, tool=name, servers=obj.servers, mcp=True, detail=detail))
+            self._emit(
+                call, Event("call_tool", api, line, tool=name, servers=obj.servers, mcp=True, detail=detail)
+            )
             return Obj("mcp.call_result", obj.servers)
         if obj.api in SESSION_APIS and path in (("list_tools",), ("connector", "list_tools")):
             api = "mcp_use.MCPSession.list_tools" if obj.api == "mcp_use.Session" else f"{obj.api}.list_tools"
@@ -1504,7 +1713,15 @@ class ModuleAnalysis:
                     servers = self._named(servers, only)
                 self._emit(
                     call,
-                    Event("framework", "langchain_mcp_adapters.MultiServerMCPClient.get_tools", line, servers=servers, configs=obj.configs, framework="langchain", mcp=True),
+                    Event(
+                        "framework",
+                        "langchain_mcp_adapters.MultiServerMCPClient.get_tools",
+                        line,
+                        servers=servers,
+                        configs=obj.configs,
+                        framework="langchain",
+                        mcp=True,
+                    ),
                 )
                 return Obj("mcp.tools", servers, configs=obj.configs)
             if method == "session":
@@ -1531,8 +1748,6 @@ class ModuleAnalysis:
             return UNKNOWN
         if method in ("enter_async_context", "enter_context") and call.args:
             return self.eval(call.args[0].value)
-        if obj.api in ("mcp.tools", "mcp.tools_result") or path[-1:] == ("tools",):
-            return UNKNOWN
         return UNKNOWN
 
     def _named(self, servers: frozenset[SrvRef], name: str | None) -> frozenset[SrvRef]:
@@ -1549,22 +1764,52 @@ class ModuleAnalysis:
             chars = self._prompt_chars(kw.get("system"))
         else:
             chars = self._prompt_chars(kw.get("instructions"))
-            chars = max(chars, self._system_in_messages(self.eval(kw.get("messages")) if "messages" in kw else self.eval(kw.get("input"))))
-        self._emit(call, Event("model", api, line, framework=provider, model=model, provider=provider, system_chars=chars))
+            chars = max(
+                chars,
+                self._system_in_messages(
+                    self.eval(kw.get("messages")) if "messages" in kw else self.eval(kw.get("input"))
+                ),
+            )
+        self._emit(
+            call,
+            Event("model", api, line, framework=provider, model=model, provider=provider, system_chars=chars),
+        )
         if "tools" in kw:
             tools = self.eval(kw["tools"])
             servers = _servers_in(tools)
             execute = _execute_code_tool(tools)
             hosted = self._hosted_mcp_tools(call, tools)
             if execute:
-                self._emit(call, Event("code_mode", api, line, code_mode=True, mcp=True, detail=f"offers an {execute} tool"))
+                self._emit(
+                    call,
+                    Event(
+                        "code_mode", api, line, code_mode=True, mcp=True, detail=f"offers an {execute} tool"
+                    ),
+                )
             self._emit(
                 call,
-                Event("tools_param", api, line, servers=servers | hosted, mcp=bool(servers or hosted), detail=f"tools={_code(kw['tools'])}"),
+                Event(
+                    "tools_param",
+                    api,
+                    line,
+                    servers=servers | hosted,
+                    mcp=bool(servers or hosted),
+                    detail=f"tools={_code(kw['tools'])}",
+                ),
             )
         if "mcp_servers" in kw:
             hosted = self._hosted_mcp_tools(call, self.eval(kw["mcp_servers"]), anthropic=True)
-            self._emit(call, Event("tools_param", api, line, servers=hosted, mcp=bool(hosted), detail="mcp_servers= (MCP connector)"))
+            self._emit(
+                call,
+                Event(
+                    "tools_param",
+                    api,
+                    line,
+                    servers=hosted,
+                    mcp=bool(hosted),
+                    detail="mcp_servers= (MCP connector)",
+                ),
+            )
         return Obj("model.response")
 
     def _system_in_messages(self, messages: Val) -> int:
@@ -1589,13 +1834,22 @@ class ModuleAnalysis:
             kind = item.get("type")
             if anthropic and isinstance(kind, Lit) and kind.value == "url":
                 name = item.get("name")
-                index = self._decl_from_dict(call, DictV(tuple((k, v) for k, v in item.items if not (isinstance(k, Lit) and k.value == "type"))), "code:anthropic.mcp_servers", name.value if isinstance(name, Lit) else None)
+                index = self._decl_from_dict(
+                    call,
+                    DictV(
+                        tuple((k, v) for k, v in item.items if not (isinstance(k, Lit) and k.value == "type"))
+                    ),
+                    "code:anthropic.mcp_servers",
+                    name.value if isinstance(name, Lit) else None,
+                )
                 if index is not None:
                     out.add(index)
                     config = item.get("tool_configuration")
                     allowed = config.get("allowed_tools") if isinstance(config, DictV) else None
                     if isinstance(allowed, Seq):
-                        self.decls[index].tool_filter = tuple(i.value for i in allowed.items if isinstance(i, Lit))
+                        self.decls[index].tool_filter = tuple(
+                            i.value for i in allowed.items if isinstance(i, Lit)
+                        )
             elif not anthropic and isinstance(kind, Lit) and kind.value == "mcp":
                 label = item.get("server_label")
                 url = item.get("server_url")
@@ -1609,7 +1863,9 @@ class ModuleAnalysis:
                     )
                     headers = item.get("headers")
                     if isinstance(headers, DictV):
-                        decl.header_names = tuple(sorted(k.value for k, _ in headers.items if isinstance(k, Lit)))
+                        decl.header_names = tuple(
+                            sorted(k.value for k, _ in headers.items if isinstance(k, Lit))
+                        )
                     allowed = item.get("allowed_tools")
                     if isinstance(allowed, Seq):
                         decl.tool_filter = tuple(i.value for i in allowed.items if isinstance(i, Lit))
@@ -1691,7 +1947,19 @@ class ModuleAnalysis:
                     return binding
             if node.value in self._module_classes:
                 return self._module_classes[node.value]
-            if node.value in ("str", "int", "float", "bool", "bytes", "list", "dict", "set", "tuple", "frozenset", "object"):
+            if node.value in (
+                "str",
+                "int",
+                "float",
+                "bool",
+                "bytes",
+                "list",
+                "dict",
+                "set",
+                "tuple",
+                "frozenset",
+                "object",
+            ):
                 return f"builtins.{node.value}"
         return None
 
@@ -1728,7 +1996,7 @@ class ModuleAnalysis:
         analysis = self
         server = self.defined[index]
 
-        class Finder(cst.CSTVisitor):
+        class Finder(_Walk):
             def visit_Call(self, node: cst.Call) -> None:
                 if analysis.api_of(node.func) != "mcp.Tool":
                     return
@@ -1750,7 +2018,7 @@ class ModuleAnalysis:
                     )
                 )
 
-        fn.body.visit(Finder())
+        Finder().walk(fn.body)
 
     def _schema_value(self, node: cst.BaseExpression) -> dict[str, Any] | None:
         value = literal_value(node)
@@ -1777,7 +2045,7 @@ class ModuleAnalysis:
         self._collect()
         analysis = self
 
-        class Visitor(cst.CSTVisitor):
+        class Visitor(_Walk):
             def __init__(self) -> None:
                 self.units: list[str] = []
                 self.depth = 0
@@ -1799,10 +2067,14 @@ class ModuleAnalysis:
                 self.units.pop()
 
             def visit_Call(self, node: cst.Call) -> None:
-                analysis.eval(node)
+                value = analysis.eval(node)
                 for event in analysis._node_events.get(node, []):
                     analysis.events.append((self._unit(), event))
                 analysis._prompt_join(node, self._unit())
+                analysis._config_path(node, value, self._unit())
+
+            def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+                analysis._config_path(node, analysis.eval(node), self._unit())
 
             def visit_FormattedString(self, node: cst.FormattedString) -> None:
                 analysis._prompt_fstring(node, self._unit())
@@ -1816,7 +2088,7 @@ class ModuleAnalysis:
             def visit_Import(self, node: cst.Import) -> None:
                 analysis._servers_import(node, self._unit())
 
-        self.module.visit(Visitor())
+        Visitor().walk(self.module)
 
     def _servers_import(self, node: cst.Import | cst.ImportFrom, unit: str | None) -> None:
         modules: list[str] = []
@@ -1861,9 +2133,22 @@ class ModuleAnalysis:
         mentions = _attribute_names(arg.elt)
         source = self.eval(arg.for_in.iter)
         tool_like = isinstance(source, Obj) and source.api in ("mcp.tools", "mcp.tools_result", "mcp.tool")
-        if "format_for_llm" in mentions or tool_like and mentions & {"name", "description"} or {"name", "description"} <= mentions:
+        if (
+            "format_for_llm" in mentions
+            or (tool_like and mentions & {"name", "description"})
+            or {"name", "description"} <= mentions
+        ):
             self.events.append(
-                (unit, Event("prompt_tools", "prompt:join", self.line(node), servers=_servers_in(source), detail="tool list joined into prompt text"))
+                (
+                    unit,
+                    Event(
+                        "prompt_tools",
+                        "prompt:join",
+                        self.line(node),
+                        servers=_servers_in(source),
+                        detail="tool list joined into prompt text",
+                    ),
+                )
             )
 
     def _prompt_fstring(self, node: cst.FormattedString, unit: str | None) -> None:
@@ -1876,15 +2161,39 @@ class ModuleAnalysis:
         for base, attrs in bases.items():
             if {"name", "description"} <= attrs and "tool" in base.lower():
                 self.events.append(
-                    (unit, Event("prompt_tools", "prompt:f-string", self.line(node), detail=f"{base}.name / {base}.description in a prompt"))
+                    (
+                        unit,
+                        Event(
+                            "prompt_tools",
+                            "prompt:f-string",
+                            self.line(node),
+                            detail=f"{base}.name / {base}.description in a prompt",
+                        ),
+                    )
                 )
                 return
 
+    def _config_path(self, node: cst.Call | cst.BinaryOperation, value: Val, unit: str | None) -> None:
+        """`Path(__file__).parent / "mcp.json"` and `os.path.join(...)`: a config path known exactly."""
+        if not isinstance(value, FileRef) or not _CONFIG_PATH.match(value.rel):
+            return
+        parts = [node.right] if isinstance(node, cst.BinaryOperation) else [a.value for a in node.args]
+        for part in parts:
+            self._exact_strings.add(part)
+        self.events.append((unit, Event("config", "path", self.line(node), configs=frozenset({value.rel}))))
+
     def _config_literal(self, node: cst.SimpleString, unit: str | None) -> None:
+        if node in self._exact_strings:
+            return
         value = node.evaluated_value
         if not isinstance(value, str) or len(value) > 200 or not _CONFIG_PATH.match(value):
             return
-        self.events.append((unit, Event("config", "literal", self.line(node), configs=frozenset(self.config_candidates(value)))))
+        self.events.append(
+            (
+                unit,
+                Event("config", "literal", self.line(node), configs=frozenset(self.config_candidates(value))),
+            )
+        )
 
 
 # --- small helpers -----------------------------------------------------------------------------------
@@ -2031,11 +2340,11 @@ def _execute_code_tool(tools: Val) -> str | None:
 def _attribute_names(node: cst.CSTNode) -> set[str]:
     found: set[str] = set()
 
-    class Finder(cst.CSTVisitor):
+    class Finder(_Walk):
         def visit_Attribute(self, node: cst.Attribute) -> None:
             found.add(node.attr.value)
 
-    node.visit(Finder())
+    Finder().walk(node)
     return found
 
 

@@ -53,7 +53,9 @@ _LISTS = frozenset(
         "typing.MutableSequence",
     }
 )
-_SETS = frozenset({"builtins.set", "builtins.frozenset", "typing.Set", "typing.FrozenSet", "collections.abc.Set"})
+_SETS = frozenset(
+    {"builtins.set", "builtins.frozenset", "typing.Set", "typing.FrozenSet", "collections.abc.Set"}
+)
 _TUPLES = frozenset({"builtins.tuple", "typing.Tuple"})
 _DICTS = frozenset(
     {"builtins.dict", "typing.Dict", "typing.Mapping", "collections.abc.Mapping", "typing.MutableMapping"}
@@ -118,10 +120,10 @@ def literal_value(node: cst.BaseExpression) -> Any:
         return items
     if isinstance(node, cst.Dict):
         out: dict[Any, Any] = {}
-        for el in node.elements:
-            if not isinstance(el, cst.DictElement):
+        for entry in node.elements:
+            if not isinstance(entry, cst.DictElement):
                 return _NO_VALUE
-            key, value = literal_value(el.key), literal_value(el.value)
+            key, value = literal_value(entry.key), literal_value(entry.value)
             if key is _NO_VALUE or value is _NO_VALUE or not isinstance(key, str | int | float | bool):
                 return _NO_VALUE
             out[key] = value
@@ -142,7 +144,11 @@ def template_value(
                 expr = part.expression
                 constant = lookup(expr) if lookup is not None and isinstance(expr, cst.Name) else None
                 value = literal_value(constant) if constant is not None else _NO_VALUE
-                out.append(str(value) if is_literal(value) and part.conversion is None and part.format_spec is None else "{" + _code(expr) + "}")
+                out.append(
+                    str(value)
+                    if is_literal(value) and part.conversion is None and part.format_spec is None
+                    else "{" + _code(expr) + "}"
+                )
         return "".join(out)
     if isinstance(node, cst.ConcatenatedString) and node.evaluated_value is None:
         left, right = template_value(node.left, lookup), template_value(node.right, lookup)
@@ -667,7 +673,9 @@ def _strip_titles(schema: Any, in_properties: bool = False) -> Any:
         for key, value in schema.items():
             if key == "title" and not in_properties:
                 continue
-            out[key] = _strip_titles(value, in_properties=key in ("properties", "$defs") and not in_properties)
+            out[key] = _strip_titles(
+                value, in_properties=key in ("properties", "$defs") and not in_properties
+            )
         return out
     if isinstance(schema, list):
         return [_strip_titles(v) for v in schema]

@@ -35,6 +35,12 @@ _GENERIC_VARIABLES = frozenset(
         "session",
         "s",
         "p",
+        "c",
+        "remote",
+        "local",
+        "mcp",
+        "srv",
+        "api",
     }
 )
 _VARIABLE_SUFFIXES = (

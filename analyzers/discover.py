@@ -14,6 +14,7 @@ import posixpath
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -56,25 +57,39 @@ class _Scan:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _read_python(path: Path, rel: str) -> tuple[bytes | None, int, Problem | None]:
+def _read_python(path: str, rel: str) -> tuple[bytes | None, int, Problem | None]:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, 0, Problem(
-                "info",
-                f"{rel} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB and was not analysed",
-                SourceRef(rel),
-                "if it holds agent code, split it or list it under `include` in [tool.cfmigrate]",
-            )
-        with open(path, "rb") as fh:
-            data = fh.read()
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            if size > MAX_FILE_BYTES:
+                return (
+                    None,
+                    0,
+                    Problem(
+                        "info",
+                        f"{rel} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB and was not analysed",
+                        SourceRef(rel),
+                        "if it holds agent code, split it or list it under `include` in [tool.cfmigrate]",
+                    ),
+                )
+            chunks: list[bytes] = []
+            while chunk := os.read(fd, max(size + 1, 1 << 16)):  # to EOF, even if the file changed size
+                chunks.append(chunk)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        finally:
+            os.close(fd)
         return data, len(data), None
     except OSError as exc:
-        return None, 0, Problem(
-            "warning",
-            f"cannot read {rel}: {exc.strerror or type(exc).__name__}; it was not scanned",
-            SourceRef(rel),
-            "fix its permissions, or leave it out with `exclude` in [tool.cfmigrate]",
+        return (
+            None,
+            0,
+            Problem(
+                "warning",
+                f"cannot read {rel}: {exc.strerror or type(exc).__name__}; it was not scanned",
+                SourceRef(rel),
+                "fix its permissions, or leave it out with `exclude` in [tool.cfmigrate]",
+            ),
         )
 
 
@@ -92,7 +107,7 @@ def _python_batch(batch: Sequence[tuple[str, str]], analyze: bool = True) -> _Py
     """Read a batch of (absolute path, rel) files, prefilter them, and parse the few that pass."""
     out = _PyResult()
     for path, rel in batch:
-        data, size, problem = _read_python(Path(path), rel)
+        data, size, problem = _read_python(path, rel)
         out.bytes += size
         if problem is not None:
             out.problems.append(problem)
@@ -118,8 +133,12 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def _in_pool(batches: list[list[tuple[str, str]]], workers: int) -> list[_PyResult]:
-    with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=_pool_context()) as pool:
-        return list(pool.map(_prefiltered_batch, batches))
+    """Batches in worker processes; if the pool cannot start or breaks, the same work runs here instead."""
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=_pool_context()) as pool:
+            return list(pool.map(_prefiltered_batch, batches))
+    except (OSError, BrokenProcessPool):
+        return [_prefiltered_batch(batch) for batch in batches]
 
 
 def _python(files: list[tuple[str, str]], jobs: int | None) -> _PyResult:
@@ -152,13 +171,14 @@ def _scan(root: Path, include: Sequence[str], exclude: Sequence[str], jobs: int 
     walker = Walker(root, include, exclude)
     python_files: list[tuple[str, str]] = []
     snapshot_prefix = SNAPSHOT_DIR + "/"
-    for path, rel in walker:
+    for text_path, rel in walker.entries():
         scan.files += 1
         if rel.startswith(snapshot_prefix):
             continue  # read by read_snapshots below
         if rel.endswith(".py"):
-            python_files.append((str(path), rel))
+            python_files.append((text_path, rel))
             continue
+        path = Path(text_path)
         handled = False
         if is_config_candidate(rel):
             result = parse_config_file(path, rel)
@@ -182,10 +202,10 @@ def _scan(root: Path, include: Sequence[str], exclude: Sequence[str], jobs: int 
                 if manifest is not None:
                     scan.manifest_files.append(manifest)
     scan.problems.extend(walker.problems)
-    result = _python(python_files, jobs)
-    scan.bytes += result.bytes
-    scan.problems.extend(result.problems)
-    scan.python = sorted(result.facts, key=lambda item: item[0])
+    python = _python(python_files, jobs)
+    scan.bytes += python.bytes
+    scan.problems.extend(python.problems)
+    scan.python = sorted(python.facts, key=lambda item: item[0])
     return scan
 
 
@@ -203,8 +223,25 @@ def _launch(spec: ServerSpec) -> tuple[object, ...]:
 # --- servers -------------------------------------------------------------------------------------
 
 
+def _anchor_to_root(spec: ServerSpec, root: Path) -> ServerSpec:
+    """A server declared in `pkg/agent.py` with `args=["servers/x.py"]` means a path from the working
+    directory, normally the repository root; tools that resolve relative paths from the declaring file's
+    folder (as they do for configs) get `cwd` pointing back at the root."""
+    folder = posixpath.dirname(spec.source.path)
+    if spec.transport != "stdio" or spec.cwd or not folder:
+        return spec
+    for arg in (spec.command or "", *spec.args):
+        if arg.startswith(("-", "/", "{")) or (
+            "/" not in arg and not arg.endswith((".py", ".js", ".mjs", ".ts"))
+        ):
+            continue
+        if (root / arg).exists() and not (root / folder / arg).exists():
+            return replace(spec, cwd=posixpath.relpath(".", folder))
+    return spec
+
+
 def _merge_servers(
-    config_specs: list[ServerSpec], python: list[tuple[str, PythonFacts]], problems: list[Problem]
+    config_specs: list[ServerSpec], python: list[tuple[str, PythonFacts]], problems: list[Problem], root: Path
 ) -> tuple[dict[str, ServerSpec], dict[str, dict[str, str]]]:
     """One spec per name; returns the specs and, per Python file, how its server names map to final ones."""
     final: dict[str, ServerSpec] = {}
@@ -227,7 +264,8 @@ def _merge_servers(
     aliases: dict[str, dict[str, str]] = {}
     for rel, facts in python:
         mapping: dict[str, str] = {}
-        for spec in facts.servers:
+        for declared in facts.servers:
+            spec = _anchor_to_root(declared, root)
             same = by_launch.get(_launch(spec))
             if same is not None:
                 mapping[spec.name] = same
@@ -322,7 +360,7 @@ def _choose_manifests(
     for name in sorted(specs):
         spec = specs[name]
         for rel in sorted(_launched_files(spec, root)):
-            if rel in defined and defined[rel]:
+            if defined.get(rel):
                 m = defined[rel][0]
                 from_code[name] = replace(m, server=name)
                 used_defined.add((rel, m.server))
@@ -331,8 +369,12 @@ def _choose_manifests(
     for rel, m in all_defined:
         if (rel, m.server) in used_defined:
             continue
-        spec = specs.get(m.server)
-        if spec is not None and m.server not in from_code and (spec.transport != "stdio" or not spec.package):
+        same_name = specs.get(m.server)
+        if (
+            same_name is not None
+            and m.server not in from_code
+            and (same_name.transport != "stdio" or not same_name.package)
+        ):
             from_code[m.server] = m  # a local server reached by URL under the same name
             used_defined.add((rel, m.server))
     for rel, m in all_defined:
@@ -467,7 +509,7 @@ def discover(
     problems = list(scan.problems)
     for _, facts in scan.python:
         problems.extend(facts.problems)
-    specs, aliases = _merge_servers(scan.config_specs, scan.python, problems)
+    specs, aliases = _merge_servers(scan.config_specs, scan.python, problems, root)
     agents = _link_agents(scan.python, aliases, specs, scan.parsed_configs, root, problems)
     snapshots, snapshot_problems = read_snapshots(root)
     problems.extend(snapshot_problems)
@@ -482,4 +524,3 @@ def discover(
         files_scanned=scan.files,
         bytes_scanned=scan.bytes,
     )
-

@@ -283,7 +283,7 @@ def load_trace(path: Path) -> dict[str, list[dict[str, Any]]]:
     """Read a JSONL trace of logged model requests (`usage.input_tokens` per line), grouped by task id.
 
     Each line: {"task": "<id>", "agent": "<name>"?, "usage": {"input_tokens": N, "output_tokens": M}, ...};
-    lines without a task id form one task. Raises ValueError naming the file and line.
+    a line without a task id is a task of its own. Raises ValueError naming the file and line.
     """
     tasks: dict[str, list[dict[str, Any]]] = {}
     for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -295,15 +295,17 @@ def load_trace(path: Path) -> dict[str, list[dict[str, Any]]]:
             int(usage["input_tokens"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{no}: not a request record with usage.input_tokens ({exc})") from None
-        tasks.setdefault(str(rec.get("task", "")), []).append(rec)
+        task = rec.get("task")
+        tasks.setdefault(str(task) if task is not None else f"#line{no}", []).append(rec)
     if not tasks:
         raise ValueError(f"{path}: no request records")
     return tasks
 
 
 def _trace_workflow(trace: Mapping[str, list[dict[str, Any]]], after_per_request: int, fixed: int, name: str) -> WorkflowFigure:
-    recs = [r for recs in trace.values() for r in recs if r.get("agent") in (None, name)]
-    tasks = max(1, len({str(r.get("task", "")) for r in recs}))
+    chosen = {t: [r for r in recs if r.get("agent") in (None, name)] for t, recs in trace.items()}
+    recs = [r for rs in chosen.values() for r in rs]
+    tasks = max(1, sum(1 for rs in chosen.values() if rs))
     billed = sum(int(r["usage"]["input_tokens"]) for r in recs) // tasks
     calls = sum(int(r.get("tool_calls", 0)) for r in recs) // tasks
     return WorkflowFigure(
@@ -344,17 +346,18 @@ def measure(
         )
         unknown = tuple(sorted(n for n in names if n not in by_name or by_name[n].status == "unknown"))
         tool_count = sum(f.tool_count or 0 for f in figs)
-        definitions = sum(f.tokens or 0 for f in figs)
+        # An agent already on code mode sends no tool schemas: its context is the code-mode one.
+        definitions = 0 if agent.code_mode else sum(f.tokens or 0 for f in figs)
         a_model = model or agent.model
         overhead = (
             pricing.tool_use_overhead(a_model, a_provider)
-            if tool_count
+            if tool_count or agent.code_mode
             else pricing.Overhead(0, "no tools sent")
         )
         system_tokens = count_system(agent) if count_system else 0
-        per_request = definitions + (overhead.tokens or 0) + system_tokens
-        code_tokens = _code_mode_tokens(figs, agent, costs) if not agent.code_mode else per_request
-        direct_now = definitions + (overhead.tokens or 0)
+        code_tokens = _code_mode_tokens(figs, agent, costs)
+        direct_now = (code_tokens if agent.code_mode else definitions) + (overhead.tokens or 0)
+        per_request = direct_now + system_tokens
         reduction = 0.0 if not direct_now else max(0.0, (direct_now - code_tokens) / direct_now)
         decision, reasons = _decide(agent, figs, tool_count, reduction)
         p = pricing.input_price(a_model, price, price_source)

@@ -92,6 +92,11 @@ class Walker:
         return False
 
     def __iter__(self) -> Iterator[tuple[Path, str]]:
+        for path, rel in self.entries():
+            yield Path(path), rel
+
+    def entries(self) -> Iterator[tuple[str, str]]:
+        """Like iterating the walker, with the absolute path as a plain string (cheaper on large trees)."""
         root = self.root
         try:
             top = root.stat()
@@ -160,7 +165,7 @@ class Walker:
                         continue
                     if self.include is not None and not self.include.match_file(rel):
                         continue
-                    yield Path(entry.path), rel
+                    yield entry.path, rel
                 # anything else (a broken symlink, a socket, a fifo) is not a file to read
             stack.extend(reversed(subfolders))
 

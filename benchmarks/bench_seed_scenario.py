@@ -324,8 +324,12 @@ def slack_announcement(slack_state: Path, channel: str, note_id: str) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
-async def compare(code_agent: Path | None = None, workdir: Path | None = None) -> Comparison:
-    """Run both agents on private copies of the fixture and check the code-mode run."""
+async def compare(code_agent: Path | str | None = None, workdir: Path | None = None) -> Comparison:
+    """Run both agents on private copies of the fixture and check the code-mode run.
+
+    `code_agent`: a module path, "builtin" for the hand-migrated agent, or None for the default
+    (`build/seed-migrated/agent.py` when it exists, else the hand-migrated agent).
+    """
     base = workdir or Path(tempfile.mkdtemp(prefix="cfm-seed-bench-"))
     transcript = (FIXTURE / "data" / "transcript.txt").read_text(encoding="utf-8")
     probes = transcript_probes(transcript)
@@ -343,12 +347,13 @@ async def compare(code_agent: Path | None = None, workdir: Path | None = None) -
     with environment(code_env):
         generate_package(code_repo)
     if code_agent is None:
-        if MIGRATED_AGENT.is_file():
-            code_agent = MIGRATED_AGENT
-        else:
-            code_agent = code_repo / "agent_code_mode.py"
-            code_agent.write_text(HAND_MIGRATED_AGENT, encoding="utf-8")
-    code = await drive("code mode", code_agent, CodeModePolicy(), code_env)
+        code_agent = MIGRATED_AGENT if MIGRATED_AGENT.is_file() else "builtin"
+    if code_agent == "builtin":
+        agent_path = code_repo / "agent_code_mode.py"
+        agent_path.write_text(HAND_MIGRATED_AGENT, encoding="utf-8")
+    else:
+        agent_path = Path(code_agent)
+    code = await drive("code mode", agent_path, CodeModePolicy(), code_env)
     note_id = note_with_transcript(Path(code_env["CRM_DATA"]), transcript)
     announcement = slack_announcement(Path(code_env["SLACK_DATA"]), "#sales-updates", note_id)
     if len(announcement) > 1000:
@@ -412,19 +417,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
         "--code-agent",
-        type=Path,
-        help="agent module with `async def run(task)` (default: build/seed-migrated/agent.py or the built-in hand migration)",
+        help="agent module with `async def run(task)`, or 'builtin' for the hand-migrated agent "
+        "(default: build/seed-migrated/agent.py when it exists, else builtin)",
     )
     parser.add_argument("--keep", type=Path, help="keep the working copies in this directory")
     args = parser.parse_args()
     workdir = args.keep.resolve() if args.keep else None
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
+    scratch = workdir or Path(tempfile.mkdtemp(prefix="cfm-seed-bench-"))
     try:
-        result = asyncio.run(compare(args.code_agent.resolve() if args.code_agent else None, workdir))
+        agent = args.code_agent if args.code_agent in (None, "builtin") else Path(args.code_agent).resolve()
+        result = asyncio.run(compare(agent, scratch))
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    finally:
+        if workdir is None:
+            shutil.rmtree(scratch, ignore_errors=True)
     print(report(result))
     if result.reduction < TARGET:
         raise SystemExit(1)

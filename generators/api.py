@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata, resources
@@ -115,7 +114,7 @@ def build(
     options: GenerateOptions, estate: Estate | None = None
 ) -> tuple[Estate, PackageIR, dict[str, bytes]]:
     """Load the estate (unless given), build the IR and render every file (nothing is written)."""
-    from cfmigrate.generators.build import build_package
+    from cfmigrate.generators.build import GenerateError, build_package
     from cfmigrate.generators.inputs import load_estate
     from cfmigrate.generators.render import render_package
 
@@ -127,6 +126,12 @@ def build(
             manifest_files=options.manifest_files,
             servers=options.servers,
             discover_repo=options.discover,
+        )
+    if not estate.pairs:
+        errors = "; ".join(p.message for p in estate.problems if p.level == "error")
+        raise GenerateError(
+            "no tool manifests to generate from: run `cfmigrate generate --refresh` (lists the tools of the servers "
+            f"in your MCP configs) or pass --manifest FILE{f' ({errors})' if errors else ''}"
         )
     package = build_package(
         estate.pairs, package=options.out_dir.name, renames=dict(options.renames), bases=estate.bases
@@ -185,7 +190,7 @@ def refresh(options: GenerateOptions) -> list[Problem]:
     from cfmigrate.generators.inputs import load_estate
 
     estate = load_estate(options.root, options.out_dir, servers=options.servers, discover_repo=True)
-    specs: Sequence = [s for s in estate.specs if not s.disabled]
+    specs = [s for s in estate.specs if not s.disabled]
     problems = [p for p in estate.problems if p.level == "error"]
     for result in connect_all(specs, root=options.root, write=True):
         if result.problem is not None:

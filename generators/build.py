@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cfmigrate.analyzers.model import Manifest, Problem, ServerSpec, ToolDef
-from cfmigrate.generators import docs
+from cfmigrate.generators import docs, package_runtime
 from cfmigrate.generators.errors import GenerateFailure
 from cfmigrate.generators.ir import Arg, PackageIR, ServerIR, ToolIR
 from cfmigrate.generators.models import (
@@ -55,7 +55,7 @@ def _collisions_message(collisions: Sequence[Collision]) -> str:
     return "; ".join(c.message() for c in collisions)
 
 
-def _prepare(server: str, tools: Sequence[_Tool], renames: Mapping[str, str]) -> tuple[Batch, dict[str, str]]:
+def _prepare(tools: Sequence[_Tool], renames: Mapping[str, str]) -> tuple[Batch, dict[str, str]]:
     """The batch document for `tools` (class names reserved first, then schemas hoisted in tool order)."""
     batch = Batch()
     for t in tools:
@@ -114,9 +114,7 @@ def _property_collisions(server: str, t: _Tool, renames: Mapping[str, str]) -> l
     return found
 
 
-def _generate(
-    server: str, tools: list[_Tool], renames: Mapping[str, str]
-) -> tuple[ModelModule, dict[str, str]]:
+def _generate(tools: list[_Tool], renames: Mapping[str, str]) -> tuple[ModelModule, dict[str, str]]:
     """One datamodel-code-generator batch for `tools`; tools it cannot handle are found and reported.
 
     Returns the parsed models and {tool id: reason} for tools left out. A failing batch is bisected, so
@@ -125,7 +123,7 @@ def _generate(
     failed: dict[str, str] = {}
 
     def attempt(subset: list[_Tool]) -> ModelModule:
-        batch, aliases = _prepare(server, subset, renames)
+        batch, aliases = _prepare(subset, renames)
         return parse_models(run_datamodel_codegen(batch.document(), aliases))
 
     def bisect(subset: list[_Tool]) -> None:
@@ -149,8 +147,6 @@ def _generate(
             bisect(ok)
             continue
         module = _rebase_outputs(module, ok)
-        from cfmigrate.generators import package_runtime
-
         errors = build_check(module, [b.name for b in module.blocks], {"_runtime": package_runtime})
         if not errors:
             return module, failed
@@ -161,6 +157,36 @@ def _generate(
     for t in tools:  # still failing after several rounds: report rather than loop
         failed.setdefault(t.id, "models could not be generated for this tool's schemas")
     return ModelModule(imports=(), blocks=()), failed
+
+
+def _ordered(blocks: list[Block], last: Sequence[str]) -> list[Block]:
+    """Classes in dependency order (what a class uses comes first), `last` (the tool's own models) at the end."""
+    by_name = {b.name: b for b in blocks}
+    done: list[Block] = []
+    seen: set[str] = set()
+
+    def visit(block: Block) -> None:
+        if block.name in seen:
+            return
+        seen.add(block.name)
+        for dep in sorted(block.deps):
+            if dep in by_name and dep not in last:
+                visit(by_name[dep])
+        done.append(block)
+
+    for block in blocks:
+        if block.name not in last:
+            visit(block)
+    for name in last:
+        if name in by_name:
+            visit(by_name[name])
+    return done
+
+
+def _rebuilds(blocks: Sequence[Block]) -> tuple[str, ...]:
+    """Classes that use a class defined after them (a cycle): they need `model_rebuild()` at the end."""
+    position = {b.name: i for i, b in enumerate(blocks)}
+    return tuple(b.name for i, b in enumerate(blocks) if any(position.get(d, -1) > i for d in b.deps))
 
 
 def _roots(t: _Tool) -> list[str]:
@@ -232,7 +258,7 @@ def _args(t: _Tool, block: Block) -> tuple[Arg, ...]:
             required.append(Arg(f.name, f.wire, annotation, True, "", kind, description))
             continue
         default = _literal_default(prop) or "None"
-        if "default" in prop:
+        if prop.get("default") is not None:
             kind += f", default {docs.compact_json(prop['default'])[:80]}"
         else:
             kind += ", optional"
@@ -310,7 +336,7 @@ def build_server(
         found = _property_collisions(manifest.server, t, renames)
         if found:
             skipped[t.id] = _collisions_message(found)
-    module, failed = _generate(server_id, [t for t in tools if t.id not in skipped], renames)
+    module, failed = _generate([t for t in tools if t.id not in skipped], renames)
     skipped.update(failed)
     live = [t for t in tools if t.id not in skipped]
 
@@ -318,7 +344,7 @@ def build_server(
     for t in live:
         for name in module.closure(_roots(t)):
             owners.setdefault(name, set()).add(t.id)
-    shared = [b for b in module.blocks if len(owners.get(b.name, ())) > 1]
+    shared = _ordered([b for b in module.blocks if len(owners.get(b.name, ())) > 1], last=[])
     shared_names = {b.name for b in shared}
 
     irs: list[ToolIR] = []
@@ -327,7 +353,7 @@ def build_server(
         if block is None:  # pragma: no cover - _generate checks every root builds
             skipped[t.id] = "the input model was not generated"
             continue
-        own = [b for b in module.blocks if owners.get(b.name) == {t.id}]
+        own = _ordered([b for b in module.blocks if owners.get(b.name) == {t.id}], last=_roots(t))
         args = _args(t, block)
         returns = _returns(t, module)
         docstring = docs.function_docstring(
@@ -349,7 +375,7 @@ def build_server(
                 models_source="\n\n\n".join(b.source for b in own),
                 model_imports=module.imports,
                 shared_imports=tuple(sorted(module.closure(_roots(t)) & shared_names)),
-                rebuilds=tuple(b.name for b in own if b.rebuild),
+                rebuilds=_rebuilds(own),
                 docstring=docstring,
                 signature=_signature(t.id, args, t.output_class or "ToolResult"),
                 notes=tuple(dict.fromkeys(t.notes)),
@@ -376,7 +402,7 @@ def build_server(
         tools=tuple(irs),
         shared_source="\n\n\n".join(b.source for b in shared),
         shared_imports=module.imports,
-        shared_rebuilds=tuple(b.name for b in shared if b.rebuild),
+        shared_rebuilds=_rebuilds(shared),
         launch=launch_entry(spec, base),
         skipped=tuple((wire[i], r) for i, r in sorted(skipped.items())),
         provenance=_provenance(manifest),

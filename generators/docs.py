@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -13,13 +14,10 @@ SUMMARY_LIMIT = 160
 
 
 def clean(text: str) -> str:
-    """Newlines normalised, trailing spaces and surrounding blank lines removed, common indent kept."""
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    while lines and not lines[0]:
-        lines.pop(0)
-    while lines and not lines[-1]:
-        lines.pop()
-    return "\n".join(lines)
+    """A description as a docstring shows it: `inspect.cleandoc` (source indentation removed), newlines
+    normalised, trailing spaces dropped."""
+    text = inspect.cleandoc(text.replace("\r\n", "\n").replace("\r", "\n").expandtabs(4))
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
 
 
 def one_line(text: str) -> str:
@@ -101,9 +99,7 @@ def function_docstring(
     if arg_lines:
         parts.append("Args:\n" + "\n".join(arg_lines))
     parts.append(f"Returns:\n    {returns}")
-    parts.append(
-        "Raises:\n    ToolError: the tool or server reported an error, or the server is unreachable."
-    )
+    parts.append("Raises:\n    ToolError: the tool or its server failed, or the server is unreachable.")
     hint_list = list(hint_words)
     if hint_list:
         parts.append(f"Hints: {', '.join(hint_list)}.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -158,11 +157,3 @@ def load_estate(
         inputs=tuple(inputs),
         problems=tuple(problems),
     )
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes ('' when it cannot be read)."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""

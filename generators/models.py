@@ -8,10 +8,13 @@ import types
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cfmigrate.generators.errors import GenerateFailure
 from cfmigrate.generators.schema import BATCH_ROOT
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 class ModelGenerationError(GenerateFailure):
@@ -20,7 +23,8 @@ class ModelGenerationError(GenerateFailure):
 
 def run_datamodel_codegen(document: Mapping[str, Any], aliases: Mapping[str, str]) -> str:
     """The one place datamodel-code-generator runs, with every option that affects output pinned."""
-    from datamodel_code_generator import DataModelType, InputFileType, PythonVersion, generate
+    from datamodel_code_generator import InputFileType, LiteralType, PythonVersion, generate
+    from datamodel_code_generator.enums import DataModelType
 
     try:
         with warnings.catch_warnings():
@@ -38,7 +42,7 @@ def run_datamodel_codegen(document: Mapping[str, Any], aliases: Mapping[str, str
                 use_annotated=False,
                 use_union_operator=True,
                 use_standard_collections=True,
-                enum_field_as_literal="all",
+                enum_field_as_literal=LiteralType.All,
                 collapse_root_models=True,
                 use_default_kwarg=False,
                 strict_nullable=False,
@@ -218,7 +222,11 @@ def build_check(
 
 
 def _exec_blocks(
-    module: ModelModule, wanted: set[str], namespace: dict[str, Any], errors: dict[str, str], base: type
+    module: ModelModule,
+    wanted: set[str],
+    namespace: dict[str, Any],
+    errors: dict[str, str],
+    base: type[BaseModel],
 ) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")

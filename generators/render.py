@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import tempfile
@@ -141,9 +142,8 @@ def render_sources(package: PackageIR) -> dict[str, str]:
 
 def ruff_binary() -> str:
     """The ruff executable installed with cfmigrate (a dependency)."""
-    from ruff.__main__ import find_ruff_bin
-
-    return str(find_ruff_bin())
+    finder = importlib.import_module("ruff.__main__")  # ruff ships no type information
+    return str(finder.find_ruff_bin())
 
 
 def format_tree(directory: Path) -> None:

@@ -2,7 +2,8 @@
 
 The wrappers pass values through to the server unchanged, so keywords that would make the client
 stricter than the server, or that pydantic cannot honour (`format`, ECMAScript `pattern`s, remote
-`$ref`s), are dropped here; the server still validates. What is dropped is reported per tool.
+`$ref`s), are dropped here and reported per tool; value constraints (minimum, lengths, ...) are always
+left to the server, so signatures keep plain types (`int`, not a constrained wrapper model).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import copy
 import json
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from cfmigrate.generators.naming import to_class_name
@@ -36,20 +36,6 @@ RESERVED_CLASSES = frozenset({"Any", "BaseModel", "ConfigDict", "Enum", "Field",
 BATCH_ROOT = "CfmigrateBatchRoot"
 
 
-@dataclass
-class ToolSchemas:
-    """One tool's schemas after preparation, keyed into the server batch by class name."""
-
-    input_class: str
-    output_class: str | None
-    input_schema: dict[str, Any]  # flattened root (what the keyword arguments mirror)
-    notes: list[str] = field(default_factory=list)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _literal_ok(value: object) -> bool:
     """Values a `typing.Literal` can hold (no floats, no containers)."""
     return value is None or isinstance(value, bool | int | str)
@@ -57,9 +43,7 @@ def _literal_ok(value: object) -> bool:
 
 def sanitize(schema: object, notes: list[str], *, relax: bool = False, where: str = "") -> dict[str, Any]:
     """A copy of `schema` that model generation accepts; `relax` drops `additionalProperties: false` (outputs)."""
-    if schema is True or schema is None:
-        return {}
-    if schema is False:
+    if schema is None or isinstance(schema, bool):  # `true`/`false` subschemas: any value as far as we check
         return {}
     if not isinstance(schema, Mapping):
         notes.append(
@@ -184,7 +168,7 @@ def _strip_defs(schema: Any) -> Any:
 
 def _rewrite_refs(schema: Any, rewrite: Callable[[str], str | None], notes: list[str]) -> Any:
     if isinstance(schema, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in schema.items():
             if k == "$ref" and isinstance(v, str):
                 target = rewrite(v)
@@ -256,7 +240,7 @@ class Batch:
             tentative[pointer]: _strip_defs(_rewrite_refs(sub, rewrite, notes))
             for pointer, _key, sub in pointers
         }
-        root = _strip_defs(_rewrite_refs(schema, rewrite, notes))
+        root: dict[str, Any] = _strip_defs(_rewrite_refs(schema, rewrite, notes))
         # A definition equal (same name, same body) to one another tool contributed is shared, not duplicated.
         existing = {(self._base.get(k), _canonical(v)): k for k, v in self.defs.items()}
         alias = {

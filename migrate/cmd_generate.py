@@ -107,11 +107,6 @@ def generate(
     except GenerateFailure as exc:
         raise _fail(str(exc)) from None
     _report(outcome.problems, verbose)
-    if outcome.package is not None and not outcome.package.servers:
-        raise _fail(
-            "no tool manifests to generate from: run `cfmigrate generate --refresh` (lists the tools of the servers "
-            "in your MCP configs) or pass --manifest FILE"
-        )
     raise typer.Exit(_summary(options, outcome, check_only))
 
 

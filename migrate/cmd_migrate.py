@@ -11,7 +11,8 @@ import typer
 from cfmigrate.analyzers.settings import SettingsError
 from cfmigrate.migrate.rules import REGISTRY, all_rules
 from cfmigrate.migrate.rules import UnknownRuleError as _UnknownRule
-from cfmigrate.migrate.runner import MigrateError, MigrationResult, migrate as run_migrate
+from cfmigrate.migrate.runner import MigrateError, MigrationResult
+from cfmigrate.migrate.runner import migrate as run_migrate
 
 
 def _fail(message: str) -> typer.Exit:

@@ -84,18 +84,19 @@ def plan(
         Path | None,
         typer.Option(
             "--trace",
-            help="JSONL log of real model requests (usage.input_tokens): shows where the tokens go.",
+            help="JSONL log of model requests with usage (or benchmark records): where the tokens go, per task.",
         ),
     ] = None,
 ) -> None:
     """Turn an audit into an 8-week migration plan with commands, targets, ROI and payback."""
     try:
-        tasks = read_tasks(trace) if trace is not None else None
+        kind, tasks = read_tasks(str(trace)) if trace is not None else ("trace", None)
         if from_audit is not None:
             report = load_audit(from_audit)
             source = f"`{from_audit.name}`"
         else:
-            report = _audit(path, requests_per_day, price, trace)
+            # the audit reads request logs itself; benchmark records only feed the plan's breakdown
+            report = _audit(path, requests_per_day, price, trace if kind == "trace" else None)
             source = "`cfmigrate audit .`"
         the_plan = build_plan(
             report,

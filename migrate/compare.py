@@ -202,32 +202,6 @@ def tasks_from_records(
     return tasks
 
 
-def read_tasks(path: Path) -> list[Task]:
-    """The tasks of a JSONL request log (for `plan --trace`)."""
-    source_tasks: list[Task] = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MeasureError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MeasureError(f"{path}: cannot read it ({exc})") from None
-    records: list[tuple[str, Any]] = []
-    for no, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                records.append((f"{path}:{no}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise MeasureError(
-                    f"{path}:{no}: not JSON ({exc.msg}); each line must be one JSON object with usage.input_tokens"
-                ) from None
-    if not records:
-        raise MeasureError(
-            f"{path}: no request records; log one JSON line per model request with usage.input_tokens"
-        )
-    source_tasks = tasks_from_records(records)
-    return source_tasks
-
-
 def sample_from_tasks(
     agent: str, tasks: Sequence[Task], kind: Kind, basis: str, label: str = BILLED_LABEL
 ) -> Sample:
@@ -303,9 +277,11 @@ def _label(records: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
 
 
 def _select(
-    records: Sequence[tuple[str, Mapping[str, Any]]], want: str | None, spec: str
+    records: Sequence[tuple[str, Mapping[str, Any]]], want: str | None, spec: str, prefer: Sequence[str] = ()
 ) -> tuple[list[tuple[str, Mapping[str, Any]]], str]:
     modes = sorted({_mode(r) for _, r in records})
+    if want is None:
+        want = next((m for m in prefer if m in modes), None)
     if want is None:
         if len(modes) > 1:
             raise MeasureError(
@@ -325,7 +301,7 @@ def _run_tasks(records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Task]:
     """Tasks from benchmark run records: one record per run, `requests` holding each model request's usage."""
     tasks: list[Task] = []
     for where, rec in records:
-        agent = _text(rec.get("agent", rec.get("scenario")), where, "agent")
+        agent = _text(rec.get("scenario", rec.get("agent")), where, "agent")
         task = _text(rec.get("task", rec.get("run")), where, "task") or f"@{where}"
         items = [(f"{where} requests[{i}]", r) for i, r in enumerate(rec["requests"])]
         if not items:
@@ -362,8 +338,18 @@ def _flat_tasks(records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Task]:
     )
 
 
-def read_source(spec: str) -> Source:
-    """Parse one `measure` argument: an audit JSON, a JSONL request log, or benchmark records (`FILE#MODE`)."""
+@dataclass(frozen=True)
+class _Loaded:
+    path: str
+    kind: Kind
+    label: str
+    basis: str
+    tasks: tuple[Task, ...] = ()
+    report: AuditReport | None = None
+
+
+def _load(spec: str, prefer: Sequence[str] = ()) -> _Loaded:
+    """Parse an audit JSON, a JSONL request log, or benchmark records (`FILE#MODE` picks a run)."""
     path_text, _, mode = spec.partition("#") if "#" in spec and not Path(spec).exists() else (spec, "", "")
     path = Path(path_text)
     try:
@@ -414,7 +400,7 @@ def read_source(spec: str) -> Source:
                 raise MeasureError(
                     f"{spec}: `#{mode}` only selects a run in benchmark records; drop it for an audit"
                 )
-            return Source(str(path), "audit", report.tokenizer, _audit_samples(report, str(path)))
+            return _Loaded(str(path), "audit", report.tokenizer, str(path), report=report)
         if isinstance(whole, list):
             records = [(f"{path}[{i}]", r) for i, r in enumerate(whole)]
         elif isinstance(whole, dict) and isinstance(whole.get("runs"), list):
@@ -428,16 +414,32 @@ def read_source(spec: str) -> Source:
         where = next(w for w, r in records if not isinstance(r, dict))
         raise MeasureError(f"{where}: each record must be a JSON object with usage.input_tokens")
     if all(_is_run(r) for _, r in objs) or all(_has_mode(r) for _, r in objs):
-        chosen, picked = _select(objs, mode or None, str(path))
+        chosen, picked = _select(objs, mode or None, str(path), prefer)
         tasks = _run_tasks(chosen) if all(_is_run(r) for _, r in chosen) else _flat_tasks(chosen)
         basis = f"{path} ({picked} runs)" if picked else str(path)
-        return Source(
-            str(path), "benchmark", _label(chosen), _samples(tasks, "benchmark", basis, _label(chosen))
-        )
+        return _Loaded(str(path), "benchmark", _label(chosen), basis, tuple(tasks))
     if mode:
         raise MeasureError(f"{spec}: `#{mode}` selects a run in benchmark records; {path} is a request log")
-    tasks = tasks_from_records(objs)
-    return Source(str(path), "trace", BILLED_LABEL, _samples(tasks, "trace", str(path)))
+    return _Loaded(str(path), "trace", BILLED_LABEL, str(path), tuple(tasks_from_records(objs)))
+
+
+def read_source(spec: str) -> Source:
+    """One `measure` argument, as a sample per agent."""
+    loaded = _load(spec)
+    if loaded.report is not None:
+        return Source(loaded.path, "audit", loaded.label, _audit_samples(loaded.report, loaded.path))
+    samples = _samples(loaded.tasks, loaded.kind, loaded.basis, loaded.label)
+    return Source(loaded.path, loaded.kind, loaded.label, samples)
+
+
+def read_tasks(spec: str) -> tuple[Kind, list[Task]]:
+    """The direct-MCP tasks of a request log or benchmark records (for `plan --trace`), and which it was."""
+    loaded = _load(spec, prefer=BEFORE_MODES)
+    if loaded.report is not None:
+        raise MeasureError(
+            f"{loaded.path}: is an audit; --trace takes a JSONL log of model requests with usage"
+        )
+    return loaded.kind, list(loaded.tasks)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 from cfmigrate.analyzers.measure import (
     DAYS_PER_MONTH,
     REPORT_SCHEMA,
+    VALIDATION_PACKAGES,
     AgentFigure,
     AuditReport,
     ServerFigure,
@@ -333,6 +334,16 @@ class Roi:
         return self.monthly_savings - self.sandbox_per_month
 
     @property
+    def break_even_requests_per_day(self) -> int | None:
+        """Requests per agent per day at which the savings pay for the sandbox (same token figures and prices)."""
+        per_request = sum(
+            (line.tokens_before - line.tokens_after) * line.price_per_mtok / 1_000_000 for line in self.lines
+        )
+        if per_request <= 0:
+            return None
+        return math.ceil(self.sandbox_per_month / DAYS_PER_MONTH / per_request)
+
+    @property
     def yearly_net(self) -> float:
         return self.monthly_net * MONTHS_PER_YEAR
 
@@ -397,7 +408,7 @@ class AgentRow:
     reduction: float  # audit figure: (tool context - code mode) / tool context
     overhead_ratio: float | None  # None when the code alone cannot tell
     overhead_ratio_basis: str
-    workflow_basis: str
+    workflow_basis: str  # one sentence on the workflow figure, or ""
     price_per_mtok: float
     price_source: str
     monthly_before: float
@@ -555,7 +566,7 @@ def _rows(report: AuditReport, requests_per_day: int, price: float | None) -> tu
                 reduction=a.reduction,
                 overhead_ratio=ratio,
                 overhead_ratio_basis=basis,
-                workflow_basis=basis_words(w),
+                workflow_basis=workflow_text(w, a.tool_sequence) if w is not None else "",
                 price_per_mtok=per_mtok,
                 price_source=price_source,
                 monthly_before=round(daily_cost(requests_per_day, context, per_mtok) * month, 2),
@@ -615,6 +626,8 @@ def _breakdown(top: AgentRow | None, tasks: Sequence[Task] | None, tokenizer: st
     system = top.system_prompt_tokens
     w = top.workflow
     mine = [t for t in tasks or () if t.agent in ("", top.name) and t.inputs]
+    if not mine and len({t.agent for t in tasks or ()}) == 1:
+        mine = [t for t in tasks or () if t.inputs]  # one agent in the log: it is the one being planned
     if mine:
         n = len(mine)
         requests = sum(len(t.inputs) for t in mine) / n
@@ -658,8 +671,9 @@ def _breakdown(top: AgentRow | None, tasks: Sequence[Task] | None, tokenizer: st
             before=before,
             after=after,
             note=(
-                "Before: measured from the trace (billed usage.input_tokens). After: the audit's projection; "
-                "what the scripts print is not included until a code-mode trace exists (`cfmigrate measure`)."
+                "Before: the logged input (usage.input_tokens), split with the audit's count of the fixed context "
+                f"({tokenizer}). After: the audit's projection ({tokenizer}); what the scripts print is not "
+                "included until a code-mode log exists (`cfmigrate measure`)."
             ),
         )
     if w is not None:
@@ -719,8 +733,24 @@ def _breakdown(top: AgentRow | None, tasks: Sequence[Task] | None, tokenizer: st
         ),
         note=(
             "The question and tool results are not visible in code; log real requests and pass "
-            f"`--trace requests.jsonl` to measure them. Token counts: {tokenizer}."
+            "`--trace requests.jsonl` to measure them."
         ),
+    )
+
+
+def workflow_text(w: WorkflowFigure, sequence: Sequence[str] = ()) -> str:
+    """One sentence on a workflow's billed input before and after, in Markdown."""
+    if w.basis.startswith("trace"):
+        seen = f"the logged tasks take {w.requests_before} requests and bill {w.billed_before:,} input tokens on direct MCP"
+    else:
+        calls = f" (`{'` → `'.join(sequence)}`)" if sequence else ""
+        seen = (
+            f"the {w.calls} tool calls written in the code{calls} take {w.requests_before} requests and bill "
+            f"{w.billed_before:,} input tokens on direct MCP"
+        )
+    return (
+        f"{seen}; on code mode {w.requests_after} requests bill {w.billed_after:,}, {w.reduction:.1%} less "
+        f"({basis_words(w)})"
     )
 
 
@@ -729,7 +759,9 @@ def basis_words(w: WorkflowFigure | None) -> str:
     if w is None:
         return ""
     if w.basis.startswith("literal"):
-        return "counted from the tool calls written in the code; tool results are not visible there, so the real direct-MCP figure is higher"
+        return "tool results are not visible in code, so the real direct-MCP figure is higher"
+    if w.basis.startswith("trace"):
+        return "direct MCP " + w.basis.replace("trace:", "from the log:", 1) + "; code mode projected"
     return w.basis
 
 
@@ -811,15 +843,20 @@ def _phases(plan_agents: Sequence[AgentRow], report: AuditReport, roi: Roi) -> t
         prod_steps: tuple[Step, ...] = ()
         rollout: list[Step] = []
     else:
-        servers = ", ".join(top.servers) or "its servers"
         poc_steps = (
-            Step(
-                f"Generate the typed `servers/` package for {servers} (one module per tool, calling the real MCP servers).",
-                "cfmigrate generate .",
+            _generate_step(report, top),
+            *(
+                Step(
+                    f"Keep the tools of {', '.join(kept_servers)} on direct MCP (formal validation): list them in "
+                    '`keep_direct` as "server/tool" entries, or in `[tool.cfmigrate] keep_direct`.'
+                )
+                for kept_servers in [_validation_servers(report, top)]
+                if kept_servers
             ),
             Step(
-                f"Preview the rewrite of `{top.name}` ({top.source}): tool schemas out, the execute-code tool and the code-first prompt in.",
-                "cfmigrate migrate .",
+                f"Preview the rewrite of `{top.name}` ({top.source}): tool schemas out, the execute-code tool and "
+                "the code-first prompt in. Nothing is written.",
+                f"cfmigrate migrate {_file_of(top)}",
             ),
             Step(
                 f"Run one real workflow of `{top.name}` on code mode with the sandbox settings below, logging requests "
@@ -834,12 +871,14 @@ def _phases(plan_agents: Sequence[AgentRow], report: AuditReport, roi: Roi) -> t
         )
         prod_steps = (
             Step(
-                f"Apply the rewrite to `{top.name}` and review the diff like any pull request.",
-                "cfmigrate migrate . --write",
+                f"Apply the rewrite to `{top.name}` on a clean branch (it refuses to write over uncommitted changes) "
+                "and review the diff like any pull request.",
+                f"cfmigrate migrate {_file_of(top)} --write",
             ),
             Step(
-                "Keep the wrappers in step with the servers: fail CI (and the pre-commit hook) when a server's tools change.",
-                "cfmigrate generate . --check",
+                "Keep the wrappers in step with the servers: fail CI (and the pre-commit hook) when a server's tools "
+                "change or a migrated call site is reverted.",
+                "cfmigrate generate --check && cfmigrate migrate --check",
             ),
             Step(
                 "Return script errors to the model as tool results so it can fix its own code; keep stdout/stderr captured and cut."
@@ -858,6 +897,7 @@ def _phases(plan_agents: Sequence[AgentRow], report: AuditReport, roi: Roi) -> t
                 Step(
                     f"{a.rank}. `{a.name}` ({a.source}): {_money(a.monthly_waste)} a month of tool context, "
                     f"{a.tool_context_tokens:,} → {a.code_mode_tokens:,} tokens per request.",
+                    f"cfmigrate migrate {_file_of(a)} --write",
                 )
             )
         if rollout:
@@ -868,10 +908,7 @@ def _phases(plan_agents: Sequence[AgentRow], report: AuditReport, roi: Roi) -> t
                 ),
             )
             rollout.append(
-                Step(
-                    "Rewrite and check each one, then measure it against its own baseline.",
-                    "cfmigrate migrate . --write",
-                )
+                Step("Measure each one against its own baseline before moving the next (section 4).")
             )
         else:
             rollout.append(
@@ -882,8 +919,9 @@ def _phases(plan_agents: Sequence[AgentRow], report: AuditReport, roi: Roi) -> t
     if kept:
         rollout.append(
             Step(
-                "Keep on direct MCP (few tools, or step-by-step validation is the point): "
-                + "; ".join(f"`{a.name}` ({a.reasons[0] if a.reasons else a.decision_text})" for a in kept)
+                f"Keep {'these agents' if len(kept) > 1 else 'this agent'} on direct MCP (few tools, or step-by-step "
+                "validation is the point; the reasons are in section 2): "
+                + ", ".join(f"`{a.name}`" for a in kept)
                 + "."
             )
         )
@@ -954,7 +992,11 @@ def _phases(plan_agents: Sequence[AgentRow], report: AuditReport, roi: Roi) -> t
             "Weeks 7-8",
             "Roll out",
             (
-                "The highest-waste agents move next; the rest stay where they are."
+                (
+                    "The other candidates move, highest waste first; the rest stay where they are."
+                    if len(candidates) > 1
+                    else "Make the move repeatable for the next agent, and say which agents stay on direct MCP."
+                )
                 + (f" The sandbox is paid back on {_weeks_and_days(payback)}." if payback else "")
             ),
             tuple(rollout),
@@ -964,6 +1006,43 @@ def _phases(plan_agents: Sequence[AgentRow], report: AuditReport, roi: Roi) -> t
             ),
         ),
     )
+
+
+def _file_of(agent: AgentRow) -> str:
+    """The agent's file, relative to the repository root (its source without the line)."""
+    path, _, line = agent.source.rpartition(":")
+    return path if path and line.isdigit() else agent.source
+
+
+def _generate_step(report: AuditReport, agent: AgentRow) -> Step:
+    """Generate the wrappers for the agent's servers, listing their tools live first when no snapshot exists."""
+    kept = _validation_servers(report, agent)
+    names = [n for n in agent.servers if n not in kept]
+    flags = " ".join(f"--server {n}" for n in names)
+    labels = {s.name: s.manifest or "" for s in report.servers}
+    stale = [n for n in names if not labels.get(n, "").startswith(("snapshot", "live"))]
+    if stale:
+        return Step(
+            f"Generate the typed `servers/` package for {', '.join(names)}: one module per tool, calling the real "
+            f"MCP servers. The tools of {', '.join(stale)} are not in a snapshot yet, so `--refresh` starts the "
+            "servers and lists them live: set the environment variables they need first (the names are in the MCP "
+            "config; values are read, never written).",
+            f"cfmigrate generate --refresh {flags}",
+        )
+    return Step(
+        f"Generate the typed `servers/` package for {', '.join(names)}: one module per tool, calling the real MCP "
+        "servers, from the snapshots in `.cfmigrate/manifests/`.",
+        f"cfmigrate generate {flags}",
+    )
+
+
+def _validation_servers(report: AuditReport, agent: AgentRow) -> list[str]:
+    """The agent's servers that the audit keeps on direct MCP for formal validation (browser automation)."""
+    return [
+        s.name
+        for s in report.servers
+        if s.name in agent.servers and s.package and s.package.startswith(VALIDATION_PACKAGES)
+    ]
 
 
 def _config_file(report: AuditReport, agent: AgentRow) -> str:
@@ -1063,6 +1142,13 @@ def build_plan(
             f"The audit found {len(report.servers)} MCP server{'s' if len(report.servers) != 1 else ''} "
             f"in {report.files_scanned:,} files scanned."
         )
+        tools = int(report.totals.get("tools", 0) or 0)
+        if tools:
+            summary.append(
+                f"Their {tools:,} known tools cost {int(report.totals.get('definition_tokens', 0) or 0):,} tokens of "
+                f"definitions ({tok}); an agent that loaded them all would send that with every request. "
+                "Run `cfmigrate plan` in the repository of the agents that use these servers."
+            )
     else:
         servers_used = sorted({s for a in agents for s in a.servers})
         unknown_used = sorted({s for a in agents for s in a.unknown_servers})
@@ -1075,7 +1161,8 @@ def build_plan(
         summary.append(
             f"{n_agents} agent{'s' if n_agents != 1 else ''} use{'s' if n_agents == 1 else ''} {len(servers_used)} MCP "
             f"server{'s' if len(servers_used) != 1 else ''} ({known_text}). "
-            f"The heaviest, `{worst.name}`, sends {worst.tool_count} tool definitions costing "
+            + (f"The heaviest, `{worst.name}`," if n_agents > 1 else f"`{worst.name}` ({_file_of(worst)})")
+            + f" sends {worst.tool_count} tool definitions costing "
             f"{worst.tool_context_tokens:,} tokens with every request, before the question is read ({tok})."
         )
     if top is not None:
@@ -1085,11 +1172,7 @@ def build_plan(
             f"{top.reduction:.0%} less."
         )
         if top.workflow is not None:
-            w = top.workflow
-            summary.append(
-                f"Its {w.calls}-call workflow bills {w.billed_before:,} input tokens on direct MCP and "
-                f"{w.billed_after:,} on code mode, {w.reduction:.1%} less ({basis_words(w)})."
-            )
+            summary.append("Per task: " + workflow_text(top.workflow, top.tool_sequence) + ".")
         prices = sorted({a.price_per_mtok for a in candidates})
         price_text = (
             f"${prices[0]:.2f}"
@@ -1104,7 +1187,14 @@ def build_plan(
             + (
                 f" The {'sandbox and the one-off cost are' if roi.one_off_cost else 'sandbox cost is'} earned back on {_weeks_and_days(roi.payback_day)}."
                 if roi.payback_day
-                else " At these inputs the savings do not cover the sandbox: do not migrate for cost alone."
+                else (
+                    " At these inputs the savings do not cover the sandbox: do not migrate for cost alone"
+                    + (
+                        f" (it pays for itself above {roi.break_even_requests_per_day:,} requests a day per agent)."
+                        if roi.break_even_requests_per_day
+                        else "."
+                    )
+                )
             )
         )
     elif agents:
@@ -1120,6 +1210,7 @@ def build_plan(
     if (
         trace is not None
         and top is not None
+        and len({t.agent for t in trace}) > 1
         and not any(t.agent in ("", top.name) and t.inputs for t in trace)
     ):
         names = ", ".join(sorted({t.agent for t in trace})) or "none"
@@ -1208,7 +1299,7 @@ def _metrics(top: AgentRow | None, tok: str) -> tuple[Metric, ...]:
             "wrappers match the servers",
             "no drift",
             "-",
-            "cfmigrate generate . --check",
+            "cfmigrate generate --check",
         ),
     )
 
@@ -1608,6 +1699,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         monthly_net=round(roi.monthly_net, 2),
         yearly_net=round(roi.yearly_net, 2),
         payback_day=roi.payback_day,
+        break_even_requests_per_day=roi.break_even_requests_per_day,
     )
     for problem, p in zip(data["problems"], plan.problems, strict=True):
         problem["source"] = str(p.source) if p.source else None

@@ -29,7 +29,7 @@ from cfmigrate.analyzers.model import Manifest, Problem, ServerSpec
 from cfmigrate.analyzers.settings import Settings, load_settings
 from cfmigrate.analyzers.walk import iter_files
 from cfmigrate.migrate.rules import REGISTRY, MigrationPlan, MigrationRule, Site, select_rules
-from cfmigrate.migrate.rules._base import ORPHANS_KEY, PATH_KEY
+from cfmigrate.migrate.rules._base import CACHE_KEY, ORPHANS_KEY, PATH_KEY
 from cfmigrate.migrate.rules._plan import (
     PLAN_KEY,
     SITES_KEY,
@@ -43,7 +43,14 @@ if TYPE_CHECKING:
 
 Status = Literal["unchanged", "changed", "error"]
 # A file is parsed only when it mentions MCP (or the runtime) and something a rule rewrites.
-_MCP_MARK = re.compile(rb"mcp|MCP|code_mode|CodeMode")
+_MCP_MARKS = (b"mcp", b"MCP", b"code_mode", b"CodeMode")
+# Every rule resolves receivers through this file's imports, so a candidate imports an MCP client, a
+# framework that loads MCP tools, or the runtime (or already uses `code_mode`).
+_MCP_IMPORT = re.compile(
+    rb"^[ \t]*(?:from|import)[ \t]+(?:mcp|fastmcp|mcp_use|langchain_mcp_adapters|smolagents|crewai_tools|"
+    rb"google\.adk|agents|pydantic_ai|cfmigrate)\b|code_mode",
+    re.MULTILINE,
+)
 _SERIAL_BELOW = 8  # fewer candidate files than this: no worker processes (their start-up costs more)
 
 
@@ -267,18 +274,30 @@ def transform_source(
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        return FileResult(rel, "error", error=f"syntax error at line {exc.raw_line}: {exc.message}; file left alone")
+        return FileResult(rel, "error", error=f"syntax error at line {exc.editor_line}: {exc.message}; file left alone")
     except (UnicodeDecodeError, LookupError) as exc:
         return FileResult(rel, "error", error=f"cannot decode the file ({exc}); file left alone")
     sites: list[Site] = []
     orphans: set[tuple[str, str]] = set()
+    code = module.code
+    cache: dict[str, object] = {}
     for rule_id in rule_ids:
         rule: type[MigrationRule] = REGISTRY[rule_id]
-        context = CodemodContext(
-            filename=rel, scratch={PLAN_KEY: plan, PATH_KEY: rel, SITES_KEY: sites, ORPHANS_KEY: orphans}
-        )
+        scratch: dict[str, object] = {
+            PLAN_KEY: plan,
+            PATH_KEY: rel,
+            SITES_KEY: sites,
+            ORPHANS_KEY: orphans,
+            CACHE_KEY: cache,
+        }
+        if not rule.needed(code, scratch, plan):
+            continue
+        context = CodemodContext(filename=rel, scratch=scratch)
         try:
-            module = rule(context, plan).transform_module(module)
+            changed = rule(context, plan).transform_module(module)
+            if changed is not module:
+                module = changed
+                code = module.code
         except Exception as exc:  # a rule bug must not stop the run: report it for this file
             return FileResult(rel, "error", error=f"{rule_id} failed on this file ({type(exc).__name__}: {exc}); file left alone")
     new = module.bytes
@@ -353,7 +372,7 @@ def _run_file(job: tuple[str, str, MigrationPlan, tuple[str, ...]]) -> FileResul
 
 def is_candidate(data: bytes, rules: Sequence[type[MigrationRule]]) -> bool:
     """The byte prefilter: worth parsing only when it mentions MCP and something a rule rewrites."""
-    if not _MCP_MARK.search(data):
+    if not any(mark in data for mark in _MCP_MARKS) or not _MCP_IMPORT.search(data):
         return False
     return any(trigger in data for rule in rules for trigger in rule.TRIGGERS)
 

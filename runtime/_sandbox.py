@@ -486,7 +486,10 @@ def short_traceback(exc: BaseException, work_dir: str, site_dirs: list[str], lim
     if isinstance(exc, OSError) and networky:
         tail += "\n(hint: the sandbox has no network; reach tools through the servers package)"
     elif isinstance(exc, OSError) and exc.errno in (1, 13, 30) and exc.filename:
-        tail += "\n(hint: only workspace/, skills/ and $TMPDIR are writable in this sandbox)"
+        tail += (
+            "\n(hint: scripts may read only the work dir, the servers package and Python's own files, "
+            "and write only in workspace/, skills/ and $TMPDIR)"
+        )
     elif isinstance(exc, MemoryError):
         tail += "\n(hint: the script hit its memory limit; process data in smaller pieces)"
     elif isinstance(exc, BlockingIOError) and exc.errno == 11:

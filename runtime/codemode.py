@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -35,6 +37,15 @@ from cfmigrate.runtime.sessions import HostSessions, LaunchSpec, SessionError, l
 Provider = Literal["anthropic", "openai"]
 CODE_TOOL = "execute_code"
 MAX_LISTED_SERVERS = 12
+
+
+def default_audit_path(servers_dir: Path | None, work_dir: Path | None) -> Path:
+    """`.cfmigrate/audit.jsonl` beside the generated package (the project root), else in the work dir or temp dir."""
+    if servers_dir is not None:
+        return servers_dir.parent / ".cfmigrate" / "audit.jsonl"
+    if work_dir is not None:
+        return work_dir / "audit.jsonl"
+    return Path(tempfile.gettempdir()) / "cfmigrate-audit.jsonl"
 
 
 class CodeModeError(Exception):
@@ -112,6 +123,7 @@ class CodeMode:
         self._runtime_dir: Path | None = None
         self._temp_work: Path | None = None
         self._active: _Active | None = None
+        self._run_lock = asyncio.Lock()  # one script at a time per session, so bridge calls know their script
         self._entered = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -163,7 +175,7 @@ class CodeMode:
         session_id = self._runtime_dir.name
         audit_path: Path | None
         if self.audit_setting is True:
-            audit_path = self._runtime_dir / "audit.jsonl" if self._temp_work else work_dir / "audit.jsonl"
+            audit_path = default_audit_path(self.servers_dir, self._given_work_dir)
         elif self.audit_setting is False:
             audit_path = None
         else:
@@ -328,6 +340,13 @@ class CodeMode:
         """Run the code tool, or pass a kept direct tool to its MCP server; the result mimics CallToolResult."""
         if self.session is None:
             raise CodeModeError("CodeMode is not open: use `async with CodeMode(...) as code_mode:`")
+        if isinstance(input, str):  # OpenAI sends function arguments as a JSON string
+            try:
+                decoded = json.loads(input)
+            except ValueError:
+                decoded = None
+            if isinstance(decoded, dict):
+                input = decoded
         if name == self.tool_name:
             code = input if isinstance(input, str) else (input or {}).get("code")
             if not isinstance(code, str) or not code.strip():
@@ -359,14 +378,15 @@ class CodeMode:
         """Run one script in the sandbox (unmasked output); every run is audited."""
         if self.session is None:
             raise CodeModeError("CodeMode is not open: use `async with CodeMode(...) as code_mode:`")
-        self._active = _Active(script_sha256=sha256(code))
-        started = time.perf_counter()
-        try:
-            result = await self.executor.run(code, session=self.session)
-        finally:
-            active, self._active = self._active, None
-            if self._bridge is not None:
-                await self._bridge.cancel_calls()
+        async with self._run_lock:
+            self._active = _Active(script_sha256=sha256(code))
+            started = time.perf_counter()
+            try:
+                result = await self.executor.run(code, session=self.session)
+            finally:
+                active, self._active = self._active, None
+                if self._bridge is not None:
+                    await self._bridge.cancel_calls()
         if self.audit is not None:
             outcome = (
                 "ok"
@@ -391,6 +411,11 @@ class CodeMode:
     async def _bridge_call(self, server: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """A call from a running script (through the bridge socket)."""
         if self._active is None:
+            if self.audit is not None:
+                self.audit.tool_call(
+                    server=server, tool=tool, via="code", duration_ms=0.0, outcome="refused",
+                    script_sha256=None, error_kind="denied",
+                )  # fmt: skip
             raise BridgeError("no script of this session is running", kind="denied")
         self._active.tool_calls += 1
         return await self._call(server, tool, arguments, via="code")

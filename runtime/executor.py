@@ -15,11 +15,12 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from cfmigrate.runtime import _sandbox
 
@@ -55,7 +56,7 @@ class Limits:
 
     timeout_s: float = 30.0  # wall clock, whole process tree killed
     cpu_s: int = 30  # RLIMIT_CPU per process
-    memory_mb: int = 256  # RLIMIT_AS per process (address space, not resident memory)
+    memory_mb: int = 128  # RLIMIT_AS per process (address space, not resident memory)
     nproc: int = 64  # RLIMIT_NPROC for the sandbox user
     fsize_mb: int = 64  # RLIMIT_FSIZE: largest file a script may write
     nofile: int = 256  # RLIMIT_NOFILE
@@ -96,16 +97,12 @@ class SandboxSession:
     env: Mapping[str, str] = field(default_factory=dict)  # extra (non-secret) variables
 
 
-@dataclass(frozen=True)
-class Protection:
-    """One layer of the sandbox and whether this machine enforces it."""
+class Protection(NamedTuple):
+    """One layer of the sandbox, whether this machine enforces it, and how (or why not)."""
 
     name: str
     enforced: bool
     how: str
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter((self.name, self.enforced, self.how))
 
 
 @dataclass(frozen=True)
@@ -160,6 +157,10 @@ class Executor(Protocol):
 
 class ExecutorError(Exception):
     """The sandbox could not be started; the message says what is missing."""
+
+
+class WorkerGone(ConnectionError):
+    """The warm worker was gone before the script started (safe to restart it and run again)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,14 +226,14 @@ def _free_uid() -> int:
 
 
 def prepare_work_dir(work_dir: Path, servers_dir: Path | None, owner: int | None) -> None:
-    """Create workspace/, skills/ and .tmp/ (owned by the sandbox uid) and link servers/ in."""
+    """Create workspace/, skills/ and .tmp/, give them to `owner` (when running as root), link servers/ in."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    if owner is not None:
+    if owner is not None and owner != os.getuid():
         work_dir.chmod(work_dir.stat().st_mode | 0o055)
     for name in RW_DIRS:
         sub = work_dir / name
         sub.mkdir(exist_ok=True)
-        if owner is not None:
+        if owner is not None and os.geteuid() == 0:
             for root, dirs, files in os.walk(sub):
                 for item in [
                     root,
@@ -246,7 +247,7 @@ def prepare_work_dir(work_dir: Path, servers_dir: Path | None, owner: int | None
         init.write_text(
             '"""Reusable functions written by the agent; import them as `from skills.<module> import ...`."""\n'
         )
-        if owner is not None:
+        if owner is not None and os.geteuid() == 0:
             os.chown(init, owner, owner)
     if servers_dir is not None:
         link = work_dir / "servers"
@@ -332,7 +333,7 @@ class _Worker:
         ro = [p for p in dict.fromkeys(ro) if os.path.lexists(p)]
         root = os.geteuid() == 0
         if root and iso.drop_uid and self.uid is None:
-            self.uid = self.executor.sandbox_uid or _free_uid()
+            self.uid = self.executor.session_uid(s.id)
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": f"{work}/.tmp",
@@ -374,10 +375,9 @@ class _Worker:
         s.runtime_dir.mkdir(parents=True, exist_ok=True)
         (s.runtime_dir / "root").mkdir(exist_ok=True)
         self.cfg = self.config()
-        prepare_work_dir(s.work_dir, s.servers_dir, self.cfg["uid"])
-        if s.bridge_socket is not None and self.cfg["uid"] is not None and s.bridge_socket.exists():
-            os.chown(s.bridge_socket, self.cfg["uid"], self.cfg["uid"])
-            os.chmod(s.bridge_socket.parent, 0o711)
+        prepare_work_dir(s.work_dir, s.servers_dir, None)
+        if self.cfg["uid"] is not None:
+            s.work_dir.chmod(s.work_dir.stat().st_mode | 0o055)  # the sandbox uid must be able to enter it
         host, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         child.set_inheritable(True)
         cfg = dict(self.cfg, control_fd=child.fileno())
@@ -415,6 +415,11 @@ class _Worker:
             await self.stop()
             raise ExecutorError(f"the sandbox worker sent {ready!r} instead of 'ready'")
         self.report = ready["report"]
+        uid = self.report.get("uid")  # what the worker could actually use, which decides who owns the rw dirs
+        prepare_work_dir(s.work_dir, s.servers_dir, uid if isinstance(uid, int) else os.getuid())
+        if s.bridge_socket is not None and isinstance(uid, int) and s.bridge_socket.exists():
+            os.chown(s.bridge_socket, uid, uid)
+            os.chmod(s.bridge_socket.parent, 0o711)
 
     def _log_tail(self) -> str:
         try:
@@ -451,6 +456,10 @@ class _Worker:
         try:
             socket.send_fds(self.sock, [header], [out_w, err_w, st_w])
             await loop.sock_sendall(self.sock, body)
+        except OSError as exc:
+            for fd in (out_r, err_r, st_r):
+                os.close(fd)
+            raise WorkerGone(str(exc)) from None
         finally:
             for fd in (out_w, err_w, st_w):
                 os.close(fd)
@@ -459,7 +468,10 @@ class _Worker:
         status, st_t = await _read_pipe(st_r, 1 << 20)
         monitor_pid: int | None = None
         try:
-            reply = await asyncio.wait_for(self._read_message(), timeout=30)
+            try:
+                reply = await asyncio.wait_for(self._read_message(), timeout=30)
+            except ConnectionError as exc:  # the worker died before it forked: the script never ran
+                raise WorkerGone(str(exc)) from None
             if reply.get("kind") == "started":
                 monitor_pid = int(reply["pid"])
             else:
@@ -528,10 +540,8 @@ def _result(
             f"stopped: the script ran longer than the {limits.timeout_s:g} s wall-clock limit; "
             "it and every process it started were killed"
         )
-    elif (
-        (done
-        and done.get("limit") == "cpu")
-        or (sig in (signal.SIGKILL, signal.SIGXCPU) and cpu and cpu >= limits.cpu_s)
+    elif (done and done.get("limit") == "cpu") or (
+        sig in (signal.SIGKILL, signal.SIGXCPU) and cpu and cpu >= limits.cpu_s
     ):
         notes.append(f"stopped: the script used up its {limits.cpu_s} s of CPU time")
     elif done and done.get("setup_error"):
@@ -589,7 +599,14 @@ class LocalExecutor:
         self.sandbox_uid = sandbox_uid
         self.extra_sys_path = tuple(extra_sys_path)
         self._workers: dict[str, _Worker] = {}
+        self._uids: dict[str, int] = {}
         self._probe: dict[str, Any] | None = None
+
+    def session_uid(self, session_id: str) -> int:
+        """The unprivileged uid this session's scripts run as (stable across worker restarts)."""
+        if session_id not in self._uids:
+            self._uids[session_id] = self.sandbox_uid or _free_uid()
+        return self._uids[session_id]
 
     async def start(self, session: SandboxSession) -> None:
         """Start (or restart) the session's warm worker ahead of the first script."""
@@ -613,7 +630,12 @@ class LocalExecutor:
                 await self._restart(session)
                 worker = self._workers[session.id]
             try:
-                return await worker.run(code, session.limits)
+                try:
+                    return await worker.run(code, session.limits)
+                except WorkerGone:
+                    await self._restart(session)
+                    worker = self._workers[session.id]
+                    return await worker.run(code, session.limits)
             except (ConnectionError, OSError, ExecutorError) as exc:
                 await worker.stop()
                 return ExecutionResult(
@@ -651,7 +673,7 @@ class LocalExecutor:
 
     def _run_probe(self, session: SandboxSession) -> dict[str, Any]:
         """Set up a throwaway worker synchronously (namespaces, view) and read its report."""
-        probe_dir = Path(tempfile_dir(session.runtime_dir.parent))
+        probe_dir = Path(tempfile.mkdtemp(prefix="cfm-probe-"))
         try:
             (probe_dir / "root").mkdir()
             probe_session = SandboxSession(
@@ -706,12 +728,6 @@ class LocalExecutor:
     def protections(self, session: SandboxSession) -> list[Protection]:
         """Each layer of the sandbox, whether this machine enforces it, and how (or why not)."""
         return describe_protections(self.worker_report(session), session, self.isolation)
-
-
-def tempfile_dir(parent: Path) -> str:
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="cfm-probe-", dir=parent if parent.is_dir() else None)
 
 
 def describe_protections(

@@ -31,7 +31,9 @@ MANIFESTS = REPO / "fixtures" / "manifests"
 HOSTILE = 'Ends with a quote" and has """triple""" quotes, a \\ backslash, {{ jinja }}, {% raw %}\n"""; import os; os.system("x")  #'
 
 
-def tool(name: str, props: dict[str, Any] | None = None, required: list[str] | None = None, **extra: Any) -> ToolDef:
+def tool(
+    name: str, props: dict[str, Any] | None = None, required: list[str] | None = None, **extra: Any
+) -> ToolDef:
     schema: dict[str, Any] = {"type": "object", "properties": props or {}}
     if required:
         schema["required"] = required
@@ -42,7 +44,9 @@ def manifest(server: str, *tools: ToolDef) -> Manifest:
     return Manifest(server=server, tools=tuple(tools), origin="manifest-file")
 
 
-def render(*manifests: Manifest, package: str = "servers", renames: dict[str, str] | None = None) -> dict[str, str]:
+def render(
+    *manifests: Manifest, package: str = "servers", renames: dict[str, str] | None = None
+) -> dict[str, str]:
     ir = build_package([(None, m) for m in manifests], package=package, renames=renames)
     return {rel: data.decode() for rel, data in render_package(ir).items()}
 
@@ -130,7 +134,10 @@ def test_docstring_is_complete_and_escaped(docs_files: dict[str, str]) -> None:
     assert "document_id (str): Id of the document." in doc
     assert "max_chars (int, default 1000): Cut the body here." in doc
     assert "from_ (str, date-time, optional)" in doc
-    assert "Returns:\n    GetDocumentOutput: content_ (str), title_ (str | None)." in doc or "GetDocumentOutput:" in doc
+    assert (
+        "Returns:\n    GetDocumentOutput: content_ (str), title_ (str | None)." in doc
+        or "GetDocumentOutput:" in doc
+    )
     assert "Raises:\n    ToolError:" in doc
     assert "Hints: read-only, idempotent." in doc
     # the injected code is not code: one function, one return, nothing else at module level
@@ -150,7 +157,10 @@ def test_index_and_search(docs_files: dict[str, str], tmp_path: Path) -> None:
         assert pkg.SERVERS == ("docs_server",)
         assert "get_document" not in sys.modules.get(f"{package}.docs_server", pkg).__dict__
         names = pkg.search_tools("document", detail="name")
-        assert names.splitlines() == [f"{package}.docs_server.delete_document", f"{package}.docs_server.get_document"]
+        assert names.splitlines() == [
+            f"{package}.docs_server.delete_document",
+            f"{package}.docs_server.get_document",
+        ]
         described = pkg.search_tools("delete", detail="description")
         assert described == f"{package}.docs_server.delete_document(id_) - "
         full = pkg.search_tools("getDocument", detail="full", limit=1)
@@ -158,6 +168,8 @@ def test_index_and_search(docs_files: dict[str, str], tmp_path: Path) -> None:
         assert f"{package}.docs_server.get_document" not in sys.modules  # search imported no tool module
         assert pkg.search_tools("nothing-like-this").startswith("no tool matches")
         server = importlib.import_module(f"{package}.docs_server")
+        assert callable(server.delete_document_sync)  # the _sync name first, then the function itself
+        assert server.delete_document.__name__ == "delete_document"
         assert "get_document(document_id, [max_chars, format_, from_, tags])" in (server.__doc__ or "")
         from_server = server.get_document
         assert from_server.__name__ == "get_document"
@@ -203,7 +215,9 @@ def test_case_insensitive_file_collision() -> None:
 
 def test_property_collision_skips_only_that_tool() -> None:
     bad = tool("bad", {"fileName": {"type": "string"}, "file_name": {"type": "string"}})
-    ir = build_package([(None, manifest("s", bad, tool("good", {"x": {"type": "string"}})))], package="servers")
+    ir = build_package(
+        [(None, manifest("s", bad, tool("good", {"x": {"type": "string"}})))], package="servers"
+    )
     assert [t.id for t in ir.servers[0].tools] == ["good"]
     errors = [p for p in ir.problems if p.level == "error"]
     assert len(errors) == 1 and "'fileName'" in errors[0].message and "'file_name'" in errors[0].message
@@ -222,8 +236,12 @@ def test_recursive_and_shared_models() -> None:
     shared_def = {"$defs": {"Point": {"type": "object", "properties": {"x": {"type": "number"}}}}}
     tree = tool("put_tree", {"root": {"$ref": "#/$defs/Node"}}, ["root"])
     tree = ToolDef(tree.name, input_schema={**tree.input_schema, "$defs": {"Node": node}})
-    a = ToolDef("a", input_schema={"type": "object", "properties": {"p": {"$ref": "#/$defs/Point"}}, **shared_def})
-    b = ToolDef("b", input_schema={"type": "object", "properties": {"q": {"$ref": "#/$defs/Point"}}, **shared_def})
+    a = ToolDef(
+        "a", input_schema={"type": "object", "properties": {"p": {"$ref": "#/$defs/Point"}}, **shared_def}
+    )
+    b = ToolDef(
+        "b", input_schema={"type": "object", "properties": {"q": {"$ref": "#/$defs/Point"}}, **shared_def}
+    )
     files = render(manifest("geo", tree, a, b))
     assert "class Point(BaseModel)" in files["geo/_models.py"]  # one class for the $def both tools use
     assert "class Point" not in files["geo/a.py"] and "from ._models import Point" in files["geo/a.py"]
@@ -280,7 +298,7 @@ def test_removed_tool_file_is_removed_and_foreign_files_block(tmp_path: Path) ->
     assert not (tmp_path / "servers" / "docs_server" / "delete_document.py").exists()
     (tmp_path / "servers" / "notes.md").write_text("mine")
     before = sorted(p.name for p in (tmp_path / "servers").rglob("*"))
-    with pytest.raises(WriteError, match="notes.md"):
+    with pytest.raises(WriteError, match=r"notes\.md"):
         generate(_options(tmp_path), _estate(tmp_path, DOCS))
     assert sorted(p.name for p in (tmp_path / "servers").rglob("*")) == before  # nothing touched
 
@@ -334,7 +352,9 @@ def test_secret_values_never_reach_the_package(tmp_path: Path, monkeypatch: pyte
         "Docs Server", "stdio", SourceRef(".mcp.json"), "claude-code", command="docs-server",
         args=("--token", "${DOCS_TOKEN}"), env_names=("DOCS_TOKEN",), env_refs=("${DOCS_TOKEN}",),
     )  # fmt: skip
-    web = ServerSpec("web", "http", SourceRef(".mcp.json"), "claude-code", url="https://x/mcp", header_names=("X-Api-Key",))
+    web = ServerSpec(
+        "web", "http", SourceRef(".mcp.json"), "claude-code", url="https://x/mcp", header_names=("X-Api-Key",)
+    )
     generate(_options(tmp_path), _estate(tmp_path, DOCS, manifest("web", tool("go")), specs=(spec, web)))
     for path in (tmp_path / "servers").rglob("*"):
         if path.is_file():
@@ -383,6 +403,15 @@ def test_cli_usage_errors(tmp_path: Path) -> None:
     assert "Traceback" not in both.output + empty.output + missing.output
 
 
+def test_cli_never_empties_a_package_when_inputs_are_missing(tmp_path: Path) -> None:
+    src = MANIFESTS / "mcp-server-time.tools.json"
+    assert _cli(["--no-discover", "--manifest", str(src)], tmp_path).exit_code == 0
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "servers").rglob("*"))
+    result = _cli([], tmp_path)  # no configs, no snapshots in this root
+    assert result.exit_code == 2 and "no tool manifests" in result.output
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "servers").rglob("*")) == before
+
+
 def test_cli_reads_pyproject_options(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.cfmigrate]\nout = "tools_pkg"\n\n[tool.cfmigrate.rename]\nget_current_time = "now"\n'
@@ -408,7 +437,9 @@ def test_check_fast_path_under_half_a_second(tmp_path: Path) -> None:
     for _ in range(3):
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "cfmigrate.migrate.cmd_generate", *args, "--check"], capture_output=True, text=True
+            [sys.executable, "-m", "cfmigrate.migrate.cmd_generate", *args, "--check"],
+            capture_output=True,
+            text=True,
         )
         best = min(best, time.perf_counter() - started)
         assert done.returncode == 0 and "up to date (stamp)" in done.stdout, done.stderr

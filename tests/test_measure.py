@@ -136,3 +136,18 @@ def test_json_is_versioned_and_serialisable() -> None:
     data = json.loads(json.dumps(r.to_json()))
     assert data["schema"] == "cfmigrate.audit/1" and data["tokenizer"] == "estimate, o200k_base"
     assert data["servers"][0]["tools"][0]["tokens"] > 0
+
+
+def test_agent_on_code_mode_is_priced_at_its_code_mode_context() -> None:
+    r = measure(_inventory(_agent(servers=("drive", "crm"), code_mode=True), {"drive": 12, "crm": 14}), TOK, COSTS)
+    a = r.agents[0]
+    assert a.decision == "already-code-mode"
+    assert a.definition_tokens == 0
+    assert a.per_request_tokens == 500 + 300 + 400 + 346  # code-mode context + tool-use overhead
+    assert a.monthly_waste == 0
+
+
+def test_trace_lines_without_task_are_tasks_of_their_own(tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    trace.write_text('{"usage": {"input_tokens": 5}}\n{"usage": {"input_tokens": 7}}\n')
+    assert len(load_trace(trace)) == 2

@@ -245,12 +245,14 @@ def test_plan_ranks_candidates_and_keeps_small_agents_on_mcp() -> None:
     )
     assert "### Weeks 2-3: Proof of concept on `release_bot`" in md
     assert "2. `repo_reader` (agents/repo_reader.py:5)" in md  # rollout order
-    assert "Keep on direct MCP" in md and "`clock`" in md
+    assert "Keep this agent on direct MCP" in md and "`clock`" in md
     for command in (
         "cfmigrate audit . --format json --output audit.json",
-        "cfmigrate generate .",
-        "cfmigrate migrate . --write",
-        "cfmigrate generate . --check",
+        "cfmigrate generate --refresh --server filesystem --server github --server memory",
+        "cfmigrate migrate agents/release_bot.py",
+        "cfmigrate migrate agents/release_bot.py --write",
+        "cfmigrate generate --check && cfmigrate migrate --check",
+        "cfmigrate migrate agents/repo_reader.py --write",
         "cfmigrate measure before.jsonl poc.jsonl --min-reduction 50",
         "cfmigrate measure before.jsonl after.jsonl --min-reduction 70",
         "cfmigrate measure before.jsonl after.jsonl --max-error-rate 5",
@@ -323,7 +325,8 @@ def test_workflow_figures_reach_the_plan() -> None:
     assert isinstance(top.workflow, WorkflowFigure)
     md = render_markdown(build_plan(report, audit_source="x"))
     w = top.workflow
-    assert f"{w.requests_before} requests billing {w.billed_before:,} input tokens on direct MCP" in md
+    assert f"take {w.requests_before} requests and bill {w.billed_before:,} input tokens on direct MCP" in md
+    assert f"on code mode {w.requests_after} requests bill {w.billed_after:,}, {w.reduction:.1%} less" in md
     assert "`get_file_contents` → `read_file` → `create_or_update_file` → `create_pull_request`" in md
 
 

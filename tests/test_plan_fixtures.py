@@ -29,7 +29,9 @@ def audits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, di
     base = tmp_path_factory.mktemp("audits")
     for repo in REPOS:
         path = base / f"{repo}.json"
-        result = runner.invoke(app, ["audit", str(FIXTURES / repo), "--format", "json", "--output", str(path)])
+        result = runner.invoke(
+            app, ["audit", str(FIXTURES / repo), "--format", "json", "--output", str(path)]
+        )
         assert result.exit_code in (0, 1), result.output
         out[repo] = (path, json.loads(path.read_text(encoding="utf-8")))
     return out
@@ -49,7 +51,15 @@ def test_plan_figures_equal_the_audit_json(repo: str, audits: dict[str, tuple[Pa
     for row in plan["agents"]:
         src = audit["agents"][row["index"]]
         assert row["name"] == src["name"]
-        for key in ("tool_count", "definition_tokens", "overhead_tokens", "per_request_tokens", "code_mode_tokens", "decision", "reduction"):
+        for key in (
+            "tool_count",
+            "definition_tokens",
+            "overhead_tokens",
+            "per_request_tokens",
+            "code_mode_tokens",
+            "decision",
+            "reduction",
+        ):
             assert row[key] == src[key], (repo, row["name"], key)
         assert row["monthly_before"] == src["monthly_cost_before"]
         assert row["monthly_after"] == src["monthly_cost_after"]
@@ -57,7 +67,9 @@ def test_plan_figures_equal_the_audit_json(repo: str, audits: dict[str, tuple[Pa
     ranked = [a for a in plan["agents"] if a["migrate"]]
     assert [a["rank"] for a in ranked] == list(range(1, len(ranked) + 1))
     assert [a["monthly_waste"] for a in ranked] == sorted((a["monthly_waste"] for a in ranked), reverse=True)
-    assert {a["name"] for a in ranked} == {a["name"] for a in audit["agents"] if a["decision"] in ("code-first", "hybrid")}
+    assert {a["name"] for a in ranked} == {
+        a["name"] for a in audit["agents"] if a["decision"] in ("code-first", "hybrid")
+    }
 
 
 @pytest.mark.parametrize("repo", REPOS)
@@ -87,10 +99,13 @@ def test_plan_of_path_and_from_audit_agree(audits: dict[str, tuple[Path, dict[st
     assert direct == stored
 
 
-def test_seed_scenario_plan_reads_like_a_plan(audits: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path) -> None:
+def test_seed_scenario_plan_reads_like_a_plan(
+    audits: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
     path, audit = audits["seed-scenario"]
     movers = sorted(
-        (a for a in audit["agents"] if a["decision"] in ("code-first", "hybrid")), key=lambda a: (-a["monthly_waste"], a["name"])
+        (a for a in audit["agents"] if a["decision"] in ("code-first", "hybrid")),
+        key=lambda a: (-a["monthly_waste"], a["name"]),
     )
     assert movers, "the seed scenario's agent must be a migration candidate"
     top = movers[0]
@@ -105,8 +120,8 @@ def test_seed_scenario_plan_reads_like_a_plan(audits: dict[str, tuple[Path, dict
     assert f"### Weeks 2-3: Proof of concept on `{top['name']}`" in md
     for line in (
         "   cfmigrate audit . --format json --output audit.json\n",
-        "   cfmigrate generate .\n",
-        "   cfmigrate migrate . --write\n",
+        f"   cfmigrate generate --refresh {' '.join('--server ' + n for n in top['servers'])}\n",
+        f"   cfmigrate migrate {top['source'].rsplit(':', 1)[0]} --write\n",
         "   cfmigrate measure before.jsonl poc.jsonl --min-reduction 50\n",
         "limits=Limits(memory_mb=100, timeout_s=10)",
         'config=".mcp.json"',
@@ -117,16 +132,32 @@ def test_seed_scenario_plan_reads_like_a_plan(audits: dict[str, tuple[Path, dict
     assert f"Input spend on tool context: {_money(daily_before)} a day before" in md
     assert _money(top["monthly_waste"]) in md
     if top["workflow"]:
-        assert f"{top['workflow']['billed_before']:,} input tokens on direct MCP" in md
+        assert f"bill {top['workflow']['billed_before']:,} input tokens on direct MCP" in md
     assert "$500.00 a month for the sandbox" in md
 
 
 def test_plan_passes_requests_and_price_to_the_audit(tmp_path: Path) -> None:
     repo = str(FIXTURES / "seed-scenario")
     audit_path = tmp_path / "audit.json"
-    runner.invoke(app, ["audit", repo, "--requests-per-day", "5000", "--price", "1.5", "--format", "json", "--output", str(audit_path)])
+    runner.invoke(
+        app,
+        [
+            "audit",
+            repo,
+            "--requests-per-day",
+            "5000",
+            "--price",
+            "1.5",
+            "--format",
+            "json",
+            "--output",
+            str(audit_path),
+        ],
+    )
     audit = json.loads(audit_path.read_text(encoding="utf-8"))
-    plan = json.loads(_invoke("plan", repo, "--requests-per-day", "5000", "--price", "1.5", "--format", "json").stdout)
+    plan = json.loads(
+        _invoke("plan", repo, "--requests-per-day", "5000", "--price", "1.5", "--format", "json").stdout
+    )
     by_name = {a["name"]: a for a in audit["agents"]}
     for row in plan["agents"]:
         assert row["monthly_before"] == by_name[row["name"]]["monthly_cost_before"]
@@ -135,14 +166,86 @@ def test_plan_passes_requests_and_price_to_the_audit(tmp_path: Path) -> None:
 
 def test_plan_bad_input_exits_2(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["plan", "--from-audit", str(tmp_path / "none.json")])
-    assert missing.exit_code == 2 and missing.stderr.startswith("error: ") and "no such file" in missing.stderr
+    assert (
+        missing.exit_code == 2 and missing.stderr.startswith("error: ") and "no such file" in missing.stderr
+    )
     not_a_dir = runner.invoke(app, ["plan", str(tmp_path / "nowhere")])
     assert not_a_dir.exit_code == 2 and "not a directory" in not_a_dir.stderr
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": "cfmigrate.audit/1"}', encoding="utf-8")
     wrong = runner.invoke(app, ["plan", "--from-audit", str(bad)])
-    assert wrong.exit_code == 2 and "bad.json: `root` is missing" in wrong.stderr
+    assert wrong.exit_code == 2 and "bad.json: `totals` is missing" in wrong.stderr
     trace = tmp_path / "t.jsonl"
     trace.write_text("{}\n", encoding="utf-8")
     bad_trace = runner.invoke(app, ["plan", str(FIXTURES / "negatives"), "--trace", str(trace)])
     assert bad_trace.exit_code == 2 and "t.jsonl:1" in bad_trace.stderr
+
+
+def _seed_log(path: Path, fixed: int, agent: str) -> list[int]:
+    """Two logged tasks of the seed workflow: a 60-token question, then the transcript carried along."""
+    inputs = [fixed + 60, fixed + 60 + 12_000, fixed + 60 + 24_000, fixed + 60 + 24_800]
+    lines = [
+        {
+            "task": f"t{t}",
+            "agent": agent,
+            "usage": {"input_tokens": n, "output_tokens": 150},
+            "latency_ms": 3_000,
+        }
+        for t in range(2)
+        for n in inputs
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return inputs
+
+
+def test_plan_with_a_request_log_splits_where_the_tokens_go(
+    audits: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
+    _, audit = audits["seed-scenario"]
+    top = max(audit["agents"], key=lambda a: a["monthly_waste"])
+    context = top["definition_tokens"] + top["overhead_tokens"]
+    log = tmp_path / "requests.jsonl"
+    inputs = _seed_log(log, top["per_request_tokens"], top["name"])
+    plan = json.loads(
+        _invoke("plan", str(FIXTURES / "seed-scenario"), "--trace", str(log), "--format", "json").stdout
+    )
+    parts = {s["label"]: s["tokens"] for s in plan["breakdown"]["before"]}
+    assert parts["tool definitions"] == 4 * context
+    assert parts["the question"] == 4 * 60
+    assert parts["tool results and replies"] == 12_000 + 24_000 + 24_800
+    assert plan["breakdown"]["before_total"] == sum(inputs)
+    row = next(a for a in plan["agents"] if a["name"] == top["name"])
+    # the audit read the same log: the overhead ratio is now measured, per task
+    assert row["workflow"]["billed_before"] == sum(inputs)
+    assert row["overhead_ratio"] == pytest.approx(4 * context / sum(inputs))
+    html = _invoke("plan", str(FIXTURES / "seed-scenario"), "--trace", str(log), "--format", "html").stdout
+    assert "the question — 240 (direct MCP)" in html
+
+
+def test_plan_reads_benchmark_records_as_the_direct_mcp_log(
+    audits: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
+    _, audit = audits["seed-scenario"]
+    top = max(audit["agents"], key=lambda a: a["monthly_waste"])
+    fixed = top["per_request_tokens"]
+    runs = [
+        {
+            "scenario": "seed-scenario",
+            "mode": "direct",
+            "wall_s": 9.5,
+            "requests": [{"usage": {"input_tokens": n}} for n in (fixed + 80, fixed + 12_080)],
+        },
+        {
+            "scenario": "seed-scenario",
+            "mode": "code",
+            "wall_s": 2.5,
+            "requests": [{"usage": {"input_tokens": n}} for n in (1_500, 1_900)],
+        },
+    ]
+    records = tmp_path / "bench.jsonl"
+    records.write_text("".join(json.dumps(r) + "\n" for r in runs), encoding="utf-8")
+    plan = json.loads(
+        _invoke("plan", str(FIXTURES / "seed-scenario"), "--trace", str(records), "--format", "json").stdout
+    )
+    parts = {s["label"]: s["tokens"] for s in plan["breakdown"]["before"]}
+    assert parts["the question"] == 2 * 80 and parts["tool results and replies"] == 12_000

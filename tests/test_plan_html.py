@@ -17,7 +17,8 @@ from cfmigrate.migrate.plan import build_plan, render_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install -y chromium); .ci/run installs it"
+    CHROMIUM is None,
+    reason="chromium is not installed (Debian: apt-get install -y chromium); .ci/run installs it",
 )
 
 PROBE = """
@@ -64,7 +65,9 @@ def _chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess[str]:
 
 def _probe(html: str, tmp: Path) -> list[dict[str, Any]]:
     # the page forbids scripts (CSP); the probe copy drops that meta tag and appends a measuring script
-    probe_html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html).replace("</body>", PROBE + "</body>")
+    probe_html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html).replace(
+        "</body>", PROBE + "</body>"
+    )
     page = tmp / "probe.html"
     page.write_text(probe_html, encoding="utf-8")
     done = _chromium(["--window-size=1100,1600", "--dump-dom", page.as_uri()], tmp)
@@ -125,7 +128,9 @@ def test_chromium_draws_every_chart(tmp_path: Path) -> None:
 
 @needs_chromium
 def test_chromium_screenshot_of_the_plan(tmp_path: Path) -> None:
-    html = render_html(build_plan(mission_report(), audit_source="`audit.json`", requests_per_day=1000, price=3.0))
+    html = render_html(
+        build_plan(mission_report(), audit_source="`audit.json`", requests_per_day=1000, price=3.0)
+    )
     page = tmp_path / "plan.html"
     page.write_text(html, encoding="utf-8")
     shot = tmp_path / "plan.png"
@@ -133,4 +138,25 @@ def test_chromium_screenshot_of_the_plan(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert _png_size(shot) == (1100, 2400)
     # a blank page compresses to a few kB; charts, tables and text do not
+    assert shot.stat().st_size > 60_000
+
+
+@needs_chromium
+def test_chromium_draws_the_seed_scenario_plan_written_by_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cfmigrate.migrate.cli import app
+
+    seed = Path(__file__).resolve().parent.parent / "fixtures" / "seed-scenario"
+    out = tmp_path / "plan.html"
+    result = CliRunner().invoke(app, ["plan", str(seed), "--format", "html", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    charts = {c["id"]: c for c in _probe(html, tmp_path)}
+    assert set(charts) == {"chart-tokens", "chart-breakdown", "chart-savings"}
+    assert charts["chart-tokens"]["bars"] == 2 + 2  # one agent: before, after, two legend swatches
+    assert all(c["width"] > 300 and c["height"] > 100 for c in charts.values())
+    shot = tmp_path / "seed.png"
+    done = _chromium(["--window-size=1100,2400", f"--screenshot={shot}", out.as_uri()], tmp_path)
+    assert done.returncode == 0 and _png_size(shot) == (1100, 2400)
     assert shot.stat().st_size > 60_000

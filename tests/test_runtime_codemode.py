@@ -263,7 +263,7 @@ def test_workspace_persists_and_skills_import(
             )
             assert second.text == "RUNS! 1", second.text
         assert (tmp_path / "work" / "workspace" / "state.json").is_file()
-        assert (tmp_path / "work" / "audit.jsonl").is_file()
+        assert (demo_repo / ".cfmigrate" / "audit.jsonl").is_file()  # the default: beside the package
 
     loop.run_until_complete(scenario())
 
@@ -354,13 +354,18 @@ def test_audit_log_records_runs_and_calls_without_payloads(
 ) -> None:
     code = "from servers.demo import echo, fail\nawait echo(text='PAYLOAD-123')\nawait fail(reason='nope')\n"
 
+    def lines(cm: CodeMode) -> list[dict[str, Any]]:
+        assert cm.audit is not None and cm.audit.path is not None
+        records = [json.loads(line) for line in cm.audit.path.read_text().splitlines()]
+        return [r for r in records if r["session"] == cm.audit.session]
+
     async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         async with code_mode(demo_repo) as cm:
             await run(cm, code)
-            plain = [json.loads(line) for line in Path(cm.audit.path).read_text().splitlines()]  # type: ignore[union-attr, arg-type]
+            plain = lines(cm)
         async with code_mode(demo_repo, log_payloads=True) as cm:
             await run(cm, code)
-            full = [json.loads(line) for line in Path(cm.audit.path).read_text().splitlines()]  # type: ignore[union-attr, arg-type]
+            full = lines(cm)
         return plain, full
 
     plain, full = loop.run_until_complete(scenario())
@@ -437,6 +442,9 @@ def test_bridge_refuses_bad_requests(loop: asyncio.AbstractEventLoop, demo_repo:
             reply = json.loads(await reader.readline())
             writer.close()
             assert reply["ok"] is False and reply["error"]["kind"] == "denied"
+            assert cm.audit is not None and cm.audit.path is not None
+            last = json.loads(cm.audit.path.read_text().splitlines()[-1])
+            assert (last["event"], last["outcome"], last["tool"]) == ("tool_call", "refused", "echo")
 
     loop.run_until_complete(scenario())
 
@@ -456,6 +464,28 @@ def test_protections_are_listed(loop: asyncio.AbstractEventLoop, demo_repo: Path
     loop.run_until_complete(scenario())
     unopened = code_mode(demo_repo).protections()  # before opening: a probe of this machine
     assert any(p.name == "memory" and p.enforced for p in unopened)
+
+
+def test_concurrent_calls_and_json_string_arguments(loop: asyncio.AbstractEventLoop, demo_repo: Path) -> None:
+    async def scenario() -> None:
+        async with code_mode(demo_repo) as cm:
+            scripts = [
+                f"from servers.demo import echo\nimport asyncio\nawait asyncio.sleep(0.05)\nprint((await echo(text='run {i}')).text)"
+                for i in range(4)
+            ]
+            results = await asyncio.gather(*(run(cm, s) for s in scripts))
+            assert [r.text for r in results] == [f"run {i}" for i in range(4)]
+            as_json = await cm.handle_tool_use("execute_code", json.dumps({"code": "print(6 * 7)"}))
+            assert as_json.text == "42"
+            assert cm.audit is not None and cm.audit.path is not None
+            calls = [
+                json.loads(line)
+                for line in cm.audit.path.read_text().splitlines()
+                if f'"session": "{cm.audit.session}"' in line and '"tool_call"' in line
+            ]
+            assert len(calls) == 4 and all(c["outcome"] == "ok" for c in calls)
+
+    loop.run_until_complete(scenario())
 
 
 def test_setup_errors_name_the_path(tmp_path: Path) -> None:

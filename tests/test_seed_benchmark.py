@@ -7,10 +7,13 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_seed_scenario.py"
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "benchmarks" / "bench_seed_scenario.py"
+MIGRATED = REPO / "build" / "seed-migrated" / "agent.py"
 
 
 def load_bench() -> ModuleType:
@@ -22,32 +25,36 @@ def load_bench() -> ModuleType:
     return module
 
 
-@pytest.mark.slow
-def test_code_mode_moves_the_transcript_without_showing_it_to_the_model(tmp_path: Path) -> None:
-    bench = load_bench()
-    result = asyncio.run(asyncio.wait_for(bench.compare(workdir=tmp_path), 900))
-
+def check(bench: ModuleType, result: Any) -> None:
+    probes = bench.transcript_probes((bench.FIXTURE / "data" / "transcript.txt").read_text())
     # (a) direct MCP: one round trip per tool call, the transcript re-sent on every later request
     assert result.direct.requests == 6
-    assert bench.leaked(
-        result.direct.records,
-        bench.transcript_probes((bench.FIXTURE / "data" / "transcript.txt").read_text()),
-    )
-    # (b) code mode: one script does all five calls
+    assert bench.leaked(result.direct.records, probes)
+    # (b) code mode: one script does all five calls; compare() already raised unless a CRM note holds
+    # the whole transcript and #sales-updates got a short message pointing at it
     assert result.code.requests == 2
-    assert result.note_id  # compare() raised unless a CRM note holds the whole transcript ...
-    assert (
-        bench.leaked(
-            result.code.records,
-            bench.transcript_probes((bench.FIXTURE / "data" / "transcript.txt").read_text()),
-        )
-        == []
-    )
-    # ... and no code-mode request carried any part of it (checked again here)
-    tools = result.code.records[0].request["tools"]
-    assert [t["name"] for t in tools] == ["execute_code"]
+    assert result.note_id
+    assert bench.leaked(result.code.records, probes) == []
+    assert [t["name"] for t in result.code.records[0].request["tools"]] == ["execute_code"]
     assert result.context_tokens < 600
     assert result.reduction >= bench.TARGET, bench.report(result)
-    assert result.code.billed_input < 2_500
     report = bench.report(result)
     assert "estimate, o200k_base" in report and "reduction in billed input tokens" in report
+
+
+@pytest.mark.slow
+def test_hand_migrated_agent_moves_the_transcript_without_showing_it_to_the_model(tmp_path: Path) -> None:
+    bench = load_bench()
+    result = asyncio.run(asyncio.wait_for(bench.compare("builtin", workdir=tmp_path), 900))
+    check(bench, result)
+    assert result.code.billed_input < 2_500
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not MIGRATED.is_file(), reason="build/seed-migrated/agent.py appears after `cfmigrate migrate --write`"
+)
+def test_migrated_agent_moves_the_transcript_without_showing_it_to_the_model(tmp_path: Path) -> None:
+    bench = load_bench()
+    result = asyncio.run(asyncio.wait_for(bench.compare(MIGRATED, workdir=tmp_path), 900))
+    check(bench, result)

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import ClassVar, TypeVar
 
 import libcst as cst
 from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
-from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
+from libcst.metadata import (
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+    QualifiedNameProvider,
+    ScopeProvider,
+)
 
 from cfmigrate.migrate.rules._plan import PLAN_KEY, SITES_KEY, MigrationPlan
 from cfmigrate.migrate.rules._resolve import Resolver
 
 ORPHANS_KEY = "cfmigrate.orphans"
+CACHE_KEY = "cfmigrate.cache"  # a dict shared by the rules run on one file (the metadata of an unchanged tree)
 PATH_KEY = "cfmigrate.path"  # the file's POSIX path relative to the root, set by the runner
 
 
@@ -51,17 +59,23 @@ class MigrationRule(VisitorBasedCodemodCommand):
     TRIGGERS: ClassVar[tuple[bytes, ...]] = ()  # a file without any of these bytes is never parsed for this rule
     METADATA_DEPENDENCIES = (ScopeProvider, QualifiedNameProvider, ParentNodeProvider, PositionProvider)
 
+    @classmethod
+    def needed(cls, code: str, scratch: Mapping[str, object], plan: MigrationPlan) -> bool:
+        """Whether this rule can change the current text at all (a cheap test before parsing metadata)."""
+        return not cls.TRIGGERS or any(t.decode() in code for t in cls.TRIGGERS)
+
     def __init__(self, context: CodemodContext, plan: MigrationPlan | None = None) -> None:
         super().__init__(context)
         found = context.scratch.get(PLAN_KEY)
         self.plan: MigrationPlan = plan or (found if isinstance(found, MigrationPlan) else MigrationPlan())
         self._resolver: Resolver | None = None
+        self._planned = 0
 
     @property
     def resolver(self) -> Resolver:
         """The resolver over the tree this pass is visiting."""
         if self._resolver is None:
-            raise RuntimeError("the resolver is built in visit_Module")
+            raise RuntimeError("the resolver is built when the rule runs (transform_module)")
         return self._resolver
 
     @property
@@ -70,10 +84,35 @@ class MigrationRule(VisitorBasedCodemodCommand):
         value = self.context.scratch.get(PATH_KEY)
         return value if isinstance(value, str) else None
 
-    def visit_Module(self, node: cst.Module) -> bool:
-        self._resolver = Resolver(self.get_metadata, node, self.plan.code_mode_var)
-        self.analyze(node)
-        return True
+    def transform_module_impl(self, tree: cst.Module) -> cst.Module:
+        """Analyse the original tree; visit it to apply edits only when the analysis planned some."""
+        self._resolver = Resolver(self.get_metadata, tree, self.plan.code_mode_var)
+        self._planned = 0
+        self.analyze(tree)
+        if not self._planned:
+            return tree
+        return super().transform_module_impl(tree)
+
+    @contextmanager
+    def _handle_metadata_reference(self, module: cst.Module) -> Iterator[cst.Module]:
+        """Reuse the metadata of the previous rule while the tree is unchanged (one resolution, several rules)."""
+        cache = self.context.scratch.get(CACHE_KEY)
+        wrapper = cache.get("wrapper") if isinstance(cache, dict) else None
+        if not isinstance(wrapper, MetadataWrapper) or wrapper.module is not module:
+            wrapper = MetadataWrapper(module)
+            if isinstance(cache, dict):
+                cache["wrapper"] = wrapper
+        previous = self.context.wrapper
+        with self.resolve(wrapper):
+            self.context = replace(self.context, wrapper=wrapper)
+            try:
+                yield wrapper.module
+            finally:
+                self.context = replace(self.context, wrapper=previous)
+
+    def plan_edit(self) -> None:
+        """Note that the analysis planned an edit (so the tree is visited to apply it)."""
+        self._planned += 1
 
     def analyze(self, module: cst.Module) -> None:
         """Decide every rewrite on the original tree before any node is replaced (override)."""
@@ -89,7 +128,8 @@ class MigrationRule(VisitorBasedCodemodCommand):
         return sites
 
     def applied(self, node: cst.CSTNode, message: str) -> None:
-        """Record a rewritten site."""
+        """Record a rewritten site (and plan the edit)."""
+        self.plan_edit()
         self._sites().append(Site(self.RULE_ID, self.line_of(node), True, message))
 
     def skipped(self, node: cst.CSTNode, reason: str, *, manual: bool = False) -> None:

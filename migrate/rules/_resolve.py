@@ -459,9 +459,13 @@ class Resolver:
             if not expr.elements:
                 return T("dict")
             for el in expr.elements:
-                if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString) and el.key.evaluated_value == "name":
-                    if self.type_of(el.value).kind == "tool_field":
-                        return T("tool_dict")
+                if (
+                    isinstance(el, cst.DictElement)
+                    and isinstance(el.key, cst.SimpleString)
+                    and el.key.evaluated_value == "name"
+                    and self.type_of(el.value).kind == "tool_field"
+                ):
+                    return T("tool_dict")
             return T("dict_lit")
         if isinstance(expr, cst.SimpleString):
             return T("str", value=str(expr.evaluated_value))

@@ -165,11 +165,24 @@ class LiteralCallTool(MigrationRule):
         if missing:
             self.skipped(call, f"required argument {missing[0]!r} of {names.server}/{names.wire} is missing")
             return None
+        tight = cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+        )
         args = [
-            cst.Arg(value=v, keyword=cst.Name(names.params[k]), comma=c if isinstance(c, cst.Comma) else cst.MaybeSentinel.DEFAULT)
+            cst.Arg(
+                value=v,
+                keyword=cst.Name(names.params[k]),
+                equal=tight,
+                comma=c if isinstance(c, cst.Comma) else cst.MaybeSentinel.DEFAULT,
+            )
             for k, v, c in items
         ]
-        if args and isinstance(args[-1].comma, cst.Comma) and not _has_newline(args[-1].comma) and rpar == empty:
+        if (
+            args
+            and isinstance(args[-1].comma, cst.Comma)
+            and not _has_newline(args[-1].comma)
+            and rpar == empty
+        ):
             args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
         return args, lpar, rpar
 
@@ -248,5 +261,5 @@ def _calls_named(module: cst.Module, method: str) -> list[cst.Call]:
         node = stack.pop()
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == method:
             out.append(node)
-        stack.extend(node.children)
+        stack.extend(reversed(node.children))
     return out

@@ -195,11 +195,13 @@ class CodeFirstPrompt(MigrationRule):
         keyword = _PROMPT_ARG.get(self.resolver.type_of(original).flavor, "system")
         args = list(call.args)
         index = next(i for i, a in enumerate(args) if a.keyword is not None and a.keyword.value == "tools")
-        if index > 0:
-            comma = args[index - 1].comma
-        else:
-            comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-        new = cst.Arg(value=self.code_mode_call("system_prompt"), keyword=cst.Name(keyword), comma=comma)
+        comma = args[index - 1].comma if index > 0 else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        tight = cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+        )
+        new = cst.Arg(
+            value=self.code_mode_call("system_prompt"), keyword=cst.Name(keyword), equal=tight, comma=comma
+        )
         args.insert(index, new)
         return call.with_changes(args=args)
 

@@ -41,12 +41,14 @@ the module already binds the name.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 
 import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import Assignment, BuiltinAssignment, ImportAssignment, ScopeProvider
 
 from cfmigrate.migrate.rules._base import MigrationRule, register
+from cfmigrate.migrate.rules._plan import MigrationPlan
 
 RUNTIME_MODULE = "cfmigrate.runtime"
 _EXIT_STACKS = frozenset({"contextlib.AsyncExitStack"})
@@ -70,6 +72,10 @@ class InsertCodeMode(MigrationRule):
     DESCRIPTION = "Opens `CodeMode(...)` next to the agent's MCP sessions (exit stack, `async with`, class) where the rules above need it."
     ALWAYS = True
 
+    @classmethod
+    def needed(cls, code: str, scratch: Mapping[str, object], plan: MigrationPlan) -> bool:
+        return plan.code_mode_var in code
+
     def analyze(self, module: cst.Module) -> None:
         self._insert_before: dict[int, cst.BaseStatement] = {}  # original first statement of a block -> new statement
         self._with_item: dict[int, cst.WithItem] = {}
@@ -81,6 +87,7 @@ class InsertCodeMode(MigrationRule):
         if self._in_one_function(uses) or self._in_one_class(uses):
             return
         self._module_level = True
+        self.plan_edit()
         self.skipped(
             uses[0],
             f"no MCP session is opened where {self.plan.code_mode_var} is used: a module-level CodeMode was added; "
@@ -172,9 +179,12 @@ class InsertCodeMode(MigrationRule):
 
     def _called_in_loop(self, method: cst.FunctionDef) -> bool:
         for call in self.resolver._calls:
-            if isinstance(call.func, cst.Attribute) and call.func.attr.value == method.name.value:
-                if self.resolver.enclosing(call, (cst.For, cst.While, cst.CompFor)) is not None:
-                    return True
+            if (
+                isinstance(call.func, cst.Attribute)
+                and call.func.attr.value == method.name.value
+                and self.resolver.enclosing(call, (cst.For, cst.While, cst.CompFor)) is not None
+            ):
+                return True
         return False
 
     def _opener(self, node: cst.With) -> str:

@@ -20,15 +20,39 @@ of the user's code -- and anything already unused before the migration -- is nev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import libcst as cst
-from libcst.metadata import Assignment, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
+from libcst.metadata import (
+    Assignment,
+    ParentNodeProvider,
+    PositionProvider,
+    QualifiedNameProvider,
+    ScopeProvider,
+)
 
 from cfmigrate.migrate.rules._base import ORPHANS_KEY, MigrationRule, _names_in, function_path, register
+from cfmigrate.migrate.rules._plan import MigrationPlan
 
 _PURE_METHODS = frozenset(
-    {"join", "format", "list_tools", "items", "keys", "values", "get", "strip", "copy", "lower", "upper", "splitlines"}
+    {
+        "join",
+        "format",
+        "list_tools",
+        "items",
+        "keys",
+        "values",
+        "get",
+        "strip",
+        "copy",
+        "lower",
+        "upper",
+        "splitlines",
+    }
 )
-_PURE_BUILTINS = frozenset({"len", "str", "list", "dict", "sorted", "tuple", "set", "repr", "enumerate", "zip"})
+_PURE_BUILTINS = frozenset(
+    {"len", "str", "list", "dict", "sorted", "tuple", "set", "repr", "enumerate", "zip"}
+)
 
 
 @register
@@ -40,6 +64,10 @@ class RemoveOrphans(MigrationRule):
     DESCRIPTION = "Local values that only fed removed tool lists or prompts are removed (always on)."
     ALWAYS = True
     METADATA_DEPENDENCIES = (ScopeProvider, QualifiedNameProvider, ParentNodeProvider, PositionProvider)
+
+    @classmethod
+    def needed(cls, code: str, scratch: Mapping[str, object], plan: MigrationPlan) -> bool:
+        return bool(scratch.get(ORPHANS_KEY))
 
     def should_allow_multiple_passes(self) -> bool:
         return True

@@ -1,0 +1,90 @@
+"""The real `cfmigrate migrate` CLI over each fixture repository, compared with the expected trees.
+
+The expected trees are written by `tests/expected/regen.py` (run it after an intended change); this
+test reruns the CLI on fresh copies, compares every changed file byte for byte, checks the files it
+did not change are untouched, that `ruff check` finds nothing new in the output, and that a second
+run (`--check`) has nothing left to do.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+EXPECTED = Path(__file__).resolve().parent / "expected"
+
+
+def _regen() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("cfm_expected_regen", EXPECTED / "regen.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+regen = _regen()
+
+
+def _ruff(path: Path) -> set[str]:
+    """ruff's default rules on one file, as 'CODE message' (lines left out so old and new compare)."""
+    from ruff.__main__ import find_ruff_bin
+
+    done = subprocess.run(
+        [str(find_ruff_bin()), "check", "--isolated", "--no-cache", "--output-format", "concise", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = set()
+    for line in done.stdout.splitlines():
+        parts = line.split(": ", 1)
+        if len(parts) == 2 and line.startswith(str(path)):
+            found.add(parts[1])
+    return found
+
+
+@pytest.mark.parametrize("fixture", sorted(regen.FIXTURES))
+def test_cli_over_fixture_matches_expected_tree(fixture: str, tmp_path: Path) -> None:
+    root, changed, summary, code = regen.migrate_fixture(fixture, tmp_path)
+    expected_dir = EXPECTED / fixture
+    expected = (
+        {p.relative_to(expected_dir).as_posix(): p.read_bytes() for p in expected_dir.rglob("*") if p.is_file()}
+        if expected_dir.is_dir()
+        else {}
+    )
+    assert sorted(changed) == sorted(expected), "the set of migrated files changed: run tests/expected/regen.py if intended"
+    for rel, data in changed.items():
+        assert data == expected[rel], f"{fixture}/{rel} differs from tests/expected (regen.py rewrites it if intended)"
+    assert summary == (EXPECTED / f"{fixture}.summary.txt").read_text()
+    assert code == (1 if changed else 0), summary  # pre-commit convention: files rewritten -> 1
+    original = Path(regen.REPO) / "fixtures" / fixture
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and rel not in changed:
+            assert path.read_bytes() == (original / rel).read_bytes(), f"{rel} was touched but not reported"
+    for rel in changed:
+        if rel.endswith(".py"):
+            new_problems = _ruff(root / rel) - _ruff(original / rel)
+            assert not new_problems, f"ruff finds new problems in migrated {rel}: {sorted(new_problems)}"
+    again = regen.run_cli(root, "--check", "--no-generate")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "", "a second run must change nothing"
+
+
+def test_expected_trees_cover_the_interesting_fixtures() -> None:
+    assert (EXPECTED / "seed-scenario" / "agent.py").is_file()
+    migrated = (EXPECTED / "seed-scenario" / "agent.py").read_text()
+    assert "await code_mode.handle_tool_use(block.name, block.input)" in migrated
+    assert 'tools = code_mode.tool_definitions("anthropic")' in migrated
+    assert "system = code_mode.system_prompt()" in migrated
+    assert "stack.enter_async_context(\n            CodeMode(" in migrated
+    assert ".call_tool(" not in migrated
+    assert not (EXPECTED / "negatives").exists() or not any((EXPECTED / "negatives").rglob("*.py"))
+    summary = (EXPECTED / "frameworks.summary.txt").read_text()
+    for framework in ("OpenAI Agents SDK", "pydantic-ai", "langchain-mcp-adapters", "smolagents", "CrewAI", "Google ADK"):
+        assert framework in summary
+

@@ -1,0 +1,180 @@
+"""The migrate runner and CLI: encodings, line endings, broken files, git safety, exit codes, rule selection,
+and a literal call migrated onto a generated wrapper that then runs against the real `mcp-server-time`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from support.real_servers import pypi_server
+
+from cfmigrate.migrate.rules import MigrationPlan, all_rules, select_rules
+from cfmigrate.migrate.runner import MigrateError, is_candidate, migrate, transform_source
+
+ALL = tuple(r.RULE_ID for r in all_rules())
+CLI = str(Path(sys.executable).with_name("cfmigrate"))
+
+LOOP = '''\
+"""An agent loop."""
+
+import anthropic
+from mcp import ClientSession
+
+
+async def step(session: ClientSession, messages: list) -> list:
+    client = anthropic.AsyncAnthropic()
+    listed = await session.list_tools()
+    tools = [{"name": t.name, "description": t.description, "input_schema": t.inputSchema} for t in listed.tools]
+    reply = await client.messages.create(model="m", max_tokens=9, tools=tools, messages=messages)
+    out = []
+    for block in reply.content:
+        if block.type == "tool_use":
+            result = await session.call_tool(block.name, block.input)  # the model's choice
+            out.append(result.content[0].text)
+    return out
+'''
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, "migrate", *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+
+
+def repo(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
+    root = tmp_path / "repo"
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return root
+
+
+def test_crlf_encoding_comments_and_formatting_are_kept() -> None:
+    source = ("# -*- coding: latin-1 -*-\n# caf\xe9 agent\n" + LOOP).replace("\n", "\r\n").encode("latin-1")
+    result = transform_source(source, "agent.py", MigrationPlan(), ALL)
+    assert result.status == "changed", result.error
+    new = result.new
+    assert b"\r\n" in new and b"\n" not in new.replace(b"\r\n", b"")  # every line still ends in CRLF
+    assert "# café agent".encode("latin-1") in new
+    assert b"# the model's choice" in new
+    assert b"code_mode.handle_tool_use(block.name, block.input)" in new
+    assert b'tools = code_mode.tool_definitions("anthropic")' in new
+    assert b"listed = " not in new  # CFM007: the listing only fed the old tool list
+    untouched = [line for line in source.split(b"\r\n") if line.startswith((b"async def", b'"""An'))]
+    assert all(line in new for line in untouched)
+    again = transform_source(new, "agent.py", MigrationPlan(), ALL)
+    assert again.status == "unchanged"
+
+
+def test_prefilter_skips_files_without_mcp() -> None:
+    rules = select_rules()
+    assert not is_candidate(b"import os\nprint(tools)\n", rules)
+    assert not is_candidate(b"# mcp mentioned, nothing to rewrite\n", rules)
+    assert is_candidate(LOOP.encode(), rules)
+
+
+def test_broken_files_are_reported_and_the_others_migrated(tmp_path: Path) -> None:
+    root = repo(
+        tmp_path,
+        {
+            "a_broken.py": "from mcp import ClientSession\ndef f(:\n    session.call_tool('x', {})\n",
+            "b_agent.py": LOOP,
+            "c_bytes.py": b"from mcp import x\ncall_tool = '\xff\xfe'\n",
+        },
+    )
+    done = cli(".", "--write", "--no-generate", cwd=root)
+    assert done.returncode == 2, done.stderr
+    assert "error: " not in done.stderr.splitlines()[0]
+    assert "a_broken.py  syntax error at line " in done.stderr
+    assert "c_bytes.py" in done.stderr and "errors (2)" in done.stderr
+    assert "handle_tool_use" in (root / "b_agent.py").read_text()
+    assert (root / "a_broken.py").read_text().startswith("from mcp import ClientSession\ndef f(:")
+    assert not [p for p in root.iterdir() if p.name.startswith(".") and p.suffix == ".tmp"]
+
+
+def test_check_and_default_modes_write_nothing_and_exit_codes(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"agent.py": LOOP})
+    shown = cli(".", "--no-generate", cwd=root)
+    assert shown.returncode == 0
+    assert shown.stdout.startswith("--- a/agent.py\n+++ b/agent.py\n")
+    assert "would rewrite agent.py" in shown.stderr
+    checked = cli("--check", "--no-generate", "agent.py", cwd=root)
+    assert checked.returncode == 1 and (root / "agent.py").read_text() == LOOP
+    written = cli(".", "--write", "--no-generate", cwd=root)
+    assert written.returncode == 1 and "rewrote agent.py" in written.stderr
+    again = cli(".", "--check", "--no-generate", cwd=root)
+    assert again.returncode == 0 and again.stdout == ""
+
+
+def test_rule_selection_and_listing(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"agent.py": LOOP})
+    only = cli(".", "--only", "CFM002", "--no-generate", cwd=root)
+    assert "+            result = await code_mode.handle_tool_use" in only.stdout
+    assert "tool_definitions" not in only.stdout
+    assert "CFM003" not in only.stderr
+    disabled = cli(".", "--disable", "cfm002,CFM004", "--no-generate", cwd=root)
+    assert "handle_tool_use" not in disabled.stdout and "tool_definitions" in disabled.stdout
+    unknown = cli(".", "--only", "CFM999", cwd=root)
+    assert unknown.returncode == 2 and unknown.stderr.startswith("error: unknown rule CFM999")
+    forced = cli(".", "--disable", "CFM006", cwd=root)
+    assert forced.returncode == 2 and "cannot be disabled" in forced.stderr
+    listed = cli("--list-rules", cwd=root)
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines() if line.startswith("CFM")] == list(ALL)
+
+
+def test_write_refuses_a_dirty_git_work_tree(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"agent.py": LOOP})
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+    for args in (["init", "-q"], ["add", "agent.py"], ["commit", "-qm", "agent"]):
+        subprocess.run(["git", *args], cwd=root, check=True, env=env, capture_output=True)
+    (root / "notes.txt").write_text("work in progress\n")
+    refused = cli(".", "--write", "--no-generate", cwd=root)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: uncommitted changes in the git work tree (notes.txt)")
+    assert (root / "agent.py").read_text() == LOOP
+    allowed = cli(".", "--write", "--no-generate", "--allow-dirty", cwd=root)
+    assert allowed.returncode == 1 and "handle_tool_use" in (root / "agent.py").read_text()
+    with pytest.raises(MigrateError, match="not a directory"):
+        migrate(root / "agent.py")
+
+
+def test_literal_call_migrated_generated_and_run_against_the_real_time_server(tmp_path: Path) -> None:
+    server = pypi_server("mcp-server-time")
+    agent = textwrap.dedent(
+        f"""\
+        import asyncio
+
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+        PARAMS = StdioServerParameters(command={server!r}, args=["--local-timezone=UTC"])
+
+
+        async def main() -> None:
+            async with stdio_client(PARAMS) as (read, write), ClientSession(read, write) as session:
+                await session.initialize()
+                result = await session.call_tool("get_current_time", {{"timezone": "Europe/Paris"}})
+                print(result.content[0].text)
+
+
+        asyncio.run(main())
+        """
+    )
+    config = {"mcpServers": {"time": {"command": server, "args": ["--local-timezone=UTC"]}}}
+    root = repo(tmp_path, {"agent.py": agent, ".mcp.json": json.dumps(config)})
+    done = cli(".", "--write", "--refresh", cwd=root)
+    assert done.returncode == 1, done.stderr
+    migrated = (root / "agent.py").read_text()
+    assert "from servers.time import get_current_time" in migrated
+    assert 'result = await get_current_time(timezone="Europe/Paris")' in migrated
+    assert "wrappers: `cfmigrate generate` ran first" in done.stderr
+    assert (root / "servers" / "time" / "get_current_time.py").is_file()
+    ran = subprocess.run([sys.executable, "agent.py"], cwd=root, capture_output=True, text=True, timeout=120, check=False)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["timezone"] == "Europe/Paris"
+    assert cli(".", "--check", cwd=root).returncode == 0

@@ -1,0 +1,216 @@
+"""CFM002: the model-chosen `call_tool` of an agent loop → `code_mode.handle_tool_use` (look-alikes left alone)."""
+
+from __future__ import annotations
+
+from libcst.codemod import CodemodTest
+
+from cfmigrate.migrate.rules import MigrationPlan
+from cfmigrate.migrate.rules.cfm002_dynamic_dispatch import DynamicDispatch
+
+PLAN = MigrationPlan()
+
+
+class TestDynamicDispatch(CodemodTest):
+    TRANSFORM = DynamicDispatch
+
+    def check(self, before: str, after: str, warnings: list[str] | None = None) -> None:
+        self.assertCodemod(before, after, plan=PLAN, expected_warnings=warnings)
+
+    # ------------------------------------------------------------------ rewrites
+    def test_anthropic_loop_with_session_lookup_removed(self) -> None:
+        before = """
+            import anthropic
+            from mcp import ClientSession
+
+            async def loop(sessions: dict[str, ClientSession], messages: list) -> list:
+                client = anthropic.AsyncAnthropic()
+                response = await client.messages.create(model="m", max_tokens=10, messages=messages)
+                results = []
+                for block in response.content:
+                    if block.type == "tool_use":
+                        session = sessions[block.name]
+                        result = await session.call_tool(block.name, block.input)
+                        results.append(result.content[0].text)
+                return results
+        """
+        after = """
+            import anthropic
+            from mcp import ClientSession
+
+            async def loop(sessions: dict[str, ClientSession], messages: list) -> list:
+                client = anthropic.AsyncAnthropic()
+                response = await client.messages.create(model="m", max_tokens=10, messages=messages)
+                results = []
+                for block in response.content:
+                    if block.type == "tool_use":
+                        result = await code_mode.handle_tool_use(block.name, block.input)
+                        results.append(result.content[0].text)
+                return results
+        """
+        self.check(before, after)
+
+    def test_openai_chat_tool_calls_with_json_arguments_mcp2_client(self) -> None:
+        before = """
+            import json
+            from mcp import Client
+            from openai import OpenAI
+
+            async def run(url: str, messages: list) -> None:
+                llm = OpenAI()
+                async with Client(url) as notes:
+                    completion = llm.chat.completions.create(model="m", messages=messages)
+                    for call in completion.choices[0].message.tool_calls:
+                        result = await notes.call_tool(call.function.name, json.loads(call.function.arguments))
+        """
+        after = """
+            import json
+            from mcp import Client
+            from openai import OpenAI
+
+            async def run(url: str, messages: list) -> None:
+                llm = OpenAI()
+                async with Client(url) as notes:
+                    completion = llm.chat.completions.create(model="m", messages=messages)
+                    for call in completion.choices[0].message.tool_calls:
+                        result = await code_mode.handle_tool_use(call.function.name, json.loads(call.function.arguments))
+        """
+        self.check(before, after)
+
+    def test_helper_method_called_with_the_models_choice(self) -> None:
+        before = """
+            from anthropic import Anthropic
+            from mcp import ClientSession
+
+            class Agent:
+                def __init__(self, session: ClientSession) -> None:
+                    self.session = session
+                    self.llm = Anthropic()
+
+                async def execute(self, name, arguments):
+                    return await self.session.call_tool(name=name, arguments=arguments)
+
+                async def step(self, messages):
+                    reply = self.llm.messages.create(model="m", max_tokens=5, messages=messages)
+                    for block in reply.content:
+                        await self.execute(block.name, block.input)
+        """
+        after = """
+            from anthropic import Anthropic
+            from mcp import ClientSession
+
+            class Agent:
+                def __init__(self, session: ClientSession) -> None:
+                    self.session = session
+                    self.llm = Anthropic()
+
+                async def execute(self, name, arguments):
+                    return await code_mode.handle_tool_use(name, arguments)
+
+                async def step(self, messages):
+                    reply = self.llm.messages.create(model="m", max_tokens=5, messages=messages)
+                    for block in reply.content:
+                        await self.execute(block.name, block.input)
+        """
+        self.check(before, after)
+
+    # ------------------------------------------------------------------ left alone
+    def test_literal_name_is_cfm001s(self) -> None:
+        code = """
+            from mcp import ClientSession
+
+            async def run(session: ClientSession) -> None:
+                await session.call_tool("get_document", {"documentId": "x"})
+        """
+        self.check(code, code)
+
+    def test_httpx_and_user_mcpclient_receivers(self) -> None:
+        code = """
+            import httpx
+            from anthropic import Anthropic
+
+            class MCPClient:
+                async def call_tool(self, name, args):
+                    return name
+
+            async def run(messages) -> None:
+                reply = Anthropic().messages.create(model="m", max_tokens=5, messages=messages)
+                http = httpx.AsyncClient()
+                mine = MCPClient()
+                for block in reply.content:
+                    await http.call_tool(block.name, block.input)
+                    await mine.call_tool(block.name, block.input)
+        """
+        self.check(code, code)
+
+    def test_name_not_from_a_model_is_reported(self) -> None:
+        code = """
+            from mcp import ClientSession
+
+            async def run(session: ClientSession, plan: list[str]) -> None:
+                for step in plan:
+                    await session.call_tool(step, {})
+        """
+        self.check(
+            code,
+            code,
+            [
+                "CFM002 line 5: the tool name is computed here, not taken from a model's tool-use block; if it is "
+                "the model's choice, call code_mode.handle_tool_use(name, arguments) by hand"
+            ],
+        )
+
+    def test_routing_by_trying_sessions_and_guards_on_the_name(self) -> None:
+        code = """
+            from anthropic import Anthropic
+            from mcp import ClientSession
+
+            async def run(sessions: list[ClientSession], known: set[str], messages) -> None:
+                reply = Anthropic().messages.create(model="m", max_tokens=5, messages=messages)
+                for block in reply.content:
+                    for session in sessions:
+                        await session.call_tool(block.name, block.input)
+                    if block.name in known:
+                        await sessions[0].call_tool(block.name, block.input)
+        """
+        self.check(
+            code,
+            code,
+            [
+                "CFM002 line 8: the session is chosen by trying sessions in a loop; route the model's call to "
+                "handle_tool_use by hand",
+                "CFM002 line 10: the call is guarded by a check on the tool name, which would reject execute_code "
+                "after migration -- route the model's call to handle_tool_use by hand",
+            ],
+        )
+
+    def test_lookup_used_elsewhere_and_options(self) -> None:
+        code = """
+            from anthropic import Anthropic
+            from mcp import ClientSession
+
+            async def run(by_tool: dict[str, ClientSession], messages) -> None:
+                reply = Anthropic().messages.create(model="m", max_tokens=5, messages=messages)
+                for block in reply.content:
+                    session = by_tool[block.name]
+                    print(session)
+                    await session.call_tool(block.name, block.input)
+                    await by_tool["x"].call_tool(block.name, block.input, read_timeout_seconds=3)
+        """
+        self.check(
+            code,
+            code,
+            [
+                "CFM002 line 9: 'session' (looked up by tool name) is used elsewhere; the model will now call "
+                "execute_code, which that lookup does not know -- migrate by hand",
+                "CFM002 line 10: the call passes read_timeout_seconds=, which handle_tool_use does not take",
+            ],
+        )
+
+    def test_already_migrated(self) -> None:
+        code = """
+            from cfmigrate.runtime import CodeMode
+
+            async def run(code_mode: CodeMode, block) -> None:
+                await code_mode.handle_tool_use(block.name, block.input)
+        """
+        self.check(code, code)

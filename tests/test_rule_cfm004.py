@@ -1,0 +1,212 @@
+"""CFM004: the prompt of a model call on code-mode tools → `code_mode.system_prompt()` (inserted where none)."""
+
+from __future__ import annotations
+
+from libcst.codemod import CodemodTest
+
+from cfmigrate.migrate.rules import MigrationPlan
+from cfmigrate.migrate.rules.cfm004_prompt import CodeFirstPrompt
+
+PLAN = MigrationPlan()
+
+
+class TestCodeFirstPrompt(CodemodTest):
+    TRANSFORM = CodeFirstPrompt
+
+    def check(self, before: str, after: str, warnings: list[str] | None = None) -> None:
+        self.assertCodemod(before, after, plan=PLAN, expected_warnings=warnings)
+
+    # ------------------------------------------------------------------ rewrites
+    def test_format_with_a_tool_description_builder(self) -> None:
+        before = """
+            import anthropic
+
+            PROMPT = \"\"\"You help the sales team.
+            Tools:
+            {tool_list}
+            \"\"\"
+
+            def describe(tools):
+                return "\\n".join(f"- {t['name']}: {t['description']}" for t in tools)
+
+            async def run(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                system = PROMPT.format(tool_list=describe(tools))
+                return await anthropic.AsyncAnthropic().messages.create(
+                    model="m", max_tokens=5, system=system, tools=tools, messages=messages
+                )
+        """
+        after = """
+            import anthropic
+
+            PROMPT = \"\"\"You help the sales team.
+            Tools:
+            {tool_list}
+            \"\"\"
+
+            def describe(tools):
+                return "\\n".join(f"- {t['name']}: {t['description']}" for t in tools)
+
+            async def run(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                system = code_mode.system_prompt()
+                return await anthropic.AsyncAnthropic().messages.create(
+                    model="m", max_tokens=5, system=system, tools=tools, messages=messages
+                )
+        """
+        self.check(before, after)
+
+    def test_missing_system_is_inserted_before_tools(self) -> None:
+        before = """
+            from anthropic import Anthropic
+
+            def ask(messages):
+                return Anthropic().messages.create(
+                    model="m",
+                    max_tokens=5,
+                    tools=code_mode.tool_definitions("anthropic"),
+                    messages=messages,
+                )
+        """
+        after = """
+            from anthropic import Anthropic
+
+            def ask(messages):
+                return Anthropic().messages.create(
+                    model="m",
+                    max_tokens=5,
+                    system=code_mode.system_prompt(),
+                    tools=code_mode.tool_definitions("anthropic"),
+                    messages=messages,
+                )
+        """
+        self.check(before, after)
+
+    def test_prompt_without_tools_keeps_its_text_after_the_code_first_prompt(self) -> None:
+        before = """
+            from anthropic import Anthropic
+
+            SYSTEM = "Answer in two sentences."
+
+            def ask(messages):
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=SYSTEM, tools=code_mode.tool_definitions("anthropic"), messages=messages
+                )
+        """
+        after = """
+            from anthropic import Anthropic
+
+            SYSTEM = "Answer in two sentences."
+
+            def ask(messages):
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=code_mode.system_prompt() + "\\n\\n" + SYSTEM, tools=code_mode.tool_definitions("anthropic"), messages=messages
+                )
+        """
+        self.check(before, after)
+
+    def test_openai_system_message_literal_and_inserted(self) -> None:
+        before = """
+            from openai import OpenAI
+
+            def ask(question, tools_text):
+                client = OpenAI()
+                tools = code_mode.tool_definitions("openai")
+                first = client.chat.completions.create(
+                    model="m", tools=tools, messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": question}]
+                )
+                messages = [{"role": "user", "content": question}]
+                second = client.chat.completions.create(model="m", tools=tools, messages=messages)
+                return first, second
+        """
+        after = """
+            from openai import OpenAI
+
+            def ask(question, tools_text):
+                client = OpenAI()
+                tools = code_mode.tool_definitions("openai")
+                first = client.chat.completions.create(
+                    model="m", tools=tools, messages=[{"role": "system", "content": code_mode.system_prompt() + "\\n\\nBe brief."}, {"role": "user", "content": question}]
+                )
+                messages = [{"role": "system", "content": code_mode.system_prompt()}, {"role": "user", "content": question}]
+                second = client.chat.completions.create(model="m", tools=tools, messages=messages)
+                return first, second
+        """
+        self.check(before, after)
+
+    def test_fstring_listing_mcp_tools_directly(self) -> None:
+        before = """
+            from anthropic import Anthropic
+            from mcp import ClientSession
+
+            async def ask(session: ClientSession, messages):
+                listed = await session.list_tools()
+                names = ", ".join(t.name for t in listed.tools)
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=f"You can call: {names}", tools=code_mode.tool_definitions("anthropic"), messages=messages
+                )
+        """
+        after = """
+            from anthropic import Anthropic
+            from mcp import ClientSession
+
+            async def ask(session: ClientSession, messages):
+                listed = await session.list_tools()
+                names = ", ".join(t.name for t in listed.tools)
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=code_mode.system_prompt(), tools=code_mode.tool_definitions("anthropic"), messages=messages
+                )
+        """
+        self.check(before, after)
+
+    # ------------------------------------------------------------------ left alone
+    def test_calls_without_code_mode_tools(self) -> None:
+        code = """
+            from anthropic import Anthropic
+
+            TOOLS = [{"name": "calc", "input_schema": {}}]
+
+            def ask(messages):
+                return Anthropic().messages.create(model="m", max_tokens=5, system="Be brief.", tools=TOOLS, messages=messages)
+        """
+        self.check(code, code)
+
+    def test_not_an_llm_client(self) -> None:
+        code = """
+            import httpx
+
+            class Anthropic:
+                def __init__(self):
+                    self.messages = httpx.Client()
+
+            def ask(messages):
+                return Anthropic().messages.create(tools=code_mode.tool_definitions("anthropic"), messages=messages)
+        """
+        self.check(code, code)
+
+    def test_already_migrated(self) -> None:
+        code = """
+            from anthropic import Anthropic
+
+            def ask(messages):
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=code_mode.system_prompt(), tools=code_mode.tool_definitions("anthropic"), messages=messages
+                )
+        """
+        self.check(code, code)
+
+    def test_untraceable_openai_messages_are_reported(self) -> None:
+        code = """
+            from openai import OpenAI
+
+            def ask(messages):
+                return OpenAI().chat.completions.create(model="m", tools=code_mode.tool_definitions("openai"), messages=messages)
+        """
+        self.check(
+            code,
+            code,
+            [
+                "CFM004 line 4: the messages list cannot be traced to a literal list; add "
+                '{"role": "system", "content": code_mode.system_prompt()} at its head by hand'
+            ],
+        )

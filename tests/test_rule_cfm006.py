@@ -1,0 +1,188 @@
+"""CFM006: `CodeMode` is opened next to the agent's MCP sessions when the rewritten code uses `code_mode`."""
+
+from __future__ import annotations
+
+from libcst.codemod import CodemodContext, CodemodTest
+
+from cfmigrate.migrate.rules import MigrationPlan
+from cfmigrate.migrate.rules._base import PATH_KEY
+from cfmigrate.migrate.rules.cfm006_code_mode_instance import InsertCodeMode
+
+PLAN = MigrationPlan(
+    config=".mcp.json",
+    keep_direct=frozenset({"playwright/browser_snapshot", "other/tool"}),
+    file_servers={"agents/bot.py": ("playwright", "drive")},
+    server_ids={"playwright": "playwright"},
+)
+
+
+class TestInsertCodeMode(CodemodTest):
+    TRANSFORM = InsertCodeMode
+
+    def check(self, before: str, after: str, warnings: list[str] | None = None, path: str = "agent.py") -> None:
+        context = CodemodContext(scratch={PATH_KEY: path})
+        self.assertCodemod(before, after, plan=PLAN, context_override=context, expected_warnings=warnings)
+
+    def test_exit_stack_in_one_function(self) -> None:
+        before = """
+            from contextlib import AsyncExitStack
+            from pathlib import Path
+
+            async def run(messages):
+                async with AsyncExitStack() as stack:
+                    tools = code_mode.tool_definitions("anthropic")
+                    return tools
+        """
+        after = """
+            from contextlib import AsyncExitStack
+            from pathlib import Path
+            from cfmigrate.runtime import CodeMode
+
+            async def run(messages):
+                async with AsyncExitStack() as stack:
+                    code_mode = await stack.enter_async_context(
+                        CodeMode(
+                            servers_dir=Path(__file__).with_name("servers"),
+                            config=Path(__file__).with_name(".mcp.json"),
+                        )
+                    )
+                    tools = code_mode.tool_definitions("anthropic")
+                    return tools
+        """
+        self.check(before, after)
+
+    def test_with_statement_of_an_mcp2_client_in_a_subfolder_with_kept_tools(self) -> None:
+        before = """
+            from mcp import Client
+
+            async def run(url):
+                async with Client(url) as client:
+                    return code_mode.tool_definitions("openai")
+        """
+        after = """
+            from mcp import Client
+            from cfmigrate.runtime import CodeMode
+            from pathlib import Path
+
+            async def run(url):
+                async with Client(url) as client, CodeMode(
+                    servers_dir=Path(__file__).resolve().parents[1] / "servers",
+                    config=Path(__file__).resolve().parents[1] / ".mcp.json",
+                    keep_direct=("playwright/browser_snapshot",),
+                ) as code_mode:
+                    return code_mode.tool_definitions("openai")
+        """
+        self.check(before, after, path="agents/bot.py")
+
+    def test_class_whose_connect_method_enters_sessions_on_its_stack(self) -> None:
+        before = """
+            from contextlib import AsyncExitStack
+            from mcp import ClientSession
+
+            class Agent:
+                def __init__(self):
+                    self.stack = AsyncExitStack()
+
+                async def connect(self, read, write):
+                    \"\"\"Open the session.\"\"\"
+                    self.session = await self.stack.enter_async_context(ClientSession(read, write))
+
+                async def ask(self, block):
+                    return await code_mode.handle_tool_use(block.name, block.input)
+        """
+        after = """
+            from contextlib import AsyncExitStack
+            from mcp import ClientSession
+            from cfmigrate.runtime import CodeMode
+            from pathlib import Path
+
+            class Agent:
+                def __init__(self):
+                    self.stack = AsyncExitStack()
+
+                async def connect(self, read, write):
+                    \"\"\"Open the session.\"\"\"
+                    self.code_mode = await self.stack.enter_async_context(
+                        CodeMode(
+                            servers_dir=Path(__file__).with_name("servers"),
+                            config=Path(__file__).with_name(".mcp.json"),
+                        )
+                    )
+                    self.session = await self.stack.enter_async_context(ClientSession(read, write))
+
+                async def ask(self, block):
+                    return await self.code_mode.handle_tool_use(block.name, block.input)
+        """
+        self.check(before, after)
+
+    def test_no_session_opened_falls_back_to_module_level_and_a_manual_step(self) -> None:
+        before = """
+            import asyncio
+
+            def tools():
+                return code_mode.tool_definitions("anthropic")
+        """
+        after = """
+            import asyncio
+            from cfmigrate.runtime import CodeMode
+            from pathlib import Path
+
+            code_mode = CodeMode(
+                servers_dir=Path(__file__).with_name("servers"),
+                config=Path(__file__).with_name(".mcp.json"),
+            )
+
+
+            def tools():
+                return code_mode.tool_definitions("anthropic")
+        """
+        self.check(
+            before,
+            after,
+            [
+                "CFM006 line 4: no MCP session is opened where code_mode is used: a module-level CodeMode was added; "
+                "open it once per agent session with `async with code_mode:` around the agent loop"
+            ],
+        )
+
+    # ------------------------------------------------------------------ left alone
+    def test_code_mode_already_bound(self) -> None:
+        code = """
+            from cfmigrate.runtime import CodeMode
+
+            code_mode = CodeMode(servers_dir="servers")
+
+            def tools():
+                return code_mode.tool_definitions("anthropic")
+        """
+        self.check(code, code)
+
+    def test_no_use_of_code_mode(self) -> None:
+        code = """
+            from contextlib import AsyncExitStack
+
+            async def run():
+                async with AsyncExitStack() as stack:
+                    return stack
+        """
+        self.check(code, code)
+
+    def test_attribute_named_code_mode_is_not_a_use(self) -> None:
+        code = """
+            class Settings:
+                code_mode = False
+
+            def enabled(settings: Settings) -> bool:
+                return settings.code_mode
+        """
+        self.check(code, code)
+
+    def test_local_binding_in_function(self) -> None:
+        code = """
+            from cfmigrate.runtime import CodeMode
+
+            async def run():
+                async with CodeMode(servers_dir="servers") as code_mode:
+                    return code_mode.system_prompt()
+        """
+        self.check(code, code)

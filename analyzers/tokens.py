@@ -7,10 +7,13 @@ downloaded and a corrupted vocabulary is refused by the same hash tiktoken check
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import importlib.util
 import json
+import marshal
+import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,9 +39,20 @@ class Tokenizer(Protocol):
     def count(self, text: str) -> int: ...
 
 
-def _ranks(name: str, expected_hash: str | None) -> dict[bytes, int]:
-    import base64
+def _cache_file(name: str, expected_hash: str | None) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cfmigrate" / "bpe" / f"{name}-{(expected_hash or 'nohash')[:16]}.marshal"
 
+
+def _ranks(name: str, expected_hash: str | None) -> dict[bytes, int]:
+    """The vocabulary's ranks: from a marshal cache (plain data, no code) or parsed from the package's file."""
+    cache = _cache_file(name, expected_hash)
+    try:
+        cached = marshal.loads(cache.read_bytes())
+        if isinstance(cached, dict) and len(cached) > 1000:
+            return cached
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
     # Locate the package folder without importing it: its __init__ loads a large native library.
     spec = importlib.util.find_spec("bpe_openai")
     try:
@@ -52,7 +66,14 @@ def _ranks(name: str, expected_hash: str | None) -> dict[bytes, int]:
         ) from exc
     if expected_hash and hashlib.sha256(data).hexdigest() != expected_hash:
         raise TokenizerError(f"the bundled {name} vocabulary does not match tiktoken's published hash")
-    return {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in data.splitlines() if line)}
+    ranks = {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in data.splitlines() if line)}
+    try:
+        from cfmigrate.analyzers.files import atomic_write_bytes
+
+        atomic_write_bytes(cache, marshal.dumps(ranks))
+    except OSError:  # a read-only home only costs speed
+        pass
+    return ranks
 
 
 @lru_cache(maxsize=None)

@@ -67,11 +67,15 @@ def large_tree() -> None:
 
 
 def codemods() -> None:
-    agents = sorted((REPO / "fixtures" / "frameworks" / "agents").glob("*.py")) + [
-        REPO / "fixtures" / "seed-scenario" / "agent.py"
+    agents = [
+        *sorted((REPO / "fixtures" / "frameworks" / "agents").glob("*.py")),
+        REPO / "fixtures" / "seed-scenario" / "agent.py",
     ]
     rule_ids = tuple(r.RULE_ID for r in all_rules())
-    plans = {root: build_plan(root)[0] for root in {p.parents[1] if p.parent.name == "agents" else p.parent for p in agents}}
+    plans = {
+        root: build_plan(root)[0]
+        for root in {p.parents[1] if p.parent.name == "agents" else p.parent for p in agents}
+    }
     jobs = []
     for path in agents:
         root = path.parents[1] if path.parent.name == "agents" else path.parent
@@ -105,7 +109,9 @@ def seed() -> None:
     os.environ.update(env)
     try:
         start = time.perf_counter()
-        result = migrate_tree(REPO / "fixtures" / "seed-scenario", REPO / "build" / "seed-migrated", refresh=True)
+        result = migrate_tree(
+            REPO / "fixtures" / "seed-scenario", REPO / "build" / "seed-migrated", refresh=True
+        )
         elapsed = time.perf_counter() - start
     finally:
         for key, value in saved.items():

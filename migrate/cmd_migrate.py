@@ -80,22 +80,46 @@ def migrate(
         list[Path] | None,
         typer.Argument(help="Repository root (default: .), or files/folders inside the current repository."),
     ] = None,
-    write: Annotated[bool, typer.Option("--write", help="Apply the changes (atomic writes); exit 1 when files changed.")] = False,
-    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 when changes are pending.")] = False,
-    only: Annotated[list[str] | None, typer.Option("--only", help="Run only these rule IDs (comma-separated or repeated).")] = None,
-    disable: Annotated[list[str] | None, typer.Option("--disable", help="Skip these rule IDs (comma-separated or repeated).")] = None,
-    list_rules: Annotated[bool, typer.Option("--list-rules", help="Print the rules in the order they run, and exit.")] = False,
+    write: Annotated[
+        bool, typer.Option("--write", help="Apply the changes (atomic writes); exit 1 when files changed.")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 when changes are pending.")
+    ] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Run only these rule IDs (comma-separated or repeated)."),
+    ] = None,
+    disable: Annotated[
+        list[str] | None, typer.Option("--disable", help="Skip these rule IDs (comma-separated or repeated).")
+    ] = None,
+    list_rules: Annotated[
+        bool, typer.Option("--list-rules", help="Print the rules in the order they run, and exit.")
+    ] = False,
     allow_dirty: Annotated[
-        bool, typer.Option("--allow-dirty", help="Let --write run over uncommitted changes in the git work tree.")
+        bool,
+        typer.Option("--allow-dirty", help="Let --write run over uncommitted changes in the git work tree."),
     ] = False,
     no_generate: Annotated[
-        bool, typer.Option("--no-generate", help="Do not run `cfmigrate generate` first when the wrappers are missing or stale.")
+        bool,
+        typer.Option(
+            "--no-generate",
+            help="Do not run `cfmigrate generate` first when the wrappers are missing or stale.",
+        ),
     ] = False,
     refresh: Annotated[
-        bool, typer.Option("--refresh", help="List every server's tools live first and update the snapshots (as generate --refresh).")
+        bool,
+        typer.Option(
+            "--refresh",
+            help="List every server's tools live first and update the snapshots (as generate --refresh).",
+        ),
     ] = False,
-    diff: Annotated[bool, typer.Option("--diff/--no-diff", help="Print the unified diff (default) or only the summary.")] = True,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: CPU count).")] = None,
+    diff: Annotated[
+        bool, typer.Option("--diff/--no-diff", help="Print the unified diff (default) or only the summary.")
+    ] = True,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Worker processes (default: CPU count).")
+    ] = None,
 ) -> None:
     """Rewrite agents to code mode over MCP: typed wrappers, the runtime's dispatch, tool definitions and prompt."""
     if list_rules:

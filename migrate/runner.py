@@ -76,7 +76,9 @@ class FileResult:
         old = _text(self.old).splitlines(keepends=True)
         new = _text(self.new).splitlines(keepends=True)
         lines = difflib.unified_diff(old, new, f"a/{self.path}", f"b/{self.path}")
-        return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+        return "".join(
+            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+        )
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,9 @@ def build_plan(
     inventory = discover(root, include=settings.include, exclude=settings.exclude)
     specs = {s.name: s for s in inventory.servers}
     wanted = set(settings.servers)
-    usable = [m for m in inventory.manifests if m.origin in USABLE_ORIGINS and (not wanted or m.server in wanted)]
+    usable = [
+        m for m in inventory.manifests if m.origin in USABLE_ORIGINS and (not wanted or m.server in wanted)
+    ]
     estimated = {m.server: m.label() for m in inventory.manifests if m.origin not in USABLE_ORIGINS}
     package = options.out_dir.name
     tools = _names(usable, specs, package, settings, notes)
@@ -173,12 +177,17 @@ def build_plan(
                 f"server {manifest.server!r} has no tool snapshot (its tools are only {estimated[manifest.server]}), "
                 "so no wrapper is generated; run `cfmigrate generate --refresh` (or migrate --refresh)"
             )
-            tools[tool.name] = (*tools[tool.name], ToolNames(manifest.server, tool.name, "", "", collision=reason))
+            tools[tool.name] = (
+                *tools[tool.name],
+                ToolNames(manifest.server, tool.name, "", "", collision=reason),
+            )
     validation = {
         s.name for s in inventory.servers if s.package and s.package.startswith(VALIDATION_PACKAGES)
     }
     keep = _expand_keep([*settings.keep_direct, *sorted(validation)], usable)
-    configs = Counter(s.source.path for s in inventory.servers if not s.origin.startswith("code") and not s.disabled)
+    configs = Counter(
+        s.source.path for s in inventory.servers if not s.origin.startswith("code") and not s.disabled
+    )
     config = sorted(configs.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if configs else None
     file_servers: dict[str, tuple[str, ...]] = {}
     site_servers: dict[str, str] = {}
@@ -186,7 +195,11 @@ def build_plan(
     file_configs: dict[str, str] = {}
     for agent in inventory.agents:
         path = agent.source.path
-        declared = {specs[n].source.path for n in agent.servers if n in specs and not specs[n].origin.startswith("code")}
+        declared = {
+            specs[n].source.path
+            for n in agent.servers
+            if n in specs and not specs[n].origin.startswith("code")
+        }
         if len(declared) == 1:
             file_configs[path] = next(iter(declared))
         if agent.code_mode:
@@ -202,7 +215,9 @@ def build_plan(
             "wrappers; run `cfmigrate generate --refresh` (or `cfmigrate migrate --refresh`) first"
         )
     if validation:
-        notes.append(f"kept on direct MCP (formal validation, as the audit decides): {', '.join(sorted(validation))}")
+        notes.append(
+            f"kept on direct MCP (formal validation, as the audit decides): {', '.join(sorted(validation))}"
+        )
     plan = MigrationPlan(
         tools=tools,
         keep_direct=frozenset(keep),
@@ -214,7 +229,9 @@ def build_plan(
         site_servers=site_servers,
         skip_files=skip_files,
         file_configs=file_configs,
-        server_ids={t.server: t.module.rsplit(".", 1)[-1] for entries in tools.values() for t in entries if t.module},
+        server_ids={
+            t.server: t.module.rsplit(".", 1)[-1] for entries in tools.values() for t in entries if t.module
+        },
     )
     return plan, notes, problems
 
@@ -232,7 +249,11 @@ def generate_options(root: Path, settings: Settings) -> GenerateOptions:
 
 
 def _names(
-    manifests: Sequence[Manifest], specs: dict[str, ServerSpec], package: str, settings: Settings, notes: list[str]
+    manifests: Sequence[Manifest],
+    specs: dict[str, ServerSpec],
+    package: str,
+    settings: Settings,
+    notes: list[str],
 ) -> dict[str, tuple[ToolNames, ...]]:
     """Wrapper names from the generator's IR; when the package cannot be built, every call says why."""
     from cfmigrate.generators.build import GenerateError, build_package
@@ -240,7 +261,9 @@ def _names(
     if not manifests:
         return {}
     try:
-        ir = build_package([(specs.get(m.server), m) for m in manifests], package=package, renames=settings.rename)
+        ir = build_package(
+            [(specs.get(m.server), m) for m in manifests], package=package, renames=settings.rename
+        )
     except GenerateError as exc:
         notes.append(f"`cfmigrate generate` cannot build the package: {exc}")
         names = tool_names_from_manifests(manifests, package, settings.rename)
@@ -274,7 +297,9 @@ def transform_source(
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        return FileResult(rel, "error", error=f"syntax error at line {exc.editor_line}: {exc.message}; file left alone")
+        return FileResult(
+            rel, "error", error=f"syntax error at line {exc.editor_line}: {exc.message}; file left alone"
+        )
     except (UnicodeDecodeError, LookupError) as exc:
         return FileResult(rel, "error", error=f"cannot decode the file ({exc}); file left alone")
     sites: list[Site] = []
@@ -299,7 +324,11 @@ def transform_source(
                 module = changed
                 code = module.code
         except Exception as exc:  # a rule bug must not stop the run: report it for this file
-            return FileResult(rel, "error", error=f"{rule_id} failed on this file ({type(exc).__name__}: {exc}); file left alone")
+            return FileResult(
+                rel,
+                "error",
+                error=f"{rule_id} failed on this file ({type(exc).__name__}: {exc}); file left alone",
+            )
     new = module.bytes
     if new == source:
         return FileResult(rel, "unchanged", tuple(sites))
@@ -307,7 +336,9 @@ def transform_source(
         reparsed = cst.parse_module(new)
         compile(reparsed.code, rel, "exec", dont_inherit=True)
     except (cst.ParserSyntaxError, SyntaxError, ValueError) as exc:
-        return FileResult(rel, "error", tuple(sites), error=f"the rewritten file does not parse ({exc}); file left alone")
+        return FileResult(
+            rel, "error", tuple(sites), error=f"the rewritten file does not parse ({exc}); file left alone"
+        )
     if location is not None:
         new = tidy_imports(source, new, location)
     return FileResult(rel, "changed", tuple(sites), old=source, new=new)
@@ -319,7 +350,9 @@ def tidy_imports(old: bytes, new: bytes, location: Path) -> bytes:
         old.decode("utf-8")
         new.decode("utf-8")
     except UnicodeDecodeError:
-        return new  # ruff reads UTF-8 only; a file in another encoding keeps the imports where libcst put them
+        return (
+            new  # ruff reads UTF-8 only; a file in another encoding keeps the imports where libcst put them
+        )
     fixed_old = _ruff_sort(old, location)
     if fixed_old != old:
         return new  # the user's block was not sorted before: do not start sorting it now
@@ -461,10 +494,16 @@ def migrate(
     return replace(result, wrappers=wrappers, seconds=time.perf_counter() - started)
 
 
-def _files(root: Path, targets: Sequence[Path], settings: Settings, problems: list[Problem]) -> list[tuple[Path, str]]:
+def _files(
+    root: Path, targets: Sequence[Path], settings: Settings, problems: list[Problem]
+) -> list[tuple[Path, str]]:
     """Python files to consider: the whole tree, or the given files and folders inside it."""
     if not targets:
-        return [(p, rel) for p, rel in iter_files(root, settings.include, settings.exclude, problems=problems) if rel.endswith(".py")]
+        return [
+            (p, rel)
+            for p, rel in iter_files(root, settings.include, settings.exclude, problems=problems)
+            if rel.endswith(".py")
+        ]
     out: dict[str, Path] = {}
     for target in targets:
         path = (target if target.is_absolute() else Path.cwd() / target).resolve()
@@ -482,7 +521,9 @@ def _files(root: Path, targets: Sequence[Path], settings: Settings, problems: li
     return [(out[rel], rel) for rel in sorted(out)]
 
 
-def _map(jobs_list: list[tuple[str, str, MigrationPlan, tuple[str, ...]]], jobs: int | None) -> list[FileResult]:
+def _map(
+    jobs_list: list[tuple[str, str, MigrationPlan, tuple[str, ...]]], jobs: int | None
+) -> list[FileResult]:
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     if workers <= 1 or len(jobs_list) < _SERIAL_BELOW:
         return [_run_file(job) for job in jobs_list]
@@ -539,7 +580,11 @@ def dirty_paths(root: Path) -> list[str]:
 
 def check_wrappers(root: Path, plan: MigrationPlan, settings: Settings, *, needed: bool) -> Wrappers:
     """Whether the generated package exists and matches the snapshots (the generator's own `--check`)."""
-    command = "cfmigrate generate" if root.resolve() == Path.cwd().resolve() else f"cfmigrate generate --root {root}"
+    command = (
+        "cfmigrate generate"
+        if root.resolve() == Path.cwd().resolve()
+        else f"cfmigrate generate --root {root}"
+    )
     if not needed:
         return Wrappers("not-needed", "the rewritten code does not use the generated package")
     if not (root / plan.servers_dir / "__init__.py").is_file():

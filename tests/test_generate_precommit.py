@@ -109,5 +109,5 @@ def test_hook_definitions() -> None:
     hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
     assert hooks["cfmigrate-generate-check"]["entry"] == "cfmigrate generate --check"
     assert hooks["cfmigrate-generate"]["entry"] == "cfmigrate generate"
-    for hook in hooks.values():
-        assert hook["pass_filenames"] is False and hook["language"] == "system"
+    for hook_id in ("cfmigrate-generate-check", "cfmigrate-generate"):
+        assert hooks[hook_id]["pass_filenames"] is False and hooks[hook_id]["language"] == "system"

@@ -52,13 +52,21 @@ def test_cli_over_fixture_matches_expected_tree(fixture: str, tmp_path: Path) ->
     root, changed, summary, code = regen.migrate_fixture(fixture, tmp_path)
     expected_dir = EXPECTED / fixture
     expected = (
-        {p.relative_to(expected_dir).as_posix(): p.read_bytes() for p in expected_dir.rglob("*") if p.is_file()}
+        {
+            p.relative_to(expected_dir).as_posix(): p.read_bytes()
+            for p in expected_dir.rglob("*")
+            if p.is_file()
+        }
         if expected_dir.is_dir()
         else {}
     )
-    assert sorted(changed) == sorted(expected), "the set of migrated files changed: run tests/expected/regen.py if intended"
+    assert sorted(changed) == sorted(expected), (
+        "the set of migrated files changed: run tests/expected/regen.py if intended"
+    )
     for rel, data in changed.items():
-        assert data == expected[rel], f"{fixture}/{rel} differs from tests/expected (regen.py rewrites it if intended)"
+        assert data == expected[rel], (
+            f"{fixture}/{rel} differs from tests/expected (regen.py rewrites it if intended)"
+        )
     assert summary == (EXPECTED / f"{fixture}.summary.txt").read_text()
     assert code == (1 if changed else 0), summary  # pre-commit convention: files rewritten -> 1
     original = Path(regen.REPO) / "fixtures" / fixture
@@ -85,6 +93,12 @@ def test_expected_trees_cover_the_interesting_fixtures() -> None:
     assert ".call_tool(" not in migrated
     assert not (EXPECTED / "negatives").exists() or not any((EXPECTED / "negatives").rglob("*.py"))
     summary = (EXPECTED / "frameworks.summary.txt").read_text()
-    for framework in ("OpenAI Agents SDK", "pydantic-ai", "langchain-mcp-adapters", "smolagents", "CrewAI", "Google ADK"):
+    for framework in (
+        "OpenAI Agents SDK",
+        "pydantic-ai",
+        "langchain-mcp-adapters",
+        "smolagents",
+        "CrewAI",
+        "Google ADK",
+    ):
         assert framework in summary
-

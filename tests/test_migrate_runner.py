@@ -41,7 +41,9 @@ async def step(session: ClientSession, messages: list) -> list:
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, "migrate", *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [CLI, "migrate", *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def repo(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
@@ -129,7 +131,13 @@ def test_rule_selection_and_listing(tmp_path: Path) -> None:
 
 def test_write_refuses_a_dirty_git_work_tree(tmp_path: Path) -> None:
     root = repo(tmp_path, {"agent.py": LOOP})
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+    }
     for args in (["init", "-q"], ["add", "agent.py"], ["commit", "-qm", "agent"]):
         subprocess.run(["git", *args], cwd=root, check=True, env=env, capture_output=True)
     (root / "notes.txt").write_text("work in progress\n")
@@ -174,7 +182,9 @@ def test_literal_call_migrated_generated_and_run_against_the_real_time_server(tm
     assert 'result = await get_current_time(timezone="Europe/Paris")' in migrated
     assert "wrappers: `cfmigrate generate` ran first" in done.stderr
     assert (root / "servers" / "time" / "get_current_time.py").is_file()
-    ran = subprocess.run([sys.executable, "agent.py"], cwd=root, capture_output=True, text=True, timeout=120, check=False)
+    ran = subprocess.run(
+        [sys.executable, "agent.py"], cwd=root, capture_output=True, text=True, timeout=120, check=False
+    )
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout)["timezone"] == "Europe/Paris"
     assert cli(".", "--check", cwd=root).returncode == 0

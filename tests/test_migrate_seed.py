@@ -22,7 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_seed_scenario", REPO / "benchmarks" / "bench_seed_scenario.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_seed_scenario", REPO / "benchmarks" / "bench_seed_scenario.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -12,7 +12,11 @@ from cfmigrate.migrate.rules.cfm001_literal_call import LiteralCallTool
 
 
 def _schema(*props: str, required: tuple[str, ...] = ()) -> dict[str, object]:
-    return {"type": "object", "properties": {p: {"type": "string"} for p in props}, "required": list(required)}
+    return {
+        "type": "object",
+        "properties": {p: {"type": "string"} for p in props},
+        "required": list(required),
+    }
 
 
 MANIFESTS = [
@@ -37,7 +41,9 @@ PLAN = MigrationPlan(
 class TestLiteralCallTool(CodemodTest):
     TRANSFORM = LiteralCallTool
 
-    def check(self, before: str, after: str, warnings: list[str] | None = None, path: str = "other.py") -> None:
+    def check(
+        self, before: str, after: str, warnings: list[str] | None = None, path: str = "other.py"
+    ) -> None:
         context = CodemodContext(scratch={PATH_KEY: path})
         self.assertCodemod(before, after, plan=PLAN, context_override=context, expected_warnings=warnings)
 
@@ -138,7 +144,9 @@ class TestLiteralCallTool(CodemodTest):
                     await get_document(document_id="d1")
                     await c.call_tool("list-recent")
         """
-        self.check(before, after, ["CFM001 line 6: drive/list-recent is kept on direct MCP by the audit decision"])
+        self.check(
+            before, after, ["CFM001 line 6: drive/list-recent is kept on direct MCP by the audit decision"]
+        )
 
     def test_mcp_use_session_and_ambiguous_tool_narrowed_by_the_agents_servers(self) -> None:
         before = """

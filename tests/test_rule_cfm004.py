@@ -171,6 +171,21 @@ class TestCodeFirstPrompt(CodemodTest):
         """
         self.check(code, code)
 
+    def test_prompt_of_an_agent_still_sending_mcp_schemas(self) -> None:
+        code = """
+            from anthropic import Anthropic
+            from mcp import ClientSession
+
+            async def ask(session: ClientSession, messages):
+                listed = await session.list_tools()
+                names = ", ".join(t.name for t in listed.tools)
+                tools = [{"name": t.name, "input_schema": t.inputSchema} for t in listed.tools]
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=f"You can call: {names}", tools=tools, messages=messages
+                )
+        """
+        self.check(code, code)
+
     def test_not_an_llm_client(self) -> None:
         code = """
             import httpx

@@ -19,7 +19,9 @@ PLAN = MigrationPlan(
 class TestInsertCodeMode(CodemodTest):
     TRANSFORM = InsertCodeMode
 
-    def check(self, before: str, after: str, warnings: list[str] | None = None, path: str = "agent.py") -> None:
+    def check(
+        self, before: str, after: str, warnings: list[str] | None = None, path: str = "agent.py"
+    ) -> None:
         context = CodemodContext(scratch={PATH_KEY: path})
         self.assertCodemod(before, after, plan=PLAN, context_override=context, expected_warnings=warnings)
 

@@ -6,8 +6,8 @@
 | CFM002 | dynamic `session.call_tool(block.name, block.input)` → `code_mode.handle_tool_use` |
 | CFM003 | tool lists sent to a model (Anthropic / OpenAI shapes) → `code_mode.tool_definitions(...)` |
 | CFM004 | system prompts that list tools → `code_mode.system_prompt()` (inserted where none) |
-| CFM005 | framework-managed MCP agents → a code tool, or a manual step in the summary |
-| CFM006 | the module's `CodeMode` instance, inserted where the rules above need one (always on) |
+| CFM005 | framework-managed MCP agents → reported with the framework's documented manual step |
+| CFM006 | `CodeMode` opened next to the agent's MCP sessions where the rules above use it (always on) |
 | CFM007 | values the rules above made dead (unused local tool listings) are removed (always on) |
 
 Each module's docstring shows the rule's before and after; `cfmigrate migrate --list-rules` prints this table.
@@ -52,7 +52,11 @@ def select_rules(only: Iterable[str] = (), disable: Iterable[str] = ()) -> list[
     forced = sorted((only_set | disable_set) & always)
     if forced and disable_set & always:
         raise UnknownRuleError(f"{forced[0]} always runs when needed and cannot be disabled")
-    chosen = [r for r in all_rules() if (not only_set or r.RULE_ID in only_set or r.ALWAYS) and r.RULE_ID not in disable_set]
+    chosen = [
+        r
+        for r in all_rules()
+        if (not only_set or r.RULE_ID in only_set or r.ALWAYS) and r.RULE_ID not in disable_set
+    ]
     if all(r.ALWAYS for r in chosen):
         return []
     return chosen

@@ -21,7 +21,9 @@ from cfmigrate.migrate.rules._plan import PLAN_KEY, SITES_KEY, MigrationPlan
 from cfmigrate.migrate.rules._resolve import Resolver
 
 ORPHANS_KEY = "cfmigrate.orphans"
-CACHE_KEY = "cfmigrate.cache"  # a dict shared by the rules run on one file (the metadata of an unchanged tree)
+CACHE_KEY = (
+    "cfmigrate.cache"  # a dict shared by the rules run on one file (the metadata of an unchanged tree)
+)
 PATH_KEY = "cfmigrate.path"  # the file's POSIX path relative to the root, set by the runner
 
 
@@ -54,9 +56,11 @@ class MigrationRule(VisitorBasedCodemodCommand):
 
     RULE_ID: ClassVar[str] = ""
     TITLE: ClassVar[str] = ""
-    DESCRIPTION: ClassVar[str] = ""
+    DESCRIPTION = ""
     ALWAYS: ClassVar[bool] = False  # support rules that run whenever needed and cannot be disabled
-    TRIGGERS: ClassVar[tuple[bytes, ...]] = ()  # a file without any of these bytes is never parsed for this rule
+    TRIGGERS: ClassVar[
+        tuple[bytes, ...]
+    ] = ()  # a file without any of these bytes is never parsed for this rule
     METADATA_DEPENDENCIES = (ScopeProvider, QualifiedNameProvider, ParentNodeProvider, PositionProvider)
 
     @classmethod
@@ -236,4 +240,3 @@ def call_args(call: cst.Call, names: tuple[str, ...]) -> tuple[dict[str, cst.Arg
         else:
             extra.append(arg)
     return bound, extra
-

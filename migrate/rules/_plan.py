@@ -43,10 +43,14 @@ class MigrationPlan:
     servers_dir: str = "servers"  # the generated package, relative to the root
     config: str | None = None  # the MCP client config the runtime reads, relative to the root
     root: str = "."
-    file_servers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # agent file -> servers it reaches
+    file_servers: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict
+    )  # agent file -> servers it reaches
     site_servers: Mapping[str, str] = field(default_factory=dict)  # "path:line" -> server of that call site
     skip_files: Mapping[str, str] = field(default_factory=dict)  # agent file -> why it is left alone
-    file_configs: Mapping[str, str] = field(default_factory=dict)  # agent file -> the config declaring its servers
+    file_configs: Mapping[str, str] = field(
+        default_factory=dict
+    )  # agent file -> the config declaring its servers
     server_ids: Mapping[str, str] = field(default_factory=dict)  # wire server name -> generated package id
     code_mode_var: str = "code_mode"
 
@@ -68,11 +72,16 @@ class MigrationPlan:
         """The MCP config the CodeMode of one agent file reads (the one declaring its servers)."""
         return self.file_configs.get(path or "", self.config)
 
-    def lookup(self, tool: str, path: str | None = None, line: int | None = None) -> tuple[ToolNames | None, str]:
+    def lookup(
+        self, tool: str, path: str | None = None, line: int | None = None
+    ) -> tuple[ToolNames | None, str]:
         """The wrapper for a literal tool name at a call site, or None and the reason there is none."""
         candidates = self.tools.get(tool, ())
         if not candidates:
-            return None, f"no known server offers a tool named {tool!r} (run `cfmigrate audit --connect` to snapshot it)"
+            return (
+                None,
+                f"no known server offers a tool named {tool!r} (run `cfmigrate audit --connect` to snapshot it)",
+            )
         if path is not None and line is not None and f"{path}:{line}" in self.site_servers:
             server = self.site_servers[f"{path}:{line}"]
             candidates = tuple(c for c in candidates if c.server == server) or candidates
@@ -82,7 +91,10 @@ class MigrationPlan:
             candidates = narrowed or candidates
         if len(candidates) > 1:
             servers = ", ".join(sorted(c.server for c in candidates))
-            return None, f"tool {tool!r} is offered by several servers ({servers}); cannot tell which this session reaches"
+            return (
+                None,
+                f"tool {tool!r} is offered by several servers ({servers}); cannot tell which this session reaches",
+            )
         return candidates[0], ""
 
 
@@ -95,7 +107,9 @@ def tool_names_from_manifests(
     by_tool: dict[str, list[ToolNames]] = {}
     for manifest in manifests:
         sid = server_ids.get(manifest.server)
-        tool_ids, tool_collisions = assign((t.name for t in manifest.tools), f"tool in server {manifest.server}", renames)
+        tool_ids, tool_collisions = assign(
+            (t.name for t in manifest.tools), f"tool in server {manifest.server}", renames
+        )
         collided = {c.second: c.message() for c in tool_collisions}
         if sid is None:
             reason = next(c.message() for c in server_collisions if c.second == manifest.server)
@@ -136,7 +150,13 @@ def tool_names_from_package(package: PackageIR) -> dict[str, tuple[ToolNames, ..
             )
         for wire, reason in server.skipped:
             by_tool.setdefault(wire, []).append(
-                ToolNames(server.name, wire, "", module, collision=f"`cfmigrate generate` skips {server.name}/{wire}: {reason}")
+                ToolNames(
+                    server.name,
+                    wire,
+                    "",
+                    module,
+                    collision=f"`cfmigrate generate` skips {server.name}/{wire}: {reason}",
+                )
             )
     return {name: tuple(entries) for name, entries in sorted(by_tool.items())}
 

@@ -45,7 +45,8 @@ class T:
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, T)
-            and (self.kind, self.flavor, self.elem, self.value) == (other.kind, other.flavor, other.elem, other.value)
+            and (self.kind, self.flavor, self.elem, self.value)
+            == (other.kind, other.flavor, other.elem, other.value)
             and self.node is other.node
         )
 
@@ -82,7 +83,9 @@ SESSION_CLASSES: dict[str, str] = {
     "mcp_use.session.MCPSession": "mcp-use",
     "mcp_use.client.session.MCPSession": "mcp-use",
 }
-MCP_USE_CLIENTS = frozenset({"mcp_use.MCPClient", "mcp_use.client.MCPClient", "mcp_use.client.client.MCPClient"})
+MCP_USE_CLIENTS = frozenset(
+    {"mcp_use.MCPClient", "mcp_use.client.MCPClient", "mcp_use.client.client.MCPClient"}
+)
 LLM_CLIENTS: dict[str, str] = {
     "anthropic.Anthropic": "anthropic",
     "anthropic.AsyncAnthropic": "anthropic",
@@ -224,7 +227,9 @@ class _ClassInfo:
 class Resolver:
     """Answers `type_of(expr)` for nodes of one module (the original tree the metadata was computed on)."""
 
-    def __init__(self, get_metadata: Callable[..., Any], module: cst.Module, code_mode_var: str = "code_mode") -> None:
+    def __init__(
+        self, get_metadata: Callable[..., Any], module: cst.Module, code_mode_var: str = "code_mode"
+    ) -> None:
         self._meta = get_metadata
         self.code_mode_var = code_mode_var
         self.module = module
@@ -245,10 +250,18 @@ class Resolver:
                 self._index_class(node)
             if isinstance(node, cst.Call):
                 self._calls.append(node)
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Name):
+            if (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and isinstance(node.func.value, cst.Name)
+            ):
                 method = node.func.attr.value
                 if method in ("append", "extend", "add", "insert") and node.args:
-                    kind = "append" if method in ("append", "add") else ("extend" if method == "extend" else "append")
+                    kind = (
+                        "append"
+                        if method in ("append", "add")
+                        else ("extend" if method == "extend" else "append")
+                    )
                     arg = node.args[-1].value
                     self._record_mutation(node.func.value, kind, arg)
                 elif method == "update" and node.args and node.args[0].keyword is None:
@@ -260,7 +273,11 @@ class Resolver:
                     t = target.target
                     if isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name):
                         self._record_mutation(t.value, "setitem", node.value)
-            elif isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name) and isinstance(node.operator, cst.AddAssign):
+            elif (
+                isinstance(node, cst.AugAssign)
+                and isinstance(node.target, cst.Name)
+                and isinstance(node.operator, cst.AddAssign)
+            ):
                 self._record_mutation(node.target, "extend", node.value)
 
     def _record_mutation(self, name: cst.Name, kind: str, value: cst.BaseExpression) -> None:
@@ -282,7 +299,9 @@ class Resolver:
             elif isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
                     if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
-                        info.attrs.setdefault(small.target.value, []).append(("ann", small.annotation.annotation))
+                        info.attrs.setdefault(small.target.value, []).append(
+                            ("ann", small.annotation.annotation)
+                        )
                         if small.value is not None:
                             info.attrs[small.target.value].append(("value", small.value))
                     elif isinstance(small, cst.Assign):
@@ -412,7 +431,11 @@ class Resolver:
         scope = self._scope(name)
         if scope is None:
             return []
-        return [a.node for a in scope[name.value] if isinstance(a, Assignment) and not isinstance(a, ImportAssignment)]
+        return [
+            a.node
+            for a in scope[name.value]
+            if isinstance(a, Assignment) and not isinstance(a, ImportAssignment)
+        ]
 
     # ------------------------------------------------------------------ evaluation
     def _type_of(self, expr: cst.CSTNode) -> T:
@@ -430,7 +453,11 @@ class Resolver:
                 return base.elem
             if base.kind in ("tools", "cm_tools"):
                 return T("tool") if base.kind == "tools" else T("tool_dict")
-            if base.kind == "tool_dict" and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
+            if (
+                base.kind == "tool_dict"
+                and len(expr.slice) == 1
+                and isinstance(expr.slice[0].slice, cst.Index)
+            ):
                 key = expr.slice[0].slice.value
                 value = key.evaluated_value if isinstance(key, cst.SimpleString) else None
                 if value in ("name", "description"):
@@ -458,12 +485,12 @@ class Resolver:
         if isinstance(expr, cst.Dict):
             if not expr.elements:
                 return T("dict")
-            for el in expr.elements:
+            for item in expr.elements:
                 if (
-                    isinstance(el, cst.DictElement)
-                    and isinstance(el.key, cst.SimpleString)
-                    and el.key.evaluated_value == "name"
-                    and self.type_of(el.value).kind == "tool_field"
+                    isinstance(item, cst.DictElement)
+                    and isinstance(item.key, cst.SimpleString)
+                    and item.key.evaluated_value == "name"
+                    and self.type_of(item.value).kind == "tool_field"
                 ):
                     return T("tool_dict")
             return T("dict_lit")
@@ -496,7 +523,9 @@ class Resolver:
         kind = self.type_of(expr).kind
         if kind in ("tool_text", "tool_field"):
             return True
-        return isinstance(expr, cst.Tuple | cst.List) and any(self._is_tool_text(e.value) for e in expr.elements)
+        return isinstance(expr, cst.Tuple | cst.List) and any(
+            self._is_tool_text(e.value) for e in expr.elements
+        )
 
     def _name(self, node: cst.Name) -> T:
         if node.value == "None":
@@ -522,7 +551,12 @@ class Resolver:
                 types.append(T("builtin", value=a.name))
         result = join(types)
         if result.kind in ("list", "dict") or result is _SKIP:
-            evidence = [ev for a in assignments if isinstance(a, Assignment) for ev in self._mutations.get((id(a.scope), node.value), [])]
+            evidence = [
+                ev
+                for a in assignments
+                if isinstance(a, Assignment)
+                for ev in self._mutations.get((id(a.scope), node.value), [])
+            ]
             if evidence:
                 result = self._with_mutations(result if result is not _SKIP else T("list"), evidence)
         return result
@@ -649,7 +683,11 @@ class Resolver:
         types: list[T] = []
         wanted = "__init__" if func.name.value == "__init__" else func.name.value
         for call in self._calls:
-            spelled = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", None)
+            spelled = (
+                call.func.attr.value
+                if isinstance(call.func, cst.Attribute)
+                else getattr(call.func, "value", None)
+            )
             if wanted != "__init__" and spelled != wanted:
                 continue
             target = self.callee(call)
@@ -673,7 +711,9 @@ class Resolver:
             return NONE
         if isinstance(ann, cst.Subscript):
             heads = self.qualified_names(ann.value) | (
-                {ann.value.value} if isinstance(ann.value, cst.Name) and self.is_builtin(ann.value, ann.value.value) else set()
+                {ann.value.value}
+                if isinstance(ann.value, cst.Name) and self.is_builtin(ann.value, ann.value.value)
+                else set()
             )
             args = [el.slice.value for el in ann.slice if isinstance(el.slice, cst.Index)]
             if heads & {"typing.Optional"} and args:
@@ -778,7 +818,12 @@ class Resolver:
                 inner = self.type_of(node.args[0].value)
                 return T("model_args", inner.flavor) if inner.kind == "model_args_json" else UNKNOWN
             if qname == "json.dumps" and node.args:
-                return T("tool_text") if self._is_tool_text(node.args[0].value) or self.type_of(node.args[0].value).kind in ("tools", "tool", "tool_schema") else T("str")
+                return (
+                    T("tool_text")
+                    if self._is_tool_text(node.args[0].value)
+                    or self.type_of(node.args[0].value).kind in ("tools", "tool", "tool_schema")
+                    else T("str")
+                )
             owner, _, method = qname.rpartition(".")
             if owner in MCP_USE_CLIENTS and method in ("from_dict", "from_config_file", "from_config"):
                 return T("mcp_use_client")
@@ -790,10 +835,17 @@ class Resolver:
                 if func.value == "list" and inner.kind in ("list", "tools"):
                     return inner if inner.kind == "list" else T("list", elem=T("tool"))
                 return UNKNOWN
-            if func.value == "str" and self.is_builtin(func, "str") and node.args and self._is_tool_text(node.args[0].value):
+            if (
+                func.value == "str"
+                and self.is_builtin(func, "str")
+                and node.args
+                and self._is_tool_text(node.args[0].value)
+            ):
                 return T("tool_text")
         callee = self.type_of(func) if not isinstance(func, cst.Attribute) or qnames else None
-        if callee is not None and (not isinstance(func, cst.Attribute) or callee.kind in ("cls", "ucls", "func")):
+        if callee is not None and (
+            not isinstance(func, cst.Attribute) or callee.kind in ("cls", "ucls", "func")
+        ):
             if callee.kind == "cls" and callee.elem is not None:
                 return callee.elem
             if callee.kind == "ucls":
@@ -809,7 +861,11 @@ class Resolver:
         if method == "join" and node.args and self.type_of(func.value).kind == "str":
             arg = node.args[0].value
             inner = self.type_of(arg)
-            if inner.kind == "list" and inner.elem is not None and inner.elem.kind in ("tool_text", "tool_field"):
+            if (
+                inner.kind == "list"
+                and inner.elem is not None
+                and inner.elem.kind in ("tool_text", "tool_field")
+            ):
                 return T("tool_text")
             return T("str")
         if method == "format" and self.type_of(func.value).kind in ("str", "tool_text"):
@@ -821,7 +877,9 @@ class Resolver:
 
     def _returns_of(self, func: cst.FunctionDef) -> T:
         values = _returns(func)
-        return self._guarded(hash(("returns", id(func))), lambda: join(self.type_of(v) for v in values) if values else UNKNOWN)
+        return self._guarded(
+            hash(("returns", id(func))), lambda: join(self.type_of(v) for v in values) if values else UNKNOWN
+        )
 
     def _method(self, receiver: T, method: str, node: cst.Call) -> T:
         kind, flavor = receiver.kind, receiver.flavor
@@ -856,7 +914,15 @@ class Resolver:
             key = node.args[0].value
             value = key.evaluated_value if isinstance(key, cst.SimpleString) else None
             return T("tool_field", value=str(value)) if value in ("name", "description") else UNKNOWN
-        if kind == "tool_field" and method in ("strip", "split", "splitlines", "lower", "upper", "replace", "format"):
+        if kind == "tool_field" and method in (
+            "strip",
+            "split",
+            "splitlines",
+            "lower",
+            "upper",
+            "replace",
+            "format",
+        ):
             return T("tool_text") if method not in ("split", "splitlines") else T("list", elem=T("tool_text"))
         if kind == "dict" and receiver.elem is not None:
             if method in ("get", "pop", "setdefault"):

@@ -49,12 +49,16 @@ class LiteralCallTool(MigrationRule):
 
     RULE_ID = "CFM001"
     TITLE = "literal tool call → typed wrapper"
-    DESCRIPTION = "Literal `session.call_tool(\"tool\", {...})` → `await tool(kw=...)` from the generated package."
+    DESCRIPTION = (
+        'Literal `session.call_tool("tool", {...})` → `await tool(kw=...)` from the generated package.'
+    )
     TRIGGERS = (b"call_tool",)
 
     def analyze(self, module: cst.Module) -> None:
         self._rewrites: dict[int, cst.Call] = {}
-        self._local_names: dict[str, tuple[str, str]] = {}  # local name -> (module, function) this pass imports
+        self._local_names: dict[
+            str, tuple[str, str]
+        ] = {}  # local name -> (module, function) this pass imports
         for node in _calls_named(module, "call_tool"):
             replacement = self._decide(node)
             if replacement is not None:
@@ -84,7 +88,12 @@ class LiteralCallTool(MigrationRule):
             self.skipped(call, names.collision or f"no wrapper is generated for {names.server}/{tool}")
             return None
         if extra:
-            what = ", ".join(f"{a.keyword.value}=" if a.keyword else ("**" if a.star == "**" else "*" if a.star else "a positional option") for a in extra)
+            what = ", ".join(
+                f"{a.keyword.value}="
+                if a.keyword
+                else ("**" if a.star == "**" else "*" if a.star else "a positional option")
+                for a in extra
+            )
             self.skipped(call, f"the call passes {what}, which the wrapper does not take")
             return None
         used = self._result_attrs(call) & _ERROR_ATTRS
@@ -106,7 +115,11 @@ class LiteralCallTool(MigrationRule):
             last = kwargs[-1]
             kwargs[-1] = last.with_changes(whitespace_after_arg=rpar_ws)
         self.applied(call, f"{names.server}/{tool} → {names.module}.{names.function}")
-        return cst.Call(func=cst.Name(local), args=kwargs, whitespace_before_args=lpar_ws if kwargs else cst.SimpleWhitespace(""))
+        return cst.Call(
+            func=cst.Name(local),
+            args=kwargs,
+            whitespace_before_args=lpar_ws if kwargs else cst.SimpleWhitespace(""),
+        )
 
     def _literal_tool(self, expr: cst.BaseExpression) -> str | None:
         value = string_value(expr)
@@ -224,7 +237,10 @@ class LiteralCallTool(MigrationRule):
                 self.context, names.module, names.function, None if candidate == names.function else candidate
             )
             return candidate
-        self.skipped(call, f"the names {names.function!r} and {server_id}_{names.function!r} are both taken in this module")
+        self.skipped(
+            call,
+            f"the names {names.function!r} and {server_id}_{names.function!r} are both taken in this module",
+        )
         return None
 
     def _taken(self, call: cst.Call, name: str, names: ToolNames) -> bool:
@@ -232,7 +248,9 @@ class LiteralCallTool(MigrationRule):
         if scope is None:
             return True
         for assignment in scope[name]:
-            if isinstance(assignment, ImportAssignment) and _imports(assignment.node, names.module, names.function, name):
+            if isinstance(assignment, ImportAssignment) and _imports(
+                assignment.node, names.module, names.function, name
+            ):
                 continue
             return True
         return False
@@ -259,7 +277,11 @@ def _calls_named(module: cst.Module, method: str) -> list[cst.Call]:
     stack: list[cst.CSTNode] = [module]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == method:
+        if (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == method
+        ):
             out.append(node)
         stack.extend(reversed(node.children))
     return out

@@ -42,7 +42,9 @@ class DynamicDispatch(MigrationRule):
 
     RULE_ID = "CFM002"
     TITLE = "dynamic dispatch → code_mode.handle_tool_use"
-    DESCRIPTION = "Model-chosen `session.call_tool(name, args)` → `await code_mode.handle_tool_use(name, args)`."
+    DESCRIPTION = (
+        "Model-chosen `session.call_tool(name, args)` → `await code_mode.handle_tool_use(name, args)`."
+    )
     TRIGGERS = (b"call_tool",)
 
     def analyze(self, module: cst.Module) -> None:
@@ -102,9 +104,13 @@ class DynamicDispatch(MigrationRule):
             args.append(cst.Arg(value=cst.Dict([])))
         self._remove |= routing
         self.applied(call, f"dynamic call_tool → {self.plan.code_mode_var}.handle_tool_use")
-        return call.with_changes(func=cst.Attribute(value=self.code_mode(), attr=cst.Name("handle_tool_use")), args=args)
+        return call.with_changes(
+            func=cst.Attribute(value=self.code_mode(), attr=cst.Name("handle_tool_use")), args=args
+        )
 
-    def _routing(self, call: cst.Call, receiver: cst.BaseExpression, name: cst.BaseExpression) -> set[int] | None:
+    def _routing(
+        self, call: cst.Call, receiver: cst.BaseExpression, name: cst.BaseExpression
+    ) -> set[int] | None:
         """Statements that only select the receiver (removed with the call), or None when routing is unsafe."""
         name_code = _code(name)
         guard = self._guarded_by(call, name_code)
@@ -122,7 +128,10 @@ class DynamicDispatch(MigrationRule):
             for bound in self.resolver.bindings(ref):
                 parent = self.resolver.parent(bound)
                 if isinstance(parent, cst.For | cst.CompFor | cst.Element) and self.resolver.is_session(ref):
-                    self.skipped(call, "the session is chosen by trying sessions in a loop; route the model's call to handle_tool_use by hand")
+                    self.skipped(
+                        call,
+                        "the session is chosen by trying sessions in a loop; route the model's call to handle_tool_use by hand",
+                    )
                     return None
                 if not isinstance(parent, cst.AssignTarget):
                     continue
@@ -131,7 +140,9 @@ class DynamicDispatch(MigrationRule):
                     continue
                 line = self.resolver.parent(stmt)
                 if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
-                    self.skipped(call, "the session lookup shares a line with other statements; migrate by hand")
+                    self.skipped(
+                        call, "the session lookup shares a line with other statements; migrate by hand"
+                    )
                     return None
                 remove[id(line)] = line
                 pending.extend(_names(stmt.value))
@@ -163,7 +174,9 @@ class DynamicDispatch(MigrationRule):
             cur = self.resolver.parent(cur)
         return False
 
-    def _used_elsewhere(self, target: cst.Name, call: cst.Call, remove: dict[int, cst.SimpleStatementLine]) -> bool:
+    def _used_elsewhere(
+        self, target: cst.Name, call: cst.Call, remove: dict[int, cst.SimpleStatementLine]
+    ) -> bool:
         scope = self.get_metadata(ScopeProvider, target, None)
         if scope is None:
             return True
@@ -176,7 +189,9 @@ class DynamicDispatch(MigrationRule):
                     return True
         return False
 
-    def _stray_lookup(self, call: cst.Call, name_code: str, remove: dict[int, cst.SimpleStatementLine]) -> int:
+    def _stray_lookup(
+        self, call: cst.Call, name_code: str, remove: dict[int, cst.SimpleStatementLine]
+    ) -> int:
         """The line of another lookup keyed by the tool name in the same function, or 0."""
         func = self.resolver.enclosing(call, (cst.FunctionDef,))
         if func is None:
@@ -186,9 +201,18 @@ class DynamicDispatch(MigrationRule):
         while stack:
             node = stack.pop()
             key: cst.CSTNode | None = None
-            if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+            if (
+                isinstance(node, cst.Subscript)
+                and len(node.slice) == 1
+                and isinstance(node.slice[0].slice, cst.Index)
+            ):
                 key = node.slice[0].slice.value
-            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "get" and node.args:
+            elif (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value == "get"
+                and node.args
+            ):
                 key = node.args[0].value
             if key is not None and _code(key) == name_code and not self._inside(node, roots):
                 return self.line_of(node)
@@ -239,7 +263,11 @@ def _is_lookup(value: cst.BaseExpression) -> bool:
         value = value.expression
     if isinstance(value, cst.Subscript):
         return True
-    return isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in ("get", "get_session")
+    return (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value in ("get", "get_session")
+    )
 
 
 def _code(node: cst.CSTNode) -> str:

@@ -55,8 +55,17 @@ class ToolListToCodeMode(MigrationRule):
             node = stack.pop()
             if isinstance(node, cst.ListComp | cst.GeneratorExp):
                 self._comprehension(node)
-            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("append", "extend"):
-                self._mutation(node, node.func.value, node.args[0].value if len(node.args) == 1 else None, node.func.attr.value)
+            elif (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value in ("append", "extend")
+            ):
+                self._mutation(
+                    node,
+                    node.func.value,
+                    node.args[0].value if len(node.args) == 1 else None,
+                    node.func.attr.value,
+                )
             elif isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.AddAssign):
                 self._mutation(node, node.target, node.value, "extend")
             stack.extend(reversed(node.children))
@@ -67,7 +76,9 @@ class ToolListToCodeMode(MigrationRule):
     def leave_ListComp(self, original_node: cst.ListComp, updated_node: cst.ListComp) -> cst.BaseExpression:
         return self._replace.get(id(original_node), updated_node)
 
-    def leave_GeneratorExp(self, original_node: cst.GeneratorExp, updated_node: cst.GeneratorExp) -> cst.BaseExpression:
+    def leave_GeneratorExp(
+        self, original_node: cst.GeneratorExp, updated_node: cst.GeneratorExp
+    ) -> cst.BaseExpression:
         return self._replace.get(id(original_node), updated_node)
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
@@ -136,7 +147,10 @@ class ToolListToCodeMode(MigrationRule):
         if provider is None:
             return None
         if provider not in SHAPE_PROVIDER:
-            self.skipped(node, "an OpenAI Responses-style flat function shape: pass code_mode.tool_definitions('openai') converted by hand")
+            self.skipped(
+                node,
+                "an OpenAI Responses-style flat function shape: pass code_mode.tool_definitions('openai') converted by hand",
+            )
             return None
         conflict = self.code_mode_conflict(node)
         if conflict:
@@ -154,12 +168,20 @@ class ToolListToCodeMode(MigrationRule):
         parent = self.resolver.parent(comp)
         if isinstance(comp, cst.GeneratorExp) and isinstance(parent, cst.Arg):
             call = self.resolver.parent(parent)
-            if isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and self.resolver.is_builtin(call.func, "list"):
+            if (
+                isinstance(call, cst.Call)
+                and isinstance(call.func, cst.Name)
+                and self.resolver.is_builtin(call.func, "list")
+            ):
                 target = call
                 parent = self.resolver.parent(call)
         if isinstance(parent, cst.Arg):
             holder = self.resolver.parent(parent)
-            if isinstance(holder, cst.Call) and isinstance(holder.func, cst.Attribute) and holder.func.attr.value == "extend":
+            if (
+                isinstance(holder, cst.Call)
+                and isinstance(holder.func, cst.Attribute)
+                and holder.func.attr.value == "extend"
+            ):
                 return  # handled as a list being built
         if isinstance(parent, cst.AugAssign):
             return
@@ -171,7 +193,9 @@ class ToolListToCodeMode(MigrationRule):
         self.orphan(comp.for_in.iter)
         self.applied(comp, f"{usable} tool list → {self.plan.code_mode_var}.tool_definitions({usable!r})")
 
-    def _mutation(self, node: cst.CSTNode, target: cst.BaseExpression, value: cst.BaseExpression | None, how: str) -> None:
+    def _mutation(
+        self, node: cst.CSTNode, target: cst.BaseExpression, value: cst.BaseExpression | None, how: str
+    ) -> None:
         if value is None:
             return
         if how == "append":
@@ -194,18 +218,29 @@ class ToolListToCodeMode(MigrationRule):
             return
         inits = self._empty_inits(target)
         if inits is None:
-            self.skipped(node, f"{_code(target)} does not start as an empty list; add code_mode.tool_definitions({usable!r}) by hand")
+            self.skipped(
+                node,
+                f"{_code(target)} does not start as an empty list; add code_mode.tool_definitions({usable!r}) by hand",
+            )
             return
         for init in inits:
             self._replace[id(init)] = self._definitions(usable)
         loop = self.resolver.parent(self.resolver.parent(statement) or statement)
-        if isinstance(loop, cst.For) and isinstance(loop.body, cst.IndentedBlock) and len(loop.body.body) == 1 and not loop.orelse:
+        if (
+            isinstance(loop, cst.For)
+            and isinstance(loop.body, cst.IndentedBlock)
+            and len(loop.body.body) == 1
+            and not loop.orelse
+        ):
             self._remove.add(id(loop))
             self.orphan(loop.iter)
         else:
             self._remove.add(id(statement))
         self.orphan(value)
-        self.applied(node, f"{usable} tool list built in a loop → {self.plan.code_mode_var}.tool_definitions({usable!r})")
+        self.applied(
+            node,
+            f"{usable} tool list built in a loop → {self.plan.code_mode_var}.tool_definitions({usable!r})",
+        )
 
     def _empty_inits(self, target: cst.BaseExpression) -> list[cst.BaseExpression] | None:
         """The `[]` each binding of the list starts from, or None when one does not start empty."""
@@ -224,7 +259,11 @@ class ToolListToCodeMode(MigrationRule):
                 values.append(stmt.value)
         elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
             owner = self.resolver.type_of(target.value)
-            info = self.resolver.classes.get(id(owner.node)) if owner.kind == "obj" and owner.node is not None else None
+            info = (
+                self.resolver.classes.get(id(owner.node))
+                if owner.kind == "obj" and owner.node is not None
+                else None
+            )
             if info is None:
                 return None
             values = [e for kind, e in info.attrs.get(target.attr.value, []) if kind == "value"]

@@ -39,7 +39,9 @@ class CodeFirstPrompt(MigrationRule):
 
     RULE_ID = "CFM004"
     TITLE = "prompts → code_mode.system_prompt"
-    DESCRIPTION = "Prompts of model calls on code-mode tools → `code_mode.system_prompt()` (inserted where none)."
+    DESCRIPTION = (
+        "Prompts of model calls on code-mode tools → `code_mode.system_prompt()` (inserted where none)."
+    )
     TRIGGERS = (b"tool_definitions",)
 
     def analyze(self, module: cst.Module) -> None:
@@ -53,7 +55,9 @@ class CodeFirstPrompt(MigrationRule):
             if isinstance(node, cst.Call):
                 self._model_call(node)
 
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[override]
+    def on_leave(  # type: ignore[override]
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.RemovalSentinel:
         key = id(original_node)
         if key in self._replace:
             return self._replace[key]
@@ -85,7 +89,9 @@ class CodeFirstPrompt(MigrationRule):
                 return
             self._prompt(call, given.value)
             return
-        messages = next((a for a in call.args if a.keyword is not None and a.keyword.value == "messages"), None)
+        messages = next(
+            (a for a in call.args if a.keyword is not None and a.keyword.value == "messages"), None
+        )
         if messages is None:
             return
         literal = self._literal_messages(messages.value)
@@ -96,7 +102,14 @@ class CodeFirstPrompt(MigrationRule):
                 f'{{"role": "system", "content": {self.plan.code_mode_var}.system_prompt()}} at its head by hand',
             )
             return
-        system = next((el.value for el in literal.elements if isinstance(el.value, cst.Dict) and _role(el.value) == "system"), None)
+        system = next(
+            (
+                el.value
+                for el in literal.elements
+                if isinstance(el.value, cst.Dict) and _role(el.value) == "system"
+            ),
+            None,
+        )
         if system is None:
             if id(literal) not in self._prepend:
                 self._prepend[id(literal)] = literal
@@ -104,7 +117,12 @@ class CodeFirstPrompt(MigrationRule):
             return
         assert isinstance(system, cst.Dict)
         content = next(
-            (el.value for el in system.elements if isinstance(el, cst.DictElement) and string_value(el.key) == "content"), None
+            (
+                el.value
+                for el in system.elements
+                if isinstance(el, cst.DictElement) and string_value(el.key) == "content"
+            ),
+            None,
         )
         if content is not None:
             self._prompt(call, content)
@@ -121,7 +139,10 @@ class CodeFirstPrompt(MigrationRule):
                 self.applied(call, f"prompt listing tools → {self.plan.code_mode_var}.system_prompt()")
             return
         if isinstance(expr, cst.List):
-            self.skipped(call, "system= is a list of content blocks; put code_mode.system_prompt() in its first text block by hand")
+            self.skipped(
+                call,
+                "system= is a list of content blocks; put code_mode.system_prompt() in its first text block by hand",
+            )
             return
         if id(expr) in self._replace:
             return
@@ -130,19 +151,25 @@ class CodeFirstPrompt(MigrationRule):
             self._replace[id(expr)] = cst.BinaryOperation(
                 left=self.code_mode_call("system_prompt"), operator=cst.Add(), right=merged
             )
-            self.applied(call, f"prompt without a tool listing: {self.plan.code_mode_var}.system_prompt() put in front")
+            self.applied(
+                call, f"prompt without a tool listing: {self.plan.code_mode_var}.system_prompt() put in front"
+            )
             return
         wrapped = expr
         if isinstance(expr, cst.BinaryOperation | cst.IfExp | cst.BooleanOperation):
             wrapped = expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
         self._replace[id(expr)] = cst.BinaryOperation(
             left=cst.BinaryOperation(
-                left=self.code_mode_call("system_prompt"), operator=cst.Add(), right=cst.SimpleString('"\\n\\n"')
+                left=self.code_mode_call("system_prompt"),
+                operator=cst.Add(),
+                right=cst.SimpleString('"\\n\\n"'),
             ),
             operator=cst.Add(),
             right=wrapped,
         )
-        self.applied(call, f"prompt without a tool listing: {self.plan.code_mode_var}.system_prompt() put in front")
+        self.applied(
+            call, f"prompt without a tool listing: {self.plan.code_mode_var}.system_prompt() put in front"
+        )
 
     def _tool_text_source(self, expr: cst.BaseExpression) -> cst.BaseExpression | None:
         """The expression that builds the tool-listing prompt (followed through one variable), or None."""
@@ -183,7 +210,11 @@ class CodeFirstPrompt(MigrationRule):
                         return None
             else:
                 owner = self.resolver.type_of(expr.value)
-                info = self.resolver.classes.get(id(owner.node)) if owner.kind == "obj" and owner.node is not None else None
+                info = (
+                    self.resolver.classes.get(id(owner.node))
+                    if owner.kind == "obj" and owner.node is not None
+                    else None
+                )
                 if info is not None:
                     inits = [e for kind, e in info.attrs.get(expr.attr.value, []) if kind == "value"]
             if len(inits) == 1 and isinstance(inits[0], cst.List):
@@ -213,8 +244,10 @@ class CodeFirstPrompt(MigrationRule):
                 cst.DictElement(cst.SimpleString('"content"'), self.code_mode_call("system_prompt")),
             ]
         )
-        comma = elements[0].comma if elements and isinstance(elements[0].comma, cst.Comma) else cst.Comma(
-            whitespace_after=cst.SimpleWhitespace(" ")
+        comma = (
+            elements[0].comma
+            if elements and isinstance(elements[0].comma, cst.Comma)
+            else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
         )
         elements.insert(0, cst.Element(message, comma=comma))
         return literal.with_changes(elements=elements)

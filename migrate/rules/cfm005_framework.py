@@ -79,7 +79,15 @@ class FrameworkAgents(MigrationRule):
     RULE_ID = "CFM005"
     TITLE = "framework agents → manual step reported"
     DESCRIPTION = "Framework-managed MCP agents (Agents SDK, pydantic-ai, langchain, smolagents, CrewAI, ADK) → reported with what to do."
-    TRIGGERS = (b"mcp_servers", b"toolsets", b"get_tools", b"load_mcp_tools", b"from_mcp", b"MCPServerAdapter", b"MCPToolset")
+    TRIGGERS = (
+        b"mcp_servers",
+        b"toolsets",
+        b"get_tools",
+        b"load_mcp_tools",
+        b"from_mcp",
+        b"MCPServerAdapter",
+        b"MCPToolset",
+    )
 
     def analyze(self, module: cst.Module) -> None:
         stack: list[cst.CSTNode] = [module]

@@ -41,7 +41,7 @@ the module already binds the name.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
@@ -77,7 +77,9 @@ class InsertCodeMode(MigrationRule):
         return plan.code_mode_var in code
 
     def analyze(self, module: cst.Module) -> None:
-        self._insert_before: dict[int, cst.BaseStatement] = {}  # original first statement of a block -> new statement
+        self._insert_before: dict[
+            int, cst.BaseStatement
+        ] = {}  # original first statement of a block -> new statement
         self._with_item: dict[int, cst.WithItem] = {}
         self._to_self: dict[int, str] = {}  # use Name -> the method's self name
         self._module_level = False
@@ -103,7 +105,9 @@ class InsertCodeMode(MigrationRule):
         func = next(iter(funcs.values()))
         assert isinstance(func, cst.FunctionDef)
         candidates = [
-            w for w in _walk_own(func) if isinstance(w, cst.With) and self._opener(w) and all(self._within(u, w.body) for u in uses)
+            w
+            for w in _walk_own(func)
+            if isinstance(w, cst.With) and self._opener(w) and all(self._within(u, w.body) for u in uses)
         ]
         stacks = [w for w in candidates if self._opener(w) == "stack"]
         pool = stacks or candidates
@@ -115,14 +119,18 @@ class InsertCodeMode(MigrationRule):
             stack_name = next(
                 item.asname.name.value
                 for item in best.items
-                if item.asname is not None and isinstance(item.asname.name, cst.Name) and self._is_stack(item.item)
+                if item.asname is not None
+                and isinstance(item.asname.name, cst.Name)
+                and self._is_stack(item.item)
             )
             text = f"{self.plan.code_mode_var} = await {stack_name}.enter_async_context(\n{_indent(construction)}\n)\n"
             first = best.body.body[0] if isinstance(best.body, cst.IndentedBlock) else None
             if first is None:
                 return False
             self._insert_before[id(first)] = cst.parse_statement(text)
-            self.applied(best, f"{self.plan.code_mode_var} entered on the exit stack that holds the MCP sessions")
+            self.applied(
+                best, f"{self.plan.code_mode_var} entered on the exit stack that holds the MCP sessions"
+            )
         else:
             self._with_item[id(best)] = cst.WithItem(
                 item=cst.parse_expression(construction),
@@ -156,7 +164,11 @@ class InsertCodeMode(MigrationRule):
                 if node.func.attr.value != "enter_async_context" or not node.args:
                     continue
                 holder = node.func.value
-                if not (isinstance(holder, cst.Attribute) and isinstance(holder.value, cst.Name) and holder.value.value == me):
+                if not (
+                    isinstance(holder, cst.Attribute)
+                    and isinstance(holder.value, cst.Name)
+                    and holder.value.value == me
+                ):
                     continue
                 if not self._is_session_source(node.args[0].value) or self._called_in_loop(method):
                     continue
@@ -173,7 +185,10 @@ class InsertCodeMode(MigrationRule):
                 )
                 self._insert_before[id(first)] = cst.parse_statement(text)
                 self._to_self = selves
-                self.applied(method, f"{me}.{self.plan.code_mode_var} entered on {me}.{holder.attr.value} with the MCP sessions")
+                self.applied(
+                    method,
+                    f"{me}.{self.plan.code_mode_var} entered on {me}.{holder.attr.value} with the MCP sessions",
+                )
                 return True
         return False
 
@@ -230,7 +245,9 @@ class InsertCodeMode(MigrationRule):
             return updated_node
         return cst.Attribute(value=cst.Name(me), attr=cst.Name(self.plan.code_mode_var))
 
-    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
         if not self._insert_before:
             return updated_node
         body: list[cst.BaseStatement] = []
@@ -273,7 +290,9 @@ class InsertCodeMode(MigrationRule):
                 if line.comment is not None:
                     break
                 blanks += 1
-            body[index + 1] = follower.with_changes(leading_lines=[cst.EmptyLine()] * max(0, wanted - blanks) + lines)
+            body[index + 1] = follower.with_changes(
+                leading_lines=[cst.EmptyLine()] * max(0, wanted - blanks) + lines
+            )
         return updated_node.with_changes(body=body)
 
     def _unbound_uses(self, module: cst.Module) -> list[cst.Name]:
@@ -318,7 +337,11 @@ class InsertCodeMode(MigrationRule):
             if use_path and depth == 0 and len(parts) == 1:
                 return f'Path(__file__).with_name("{parts[0]}")'
             if use_path:
-                base = f"Path(__file__).resolve().parents[{depth}]" if depth else "Path(__file__).resolve().parent"
+                base = (
+                    f"Path(__file__).resolve().parents[{depth}]"
+                    if depth
+                    else "Path(__file__).resolve().parent"
+                )
                 return " / ".join([base, *(f'"{p}"' for p in parts)])
             up = "/".join([".."] * depth)
             return '"' + posixpath.normpath(posixpath.join(up, rel) if up else rel) + '"'
@@ -374,15 +397,20 @@ def _is_def(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.FunctionDef | cst.ClassDef)
 
 
-def _after_imports(body: list[cst.BaseStatement]) -> int:
+def _after_imports(body: Sequence[cst.BaseStatement]) -> int:
     """Index just after the leading docstring / imports / `__future__` block."""
     index = 0
     for i, stmt in enumerate(body):
-        if isinstance(stmt, cst.SimpleStatementLine) and all(isinstance(s, cst.Import | cst.ImportFrom) for s in stmt.body):
+        if isinstance(stmt, cst.SimpleStatementLine) and all(
+            isinstance(s, cst.Import | cst.ImportFrom) for s in stmt.body
+        ):
             index = i + 1
             continue
-        if i == 0 and isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr) and isinstance(
-            stmt.body[0].value, cst.SimpleString | cst.ConcatenatedString
+        if (
+            i == 0
+            and isinstance(stmt, cst.SimpleStatementLine)
+            and isinstance(stmt.body[0], cst.Expr)
+            and isinstance(stmt.body[0].value, cst.SimpleString | cst.ConcatenatedString)
         ):
             index = 1
             continue

@@ -42,7 +42,9 @@ def copy_fixture(name: str, dst: Path) -> Path:
     """A private copy of a fixture repository (caches left out)."""
     target = dst / name
     shutil.copytree(
-        REPO / "fixtures" / name, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".cfmigrate-stamp*")
+        REPO / "fixtures" / name,
+        target,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".cfmigrate-stamp*"),
     )
     return target
 
@@ -50,7 +52,12 @@ def copy_fixture(name: str, dst: Path) -> Path:
 def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`cfmigrate migrate <root> ...` as a user would run it."""
     return subprocess.run(
-        [cli(), "migrate", str(root), *args], capture_output=True, text=True, timeout=600, check=False, cwd=root
+        [cli(), "migrate", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=root,
     )
 
 
@@ -80,7 +87,9 @@ def regenerate(check: bool = False) -> list[str]:
                 (fresh / rel).write_bytes(data)
             target = EXPECTED / name
             summary_path = EXPECTED / f"{name}.summary.txt"
-            same = summary_path.is_file() and summary_path.read_text() == summary and _same_tree(fresh, target)
+            same = (
+                summary_path.is_file() and summary_path.read_text() == summary and _same_tree(fresh, target)
+            )
             if same:
                 continue
             stale.append(name)

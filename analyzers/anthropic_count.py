@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import anthropic
 
 from cfmigrate.analyzers.model import ToolDef
-from cfmigrate.analyzers.tokens import compact, TokenizerError, render_tool
+from cfmigrate.analyzers.tokens import TokenizerError, compact, render_tool
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 MAX_WORKERS = 8

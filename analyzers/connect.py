@@ -217,7 +217,9 @@ def with_templates(spec: ServerSpec, environ: Mapping[str, str], base: Path) -> 
     A template whose references are unset is left out, so the missing reference is what gets reported.
     """
     env = dict(environ)
-    pairs = [(n, t) for n, t in spec.env_templates] + [(header_env_name(h), t) for h, t in spec.header_templates]
+    pairs = [(n, t) for n, t in spec.env_templates] + [
+        (header_env_name(h), t) for h, t in spec.header_templates
+    ]
     for name, template in pairs:
         if name in env:
             continue

@@ -89,7 +89,9 @@ class WorkflowFigure:
 
     @property
     def reduction(self) -> float:
-        return 0.0 if not self.billed_before else (self.billed_before - self.billed_after) / self.billed_before
+        return (
+            0.0 if not self.billed_before else (self.billed_before - self.billed_after) / self.billed_before
+        )
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,9 @@ class AgentFigure:
     provider: str
     model: str | None
     servers: tuple[str, ...]
-    servers_basis: str  # "static", "all servers of the config it loads", "assumed: every configured server", "none"
+    servers_basis: (
+        str  # "static", "all servers of the config it loads", "assumed: every configured server", "none"
+    )
     unknown_servers: tuple[str, ...]
     tool_count: int
     threshold: Threshold
@@ -148,7 +152,9 @@ class AuditReport:
         return data
 
 
-def _figures_for(manifest: Manifest, spec: ServerSpec | None, provider: Provider, tok: Tokenizer) -> ServerFigure:
+def _figures_for(
+    manifest: Manifest, spec: ServerSpec | None, provider: Provider, tok: Tokenizer
+) -> ServerFigure:
     allowed = set(spec.tool_filter) if spec and spec.tool_filter else None
     tools = [t for t in manifest.tools if allowed is None or t.name in allowed]
     figs = []
@@ -302,7 +308,9 @@ def load_trace(path: Path) -> dict[str, list[dict[str, Any]]]:
     return tasks
 
 
-def _trace_workflow(trace: Mapping[str, list[dict[str, Any]]], after_per_request: int, fixed: int, name: str) -> WorkflowFigure:
+def _trace_workflow(
+    trace: Mapping[str, list[dict[str, Any]]], after_per_request: int, fixed: int, name: str
+) -> WorkflowFigure:
     chosen = {t: [r for r in recs if r.get("agent") in (None, name)] for t, recs in trace.items()}
     recs = [r for rs in chosen.values() for r in rs]
     tasks = max(1, sum(1 for rs in chosen.values() if rs))
@@ -367,7 +375,9 @@ def measure(
         if trace is not None:
             workflow = _trace_workflow(trace, code_tokens, costs.fixed, agent.name)
         elif agent.tool_sequence and not agent.code_mode:
-            workflow = _workflow(len(agent.tool_sequence), per_request, code_tokens + system_tokens, costs.fixed)
+            workflow = _workflow(
+                len(agent.tool_sequence), per_request, code_tokens + system_tokens, costs.fixed
+            )
         agents.append(
             AgentFigure(
                 name=agent.name,

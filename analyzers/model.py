@@ -34,7 +34,9 @@ class ServerSpec:
     name: str
     transport: Transport
     source: SourceRef
-    origin: str  # which format or API declared it: "claude-desktop", "vscode", "code:StdioServerParameters", ...
+    origin: (
+        str  # which format or API declared it: "claude-desktop", "vscode", "code:StdioServerParameters", ...
+    )
     command: str | None = None
     args: tuple[str, ...] = ()
     cwd: str | None = None
@@ -42,7 +44,9 @@ class ServerSpec:
     env_names: tuple[str, ...] = ()
     header_names: tuple[str, ...] = ()
     env_refs: tuple[str, ...] = ()
-    package: str | None = None  # registry package the command runs ("mcp-server-git", "@modelcontextprotocol/server-github")
+    package: str | None = (
+        None  # registry package the command runs ("mcp-server-git", "@modelcontextprotocol/server-github")
+    )
     tool_filter: tuple[str, ...] | None = None  # tools the client restricts itself to, when declared
     disabled: bool = False
     # NAME -> value template, kept only when the value is nothing but references (e.g.

@@ -13,7 +13,9 @@ T = TypeVar("T")
 
 TABLES_AS_OF = "2025-11"
 PRICE_SOURCE = "provider pricing pages (anthropic.com/pricing, openai.com/api/pricing), as of " + TABLES_AS_OF
-OVERHEAD_SOURCE = 'Anthropic docs, "Tool use with Claude" > Pricing (tool use system prompt), as of ' + TABLES_AS_OF
+OVERHEAD_SOURCE = (
+    'Anthropic docs, "Tool use with Claude" > Pricing (tool use system prompt), as of ' + TABLES_AS_OF
+)
 DEFAULT_PRICE_PER_MTOK = 3.0  # USD per million input tokens: the MISSION's ROI example (Claude Sonnet tier)
 DEFAULT_REQUESTS_PER_DAY = 1000
 

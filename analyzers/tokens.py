@@ -16,7 +16,7 @@ import marshal
 import os
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -66,7 +66,9 @@ def _ranks(name: str, expected_hash: str | None) -> dict[bytes, int]:
         ) from exc
     if expected_hash and hashlib.sha256(data).hexdigest() != expected_hash:
         raise TokenizerError(f"the bundled {name} vocabulary does not match tiktoken's published hash")
-    ranks = {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in data.splitlines() if line)}
+    ranks = {
+        base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in data.splitlines() if line)
+    }
     try:
         from cfmigrate.analyzers.files import atomic_write_bytes
 
@@ -76,11 +78,13 @@ def _ranks(name: str, expected_hash: str | None) -> dict[bytes, int]:
     return ranks
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_encoding(name: str) -> tiktoken.Encoding:
     """A tiktoken encoding built from the vocabulary shipped in a package, never from the web."""
     if name not in ENCODINGS:
-        raise TokenizerError(f"unknown tokenizer {name!r}: choose one of {', '.join(ENCODINGS)} or 'anthropic'")
+        raise TokenizerError(
+            f"unknown tokenizer {name!r}: choose one of {', '.join(ENCODINGS)} or 'anthropic'"
+        )
     import tiktoken_ext.openai_public as public
 
     def load(_url: str, expected_hash: str | None = None) -> dict[bytes, int]:

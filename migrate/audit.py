@@ -79,7 +79,9 @@ def _read_costs(manifest: Manifest, tok: Tokenizer) -> dict[str, object]:
     from cfmigrate.generators.costs import code_mode_read_costs
     from cfmigrate.migrate import __version__
 
-    key = hashlib.sha256(f"{__version__}|{tok.label}|{manifest.server}|{manifest.sha256}".encode()).hexdigest()
+    key = hashlib.sha256(
+        f"{__version__}|{tok.label}|{manifest.server}|{manifest.sha256}".encode()
+    ).hexdigest()
     path = _cache_dir() / f"{key}.json"
     try:
         cached: dict[str, object] = json.loads(path.read_text())
@@ -176,4 +178,6 @@ def exit_code(report: AuditReport, fail_over: int | None) -> Literal[0, 1]:
 
 
 def problems_text(problems: Sequence[Problem]) -> list[str]:
-    return [f"{p.level}: {p.source}: {p.message}" if p.source else f"{p.level}: {p.message}" for p in problems]
+    return [
+        f"{p.level}: {p.source}: {p.message}" if p.source else f"{p.level}: {p.message}" for p in problems
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,13 +16,13 @@ from cfmigrate.migrate.audit import AuditError, AuditOptions, exit_code, run_aud
 from cfmigrate.migrate.report import render_json, render_markdown, render_terminal
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     markdown = "markdown"
 
 
-class ProviderChoice(str, Enum):
+class ProviderChoice(StrEnum):
     anthropic = "anthropic"
     openai = "openai"
 
@@ -35,28 +35,51 @@ def fail(message: str) -> typer.Exit:
 
 def audit(
     path: Annotated[Path, typer.Argument(help="Repository to audit.")] = Path("."),
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output: table (terminal), json, markdown.")] = Format.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    format: Annotated[
+        Format, typer.Option("--format", "-f", help="Output: table (terminal), json, markdown.")
+    ] = Format.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
     tokenizer: Annotated[
         str | None,
-        typer.Option(help="o200k_base (default), cl100k_base (offline estimates), or anthropic (exact, needs --model and a key)."),
+        typer.Option(
+            help="o200k_base (default), cl100k_base (offline estimates), or anthropic (exact, needs --model and a key)."
+        ),
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Model for prices, tool-use overhead and exact counts.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model for prices, tool-use overhead and exact counts.")
+    ] = None,
     provider: Annotated[
-        ProviderChoice | None, typer.Option(help="Render tools as this provider receives them (default: per agent).")
+        ProviderChoice | None,
+        typer.Option(help="Render tools as this provider receives them (default: per agent)."),
     ] = None,
-    price: Annotated[float | None, typer.Option(help="USD per million input tokens (default: table by model).")] = None,
-    requests_per_day: Annotated[int | None, typer.Option(help="Requests per agent per day (default 1000).")] = None,
+    price: Annotated[
+        float | None, typer.Option(help="USD per million input tokens (default: table by model).")
+    ] = None,
+    requests_per_day: Annotated[
+        int | None, typer.Option(help="Requests per agent per day (default 1000).")
+    ] = None,
     fail_over: Annotated[
-        int | None, typer.Option(help="Exit 1 when an agent's per-request tool context exceeds TOKENS.", metavar="TOKENS")
+        int | None,
+        typer.Option(
+            help="Exit 1 when an agent's per-request tool context exceeds TOKENS.", metavar="TOKENS"
+        ),
     ] = None,
-    connect: Annotated[bool, typer.Option(help="Start/connect each server and list its tools live; writes snapshots.")] = False,
+    connect: Annotated[
+        bool, typer.Option(help="Start/connect each server and list its tools live; writes snapshots.")
+    ] = False,
     timeout: Annotated[float, typer.Option(help="Per-server timeout for --connect, seconds.")] = 30.0,
     trace: Annotated[
-        Path | None, typer.Option(help="JSONL of logged requests with usage: billed input per task from real traffic.")
+        Path | None,
+        typer.Option(help="JSONL of logged requests with usage: billed input per task from real traffic."),
     ] = None,
-    include: Annotated[list[str] | None, typer.Option(help="Only scan paths matching this glob (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option(help="Skip paths matching this glob (repeatable).")] = None,
+    include: Annotated[
+        list[str] | None, typer.Option(help="Only scan paths matching this glob (repeatable).")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Skip paths matching this glob (repeatable).")
+    ] = None,
     jobs: Annotated[int | None, typer.Option(help="Parser processes (default: CPU count).")] = None,
 ) -> None:
     """Find MCP servers, tools and agents; measure what tool schemas cost; recommend per agent."""

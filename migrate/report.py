@@ -80,7 +80,17 @@ def _agent_rows(agents: Sequence[AgentFigure]) -> list[list[str]]:
 
 
 SERVER_HEAD = ["server", "transport", "tools", "tokens", "per tool", "tools from", "declared in"]
-AGENT_HEAD = ["agent", "framework", "servers", "tools", "tokens/request", "on code mode", "cut", "decision", "waste/month"]
+AGENT_HEAD = [
+    "agent",
+    "framework",
+    "servers",
+    "tools",
+    "tokens/request",
+    "on code mode",
+    "cut",
+    "decision",
+    "waste/month",
+]
 
 
 _SHORT = {
@@ -94,7 +104,9 @@ _SHORT = {
 
 def render_terminal(r: AuditReport, console: Console) -> None:
     """The human report: servers, agents ranked by waste, reasons, problems, summary line."""
-    console.print(f"[bold]cfmigrate audit[/bold] {r.root}  ({r.files_scanned:,} files; tokens: {r.tokenizer})")
+    console.print(
+        f"[bold]cfmigrate audit[/bold] {r.root}  ({r.files_scanned:,} files; tokens: {r.tokenizer})"
+    )
     st = Table(title="MCP servers", box=box.SIMPLE_HEAVY, title_justify="left")
     for h in ("server", "tools", "tokens", "per tool"):
         st.add_column(h, justify="left" if h == "server" else "right", no_wrap=True)
@@ -139,7 +151,9 @@ def render_terminal(r: AuditReport, console: Console) -> None:
     for p in r.problems:
         style = {"error": "red", "warning": "yellow"}.get(p.level, "dim")
         where = f"{p.source}: " if p.source else ""
-        console.print(f"[{style}]{p.level}[/{style}]: {where}{p.message}" + (f" — {p.hint}" if p.hint else ""))
+        console.print(
+            f"[{style}]{p.level}[/{style}]: {where}{p.message}" + (f" — {p.hint}" if p.hint else "")
+        )
     console.print(f"[bold]Summary:[/bold] {summary_line(r)}")
 
 
@@ -178,5 +192,8 @@ def render_markdown(r: AuditReport) -> str:
     out.append(_md_table(SERVER_HEAD, _server_rows(r.servers)) if r.servers else "No MCP servers found.")
     if r.problems:
         out += ["", "### Problems", ""]
-        out += [f"- {p.level}: `{p.source}` {p.message}" if p.source else f"- {p.level}: {p.message}" for p in r.problems]
+        out += [
+            f"- {p.level}: `{p.source}` {p.message}" if p.source else f"- {p.level}: {p.message}"
+            for p in r.problems
+        ]
     return "\n".join(out) + "\n"

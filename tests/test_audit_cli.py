@@ -62,7 +62,9 @@ def test_fail_over_gate() -> None:
 def test_settings_from_pyproject_and_output_file(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(FIXTURES / "seed-scenario", repo)
-    (repo / "pyproject.toml").write_text('[tool.cfmigrate]\nprice = 15.0\nrequests-per-day = 10\nfail-over = 50\n')
+    (repo / "pyproject.toml").write_text(
+        "[tool.cfmigrate]\nprice = 15.0\nrequests-per-day = 10\nfail-over = 50\n"
+    )
     out = tmp_path / "report.json"
     result = runner.invoke(app, ["audit", str(repo), "-f", "json", "-o", str(out)])
     assert result.exit_code == 1  # fail-over from the settings
@@ -80,7 +82,12 @@ def test_settings_from_pyproject_and_output_file(tmp_path: Path) -> None:
     ],
 )
 def test_usage_errors_exit_2_without_traceback(args: list[str], message: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "cfmigrate.migrate.cli", *args], capture_output=True, text=True, cwd=FIXTURES / "negatives")
+    proc = subprocess.run(
+        [sys.executable, "-m", "cfmigrate.migrate.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=FIXTURES / "negatives",
+    )
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
@@ -105,7 +112,9 @@ def test_config_zoo_never_leaks_secret_values() -> None:
 
 def test_installed_console_script_runs() -> None:
     exe = Path(sys.executable).parent / "cfmigrate"
-    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
+    proc = subprocess.run(
+        [str(exe), "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"}
+    )
     assert proc.returncode == 0
     for command in ("audit",):
         assert command in proc.stdout

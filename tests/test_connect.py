@@ -519,4 +519,7 @@ def test_env_and_header_templates_are_expanded_from_our_environment(tmp_path: Pa
     env = with_templates(spec, {"GITHUB_TOKEN": "t0k"}, tmp_path)
     assert env["GITHUB_PERSONAL_ACCESS_TOKEN"] == "t0k" and env["AUTHORIZATION"] == "Bearer t0k"
     assert missing_env(spec, env) == []
-    assert missing_env(spec, with_templates(spec, {}, tmp_path)) == ["GITHUB_PERSONAL_ACCESS_TOKEN", "GITHUB_TOKEN"]
+    assert missing_env(spec, with_templates(spec, {}, tmp_path)) == [
+        "GITHUB_PERSONAL_ACCESS_TOKEN",
+        "GITHUB_TOKEN",
+    ]

@@ -16,12 +16,26 @@ TOK = BpeTokenizer()
 
 
 def _tools(prefix: str, n: int) -> tuple[ToolDef, ...]:
-    schema = {"type": "object", "properties": {"id": {"type": "string", "description": "The record id."}}, "required": ["id"]}
-    return tuple(ToolDef(f"{prefix}_{i:02d}", f"Do thing {i} with a {prefix} record and return it.", schema) for i in range(n))
+    schema = {
+        "type": "object",
+        "properties": {"id": {"type": "string", "description": "The record id."}},
+        "required": ["id"],
+    }
+    return tuple(
+        ToolDef(f"{prefix}_{i:02d}", f"Do thing {i} with a {prefix} record and return it.", schema)
+        for i in range(n)
+    )
 
 
 def _spec(name: str, **kw) -> ServerSpec:
-    return ServerSpec(name=name, transport="stdio", source=SourceRef(".mcp.json", 3), origin="claude-code", command="x", **kw)
+    return ServerSpec(
+        name=name,
+        transport="stdio",
+        source=SourceRef(".mcp.json", 3),
+        origin="claude-code",
+        command="x",
+        **kw,
+    )
 
 
 def _inventory(agent: Agent, servers: dict[str, int], **spec_kw) -> Inventory:
@@ -33,18 +47,32 @@ def _inventory(agent: Agent, servers: dict[str, int], **spec_kw) -> Inventory:
     )
 
 
-COSTS = CodeModeCosts(fixed=500, tool_doc={("drive", "drive_00"): 120}, server_index={"drive": 300, "crm": 400}, source="test")
+COSTS = CodeModeCosts(
+    fixed=500, tool_doc={("drive", "drive_00"): 120}, server_index={"drive": 300, "crm": 400}, source="test"
+)
 
 
 def _agent(**kw) -> Agent:
-    base = dict(name="agent.py", source=SourceRef("agent.py", 1), framework="anthropic", provider="anthropic", model="claude-sonnet-4-5")
+    base = dict(
+        name="agent.py",
+        source=SourceRef("agent.py", 1),
+        framework="anthropic",
+        provider="anthropic",
+        model="claude-sonnet-4-5",
+    )
     base.update(kw)
     return Agent(**base)
 
 
 def test_thresholds_follow_the_mission_bands() -> None:
     assert [threshold(n) for n in (0, 9, 10, 20, 21, 40, 41)] == [
-        "manageable", "manageable", "degradation begins", "degradation begins", "serious", "serious", "architectural crisis",
+        "manageable",
+        "manageable",
+        "degradation begins",
+        "degradation begins",
+        "serious",
+        "serious",
+        "architectural crisis",
     ]
 
 
@@ -99,7 +127,13 @@ def test_money_uses_requests_price_and_days() -> None:
 
 def test_literal_sequence_gives_a_workflow_sum_over_requests() -> None:
     seq = ("drive_00", "crm_01", "crm_02", "drive_03")
-    agent = _agent(servers=("drive", "crm"), tool_sequence=seq, call_sites=(CallSite("call_tool", SourceRef("agent.py", 9), "mcp.ClientSession.call_tool", "drive_00"),))
+    agent = _agent(
+        servers=("drive", "crm"),
+        tool_sequence=seq,
+        call_sites=(
+            CallSite("call_tool", SourceRef("agent.py", 9), "mcp.ClientSession.call_tool", "drive_00"),
+        ),
+    )
     r = measure(_inventory(agent, {"drive": 12, "crm": 14}), TOK, COSTS)
     w = r.agents[0].workflow
     assert w is not None and w.requests_before == 5
@@ -109,7 +143,12 @@ def test_literal_sequence_gives_a_workflow_sum_over_requests() -> None:
 
 def test_trace_drives_the_workflow(tmp_path: Path) -> None:
     trace = tmp_path / "t.jsonl"
-    trace.write_text("\n".join(json.dumps({"task": t, "usage": {"input_tokens": n, "output_tokens": 10}}) for t, n in [("a", 20000), ("a", 35000), ("b", 15000), ("b", 30000)]))
+    trace.write_text(
+        "\n".join(
+            json.dumps({"task": t, "usage": {"input_tokens": n, "output_tokens": 10}})
+            for t, n in [("a", 20000), ("a", 35000), ("b", 15000), ("b", 30000)]
+        )
+    )
     r = measure(_inventory(_agent(servers=("drive",)), {"drive": 12}), TOK, COSTS, trace=load_trace(trace))
     w = r.agents[0].workflow
     assert w is not None and w.billed_before == 50000 and w.requests_before == 2
@@ -139,7 +178,9 @@ def test_json_is_versioned_and_serialisable() -> None:
 
 
 def test_agent_on_code_mode_is_priced_at_its_code_mode_context() -> None:
-    r = measure(_inventory(_agent(servers=("drive", "crm"), code_mode=True), {"drive": 12, "crm": 14}), TOK, COSTS)
+    r = measure(
+        _inventory(_agent(servers=("drive", "crm"), code_mode=True), {"drive": 12, "crm": 14}), TOK, COSTS
+    )
     a = r.agents[0]
     assert a.decision == "already-code-mode"
     assert a.definition_tokens == 0

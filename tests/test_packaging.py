@@ -28,7 +28,9 @@ def test_every_package_folder_is_listed() -> None:
             if "__pycache__" in rel.parts:
                 continue
             name = ".".join((pkg, *rel.parts)) if rel.parts else pkg
-            assert name in listed, f"{init.parent} has an __init__.py but {name} is missing from [tool.setuptools] packages"
+            assert name in listed, (
+                f"{init.parent} has an __init__.py but {name} is missing from [tool.setuptools] packages"
+            )
 
 
 @pytest.mark.slow
@@ -41,19 +43,31 @@ def test_wheel_installs_and_cli_runs(tmp_path: Path) -> None:
     )
     wheel = next(dist.glob("cfmigrate-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert not any(n.startswith(("migrate/", "analyzers/", "generators/")) for n in names), "generic top-level names leaked"
+    assert not any(n.startswith(("migrate/", "analyzers/", "generators/")) for n in names), (
+        "generic top-level names leaked"
+    )
     assert any(n.startswith("cfmigrate/templates/") and n.endswith(".jinja") for n in names)
     assert "cfmigrate/analyzers/py.typed" in names
     # A fresh venv that sees the already-installed dependencies, with the wheel installed on top.
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
-    site = subprocess.run([str(py), "-c", "import site; print(site.getsitepackages()[0])"], capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(py), "-c", "import site; print(site.getsitepackages()[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run(
-        [str(py), "-c", "import cfmigrate.analyzers, cfmigrate.migrate.cli as c; print(cfmigrate.analyzers.__file__); c.main()", "--version"],
+        [
+            str(py),
+            "-c",
+            "import cfmigrate.analyzers, cfmigrate.migrate.cli as c; print(cfmigrate.analyzers.__file__); c.main()",
+            "--version",
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -64,7 +78,15 @@ def test_wheel_installs_and_cli_runs(tmp_path: Path) -> None:
     assert out.stdout.strip().endswith("cfmigrate 0.1.0")
     fixture = REPO / "fixtures" / "seed-scenario"
     run = subprocess.run(
-        [str(py), "-c", "import cfmigrate.migrate.cli as c; c.main()", "audit", str(fixture), "--format", "json"],
+        [
+            str(py),
+            "-c",
+            "import cfmigrate.migrate.cli as c; c.main()",
+            "audit",
+            str(fixture),
+            "--format",
+            "json",
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -31,14 +31,18 @@ def test_labels_say_estimate_and_name_the_vocabulary() -> None:
 
 
 def test_provider_renderings() -> None:
-    tool = ToolDef("get_doc", "Fetch a document.", {"type": "object", "properties": {"id": {"type": "string"}}})
+    tool = ToolDef(
+        "get_doc", "Fetch a document.", {"type": "object", "properties": {"id": {"type": "string"}}}
+    )
     assert render_tool(tool, "anthropic") == {
         "name": "get_doc",
         "description": "Fetch a document.",
         "input_schema": {"type": "object", "properties": {"id": {"type": "string"}}},
     }
     openai = render_tool(tool, "openai")
-    assert openai["type"] == "function" and openai["function"]["parameters"]["properties"]["id"] == {"type": "string"}
+    assert openai["type"] == "function" and openai["function"]["parameters"]["properties"]["id"] == {
+        "type": "string"
+    }
     cost = tool_cost(tool, "anthropic", BpeTokenizer())
     assert 0 < cost.description < cost.total and cost.schema == cost.total - cost.description
 
@@ -48,5 +52,7 @@ def test_real_manifests_total_close_to_published_offline_count() -> None:
     root = SHARED if SHARED.is_dir() else Path(__file__).resolve().parents[1] / "fixtures" / "manifests"
     files = sorted(root.glob("*.tools.json"))
     assert len(files) == 9
-    total = sum(BpeTokenizer().count(json.dumps(json.loads(f.read_text()), separators=(",", ":"))) for f in files)
+    total = sum(
+        BpeTokenizer().count(json.dumps(json.loads(f.read_text()), separators=(",", ":"))) for f in files
+    )
     assert abs(total - 17_814) / 17_814 < 0.01

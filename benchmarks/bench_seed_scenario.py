@@ -5,15 +5,18 @@ fixture MCP servers (Drive-, Salesforce- and Slack-like, ~50 tools, a ~12k-token
 
 (a) `fixtures/seed-scenario/agent.py`, the direct-MCP agent (every tool schema on every request);
 (b) a code-mode agent on `cfmigrate.runtime.CodeMode` with the package `cfmigrate generate` writes for the
-    three servers: `--code-agent PATH` (a module with `async def run(task)`), by default
-    `build/seed-migrated/agent.py` when `cfmigrate migrate --write` has produced it, else the hand-migrated
-    agent below (the fixture agent with its tool loop moved onto CodeMode).
+    three servers: by default the output of `cfmigrate migrate --write` on a fresh copy of the fixture
+    (written to `build/seed-migrated/`), or `--code-agent PATH` (a module with `async def run(task)`), or
+    `--code-agent builtin` for the hand-migrated agent below (the fixture agent with its tool loop moved
+    onto CodeMode), kept as a reference point.
 
 Billed input tokens are the sum over requests of each request's input as the scripted server counts it
 (o200k_base over system + tools + messages): an estimate, not Claude's count. The run checks that the
 transcript really reached the CRM and that it never appeared in a request of the code-mode run.
 
-Usage: python benchmarks/bench_seed_scenario.py [--code-agent PATH] [--keep DIR]
+Usage: python benchmarks/bench_seed_scenario.py [--code-agent PATH|builtin] [--keep DIR] [--records FILE]
+`--records FILE` writes one JSON line per run (`mode`, `requests[].usage`, `wall_s`) for
+`cfmigrate measure FILE#direct FILE#code`.
 """
 
 from __future__ import annotations
@@ -327,8 +330,8 @@ def slack_announcement(slack_state: Path, channel: str, note_id: str) -> str:
 async def compare(code_agent: Path | str | None = None, workdir: Path | None = None) -> Comparison:
     """Run both agents on private copies of the fixture and check the code-mode run.
 
-    `code_agent`: a module path, "builtin" for the hand-migrated agent, or None for the default
-    (`build/seed-migrated/agent.py` when it exists, else the hand-migrated agent).
+    `code_agent`: a module path, "builtin" for the hand-migrated agent, or None for the default: the
+    fixture migrated by `cfmigrate migrate --write` into `build/seed-migrated/` now.
     """
     base = workdir or Path(tempfile.mkdtemp(prefix="cfm-seed-bench-"))
     transcript = (FIXTURE / "data" / "transcript.txt").read_text(encoding="utf-8")
@@ -347,7 +350,11 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
     with environment(code_env):
         generate_package(code_repo)
     if code_agent is None:
-        code_agent = MIGRATED_AGENT if MIGRATED_AGENT.is_file() else "builtin"
+        from cfmigrate.migrate.runner import migrate_tree
+
+        with environment(code_env):
+            migrate_tree(FIXTURE, MIGRATED_AGENT.parent, refresh=True)
+        code_agent = MIGRATED_AGENT
     if code_agent == "builtin":
         agent_path = code_repo / "agent_code_mode.py"
         agent_path.write_text(HAND_MIGRATED_AGENT, encoding="utf-8")
@@ -376,6 +383,30 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
         context_tokens=tokens,
         context_label=label,
     )
+
+
+def write_records(path: Path, result: Comparison) -> None:
+    """One JSON line per run, in the benchmark-record form `cfmigrate measure` reads."""
+    lines = []
+    for mode, run in (("direct", result.direct), ("code", result.code)):
+        lines.append(
+            json.dumps(
+                {
+                    "scenario": "seed-scenario",
+                    "mode": mode,
+                    "agent": run.agent,
+                    "wall_s": round(run.wall_s, 3),
+                    "token_label": TOKEN_LABEL,
+                    "ok": True,
+                    "requests": [
+                        {"usage": {"input_tokens": r.input_tokens or 0, "output_tokens": r.output_tokens or 0}}
+                        for r in run.records
+                    ],
+                },
+                sort_keys=True,
+            )
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def report(result: Comparison) -> str:
@@ -418,9 +449,10 @@ def main() -> None:
     parser.add_argument(
         "--code-agent",
         help="agent module with `async def run(task)`, or 'builtin' for the hand-migrated agent "
-        "(default: build/seed-migrated/agent.py when it exists, else builtin)",
+        "(default: migrate the fixture now with `cfmigrate migrate --write` into build/seed-migrated/)",
     )
     parser.add_argument("--keep", type=Path, help="keep the working copies in this directory")
+    parser.add_argument("--records", type=Path, help="write one JSON line per run for `cfmigrate measure`")
     args = parser.parse_args()
     workdir = args.keep.resolve() if args.keep else None
     if workdir is not None:
@@ -436,6 +468,9 @@ def main() -> None:
         if workdir is None:
             shutil.rmtree(scratch, ignore_errors=True)
     print(report(result))
+    if args.records is not None:
+        write_records(args.records, result)
+        print(f"records: {args.records} (cfmigrate measure {args.records}#direct {args.records}#code)")
     if result.reduction < TARGET:
         raise SystemExit(1)
 

@@ -526,7 +526,7 @@ def _ratio(part: int, whole: int) -> float:
 def _rows(report: AuditReport, requests_per_day: int, price: float | None) -> tuple[AgentRow, ...]:
     rows: list[AgentRow] = []
     for index, a in enumerate(report.agents):
-        context = a.definition_tokens + a.overhead_tokens
+        context = a.per_request_tokens - a.system_prompt_tokens  # the tool context the audit prices
         per_mtok = a.price_per_mtok if price is None else price
         price_source = a.price_source if price is None else "--price"
         migrate = a.decision in MIGRATE

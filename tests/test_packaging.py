@@ -48,9 +48,11 @@ def test_wheel_installs_and_cli_runs(tmp_path: Path) -> None:
     )
     assert any(n.startswith("cfmigrate/templates/") and n.endswith(".jinja") for n in names)
     assert "cfmigrate/analyzers/py.typed" in names
-    # A fresh venv that sees the already-installed dependencies, with the wheel installed on top.
+    # A fresh venv with the wheel unpacked into it; the dependencies come from this interpreter's
+    # site-packages through a plain path line (.pth lines are not themselves scanned for .pth files, so
+    # the editable install of the source tree stays invisible there).
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
     site = subprocess.run(
         [str(py), "-c", "import site; print(site.getsitepackages()[0])"],
@@ -58,6 +60,8 @@ def test_wheel_installs_and_cli_runs(tmp_path: Path) -> None:
         text=True,
         check=True,
     ).stdout.strip()
+    deps = [p for p in sys.path if p.endswith("site-packages")]
+    (Path(site) / "deps.pth").write_text("\n".join(deps) + "\n")
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -1,4 +1,5 @@
-"""Discovery speed: each fixture repository, and ten copies of the standard library against `grep -rlE`.
+"""Audit speed: each fixture repository (discovery alone and the whole audit), ten copies of the standard
+library against `grep -rlE`, parsing throughput on agent files, and token counting throughput.
 
 Run: `python benchmarks/bench_audit.py` (one run, numbers printed; nothing is asserted).
 Targets: every fixture repository < 1 s; the large tree within 3x of grep over the same files.
@@ -46,6 +47,81 @@ def timed_grep(root: Path) -> tuple[float, int]:
     return time.perf_counter() - start, len(out.stdout.splitlines())
 
 
+def whole_audits() -> None:
+    """run_audit() per fixture: discovery + token counts + the code-mode projection, cold and warm cache."""
+    from cfmigrate.migrate.audit import run_audit
+
+    print("\nWhole audit per fixture (run_audit(): discovery, token counts, code-mode projection):")
+    with tempfile.TemporaryDirectory(prefix="cfmigrate-cache-") as cache:
+        old = os.environ.get("XDG_CACHE_HOME")
+        os.environ["XDG_CACHE_HOME"] = cache
+        try:
+            for fixture in sorted(p for p in (REPO / "fixtures").iterdir() if p.is_dir()):
+                times = []
+                for _ in range(2):  # first run fills the read-cost cache, second is what a re-run costs
+                    start = time.perf_counter()
+                    report = run_audit(fixture)
+                    times.append(time.perf_counter() - start)
+                verdict = "ok" if times[1] < 1 else "OVER 1 s"
+                print(
+                    f"  {fixture.name:<16} cold {times[0] * 1000:6.0f} ms  warm {times[1] * 1000:6.0f} ms  "
+                    f"{report.totals['tools']:4d} tools priced  [{verdict}]"
+                )
+        finally:
+            if old is None:
+                os.environ.pop("XDG_CACHE_HOME", None)
+            else:
+                os.environ["XDG_CACHE_HOME"] = old
+
+
+def parse_throughput(copies: int = 60) -> None:
+    """Files that pass the prefilter and are parsed: the frameworks fixture copied `copies` times."""
+    src = REPO / "fixtures" / "frameworks"
+    with tempfile.TemporaryDirectory(prefix="cfmigrate-parse-") as tmp:
+        root = Path(tmp)
+        for i in range(copies):
+            shutil.copytree(src, root / f"copy{i}")
+        files = sum(1 for p in root.rglob("*.py") if is_relevant(p.read_bytes()))
+        size = sum(p.stat().st_size for p in root.rglob("*.py")) / 1e6
+        start = time.perf_counter()
+        inv = discover(root)
+        elapsed = time.perf_counter() - start
+        start = time.perf_counter()
+        discover(root, jobs=1)
+        serial = time.perf_counter() - start
+        print(
+            f"\nParsing: {copies} copies of fixtures/frameworks = {files} MCP-relevant Python files, {size:.1f} MB"
+        )
+        print(
+            f"  discover():       {elapsed:.2f} s  {files / elapsed:6.0f} parsed files/s  "
+            f"({len(inv.agents)} agents); jobs=1: {serial:.2f} s ({serial / elapsed:.2f}x slower)"
+        )
+
+
+def token_throughput() -> None:
+    """Tokens/s over every tool of the nine real manifests, rendered as Anthropic receives them."""
+    from cfmigrate.analyzers.manifests import catalog
+    from cfmigrate.analyzers.tokens import BpeTokenizer, compact, get_encoding, render_tool
+
+    texts = [compact(render_tool(t, "anthropic")) for m in catalog() for t in m.tools]
+    print(f"\nToken counting: {len(texts)} tool definitions of the nine real manifests")
+    for name in ("o200k_base", "cl100k_base"):
+        start = time.perf_counter()
+        get_encoding(name)
+        load = time.perf_counter() - start
+        tok = BpeTokenizer(name)
+        rounds = 20
+        start = time.perf_counter()
+        total = 0
+        for _ in range(rounds):
+            total += sum(tok.count(t) for t in texts)
+        elapsed = time.perf_counter() - start
+        print(
+            f"  {tok.label:<22} {total // rounds:6d} tokens per pass  {total / elapsed:12,.0f} tokens/s  "
+            f"(vocabulary load {load * 1000:.0f} ms)"
+        )
+
+
 def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     print("\nFixture repositories (discover(), in this process; first call includes lazy set-up):")
@@ -85,6 +161,9 @@ def main() -> None:
             f"ratio to grep {serial_s / grep_s:.2f}x"
         )
         print(f"  found: {len(inv.servers)} servers, {len(inv.agents)} agents, {len(inv.problems)} problems")
+    whole_audits()
+    parse_throughput()
+    token_throughput()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from cfmigrate.analyzers.model import Manifest, Problem, ServerSpec
 from cfmigrate.analyzers.settings import Settings, load_settings
 from cfmigrate.analyzers.walk import iter_files
 from cfmigrate.migrate.rules import REGISTRY, MigrationPlan, MigrationRule, Site, select_rules
-from cfmigrate.migrate.rules._base import CACHE_KEY, ORPHANS_KEY, PATH_KEY
+from cfmigrate.migrate.rules._base import CACHE_KEY, ORPHANS_KEY, PATH_KEY, POLICY_KEY
 from cfmigrate.migrate.rules._plan import (
     PLAN_KEY,
     SITES_KEY,
@@ -232,6 +232,11 @@ def build_plan(
         server_ids={
             t.server: t.module.rsplit(".", 1)[-1] for entries in tools.values() for t in entries if t.module
         },
+        code_servers={
+            str(s.source): s.name
+            for s in inventory.servers
+            if s.origin.startswith("code") and s.source.line and not s.disabled
+        },
     )
     return plan, notes, problems
 
@@ -304,6 +309,7 @@ def transform_source(
         return FileResult(rel, "error", error=f"cannot decode the file ({exc}); file left alone")
     sites: list[Site] = []
     orphans: set[tuple[str, str]] = set()
+    policy: dict[str, str] = {}
     code = module.code
     cache: dict[str, object] = {}
     for rule_id in rule_ids:
@@ -313,6 +319,7 @@ def transform_source(
             PATH_KEY: rel,
             SITES_KEY: sites,
             ORPHANS_KEY: orphans,
+            POLICY_KEY: policy,
             CACHE_KEY: cache,
         }
         if not rule.needed(code, scratch, plan):

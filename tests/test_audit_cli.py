@@ -118,3 +118,57 @@ def test_installed_console_script_runs() -> None:
     assert proc.returncode == 0
     for command in ("audit",):
         assert command in proc.stdout
+
+
+def test_exact_tokenizer_end_to_end_against_a_scripted_count_tokens_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--tokenizer anthropic`: per-tool figures are marginal counts from count_tokens (scripted on 127.0.0.1)."""
+    from support.scripted_api import ScriptedAPI, request_tokens
+
+    from cfmigrate.analyzers.tokens import render_tool
+
+    with ScriptedAPI() as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        data = audit_json(
+            FIXTURES / "seed-scenario", "--tokenizer", "anthropic", "--model", "claude-sonnet-4-5"
+        )
+        assert api.records, "no request reached the scripted count_tokens server"
+    assert data["tokenizer"] == "exact, Anthropic count_tokens, model claude-sonnet-4-5"
+    # The marginal cost of one tool, recomputed here from the scripted server's arithmetic.
+    from cfmigrate.analyzers.discover import discover
+
+    inv = discover(FIXTURES / "seed-scenario")
+    crm = next(m for m in inv.manifests if m.server == "crm")
+    rendered = [render_tool(t, "anthropic") for t in crm.tools]
+    probe_counts = [r for r in api.records if r.path.endswith("count_tokens")]
+    probe = probe_counts[0].request["messages"]
+    with_all = request_tokens({"tools": rendered, "messages": probe})
+    first = crm.tools[0]
+    without = request_tokens({"tools": rendered[1:], "messages": probe})
+    server = next(s for s in data["servers"] if s["name"] == "crm")
+    tool = next(t for t in server["tools"] if t["tool"] == first.name)
+    assert tool["tokens"] == with_all - without
+
+
+def test_exact_tokenizer_without_a_key_is_one_clear_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cfmigrate.migrate.cli",
+            "audit",
+            str(FIXTURES / "seed-scenario"),
+            "--tokenizer",
+            "anthropic",
+            "--model",
+            "claude-sonnet-4-5",
+        ],
+        capture_output=True,
+        text=True,
+        env={**env, "HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 2
+    assert "ANTHROPIC_API_KEY" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,4 +1,4 @@
-"""CFM004: the prompt of a model call on code-mode tools → `code_mode.system_prompt()` (inserted where none)."""
+"""CFM004: only the tool list of a prompt becomes `code_mode.system_prompt()`; instructions stay (inserted where none)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class TestCodeFirstPrompt(CodemodTest):
         self.assertCodemod(before, after, plan=PLAN, expected_warnings=warnings)
 
     # ------------------------------------------------------------------ rewrites
-    def test_format_with_a_tool_description_builder(self) -> None:
+    def test_format_keeps_the_instructions_and_drops_the_tools_heading(self) -> None:
         before = """
             import anthropic
 
@@ -40,7 +40,6 @@ class TestCodeFirstPrompt(CodemodTest):
             import anthropic
 
             PROMPT = \"\"\"You help the sales team.
-            Tools:
             {tool_list}
             \"\"\"
 
@@ -49,9 +48,134 @@ class TestCodeFirstPrompt(CodemodTest):
 
             async def run(messages):
                 tools = code_mode.tool_definitions("anthropic")
-                system = code_mode.system_prompt()
+                system = PROMPT.format(tool_list=code_mode.system_prompt())
                 return await anthropic.AsyncAnthropic().messages.create(
                     model="m", max_tokens=5, system=system, tools=tools, messages=messages
+                )
+        """
+        self.check(before, after)
+
+    def test_format_of_a_constant_read_twice_keeps_its_text(self) -> None:
+        before = """
+            import anthropic
+
+            PROMPT = "Be brief.\\nTools available:\\n{tools}"
+            TEMPLATES = [PROMPT]
+
+            async def run(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                listing = "\\n".join(t["name"] for t in tools)
+                return await anthropic.AsyncAnthropic().messages.create(
+                    model="m", max_tokens=5, system=PROMPT.format(tools=listing, extra=1), tools=tools, messages=messages
+                )
+        """
+        after = """
+            import anthropic
+
+            PROMPT = "Be brief.\\nTools available:\\n{tools}"
+            TEMPLATES = [PROMPT]
+
+            async def run(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                listing = "\\n".join(t["name"] for t in tools)
+                return await anthropic.AsyncAnthropic().messages.create(
+                    model="m", max_tokens=5, system=PROMPT.format(tools=code_mode.system_prompt(), extra=1), tools=tools, messages=messages
+                )
+        """
+        self.check(before, after)
+
+    def test_fstring_field_swapped_and_its_heading_dropped(self) -> None:
+        before = """
+            from anthropic import Anthropic
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                tool_list = "\\n".join(f"- {t['name']}: {t['description']}" for t in tools)
+                system = f"You are the sales assistant.\\nYou can use these tools:\\n{tool_list}\\nAnswer briefly."
+                return Anthropic().messages.create(model="m", max_tokens=5, system=system, tools=tools, messages=messages)
+        """
+        after = """
+            from anthropic import Anthropic
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                tool_list = "\\n".join(f"- {t['name']}: {t['description']}" for t in tools)
+                system = f"You are the sales assistant.\\n{code_mode.system_prompt()}\\nAnswer briefly."
+                return Anthropic().messages.create(model="m", max_tokens=5, system=system, tools=tools, messages=messages)
+        """
+        self.check(before, after)
+
+    def test_concatenated_tool_text_swapped(self) -> None:
+        before = """
+            from anthropic import Anthropic
+
+            BASE = "You are the sales assistant."
+
+            def describe(tools):
+                return "\\n".join(t["name"] for t in tools)
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=BASE + "\\nTools:\\n" + describe(tools), tools=tools, messages=messages
+                )
+        """
+        after = """
+            from anthropic import Anthropic
+
+            BASE = "You are the sales assistant."
+
+            def describe(tools):
+                return "\\n".join(t["name"] for t in tools)
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=BASE + "\\n" + code_mode.system_prompt(), tools=tools, messages=messages
+                )
+        """
+        self.check(before, after)
+
+    def test_percent_formatting_swapped(self) -> None:
+        before = """
+            from anthropic import Anthropic
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                names = ", ".join(t["name"] for t in tools)
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system="Answer in French. Tools: %s" % names, tools=tools, messages=messages
+                )
+        """
+        after = """
+            from anthropic import Anthropic
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                names = ", ".join(t["name"] for t in tools)
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system="Answer in French. Tools: %s" % code_mode.system_prompt(), tools=tools, messages=messages
+                )
+        """
+        self.check(before, after)
+
+    def test_prompt_that_is_only_a_tool_list_is_replaced_whole(self) -> None:
+        before = """
+            from anthropic import Anthropic
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system="Tools:\\n" + "\\n".join(t["name"] for t in tools), tools=tools, messages=messages
+                )
+        """
+        after = """
+            from anthropic import Anthropic
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=code_mode.system_prompt(), tools=tools, messages=messages
                 )
         """
         self.check(before, after)
@@ -225,3 +349,93 @@ class TestCodeFirstPrompt(CodemodTest):
                 '{"role": "system", "content": code_mode.system_prompt()} at its head by hand'
             ],
         )
+
+    def test_helper_mixing_instructions_and_the_list_is_reported(self) -> None:
+        code = """
+            from anthropic import Anthropic
+
+            def build_prompt(tools):
+                names = ", ".join(t["name"] for t in tools)
+                return f"You are the sales assistant. Never guess an id. Tools: {names}"
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                return Anthropic().messages.create(model="m", max_tokens=5, system=build_prompt(tools), tools=tools, messages=messages)
+        """
+        self.check(
+            code,
+            code,
+            [
+                "CFM004 line 9: the prompt is built from the tools, but its tool list cannot be told apart from its "
+                "instructions; replace just the tool list with code_mode.system_prompt() by hand"
+            ],
+        )
+
+    def test_format_with_a_keyword_splat_is_reported(self) -> None:
+        code = """
+            from anthropic import Anthropic
+
+            PROMPT = "You help.\\n{tools}"
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                parts = {"tools": "\\n".join(t["name"] for t in tools)}
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=PROMPT.format("\\n".join(t["name"] for t in tools), **parts), tools=tools, messages=messages
+                )
+        """
+        self.check(
+            code,
+            code,
+            [
+                "CFM004 line 8: the prompt is built from the tools, but its tool list cannot be told apart from its "
+                "instructions; replace just the tool list with code_mode.system_prompt() by hand"
+            ],
+        )
+
+    def test_already_migrated_format_and_fstring(self) -> None:
+        code = """
+            from anthropic import Anthropic
+
+            PROMPT = "You help.\\n{tool_list}"
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                first = Anthropic().messages.create(
+                    model="m", max_tokens=5, system=PROMPT.format(tool_list=code_mode.system_prompt()), tools=tools, messages=messages
+                )
+                second = Anthropic().messages.create(
+                    model="m", max_tokens=5, system=f"You help.\\n{code_mode.system_prompt()}", tools=tools, messages=messages
+                )
+                return first, second
+        """
+        self.check(code, code)
+
+    def test_tool_list_in_a_user_message_is_not_the_prompt(self) -> None:
+        code = """
+            from anthropic import Anthropic
+
+            def ask():
+                tools = code_mode.tool_definitions("anthropic")
+                listing = "\\n".join(t["name"] for t in tools)
+                return Anthropic().messages.create(
+                    model="m",
+                    max_tokens=5,
+                    system=code_mode.system_prompt(),
+                    tools=tools,
+                    messages=[{"role": "user", "content": listing}],
+                )
+        """
+        self.check(code, code)
+
+    def test_dynamic_client_is_left_alone(self) -> None:
+        code = """
+            import importlib
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                client = getattr(importlib.import_module("anthropic"), "Anthropic")()
+                names = ", ".join(t["name"] for t in tools)
+                return client.messages.create(model="m", max_tokens=5, system=f"Tools: {names}", tools=tools, messages=messages)
+        """
+        self.check(code, code)

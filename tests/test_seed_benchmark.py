@@ -51,10 +51,19 @@ def test_hand_migrated_agent_moves_the_transcript_without_showing_it_to_the_mode
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not MIGRATED.is_file(), reason="build/seed-migrated/agent.py appears after `cfmigrate migrate --write`"
-)
-def test_migrated_agent_moves_the_transcript_without_showing_it_to_the_model(tmp_path: Path) -> None:
+def test_default_run_migrates_the_fixture_and_its_records_pass_measure(tmp_path: Path) -> None:
+    """The default code-mode agent is `cfmigrate migrate --write`'s output; `measure` accepts the records."""
+    from typer.testing import CliRunner
+
+    from cfmigrate.migrate.cli import app
+
     bench = load_bench()
-    result = asyncio.run(asyncio.wait_for(bench.compare(MIGRATED, workdir=tmp_path), 900))
+    result = asyncio.run(asyncio.wait_for(bench.compare(None, workdir=tmp_path), 900))
     check(bench, result)
+    assert result.code.agent == str(MIGRATED)
+    assert "CodeMode" in MIGRATED.read_text()
+    records = tmp_path / "bench.jsonl"
+    bench.write_records(records, result)
+    measured = CliRunner().invoke(app, ["measure", f"{records}#direct", f"{records}#code", "-f", "json"])
+    assert measured.exit_code == 0, measured.output
+    assert "estimate, o200k_base" in measured.output

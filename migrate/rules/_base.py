@@ -25,6 +25,7 @@ CACHE_KEY = (
     "cfmigrate.cache"  # a dict shared by the rules run on one file (the metadata of an unchanged tree)
 )
 PATH_KEY = "cfmigrate.path"  # the file's POSIX path relative to the root, set by the runner
+POLICY_KEY = "cfmigrate.policy"  # "server id/tool" -> decision: tool filters a rule carried over (CFM005 -> CFM006)
 
 
 @dataclass(frozen=True)
@@ -172,11 +173,9 @@ class MigrationRule(VisitorBasedCodemodCommand):
         return ""
 
     def orphan(self, expr: cst.CSTNode) -> None:
-        """Note local names read by an expression this rule removed; CFM007 drops the ones left unused."""
+        """Note names read by code this rule removed (path "" at module level); CFM007/CFM008 drop what is left unused."""
         func = self.resolver.enclosing(expr, (cst.FunctionDef,))
-        if not isinstance(func, cst.FunctionDef):
-            return
-        path = function_path(func, self.resolver.parent)
+        path = function_path(func, self.resolver.parent) if isinstance(func, cst.FunctionDef) else ""
         orphans = self.context.scratch.setdefault(ORPHANS_KEY, set())
         for node in _names_in(expr):
             orphans.add((path, node.value))

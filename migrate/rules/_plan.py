@@ -52,20 +52,42 @@ class MigrationPlan:
         default_factory=dict
     )  # agent file -> the config declaring its servers
     server_ids: Mapping[str, str] = field(default_factory=dict)  # wire server name -> generated package id
+    code_servers: Mapping[str, str] = field(
+        default_factory=dict
+    )  # "path:line" of a server constructed in code -> its server name
     code_mode_var: str = "code_mode"
 
     def kept(self, server: str, tool: str) -> bool:
         """Whether the audit's decision keeps this tool on direct MCP."""
         return bool({f"{server}/{tool}", server, tool} & self.keep_direct)
 
+    def keeps_server(self, server: str) -> bool:
+        """Whether the audit's decision keeps any tool of this server on direct MCP."""
+        return any(entry == server or entry.startswith(f"{server}/") for entry in self.keep_direct)
+
     def kept_entries(self, path: str | None) -> tuple[str, ...]:
-        """`keep_direct=` for the CodeMode of one agent file: "<server id>/<tool>" of the servers it reaches."""
+        """`keep_direct=` for the CodeMode of one agent file, for the servers it reaches.
+
+        "<server id>/<tool>" per kept tool, or the bare "<server id>" when every known tool of the
+        server is kept (the runtime then keeps the tools the server lists when it starts).
+        """
         reach = set(self.file_servers.get(path or "", ()))
-        out = set()
+        kept: dict[str, set[str]] = {}
         for entry in self.keep_direct:
             server, _, tool = entry.partition("/")
             if tool and server in reach:
-                out.add(f"{self.server_ids.get(server, server)}/{tool}")
+                kept.setdefault(server, set()).add(tool)
+        known: dict[str, set[str]] = {}
+        for entries in self.tools.values():
+            for names in entries:
+                known.setdefault(names.server, set()).add(names.wire)
+        out = set()
+        for server, tools in kept.items():
+            sid = self.server_ids.get(server, server)
+            if known.get(server) and known[server] <= tools:
+                out.add(sid)
+            else:
+                out.update(f"{sid}/{tool}" for tool in tools)
         return tuple(sorted(out))
 
     def config_for(self, path: str | None) -> str | None:

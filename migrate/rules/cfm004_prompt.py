@@ -1,36 +1,69 @@
-"""CFM004 -- the system prompt of a model call on code-mode tools becomes the code-first prompt.
+"""CFM004 -- the tool list in the prompt of a model call on code-mode tools becomes the code-first prompt.
 
 Before (after CFM003)::
 
-    tool_list = "\\n".join(f"- {t.name}: {t.description}" for t in tools)
-    system = f"You are the sales assistant.\\nYou can use these tools:\\n{tool_list}"
+    SYSTEM_PROMPT = '''You are the sales assistant. Never guess an id.
+
+    Tools available:
+    {tool_list}
+    '''
+    ...
+    system = SYSTEM_PROMPT.format(tool_list=describe(tools))
     reply = client.messages.create(model=MODEL, system=system, tools=code_mode.tool_definitions("anthropic"), ...)
 
 After::
 
-    system = code_mode.system_prompt()
+    SYSTEM_PROMPT = '''You are the sales assistant. Never guess an id.
+
+    {tool_list}
+    '''
+    ...
+    system = SYSTEM_PROMPT.format(tool_list=code_mode.system_prompt())
     reply = client.messages.create(model=MODEL, system=system, tools=code_mode.tool_definitions("anthropic"), ...)
 
 Only model calls whose `tools=` are the code-mode definitions are touched (Anthropic `system=`, OpenAI
-chat `messages=` system message, Responses `instructions=`). A prompt built from the MCP tools --
-a constant, an f-string, `.format(tools=...)`, `%`, concatenation, a `format_for_llm()`-style
-builder -- is replaced by `code_mode.system_prompt()`: the tool listing it carried is what code mode
-removes from the context, and the code-first prompt tells the model how to find tools instead. A
-prompt that lists no tools keeps its text after the code-first prompt
-(`code_mode.system_prompt() + "\\n\\n" + SYSTEM`). Where the call has no prompt, one is inserted
-(`system=`, `instructions=`, or a system message at the head of a literal `messages` list).
+chat `messages=` system message, Responses `instructions=`). Only the tool LIST leaves the prompt:
+the part built from the tools -- a `.format(name=<tool text>)` argument, an f-string `{describe(tools)}`
+field, a `+` or `%` operand -- becomes `code_mode.system_prompt()`, so the code-first prompt sits where
+the list was and every instruction of the agent stays. A literal heading line right before the list
+("Tools available:", "You can use these tools:") goes with it when it is in the same literal, or in a
+module-level constant read only there. A prompt that is nothing but a tool list (a `"\\n".join(...)`,
+a `describe(tools)` helper, `f"Tools: {names}"`) is replaced whole. A prompt that lists no tools keeps
+its text after the code-first prompt (`code_mode.system_prompt() + "\\n\\n" + SYSTEM`). Where the call
+has no prompt, one is inserted (`system=`, `instructions=`, or a system message at the head of a
+literal `messages` list).
 
-Left alone with a warning: an OpenAI `messages` list that cannot be traced to a literal list, and an
-Anthropic `system=` given as content blocks that are not literal.
+Left alone with a warning: a prompt whose tool list cannot be told apart from its instructions (a
+helper that mixes both, `**kwargs` formatting), an OpenAI `messages` list that cannot be traced to a
+literal list, and an Anthropic `system=` given as content blocks that are not literal.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+
 import libcst as cst
+from libcst.metadata import Assignment, ScopeProvider
 
 from cfmigrate.migrate.rules._base import MigrationRule, register, string_value
+from cfmigrate.migrate.rules._resolve import _returns
 
 _PROMPT_ARG = {"anthropic": "system", "openai-responses": "instructions"}
+# A short line that introduces a list: "Tools available:", "## Tools:", "You can call:" (no sentence in it).
+_HEADING = re.compile(r"[#*>\- ]*[A-Za-z][A-Za-z0-9 ,'()/&-]*:\**")
+_HEADING_MAX = 40
+_MAX_DEPTH = 6
+_LISTING_METHODS = frozenset({"join", "strip", "lower", "upper", "replace"})
+
+
+@dataclass
+class _Split:
+    """How a prompt expression splits: wholly a tool list, or edits that swap only its tool list."""
+
+    whole: bool
+    edits: dict[int, cst.CSTNode] = field(default_factory=dict)  # original node id -> replacement
+    removed: list[cst.CSTNode] = field(default_factory=list)  # the tool-list expressions that go
 
 
 @register
@@ -48,6 +81,7 @@ class CodeFirstPrompt(MigrationRule):
         self._replace: dict[int, cst.BaseExpression] = {}
         self._insert_arg: dict[int, cst.Call] = {}
         self._prepend: dict[int, cst.List] = {}
+        self._done: set[int] = set()
         stack: list[cst.CSTNode] = [module]
         while stack:
             node = stack.pop()
@@ -128,15 +162,12 @@ class CodeFirstPrompt(MigrationRule):
             self._prompt(call, content)
 
     def _prompt(self, call: cst.Call, expr: cst.BaseExpression) -> None:
-        """Rewrite one prompt expression: tool listings → the code-first prompt; other text kept after it."""
+        """Rewrite one prompt expression: its tool list → the code-first prompt; a prompt without one keeps its text after it."""
         if self._mentions_code_mode(expr):
             return
         source = self._tool_text_source(expr)
         if source is not None:
-            if id(source) not in self._replace:
-                self._replace[id(source)] = self.code_mode_call("system_prompt")
-                self.orphan(source)
-                self.applied(call, f"prompt listing tools → {self.plan.code_mode_var}.system_prompt()")
+            self._listing(call, source)
             return
         if isinstance(expr, cst.List):
             self.skipped(
@@ -170,6 +201,309 @@ class CodeFirstPrompt(MigrationRule):
         self.applied(
             call, f"prompt without a tool listing: {self.plan.code_mode_var}.system_prompt() put in front"
         )
+
+    def _listing(self, call: cst.Call, source: cst.BaseExpression) -> None:
+        """Swap the tool list of a prompt built from the tools for the code-first prompt, keeping the rest."""
+        if id(source) in self._done:
+            return
+        self._done.add(id(source))
+        split = self._split(source, 0)
+        var = self.plan.code_mode_var
+        if split is None:
+            self.skipped(
+                call,
+                "the prompt is built from the tools, but its tool list cannot be told apart from its instructions; "
+                f"replace just the tool list with {var}.system_prompt() by hand",
+            )
+            return
+        if split.whole:
+            self._replace[id(source)] = self.code_mode_call("system_prompt")
+            self.orphan(source)
+            self.applied(call, f"prompt listing tools → {var}.system_prompt()")
+            return
+        self._replace.update(split.edits)
+        for gone in split.removed:
+            self.orphan(gone)
+        self.applied(
+            call, f"tool list in the prompt → {var}.system_prompt(); the agent's instructions are kept"
+        )
+
+    # ------------------------------------------------------------------ telling the tool list apart
+    def _split(self, expr: cst.BaseExpression, depth: int) -> _Split | None:
+        """Which part of a tools-derived string is the tool list, or None when that cannot be told."""
+        if depth > _MAX_DEPTH:
+            return None
+        if isinstance(expr, cst.Name):
+            value = self._single_value(expr)
+            if value is None or not self.resolver._is_tool_text(value):
+                return None
+            inner = self._split(value, depth + 1)
+            if inner is None or inner.whole:
+                return inner
+            return inner if self._read_once(expr) else None
+        if self.resolver.type_of(expr).kind == "tool_field":
+            return _Split(True)
+        if isinstance(expr, cst.FormattedString | cst.ConcatenatedString):
+            return self._split_segments(expr, depth)
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            return self._split_concat(expr, depth)
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Modulo):
+            return self._split_percent(expr, depth)
+        if isinstance(expr, cst.Call):
+            return self._split_call(expr, depth)
+        return None
+
+    def _split_call(self, call: cst.Call, depth: int) -> _Split | None:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "format":
+            receiver = self.resolver.type_of(func.value).kind
+            if receiver == "str":
+                return self._split_format(call, depth)
+            return _Split(True) if receiver == "tool_field" else None
+        if isinstance(func, cst.Attribute) and func.attr.value in _LISTING_METHODS:
+            return _Split(True)  # "\n".join(<one line per tool>), or a tool field tidied up
+        qualified = (
+            self.resolver.qualified_names(func) if isinstance(func, cst.Name | cst.Attribute) else set()
+        )
+        if "json.dumps" in qualified:
+            return _Split(True)
+        if isinstance(func, cst.Name) and self.resolver.is_builtin(func, "str"):
+            return _Split(True)
+        target = self.resolver.callee(call)
+        if target is None:
+            return None
+        values = [v for v in _returns(target[0]) if self.resolver._is_tool_text(v)]
+        if values and all((self._split(v, depth + 1) or _Split(False)).whole for v in values):
+            return _Split(True)  # a describe(tools) helper: it returns nothing but the listing
+        return None  # a helper that mixes instructions and the list: cannot tell
+
+    def _part(self, node: cst.BaseExpression, depth: int, split: _Split) -> bool | None:
+        """Account for one tools-derived part: True when it is wholly a list (to swap), None when unknown."""
+        inner = self._split(node, depth + 1)
+        if inner is None:
+            return None
+        if not inner.whole:
+            split.edits.update(inner.edits)
+            split.removed.extend(inner.removed)
+        return inner.whole
+
+    def _split_segments(
+        self, expr: cst.FormattedString | cst.ConcatenatedString, depth: int
+    ) -> _Split | None:
+        """f-strings and implicit concatenation: text segments kept, tool-list fields swapped."""
+        split = _Split(False)
+        segments = _segments(expr)
+        prose = False
+        swapped = 0
+        previous: cst.CSTNode | None = None
+        for seg in segments:
+            if isinstance(seg, cst.FormattedStringExpression):
+                if not self.resolver._is_tool_text(seg.expression):
+                    prose = True
+                    previous = seg
+                    continue
+                whole = self._part(seg.expression, depth, split)
+                if whole is None:
+                    return None
+                if whole:
+                    swapped += 1
+                    split.removed.append(seg.expression)
+                    split.edits[id(seg)] = cst.FormattedStringExpression(
+                        expression=self.code_mode_call("system_prompt")
+                    )
+                    self._drop_heading_before(previous, split)
+                previous = seg
+                continue
+            text = _segment_text(seg)
+            if text is None or not _only_headings(text):
+                prose = True
+            previous = seg
+        if not swapped and not split.edits:
+            return None
+        if not prose and len(split.edits) == swapped:
+            return _Split(True)
+        return split
+
+    def _split_concat(self, expr: cst.BinaryOperation, depth: int) -> _Split | None:
+        split = _Split(False)
+        operands = _operands(expr)
+        prose = False
+        swapped = 0
+        for index, operand in enumerate(operands):
+            if self.resolver._is_tool_text(operand):
+                whole = self._part(operand, depth, split)
+                if whole is None:
+                    return None
+                if whole:
+                    swapped += 1
+                    split.removed.append(operand)
+                    split.edits[id(operand)] = self.code_mode_call("system_prompt")
+                    self._drop_heading_before(operands[index - 1] if index else None, split)
+                continue
+            text = string_value(operand) if isinstance(operand, cst.SimpleString) else None
+            if text is None or not _only_headings(text):
+                prose = True
+        if not swapped and not split.edits:
+            return None
+        if not prose and len(split.edits) - self._heading_edits(split) == swapped:
+            return _Split(True)
+        return split
+
+    def _split_percent(self, expr: cst.BinaryOperation, depth: int) -> _Split | None:
+        if self.resolver.type_of(expr.left).kind != "str":
+            return None
+        values = [e.value for e in expr.right.elements] if isinstance(expr.right, cst.Tuple) else [expr.right]
+        if any(isinstance(e, cst.StarredElement) for e in getattr(expr.right, "elements", ())):
+            return None
+        split = _Split(False)
+        swapped = 0
+        for value in values:
+            if not self.resolver._is_tool_text(value):
+                continue
+            whole = self._part(value, depth, split)
+            if whole is None:
+                return None
+            if whole:
+                swapped += 1
+                split.removed.append(value)
+                split.edits[id(value)] = self.code_mode_call("system_prompt")
+        if not swapped and not split.edits:
+            return None
+        template = self._template(expr.left)
+        if (
+            template is not None
+            and len(values) == swapped
+            and _only_headings(re.sub(r"%[sr]", "", template[0]))
+        ):
+            return _Split(True)
+        return split
+
+    def _split_format(self, call: cst.Call, depth: int) -> _Split | None:
+        """`TEMPLATE.format(tool_list=describe(tools))`: the tools argument is the list; the template stays."""
+        assert isinstance(call.func, cst.Attribute)
+        if any(a.star for a in call.args):
+            return None
+        split = _Split(False)
+        swapped: list[str | None] = []
+        for arg in call.args:
+            if not self.resolver._is_tool_text(arg.value):
+                continue
+            whole = self._part(arg.value, depth, split)
+            if whole is None:
+                return None
+            if whole:
+                swapped.append(arg.keyword.value if arg.keyword is not None else None)
+                split.removed.append(arg.value)
+                split.edits[id(arg.value)] = self.code_mode_call("system_prompt")
+        if not swapped and not split.edits:
+            return None
+        template = self._template(call.func.value)
+        if (
+            template is not None
+            and len(swapped) == len(call.args)
+            and _only_headings(re.sub(r"\{[^{}]*\}", "", template[0]))
+        ):
+            return _Split(True)
+        if template is not None and template[1] is not None:
+            node = template[1]
+            raw = node.raw_value
+            for keyword in swapped:
+                if keyword is not None:
+                    raw = _drop_heading(raw, "{" + keyword + "}") or raw
+            if raw != node.raw_value:
+                split.edits[id(node)] = node.with_changes(value=f"{node.prefix}{node.quote}{raw}{node.quote}")
+        return split
+
+    # ------------------------------------------------------------------ helpers of the split
+    def _drop_heading_before(self, node: cst.CSTNode | None, split: _Split) -> None:
+        """Remove a heading line ending the literal just before a swapped tool list."""
+        if isinstance(node, cst.FormattedStringText):
+            raw = _drop_heading(node.value + "\0", "\0")
+            if raw is not None:
+                split.edits[id(node)] = node.with_changes(value=raw[:-1])
+        elif isinstance(node, cst.SimpleString) and _editable(node):
+            raw = _drop_heading(node.raw_value + "\0", "\0")
+            if raw is not None:
+                split.edits[id(node)] = node.with_changes(
+                    value=f"{node.prefix}{node.quote}{raw[:-1]}{node.quote}"
+                )
+
+    @staticmethod
+    def _heading_edits(split: _Split) -> int:
+        return sum(
+            1 for e in split.edits.values() if isinstance(e, cst.SimpleString | cst.FormattedStringText)
+        )
+
+    def _template(self, node: cst.BaseExpression) -> tuple[str, cst.SimpleString | None] | None:
+        """A format template's text, and its literal when it may be edited (used nowhere else)."""
+        if isinstance(node, cst.SimpleString):
+            value = string_value(node)
+            return (value, node if _editable(node) else None) if value is not None else None
+        if isinstance(node, cst.ConcatenatedString):
+            value = string_value(node)
+            return (value, None) if value is not None else None
+        if not isinstance(node, cst.Name):
+            return None
+        value_node = self._single_value(node)
+        if not isinstance(value_node, cst.SimpleString | cst.ConcatenatedString):
+            return None
+        text = string_value(value_node)
+        if text is None:
+            return None
+        editable = (
+            isinstance(value_node, cst.SimpleString)
+            and _editable(value_node)
+            and self._read_once(node)
+            and self._module_level(value_node)
+            and not self._exported(node.value)
+        )
+        return text, value_node if editable and isinstance(value_node, cst.SimpleString) else None
+
+    def _single_value(self, name: cst.Name) -> cst.BaseExpression | None:
+        """The value of a name bound exactly once by a plain assignment, else None."""
+        values = []
+        for bound in self.resolver.bindings(name):
+            parent = self.resolver.parent(bound)
+            stmt = self.resolver.parent(parent) if isinstance(parent, cst.AssignTarget) else parent
+            if isinstance(stmt, cst.Assign | cst.AnnAssign) and stmt.value is not None:
+                values.append(stmt.value)
+            else:
+                return None
+        return values[0] if len(values) == 1 else None
+
+    def _read_once(self, name: cst.Name) -> bool:
+        """Whether this access is the only read of the name (so editing its value changes nothing else)."""
+        scope = self.get_metadata(ScopeProvider, name, None)
+        if scope is None:
+            return False
+        assignments = [a for a in scope[name.value] if isinstance(a, Assignment)]
+        refs = [r for a in assignments for r in a.references]
+        return len(assignments) == 1 and len(refs) == 1 and refs[0].node is name
+
+    def _module_level(self, value: cst.CSTNode) -> bool:
+        stmt = self.resolver.enclosing(value, (cst.SimpleStatementLine,))
+        return stmt is not None and isinstance(self.resolver.parent(stmt), cst.Module)
+
+    def _exported(self, name: str) -> bool:
+        """Whether the module lists the name in `__all__` (or has an `__all__` that is not a literal)."""
+        for stmt in self.resolver.module.body:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                targets = (
+                    [t.target for t in small.targets]
+                    if isinstance(small, cst.Assign)
+                    else [small.target]
+                    if isinstance(small, cst.AnnAssign | cst.AugAssign)
+                    else []
+                )
+                if any(isinstance(t, cst.Name) and t.value == "__all__" for t in targets):
+                    value = getattr(small, "value", None)
+                    if not isinstance(value, cst.List | cst.Tuple):
+                        return True
+                    if any(string_value(e.value) == name for e in value.elements):
+                        return True
+        return False
 
     def _tool_text_source(self, expr: cst.BaseExpression) -> cst.BaseExpression | None:
         """The expression that builds the tool-listing prompt (followed through one variable), or None."""
@@ -258,3 +592,76 @@ def _role(message: cst.Dict) -> str | None:
         if isinstance(el, cst.DictElement) and string_value(el.key) == "role":
             return string_value(el.value)
     return None
+
+
+def _segments(expr: cst.BaseExpression) -> list[cst.CSTNode]:
+    """The text and field segments of an f-string or an implicit concatenation, in order."""
+    if isinstance(expr, cst.ConcatenatedString):
+        return [*_segments(expr.left), *_segments(expr.right)]
+    if isinstance(expr, cst.FormattedString):
+        return list(expr.parts)
+    return [expr]
+
+
+def _segment_text(seg: cst.CSTNode) -> str | None:
+    """The text of a literal segment (escapes for line breaks and tabs resolved), else None."""
+    if isinstance(seg, cst.FormattedStringText):
+        return seg.value.replace("\\n", "\n").replace("\\t", "\t")
+    if isinstance(seg, cst.SimpleString):
+        return string_value(seg)
+    return None
+
+
+def _operands(expr: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """`a + b + c` flattened (left-associative, unparenthesised chains only)."""
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add) and not expr.lpar:
+        return [*_operands(expr.left), expr.right]
+    return [expr]
+
+
+def _is_heading(line: str) -> bool:
+    text = line.strip()
+    return 0 < len(text) <= _HEADING_MAX and _HEADING.fullmatch(text) is not None
+
+
+def _only_headings(text: str) -> bool:
+    """Whether a text is nothing but blank lines and headings (a tool list's frame, no instruction)."""
+    return all(not line.strip() or _is_heading(line) for line in text.splitlines())
+
+
+def _editable(node: cst.SimpleString) -> bool:
+    """A plain (not raw, not bytes) string literal whose text can be edited as written."""
+    return node.prefix.lower() in ("", "u")
+
+
+def _drop_heading(raw: str, placeholder: str) -> str | None:
+    """`raw` with the heading line just before the only `placeholder` removed, or None when there is none.
+
+    Works on the literal as written: a line break is a real newline or the escape `\\n`; a heading is
+    a short line ending in a colon ("Tools available:") directly above the placeholder's line.
+    """
+    if raw.count(placeholder) != 1:
+        return None
+    at = raw.index(placeholder)
+    if placeholder.startswith("{") and at and raw[at - 1] == "{":
+        return None  # `{{name}}` is a literal brace, not a field
+    head = raw[:at]
+    end = len(head)
+    breaks = 0
+    while True:
+        trimmed = head[:end].rstrip(" \t")
+        if trimmed.endswith("\\n") and not trimmed.endswith("\\\\n"):
+            end, breaks = len(trimmed) - 2, breaks + 1
+        elif trimmed.endswith("\n") and not trimmed[:-1].endswith("\\"):
+            end, breaks = len(trimmed) - 1, breaks + 1
+        else:
+            break
+    if not breaks:
+        return None
+    body = head[:end]
+    real, escaped = body.rfind("\n"), body.rfind("\\n")
+    start = max(real + 1 if real >= 0 else 0, escaped + 2 if escaped >= 0 else 0)
+    line = body[start:]
+    if "\\" in line or not _is_heading(line):
+        return None
+    return body[:start] + raw[at:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -33,6 +34,8 @@ from cfmigrate.runtime.pii import PiiMasker
 from cfmigrate.runtime.policy import Approver, Policy, ToolCall, resolve
 from cfmigrate.runtime.results import ToolUseResult
 from cfmigrate.runtime.sessions import HostSessions, LaunchSpec, SessionError, load_launch_specs
+
+log = logging.getLogger("cfmigrate.runtime")
 
 Provider = Literal["anthropic", "openai"]
 CODE_TOOL = "execute_code"
@@ -200,6 +203,20 @@ class CodeMode:
             if isinstance(uid, int):
                 self._bridge.allow_uid(uid)
         await self._load_kept()
+        self._announce_protections()
+
+    def _announce_protections(self) -> None:
+        """Say at start-up, on the `cfmigrate.runtime` logger, which protections this machine enforces."""
+        layers = self.protections()
+        missing = [p for p in layers if not p.enforced]
+        log.info(
+            "sandbox session %s: %d of %d protections enforced",
+            self.session.id if self.session else "?",
+            len(layers) - len(missing),
+            len(layers),
+        )
+        for p in missing:
+            log.warning("sandbox protection NOT enforced on this machine: %s (%s)", p.name, p.how)
 
     async def _close(self) -> None:
         if self._bridge is not None:

@@ -241,3 +241,24 @@ def test_audit_log_lines(tmp_path: Path) -> None:
     assert len(lines[0]["script_sha256"]) == 64
     assert lines[1]["server"] == "crm" and "arguments" not in lines[1]
     assert (tmp_path / "audit.jsonl").stat().st_mode & 0o777 == 0o600
+
+
+def test_protections_are_printed_by_the_module_and_logged_at_start(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import logging
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "cfmigrate.runtime"], capture_output=True, text=True, check=True)
+    assert "protections enforced on this machine" in out.stdout
+    assert "network blocked" in out.stdout and "memory" in out.stdout
+
+    from cfmigrate.runtime import CodeMode
+
+    async def open_and_close() -> None:
+        async with CodeMode(servers_dir=None, config=None, audit_log=False, work_dir=tmp_path):
+            pass
+
+    with caplog.at_level(logging.INFO, logger="cfmigrate.runtime"):
+        asyncio.run(open_and_close())
+    assert any("protections enforced" in r.getMessage() for r in caplog.records)

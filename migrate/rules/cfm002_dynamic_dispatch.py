@@ -102,7 +102,10 @@ class DynamicDispatch(MigrationRule):
         else:
             args[0] = args[0].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
             args.append(cst.Arg(value=cst.Dict([])))
-        self._remove |= routing
+        self._remove |= set(routing)
+        self.orphan(receiver)
+        for line in routing.values():
+            self.orphan(line)
         self.applied(call, f"dynamic call_tool → {self.plan.code_mode_var}.handle_tool_use")
         return call.with_changes(
             func=cst.Attribute(value=self.code_mode(), attr=cst.Name("handle_tool_use")), args=args
@@ -110,7 +113,7 @@ class DynamicDispatch(MigrationRule):
 
     def _routing(
         self, call: cst.Call, receiver: cst.BaseExpression, name: cst.BaseExpression
-    ) -> set[int] | None:
+    ) -> dict[int, cst.SimpleStatementLine] | None:
         """Statements that only select the receiver (removed with the call), or None when routing is unsafe."""
         name_code = _code(name)
         guard = self._guarded_by(call, name_code)
@@ -164,7 +167,7 @@ class DynamicDispatch(MigrationRule):
                 f"line {stray} looks something up by the tool name, which fails for execute_code after migration -- migrate by hand",
             )
             return None
-        return set(remove)
+        return remove
 
     def _inside(self, node: cst.CSTNode, roots: list[cst.CSTNode]) -> bool:
         cur: cst.CSTNode | None = node

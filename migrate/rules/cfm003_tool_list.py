@@ -190,7 +190,7 @@ class ToolListToCodeMode(MigrationRule):
             return
         self._done.add(id(comp))
         self._replace[id(target)] = self._definitions(usable)
-        self.orphan(comp.for_in.iter)
+        self.orphan(comp)
         self.applied(comp, f"{usable} tool list → {self.plan.code_mode_var}.tool_definitions({usable!r})")
 
     def _mutation(

@@ -1,0 +1,28 @@
+"""`python -m cfmigrate.runtime`: print which sandbox protections this machine enforces."""
+
+from __future__ import annotations
+
+import sys
+
+from cfmigrate.runtime.executor import Limits, LocalExecutor, SandboxSession
+
+
+def main() -> int:
+    import tempfile
+    from pathlib import Path
+
+    tmp = Path(tempfile.gettempdir())
+    session = SandboxSession(
+        id="probe", work_dir=tmp, runtime_dir=tmp, limits=Limits(), bridge_socket=tmp / "bridge.sock"
+    )
+    layers = LocalExecutor().protections(session)
+    width = max(len(p.name) for p in layers)
+    for p in layers:
+        print(f"{p.name:<{width}}  {'enforced' if p.enforced else 'NOT enforced':<12}  {p.how}")
+    missing = sum(1 for p in layers if not p.enforced)
+    print(f"\n{len(layers) - missing} of {len(layers)} protections enforced on this machine")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -23,7 +23,7 @@ from cfmigrate.generators.writer import (
     write_stamp,
     write_tree,
 )
-from cfmigrate.migrate import __version__
+from cfmigrate.generators import __version__
 
 if TYPE_CHECKING:
     from cfmigrate.generators.inputs import Estate

@@ -1,8 +1,5 @@
 """The Typer CLI, the codemods and the migration plan."""
 
-from importlib.metadata import PackageNotFoundError, version
+from cfmigrate.generators import __version__
 
-try:
-    __version__ = version("cfmigrate")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+__all__ = ["__version__"]

@@ -310,7 +310,7 @@ def transform_source(
     sites: list[Site] = []
     orphans: set[tuple[str, str]] = set()
     policy: dict[str, str] = {}
-    code = module.code
+    code = original = module.code
     cache: dict[str, object] = {}
     for rule_id in rule_ids:
         rule: type[MigrationRule] = REGISTRY[rule_id]
@@ -325,8 +325,12 @@ def transform_source(
         if not rule.needed(code, scratch, plan):
             continue
         context = CodemodContext(filename=rel, scratch=scratch)
+        first_site, seen = len(sites), code
         try:
             changed = rule(context, plan).transform_module(module)
+            if len(sites) > first_site and seen != original:  # lines of the rule's input -> lines of the file
+                where = _line_map(original, seen)
+                sites[first_site:] = [replace(site, line=where(site.line)) for site in sites[first_site:]]
             if changed is not module:
                 module = changed
                 code = module.code
@@ -349,6 +353,21 @@ def transform_source(
     if location is not None:
         new = tidy_imports(source, new, location)
     return FileResult(rel, "changed", tuple(sites), old=source, new=new)
+
+
+def _line_map(original: str, current: str) -> Callable[[int], int]:
+    """Map a 1-based line of `current` (an earlier rule's output) to the line of `original` it stands at."""
+    matcher = difflib.SequenceMatcher(None, original.splitlines(), current.splitlines(), autojunk=False)
+    opcodes = matcher.get_opcodes()
+
+    def where(line: int) -> int:
+        index = line - 1
+        for tag, i1, _i2, j1, j2 in opcodes:
+            if j1 <= index < j2:
+                return i1 + (index - j1) + 1 if tag == "equal" else i1 + 1
+        return line
+
+    return where
 
 
 def tidy_imports(old: bytes, new: bytes, location: Path) -> bytes:

@@ -239,15 +239,21 @@ class CodeMode:
             self._temp_work = None
 
     async def _load_kept(self) -> None:
-        """Resolve keep_direct entries ("server/tool" or a unique tool name) to live definitions."""
+        """Resolve keep_direct entries ("server/tool", a bare server name = all its tools, or a unique tool name)."""
         if not self.keep_direct:
             return
         assert self.sessions is not None
         wanted: list[tuple[str | None, str]] = []
+        whole: list[str] = []
         for entry in self.keep_direct:
             server, sep, tool = entry.partition("/")
-            wanted.append((server, tool) if sep else (None, entry))
-        servers = {s for s, _ in wanted if s is not None} or set(self.specs)
+            if sep:
+                wanted.append((server, tool))
+            elif entry in self.specs:  # a server's name (it wins over a tool of the same name)
+                whole.append(entry)
+            else:
+                wanted.append((None, entry))
+        servers = {s for s, _ in wanted if s is not None} | set(whole)
         if any(s is None for s, _ in wanted):
             servers = set(self.specs)
         listed: dict[str, dict[str, Any]] = {}
@@ -262,6 +268,8 @@ class CodeMode:
                 raise CodeModeError(
                     f"keep_direct: cannot list the tools of {server}: {exc.message}"
                 ) from None
+        for server in sorted(set(whole)):
+            wanted.extend((server, tool) for tool in sorted(listed[server]) if (server, tool) not in wanted)
         for where, tool in wanted:
             owners = [s for s in ([where] if where else sorted(listed)) if tool in listed.get(s, {})]
             if not owners:

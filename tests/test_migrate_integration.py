@@ -34,15 +34,16 @@ def _ruff(path: Path) -> set[str]:
     from ruff.__main__ import find_ruff_bin
 
     done = subprocess.run(
-        [str(find_ruff_bin()), "check", "--isolated", "--no-cache", "--output-format", "concise", str(path)],
+        [str(find_ruff_bin()), "check", "--isolated", "--no-cache", "--output-format", "concise", path.name],
         capture_output=True,
         text=True,
         check=False,
+        cwd=path.parent,  # the same working directory shape for the original and the migrated copy
     )
     found = set()
     for line in done.stdout.splitlines():
         parts = line.split(": ", 1)
-        if len(parts) == 2 and line.startswith(str(path)):
+        if len(parts) == 2 and line.startswith(f"{path.name}:"):
             found.add(parts[1])
     return found
 
@@ -88,14 +89,24 @@ def test_expected_trees_cover_the_interesting_fixtures() -> None:
     migrated = (EXPECTED / "seed-scenario" / "agent.py").read_text()
     assert "await code_mode.handle_tool_use(block.name, block.input)" in migrated
     assert 'tools = code_mode.tool_definitions("anthropic")' in migrated
-    assert "system = code_mode.system_prompt()" in migrated
+    assert "system = SYSTEM_PROMPT.format(tool_list=code_mode.system_prompt())" in migrated
+    assert "Never share customer documents outside northwind-robotics.com" in migrated  # instructions kept
+    assert "Tools available:" not in migrated and "def load_servers" not in migrated
+    assert "stdio_client" not in migrated and "sessions = {}" not in migrated
     assert "stack.enter_async_context(\n            CodeMode(" in migrated
     assert ".call_tool(" not in migrated
     assert not (EXPECTED / "negatives").exists() or not any((EXPECTED / "negatives").rglob("*.py"))
+    for name in ("openai_agents_sdk.py", "pydantic_ai_agent.py"):
+        converted = (EXPECTED / "frameworks" / "agents" / name).read_text()
+        assert (
+            "async def execute_code(code: str) -> str:" in converted
+            and "code_mode.system_prompt()" in converted
+        )
     summary = (EXPECTED / "frameworks.summary.txt").read_text()
+    assert (
+        "rewrote agents/openai_agents_sdk.py" in summary and "rewrote agents/pydantic_ai_agent.py" in summary
+    )
     for framework in (
-        "OpenAI Agents SDK",
-        "pydantic-ai",
         "langchain-mcp-adapters",
         "smolagents",
         "CrewAI",

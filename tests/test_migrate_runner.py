@@ -188,3 +188,17 @@ def test_literal_call_migrated_generated_and_run_against_the_real_time_server(tm
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout)["timezone"] == "Europe/Paris"
     assert cli(".", "--check", cwd=root).returncode == 0
+
+
+def test_sites_of_later_rules_point_at_lines_of_the_original_file() -> None:
+    source = (Path(__file__).resolve().parents[1] / "fixtures" / "seed-scenario" / "agent.py").read_bytes()
+    result = transform_source(source, "agent.py", MigrationPlan(), ALL)
+    assert result.status == "changed", result.error
+    lines = source.decode().splitlines()
+    by_rule = {(s.rule, s.message.split()[0]): s.line for s in result.sites}
+    assert lines[by_rule[("CFM008", "CONFIG_PATH")] - 1].startswith(
+        "CONFIG_PATH = "
+    )  # after CFM006 added an import
+    removed = next(s for s in result.sites if s.rule == "CFM008" and "load_servers()" in s.message)
+    assert lines[removed.line - 1].startswith("def load_servers(")
+    assert b"def load_servers" not in result.new and b"stdio_client" not in result.new

@@ -105,6 +105,29 @@ class TestCodeFirstPrompt(CodemodTest):
         """
         self.check(before, after)
 
+    def test_raw_fstring_keeps_its_text(self) -> None:
+        before = """
+            from anthropic import Anthropic
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                names = ", ".join(t["name"] for t in tools)
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=rf"Paths look like C:\\data.\\nTools:\\n{names}", tools=tools, messages=messages
+                )
+        """
+        after = """
+            from anthropic import Anthropic
+
+            def ask(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                names = ", ".join(t["name"] for t in tools)
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=rf"Paths look like C:\\data.\\nTools:\\n{code_mode.system_prompt()}", tools=tools, messages=messages
+                )
+        """
+        self.check(before, after)
+
     def test_concatenated_tool_text_swapped(self) -> None:
         before = """
             from anthropic import Anthropic
@@ -439,3 +462,21 @@ class TestCodeFirstPrompt(CodemodTest):
                 return client.messages.create(model="m", max_tokens=5, system=f"Tools: {names}", tools=tools, messages=messages)
         """
         self.check(code, code)
+
+    def test_system_content_blocks_are_reported(self) -> None:
+        code = """
+            from anthropic import Anthropic
+
+            def ask(messages, rules):
+                return Anthropic().messages.create(
+                    model="m", max_tokens=5, system=[{"type": "text", "text": rules}], tools=code_mode.tool_definitions("anthropic"), messages=messages
+                )
+        """
+        self.check(
+            code,
+            code,
+            [
+                "CFM004 line 4: system= is a list of content blocks; put code_mode.system_prompt() in its first "
+                "text block by hand"
+            ],
+        )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from libcst.codemod import CodemodContext, CodemodTest
 
 from cfmigrate.migrate.rules import MigrationPlan
-from cfmigrate.migrate.rules._base import PATH_KEY
+from cfmigrate.migrate.rules._base import PATH_KEY, POLICY_KEY
+from cfmigrate.migrate.rules._plan import ToolNames
 from cfmigrate.migrate.rules.cfm006_code_mode_instance import InsertCodeMode
 
 PLAN = MigrationPlan(
@@ -188,3 +189,91 @@ class TestInsertCodeMode(CodemodTest):
                     return code_mode.system_prompt()
         """
         self.check(code, code)
+
+    def test_code_mode_given_as_a_parameter(self) -> None:
+        code = """
+            async def ask(code_mode, block):
+                return await code_mode.handle_tool_use(block.name, block.input)
+        """
+        self.check(code, code)
+
+    def test_code_mode_only_read_off_another_object(self) -> None:
+        code = """
+            def tools(agent):
+                return agent.code_mode.tool_definitions("anthropic")
+        """
+        self.check(code, code)
+
+
+class TestInsertCodeModeForFrameworks(CodemodTest):
+    TRANSFORM = InsertCodeMode
+
+    def test_parenthesized_with_of_framework_servers_and_a_carried_tool_filter(self) -> None:
+        before = """
+            from agents.mcp import MCPServerStdio
+
+            async def main():
+                async with (
+                    MCPServerStdio(name="docs", params={}) as docs,
+                ):
+                    return code_mode.system_prompt()
+        """
+        after = """
+            from agents.mcp import MCPServerStdio
+            from cfmigrate.runtime import CodeMode, Policy
+            from pathlib import Path
+
+            async def main():
+                async with (
+                    MCPServerStdio(name="docs", params={}) as docs,
+                    CodeMode(
+                        servers_dir=Path(__file__).with_name("servers"),
+                        config=Path(__file__).with_name(".mcp.json"),
+                        policy=Policy(
+                            rules={
+                                "docs/*": "deny",
+                                "docs/search": "allow",
+                            }
+                        ),
+                    ) as code_mode,
+                ):
+                    return code_mode.system_prompt()
+        """
+        rules = {"docs/search": "allow", "docs/*": "deny"}
+        context = CodemodContext(scratch={PATH_KEY: "agent.py", POLICY_KEY: rules})
+        self.assertCodemod(before, after, plan=PLAN, context_override=context)
+
+    def test_a_server_kept_whole_is_kept_by_its_bare_id(self) -> None:
+        plan = MigrationPlan(
+            config=".mcp.json",
+            tools={
+                name: (ToolNames("playwright", name, name, "servers.playwright"),)
+                for name in ("browser_snapshot", "browser_click")
+            },
+            keep_direct=frozenset({"playwright/browser_snapshot", "playwright/browser_click"}),
+            file_servers={"agent.py": ("playwright",)},
+            server_ids={"playwright": "playwright"},
+        )
+        before = """
+            from mcp import Client
+
+            async def run(url):
+                async with Client(url) as client:
+                    return code_mode.tool_definitions("openai")
+        """
+        after = """
+            from mcp import Client
+            from cfmigrate.runtime import CodeMode
+            from pathlib import Path
+
+            async def run(url):
+                async with Client(url) as client, CodeMode(
+                    servers_dir=Path(__file__).with_name("servers"),
+                    config=Path(__file__).with_name(".mcp.json"),
+                    keep_direct=("playwright",),
+                ) as code_mode:
+                    return code_mode.tool_definitions("openai")
+        """
+        self.assertCodemod(
+            before, after, plan=plan, context_override=CodemodContext(scratch={PATH_KEY: "agent.py"})
+        )

@@ -5,10 +5,11 @@
 | CFM001 | literal `session.call_tool("tool", {...})` → typed wrapper call        |
 | CFM002 | dynamic `session.call_tool(block.name, block.input)` → `code_mode.handle_tool_use` |
 | CFM003 | tool lists sent to a model (Anthropic / OpenAI shapes) → `code_mode.tool_definitions(...)` |
-| CFM004 | system prompts that list tools → `code_mode.system_prompt()` (inserted where none) |
-| CFM005 | framework-managed MCP agents → reported with the framework's documented manual step |
+| CFM004 | the tool list inside a system prompt → `code_mode.system_prompt()`; the agent's instructions stay (inserted where none) |
+| CFM005 | Agents SDK / pydantic-ai MCP servers → one `execute_code` function tool on CodeMode; other frameworks reported with the manual step |
 | CFM006 | `CodeMode` opened next to the agent's MCP sessions where the rules above use it (always on) |
 | CFM007 | values the rules above made dead (unused local tool listings) are removed (always on) |
+| CFM008 | MCP sessions left unread, then module helpers and imports only they used, are removed (always on) |
 
 Each module's docstring shows the rule's before and after; `cfmigrate migrate --list-rules` prints this table.
 """
@@ -25,6 +26,7 @@ from cfmigrate.migrate.rules import (  # noqa: F401  (importing registers the ru
     cfm005_framework,
     cfm006_code_mode_instance,
     cfm007_cleanup,
+    cfm008_dead_sessions,
 )
 from cfmigrate.migrate.rules._base import REGISTRY, MigrationRule, Site
 from cfmigrate.migrate.rules._plan import MigrationPlan, ToolNames

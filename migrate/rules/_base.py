@@ -25,7 +25,9 @@ CACHE_KEY = (
     "cfmigrate.cache"  # a dict shared by the rules run on one file (the metadata of an unchanged tree)
 )
 PATH_KEY = "cfmigrate.path"  # the file's POSIX path relative to the root, set by the runner
-POLICY_KEY = "cfmigrate.policy"  # "server id/tool" -> decision: tool filters a rule carried over (CFM005 -> CFM006)
+POLICY_KEY = (
+    "cfmigrate.policy"  # "server id/tool" -> decision: tool filters a rule carried over (CFM005 -> CFM006)
+)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,18 @@ FRAMEWORK_CLASSES = frozenset(
         "langchain_mcp_adapters.MultiServerMCPClient",
     }
 )
+# MCP server objects of agent frameworks, by qualified name -> framework ("agents" SDK / "pydantic-ai").
+FRAMEWORK_MCP_SERVERS: dict[str, str] = {
+    **{
+        f"agents.mcp{sub}.{cls}": "agents"
+        for sub in ("", ".server")
+        for cls in ("MCPServerStdio", "MCPServerSse", "MCPServerStreamableHttp")
+    },
+    **{
+        f"pydantic_ai.mcp.{cls}": "pydantic-ai"
+        for cls in ("MCPServerStdio", "MCPServerSSE", "MCPServerStreamableHTTP", "MCPServerHTTP")
+    },
+}
 _CONTAINER_ANNOTATIONS = {
     "dict": "dict",
     "typing.Dict": "dict",

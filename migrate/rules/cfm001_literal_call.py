@@ -115,6 +115,7 @@ class LiteralCallTool(MigrationRule):
             last = kwargs[-1]
             kwargs[-1] = last.with_changes(whitespace_after_arg=rpar_ws)
         self.applied(call, f"{names.server}/{tool} → {names.module}.{names.function}")
+        self.orphan(call.func.value)  # the wrapper opens its own session: this one may now be unread (CFM008)
         return cst.Call(
             func=cst.Name(local),
             args=kwargs,

@@ -68,17 +68,18 @@ class _Split:
 
 @register
 class CodeFirstPrompt(MigrationRule):
-    """System prompts that list tools → `code_mode.system_prompt()`; inserted where none."""
+    """The tool list of a system prompt → `code_mode.system_prompt()`, instructions kept; inserted where none."""
 
     RULE_ID = "CFM004"
-    TITLE = "prompts → code_mode.system_prompt"
+    TITLE = "prompt tool lists → code_mode.system_prompt"
     DESCRIPTION = (
-        "Prompts of model calls on code-mode tools → `code_mode.system_prompt()` (inserted where none)."
+        "The tool list in the prompt of a model call on code-mode tools → `code_mode.system_prompt()`, "
+        "the agent's instructions kept (inserted where there is no prompt)."
     )
     TRIGGERS = (b"tool_definitions",)
 
     def analyze(self, module: cst.Module) -> None:
-        self._replace: dict[int, cst.BaseExpression] = {}
+        self._replace: dict[int, cst.CSTNode] = {}
         self._insert_arg: dict[int, cst.Call] = {}
         self._prepend: dict[int, cst.List] = {}
         self._done: set[int] = set()
@@ -418,6 +419,9 @@ class CodeFirstPrompt(MigrationRule):
     def _drop_heading_before(self, node: cst.CSTNode | None, split: _Split) -> None:
         """Remove a heading line ending the literal just before a swapped tool list."""
         if isinstance(node, cst.FormattedStringText):
+            holder = self.resolver.parent(node)
+            if not isinstance(holder, cst.FormattedString) or "r" in holder.start.lower():
+                return  # in a raw f-string a backslash-n is not a line break
             raw = _drop_heading(node.value + "\0", "\0")
             if raw is not None:
                 split.edits[id(node)] = node.with_changes(value=raw[:-1])

@@ -34,12 +34,15 @@ the agent already opens, in this order of preference:
    for `async with code_mode:` around the agent's session (a manual step).
 
 Paths are anchored on the agent file (`Path(__file__)`), so the agent runs from any working
-directory; `keep_direct=` lists the tools the audit keeps on direct MCP. Nothing is inserted when
-the module already binds the name.
+directory; `keep_direct=` lists the tools the audit keeps on direct MCP (a bare server id when it
+keeps them all), and `policy=Policy(rules=...)` carries a framework's tool filter that CFM005
+converted. A framework's MCP server in a `with` (Agents SDK `MCPServerStdio(...) as fs`) counts as a
+place that opens sessions. Nothing is inserted when the module already binds the name.
 """
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Mapping, Sequence
 
@@ -47,12 +50,13 @@ import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import Assignment, BuiltinAssignment, ImportAssignment, ScopeProvider
 
-from cfmigrate.migrate.rules._base import MigrationRule, register
+from cfmigrate.migrate.rules._base import POLICY_KEY, MigrationRule, register
 from cfmigrate.migrate.rules._plan import MigrationPlan
+from cfmigrate.migrate.rules._resolve import FRAMEWORK_MCP_SERVERS
 
 RUNTIME_MODULE = "cfmigrate.runtime"
 _EXIT_STACKS = frozenset({"contextlib.AsyncExitStack"})
-_TRANSPORTS = frozenset(
+TRANSPORTS = frozenset(
     {
         "mcp.client.stdio.stdio_client",
         "mcp.stdio_client",
@@ -132,6 +136,10 @@ class InsertCodeMode(MigrationRule):
                 best, f"{self.plan.code_mode_var} entered on the exit stack that holds the MCP sessions"
             )
         else:
+            if isinstance(best.lpar, cst.LeftParen) and isinstance(
+                best.lpar.whitespace_after, cst.ParenthesizedWhitespace
+            ):
+                construction = construction.replace("\n", "\n    ")  # one item per line: one level deeper
             self._with_item[id(best)] = cst.WithItem(
                 item=cst.parse_expression(construction),
                 asname=cst.AsName(name=cst.Name(self.plan.code_mode_var)),
@@ -217,7 +225,10 @@ class InsertCodeMode(MigrationRule):
     def _is_session_source(self, expr: cst.BaseExpression) -> bool:
         if self.resolver.type_of(expr).kind in ("session", "mcp_use_client"):
             return True
-        return isinstance(expr, cst.Call) and bool(self.resolver.qualified_names(expr.func) & _TRANSPORTS)
+        if not isinstance(expr, cst.Call):
+            return False
+        names = self.resolver.qualified_names(expr.func)
+        return bool(names & TRANSPORTS) or bool(names & set(FRAMEWORK_MCP_SERVERS))
 
     def _outer_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
         found: cst.FunctionDef | None = None
@@ -263,6 +274,16 @@ class InsertCodeMode(MigrationRule):
         if item is None:
             return updated_node
         items = list(updated_node.items)
+        opening = updated_node.lpar.whitespace_after if isinstance(updated_node.lpar, cst.LeftParen) else None
+        if isinstance(opening, cst.ParenthesizedWhitespace):  # `with (\n a as x,\n b as y,\n):`
+            separator = (
+                items[-2].comma
+                if len(items) > 1 and isinstance(items[-2].comma, cst.Comma)
+                else cst.Comma(whitespace_after=opening)
+            )
+            trailing = items[-1].comma
+            items[-1] = items[-1].with_changes(comma=separator)
+            return updated_node.with_changes(items=[*items, item.with_changes(comma=trailing)])
         items[-1] = items[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
         return updated_node.with_changes(items=[*items, item])
 
@@ -271,6 +292,8 @@ class InsertCodeMode(MigrationRule):
             return updated_node
         use_path = self._path_free()
         AddImportsVisitor.add_needed_import(self.context, RUNTIME_MODULE, "CodeMode")
+        if self._policy():
+            AddImportsVisitor.add_needed_import(self.context, RUNTIME_MODULE, "Policy")
         if use_path:
             AddImportsVisitor.add_needed_import(self.context, "pathlib", "Path")
         if not self._module_level:
@@ -326,6 +349,11 @@ class InsertCodeMode(MigrationRule):
                 return False
         return True
 
+    def _policy(self) -> dict[str, str]:
+        """Policy rules an earlier rule carried over for this file (a framework's tool filter)."""
+        rules = self.context.scratch.get(POLICY_KEY)
+        return {str(k): str(v) for k, v in rules.items()} if isinstance(rules, dict) else {}
+
     def _construction(self, use_path: bool, *, indent_call: bool) -> str:
         """`CodeMode(servers_dir=..., config=..., keep_direct=...)`, one keyword per line."""
         plan = self.plan
@@ -354,6 +382,12 @@ class InsertCodeMode(MigrationRule):
             args.append(f'keep_direct=("{kept[0]}",)')
         elif kept:
             args.append("keep_direct=(\n" + "".join(f'        "{k}",\n' for k in kept) + "    )")
+        rules = self._policy()
+        if rules:
+            lines = "".join(
+                f"            {json.dumps(k)}: {json.dumps(v)},\n" for k, v in sorted(rules.items())
+            )
+            args.append(f"policy=Policy(\n        rules={{\n{lines}        }}\n    )")
         inner = "".join(f"    {a},\n" for a in args)
         return f"CodeMode(\n{inner})"
 

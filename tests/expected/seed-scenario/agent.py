@@ -4,17 +4,12 @@ Usage: python agent.py "Get the Acme discovery call transcript from Drive, attac
 """
 
 import asyncio
-import json
-import os
-import re
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import anthropic
 from cfmigrate.runtime import CodeMode
-from mcp import ClientSession, StdioServerParameters
-from mcp.client.stdio import stdio_client
 
 MODEL = "claude-sonnet-4-6"
 MAX_TOKENS = 4096
@@ -43,43 +38,8 @@ How to work:
 - If a tool returns an error, read it, fix the call and try again; tell the user if you cannot.
 - When the task is done, reply with a short summary of what you did, with record ids.
 
-Tools available:
 {tool_list}
 """
-
-
-def expand_env(values: dict[str, str]) -> dict[str, str]:
-    """Resolve ${VAR} references from .mcp.json; variables that are not set are left out."""
-    resolved = {}
-    for key, value in values.items():
-        names = re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", value)
-        if any(name not in os.environ for name in names):
-            continue
-        resolved[key] = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: os.environ[m.group(1)], value)
-    return resolved
-
-
-def load_servers(path: Path = CONFIG_PATH) -> dict[str, StdioServerParameters]:
-    """Read the MCP servers from the project's .mcp.json."""
-    config = json.loads(path.read_text())
-    return {
-        name: StdioServerParameters(
-            command=spec["command"],
-            args=spec.get("args", []),
-            env=expand_env(spec.get("env", {})),
-            cwd=str(HERE),
-        )
-        for name, spec in config["mcpServers"].items()
-    }
-
-
-def describe(tools: list[dict]) -> str:
-    """One entry per tool for the system prompt: its name and first paragraph."""
-    lines = []
-    for tool in tools:
-        summary = " ".join(tool["description"].split("\n\n")[0].split())
-        lines.append(f"- {tool['name']}: {summary}")
-    return "\n".join(lines)
 
 
 async def run(task: str) -> str:
@@ -92,17 +52,9 @@ async def run(task: str) -> str:
                 config=Path(__file__).with_name(".mcp.json"),
             )
         )
-        sessions = {}
         tools = code_mode.tool_definitions("anthropic")
-        for params in load_servers().values():
-            read, write = await stack.enter_async_context(stdio_client(params))
-            session = await stack.enter_async_context(ClientSession(read, write))
-            await session.initialize()
-            listing = await session.list_tools()
-            for t in listing.tools:
-                sessions[t.name] = session
 
-        system = code_mode.system_prompt()
+        system = SYSTEM_PROMPT.format(tool_list=code_mode.system_prompt())
         messages = [{"role": "user", "content": task}]
         for _ in range(MAX_TURNS):
             response = await client.messages.create(

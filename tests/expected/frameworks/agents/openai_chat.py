@@ -11,13 +11,6 @@ from openai import AsyncOpenAI
 NOTES_URL = "http://localhost:8765/mcp"
 
 
-def to_openai(tool) -> dict:
-    return {
-        "type": "function",
-        "function": {"name": tool.name, "description": tool.description or "", "parameters": tool.input_schema},
-    }
-
-
 async def run(question: str) -> str:
     llm = AsyncOpenAI()
     async with Client(NOTES_URL) as notes, CodeMode(

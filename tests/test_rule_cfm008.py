@@ -1,0 +1,265 @@
+"""CFM008: MCP sessions the rewrite left unread go, with the helpers and imports only they used; nothing still read."""
+
+from __future__ import annotations
+
+from libcst.codemod import CodemodContext, CodemodTest
+
+from cfmigrate.migrate.rules import MigrationPlan
+from cfmigrate.migrate.rules._base import ORPHANS_KEY
+from cfmigrate.migrate.rules._plan import SITES_KEY
+from cfmigrate.migrate.rules.cfm008_dead_sessions import RemoveDeadSessions
+
+PLAN = MigrationPlan()
+DESCRIBE = '\n\n    def describe(tools):\n        return ", ".join(t["name"] for t in tools)\n'
+
+SEED_LIKE = (
+    """
+    import json
+    from contextlib import AsyncExitStack
+    from pathlib import Path
+
+    from cfmigrate.runtime import CodeMode
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    CONFIG = Path("servers.json")
+
+
+    def load_servers(path=CONFIG):
+        \"\"\"Launch parameters from the config.\"\"\"
+        return {n: StdioServerParameters(**s) for n, s in json.loads(path.read_text()).items()}
+"""
+    + DESCRIBE
+    + """
+
+    async def run(task):
+        async with AsyncExitStack() as stack:
+            code_mode = await stack.enter_async_context(CodeMode(servers_dir="servers"))
+            sessions = {}
+            tools = code_mode.tool_definitions("anthropic")
+            for params in load_servers().values():
+                read, write = await stack.enter_async_context(stdio_client(params))
+                session = await stack.enter_async_context(ClientSession(read, write))
+                await session.initialize()
+                listing = await session.list_tools()
+                for t in listing.tools:
+                    sessions[t.name] = session
+            return await code_mode.handle_tool_use("execute_code", {"code": task}), tools
+"""
+)
+
+
+class TestRemoveDeadSessions(CodemodTest):
+    TRANSFORM = RemoveDeadSessions
+
+    def check(
+        self,
+        before: str,
+        after: str,
+        orphans: set[tuple[str, str]],
+        warnings: list[str] | None = None,
+    ) -> list[str]:
+        context = CodemodContext(scratch={ORPHANS_KEY: set(orphans), SITES_KEY: []})
+        self.assertCodemod(before, after, plan=PLAN, context_override=context, expected_warnings=warnings)
+        return [s.message for s in context.scratch[SITES_KEY] if s.applied]
+
+    # ------------------------------------------------------------------ removed
+    def test_session_loop_helpers_and_imports_of_the_seed_agent(self) -> None:
+        after = """
+            from contextlib import AsyncExitStack
+            from pathlib import Path
+
+            from cfmigrate.runtime import CodeMode
+
+            CONFIG = Path("servers.json")
+
+
+            def describe(tools):
+                return ", ".join(t["name"] for t in tools)
+
+
+            async def run(task):
+                async with AsyncExitStack() as stack:
+                    code_mode = await stack.enter_async_context(CodeMode(servers_dir="servers"))
+                    tools = code_mode.tool_definitions("anthropic")
+                    return await code_mode.handle_tool_use("execute_code", {"code": task}), tools
+        """
+        applied = self.check(
+            SEED_LIKE,
+            after,
+            {("run", "sessions")},
+            [
+                "CFM008 line 9: CONFIG is now unused: only code the migration removed read it; delete it unless "
+                "another module imports it"
+            ],
+        )
+        assert applied == [
+            "removed MCP session code nothing reads any more (listing, params, read, session, sessions, t, write)",
+            "removed load_servers(): only code the migration removed called it",
+        ]
+
+    def test_helper_only_the_old_prompt_called_goes(self) -> None:
+        applied = self.check(SEED_LIKE, SEED_LIKE.replace(DESCRIBE, ""), {("run", "describe")})
+        assert applied == ["removed describe(): only code the migration removed called it"]
+
+    def test_framework_server_items_of_a_with_go_and_code_mode_stays(self) -> None:
+        before = """
+            from agents import Agent, Runner
+            from agents.mcp import MCPServerStdio, MCPServerStreamableHttp
+            from cfmigrate.runtime import CodeMode
+
+            async def main():
+                async with (
+                    MCPServerStdio(name="fs", params={"command": "npx"}) as fs,
+                    MCPServerStreamableHttp(name="gh", params={"url": "http://x"}) as gh,
+                    CodeMode(servers_dir="servers") as code_mode,
+                ):
+                    agent = Agent(name="a", instructions=code_mode.system_prompt(), mcp_servers=[gh])
+                    return await Runner.run(agent, "go")
+        """
+        after = """
+            from agents import Agent, Runner
+            from agents.mcp import MCPServerStreamableHttp
+            from cfmigrate.runtime import CodeMode
+
+            async def main():
+                async with (
+                    MCPServerStreamableHttp(name="gh", params={"url": "http://x"}) as gh,
+                    CodeMode(servers_dir="servers") as code_mode,
+                ):
+                    agent = Agent(name="a", instructions=code_mode.system_prompt(), mcp_servers=[gh])
+                    return await Runner.run(agent, "go")
+        """
+        self.check(before, after, {("main", "fs"), ("main", "gh")})
+
+    def test_transport_and_session_items_go_when_nothing_reads_them(self) -> None:
+        before = """
+            from cfmigrate.runtime import CodeMode
+            from mcp import ClientSession
+            from mcp.client.stdio import stdio_client
+
+            async def ask(params, task):
+                async with stdio_client(params) as (read, write), ClientSession(read, write) as session, CodeMode() as code_mode:
+                    return await code_mode.handle_tool_use("execute_code", {"code": task})
+        """
+        after = """
+            from cfmigrate.runtime import CodeMode
+
+            async def ask(params, task):
+                async with CodeMode() as code_mode:
+                    return await code_mode.handle_tool_use("execute_code", {"code": task})
+        """
+        self.check(before, after, {("ask", "session")})
+
+    def test_session_set_up_inside_a_loop_that_does_more(self) -> None:
+        before = """
+            from mcp import ClientSession
+            from mcp.client.stdio import stdio_client
+
+            async def start(stack, servers):
+                sessions = {}
+                for name, params in servers.items():
+                    print("starting", name)
+                    read, write = await stack.enter_async_context(stdio_client(params))
+                    session = await stack.enter_async_context(ClientSession(read, write))
+                    await session.initialize()
+                    sessions[name] = session
+                return len(servers)
+        """
+        after = """
+            async def start(stack, servers):
+                for name, params in servers.items():
+                    print("starting", name)
+                return len(servers)
+        """
+        self.check(before, after, {("start", "sessions")})
+
+    # ------------------------------------------------------------------ left alone
+    def test_sessions_still_read_for_a_kept_direct_tool(self) -> None:
+        code = SEED_LIKE.replace(
+            'return await code_mode.handle_tool_use("execute_code", {"code": task}), tools',
+            'return await sessions["browser_snapshot"].call_tool("browser_snapshot", {}), tools',
+        )
+        self.check(code, code, {("run", "sessions")})
+
+    def test_dead_sessions_the_migration_did_not_make_dead(self) -> None:
+        self.check(SEED_LIKE, SEED_LIKE, {("other_function", "sessions")})
+
+    def test_sessions_stored_on_an_attribute_or_a_parameter(self) -> None:
+        code = """
+            from mcp import ClientSession
+
+            class Agent:
+                async def connect(self, stack, read, write, registry):
+                    session = await stack.enter_async_context(ClientSession(read, write))
+                    await session.initialize()
+                    self.sessions["main"] = session
+                    registry["main"] = session
+        """
+        self.check(code, code, {("Agent.connect", "session")})
+
+    def test_a_function_that_inspects_its_locals(self) -> None:
+        code = """
+            from mcp import ClientSession
+
+            async def connect(stack, read, write):
+                session = await stack.enter_async_context(ClientSession(read, write))
+                await session.initialize()
+                return locals()
+        """
+        self.check(code, code, {("connect", "session")})
+
+    def test_a_with_whose_only_item_is_the_session(self) -> None:
+        code = """
+            from mcp import ClientSession
+
+            async def ask(read, write, task):
+                async with ClientSession(read, write) as session:
+                    return task
+        """
+        self.check(code, code, {("ask", "session")})
+
+    def test_not_an_mcp_session(self) -> None:
+        code = """
+            import httpx
+
+            async def fetch(stack):
+                sessions = {}
+                client = await stack.enter_async_context(httpx.AsyncClient())
+                sessions["web"] = client
+                return 1
+        """
+        self.check(code, code, {("fetch", "sessions")})
+
+    def test_exported_decorated_and_still_called_helpers_stay(self) -> None:
+        code = """
+            import functools
+
+            __all__ = ["describe"]
+
+
+            def describe(tools):
+                return ", ".join(tools)
+
+
+            @functools.cache
+            def listing(tools):
+                return ", ".join(tools)
+
+
+            def names(tools):
+                return ", ".join(tools)
+
+
+            def run(tools):
+                return names(tools)
+        """
+        self.check(
+            code,
+            code,
+            {("run", "describe"), ("run", "listing"), ("run", "names")},
+            [
+                "CFM008 line 11: listing is now unused: only code the migration removed read it; delete it unless "
+                "another module imports it"
+            ],
+        )

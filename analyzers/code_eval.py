@@ -1009,6 +1009,35 @@ class ModuleAnalysis:
     def _emit(self, call: cst.CSTNode, event: Event) -> None:
         self._node_events.setdefault(call, []).append(event)
 
+    def _agent(
+        self,
+        call: cst.CSTNode,
+        api: str,
+        line: int,
+        *,
+        framework: str,
+        model: str | None,
+        provider: str | None,
+        servers: frozenset[SrvRef],
+        system_chars: int = 0,
+        announce_servers: bool = True,
+    ) -> Obj:
+        """Record a framework agent's constructor (an `anchor` event) and return the agent it builds."""
+        self._emit(
+            call,
+            Event(
+                "anchor",
+                api,
+                line,
+                servers=servers if announce_servers else frozenset(),
+                framework=framework,
+                model=model,
+                provider=provider,
+                system_chars=system_chars,
+            ),
+        )
+        return Obj("agent", servers, model=model)
+
     def _eval_call(self, node: cst.Call) -> Val:
         func = self.eval(node.func)
         if isinstance(func, Ref):
@@ -1341,19 +1370,17 @@ class ModuleAnalysis:
                         detail="mcp_servers=",
                     ),
                 )
-            self._emit(
+            return self._agent(
                 call,
-                Event(
-                    "anchor",
-                    "agents.Agent",
-                    line,
-                    framework="openai-agents",
-                    model=model,
-                    provider=provider or "openai",
-                    system_chars=chars,
-                ),
+                "agents.Agent",
+                line,
+                framework="openai-agents",
+                model=model,
+                provider=provider or "openai",
+                servers=servers,
+                system_chars=chars,
+                announce_servers=False,
             )
-            return Obj("agent", servers, model=model)
         # --- pydantic-ai
         if api in (
             "pydantic_ai.MCPServerStdio",
@@ -1409,19 +1436,17 @@ class ModuleAnalysis:
                         detail="toolsets=",
                     ),
                 )
-            self._emit(
+            return self._agent(
                 call,
-                Event(
-                    "anchor",
-                    api,
-                    line,
-                    framework="pydantic-ai",
-                    model=model,
-                    provider=provider,
-                    system_chars=chars,
-                ),
+                api,
+                line,
+                framework="pydantic-ai",
+                model=model,
+                provider=provider,
+                servers=servers,
+                system_chars=chars,
+                announce_servers=False,
             )
-            return Obj("agent", servers, model=model)
         # --- langchain
         if api == "langchain.MultiServerMCPClient":
             arg = self._arg(call, 0, "connections")
@@ -1437,20 +1462,16 @@ class ModuleAnalysis:
             model, provider = self._model(self._arg(call, 0, "model"))
             tools = self.eval(self._arg(call, 1, "tools"))
             chars = max(self._prompt_chars(kw.get("prompt")), self._prompt_chars(kw.get("system_prompt")))
-            self._emit(
+            return self._agent(
                 call,
-                Event(
-                    "anchor",
-                    api,
-                    line,
-                    servers=_servers_in(tools),
-                    framework="langchain",
-                    model=model,
-                    provider=provider,
-                    system_chars=chars,
-                ),
+                api,
+                line,
+                framework="langchain",
+                model=model,
+                provider=provider,
+                servers=_servers_in(tools),
+                system_chars=chars,
             )
-            return Obj("agent", _servers_in(tools), model=model)
         if api in ("langchain.ChatAnthropic", "langchain.ChatOpenAI", "langchain.init_chat_model"):
             model = self._str(self._arg(call, 0, "model")) or self._str(kw.get("model_name"))
             return Obj(api, model=model)
@@ -1472,19 +1493,15 @@ class ModuleAnalysis:
         if api == "smolagents.Agent":
             tools = self.eval(self._arg(call, 0, "tools"))
             model, provider = self._model(self._arg(call, 1, "model"))
-            self._emit(
+            return self._agent(
                 call,
-                Event(
-                    "anchor",
-                    api,
-                    line,
-                    servers=_servers_in(tools),
-                    framework="smolagents",
-                    model=model,
-                    provider=provider,
-                ),
+                api,
+                line,
+                framework="smolagents",
+                model=model,
+                provider=provider,
+                servers=_servers_in(tools),
             )
-            return Obj("agent", _servers_in(tools), model=model)
         # --- CrewAI
         if api == "crewai.MCPServerAdapter":
             positional, _ = self._args(call)
@@ -1504,20 +1521,16 @@ class ModuleAnalysis:
             tools = self.eval(kw.get("tools"))
             model, provider = self._model(kw.get("llm"))
             chars = sum(self._prompt_chars(kw.get(k)) for k in ("role", "goal", "backstory"))
-            self._emit(
+            return self._agent(
                 call,
-                Event(
-                    "anchor",
-                    api,
-                    line,
-                    servers=_servers_in(tools),
-                    framework="crewai",
-                    model=model,
-                    provider=provider,
-                    system_chars=chars,
-                ),
+                api,
+                line,
+                framework="crewai",
+                model=model,
+                provider=provider,
+                servers=_servers_in(tools),
+                system_chars=chars,
             )
-            return Obj("agent", _servers_in(tools), model=model)
         # --- Google ADK
         if api == "adk.StdioConnectionParams":
             return Obj("server_params", _servers_in(self.eval(self._arg(call, 0, "server_params"))))
@@ -1549,20 +1562,16 @@ class ModuleAnalysis:
         if api == "adk.LlmAgent":
             tools = self.eval(kw.get("tools"))
             model, provider = self._model(kw.get("model"))
-            self._emit(
+            return self._agent(
                 call,
-                Event(
-                    "anchor",
-                    api,
-                    line,
-                    servers=_servers_in(tools),
-                    framework="adk",
-                    model=model,
-                    provider=provider,
-                    system_chars=self._prompt_chars(kw.get("instruction")),
-                ),
+                api,
+                line,
+                framework="adk",
+                model=model,
+                provider=provider,
+                servers=_servers_in(tools),
+                system_chars=self._prompt_chars(kw.get("instruction")),
             )
-            return Obj("agent", _servers_in(tools), model=model)
         # --- mcp-use
         if api in ("mcp_use.MCPClient", "mcp_use.MCPClient.from_dict", "mcp_use.MCPClient.from_config_file"):
             arg = self._arg(call, 0, "config")
@@ -1588,19 +1597,17 @@ class ModuleAnalysis:
                     mcp=True,
                 ),
             )
-            self._emit(
+            return self._agent(
                 call,
-                Event(
-                    "anchor",
-                    api,
-                    line,
-                    framework="mcp-use",
-                    model=model,
-                    provider=provider,
-                    system_chars=chars,
-                ),
+                api,
+                line,
+                framework="mcp-use",
+                model=model,
+                provider=provider,
+                servers=_servers_in(client),
+                system_chars=chars,
+                announce_servers=False,
             )
-            return Obj("agent", _servers_in(client), model=model)
         # --- model SDKs and cfmigrate
         if api in ("anthropic.Client", "openai.Client"):
             return Obj(api)

@@ -6,15 +6,13 @@ fixture MCP servers (Drive-, Salesforce- and Slack-like, ~50 tools, a ~12k-token
 (a) `fixtures/seed-scenario/agent.py`, the direct-MCP agent (every tool schema on every request);
 (b) a code-mode agent on `cfmigrate.runtime.CodeMode` with the package `cfmigrate generate` writes for the
     three servers: by default the output of `cfmigrate migrate --write` on a fresh copy of the fixture
-    (written to `build/seed-migrated/`), or `--code-agent PATH` (a module with `async def run(task)`), or
-    `--code-agent builtin` for the hand-migrated agent below (the fixture agent with its tool loop moved
-    onto CodeMode), kept as a reference point.
+    (written to `build/seed-migrated/`), or `--code-agent PATH` (a module with `async def run(task)`).
 
 Billed input tokens are the sum over requests of each request's input as the scripted server counts it
 (o200k_base over system + tools + messages): an estimate, not Claude's count. The run checks that the
 transcript really reached the CRM and that it never appeared in a request of the code-mode run.
 
-Usage: python benchmarks/bench_seed_scenario.py [--code-agent PATH|builtin] [--keep DIR] [--records FILE]
+Usage: python benchmarks/bench_seed_scenario.py [--code-agent PATH] [--keep DIR] [--records FILE]
 `--records FILE` writes one JSON line per run (`mode`, `requests[].usage`, `wall_s`) for
 `cfmigrate measure FILE#direct FILE#code`.
 """
@@ -53,78 +51,6 @@ from support.scripted_api import (  # noqa: E402
 )
 
 TARGET = 0.987
-HAND_MIGRATED_AGENT = '''"""Sales-ops agent on code mode: the fixture agent with its tool loop moved onto cfmigrate's CodeMode."""
-
-import asyncio
-import sys
-from pathlib import Path
-
-import anthropic
-
-from cfmigrate.runtime import CodeMode
-
-MODEL = "claude-sonnet-4-5"
-MAX_TOKENS = 4096
-MAX_TURNS = 25
-HERE = Path(__file__).resolve().parent
-
-SYSTEM_PROMPT = """You are the sales-operations assistant of Northwind Robotics, working for the West region
-account team. You act on the team's behalf in three systems: Google Drive (documents, meeting
-transcripts, proposals), Salesforce (leads, notes, tasks, calls, accounts, opportunities) and Slack
-(team channels).
-
-How to work:
-- Look things up before you change them. Find files with search_files and records with find_lead or
-  find_contact; never guess an id.
-- When the user refers to a meeting, the transcript is a Google Doc in the customer's folder under
-  "Customer Meetings". Read it with get_document.
-- When you attach a document to a Salesforce record, attach the complete text exactly as you read it.
-  Do not summarise, shorten or reformat transcripts: the account team, legal and the customer success
-  handover all rely on the full record.
-- Meeting notes belong on the lead while the lead is not converted; after conversion they go on the
-  contact.
-- Slack messages to #sales-updates are short: who, what happened, where the details are (the lead
-  link), and the next step. Never paste long documents into Slack.
-- Never share customer documents outside northwind-robotics.com unless the user asks explicitly.
-- If a tool returns an error, read it, fix the call and try again; tell the user if you cannot.
-- When the task is done, reply with a short summary of what you did, with record ids.
-"""
-
-
-async def run(task: str) -> str:
-    """Carry out one task with Claude and the code tool; return Claude's final answer."""
-    client = anthropic.AsyncAnthropic()
-    async with CodeMode(servers_dir=HERE / "servers", config=HERE / ".mcp.json") as code_mode:
-        system = SYSTEM_PROMPT + "\\n" + code_mode.system_prompt()
-        tools = code_mode.tool_definitions("anthropic")
-        messages = [{"role": "user", "content": task}]
-        for _ in range(MAX_TURNS):
-            response = await client.messages.create(
-                model=MODEL, max_tokens=MAX_TOKENS, system=system, tools=tools, messages=messages
-            )
-            messages.append({"role": "assistant", "content": response.content})
-            if response.stop_reason != "tool_use":
-                return "".join(block.text for block in response.content if block.type == "text")
-            tool_results = []
-            for block in response.content:
-                if block.type != "tool_use":
-                    continue
-                result = await code_mode.handle_tool_use(block.name, block.input)
-                tool_results.append(
-                    {
-                        "type": "tool_result",
-                        "tool_use_id": block.id,
-                        "content": result.content[0].text,
-                        "is_error": result.is_error,
-                    }
-                )
-            messages.append({"role": "user", "content": tool_results})
-    raise RuntimeError(f"no final answer after {MAX_TURNS} model turns")
-
-
-if __name__ == "__main__":
-    print(asyncio.run(run(sys.argv[1])))
-'''
 
 
 class BenchmarkError(Exception):
@@ -330,8 +256,8 @@ def slack_announcement(slack_state: Path, channel: str, note_id: str) -> str:
 async def compare(code_agent: Path | str | None = None, workdir: Path | None = None) -> Comparison:
     """Run both agents on private copies of the fixture and check the code-mode run.
 
-    `code_agent`: a module path, "builtin" for the hand-migrated agent, or None for the default: the
-    fixture migrated by `cfmigrate migrate --write` into `build/seed-migrated/` now.
+    `code_agent`: a module path, or None for the default: the fixture migrated by
+    `cfmigrate migrate --write` into `build/seed-migrated/` now.
     """
     base = workdir or Path(tempfile.mkdtemp(prefix="cfm-seed-bench-"))
     transcript = (FIXTURE / "data" / "transcript.txt").read_text(encoding="utf-8")
@@ -355,11 +281,7 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
         with environment(code_env):
             migrate_tree(FIXTURE, MIGRATED_AGENT.parent, refresh=True)
         code_agent = MIGRATED_AGENT
-    if code_agent == "builtin":
-        agent_path = code_repo / "agent_code_mode.py"
-        agent_path.write_text(HAND_MIGRATED_AGENT, encoding="utf-8")
-    else:
-        agent_path = Path(code_agent)
+    agent_path = Path(code_agent)
     code = await drive("code mode", agent_path, CodeModePolicy(), code_env)
     note_id = note_with_transcript(Path(code_env["CRM_DATA"]), transcript)
     announcement = slack_announcement(Path(code_env["SLACK_DATA"]), "#sales-updates", note_id)
@@ -399,7 +321,12 @@ def write_records(path: Path, result: Comparison) -> None:
                     "token_label": TOKEN_LABEL,
                     "ok": True,
                     "requests": [
-                        {"usage": {"input_tokens": r.input_tokens or 0, "output_tokens": r.output_tokens or 0}}
+                        {
+                            "usage": {
+                                "input_tokens": r.input_tokens or 0,
+                                "output_tokens": r.output_tokens or 0,
+                            }
+                        }
                         for r in run.records
                     ],
                 },
@@ -448,7 +375,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
         "--code-agent",
-        help="agent module with `async def run(task)`, or 'builtin' for the hand-migrated agent "
+        help="agent module with `async def run(task)` "
         "(default: migrate the fixture now with `cfmigrate migrate --write` into build/seed-migrated/)",
     )
     parser.add_argument("--keep", type=Path, help="keep the working copies in this directory")
@@ -459,7 +386,7 @@ def main() -> None:
         workdir.mkdir(parents=True, exist_ok=True)
     scratch = workdir or Path(tempfile.mkdtemp(prefix="cfm-seed-bench-"))
     try:
-        agent = args.code_agent if args.code_agent in (None, "builtin") else Path(args.code_agent).resolve()
+        agent = Path(args.code_agent).resolve() if args.code_agent else None
         result = asyncio.run(compare(agent, scratch))
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)

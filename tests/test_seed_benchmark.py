@@ -43,14 +43,6 @@ def check(bench: ModuleType, result: Any) -> None:
 
 
 @pytest.mark.slow
-def test_hand_migrated_agent_moves_the_transcript_without_showing_it_to_the_model(tmp_path: Path) -> None:
-    bench = load_bench()
-    result = asyncio.run(asyncio.wait_for(bench.compare("builtin", workdir=tmp_path), 900))
-    check(bench, result)
-    assert result.code.billed_input < 2_500
-
-
-@pytest.mark.slow
 def test_default_run_migrates_the_fixture_and_its_records_pass_measure(tmp_path: Path) -> None:
     """The default code-mode agent is `cfmigrate migrate --write`'s output; `measure` accepts the records."""
     from typer.testing import CliRunner

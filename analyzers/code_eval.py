@@ -216,10 +216,15 @@ class Event:
     framework: str | None = None
     provider: str | None = None
     model: str | None = None
-    system_chars: int = 0
+    system_text: str = ""  # static text of the system prompt a model call or agent is given
     detail: str = ""
     code_mode: bool = False
     mcp: bool = False  # evidence on its own that the code uses MCP
+
+    @property
+    def system_chars(self) -> int:
+        """Length of `system_text`."""
+        return len(self.system_text)
 
 
 # --- bindings ------------------------------------------------------------------------------------
@@ -1019,7 +1024,7 @@ class ModuleAnalysis:
         model: str | None,
         provider: str | None,
         servers: frozenset[SrvRef],
-        system_chars: int = 0,
+        system_text: str = "",
         announce_servers: bool = True,
     ) -> Obj:
         """Record a framework agent's constructor (an `anchor` event) and return the agent it builds."""
@@ -1033,7 +1038,7 @@ class ModuleAnalysis:
                 framework=framework,
                 model=model,
                 provider=provider,
-                system_chars=system_chars,
+                system_text=system_text,
             ),
         )
         return Obj("agent", servers, model=model)
@@ -1271,9 +1276,9 @@ class ModuleAnalysis:
             return None, "anthropic" if value.api == "langchain.ChatAnthropic" else "openai"
         return None, None
 
-    def _prompt_chars(self, node: cst.BaseExpression | None) -> int:
-        value = self.eval(node)
-        return _chars(value)
+    def _prompt(self, node: cst.BaseExpression | None) -> str:
+        """The static text of a prompt argument ("" when none of it is known before run time)."""
+        return _prompt_text(self.eval(node)) if node is not None else ""
 
     def _call_api(self, api: str, call: cst.Call) -> Val:
         line = self.line(call)
@@ -1356,7 +1361,7 @@ class ModuleAnalysis:
         if api == "agents.Agent":
             servers = _servers_in(self.eval(kw.get("mcp_servers")))
             model, provider = self._model(kw.get("model"))
-            chars = self._prompt_chars(kw.get("instructions"))
+            prompt = self._prompt(kw.get("instructions"))
             if "mcp_servers" in kw:
                 self._emit(
                     call,
@@ -1378,7 +1383,7 @@ class ModuleAnalysis:
                 model=model,
                 provider=provider or "openai",
                 servers=servers,
-                system_chars=chars,
+                system_text=prompt,
                 announce_servers=False,
             )
         # --- pydantic-ai
@@ -1419,9 +1424,7 @@ class ModuleAnalysis:
             servers = _servers_in(toolsets) | _servers_in(self.eval(kw.get("mcp_servers")))
             configs = _configs_in(toolsets) | _configs_in(self.eval(kw.get("mcp_servers")))
             model, provider = self._model(self._arg(call, 0, "model"))
-            chars = max(
-                self._prompt_chars(kw.get("system_prompt")), self._prompt_chars(kw.get("instructions"))
-            )
+            prompt = _joined(self._prompt(kw.get("system_prompt")), self._prompt(kw.get("instructions")))
             if servers or configs:
                 self._emit(
                     call,
@@ -1444,7 +1447,7 @@ class ModuleAnalysis:
                 model=model,
                 provider=provider,
                 servers=servers,
-                system_chars=chars,
+                system_text=prompt,
                 announce_servers=False,
             )
         # --- langchain
@@ -1461,7 +1464,7 @@ class ModuleAnalysis:
         if api == "langchain.create_agent":
             model, provider = self._model(self._arg(call, 0, "model"))
             tools = self.eval(self._arg(call, 1, "tools"))
-            chars = max(self._prompt_chars(kw.get("prompt")), self._prompt_chars(kw.get("system_prompt")))
+            prompt = max(self._prompt(kw.get("prompt")), self._prompt(kw.get("system_prompt")), key=len)
             return self._agent(
                 call,
                 api,
@@ -1470,7 +1473,7 @@ class ModuleAnalysis:
                 model=model,
                 provider=provider,
                 servers=_servers_in(tools),
-                system_chars=chars,
+                system_text=prompt,
             )
         if api in ("langchain.ChatAnthropic", "langchain.ChatOpenAI", "langchain.init_chat_model"):
             model = self._str(self._arg(call, 0, "model")) or self._str(kw.get("model_name"))
@@ -1520,7 +1523,7 @@ class ModuleAnalysis:
         if api == "crewai.Agent":
             tools = self.eval(kw.get("tools"))
             model, provider = self._model(kw.get("llm"))
-            chars = sum(self._prompt_chars(kw.get(k)) for k in ("role", "goal", "backstory"))
+            prompt = _joined(*(self._prompt(kw.get(k)) for k in ("role", "goal", "backstory")))
             return self._agent(
                 call,
                 api,
@@ -1529,7 +1532,7 @@ class ModuleAnalysis:
                 model=model,
                 provider=provider,
                 servers=_servers_in(tools),
-                system_chars=chars,
+                system_text=prompt,
             )
         # --- Google ADK
         if api == "adk.StdioConnectionParams":
@@ -1570,7 +1573,7 @@ class ModuleAnalysis:
                 model=model,
                 provider=provider,
                 servers=_servers_in(tools),
-                system_chars=self._prompt_chars(kw.get("instruction")),
+                system_text=self._prompt(kw.get("instruction")),
             )
         # --- mcp-use
         if api in ("mcp_use.MCPClient", "mcp_use.MCPClient.from_dict", "mcp_use.MCPClient.from_config_file"):
@@ -1584,7 +1587,7 @@ class ModuleAnalysis:
         if api == "mcp_use.MCPAgent":
             client = self.eval(kw.get("client"))
             model, provider = self._model(kw.get("llm"))
-            chars = self._prompt_chars(kw.get("system_prompt"))
+            prompt = self._prompt(kw.get("system_prompt"))
             self._emit(
                 call,
                 Event(
@@ -1605,7 +1608,7 @@ class ModuleAnalysis:
                 model=model,
                 provider=provider,
                 servers=_servers_in(client),
-                system_chars=chars,
+                system_text=prompt,
                 announce_servers=False,
             )
         # --- model SDKs and cfmigrate
@@ -1644,7 +1647,6 @@ class ModuleAnalysis:
             if isinstance(head, FileRef) and len(tail) == len(parts) - 1:
                 return FileRef(posixpath.normpath(posixpath.join(head.rel, *tail)))
             return UNKNOWN
-        return UNKNOWN
         return UNKNOWN
 
     def _agents_tool_filter(self, node: cst.BaseExpression | None) -> tuple[str, ...] | None:
@@ -1766,20 +1768,14 @@ class ModuleAnalysis:
         line = self.line(call)
         _, kw = self._args(call)
         model, _ = self._model(kw.get("model"))
-        chars = 0
         if provider == "anthropic":
-            chars = self._prompt_chars(kw.get("system"))
-        else:
-            chars = self._prompt_chars(kw.get("instructions"))
-            chars = max(
-                chars,
-                self._system_in_messages(
-                    self.eval(kw.get("messages")) if "messages" in kw else self.eval(kw.get("input"))
-                ),
-            )
+            prompt = self._prompt(kw.get("system"))
+        else:  # `instructions=` and the system/developer messages are all sent
+            messages = kw.get("messages") if "messages" in kw else kw.get("input")
+            prompt = _joined(self._prompt(kw.get("instructions")), _system_messages(self.eval(messages)))
         self._emit(
             call,
-            Event("model", api, line, framework=provider, model=model, provider=provider, system_chars=chars),
+            Event("model", api, line, framework=provider, model=model, provider=provider, system_text=prompt),
         )
         if "tools" in kw:
             tools = self.eval(kw["tools"])
@@ -1818,17 +1814,6 @@ class ModuleAnalysis:
                 ),
             )
         return Obj("model.response")
-
-    def _system_in_messages(self, messages: Val) -> int:
-        if not isinstance(messages, Seq):
-            return 0
-        total = 0
-        for item in messages.items:
-            if isinstance(item, DictV):
-                role = item.get("role")
-                if isinstance(role, Lit) and role.value in ("system", "developer"):
-                    total = max(total, _chars(item.get("content") or UNKNOWN))
-        return total
 
     def _hosted_mcp_tools(self, call: cst.Call, tools: Val, anthropic: bool = False) -> frozenset[SrvRef]:
         """Remote MCP servers handed to the model API: OpenAI `{"type": "mcp"}` tools, Anthropic's MCP connector."""
@@ -2280,20 +2265,29 @@ def _static(value: Val) -> str:
     return ""
 
 
-def _chars(value: Val) -> int:
-    if isinstance(value, Lit) and isinstance(value.value, str):
-        return len(value.value)
-    if isinstance(value, Text):
-        return len(value.static)
-    if isinstance(value, Seq):  # Anthropic system blocks: [{"type": "text", "text": "..."}]
-        total = 0
-        for item in value.items:
-            if isinstance(item, DictV):
-                total += _chars(item.get("text") or UNKNOWN)
-            else:
-                total += _chars(item)
-        return total
-    return 0
+def _prompt_text(value: Val) -> str:
+    """The static text of a prompt: a string, or a list of strings or text blocks (`{"type": "text", "text": ...}`)."""
+    if isinstance(value, Seq):
+        return _joined(*(_prompt_text(i.get("text") or UNKNOWN if isinstance(i, DictV) else i) for i in value.items))
+    return _static(value)
+
+
+def _joined(*texts: str) -> str:
+    """Prompt parts that are all sent, one after the other (empty parts left out)."""
+    return "\n".join(t for t in texts if t)
+
+
+def _system_messages(messages: Val) -> str:
+    """The static text of the system and developer messages in an OpenAI `messages=` / `input=` list."""
+    if not isinstance(messages, Seq):
+        return ""
+    texts: list[str] = []
+    for item in messages.items:
+        if isinstance(item, DictV):
+            role = item.get("role")
+            if isinstance(role, Lit) and role.value in ("system", "developer"):
+                texts.append(_prompt_text(item.get("content") or UNKNOWN))
+    return _joined(*texts)
 
 
 def _servers_in(value: Val, depth: int = 0) -> frozenset[SrvRef]:

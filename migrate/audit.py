@@ -62,7 +62,7 @@ def make_tokenizer(name: str, model: str | None) -> Tokenizer:
         return BpeTokenizer(name)
     if name == "anthropic":
         if not model:
-            raise AuditError("--tokenizer anthropic needs --model (e.g. --model claude-sonnet-4-5)")
+            raise AuditError("--tokenizer anthropic needs --model (e.g. --model claude-sonnet-4-6)")
         from cfmigrate.analyzers.anthropic_count import AnthropicTokenizer
 
         return AnthropicTokenizer(model=model)

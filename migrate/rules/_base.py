@@ -241,3 +241,30 @@ def call_args(call: cst.Call, names: tuple[str, ...]) -> tuple[dict[str, cst.Arg
         else:
             extra.append(arg)
     return bound, extra
+
+
+def module_exports(module: cst.Module) -> set[str] | None:
+    """Names a literal `__all__` exports (empty when there is none); None when `__all__` is not a literal."""
+    found: set[str] = set()
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            targets = (
+                [t.target for t in small.targets]
+                if isinstance(small, cst.Assign)
+                else [small.target]
+                if isinstance(small, cst.AnnAssign | cst.AugAssign)
+                else []
+            )
+            if not any(isinstance(t, cst.Name) and t.value == "__all__" for t in targets):
+                continue
+            value = getattr(small, "value", None)
+            if not isinstance(value, cst.List | cst.Tuple):
+                return None
+            for el in value.elements:
+                text = el.value.evaluated_value if isinstance(el.value, cst.SimpleString) else None
+                if not isinstance(text, str):
+                    return None
+                found.add(text)
+    return found

@@ -30,7 +30,7 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import Assignment, ScopeProvider
 
-from cfmigrate.migrate.rules._base import MigrationRule, call_args, register, string_value
+from cfmigrate.migrate.rules._base import MigrationRule, _names_in, call_args, register, string_value
 from cfmigrate.migrate.rules.cfm001_literal_call import _calls_named
 
 _PARAMS = ("name", "arguments")
@@ -121,7 +121,7 @@ class DynamicDispatch(MigrationRule):
             self.skipped(call, guard)
             return None
         remove: dict[int, cst.SimpleStatementLine] = {}
-        pending = _names(receiver)
+        pending = _names_in(receiver)
         seen: set[int] = set()
         while pending:
             ref = pending.pop()
@@ -148,7 +148,7 @@ class DynamicDispatch(MigrationRule):
                     )
                     return None
                 remove[id(line)] = line
-                pending.extend(_names(stmt.value))
+                pending.extend(_names_in(stmt.value))
         for line in remove.values():
             stmt = line.body[0]
             assert isinstance(stmt, cst.Assign)
@@ -234,21 +234,6 @@ class DynamicDispatch(MigrationRule):
                 )
             cur = self.resolver.parent(cur)
         return ""
-
-
-def _names(expr: cst.CSTNode) -> list[cst.Name]:
-    """Variables an expression reads (the roots of attribute chains, never attribute names)."""
-    out: list[cst.Name] = []
-    stack: list[cst.CSTNode] = [expr]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, cst.Name):
-            out.append(cur)
-        elif isinstance(cur, cst.Attribute):
-            stack.append(cur.value)
-        else:
-            stack.extend(cur.children)
-    return out
 
 
 def _mentions(test: cst.CSTNode, code: str) -> bool:

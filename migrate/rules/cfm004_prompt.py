@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import Assignment, ScopeProvider
 
-from cfmigrate.migrate.rules._base import MigrationRule, register, string_value
+from cfmigrate.migrate.rules._base import MigrationRule, module_exports, register, string_value
 from cfmigrate.migrate.rules._resolve import _returns
 
 _PROMPT_ARG = {"anthropic": "system", "openai-responses": "instructions"}
@@ -490,24 +490,8 @@ class CodeFirstPrompt(MigrationRule):
 
     def _exported(self, name: str) -> bool:
         """Whether the module lists the name in `__all__` (or has an `__all__` that is not a literal)."""
-        for stmt in self.resolver.module.body:
-            if not isinstance(stmt, cst.SimpleStatementLine):
-                continue
-            for small in stmt.body:
-                targets = (
-                    [t.target for t in small.targets]
-                    if isinstance(small, cst.Assign)
-                    else [small.target]
-                    if isinstance(small, cst.AnnAssign | cst.AugAssign)
-                    else []
-                )
-                if any(isinstance(t, cst.Name) and t.value == "__all__" for t in targets):
-                    value = getattr(small, "value", None)
-                    if not isinstance(value, cst.List | cst.Tuple):
-                        return True
-                    if any(string_value(e.value) == name for e in value.elements):
-                        return True
-        return False
+        exports = module_exports(self.resolver.module)
+        return exports is None or name in exports
 
     def _tool_text_source(self, expr: cst.BaseExpression) -> cst.BaseExpression | None:
         """The expression that builds the tool-listing prompt (followed through one variable), or None."""

@@ -48,7 +48,14 @@ import libcst as cst
 from libcst.codemod.visitors import RemoveImportsVisitor
 from libcst.metadata import Assignment, Scope, ScopeProvider
 
-from cfmigrate.migrate.rules._base import ORPHANS_KEY, MigrationRule, _names_in, function_path, register
+from cfmigrate.migrate.rules._base import (
+    ORPHANS_KEY,
+    MigrationRule,
+    _names_in,
+    function_path,
+    module_exports,
+    register,
+)
 from cfmigrate.migrate.rules._plan import MigrationPlan
 from cfmigrate.migrate.rules._resolve import FRAMEWORK_MCP_SERVERS
 from cfmigrate.migrate.rules.cfm006_code_mode_instance import TRANSPORTS
@@ -370,7 +377,7 @@ class RemoveDeadSessions(MigrationRule):
     def _helpers(self, module: cst.Module, dropped: set[str], gone: list[cst.CSTNode]) -> list[cst.CSTNode]:
         """Module functions no longer referenced after the removals (a cascade), removed."""
         removed: list[cst.CSTNode] = []
-        exported = _exports(module)
+        exported = module_exports(module)
         functions = {
             stmt.name.value: stmt
             for stmt in module.body
@@ -407,7 +414,7 @@ class RemoveDeadSessions(MigrationRule):
         if scope is None:
             return
         ids = {id(n) for n in gone}
-        exported = _exports(module) or set()
+        exported = module_exports(module) or set()
         for stmt in module.body:
             names: list[str] = []
             if isinstance(stmt, cst.SimpleStatementLine):
@@ -485,30 +492,3 @@ def _empty(value: cst.BaseExpression, rule: MigrationRule) -> bool:
         and value.func.value in ("dict", "list")
         and rule.resolver.is_builtin(value.func, value.func.value)
     )
-
-
-def _exports(module: cst.Module) -> set[str] | None:
-    """Names a literal `__all__` exports (empty when there is none); None when `__all__` is not a literal."""
-    found: set[str] = set()
-    for stmt in module.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
-            continue
-        for small in stmt.body:
-            targets = (
-                [t.target for t in small.targets]
-                if isinstance(small, cst.Assign)
-                else [small.target]
-                if isinstance(small, cst.AnnAssign | cst.AugAssign)
-                else []
-            )
-            if not any(isinstance(t, cst.Name) and t.value == "__all__" for t in targets):
-                continue
-            value = getattr(small, "value", None)
-            if not isinstance(value, cst.List | cst.Tuple):
-                return None
-            for el in value.elements:
-                text = el.value.evaluated_value if isinstance(el.value, cst.SimpleString) else None
-                if not isinstance(text, str):
-                    return None
-                found.add(text)
-    return found

@@ -9,9 +9,13 @@ paths relative to the file, and environment lookups. Anything else is `UNKNOWN`.
 from __future__ import annotations
 
 import builtins
+import inspect
 import posixpath
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import string
+import textwrap
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
@@ -257,6 +261,11 @@ def _unwrap_annotation(node: cst.BaseExpression) -> Iterator[cst.BaseExpression]
 
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
+_AUGMENTED: dict[type, type[cst.BaseBinaryOp]] = {
+    cst.AddAssign: cst.Add,
+    cst.ModuloAssign: cst.Modulo,
+    cst.MultiplyAssign: cst.Multiply,
+}
 _LINE_NODES = frozenset(
     {
         cst.Call,
@@ -642,6 +651,7 @@ class ModuleAnalysis:
             def visit_AugAssign(self, node: cst.AugAssign) -> None:
                 for name in _target_names(node.target):
                     self.scope.bind(name.value, name)
+                analysis._bind_augmented(node, self.scope)
 
             def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
                 scope = self.scope
@@ -666,6 +676,16 @@ class ModuleAnalysis:
                         self.scope.bind(name.value, name)
 
         Collector().walk(self.module)
+
+    def _bind_augmented(self, node: cst.AugAssign, scope: _Scope) -> None:
+        """`name += value` binds `name` to `name + value`, the `name` on the right read where the statement starts."""
+        operator = _AUGMENTED.get(type(node.operator))
+        if operator is None or not isinstance(node.target, cst.Name):
+            return
+        earlier = cst.Name(node.target.value)
+        self._name_scope[earlier] = scope
+        self._order[earlier] = self._order[node]
+        self._bindings[node.target] = _Binding("value", cst.BinaryOperation(earlier, operator(), node.value))
 
     def _hint(self, value: cst.BaseExpression, target: cst.BaseExpression) -> None:
         inner = value.expression if isinstance(value, cst.Await) else value
@@ -790,32 +810,33 @@ class ModuleAnalysis:
         return UNKNOWN
 
     def _text(self, node: cst.BaseExpression) -> Val:
-        parts: list[str] = []
-        env: list[str] = []
+        """An f-string (or a concatenation holding one): its text with the fields known statically filled in."""
+        out = _Builder()
+        self._text_parts(node, out)
+        return Text("".join(out.parts), tuple(out.env))
 
-        def walk(n: cst.BaseExpression) -> None:
-            if isinstance(n, cst.SimpleString):
-                v = n.evaluated_value
-                parts.append(v if isinstance(v, str) else "")
-            elif isinstance(n, cst.ConcatenatedString):
-                walk(n.left)
-                walk(n.right)
-            elif isinstance(n, cst.FormattedString):
-                for part in n.parts:
-                    if isinstance(part, cst.FormattedStringText):
-                        parts.append(part.value)
-                    elif isinstance(part, cst.FormattedStringExpression):
-                        inner = self.eval(part.expression)
-                        if isinstance(inner, Lit) and isinstance(inner.value, str):
-                            parts.append(inner.value)
-                        elif isinstance(inner, Text):
-                            parts.append(inner.static)
-                            env.extend(inner.env)
-                        elif isinstance(inner, EnvRef):
-                            env.append(inner.name)
-
-        walk(node)
-        return Text("".join(parts), tuple(env))
+    def _text_parts(self, node: cst.BaseExpression, out: _Builder) -> None:
+        if isinstance(node, cst.SimpleString):
+            value = node.evaluated_value
+            out.text(value if isinstance(value, str) else "")
+        elif isinstance(node, cst.ConcatenatedString):
+            self._text_parts(node.left, out)
+            self._text_parts(node.right, out)
+        elif isinstance(node, cst.FormattedString):
+            raw = "r" in node.prefix.lower()
+            for part in node.parts:
+                if isinstance(part, cst.FormattedStringText):
+                    out.text(_fstring_literal(part.value, raw))
+                elif isinstance(part, cst.FormattedStringExpression):
+                    spec = _fstring_spec(part.format_spec, raw)
+                    if part.equal is not None or spec is None:  # `{x=}` and nested `{x:{width}}` are left out
+                        out.field(UNKNOWN)
+                        continue
+                    out.field(
+                        self.eval(part.expression),
+                        _formatter(part.conversion, spec),
+                        plain=part.conversion in (None, "s") and not spec,
+                    )
 
     def _comp_value(self, node: cst.ListComp | cst.GeneratorExp | cst.SetComp) -> Val:
         element = self.eval(node.elt)
@@ -929,12 +950,7 @@ class ModuleAnalysis:
                 return FileRef(posixpath.dirname(base.rel))
             return UNKNOWN
         if isinstance(base, LocalClass):
-            for stmt in _class_statements(base.node):
-                if isinstance(stmt, cst.Assign) and any(
-                    isinstance(t.target, cst.Name) and t.target.value == attr for t in stmt.targets
-                ):
-                    return self.eval(stmt.value)
-            return UNKNOWN
+            return self._class_attr(base.node, attr)
         if isinstance(base, Lit) and attr == "value":
             return base  # an enum member's .value
         return UNKNOWN
@@ -949,6 +965,15 @@ class ModuleAnalysis:
                 value = self._instance_of_annotation(binding.annotation)
                 if value is not UNKNOWN:
                     return value
+        return self._class_attr(cls, attr) if not bindings else UNKNOWN
+
+    def _class_attr(self, cls: cst.ClassDef, attr: str) -> Val:
+        """A class attribute assigned in the class body (`SYSTEM = "..."`, read as `Bot.SYSTEM` or `self.SYSTEM`)."""
+        for stmt in _class_statements(cls):
+            if isinstance(stmt, cst.Assign) and any(
+                isinstance(t.target, cst.Name) and t.target.value == attr for t in stmt.targets
+            ):
+                return self.eval(stmt.value)
         return UNKNOWN
 
     def _eval_subscript(self, node: cst.Subscript) -> Val:
@@ -977,6 +1002,8 @@ class ModuleAnalysis:
             return UNKNOWN
         if isinstance(node.operator, cst.Add):
             if isinstance(left, Lit) and isinstance(right, Lit) and type(left.value) is type(right.value):
+                if isinstance(left.value, str) and len(left.value) + len(right.value) > _MAX_TEXT:
+                    return Text(left.value)
                 try:
                     return Lit(left.value + right.value)
                 except TypeError:
@@ -984,11 +1011,20 @@ class ModuleAnalysis:
             if isinstance(left, Seq) and isinstance(right, Seq):
                 return Seq(left.items + right.items)
             if isinstance(left, Lit | Text) or isinstance(right, Lit | Text):
-                return Text(_static(left) + _static(right))
+                out = _Builder()
+                out.field(left, _as_str)
+                out.field(right, _as_str)
+                return out.value()
         if isinstance(node.operator, cst.BitOr) and isinstance(left, DictV) and isinstance(right, DictV):
             return DictV(left.items + right.items, left.partial or right.partial)
-        if isinstance(node.operator, cst.Modulo) and isinstance(left, Lit | Text):
-            return Text(_static(left))
+        if isinstance(node.operator, cst.Modulo) and _is_text(left):
+            return _percent_format(left, right)
+        if isinstance(node.operator, cst.Multiply):  # "=" * 40
+            text, count = (left, right) if _is_text(left) else (right, left)
+            if isinstance(text, Lit) and isinstance(count, Lit):
+                repeated, times = text.value, count.value
+                if isinstance(repeated, str) and type(times) is int and len(repeated) * times <= _MAX_TEXT:
+                    return Lit(repeated * times)
         return UNKNOWN
 
     # --- calls -----------------------------------------------------------------------------------------
@@ -1046,6 +1082,8 @@ class ModuleAnalysis:
     def _eval_call(self, node: cst.Call) -> Val:
         func = self.eval(node.func)
         if isinstance(func, Ref):
+            if func.qname in _TEXT_FUNCTIONS:
+                return _apply_text(self.eval(self._arg(node, 0, None)), _TEXT_FUNCTIONS[func.qname])
             api = canonical(func.qname)
             if api is None:
                 head, _, last = func.qname.rpartition(".")
@@ -1067,6 +1105,10 @@ class ModuleAnalysis:
             return UNKNOWN
         if isinstance(node.func, cst.Attribute):
             method = node.func.attr.value
+            if method in _STR_METHODS:
+                receiver = self.eval(node.func.value)
+                if _is_text(receiver):
+                    return self._str_method(receiver, method, node)
             if method in ("enter_async_context", "enter_context") and node.args:
                 return self.eval(node.args[0].value)
             if method in ("resolve", "absolute", "expanduser") and isinstance(
@@ -1074,6 +1116,82 @@ class ModuleAnalysis:
             ):
                 return self.eval(node.func.value)
         return UNKNOWN
+
+    def _str_method(self, receiver: Val, method: str, call: cst.Call) -> Val:
+        """A string method with a statically known receiver: `format`, `join`, `replace`, `strip` and kin."""
+        if method in ("format", "format_map"):
+            positional, keywords = self._format_args(call, method == "format_map")
+            return _str_format(receiver, positional, keywords)
+        args = [a for a in call.args if a.keyword is None and not a.star]
+        if len(args) != len(call.args):
+            return UNKNOWN
+        values = [self.eval(a.value) for a in args]
+        if method == "join" and len(values) == 1:
+            items = values[0]
+            if not isinstance(items, Seq) or any(
+                isinstance(i, Lit) and not isinstance(i.value, str) for i in items.items
+            ):
+                return UNKNOWN  # a literal that is not a string makes join() raise
+            out = _Builder()
+            out.field(receiver)
+            # a list reached through a name may have grown since it was written: its text is a lower bound
+            out.exact = out.exact and isinstance(args[0].value, cst.List | cst.Tuple)
+            separator = "".join(out.parts)
+            out.parts.clear()
+            for i, item in enumerate(items.items):
+                if i:
+                    out.text(separator)
+                out.field(item, _as_str)
+            return out.value()
+        if method == "replace" and len(values) in (2, 3):
+            old = values[0]
+            if not (isinstance(old, Lit) and isinstance(old.value, str)) or len(values) == 3:
+                return UNKNOWN  # a count argument is rare enough not to follow
+            out = _Builder()
+            out.field(values[1], _as_str)
+            new = "".join(out.parts)
+            text = _static(receiver)
+            growth = (text.count(old.value) if old.value else len(text) + 1) * max(
+                len(new) - len(old.value), 0
+            )
+            if len(text) + growth > _MAX_TEXT:
+                return UNKNOWN
+            env = receiver.env if isinstance(receiver, Text) else ()
+            replaced = text.replace(old.value, new)
+            if isinstance(receiver, Lit) and out.exact:
+                return Lit(replaced)
+            return Text(replaced, env + tuple(out.env))
+        if method in ("strip", "lstrip", "rstrip") and len(values) <= 1:
+            chars = values[0] if values else _NONE
+            if not (isinstance(chars, Lit) and isinstance(chars.value, str | None)):
+                return UNKNOWN
+            return _apply_text(receiver, lambda text: getattr(text, method)(chars.value))
+        return UNKNOWN
+
+    def _format_args(self, call: cst.Call, mapping_only: bool) -> tuple[list[Val], dict[str, Val]]:
+        """Positional and keyword values of `str.format(...)` (`format_map(m)` takes one mapping)."""
+        positional: list[Val] = []
+        keywords: dict[str, Val] = {}
+        open_positional = False  # after a `*args` not known statically, positions are unknown
+        if mapping_only:
+            mapping = self.eval(call.args[0].value) if len(call.args) == 1 else UNKNOWN
+            return [], _string_keys(mapping)
+        for arg in call.args:
+            if arg.star == "**":
+                keywords.update(_string_keys(self.eval(arg.value)))
+            elif arg.keyword is not None:
+                keywords[arg.keyword.value] = self.eval(arg.value)
+            elif open_positional:
+                continue
+            elif arg.star == "*":
+                spread = self.eval(arg.value)
+                if isinstance(spread, Seq):
+                    positional.extend(spread.items)
+                else:
+                    open_positional = True
+            else:
+                positional.append(self.eval(arg.value))
+        return positional, keywords
 
     def _str(self, node: cst.BaseExpression | None) -> str | None:
         value = self.eval(node)
@@ -2257,6 +2375,212 @@ def _camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+_MAX_TEXT = 200_000
+"""Strings longer than this are not built (`"x" * n`, wide format specs): prompts are far shorter."""
+_STR_METHODS = frozenset({"format", "format_map", "join", "replace", "strip", "lstrip", "rstrip"})
+_TEXT_FUNCTIONS: dict[str, Callable[[str], str]] = {
+    "textwrap.dedent": textwrap.dedent,
+    "inspect.cleandoc": inspect.cleandoc,
+}
+_SCALARS = (str, int, float, bool, type(None))
+_WIDTHS = re.compile(r"\d+")
+_PERCENT = re.compile(
+    r"%(?:\((?P<key>[^)]*)\))?(?P<spec>[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?)(?P<conv>[diouxXeEfFgGcrsa%])"
+)
+_ESCAPE = re.compile(r"\\(N\{[^}]*\}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|[0-7]{1,3}|.)", re.S)
+_SIMPLE_ESCAPES = {
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\n": "",
+}
+
+
+class _Builder:
+    """Assembles a string from literal text and values; it stays exact while every value is a known literal."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.env: list[str] = []
+        self.exact = True
+
+    def text(self, literal: str) -> None:
+        self.parts.append(literal)
+
+    def field(self, value: Val, render: Callable[[Any], str] = str, plain: bool = True) -> None:
+        """A value put into the string: `render` formats a literal; a partly known string (`plain` fields
+        only) contributes its literal parts; anything else is left out."""
+        if isinstance(value, Lit) and isinstance(value.value, _SCALARS):
+            try:
+                self.parts.append(render(value.value))
+                return
+            except (TypeError, ValueError, OverflowError):
+                pass
+        elif isinstance(value, Text):
+            if plain:
+                self.parts.append(value.static)
+            self.env.extend(value.env)
+        elif isinstance(value, EnvRef):
+            self.env.append(value.name)
+        self.exact = False
+
+    def value(self) -> Val:
+        text = "".join(self.parts)
+        return Lit(text) if self.exact else Text(text, tuple(self.env))
+
+
+def _is_text(value: Val) -> bool:
+    return isinstance(value, Text) or (isinstance(value, Lit) and isinstance(value.value, str))
+
+
+def _as_str(value: object) -> str:
+    """A literal that must already be a string (`+`, `join`)."""
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+def _formatter(conversion: str | None, spec: str) -> Callable[[Any], str]:
+    """How a replacement field `{x!r:>10}` renders a literal value."""
+
+    def render(value: object) -> str:
+        if any(int(n) > 1000 for n in _WIDTHS.findall(spec)):
+            raise ValueError("format width too large to build")
+        if conversion == "r":
+            value = repr(value)
+        elif conversion == "a":
+            value = ascii(value)
+        elif conversion not in (None, "s"):
+            raise ValueError(f"unknown conversion {conversion!r}")
+        return format(value, spec)
+
+    return render
+
+
+def _apply_text(value: Val, transform: Callable[[str], str]) -> Val:
+    """A string function (`textwrap.dedent`, `.strip()`) applied to a known string, or to the literal parts
+    of a partly known one."""
+    if isinstance(value, Lit) and isinstance(value.value, str):
+        return Lit(transform(value.value))
+    if isinstance(value, Text):
+        return Text(transform(value.static), value.env)
+    return UNKNOWN
+
+
+def _string_keys(mapping: Val) -> dict[str, Val]:
+    if not isinstance(mapping, DictV):
+        return {}
+    return {k.value: v for k, v in mapping.items if isinstance(k, Lit) and isinstance(k.value, str)}
+
+
+def _str_format(template: Val, positional: list[Val], keywords: dict[str, Val]) -> Val:
+    """`template.format(...)`: literal parts kept, fields filled where their values are literal, else left out."""
+    text = _static(template)
+    out = _Builder()
+    if isinstance(template, Text):
+        out.exact = False
+        out.env.extend(template.env)
+    try:
+        pieces = list(string.Formatter().parse(text))
+    except ValueError:  # malformed braces: only the literal parts of a partly known template get here
+        return template if isinstance(template, Text) else UNKNOWN
+    auto = 0
+    for literal, name, spec, conversion in pieces:
+        out.text(literal)
+        if name is None:
+            continue
+        head = re.split(r"[.\[]", name, maxsplit=1)[0]
+        value: Val = UNKNOWN
+        if head == "" or head.isdigit():
+            index = auto if head == "" else int(head)
+            auto += head == ""
+            if index < len(positional):
+                value = positional[index]
+        else:
+            value = keywords.get(head, UNKNOWN)
+        if head != name or "{" in (spec or ""):  # `{user.name}`, `{row[0]}`, `{x:{width}}`
+            value = UNKNOWN
+        out.field(value, _formatter(conversion, spec or ""), plain=conversion in (None, "s") and not spec)
+    return out.value()
+
+
+def _percent_format(template: Val, args: Val) -> Val:
+    """`template % args` (printf style): literal parts kept, conversions filled where their values are literal."""
+    text = _static(template)
+    out = _Builder()
+    if isinstance(template, Text):
+        out.exact = False
+        out.env.extend(template.env)
+    mapping = args if isinstance(args, DictV) else None
+    positional = list(args.items) if isinstance(args, Seq) else [args]
+    index, last = 0, 0
+    for match in _PERCENT.finditer(text):
+        out.text(text[last : match.start()])
+        last = match.end()
+        key, spec, conv = match["key"], match["spec"], match["conv"]
+        if conv == "%" and key is None and not spec:
+            out.text("%")
+            continue
+        value: Val = UNKNOWN
+        if "*" in spec:
+            positional = []  # widths taken from the arguments: the positions that follow are unknown
+        elif key is not None:
+            value = (mapping.get(key) or UNKNOWN) if mapping is not None else UNKNOWN
+        elif index < len(positional):
+            value = positional[index]
+        index += key is None
+
+        def render(v: object, fmt: str = f"%{spec}{conv}") -> str:
+            if any(int(n) > 1000 for n in _WIDTHS.findall(fmt)):
+                raise ValueError("format width too large to build")
+            return str(fmt % (v,))
+
+        out.field(value, render, plain=conv == "s" and not spec)
+    out.text(text[last:])
+    return out.value()
+
+
+def _unescape(match: re.Match[str]) -> str:
+    body = match.group(1)
+    if body in _SIMPLE_ESCAPES:
+        return _SIMPLE_ESCAPES[body]
+    try:
+        if body.startswith("N{"):
+            return unicodedata.lookup(body[2:-1])
+        if body[0] in "uUx" and len(body) > 1:
+            return chr(int(body[1:], 16))
+        if body[0] in "01234567":
+            return chr(int(body, 8))
+    except (KeyError, ValueError, OverflowError):
+        pass
+    return match.group(0)  # Python keeps unknown escapes such as `\d` as they are
+
+
+def _fstring_literal(source: str, raw: bool) -> str:
+    """The text of an f-string's literal part as written in the source (`{{` and escapes resolved)."""
+    text = source.replace("{{", "{").replace("}}", "}")
+    return text if raw or "\\" not in text else _ESCAPE.sub(_unescape, text)
+
+
+def _fstring_spec(spec: Iterable[cst.BaseFormattedStringContent] | None, raw: bool) -> str | None:
+    """A literal format spec (`:>10`), "" when there is none, None when it holds fields."""
+    if spec is None:
+        return ""
+    parts: list[str] = []
+    for part in spec:
+        if not isinstance(part, cst.FormattedStringText):
+            return None
+        parts.append(_fstring_literal(part.value, raw))
+    return "".join(parts)
+
+
 def _static(value: Val) -> str:
     if isinstance(value, Lit) and isinstance(value.value, str):
         return value.value
@@ -2268,8 +2592,12 @@ def _static(value: Val) -> str:
 def _prompt_text(value: Val) -> str:
     """The static text of a prompt: a string, or a list of strings or text blocks (`{"type": "text", "text": ...}`)."""
     if isinstance(value, Seq):
-        return _joined(*(_prompt_text(i.get("text") or UNKNOWN if isinstance(i, DictV) else i) for i in value.items))
+        return _joined(*(_prompt_text(_block_text(item)) for item in value.items))
     return _static(value)
+
+
+def _block_text(item: Val) -> Val:
+    return (item.get("text") or UNKNOWN) if isinstance(item, DictV) else item
 
 
 def _joined(*texts: str) -> str:

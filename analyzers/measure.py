@@ -50,6 +50,7 @@ class CodeModeCosts:
     tool_doc: Mapping[tuple[str, str], int] = field(default_factory=dict)
     server_index: Mapping[str, int] = field(default_factory=dict)
     source: str = ""
+    problems: tuple[Problem, ...] = ()  # servers whose package could not be rendered (priced as today)
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,41 @@ def _decide(
     return "code-first", tuple(reasons)
 
 
+def decide_agent(agent: Agent, inv: Inventory) -> tuple[Decision, tuple[str, ...], int]:
+    """The audit's decision for one agent from tool counts alone (no tokenizer): (decision, reasons, tool count).
+
+    Same servers and `_decide` as `measure`; the token-reduction reason of a code-first or hybrid
+    decision is left out, since no tokens are counted here.
+    """
+    names, _ = _agent_servers(agent, inv)
+    figs: list[ServerFigure] = []
+    for name in names:
+        spec = next((s for s in inv.servers if s.name == name), None)
+        manifest = inv.manifest(name)
+        if spec is None and manifest is None:
+            continue
+        count: int | None = None
+        if manifest is not None:
+            allowed = set(spec.tool_filter) if spec and spec.tool_filter else None
+            count = sum(1 for t in manifest.tools if allowed is None or t.name in allowed)
+        figs.append(
+            ServerFigure(
+                name=name,
+                status="known" if manifest is not None else "unknown",
+                transport=spec.transport if spec else "unknown",
+                source=str(spec.source) if spec else str(manifest.source or "") if manifest else "",
+                manifest=manifest.label() if manifest else None,
+                tool_count=count,
+                tokens=None,
+                description_tokens=None,
+                package=(spec.package if spec else None) or (manifest.package if manifest else None),
+            )
+        )
+    tool_count = sum(f.tool_count or 0 for f in figs)
+    decision, reasons = _decide(agent, figs, tool_count, 0.0)
+    return decision, tuple(r for r in reasons if not r.startswith("code mode would cut")), tool_count
+
+
 def _code_mode_tokens(servers: Sequence[ServerFigure], agent: Agent, costs: CodeModeCosts) -> int:
     """Per-request context on code mode: fixed prompt + the docs the agent has to read once."""
     docs = 0
@@ -264,7 +300,9 @@ def _code_mode_tokens(servers: Sequence[ServerFigure], agent: Agent, costs: Code
     for s in servers:
         names = {t.tool for t in s.tools}
         hits = sorted(used & names)
-        if hits:
+        if s.tools and s.name not in costs.server_index:  # no package could be rendered: no saving claimed
+            docs += s.tokens or 0
+        elif hits:
             docs += sum(costs.tool_doc.get((s.name, t), 0) for t in hits)
         else:
             docs += costs.server_index.get(s.name, 0)
@@ -310,16 +348,18 @@ def load_trace(path: Path) -> dict[str, list[dict[str, Any]]]:
 
 def _trace_workflow(
     trace: Mapping[str, list[dict[str, Any]]], after_per_request: int, fixed: int, name: str
-) -> WorkflowFigure:
+) -> WorkflowFigure | None:
     chosen = {t: [r for r in recs if r.get("agent") in (None, name)] for t, recs in trace.items()}
     recs = [r for rs in chosen.values() for r in rs]
+    if not recs:
+        return None
     tasks = max(1, sum(1 for rs in chosen.values() if rs))
     billed = sum(int(r["usage"]["input_tokens"]) for r in recs) // tasks
     calls = sum(int(r.get("tool_calls", 0)) for r in recs) // tasks
     return WorkflowFigure(
         basis=f"trace: {len(recs)} logged requests over {tasks} task(s), mean per task",
         calls=calls,
-        requests_before=len(recs) // tasks,
+        requests_before=round(len(recs) / tasks),
         billed_before=billed,
         requests_after=3,
         billed_after=fixed + 2 * after_per_request,
@@ -357,14 +397,17 @@ def measure(
         # An agent already on code mode sends no tool schemas: its context is the code-mode one.
         definitions = 0 if agent.code_mode else sum(f.tokens or 0 for f in figs)
         a_model = model or agent.model
+        # The provider's fixed tool-use prompt is sent whenever tools are: with every tool schema
+        # today, and with the one execute-code tool on code mode.
+        code_overhead = pricing.tool_use_overhead(a_model, a_provider)
         overhead = (
-            pricing.tool_use_overhead(a_model, a_provider)
+            code_overhead
             if tool_count or agent.code_mode
-            else pricing.Overhead(0, "no tools sent")
+            else pricing.Overhead(0, "tools unknown" if unknown else "no tools sent")
         )
         system_tokens = count_system(agent) if count_system else 0
-        code_tokens = _code_mode_tokens(figs, agent, costs)
-        direct_now = (code_tokens if agent.code_mode else definitions) + (overhead.tokens or 0)
+        code_tokens = _code_mode_tokens(figs, agent, costs) + (code_overhead.tokens or 0)
+        direct_now = code_tokens if agent.code_mode else definitions + (overhead.tokens or 0)
         per_request = direct_now + system_tokens
         reduction = 0.0 if not direct_now else max(0.0, (direct_now - code_tokens) / direct_now)
         decision, reasons = _decide(agent, figs, tool_count, reduction)
@@ -373,7 +416,7 @@ def measure(
         after = code_tokens if decision in ("code-first", "hybrid") else direct_now
         workflow = None
         if trace is not None:
-            workflow = _trace_workflow(trace, code_tokens, costs.fixed, agent.name)
+            workflow = _trace_workflow(trace, code_tokens + system_tokens, costs.fixed, agent.name)
         elif agent.tool_sequence and not agent.code_mode:
             workflow = _workflow(
                 len(agent.tool_sequence), per_request, code_tokens + system_tokens, costs.fixed
@@ -410,6 +453,20 @@ def measure(
             )
         )
     agents.sort(key=lambda a: (-a.monthly_waste, a.name))
+    extra: list[Problem] = []
+    if trace is not None and agents and all(a.workflow is None for a in agents):
+        named = sorted(
+            {str(r["agent"]) for recs in trace.values() for r in recs if r.get("agent") is not None}
+        )
+        extra.append(
+            Problem(
+                "warning",
+                "the trace has no requests for any agent found in the code (trace agents: "
+                + (", ".join(named[:5]) or "none")
+                + f"; agents here: {', '.join(a.name for a in agents[:5])})",
+                hint="set each record's `agent` to the agent's name as the audit reports it, or leave it out",
+            )
+        )
     known = [s for s in servers if s.status == "known"]
     totals = {
         "servers": len(servers),
@@ -432,7 +489,7 @@ def measure(
         code_mode_source=costs.source,
         servers=servers,
         agents=tuple(agents),
-        problems=inv.problems,
+        problems=inv.problems + costs.problems + tuple(extra),
         files_scanned=inv.files_scanned,
         totals=totals,
     )

@@ -162,7 +162,10 @@ class Agent:
     code_mode: bool = False
     model: str | None = None
     provider: Literal["anthropic", "openai", "unknown"] = "unknown"
-    system_prompt_chars: int = 0
+    system_prompt_chars: int = 0  # len(system_prompt)
+    # the static text of the longest system prompt the agent sends (literal parts only; parts computed at
+    # run time, such as a tool list, are left out)
+    system_prompt: str = ""
     tool_sequence: tuple[str, ...] = ()  # literal tool calls in source order, when visible
 
 

@@ -74,9 +74,10 @@ def _cache_dir() -> Path:
     return Path(base) / "cfmigrate" / "read-costs"
 
 
-def _read_costs(manifest: Manifest, tok: Tokenizer) -> dict[str, object]:
+def _read_costs(manifest: Manifest, tok: Tokenizer) -> dict[str, object] | Problem:
     """One server's code-mode read costs, cached by generator version, tokenizer and manifest hash."""
     from cfmigrate.generators.costs import code_mode_read_costs
+    from cfmigrate.generators.errors import GenerateFailure
     from cfmigrate.migrate import __version__
 
     key = hashlib.sha256(
@@ -88,7 +89,16 @@ def _read_costs(manifest: Manifest, tok: Tokenizer) -> dict[str, object]:
         return cached
     except (OSError, ValueError):
         pass
-    read = code_mode_read_costs([manifest], tok).servers[0]
+    try:
+        read = code_mode_read_costs([manifest], tok).servers[0]
+    except GenerateFailure as exc:
+        return Problem(
+            "warning",
+            f"server {manifest.server!r}: its code interface cannot be generated ({exc}); "
+            "its code-mode cost is counted as today's, with no saving",
+            manifest.source,
+            "see `cfmigrate generate` for the fix",
+        )
     data: dict[str, object] = {"index": read.index, "tools": {t.tool: t.module for t in read.tools}}
     try:
         atomic_write_text(path, json.dumps(data, sort_keys=True))
@@ -103,10 +113,14 @@ def code_mode_costs(manifests: Sequence[Manifest], tok: Tokenizer) -> CodeModeCo
 
     tool_doc: dict[tuple[str, str], int] = {}
     server_index: dict[str, int] = {}
+    problems: list[Problem] = []
     for manifest in manifests:
         if not manifest.tools:
             continue
         read = _read_costs(manifest, tok)
+        if isinstance(read, Problem):
+            problems.append(read)
+            continue
         server_index[manifest.server] = int(read["index"])  # type: ignore[call-overload]
         tools = read["tools"]
         assert isinstance(tools, dict)
@@ -117,6 +131,7 @@ def code_mode_costs(manifests: Sequence[Manifest], tok: Tokenizer) -> CodeModeCo
         tool_doc=tool_doc,
         server_index=server_index,
         source="code-first prompt + execute tool (cfmigrate.runtime) and the generated package's modules",
+        problems=tuple(problems),
     )
 
 
@@ -137,7 +152,9 @@ def run_audit(root: Path, opts: AuditOptions | None = None) -> AuditReport:
     root = root.resolve()
     if not root.is_dir():
         raise AuditError(f"{root}: not a directory; pass the repository to audit")
-    opts, _settings = merged_options(root, opts or AuditOptions())
+    given = opts or AuditOptions()
+    price_source = "--price" if given.price is not None else "[tool.cfmigrate] price in pyproject.toml"
+    opts, _settings = merged_options(root, given)
     assert opts.tokenizer is not None
     tok = make_tokenizer(opts.tokenizer, opts.model)
     trace = None
@@ -166,6 +183,8 @@ def run_audit(root: Path, opts: AuditOptions | None = None) -> AuditReport:
         price=opts.price,
         requests_per_day=opts.requests_per_day or pricing.DEFAULT_REQUESTS_PER_DAY,
         trace=trace,
+        count_system=lambda agent: tok.count(agent.system_prompt) if agent.system_prompt else 0,
+        price_source=price_source,
     )
     return report
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -55,10 +56,10 @@ def audit(
         typer.Option(help="Render tools as this provider receives them (default: per agent)."),
     ] = None,
     price: Annotated[
-        float | None, typer.Option(help="USD per million input tokens (default: table by model).")
+        float | None, typer.Option(min=0.0, help="USD per million input tokens (default: table by model).")
     ] = None,
     requests_per_day: Annotated[
-        int | None, typer.Option(help="Requests per agent per day (default 1000).")
+        int | None, typer.Option(min=1, help="Requests per agent per day (default 1000).")
     ] = None,
     fail_over: Annotated[
         int | None,
@@ -69,7 +70,9 @@ def audit(
     connect: Annotated[
         bool, typer.Option(help="Start/connect each server and list its tools live; writes snapshots.")
     ] = False,
-    timeout: Annotated[float, typer.Option(help="Per-server timeout for --connect, seconds.")] = 30.0,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Per-server timeout for --connect, seconds.")
+    ] = 30.0,
     trace: Annotated[
         Path | None,
         typer.Option(help="JSONL of logged requests with usage: billed input per task from real traffic."),
@@ -111,7 +114,7 @@ def audit(
         from cfmigrate.analyzers.files import atomic_write_text
 
         if format is Format.table:
-            console = Console(record=True, width=140, force_terminal=False)
+            console = Console(file=io.StringIO(), record=True, width=140, force_terminal=False)
             render_terminal(report, console)
             text = console.export_text()
         atomic_write_text(output, text)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cfmigrate.analyzers.measure import AgentFigure, AuditReport, ServerFigure
@@ -28,11 +29,21 @@ def _money(value: float) -> str:
     return f"${value:,.2f}"
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def _less(reduction: float) -> str:
+    """'85.1% less', or '12.0% more' when code mode would cost more."""
+    return f"{reduction:.1%} less" if reduction >= 0 else f"{-reduction:.1%} more"
+
+
 def summary_line(r: AuditReport) -> str:
     t = r.totals
     return (
-        f"{t['servers']} servers ({t['servers_unknown']} with unknown tools), {t['tools']} tools costing "
-        f"{t['definition_tokens']:,} tokens of definitions; {t['agents']} agents, {t['agents_to_migrate']} to migrate; "
+        f"{_count(t['servers'], 'server')} ({t['servers_unknown']} with unknown tools), "
+        f"{_count(t['tools'], 'tool')} costing {t['definition_tokens']:,} tokens of definitions; "
+        f"{_count(t['agents'], 'agent')}, {t['agents_to_migrate']} to migrate; "
         f"monthly input spend on tool context {_money(t['monthly_cost_before'])} -> {_money(t['monthly_cost_after'])} "
         f"({r.tokenizer})"
     )
@@ -103,16 +114,20 @@ _SHORT = {
 
 
 def render_terminal(r: AuditReport, console: Console) -> None:
-    """The human report: servers, agents ranked by waste, reasons, problems, summary line."""
+    """The human report: servers, agents ranked by waste, reasons, problems, summary line.
+
+    Text from the repository (names, paths, messages) is escaped: `[tool.cfmigrate]` stays literal.
+    """
+    e = escape
     console.print(
-        f"[bold]cfmigrate audit[/bold] {r.root}  ({r.files_scanned:,} files; tokens: {r.tokenizer})"
+        f"[bold]cfmigrate audit[/bold] {e(r.root)}  ({r.files_scanned:,} files; tokens: {e(r.tokenizer)})"
     )
     st = Table(title="MCP servers", box=box.SIMPLE_HEAVY, title_justify="left")
     for h in ("server", "tools", "tokens", "per tool"):
         st.add_column(h, justify="left" if h == "server" else "right", no_wrap=True)
     st.add_column("tools from", overflow="fold")
     for row in _server_rows(r.servers):
-        st.add_row(row[0], row[2], row[3], row[4], f"{row[5]} ({row[1]}, {row[6]})")
+        st.add_row(e(row[0]), row[2], row[3], row[4], e(f"{row[5]} ({row[1]}, {row[6]})"))
     console.print(st if r.servers else "No MCP servers found.")
     at = Table(title="Agents, ranked by monthly waste", box=box.SIMPLE_HEAVY, title_justify="left")
     at.add_column("agent", overflow="fold")
@@ -120,7 +135,7 @@ def render_terminal(r: AuditReport, console: Console) -> None:
         at.add_column(h, justify="left" if h == "decision" else "right", no_wrap=True)
     for a in r.agents:
         at.add_row(
-            a.name,
+            e(a.name),
             str(a.tool_count),
             f"{a.per_request_tokens:,}",
             f"{a.code_mode_tokens:,}",
@@ -131,30 +146,32 @@ def render_terminal(r: AuditReport, console: Console) -> None:
     console.print(at if r.agents else "No agents that use MCP tools found.")
     for a in r.agents:
         console.print(
-            f"[bold]{a.name}[/bold] ({a.source}, {a.framework}) — {_DECISION[a.decision]}; "
-            f"{a.threshold} ({a.tool_count} tools from {', '.join(a.servers) or 'no server'})"
+            f"[bold]{e(a.name)}[/bold] ({e(a.source)}, {a.framework}) — {_DECISION[a.decision]}; "
+            f"{a.threshold} ({a.tool_count} tools from {e(', '.join(a.servers)) or 'no server'})"
         )
-        for reason in a.reasons:
-            console.print(f"  - {reason}")
+        lines = [*a.reasons]
         if a.servers_basis != "static":
-            console.print(f"  - servers: {a.servers_basis}")
+            lines.append(f"servers: {a.servers_basis}")
         if a.unknown_servers:
-            console.print(f"  - tools unknown for {', '.join(a.unknown_servers)}: run with --connect")
+            lines.append(f"tools unknown for {', '.join(a.unknown_servers)}: run with --connect")
         if a.workflow:
             w = a.workflow
-            console.print(
-                f"  - workflow: {w.requests_before} requests, {w.billed_before:,} billed input tokens -> "
-                f"{w.requests_after} requests, {w.billed_after:,} on code mode ({w.reduction:.1%} less; {w.basis})"
+            lines.append(
+                f"workflow: {w.requests_before} requests, {w.billed_before:,} billed input tokens -> "
+                f"{w.requests_after} requests, {w.billed_after:,} on code mode ({_less(w.reduction)}; {w.basis})"
             )
-        console.print(f"  - tool-use overhead: {a.overhead_note}")
-        console.print(f"  - price: ${a.price_per_mtok}/MTok ({a.price_source})")
+        if a.system_prompt_tokens:
+            lines.append(f"system prompt: {a.system_prompt_tokens:,} tokens (static text of the prompt)")
+        lines.append(f"tool-use overhead: {a.overhead_note}")
+        lines.append(f"price: ${a.price_per_mtok}/MTok ({a.price_source})")
+        for line in lines:
+            console.print(f"  - {e(line)}")
     for p in r.problems:
         style = {"error": "red", "warning": "yellow"}.get(p.level, "dim")
         where = f"{p.source}: " if p.source else ""
-        console.print(
-            f"[{style}]{p.level}[/{style}]: {where}{p.message}" + (f" — {p.hint}" if p.hint else "")
-        )
-    console.print(f"[bold]Summary:[/bold] {summary_line(r)}")
+        text = f"{where}{p.message}" + (f" — {p.hint}" if p.hint else "")
+        console.print(f"[{style}]{p.level}[/{style}]: {e(text)}")
+    console.print(f"[bold]Summary:[/bold] {e(summary_line(r))}")
 
 
 def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -186,7 +203,7 @@ def render_markdown(r: AuditReport) -> str:
             w = a.workflow
             out.append(
                 f"  - workflow: {w.billed_before:,} → {w.billed_after:,} billed input tokens "
-                f"({w.reduction:.1%} less; {w.basis})"
+                f"({_less(w.reduction)}; {w.basis})"
             )
     out += ["", "### MCP servers", ""]
     out.append(_md_table(SERVER_HEAD, _server_rows(r.servers)) if r.servers else "No MCP servers found.")

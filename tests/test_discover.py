@@ -354,3 +354,14 @@ def test_parallel_parsing_equals_serial(monkeypatch: pytest.MonkeyPatch) -> None
     assert discover(FRAMEWORKS, jobs=2) == serial
     monkeypatch.setattr(discover_module, "PARALLEL_MIN_TREE", 2)
     assert discover(FRAMEWORKS, jobs=2) == serial
+
+
+def test_a_generated_servers_package_is_not_analysed_as_agent_code(tmp_path: Path) -> None:
+    """`cfmigrate generate` output (its `_runtime.py` opens MCP sessions) must not show up as agents or servers."""
+    import shutil
+
+    golden = Path(__file__).resolve().parent / "golden" / "seed-scenario" / "servers"
+    shutil.copytree(golden, tmp_path / "servers")
+    inv = discover(tmp_path)
+    assert inv.agents == () and inv.servers == ()
+    assert not [p for p in inv.problems if "_runtime.py" in str(p.source)]

@@ -87,7 +87,8 @@ def test_per_server_and_per_agent_totals_are_sums_of_tool_costs() -> None:
     assert a.definition_tokens == sum(s.tokens for s in r.servers)
     assert a.overhead_tokens == 346  # documented table, claude-sonnet-4*
     assert a.per_request_tokens == a.definition_tokens + 346
-    assert a.code_mode_tokens == 500 + 300 + 400  # no literal calls -> each server's index
+    # no literal calls -> each server's index; the execute tool still brings the tool-use prompt
+    assert a.code_mode_tokens == 500 + 300 + 400 + 346
     assert a.decision == "hybrid" and any("2 MCP servers" in r for r in a.reasons)
     assert r.tokenizer == "estimate, o200k_base"
 
@@ -192,3 +193,21 @@ def test_trace_lines_without_task_are_tasks_of_their_own(tmp_path: Path) -> None
     trace = tmp_path / "t.jsonl"
     trace.write_text('{"usage": {"input_tokens": 5}}\n{"usage": {"input_tokens": 7}}\n')
     assert len(load_trace(trace)) == 2
+
+
+def test_trace_without_records_for_any_agent_is_a_warning(tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    trace.write_text('{"task": "a", "agent": "someone-else", "usage": {"input_tokens": 5}}\n')
+    r = measure(_inventory(_agent(servers=("drive",)), {"drive": 12}), TOK, COSTS, trace=load_trace(trace))
+    assert r.agents[0].workflow is None
+    assert any("no requests for any agent" in p.message and "someone-else" in p.message for p in r.problems)
+
+
+def test_system_prompt_is_counted_with_the_audit_tokenizer() -> None:
+    agent = _agent(servers=("drive",), system_prompt="You are a careful sales assistant. " * 10)
+    r = measure(
+        _inventory(agent, {"drive": 12}), TOK, COSTS, count_system=lambda a: TOK.count(a.system_prompt)
+    )
+    a = r.agents[0]
+    assert a.system_prompt_tokens == TOK.count(agent.system_prompt) > 0
+    assert a.per_request_tokens == a.definition_tokens + a.overhead_tokens + a.system_prompt_tokens

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cfmigrate.analyzers.model import Problem
+from cfmigrate.generators import __version__
 from cfmigrate.generators.writer import (
     TreeDiff,
     check_out_dir,
@@ -23,7 +24,6 @@ from cfmigrate.generators.writer import (
     write_stamp,
     write_tree,
 )
-from cfmigrate.generators import __version__
 
 if TYPE_CHECKING:
     from cfmigrate.generators.inputs import Estate
@@ -66,6 +66,7 @@ class Outcome:
     diff_text: str = ""
     problems: tuple[Problem, ...] = ()
     fast_path: bool = False  # `--check` answered from the stamp without rendering
+    provenance: tuple[str, ...] = ()  # one line per server whose tools do not come from a snapshot
     seconds: float = 0.0
 
     @property
@@ -79,9 +80,14 @@ class Outcome:
 
 @lru_cache(maxsize=1)
 def generator_fingerprint() -> str:
-    """cfmigrate's version, the generator's own sources and templates, and the pinned tools' versions."""
+    """cfmigrate's version, the generator's and analyzers' sources, templates, and the pinned tools' versions."""
     h = hashlib.sha256(__version__.encode())
-    for package, suffix in (("cfmigrate.generators", ".py"), ("cfmigrate.templates", ".jinja")):
+    # the analyzers count too: a server's tools may come from static analysis of its source
+    for package, suffix in (
+        ("cfmigrate.generators", ".py"),
+        ("cfmigrate.templates", ".jinja"),
+        ("cfmigrate.analyzers", ".py"),
+    ):
         base = resources.files(package)
         for entry in sorted(_walk(base), key=lambda e: e[0]):
             if entry[0].endswith(suffix):
@@ -153,6 +159,7 @@ def generate(options: GenerateOptions, estate: Estate | None = None) -> Outcome:
         written=written,
         diff=compare(options.out_dir, files),
         problems=(*estate.problems, *package.problems),
+        provenance=estate.provenance,
         seconds=time.perf_counter() - started,
     )
 
@@ -173,6 +180,7 @@ def check(options: GenerateOptions, estate: Estate | None = None, *, fast: bool 
         diff=diff,
         diff_text=text,
         problems=(*estate.problems, *package.problems),
+        provenance=estate.provenance,
         seconds=time.perf_counter() - started,
     )
 

@@ -13,10 +13,9 @@ from typing import Any
 
 import jinja2
 
-from cfmigrate.generators import docs
+from cfmigrate.generators import __version__, docs
 from cfmigrate.generators.errors import GenerateFailure
 from cfmigrate.generators.ir import PackageIR, ServerIR, ToolIR
-from cfmigrate.generators import __version__
 
 LINE_LENGTH = 88  # ruff's default, so the package passes `ruff format --check` under a default config
 RUFF_FIX_RULES = "F401,I001,UP,W291,W293,RUF022"

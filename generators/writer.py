@@ -100,8 +100,13 @@ def unified_diff(out_dir: Path, files: Mapping[str, bytes], diff: TreeDiff, labe
 
 
 def check_out_dir(root: Path, out_dir: Path) -> None:
-    """Refuse output paths that would replace the repository (or something that is not a directory)."""
+    """Refuse output paths outside the repository, ones that would replace it, and ones that are not directories."""
     root, out_dir = root.resolve(), out_dir.resolve()
+    if not out_dir.is_relative_to(root):
+        raise WriteError(
+            f"--out {out_dir} is outside the repository root {root}; choose a folder inside it (e.g. servers), "
+            "or pass --root for the repository it belongs to"
+        )
     if out_dir == root or out_dir in root.parents:
         raise WriteError(
             f"--out {out_dir} would replace the repository itself; use a dedicated folder such as servers/"

@@ -1,4 +1,4 @@
-"""`cfmigrate generate`: the typed `servers/` package from tool snapshots, or `--check` that it is current."""
+"""`cfmigrate generate`: the typed `servers/` package from the best known tool lists, or `--check` that it is current."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from cfmigrate.generators.api import GenerateOptions, Outcome, check
 from cfmigrate.generators.api import generate as run_generate
 from cfmigrate.generators.api import refresh as run_refresh
 from cfmigrate.generators.errors import GenerateFailure
+from cfmigrate.generators.writer import check_out_dir
 
 
 def _fail(message: str) -> typer.Exit:
@@ -44,7 +45,7 @@ def generate(
         str | None,
         typer.Option(
             "--out",
-            help="Package directory, relative to --root (default: [tool.cfmigrate] out, else servers).",
+            help="Package directory, relative to --root (default: \\[tool.cfmigrate] out, else servers).",
         ),
     ] = None,
     manifest: Annotated[
@@ -69,7 +70,7 @@ def generate(
     server: Annotated[
         list[str] | None,
         typer.Option(
-            "--server", help="Only this server (repeatable; default: [tool.cfmigrate] servers, else all)."
+            "--server", help="Only this server (repeatable; default: \\[tool.cfmigrate] servers, else all)."
         ),
     ] = None,
     no_discover: Annotated[
@@ -82,7 +83,11 @@ def generate(
         bool, typer.Option("--verbose", "-v", help="Also list schema details left to the server.")
     ] = False,
 ) -> None:
-    """Generate the typed servers/ package (one module per tool) from tool snapshots, or --check it."""
+    """Generate the typed servers/ package (one module per tool) from tool snapshots, or --check it.
+
+    Per server the best known tool list is used: snapshot, then manifest file, then static analysis of the
+    server's own source, then the bundled catalog; a line names each server not generated from a snapshot.
+    """
     if check_only and refresh:
         raise _fail("--check never writes, so it cannot --refresh; run `cfmigrate generate --refresh` first")
     root = root.resolve()
@@ -101,11 +106,14 @@ def generate(
         discover=not no_discover,
     )
     try:
+        check_out_dir(options.root, options.out_dir)  # before --refresh writes any snapshot
         if refresh:
             _report(run_refresh(options), verbose)
         outcome = check(options) if check_only else run_generate(options)
     except GenerateFailure as exc:
         raise _fail(str(exc)) from None
+    for line in outcome.provenance:
+        typer.echo(line, err=True)
     _report(outcome.problems, verbose)
     raise typer.Exit(_summary(options, outcome, check_only))
 

@@ -444,3 +444,88 @@ def test_check_fast_path_under_half_a_second(tmp_path: Path) -> None:
         best = min(best, time.perf_counter() - started)
         assert done.returncode == 0 and "up to date (stamp)" in done.stdout, done.stderr
     assert best < 0.5, f"--check took {best:.2f} s"
+
+
+def test_cli_bad_manifest_arguments_stop_before_writing(tmp_path: Path) -> None:
+    src = MANIFESTS / "mcp-server-time.tools.json"
+    (tmp_path / "bad.tools.json").write_text('{"not":"tools"}')
+    for bad, says in (("nope.json", "nope.json does not exist"), ("bad.tools.json", "holds no tools list")):
+        target = tmp_path / bad
+        result = CliRunner().invoke(
+            _app(), ["generate", "--root", str(tmp_path), "--manifest", str(src), "--manifest", str(target)]
+        )
+        assert result.exit_code == 2, result.output
+        assert result.output.count("error:") == 1 and says in result.output
+        assert f"--manifest {target if bad == 'nope.json' else bad}" in result.output
+        assert "Traceback" not in result.output
+        assert not (tmp_path / "servers").exists() and not (tmp_path / ".cfmigrate").exists()
+
+
+def _app() -> Any:
+    from cfmigrate.migrate.cli import app
+
+    return app
+
+
+def test_cli_generates_seed_from_static_analysis_of_server_code(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "seed"
+    skip = shutil.ignore_patterns("__pycache__", ".cfmigrate", "servers")
+    shutil.copytree(REPO / "fixtures" / "seed-scenario", root, ignore=skip)
+    result = _cli([], root)
+    assert result.exit_code == 0, result.output
+    assert "3 servers, 50 tools" in result.output
+    lines = [line for line in result.output.splitlines() if ": tools from " in line]
+    assert lines == [
+        f"{name}: tools from static analysis of mcp_servers/{name}_server.py:{line} "
+        "(run `cfmigrate generate --refresh` to lock the live list)"
+        for name, line in (("crm", 12), ("drive", 23), ("slack", 12))
+    ]
+    first = {p.relative_to(root): p.read_bytes() for p in (root / "servers").rglob("*.py")}
+    check = _cli(["--check"], root)
+    assert check.exit_code == 0 and "up to date (stamp)" in check.output
+    # a hand edit is caught by the full render as well (the stamp no longer matches)
+    edited = root / "servers" / "drive" / "__init__.py"
+    edited.write_text(edited.read_text() + "# edit\n")
+    stale = _cli(["--check"], root)
+    assert stale.exit_code == 1 and "drive: tools from static analysis" in stale.output
+    edited.write_bytes(first[edited.relative_to(root)])
+    # the server's own source is an input: touching it forces a full render, which agrees (same tools)
+    server = root / "mcp_servers" / "drive_server.py"
+    server.write_text(server.read_text() + "\n")
+    full = _cli(["--check"], root)
+    assert full.exit_code == 0 and "up to date [" in full.output
+    assert "drive: tools from static analysis" in full.output
+    # a snapshot outranks static analysis: no line for that server
+    snap = REPO / "tests" / "golden" / "seed-scenario" / "snapshots" / "drive.json"
+    (root / ".cfmigrate" / "manifests").mkdir(parents=True, exist_ok=True)
+    shutil.copy(snap, root / ".cfmigrate" / "manifests" / "drive.json")
+    again = _cli([], root)
+    assert again.exit_code == 0, again.output
+    assert "drive: tools from" not in again.output and "crm: tools from static analysis" in again.output
+    again_bytes = {p.relative_to(root): p.read_bytes() for p in (root / "servers").rglob("*.py")}
+    assert _cli([], root).exit_code == 0
+    assert {p.relative_to(root): p.read_bytes() for p in (root / "servers").rglob("*.py")} == again_bytes
+
+
+@pytest.mark.parametrize("out", ["../outside", "ABS"])
+def test_cli_refuses_out_outside_root(tmp_path: Path, out: str) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    target = str(tmp_path / "abs") if out == "ABS" else out
+    src = MANIFESTS / "mcp-server-time.tools.json"
+    result = _cli(["--no-discover", "--manifest", str(src), "--out", target], root)
+    assert result.exit_code == 2 and "is outside the repository root" in result.output
+    assert not (tmp_path / "outside").exists() and not (tmp_path / "abs").exists()
+    assert not (root / ".cfmigrate").exists()
+
+
+def test_cli_help_shows_settings_table() -> None:
+    result = CliRunner().invoke(
+        _app(), ["generate", "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
+    )
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "(default: [tool.cfmigrate] out, else servers)" in text
+    assert "default: [tool.cfmigrate] servers, else all" in text

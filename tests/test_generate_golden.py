@@ -76,7 +76,7 @@ def test_golden_trees_pass_ruff(name: str) -> None:
             "check",
             *common,
             "--select",
-            "E,F,W,I,B,UP,SIM,RUF",
+            "E,F,W,I,B,BLE,UP,SIM,RUF",
             "--ignore",
             "E501,RUF001,RUF002,RUF003",
             str(tree),
@@ -87,6 +87,18 @@ def test_golden_trees_pass_ruff(name: str) -> None:
     assert lint.returncode == 0, lint.stdout + lint.stderr
     fmt = subprocess.run([*ruff, "format", *common, "--check", str(tree)], capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+@pytest.mark.parametrize("name", ["manifests", "seed-scenario"])
+def test_golden_trees_pass_ruff_defaults(name: str) -> None:
+    # what a user runs in the generated repository: `ruff check --isolated servers` (ruff's defaults)
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "servers"],
+        cwd=GOLDEN / name,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_golden_trees_pass_mypy_strict(tmp_path: Path) -> None:

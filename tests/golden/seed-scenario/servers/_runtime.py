@@ -431,7 +431,8 @@ class _Session:
         except ToolError:
             self.close()
             raise
-        except Exception as exc:
+        # any failure to start (spawn, handshake, transport) becomes one ToolError naming the server
+        except Exception as exc:  # noqa: BLE001
             self.close()
             raise ToolError(self.server, tool, f"cannot start the server: {self._scrub(_describe(exc))}"
                             f"{self._failure or self._stderr()}", kind="transport") from None  # fmt: skip
@@ -556,9 +557,8 @@ class _Session:
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), 5)
-            except (
-                BaseException
-            ):  # closing must not raise; the process is going away anyway
+            # closing must not raise; the process is going away anyway
+            except BaseException:  # noqa: BLE001
                 self._task.cancel()
 
 
@@ -601,8 +601,9 @@ async def _mcp_call(server: str, tool: str, arguments: dict[str, Any]) -> ToolRe
         raise ToolError(
             server, tool, f"no answer within {_timeout('call'):g} s", kind="timeout"
         ) from None
-    except Exception as exc:
-        session.close()  # the next call starts a fresh session
+    # anything else is a broken transport: report it as a ToolError; the next call starts a fresh session
+    except Exception as exc:  # noqa: BLE001
+        session.close()
         raise ToolError(server, tool, _describe(exc), kind="transport") from None
     return _coerce(server, tool, raw)
 

@@ -62,9 +62,14 @@ def render_summary(result: MigrationResult, *, check: bool) -> str:
     if manual:
         out.append(f"to do by hand ({len(manual)}):")
         out.extend(f"  {path}:{site.line}  {site.rule}  {site.message}" for path, site in manual)
+    if result.skipped:
+        out.append(f"skipped, left on direct MCP ({len(result.skipped)}):")
+        out.extend(f"  {path}:{line}  {why}" for path, line, why in result.skipped)
     if result.errors:
         out.append(f"errors ({len(result.errors)}):")
-        out.extend(f"  {item.path}  {item.error}" for item in result.errors)
+        out.extend(
+            f"  {item.path}{f':{item.line}' if item.line else ''}  {item.error}" for item in result.errors
+        )
     for note in result.notes:
         out.append(f"note: {note}")
     if result.wrappers is not None and result.wrappers.state != "not-needed":
@@ -120,6 +125,13 @@ def migrate(
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", help="Worker processes (default: CPU count).")
     ] = None,
+    all_agents: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Also migrate agents the decision framework keeps on direct MCP (e.g. fewer than 20 tools).",
+        ),
+    ] = False,
 ) -> None:
     """Rewrite agents to code mode over MCP: typed wrappers, the runtime's dispatch, tool definitions and prompt."""
     if list_rules:
@@ -143,6 +155,7 @@ def migrate(
             generate=not no_generate,
             refresh=refresh,
             jobs=jobs,
+            all_agents=all_agents,
         )
     except (MigrateError, SettingsError, _UnknownRule) as exc:
         raise _fail(str(exc)) from None

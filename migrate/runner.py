@@ -8,12 +8,15 @@ rewritten is reported and counted, and the others go on.
 
 from __future__ import annotations
 
+import ast
 import difflib
+import io
 import os
 import re
 import shutil
 import subprocess
 import time
+import tokenize
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +28,7 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 
 from cfmigrate.analyzers.files import atomic_write_bytes
-from cfmigrate.analyzers.model import Manifest, Problem, ServerSpec
+from cfmigrate.analyzers.model import Agent, Inventory, Manifest, Problem, ServerSpec
 from cfmigrate.analyzers.settings import Settings, load_settings
 from cfmigrate.analyzers.walk import iter_files
 from cfmigrate.migrate.rules import REGISTRY, MigrationPlan, MigrationRule, Site, select_rules
@@ -66,6 +69,7 @@ class FileResult:
     status: Status
     sites: tuple[Site, ...] = ()
     error: str = ""
+    line: int = 0  # where the error is (0: the whole file)
     old: bytes = b""
     new: bytes = b""
 
@@ -103,6 +107,7 @@ class MigrationResult:
     notes: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
     seconds: float = 0.0
+    skipped: tuple[tuple[str, int, str], ...] = ()  # (path, line, why and the fix): agents left on direct MCP
 
     @property
     def changed(self) -> tuple[FileResult, ...]:
@@ -138,13 +143,15 @@ class MigrationResult:
 
 
 def build_plan(
-    root: Path, settings: Settings | None = None, *, refresh: bool = False
+    root: Path, settings: Settings | None = None, *, refresh: bool = False, all_agents: bool = False
 ) -> tuple[MigrationPlan, list[str], list[Problem]]:
     """The name map and runtime setup for a tree, from one discovery and the generator's own IR.
 
     Names come from `generators.build.build_package` over the same manifests `generate` uses
     (snapshots, manifest files, the catalog), so imports match the generated package exactly,
-    renames and skipped tools included. `refresh` lists every server's tools live first.
+    renames and skipped tools included. `refresh` lists every server's tools live first. An agent the
+    audit's decision framework keeps on direct MCP is held back unless `all_agents`; an agent reaching a
+    server without generated wrappers is always held back (moving it would lose those tools).
     """
     from cfmigrate.analyzers.discover import discover
     from cfmigrate.analyzers.measure import VALIDATION_PACKAGES
@@ -192,9 +199,16 @@ def build_plan(
     file_servers: dict[str, tuple[str, ...]] = {}
     site_servers: dict[str, str] = {}
     skip_files: dict[str, str] = {}
+    held: dict[str, list[tuple[int, str]]] = {}
     file_configs: dict[str, str] = {}
+    generated = {m.server for m in usable}
+    snapshotted = {m.server for m in inventory.manifests if m.origin in USABLE_ORIGINS}
     for agent in inventory.agents:
         path = agent.source.path
+        if not agent.code_mode:
+            reason = _hold_reason(agent, inventory, generated, snapshotted, wanted, keep, all_agents)
+            if reason:
+                held.setdefault(path, []).append((agent.source.line or 1, reason))
         declared = {
             specs[n].source.path
             for n in agent.servers
@@ -228,6 +242,7 @@ def build_plan(
         file_servers=file_servers,
         site_servers=site_servers,
         skip_files=skip_files,
+        held_files={path: tuple(sorted(reasons)) for path, reasons in held.items()},
         file_configs=file_configs,
         server_ids={
             t.server: t.module.rsplit(".", 1)[-1] for entries in tools.values() for t in entries if t.module
@@ -239,6 +254,63 @@ def build_plan(
         },
     )
     return plan, notes, problems
+
+
+def _hold_reason(
+    agent: Agent,
+    inventory: Inventory,
+    generated: set[str],
+    snapshotted: set[str],
+    wanted: set[str],
+    keep: set[str],
+    all_agents: bool,
+) -> str:
+    """Why this agent stays on direct MCP (with the fix), or "" when it can move onto code mode."""
+    from cfmigrate.analyzers.measure import decide_agent
+
+    if not all_agents:
+        decision, reasons, tool_count = decide_agent(agent, inventory)
+        if decision == "keep-mcp":
+            if reasons and reasons[0].startswith(f"{tool_count} tools (< 20)"):
+                rest = "; ".join(reasons[1:]) or "schema overhead is modest"
+                why = f"{tool_count} tool{'s' * (tool_count != 1)} < 20; {rest}"
+            else:
+                why = "; ".join(reasons)
+            return (
+                f"{agent.name} kept on direct MCP by the decision framework ({why}); "
+                "`cfmigrate migrate --all` migrates it anyway"
+            )
+    # Servers it reaches, as the audit counts them: the ones linked to it, else every configured server.
+    reach = set(agent.servers) or {s.name for s in inventory.servers if not s.disabled}
+    missing = sorted(
+        server
+        for server in reach
+        if server not in generated
+        and server not in keep
+        and not any(entry.startswith(f"{server}/") for entry in keep)
+    )
+    if not missing:
+        return ""
+    fixes: list[str] = []
+    unsnapshotted = [s for s in missing if s not in snapshotted]
+    left_out = [s for s in missing if wanted and s not in wanted]
+    if unsnapshotted:
+        fixes.append(
+            f"run `cfmigrate generate --refresh` (or `cfmigrate migrate --refresh`) so "
+            f"{_names_list(unsnapshotted)} get{'s' * (len(unsnapshotted) == 1)} a tool snapshot"
+        )
+    if left_out:
+        fixes.append(f"add {_names_list(left_out)} to `[tool.cfmigrate] servers` in pyproject.toml")
+    return (
+        f"{agent.name} not moved onto code mode: it reaches {_names_list(missing)} with no generated wrappers, "
+        f"so it would lose those tools; {' and '.join(fixes)}"
+    )
+
+
+def _names_list(servers: Sequence[str]) -> str:
+    if len(servers) == 1:
+        return f"server {servers[0]!r}"
+    return f"servers {', '.join(map(repr, servers))}"
 
 
 def generate_options(root: Path, settings: Settings) -> GenerateOptions:
@@ -299,14 +371,10 @@ def transform_source(
     `location` is the file's real path: when given, the import block is re-sorted with ruff under the
     repository's own settings -- but only if it was sorted before the rewrite.
     """
-    try:
-        module = cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        return FileResult(
-            rel, "error", error=f"syntax error at line {exc.editor_line}: {exc.message}; file left alone"
-        )
-    except (UnicodeDecodeError, LookupError) as exc:
-        return FileResult(rel, "error", error=f"cannot decode the file ({exc}); file left alone")
+    parsed = parse_source(source, rel)
+    if isinstance(parsed, FileResult):
+        return parsed
+    module = parsed
     sites: list[Site] = []
     orphans: set[tuple[str, str]] = set()
     policy: dict[str, str] = {}
@@ -353,6 +421,71 @@ def transform_source(
     if location is not None:
         new = tidy_imports(source, new, location)
     return FileResult(rel, "changed", tuple(sites), old=source, new=new)
+
+
+def parse_source(source: bytes, rel: str) -> cst.Module | FileResult:
+    """The file as a libcst module, or an error result with Python's own message and line.
+
+    The encoding follows PEP 263 (a coding cookie, else UTF-8), so a latin-1 file with its cookie is
+    parsed and later written back in latin-1; a file that does not decode is reported, never raised.
+    """
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        text = source.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = source[: exc.start].count(b"\n") + 1
+        byte = source[exc.start : exc.start + 1].hex()
+        return FileResult(
+            rel,
+            "error",
+            line=line,
+            error=f"not valid {exc.encoding} (byte 0x{byte}); re-save the file as UTF-8 or declare its encoding "
+            "with a PEP 263 cookie such as `# -*- coding: latin-1 -*-` on line 1 or 2; file left alone",
+        )
+    except SyntaxError as exc:  # detect_encoding: bytes that are not UTF-8 and no (or a bad) cookie
+        line = next(
+            (n for n, raw in enumerate(source.splitlines()[:2], 1) if not _utf8(raw)),
+            exc.lineno or 1,
+        )
+        return FileResult(
+            rel,
+            "error",
+            line=line,
+            error="not valid UTF-8 and no PEP 263 coding cookie (Python: "
+            f"{exc.msg}); re-save the file as UTF-8 or add `# -*- coding: latin-1 -*-` (its real "
+            "encoding) as line 1 or 2; file left alone",
+        )
+    except LookupError as exc:
+        return FileResult(
+            rel, "error", line=1, error=f"unknown encoding in the coding cookie ({exc}); file left alone"
+        )
+    try:
+        compile(text, rel, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        return FileResult(
+            rel, "error", line=exc.lineno or 1, error=f"syntax error: {exc.msg}; file left alone"
+        )
+    except ValueError as exc:  # e.g. null bytes
+        return FileResult(rel, "error", line=1, error=f"cannot compile: {exc}; file left alone")
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:  # valid Python that libcst cannot read
+        return FileResult(
+            rel,
+            "error",
+            line=exc.editor_line,
+            error="libcst cannot parse this construct (Python accepts it); file left alone",
+        )
+    except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
+        return FileResult(rel, "error", line=1, error=f"cannot decode the file ({exc}); file left alone")
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _line_map(original: str, current: str) -> Callable[[int], int]:
@@ -450,13 +583,15 @@ def migrate(
     generate: bool = True,
     refresh: bool = False,
     jobs: int | None = None,
+    all_agents: bool = False,
     plan: MigrationPlan | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> MigrationResult:
     """Rewrite (or, without `write`, only diff) the agent files of the repository at `root`.
 
     `targets` narrows the run to some files or folders inside `root` (what a pre-commit hook passes);
-    the plan (servers, names, config) always comes from the whole repository.
+    the plan (servers, names, config) always comes from the whole repository. Agents the decision
+    framework keeps on direct MCP are left alone (and listed as skipped) unless `all_agents`.
     """
     started = time.perf_counter()
     root = Path(root).resolve()
@@ -467,13 +602,14 @@ def migrate(
     notes: list[str] = []
     problems: list[Problem] = []
     if plan is None:
-        plan, found_notes, problems = build_plan(root, settings, refresh=refresh)
+        plan, found_notes, problems = build_plan(root, settings, refresh=refresh, all_agents=all_agents)
         notes.extend(found_notes)
     skip = f"{plan.servers_dir.rstrip('/')}/"
     walk_problems: list[Problem] = []
     files = _files(root, targets, settings, walk_problems)
     problems.extend(walk_problems)
     results: list[FileResult] = []
+    skipped: list[tuple[str, int, str]] = []
     jobs_list: list[tuple[str, str, MigrationPlan, tuple[str, ...]]] = []
     rule_ids = tuple(r.RULE_ID for r in rules)
     for path, rel in files:
@@ -481,6 +617,9 @@ def migrate(
             continue
         if rel in plan.skip_files:
             notes.append(f"{rel}: {plan.skip_files[rel]}")
+            continue
+        if rel in plan.held_files:
+            skipped.extend((rel, line, why) for line, why in plan.held_files[rel])
             continue
         try:
             data = path.read_bytes()
@@ -501,6 +640,7 @@ def migrate(
         rules=tuple(r.RULE_ID for r in rules),
         notes=tuple(notes),
         problems=tuple(problems),
+        skipped=tuple(skipped),
     )
     wrappers = check_wrappers(root, plan, settings, needed=_needs_wrappers(result, plan))
     if write and result.changed:

@@ -48,6 +48,9 @@ class MigrationPlan:
     )  # agent file -> servers it reaches
     site_servers: Mapping[str, str] = field(default_factory=dict)  # "path:line" -> server of that call site
     skip_files: Mapping[str, str] = field(default_factory=dict)  # agent file -> why it is left alone
+    held_files: Mapping[str, tuple[tuple[int, str], ...]] = field(
+        default_factory=dict
+    )  # agent file -> (line, why and the fix) per agent kept off code mode; listed as skipped
     file_configs: Mapping[str, str] = field(
         default_factory=dict
     )  # agent file -> the config declaring its servers

@@ -28,7 +28,10 @@ FIXTURES: dict[str, tuple[str, ...]] = {
     "frameworks": (),
     "negatives": (),
     "config-zoo": (),
+    "frameworks-all": ("--all",),
 }
+# expected tree name -> the fixture it runs on, when they differ (the same fixture under other options)
+VARIANTS: dict[str, str] = {"frameworks-all": "frameworks"}
 _TIMING = re.compile(r" \(\d+\.\d+ s\)")
 
 
@@ -42,7 +45,7 @@ def copy_fixture(name: str, dst: Path) -> Path:
     """A private copy of a fixture repository (caches left out)."""
     target = dst / name
     shutil.copytree(
-        REPO / "fixtures" / name,
+        REPO / "fixtures" / VARIANTS.get(name, name),
         target,
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".cfmigrate-stamp*"),
     )

@@ -10,6 +10,7 @@ from anthropic import Anthropic
 from cfmigrate.runtime import CodeMode
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from servers.weather import get_alerts, get_forecast
 
 MODEL = "claude-sonnet-4-5"
 SYSTEM_PROMPT = (
@@ -60,8 +61,8 @@ class WeatherAgent:
             messages.append({"role": "user", "content": results})
 
     async def morning_briefing(self, city: str) -> str:
-        alerts = await self.session.call_tool("get_alerts", {"state": "CA"})
-        forecast = await self.session.call_tool("get_forecast", {"city": city, "days": 1})
+        alerts = await get_alerts(state="CA")
+        forecast = await get_forecast(city=city, days=1)
         return f"{alerts.content[0].text}\n{forecast.content[0].text}"
 
     async def close(self) -> None:

@@ -5,15 +5,15 @@ import json
 from pathlib import Path
 
 from cfmigrate.runtime import CodeMode
-from mcp import Client
 from openai import AsyncOpenAI
+from servers.notes import add_note
 
 NOTES_URL = "http://localhost:8765/mcp"
 
 
 async def run(question: str) -> str:
     llm = AsyncOpenAI()
-    async with Client(NOTES_URL) as notes, CodeMode(
+    async with CodeMode(
         servers_dir=Path(__file__).resolve().parents[1] / "servers",
         config=Path(__file__).resolve().parents[1] / ".mcp.json",
     ) as code_mode:
@@ -31,7 +31,7 @@ async def run(question: str) -> str:
             for call in message.tool_calls:
                 result = await code_mode.handle_tool_use(call.function.name, json.loads(call.function.arguments))
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result.content[0].text})
-        await notes.call_tool("add_note", {"title": "unanswered", "body": question})
+        await add_note(title="unanswered", body=question)
         return "gave up after 8 rounds"
 
 

@@ -249,7 +249,9 @@ def test_protections_are_printed_by_the_module_and_logged_at_start(tmp_path, cap
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "cfmigrate.runtime"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "cfmigrate.runtime"], capture_output=True, text=True, check=True
+    )
     assert "protections enforced on this machine" in out.stdout
     assert "network blocked" in out.stdout and "memory" in out.stdout
 

@@ -230,6 +230,66 @@ def with_templates(spec: ServerSpec, environ: Mapping[str, str], base: Path) -> 
     return env
 
 
+_LAUNCH_KEYS = frozenset({"command", "url", "httpUrl", "serverUrl", "uri", "type", "transport"})
+
+
+def _server_entry(data: Any, server: str, depth: int = 0) -> Mapping[str, Any] | None:
+    """The config entry of `server` anywhere in a parsed config (a keyed object, or a list item with `name`)."""
+    if depth > 6:
+        return None
+    if isinstance(data, Mapping):
+        entry = data.get(server)
+        if isinstance(entry, Mapping) and _LAUNCH_KEYS & set(entry):
+            return entry
+        values: Iterable[Any] = data.values()
+    elif isinstance(data, list):
+        for item in data:
+            if isinstance(item, Mapping) and item.get("name") == server and _LAUNCH_KEYS & set(item):
+                return item
+        values = data
+    else:
+        return None
+    for value in values:
+        found = _server_entry(value, server, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def literal_env(config: Path, server: str) -> dict[str, str]:
+    """The literal env values a config file gives `server` (`"MEMORY_FILE_PATH": "/data/m.json"`).
+
+    Read from the file when the server starts and passed to its process only: never stored in a
+    ServerSpec, a snapshot or a message. Values with references (`${VAR}`) come from templates instead.
+    """
+    import tomllib
+
+    import yaml
+
+    from cfmigrate.analyzers.configs import find_refs, parse_jsonc
+
+    try:
+        text = config.read_text(encoding="utf-8")
+        if config.suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        elif config.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        else:
+            data = parse_jsonc(text)
+    except (OSError, UnicodeDecodeError, ValueError, tomllib.TOMLDecodeError, yaml.YAMLError):
+        return {}
+    entry = _server_entry(data, server)
+    if entry is None:
+        return {}
+    env = entry.get("env", entry.get("environment"))
+    command = entry.get("command")
+    if env is None and isinstance(command, Mapping):  # Zed's old {"command": {"path", "args", "env"}}
+        env = command.get("env")
+    if not isinstance(env, Mapping):
+        return {}
+    return {str(k): v for k, v in env.items() if isinstance(v, str) and not find_refs(v)}
+
+
 def missing_env(spec: ServerSpec, environ: Mapping[str, str] | None = None) -> list[str]:
     """What the server needs but the environment lacks: `FOO`, `input:id`, or `X_API_KEY (value of header X-Api-Key)`."""
     return [_need_label(n) for n in _missing(spec, os.environ if environ is None else environ)]
@@ -767,10 +827,15 @@ async def list_tools_live(
 
 
 async def _list_tools_live(
-    spec: ServerSpec, *, timeout: float, cwd: Path | None, on_stage: Callable[[str], None] | None
+    spec: ServerSpec,
+    *,
+    timeout: float,
+    cwd: Path | None,
+    on_stage: Callable[[str], None] | None,
+    literal: Mapping[str, str] | None = None,
 ) -> ConnectResult:
     started = time.perf_counter()
-    environ = with_templates(spec, os.environ, cwd if cwd is not None else Path.cwd())
+    environ = with_templates(spec, {**(literal or {}), **os.environ}, cwd if cwd is not None else Path.cwd())
     scrub = _scrubber(_secrets(spec, environ))
 
     def problem(level: Level, message: str, hint: str = "", tail: Sequence[str] = ()) -> Problem:
@@ -923,7 +988,11 @@ async def _connect_all(
             on_stage = display.start(index, spec.name)
             try:
                 result = await _list_tools_live(
-                    spec, timeout=timeout, cwd=_base_for(root, spec), on_stage=on_stage
+                    spec,
+                    timeout=timeout,
+                    cwd=_base_for(root, spec),
+                    on_stage=on_stage,
+                    literal=literal_env(root / spec.source.path, spec.name),
                 )
             except Exception as exc:  # a bug here must not hide the other servers' results
                 scrub = _scrubber(_secrets(spec, os.environ))

@@ -523,3 +523,50 @@ def test_env_and_header_templates_are_expanded_from_our_environment(tmp_path: Pa
         "GITHUB_PERSONAL_ACCESS_TOKEN",
         "GITHUB_TOKEN",
     ]
+
+
+def test_literal_env_values_reach_the_server_but_are_never_stored(tmp_path: Path) -> None:
+    """A config's literal `"env": {"NAME": "value"}` starts the server; the value appears nowhere else."""
+    import json as _json
+
+    from cfmigrate.analyzers.configs import parse_config_file
+    from cfmigrate.analyzers.connect import connect_all, literal_env
+
+    marker = tmp_path / "started.txt"
+    server = tmp_path / "needs_env.py"
+    server.write_text(
+        "import os, pathlib, sys\n"
+        "from mcp.server import MCPServer\n"
+        "assert os.environ['LITERAL_SETTING'] == 'lit-value-canary-42', 'literal env missing'\n"
+        f"pathlib.Path({str(marker)!r}).write_text('ok')\n"
+        "mcp = MCPServer('needs-env')\n"
+        "@mcp.tool()\n"
+        "def ping() -> str:\n"
+        "    '''Answer pong.'''\n"
+        "    return 'pong'\n"
+        "mcp.run()\n"
+    )
+    cfg = tmp_path / ".mcp.json"
+    cfg.write_text(
+        _json.dumps(
+            {
+                "mcpServers": {
+                    "needs-env": {
+                        "command": sys.executable,
+                        "args": [str(server)],
+                        "env": {"LITERAL_SETTING": "lit-value-canary-42"},
+                    }
+                }
+            }
+        )
+    )
+    assert literal_env(cfg, "needs-env") == {"LITERAL_SETTING": "lit-value-canary-42"}
+    parsed = parse_config_file(cfg, ".mcp.json")
+    assert parsed is not None
+    specs, _ = parsed
+    assert "lit-value-canary-42" not in repr(specs)
+    results = connect_all(specs, root=tmp_path, timeout=20, progress=False, write=True)
+    assert results[0].manifest is not None, results[0].problem
+    assert [t.name for t in results[0].manifest.tools] == ["ping"] and marker.exists()
+    snapshot = (tmp_path / ".cfmigrate" / "manifests").glob("*.json")
+    assert all("lit-value-canary-42" not in p.read_text() for p in snapshot)

@@ -246,7 +246,11 @@ def _merge_servers(
     """One spec per name; returns the specs and, per Python file, how its server names map to final ones."""
     final: dict[str, ServerSpec] = {}
     by_launch: dict[tuple[object, ...], str] = {}
-    for spec in sorted(config_specs, key=lambda s: (s.source.path, s.source.line or 0, s.name)):
+    # Shallowest config first: the repository's own config wins over one nested in a subfolder.
+    ordered = sorted(
+        config_specs, key=lambda s: (s.source.path.count("/"), s.source.path, s.source.line or 0, s.name)
+    )
+    for spec in ordered:
         kept = final.get(spec.name)
         if kept is None:
             final[spec.name] = spec

@@ -147,7 +147,11 @@ def render_terminal(r: AuditReport, console: Console) -> None:
     for a in r.agents:
         console.print(
             f"[bold]{e(a.name)}[/bold] ({e(a.source)}, {a.framework}) — {_DECISION[a.decision]}; "
-            f"{a.threshold} ({a.tool_count} tools from {e(', '.join(a.servers)) or 'no server'})"
+            + (
+                f"{a.threshold} ({a.tool_count} tools from {e(', '.join(a.servers)) or 'no server'})"
+                if not a.unknown_servers or a.tool_count
+                else f"tools unknown ({e(', '.join(a.unknown_servers))})"
+            )
         )
         lines = [*a.reasons]
         if a.servers_basis != "static":

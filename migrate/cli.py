@@ -47,7 +47,7 @@ def build(commands: list[str] | None = None) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
-        rich_markup_mode="rich",
+        rich_markup_mode=None,
     )
     new.callback()(_root)
     for name in commands if commands is not None else list(COMMANDS):

@@ -45,7 +45,7 @@ def generate(
         str | None,
         typer.Option(
             "--out",
-            help="Package directory, relative to --root (default: \\[tool.cfmigrate] out, else servers).",
+            help="Package directory, relative to --root (default: [tool.cfmigrate] out, else servers).",
         ),
     ] = None,
     manifest: Annotated[
@@ -70,7 +70,7 @@ def generate(
     server: Annotated[
         list[str] | None,
         typer.Option(
-            "--server", help="Only this server (repeatable; default: \\[tool.cfmigrate] servers, else all)."
+            "--server", help="Only this server (repeatable; default: [tool.cfmigrate] servers, else all)."
         ),
     ] = None,
     no_discover: Annotated[

@@ -608,9 +608,7 @@ def metric_rows(c: AgentComparison) -> list[list[str]]:
             "latency per task",
             _fmt(b.latency_ms_per_task, suffix=" ms"),
             _fmt(a.latency_ms_per_task, suffix=" ms"),
-            f"{c.speedup:.2f}x faster"
-            if c.speedup and c.speedup >= 1
-            else (f"{1 / c.speedup:.2f}x slower" if c.speedup else "-"),
+            _speed(b.latency_ms_per_task, a.latency_ms_per_task),
         ]
     )
     rows.append(
@@ -628,7 +626,18 @@ def _change(before: float | None, after: float | None) -> str:
     if before is None or after is None or not before:
         return "-"
     d = (after - before) / before
-    return f"{d * 100:+.1f}%"
+    return "no change" if abs(d) < 0.0005 else f"{d * 100:+.1f}%"
+
+
+def _speed(before_ms: float | None, after_ms: float | None) -> str:
+    """'3.10x faster' / '1.20x slower' from the two latencies themselves (no rounding of a ratio twice)."""
+    if not before_ms or not after_ms:
+        return "-"
+    if abs(before_ms - after_ms) < 0.0005 * before_ms:
+        return "same"
+    if before_ms > after_ms:
+        return f"{before_ms / after_ms:.2f}x faster"
+    return f"{after_ms / before_ms:.2f}x slower"
 
 
 def render_text(c: Comparison) -> str:

@@ -264,7 +264,7 @@ def literal_env(config: Path, server: str) -> dict[str, str]:
     """
     import tomllib
 
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     from cfmigrate.analyzers.configs import find_refs, parse_jsonc
 

@@ -34,7 +34,10 @@ class TokenizerError(Exception):
 
 
 class Tokenizer(Protocol):
-    label: str  # e.g. "estimate, o200k_base"; always shown next to a figure
+    @property
+    def label(self) -> str:
+        """What produced the figures, e.g. "estimate, o200k_base"; always shown next to a figure."""
+        ...
 
     def count(self, text: str) -> int: ...
 
@@ -85,18 +88,18 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         raise TokenizerError(
             f"unknown tokenizer {name!r}: choose one of {', '.join(ENCODINGS)} or 'anthropic'"
         )
-    import tiktoken_ext.openai_public as public
+    import tiktoken_ext.openai_public as public  # type: ignore[import-untyped]
 
     def load(_url: str, expected_hash: str | None = None) -> dict[bytes, int]:
         return _ranks(name, expected_hash)
 
     with _lock:  # tiktoken's constructors call this module global; swap it for our offline loader
         original = public.load_tiktoken_bpe
-        public.load_tiktoken_bpe = load  # type: ignore[assignment]
+        public.load_tiktoken_bpe = load
         try:
             spec = getattr(public, name)()
         finally:
-            public.load_tiktoken_bpe = original  # type: ignore[assignment]
+            public.load_tiktoken_bpe = original
     return tiktoken.Encoding(**spec)
 
 

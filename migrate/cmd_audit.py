@@ -89,7 +89,7 @@ def audit(
     opts = AuditOptions(
         tokenizer=tokenizer,
         model=model,
-        provider=provider.value if provider else None,  # type: ignore[arg-type]
+        provider=provider.value if provider else None,
         price=price,
         requests_per_day=requests_per_day,
         include=tuple(include or ()),

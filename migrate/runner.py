@@ -526,7 +526,7 @@ def tidy_imports(old: bytes, new: bytes, location: Path) -> bytes:
 
 
 def _ruff_sort(data: bytes, location: Path) -> bytes | None:
-    from ruff.__main__ import find_ruff_bin
+    from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
 
     try:
         done = subprocess.run(

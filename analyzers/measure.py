@@ -114,7 +114,9 @@ class AgentFigure:
     overhead_note: str
     system_prompt_tokens: int
     per_request_tokens: int  # definitions + overhead + system prompt, before the user's question
-    code_mode_tokens: int  # projection: code-first prompt + execute tool + the docs it reads
+    code_mode_tokens: (
+        int  # projected tool context: code-first prompt + execute tool + docs read + tool-use prompt
+    )
     reduction: float
     decision: Decision
     reasons: tuple[str, ...]
@@ -126,6 +128,9 @@ class AgentFigure:
     code_mode: bool
     workflow: WorkflowFigure | None = None
     tool_sequence: tuple[str, ...] = ()
+    code_mode_per_request_tokens: int = (
+        0  # code_mode_tokens + the agent's own system prompt (migrate keeps it)
+    )
 
 
 @dataclass(frozen=True)
@@ -439,6 +444,7 @@ def measure(
                 system_prompt_tokens=system_tokens,
                 per_request_tokens=per_request,
                 code_mode_tokens=code_tokens,
+                code_mode_per_request_tokens=code_tokens + system_tokens,
                 reduction=round(reduction, 4),
                 decision=decision,
                 reasons=reasons,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import sys
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +82,11 @@ def _search_function(package: str, files: dict[str, bytes]) -> Callable[..., str
 
 
 def code_mode_read_costs(
-    manifests: Sequence[Manifest], tokenizer: Tokenizer, *, package: str = "servers"
+    manifests: Sequence[Manifest],
+    tokenizer: Tokenizer,
+    *,
+    package: str = "servers",
+    renames: Mapping[str, str] | None = None,
 ) -> CodeModeCosts:
     """Generate the package for `manifests` in memory and count what the model would read.
 
@@ -92,7 +96,7 @@ def code_mode_read_costs(
     from cfmigrate.generators.build import build_package
     from cfmigrate.generators.render import render_package
 
-    ir = build_package([(None, m) for m in manifests], package=package)
+    ir = build_package([(None, m) for m in manifests], package=package, renames=renames)
     files = render_package(ir)
     search = _search_function(package, files)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -74,14 +74,17 @@ def _cache_dir() -> Path:
     return Path(base) / "cfmigrate" / "read-costs"
 
 
-def _read_costs(manifest: Manifest, tok: Tokenizer) -> dict[str, object] | Problem:
+def _read_costs(
+    manifest: Manifest, tok: Tokenizer, renames: Mapping[str, str]
+) -> dict[str, object] | Problem:
     """One server's code-mode read costs, cached by generator version, tokenizer and manifest hash."""
     from cfmigrate.generators.costs import code_mode_read_costs
     from cfmigrate.generators.errors import GenerateFailure
     from cfmigrate.migrate import __version__
 
+    renamed = json.dumps(sorted(renames.items()))
     key = hashlib.sha256(
-        f"{__version__}|{tok.label}|{manifest.server}|{manifest.sha256}".encode()
+        f"{__version__}|{tok.label}|{manifest.server}|{manifest.sha256}|{renamed}".encode()
     ).hexdigest()
     path = _cache_dir() / f"{key}.json"
     try:
@@ -90,7 +93,7 @@ def _read_costs(manifest: Manifest, tok: Tokenizer) -> dict[str, object] | Probl
     except (OSError, ValueError):
         pass
     try:
-        read = code_mode_read_costs([manifest], tok).servers[0]
+        read = code_mode_read_costs([manifest], tok, renames=renames).servers[0]
     except GenerateFailure as exc:
         return Problem(
             "warning",
@@ -107,7 +110,9 @@ def _read_costs(manifest: Manifest, tok: Tokenizer) -> dict[str, object] | Probl
     return data
 
 
-def code_mode_costs(manifests: Sequence[Manifest], tok: Tokenizer) -> CodeModeCosts:
+def code_mode_costs(
+    manifests: Sequence[Manifest], tok: Tokenizer, renames: Mapping[str, str] | None = None
+) -> CodeModeCosts:
     """What the model reads on code mode, measured on the real generated package and runtime prompt."""
     from cfmigrate.runtime import CodeMode
 
@@ -117,7 +122,7 @@ def code_mode_costs(manifests: Sequence[Manifest], tok: Tokenizer) -> CodeModeCo
     for manifest in manifests:
         if not manifest.tools:
             continue
-        read = _read_costs(manifest, tok)
+        read = _read_costs(manifest, tok, renames or {})
         if isinstance(read, Problem):
             problems.append(read)
             continue
@@ -154,7 +159,7 @@ def run_audit(root: Path, opts: AuditOptions | None = None) -> AuditReport:
         raise AuditError(f"{root}: not a directory; pass the repository to audit")
     given = opts or AuditOptions()
     price_source = "--price" if given.price is not None else "[tool.cfmigrate] price in pyproject.toml"
-    opts, _settings = merged_options(root, given)
+    opts, settings = merged_options(root, given)
     assert opts.tokenizer is not None
     tok = make_tokenizer(opts.tokenizer, opts.model)
     trace = None
@@ -173,7 +178,7 @@ def run_audit(root: Path, opts: AuditOptions | None = None) -> AuditReport:
         for manifest in inv.manifests:
             if manifest.tools:
                 prime(manifest.tools)
-    costs = code_mode_costs(inv.manifests, tok)
+    costs = code_mode_costs(inv.manifests, tok, settings.rename)
     report = measure(
         inv,
         tok,

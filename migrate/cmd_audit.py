@@ -56,7 +56,8 @@ def audit(
         typer.Option(help="Render tools as this provider receives them (default: per agent)."),
     ] = None,
     price: Annotated[
-        float | None, typer.Option(min=0.0, help="USD per million input tokens (default: table by model).")
+        float | None,
+        typer.Option(min=0.0, max=10_000.0, help="USD per million input tokens (default: table by model)."),
     ] = None,
     requests_per_day: Annotated[
         int | None, typer.Option(min=1, help="Requests per agent per day (default 1000).")

@@ -200,6 +200,8 @@ def _agent(r: _Reader) -> AgentFigure:
         code_mode=r.flag("code_mode"),
         workflow=_workflow(r.obj("workflow")),
         tool_sequence=r.texts("tool_sequence"),
+        code_mode_per_request_tokens=r.integer("code_mode_per_request_tokens", optional=True)
+        or r.integer("code_mode_tokens") + r.integer("system_prompt_tokens"),
     )
 
 
@@ -1152,7 +1154,8 @@ def build_plan(
     else:
         servers_used = sorted({s for a in agents for s in a.servers})
         unknown_used = sorted({s for a in agents for s in a.unknown_servers})
-        worst = max(agents, key=lambda a: a.tool_context_tokens)
+        direct = [a for a in agents if a.decision != "already-code-mode"]
+        worst = max(direct or agents, key=lambda a: a.tool_context_tokens)
         known_text = (
             f"tools unknown for {', '.join(unknown_used)}"
             if unknown_used
@@ -1161,9 +1164,14 @@ def build_plan(
         summary.append(
             f"{n_agents} agent{'s' if n_agents != 1 else ''} use{'s' if n_agents == 1 else ''} {len(servers_used)} MCP "
             f"server{'s' if len(servers_used) != 1 else ''} ({known_text}). "
-            + (f"The heaviest, `{worst.name}`," if n_agents > 1 else f"`{worst.name}` ({_file_of(worst)})")
-            + f" sends {worst.tool_count} tool definitions costing "
-            f"{worst.tool_context_tokens:,} tokens with every request, before the question is read ({tok})."
+            + (
+                (f"The heaviest, `{worst.name}`," if n_agents > 1 else f"`{worst.name}` ({_file_of(worst)})")
+                + f" sends {worst.tool_count} tool definitions costing "
+                f"{worst.tool_context_tokens:,} tokens with every request, before the question is read ({tok})."
+                if direct
+                else f"All of them already run on code mode: {worst.tool_context_tokens:,} tokens of tool context "
+                f"per request at most ({tok}), whatever the number of tools behind them."
+            )
         )
     if top is not None:
         summary.append(

@@ -29,6 +29,13 @@ def _money(value: float) -> str:
     return f"${value:,.2f}"
 
 
+def _cut(a: AgentFigure) -> float:
+    """Per-request reduction, system prompt included on both sides."""
+    if not a.per_request_tokens:
+        return 0.0
+    return max(0.0, 1 - a.code_mode_per_request_tokens / a.per_request_tokens)
+
+
 def _count(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
@@ -81,8 +88,8 @@ def _agent_rows(agents: Sequence[AgentFigure]) -> list[list[str]]:
                 ", ".join(a.servers) or "-",
                 str(a.tool_count),
                 f"{a.per_request_tokens:,}",
-                f"{a.code_mode_tokens:,}",
-                f"{a.reduction:.0%}",
+                f"{a.code_mode_per_request_tokens:,}",
+                f"{_cut(a):.0%}",
                 _DECISION[a.decision],
                 _money(a.monthly_waste),
             ]
@@ -138,8 +145,8 @@ def render_terminal(r: AuditReport, console: Console) -> None:
             e(a.name),
             str(a.tool_count),
             f"{a.per_request_tokens:,}",
-            f"{a.code_mode_tokens:,}",
-            f"{a.reduction:.0%}",
+            f"{a.code_mode_per_request_tokens:,}",
+            f"{_cut(a):.0%}",
             _SHORT[a.decision],
             _money(a.monthly_waste),
         )

@@ -80,6 +80,24 @@ def render_summary(result: MigrationResult, *, check: bool) -> str:
     return "\n".join(out) + "\n"
 
 
+def _repository_root(cwd: Path) -> Path:
+    """The git work tree's top folder holding `cwd` (what pre-commit runs in), else `cwd` itself."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(cwd), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return cwd.resolve()
+    top = out.stdout.strip()
+    return Path(top).resolve() if out.returncode == 0 and top else cwd.resolve()
+
+
 def migrate(
     paths: Annotated[
         list[Path] | None,
@@ -143,7 +161,13 @@ def migrate(
     if len(given) == 1 and given[0].is_dir():
         root, targets = given[0], []
     else:
-        root, targets = Path.cwd(), given
+        root, targets = _repository_root(Path.cwd()), given
+        outside = [t for t in targets if not t.resolve().is_relative_to(root)]
+        if outside:
+            raise _fail(
+                f"{outside[0]} is outside the repository root {root}; "
+                "run cfmigrate from the repository that holds it (or pass that repository as the only PATH)"
+            )
     try:
         result = run_migrate(
             root,

@@ -202,3 +202,32 @@ def test_sites_of_later_rules_point_at_lines_of_the_original_file() -> None:
     removed = next(s for s in result.sites if s.rule == "CFM008" and "load_servers()" in s.message)
     assert lines[removed.line - 1].startswith("def load_servers(")
     assert b"def load_servers" not in result.new and b"stdio_client" not in result.new
+
+
+def test_file_paths_from_a_subfolder_use_the_git_top_folder_as_root(tmp_path: Path) -> None:
+    """`cfmigrate migrate agents/x.py` from inside the repo finds its configs; a file elsewhere is refused."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    repo = tmp_path / "repo"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "frameworks", repo)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    cli = [sys.executable, "-m", "cfmigrate.migrate.cli", "migrate"]
+    env = {**os.environ, "COLUMNS": "200"}
+    inside = subprocess.run(
+        [*cli, "anthropic_loop.py", "--all", "--no-generate"],
+        cwd=repo / "agents",
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert inside.returncode == 0, inside.stderr
+    assert "would rewrite agents/anthropic_loop.py" in inside.stdout + inside.stderr
+    (tmp_path / "elsewhere.py").write_text("import mcp\n")
+    outside = subprocess.run(
+        [*cli, str(tmp_path / "elsewhere.py")], cwd=repo / "agents", capture_output=True, text=True, env=env
+    )
+    assert outside.returncode == 2 and "outside the repository root" in outside.stderr
+    assert "Traceback" not in outside.stderr

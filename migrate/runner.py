@@ -652,11 +652,16 @@ def migrate(
                     f"uncommitted changes in the git work tree ({shown}): commit or stash them so the migration "
                     "is its own reviewable diff, or pass --allow-dirty"
                 )
-        if generate and wrappers.state in ("missing", "stale"):
+        generated = generate and wrappers.state in ("missing", "stale")
+        if generated:
             wrappers = run_generate(root, settings)
         for item in result.changed:
             atomic_write_bytes(root / item.path, item.new)
         result = replace(result, written=True)
+        if generated:
+            # The rewritten agents are inputs of the generate stamp: record them, so the next
+            # `cfmigrate generate --check` (and its pre-commit hook) answers from the stamp again.
+            run_generate(root, settings)
     return replace(result, wrappers=wrappers, seconds=time.perf_counter() - started)
 
 

@@ -231,3 +231,26 @@ def test_file_paths_from_a_subfolder_use_the_git_top_folder_as_root(tmp_path: Pa
     )
     assert outside.returncode == 2 and "outside the repository root" in outside.stderr
     assert "Traceback" not in outside.stderr
+
+
+def test_generate_check_answers_from_the_stamp_after_migrate_write(tmp_path: Path) -> None:
+    """`migrate --write` regenerates first and records the rewritten agents in the stamp afterwards."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from cfmigrate.migrate.cli import app
+
+    repo = tmp_path / "seed"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "seed-scenario", repo)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(
+        ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "i"], cwd=repo, check=True
+    )
+    runner = CliRunner()
+    written = runner.invoke(app, ["migrate", str(repo), "--write", "--no-diff"])
+    assert written.exit_code == 1, written.output  # files written
+    checked = runner.invoke(app, ["generate", "--root", str(repo), "--check"])
+    assert checked.exit_code == 0, checked.output
+    assert "(stamp)" in checked.output

@@ -273,7 +273,10 @@ def _facts(analysis: ModuleAnalysis, rel: str) -> PythonFacts:
         if name in specs:
             continue
         specs[name] = _spec(decl, name, rel)
+    agents, config_refs = _agents(analysis.events, names, rel)
     for line, origin, parts in analysis.incomplete:
+        if config_refs:  # built from a config file the module reads: those servers are listed from the config
+            continue
         problems.append(
             Problem(
                 "info",
@@ -311,7 +314,6 @@ def _facts(analysis: ModuleAnalysis, rel: str) -> PythonFacts:
                     "run `cfmigrate audit --connect` to read the exact schema from the server",
                 )
             )
-    agents, config_refs = _agents(analysis.events, names, rel)
     return PythonFacts(
         servers=tuple(sorted(specs.values(), key=lambda s: s.name)),
         defined=tuple(sorted(defined, key=lambda m: m.server)),

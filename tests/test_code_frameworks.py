@@ -220,9 +220,8 @@ def test_mcp_use_config_file_is_a_reference() -> None:
 
 def test_prompt_listing_chatbot() -> None:
     f = facts("agents/prompt_chatbot.py")
-    assert f.servers == ()  # launched from config values only known at run time
-    assert [p.level for p in f.problems] == ["info"]
-    assert "run time" in f.problems[0].message
+    assert f.servers == ()  # launched from config values only known at run time...
+    assert f.problems == ()  # ...of a config file it reads, whose servers are listed from that file
     agent = only_agent(f)
     assert agent.framework == "mcp"
     kinds = [c.kind for c in agent.call_sites]

@@ -456,3 +456,21 @@ def test_huge_file_is_skipped_with_info() -> None:
     f = analyze_python(b"from mcp import ClientSession\n" + b"#" * MAX_FILE_BYTES, "huge.py")
     [problem] = f.problems
     assert problem.level == "info" and "larger than 2 MB" in problem.message
+
+
+def test_runtime_built_server_params_without_a_config_are_reported() -> None:
+    """Parameters built from values only known at run time, with no config file read: an info problem."""
+    from cfmigrate.analyzers.code import analyze_python
+
+    source = b"""
+import os
+from mcp import ClientSession, StdioServerParameters
+
+params = StdioServerParameters(command=os.environ["SERVER_CMD"], args=[])
+
+async def run(session: ClientSession) -> None:
+    await session.call_tool("ping", {})
+"""
+    facts = analyze_python(source, "agent.py")
+    assert facts.servers == ()
+    assert [p.level for p in facts.problems] == ["info"] and "run time" in facts.problems[0].message

@@ -116,6 +116,18 @@ class _Unresolved(Exception):
         super().__init__(need.name)
         self.need = need
 
+    @property
+    def kind(self) -> str:
+        """ "env" (a variable that is not set) or "input" (an editor prompt no process can answer)."""
+        return self.need.kind
+
+    @property
+    def name(self) -> str:
+        return self.need.name
+
+
+UnresolvedReference = _Unresolved
+
 
 def _parse(match: re.Match[str]) -> tuple[str, str, str | None] | None:
     """(kind, name, default) for one `_REF` match; kind is "env", "input" or "builtin"; None if not a reference."""
@@ -224,7 +236,7 @@ def with_templates(spec: ServerSpec, environ: Mapping[str, str], base: Path) -> 
         if name in env:
             continue
         try:
-            env[name] = _expand(template, environ, base)
+            env[name] = expand_refs(template, environ, base)
         except _Unresolved:
             continue
     return env
@@ -313,9 +325,9 @@ def _missing_hint(missing: Sequence[_Need]) -> str:
     return "; ".join(parts) + ", or disable the server in its config"
 
 
-def _expand(text: str, environ: Mapping[str, str], base: Path) -> str:
+def expand_refs(text: str, environ: Mapping[str, str], base: Path) -> str:
     """Replace `${VAR}`, `${env:VAR}`, `${VAR:-default}`, `{env:VAR}`, `${{ secrets.VAR }}` and the
-    `${workspaceFolder}` family; raise `_Unresolved` for anything the environment cannot answer."""
+    `${workspaceFolder}` family; raise `UnresolvedReference` for anything the environment cannot answer."""
 
     def sub(match: re.Match[str]) -> str:
         parsed = _parse(match)
@@ -661,10 +673,13 @@ def _launch(spec: ServerSpec, environ: Mapping[str, str], base: Path) -> _Launch
                 raise _SpecError(
                     f"server {spec.name!r} has no command to run ({where})", "add `command` to the config"
                 )
-            argv = (_expand(spec.command, environ, base), *(_expand(a, environ, base) for a in spec.args))
+            argv = (
+                expand_refs(spec.command, environ, base),
+                *(expand_refs(a, environ, base) for a in spec.args),
+            )
             workdir = base
             if spec.cwd:
-                workdir = Path(_expand(spec.cwd, environ, base)).expanduser()
+                workdir = Path(expand_refs(spec.cwd, environ, base)).expanduser()
                 workdir = workdir if workdir.is_absolute() else base / workdir
             if not workdir.is_dir():
                 raise _SpecError(
@@ -676,7 +691,7 @@ def _launch(spec: ServerSpec, environ: Mapping[str, str], base: Path) -> _Launch
             if not spec.url:
                 raise _SpecError(f"server {spec.name!r} has no url ({where})", "add `url` to the config")
             headers = {h: _header_value(h, environ) or "" for h in spec.header_names}
-            return _Launch(url=_expand(spec.url, environ, base), headers=headers)
+            return _Launch(url=expand_refs(spec.url, environ, base), headers=headers)
     except _Unresolved as exc:  # missing values are caught before; a slip still becomes a Problem
         raise _SpecError(
             f"server {spec.name!r} needs env {_need_label(exc.need)} ({where}); not started",

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,8 +14,6 @@ from typing import IO, Any, Literal
 
 from cfmigrate.generators.naming import to_identifier
 
-_REF = re.compile(r"\$\{([^}]+)\}")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ErrorKind = Literal["mcp", "transport", "invalid", "denied"]
 
 
@@ -52,32 +49,20 @@ class LaunchSpec:
 
 
 def _expand(text: str, where: str, base: Path) -> str:
-    """Resolve `${VAR}`, `${env:VAR}`, `${VAR:-default}` and `${workspaceFolder}`-style references."""
-    builtins = {
-        "workspaceFolder": str(base),
-        "workspaceFolderBasename": base.name,
-        "userHome": str(Path.home()),
-        "pathSeparator": os.sep,
-    }
+    """Resolve a config value's references from the host's environment (the connector's rules)."""
+    from cfmigrate.analyzers.connect import UnresolvedReference, expand_refs
 
-    def value(match: re.Match[str]) -> str:
-        body = match.group(1)
-        if body in builtins:
-            return builtins[body]
-        if body.startswith("input:"):
+    try:
+        return expand_refs(text, os.environ, base)
+    except UnresolvedReference as exc:
+        if exc.kind == "input":
             raise SessionError(
-                f"{where}: the config prompts for {body}; use an ${{env:NAME}} reference", kind="transport"
-            )
-        name, sep, default = body.removeprefix("env:").partition(":-")
-        if not _ENV_NAME.fullmatch(name):
-            return match.group(0)
-        if name in os.environ:
-            return os.environ[name]
-        if sep:
-            return default
-        raise SessionError(f"{where}: environment variable {name} is not set in the host", kind="transport")
-
-    return _REF.sub(value, text)
+                f"{where}: the config prompts for input:{exc.name}; use an ${{env:NAME}} reference",
+                kind="transport",
+            ) from None
+        raise SessionError(
+            f"{where}: environment variable {exc.name} is not set in the host", kind="transport"
+        ) from None
 
 
 def _config_servers(config: Path) -> dict[str, dict[str, Any]]:

@@ -240,6 +240,17 @@ def _anchor_to_root(spec: ServerSpec, root: Path) -> ServerSpec:
     return spec
 
 
+def _duplicate(kept: ServerSpec, spec: ServerSpec) -> Problem:
+    """Two configs give one server name different launches: the first one is used."""
+    return Problem(
+        "warning",
+        f"server {spec.name!r} is declared in both {kept.source} and {spec.source} with different "
+        f"launch settings; the one in {kept.source.path} is used",
+        spec.source,
+        "rename one of them (generated wrappers use the server name), or make the declarations agree",
+    )
+
+
 def _merge_servers(
     config_specs: list[ServerSpec], python: list[tuple[str, PythonFacts]], problems: list[Problem], root: Path
 ) -> tuple[dict[str, ServerSpec], dict[str, dict[str, str]]]:
@@ -256,15 +267,7 @@ def _merge_servers(
             final[spec.name] = spec
             by_launch.setdefault(_launch(spec), spec.name)
         elif _launch(kept) != _launch(spec):
-            problems.append(
-                Problem(
-                    "warning",
-                    f"server {spec.name!r} is declared in both {kept.source} and {spec.source} with different "
-                    f"launch settings; the one in {kept.source.path} is used",
-                    spec.source,
-                    "rename one of them (generated wrappers use the server name), or make the declarations agree",
-                )
-            )
+            problems.append(_duplicate(kept, spec))
     aliases: dict[str, dict[str, str]] = {}
     for rel, facts in python:
         mapping: dict[str, str] = {}
@@ -480,15 +483,7 @@ def _resolve_config(
             if kept is None:
                 specs[spec.name] = spec
             elif _launch(kept) != _launch(spec):
-                problems.append(
-                    Problem(
-                        "warning",
-                        f"server {spec.name!r} is declared in both {kept.source} and {spec.source} with different "
-                        f"launch settings; the one in {kept.source.path} is used",
-                        spec.source,
-                        "rename one of them (generated wrappers use the server name), or make the declarations agree",
-                    )
-                )
+                problems.append(_duplicate(kept, spec))
         return parsed[rel] or None
     return None
 

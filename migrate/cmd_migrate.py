@@ -11,7 +11,7 @@ import typer
 from cfmigrate.analyzers.settings import SettingsError
 from cfmigrate.migrate.rules import REGISTRY, all_rules
 from cfmigrate.migrate.rules import UnknownRuleError as _UnknownRule
-from cfmigrate.migrate.runner import MigrateError, MigrationResult
+from cfmigrate.migrate.runner import MigrateError, MigrationResult, repository_root
 from cfmigrate.migrate.runner import migrate as run_migrate
 
 
@@ -80,24 +80,6 @@ def render_summary(result: MigrationResult, *, check: bool) -> str:
     return "\n".join(out) + "\n"
 
 
-def _repository_root(cwd: Path) -> Path:
-    """The git work tree's top folder holding `cwd` (what pre-commit runs in), else `cwd` itself."""
-    import subprocess
-
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(cwd), "rev-parse", "--show-toplevel"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return cwd.resolve()
-    top = out.stdout.strip()
-    return Path(top).resolve() if out.returncode == 0 and top else cwd.resolve()
-
-
 def migrate(
     paths: Annotated[
         list[Path] | None,
@@ -161,7 +143,7 @@ def migrate(
     if len(given) == 1 and given[0].is_dir():
         root, targets = given[0], []
     else:
-        root, targets = _repository_root(Path.cwd()), given
+        root, targets = repository_root(Path.cwd()), given
         outside = [t for t in targets if not t.resolve().is_relative_to(root)]
         if outside:
             raise _fail(

@@ -723,6 +723,22 @@ def migrate_tree(src: Path, dst: Path, **options: object) -> MigrationResult:
 # ---------------------------------------------------------------------------------------- git and generate
 
 
+def repository_root(cwd: Path) -> Path:
+    """The git work tree's top folder holding `cwd` (what pre-commit runs in), else `cwd` itself."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(cwd), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return cwd.resolve()
+    top = out.stdout.strip()
+    return Path(top).resolve() if out.returncode == 0 and top else cwd.resolve()
+
+
 def dirty_paths(root: Path) -> list[str]:
     """Uncommitted (modified, staged or untracked) paths under `root` when it is in a git work tree."""
     try:
@@ -804,5 +820,6 @@ __all__ = [
     "is_candidate",
     "migrate",
     "migrate_tree",
+    "repository_root",
     "transform_source",
 ]

@@ -46,6 +46,7 @@ INPUT_PRICES: dict[str, PriceRow] = {
     "claude-opus-4": PriceRow(15.0, _ANTHROPIC_PRICING, "2025-11-15"),
     "claude-sonnet-4": PriceRow(3.0, _ANTHROPIC_PRICING, "2025-11-15"),
     "claude-3-7-sonnet": PriceRow(3.0, _ANTHROPIC_PRICING, "2025-11-15"),
+    "claude-3-5-sonnet": PriceRow(3.0, _ANTHROPIC_PRICING, "2025-11-15"),
     "claude-3-5-haiku": PriceRow(0.8, _ANTHROPIC_PRICING, "2025-11-15"),
     "claude-3-haiku": PriceRow(0.25, _ANTHROPIC_PRICING, "2025-11-15"),
     "gpt-5.5": PriceRow(5.0, _OPENAI_PRICING, "2026-06-04"),
@@ -78,9 +79,19 @@ TOOL_USE_OVERHEAD: dict[str, OverheadRow] = {
 }
 
 
+def bare_model(model: str) -> str:
+    """The provider's model id from a framework's spelling: "anthropic:claude-x", "openai/gpt-x" -> the id."""
+    for sep in (":", "/"):
+        head, found, tail = model.partition(sep)
+        if found and head.lower() in ("anthropic", "openai", "azure", "bedrock", "vertex_ai"):
+            return tail
+    return model
+
+
 def _lookup(table: dict[str, T], model: str | None) -> tuple[str, T] | None:
     if not model:
         return None
+    model = bare_model(model)
     best = max((p for p in table if model.startswith(p)), key=len, default=None)
     return (best, table[best]) if best else None
 

@@ -21,7 +21,7 @@ from cfmigrate.generators.models import (
     rebase,
     run_datamodel_codegen,
 )
-from cfmigrate.generators.naming import Collision, assign, to_class_name, to_field_name
+from cfmigrate.analyzers.naming import Collision, assign, to_class_name, to_field_name
 from cfmigrate.generators.schema import Batch, flatten_root, property_objects, sanitize
 
 # Attributes every typed result has (see `_runtime.ToolOutput`); an output field of that name gets a trailing `_`.

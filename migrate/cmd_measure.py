@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cfmigrate.migrate.compare import (
+from cfmigrate.analyzers.compare import (
     MeasureError,
     Targets,
     compare,

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cfmigrate.analyzers.audit_json import AuditFileError, audit_from_json
 from cfmigrate.analyzers.measure import REPORT_SCHEMA, AuditReport
 
 COMPARE_SCHEMA = "cfmigrate.measure/1"
@@ -390,11 +391,9 @@ def _load(spec: str, prefer: Sequence[str] = ()) -> _Loaded:
                 raise MeasureError(
                     f"{path}: schema {whole.get('schema')!r} is not an audit ({REPORT_SCHEMA})"
                 )
-            from cfmigrate.migrate.plan import PlanError, audit_from_json
-
             try:
                 report = audit_from_json(whole, str(path))
-            except PlanError as exc:
+            except AuditFileError as exc:
                 raise MeasureError(str(exc)) from None
             if mode:
                 raise MeasureError(

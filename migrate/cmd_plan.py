@@ -12,7 +12,7 @@ import typer
 from cfmigrate.analyzers.audit_json import AuditFileError, load_audit
 from cfmigrate.analyzers.compare import MeasureError, read_tasks
 from cfmigrate.analyzers.measure import AuditReport
-from cfmigrate.migrate.plan import (
+from cfmigrate.generators.plan import (
     DEFAULT_SANDBOX_PER_MONTH,
     build_plan,
     render_html,

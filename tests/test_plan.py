@@ -13,7 +13,7 @@ from cfmigrate.analyzers.model import Agent, Inventory, Manifest, ServerSpec, So
 from cfmigrate.analyzers.tokens import BpeTokenizer
 from cfmigrate.analyzers.audit_json import AuditFileError, audit_from_json, load_audit
 from cfmigrate.analyzers.compare import Task
-from cfmigrate.migrate.plan import (
+from cfmigrate.generators.plan import (
     FIRST_LIVE_DAY,
     Roi,
     RoiLine,

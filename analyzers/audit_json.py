@@ -34,7 +34,9 @@ class _Reader:
 
     def _fail(self, key: str, what: str) -> AuditFileError:
         at = f"{self.path}.{key}" if self.path else key
-        return AuditFileError(f"{self.where}: `{at}` {what}; regenerate it with `cfmigrate audit --format json`")
+        return AuditFileError(
+            f"{self.where}: `{at}` {what}; regenerate it with `cfmigrate audit --format json`"
+        )
 
     def raw(self, key: str) -> Any:
         if key not in self.data:

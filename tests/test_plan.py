@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from cfmigrate.analyzers.audit_json import AuditFileError, audit_from_json, load_audit
+from cfmigrate.analyzers.compare import Task
 from cfmigrate.analyzers.measure import AgentFigure, AuditReport, CodeModeCosts, WorkflowFigure, measure
 from cfmigrate.analyzers.model import Agent, Inventory, Manifest, ServerSpec, SourceRef, ToolDef
 from cfmigrate.analyzers.tokens import BpeTokenizer
-from cfmigrate.analyzers.audit_json import AuditFileError, audit_from_json, load_audit
-from cfmigrate.analyzers.compare import Task
 from cfmigrate.generators.plan import (
     FIRST_LIVE_DAY,
     Roi,

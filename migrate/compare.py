@@ -630,14 +630,9 @@ def _change(before: float | None, after: float | None) -> str:
 
 
 def _speed(before_ms: float | None, after_ms: float | None) -> str:
-    """'3.10x faster' / '1.20x slower' from the two latencies themselves (no rounding of a ratio twice)."""
-    if not before_ms or not after_ms:
-        return "-"
-    if abs(before_ms - after_ms) < 0.0005 * before_ms:
-        return "same"
-    if before_ms > after_ms:
-        return f"{before_ms / after_ms:.2f}x faster"
-    return f"{after_ms / before_ms:.2f}x slower"
+    from cfmigrate.analyzers.measure import describe_speed
+
+    return describe_speed(before_ms, after_ms)
 
 
 def render_text(c: Comparison) -> str:
@@ -664,6 +659,9 @@ def render_text(c: Comparison) -> str:
         out.append("")
     for u in c.unmatched:
         out.append(f"not compared: {u}")
+    from cfmigrate.analyzers.measure import LATENCY_DEFINITION
+
+    out.append(LATENCY_DEFINITION)
     failed = [a.agent for a in c.agents if not a.passed]
     out.append(
         f"Summary: {len(c.agents)} agent{'s' if len(c.agents) != 1 else ''} compared; "

@@ -75,7 +75,9 @@ def tool_use_prompt(request: Mapping[str, Any]) -> int:
     """Anthropic's documented tool-use system prompt for the request's model (tools are sent)."""
     overhead = pricing.tool_use_overhead(str(request.get("model")), "anthropic")
     if overhead.tokens is None:
-        raise BenchmarkError(f"no documented tool-use prompt size for {request.get('model')!r}: {overhead.note}")
+        raise BenchmarkError(
+            f"no documented tool-use prompt size for {request.get('model')!r}: {overhead.note}"
+        )
     return overhead.tokens
 
 
@@ -108,7 +110,9 @@ class RunResult:
 
     @property
     def tool_use_prompt(self) -> int:
-        return sum(r.input_tokens - request_tokens(r.request) for r in self.records if r.request and r.input_tokens)
+        return sum(
+            r.input_tokens - request_tokens(r.request) for r in self.records if r.request and r.input_tokens
+        )
 
     @property
     def stop_reasons(self) -> list[str]:
@@ -129,7 +133,9 @@ class RunResult:
         total, ids = 0, {}
         for message in last.get("messages") or []:
             for block in message.get("content") or [] if isinstance(message.get("content"), list) else []:
-                if block.get("type") == "tool_use" and re.match(r"# step: (discover|read)\b", str((block.get("input") or {}).get("code", ""))):
+                if block.get("type") == "tool_use" and re.match(
+                    r"# step: (discover|read)\b", str((block.get("input") or {}).get("code", ""))
+                ):
                     ids[block.get("id")] = True
                     total += O200K.count(compact(block))
                 elif block.get("type") == "tool_result" and block.get("tool_use_id") in ids:
@@ -216,7 +222,11 @@ def generate_package(repo: Path, expected: tuple[tuple[str, str], ...] = ()) -> 
         raise BenchmarkError(
             f"cfmigrate generate wrote no package in {repo}: {[p.message for p in outcome.problems][:3]}"
         )
-    missing = [f"{server}/{tool}" for server, tool in expected if not (repo / "servers" / server / f"{tool}.py").is_file()]
+    missing = [
+        f"{server}/{tool}"
+        for server, tool in expected
+        if not (repo / "servers" / server / f"{tool}.py").is_file()
+    ]
     if missing:
         raise BenchmarkError(f"cfmigrate generate did not write {', '.join(missing)}")
 
@@ -298,7 +308,9 @@ def note_with_transcript(crm_state: Path, transcript: str) -> str:
         if transcript.strip() in str(note.get("body", "")):
             return str(note_id)
     sizes = {k: len(str(v.get("body", ""))) for k, v in notes.items()}
-    raise BenchmarkError(f"no CRM note holds the full transcript ({len(transcript)} chars); note sizes: {sizes}")
+    raise BenchmarkError(
+        f"no CRM note holds the full transcript ({len(transcript)} chars); note sizes: {sizes}"
+    )
 
 
 def slack_announcement(slack_state: Path, channel: str, note_id: str) -> str:
@@ -322,12 +334,18 @@ def check_seed_run(run: RunResult, env: Mapping[str, str], transcript: str) -> l
     note_id = note_with_transcript(Path(env["CRM_DATA"]), transcript)
     announcement = slack_announcement(Path(env["SLACK_DATA"]), "#sales-updates", note_id)
     if len(announcement) > 1000:
-        raise BenchmarkError(f"{run.mode}: the Slack message is {len(announcement)} chars: the transcript was pasted")
+        raise BenchmarkError(
+            f"{run.mode}: the Slack message is {len(announcement)} chars: the transcript was pasted"
+        )
     recap = announcement.split("Next steps from the call's recap:", 1)[-1]
     items = re.findall(r"\(\d+\) ([^;]+?)(?=; \(\d+\)|\.$)", recap)
     if not items:
         raise BenchmarkError(f"{run.mode}: the Slack message names no next steps: {announcement!r}")
-    post = next(i for i, r in enumerate(run.records) if announcement[:40] in json.dumps(r.response, ensure_ascii=False))
+    post = next(
+        i
+        for i, r in enumerate(run.records)
+        if announcement[:40] in json.dumps(r.response, ensure_ascii=False)
+    )
     seen = shown_to_model(run.records, post + 1)
     unseen = [item for item in items if item not in seen]
     if unseen:
@@ -365,9 +383,13 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
     # 1. the fixture agent exactly as written: max_tokens 4,096 cannot hold the transcript's copy
     as_written_repo = copy_fixture(base / "as-written")
     as_written_env = server_env(base / "state-as-written")
-    as_written = await drive("direct MCP (as written)", as_written_repo / "agent.py", SeedDirectModel(), as_written_env, SEED_TASK)
+    as_written = await drive(
+        "direct MCP (as written)", as_written_repo / "agent.py", SeedDirectModel(), as_written_env, SEED_TASK
+    )
     cut = [i + 1 for i, reason in enumerate(as_written.stop_reasons) if reason == "max_tokens"]
-    attached = Path(as_written_env["CRM_DATA"]).is_file() and transcript.strip() in Path(as_written_env["CRM_DATA"]).read_text(encoding="utf-8")
+    attached = Path(as_written_env["CRM_DATA"]).is_file() and transcript.strip() in Path(
+        as_written_env["CRM_DATA"]
+    ).read_text(encoding="utf-8")
     if not cut or attached:
         raise BenchmarkError(
             "the fixture agent with max_tokens 4,096 was expected to be cut off while copying the transcript "
@@ -387,7 +409,9 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
     direct_env = server_env(base / "state-direct")
     direct = await drive("direct MCP", direct_repo / "agent.py", SeedDirectModel(), direct_env, SEED_TASK)
     if not leaked(direct.records, probes):
-        raise BenchmarkError("the transcript probes found nothing in the direct run: the leak check would prove nothing")
+        raise BenchmarkError(
+            "the transcript probes found nothing in the direct run: the leak check would prove nothing"
+        )
     checks = check_seed_run(direct, direct_env, transcript)
 
     # 3. code mode
@@ -406,7 +430,9 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
     hits = leaked(code.records, probes[:-3])  # the last probes lie in the recap the model prints on purpose
     if hits:
         raise BenchmarkError(f"the transcript's body appeared in code-mode request(s) {hits}")
-    checks.append(f"code mode: no piece of the transcript's body appeared in any of its {code.requests} requests")
+    checks.append(
+        f"code mode: no piece of the transcript's body appeared in any of its {code.requests} requests"
+    )
 
     from cfmigrate.runtime import CodeMode
 
@@ -443,7 +469,12 @@ def write_records(path: Path, results: list[Comparison] | Comparison) -> None:
                         "token_label": TOKEN_LABEL,
                         "ok": True,
                         "requests": [
-                            {"usage": {"input_tokens": r.input_tokens or 0, "output_tokens": r.output_tokens or 0}}
+                            {
+                                "usage": {
+                                    "input_tokens": r.input_tokens or 0,
+                                    "output_tokens": r.output_tokens or 0,
+                                }
+                            }
                             for r in run.records
                         ],
                     },
@@ -479,7 +510,9 @@ def report(result: Comparison) -> str:
         f"{'':<{width}}  {'direct MCP':>14}  {'code mode':>14}",
     ]
     lines += [f"{label:<{width}}  {a:>14}  {b:>14}" for label, a, b in rows]
-    lines.append(f"{'input tokens per request':<{width}}  direct: {' / '.join(f'{n:,}' for n in d.per_request)}")
+    lines.append(
+        f"{'input tokens per request':<{width}}  direct: {' / '.join(f'{n:,}' for n in d.per_request)}"
+    )
     lines.append(f"{'':<{width}}  code:   {' / '.join(f'{n:,}' for n in c.per_request)}")
     verdict = "met" if result.reduction >= TARGET else "NOT met"
     lines += [
@@ -491,7 +524,9 @@ def report(result: Comparison) -> str:
         "the scripted model answers at once, so this is the agents' own time: servers, sandbox, tool calls)",
     ]
     if result.context_tokens:
-        lines.append(f"code-mode system prompt + execute_code tool: {result.context_tokens} tokens ({result.context_label})")
+        lines.append(
+            f"code-mode system prompt + execute_code tool: {result.context_tokens} tokens ({result.context_label})"
+        )
     lines += [f"check: {line}" for line in result.checks]
     lines += [f"note: {line}" for line in result.notes]
     return "\n".join(lines)
@@ -516,7 +551,9 @@ def main() -> None:
     )
     parser.add_argument("--keep", type=Path, help="keep the working copies in this directory")
     parser.add_argument("--records", type=Path, help="write one JSON line per run for `cfmigrate measure`")
-    parser.add_argument("--log", type=Path, help="write direct.jsonl and code.jsonl (every request and response)")
+    parser.add_argument(
+        "--log", type=Path, help="write direct.jsonl and code.jsonl (every request and response)"
+    )
     args = parser.parse_args()
     workdir = args.keep.resolve() if args.keep else None
     if workdir is not None:

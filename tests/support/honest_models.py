@@ -232,9 +232,7 @@ class CodeModel:
         out = []
         for need in self.needs:
             info = tools.get(need.tool)
-            if info is None:
-                out.append(need.tool)
-            elif not set(need.params) <= info.params or not info.knows(*need.fields):
+            if info is None or not set(need.params) <= info.params or not info.knows(*need.fields):
                 out.append(need.tool)
         return out
 
@@ -258,7 +256,9 @@ class CodeModel:
         if not any(r.step == "read" for r in runs) and last.step not in ("discover", "read"):
             return self.read(tool, [n.tool for n in self.needs])
         failure = error_line(last.output)
-        return HonestTurn(f"I could not finish the task: the {last.step} script failed with {failure}", quotes=(failure,))
+        return HonestTurn(
+            f"I could not finish the task: the {last.step} script failed with {failure}", quotes=(failure,)
+        )
 
     def fix(self, failed: Run, tools: Mapping[str, ToolInfo]) -> Turn | None:
         """A scenario-specific repair of a failed script, from its error output; None when there is none."""
@@ -309,13 +309,19 @@ class SeedWords:
     channel: str = SEED_CHANNEL
 
 
-def seed_slack_text(company: str, doc_name: str, lead: str, lead_id: str, note_id: str, steps: Sequence[str]) -> str:
+def seed_slack_text(
+    company: str, doc_name: str, lead: str, lead_id: str, note_id: str, steps: Sequence[str]
+) -> str:
     text = (
         f"{company}: the transcript of the discovery call ({doc_name}) is attached in full to {lead}'s lead "
         f"in Salesforce ({lead_id}, note {note_id})."
     )
     if steps:
-        text += " Next steps from the call's recap: " + "; ".join(f"({i}) {s}" for i, s in enumerate(steps, 1)) + "."
+        text += (
+            " Next steps from the call's recap: "
+            + "; ".join(f"({i}) {s}" for i, s in enumerate(steps, 1))
+            + "."
+        )
     return text
 
 
@@ -335,11 +341,21 @@ class SeedCodeModel(CodeModel):
     def __init__(self, words: SeedWords | None = None) -> None:
         self.words = words or SeedWords()
 
-    def step(self, name: str, tool: str, request: Mapping[str, Any], runs: Sequence[Run], tools: Mapping[str, ToolInfo]) -> Turn:
+    def step(
+        self,
+        name: str,
+        tool: str,
+        request: Mapping[str, Any],
+        runs: Sequence[Run],
+        tools: Mapping[str, ToolInfo],
+    ) -> Turn:
         w = self.words
         if name == "attach":
-            sf, gd, fl, an = (self.info(tools, n) for n in ("search_files", "get_document", "find_lead", "attach_note_to_lead"))
-            match = " and ".join(f"{lit(x)} in f[\"name\"].lower()" for x in w.document_words)
+            sf, gd, fl, an = (
+                self.info(tools, n)
+                for n in ("search_files", "get_document", "find_lead", "attach_note_to_lead")
+            )
+            match = " and ".join(f'{lit(x)} in f["name"].lower()' for x in w.document_words)
             code = f"""# step: attach
 from servers.{sf.server} import {sf.tool}
 from servers.{gd.server} import {gd.tool}
@@ -372,7 +388,9 @@ print(transcript[start:start + 2500] if start >= 0 else transcript[-2500:])
             facts = {k: printed_value(done.output, k) for k in ("lead", "lead name", "company", "note")}
             doc_name = re.sub(r" \(\d+ chars\)$", "", printed_value(done.output, "document"))
             steps = next_steps(done.output.split("end of the call:", 1)[-1])
-            text = seed_slack_text(facts["company"], doc_name, facts["lead name"], facts["lead"], facts["note"], steps)
+            text = seed_slack_text(
+                facts["company"], doc_name, facts["lead name"], facts["lead"], facts["note"], steps
+            )
             code = f"""# step: post
 from servers.{pm.server} import {pm.tool}
 
@@ -386,7 +404,14 @@ print(posted.text[:400])
             )
         raise PolicyError(f"unknown step {name!r}")
 
-    def after(self, step: str, tool: str, request: Mapping[str, Any], runs: Sequence[Run], tools: Mapping[str, ToolInfo]) -> Turn:
+    def after(
+        self,
+        step: str,
+        tool: str,
+        request: Mapping[str, Any],
+        runs: Sequence[Run],
+        tools: Mapping[str, ToolInfo],
+    ) -> Turn:
         if step == "attach":
             return self.step("post", tool, request, runs, tools)
         if step == "post":
@@ -409,23 +434,40 @@ class SeedDirectModel:
     def respond(self, request: Mapping[str, Any]) -> Turn:
         user_task(request)
         w = self.words
-        names = {base: find_tool(request, base) for base in ("search_files", "get_document", "find_lead", "attach_note_to_lead", "post_message")}
+        names = {
+            base: find_tool(request, base)
+            for base in ("search_files", "get_document", "find_lead", "attach_note_to_lead", "post_message")
+        }
         base_of = {real: base for base, real in names.items()}
         done = [e for e in exchanges(request) if e.name in base_of]
         by = {base_of[e.name]: e for e in done}
         if done and done[-1].is_error:
             failure = (done[-1].result or "").strip().splitlines()[-1:] or ["(no text)"]
-            return HonestTurn(f"I could not finish: {done[-1].name} failed: {failure[0]}", quotes=(failure[0],))
+            return HonestTurn(
+                f"I could not finish: {done[-1].name} failed: {failure[0]}", quotes=(failure[0],)
+            )
         if "search_files" not in by:
-            return Turn("I'll find the transcript in Google Drive.", (ToolCall(names["search_files"], {"query": w.document_query}),))
+            return Turn(
+                "I'll find the transcript in Google Drive.",
+                (ToolCall(names["search_files"], {"query": w.document_query}),),
+            )
         if "get_document" not in by:
             files = _json(by["search_files"]).get("files") or []
-            doc = next((f for f in files if all(x in str(f.get("name", "")).lower() for x in w.document_words)), None)
+            doc = next(
+                (f for f in files if all(x in str(f.get("name", "")).lower() for x in w.document_words)), None
+            )
             if doc is None:
                 return HonestTurn("I found no transcript for that call in Drive.")
-            return HonestTurn(f'Found "{doc["name"]}". Reading it.', (ToolCall(names["get_document"], {"document_id": doc["id"]}),), quotes=(doc["id"],))
+            return HonestTurn(
+                f'Found "{doc["name"]}". Reading it.',
+                (ToolCall(names["get_document"], {"document_id": doc["id"]}),),
+                quotes=(doc["id"],),
+            )
         if "find_lead" not in by:
-            return Turn("I have the transcript. Now the lead.", (ToolCall(names["find_lead"], {"query": w.lead_query}),))
+            return Turn(
+                "I have the transcript. Now the lead.",
+                (ToolCall(names["find_lead"], {"query": w.lead_query}),),
+            )
         if "attach_note_to_lead" not in by:
             records = _json(by["find_lead"]).get("records") or []
             lead = next((r for r in records if w.company_word in str(r.get("company", "")).lower()), None)
@@ -434,15 +476,30 @@ class SeedDirectModel:
             doc = self._doc(by)
             return HonestTurn(
                 f"The lead is {lead['name']} ({lead['id']}). Attaching the complete transcript as a note.",
-                (ToolCall(names["attach_note_to_lead"], {"lead_id": lead["id"], "title": doc["name"], "body": by["get_document"].result or ""}),),
+                (
+                    ToolCall(
+                        names["attach_note_to_lead"],
+                        {
+                            "lead_id": lead["id"],
+                            "title": doc["name"],
+                            "body": by["get_document"].result or "",
+                        },
+                    ),
+                ),
                 quotes=(lead["id"], doc["name"]),
             )
         if "post_message" not in by:
             outcome = _json(by["attach_note_to_lead"])
-            lead = next(r for r in _json(by["find_lead"]).get("records") or [] if w.company_word in str(r.get("company", "")).lower())
+            lead = next(
+                r
+                for r in _json(by["find_lead"]).get("records") or []
+                if w.company_word in str(r.get("company", "")).lower()
+            )
             note_id = str((outcome.get("note") or {}).get("id"))
             steps = next_steps(by["get_document"].result or "")
-            text = seed_slack_text(lead["company"], self._doc(by)["name"], lead["name"], lead["id"], note_id, steps)
+            text = seed_slack_text(
+                lead["company"], self._doc(by)["name"], lead["name"], lead["id"], note_id, steps
+            )
             return HonestTurn(
                 "The transcript is on the lead. Telling the team.",
                 (ToolCall(names["post_message"], {"channel": w.channel, "text": text}),),
@@ -457,7 +514,9 @@ class SeedDirectModel:
 
     def _doc(self, by: Mapping[str, Exchange]) -> Mapping[str, Any]:
         files = _json(by["search_files"]).get("files") or []
-        return next(f for f in files if all(x in str(f.get("name", "")).lower() for x in self.words.document_words))
+        return next(
+            f for f in files if all(x in str(f.get("name", "")).lower() for x in self.words.document_words)
+        )
 
 
 def _json(exchange: Exchange) -> dict[str, Any]:

@@ -187,7 +187,9 @@ def honesty_problems(request: Mapping[str, Any], turn: Turn) -> list[str]:
             continue
         properties = (tool.get("input_schema") or {}).get("properties") or {}
         problems.extend(
-            f"argument {key!r} is not in {call.name}'s input_schema" for key in call.input if key not in properties
+            f"argument {key!r} is not in {call.name}'s input_schema"
+            for key in call.input
+            if key not in properties
         )
         code = call.input.get("code")
         if "code" in properties and isinstance(code, str):

@@ -262,7 +262,9 @@ async def drive(mode: str, agent_path: Path, policy: Any, env: Mapping[str, str]
             raise BenchmarkError(f"{mode}: the scripted model answered an error: {api.errors()[0].error}")
         records = tuple(r for r in api.message_records() if r.status == 200)
         log = tuple(api.log_lines())
-    return RunResult(mode=mode, agent=str(agent_path), records=records, answer=answer, wall_s=wall, log=log)
+    return RunResult(
+        mode=mode, agent=str(agent_path), records=records, answer=answer, wall_s=round(wall, 3), log=log
+    )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -163,6 +163,8 @@ def join(types: Iterable[T]) -> T:
             continue
         found.append(t)
     if containers:
+        if found and _list_filled_later(found, containers):
+            return found[0]  # `self.tools: list[dict] = []`, later `self.tools = code_mode.tool_definitions(...)`
         if found or len(containers) > 1:
             return UNKNOWN
         kind, elems = next(iter(containers.items()))
@@ -171,6 +173,15 @@ def join(types: Iterable[T]) -> T:
         return _SKIP
     first = found[0]
     return first if all(t == first for t in found[1:]) else UNKNOWN
+
+
+def _list_filled_later(found: list[T], containers: dict[str, list[T]]) -> bool:
+    """An empty or plain list placeholder joined with code-mode tool definitions (a list of dicts)."""
+    return (
+        set(containers) == {"list"}
+        and all(t.kind == "cm_tools" for t in found)
+        and all(e.kind == "dict" or e == UNKNOWN for e in containers["list"])
+    )
 
 
 def first_param_is_self(func: cst.FunctionDef) -> bool:

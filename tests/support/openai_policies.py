@@ -114,7 +114,7 @@ class Signature:
 
 
 def read_catalogue(text: str) -> dict[str, Signature]:
-    """`from <module> import <fn>` lines, each followed by that function's `def` line, from search output."""
+    """`from <module> import <fn>` lines, each followed by that function's signature, from search output."""
     found: dict[str, Signature] = {}
     lines = text.splitlines()
     for i, line in enumerate(lines):
@@ -123,10 +123,10 @@ def read_catalogue(text: str) -> dict[str, Signature]:
             continue
         module, function = head.groups()
         for sig_line in lines[i + 1 : i + 4]:
-            sig = re.match(rf"\s*(?:async\s+)?def {re.escape(function)}\(", sig_line)
+            sig = re.match(rf"\s*(?:async\s+)?(?:def\s+)?{re.escape(function)}\(", sig_line)
             if not sig:
                 continue
-            header = sig_line.strip().removeprefix("async ")
+            header = "def " + re.sub(r"^(?:async\s+)?(?:def\s+)?", "", sig_line.strip())
             try:
                 tree = ast.parse(header.rstrip(":") + ": ...")
             except SyntaxError:

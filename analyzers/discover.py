@@ -30,9 +30,9 @@ from cfmigrate.analyzers.model import (
     ServerSpec,
     SourceRef,
 )
+from cfmigrate.analyzers.naming import to_identifier
 from cfmigrate.analyzers.snapshots import read_snapshots
 from cfmigrate.analyzers.walk import Walker
-from cfmigrate.generators.naming import to_identifier
 
 __all__ = ["PARALLEL_MIN_FILES", "PARALLEL_MIN_TREE", "discover"]
 

@@ -13,8 +13,8 @@ from rich.console import Console
 
 from cfmigrate.analyzers.settings import SettingsError
 from cfmigrate.analyzers.tokens import TokenizerError
+from cfmigrate.generators.audit_report import render_json, render_markdown, render_terminal
 from cfmigrate.migrate.audit import AuditError, AuditOptions, exit_code, run_audit
-from cfmigrate.migrate.report import render_json, render_markdown, render_terminal
 
 
 class Format(StrEnum):

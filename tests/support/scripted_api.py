@@ -22,8 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
+from cfmigrate.analyzers.naming import to_field_name, to_identifier
 from cfmigrate.analyzers.tokens import BpeTokenizer, compact
-from cfmigrate.generators.naming import to_field_name, to_identifier
 
 TOKEN_LABEL = "estimate, o200k_base — scripted server, not Claude's count"
 _TOKENIZER = BpeTokenizer("o200k_base")

@@ -391,6 +391,10 @@ class ScriptedOpenAI:
         with self._lock:
             return list(self._records)
 
+    def message_records(self) -> list[Record]:
+        """The model requests (Chat Completions and Responses), in order."""
+        return [r for r in self.records if r.path in (CHAT_PATH, RESPONSES_PATH)]
+
     def conversations(self) -> list[Conversation]:
         """What each answered request showed the model, in order."""
         return [r.conversation for r in self.records if r.status == 200 and r.conversation is not None]

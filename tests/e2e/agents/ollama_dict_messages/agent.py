@@ -16,7 +16,12 @@ from mcp import Client, StdioServerParameters
 BASE_URL = os.environ.get("LLM_BASE_URL", "http://localhost:11434/v1")
 API_KEY = os.environ.get("LLM_API_KEY", "ollama")
 MODEL = os.environ.get("LLM_MODEL", "qwen3:8b")
-SERVER = StdioServerParameters(command="python", args=["mcp_servers/tickets_server.py"], cwd=Path(__file__).parent)
+SERVER = StdioServerParameters(
+    command="python",
+    args=["mcp_servers/helpdesk_server.py"],
+    env={"HELPDESK_DATA": "data/helpdesk.json"},
+    cwd=Path(__file__).parent,
+)
 
 
 async def chat(http: httpx.AsyncClient, messages: list[dict], tools: list[dict]) -> dict:
@@ -31,7 +36,7 @@ async def chat(http: httpx.AsyncClient, messages: list[dict], tools: list[dict])
 
 async def main(question: str) -> str:
     async with Client(SERVER) as mcp, httpx.AsyncClient(timeout=120) as http:
-        await mcp.call_tool("create_ticket", {"title": "Printer on fire in room 4", "body": "Smoke alarm at 09:02."})
+        await mcp.call_tool("create_ticket", {"title": "Laptop fan is loud", "body": "Desk 12, since this morning."})
         tools = []
         for tool in (await mcp.list_tools()).tools:
             tools.append(

@@ -18,8 +18,10 @@ SYSTEM = "You triage the help desk's tickets. Look tickets up before you change 
 
 
 def server_params() -> StdioServerParameters:
-    spec = json.loads((HERE / ".mcp.json").read_text())["mcpServers"]["tickets"]
-    return StdioServerParameters(command=spec["command"], args=spec.get("args", []), cwd=str(HERE))
+    spec = json.loads((HERE / ".mcp.json").read_text())["mcpServers"]["helpdesk"]
+    return StdioServerParameters(
+        command=spec["command"], args=spec.get("args", []), env=spec.get("env"), cwd=str(HERE)
+    )
 
 
 async def run(task: str) -> str:
@@ -28,7 +30,7 @@ async def run(task: str) -> str:
         await session.initialize()
         # The on-call alert opens a ticket before the model is asked anything.
         await session.call_tool(
-            "create_ticket", {"title": "Printer on fire in room 4", "body": "Smoke alarm at 09:02."}
+            "create_ticket", {"title": "Badge reader at door B is dead", "body": "Reported by security at 07:40."}
         )
         listing = await session.list_tools()
         tools = [

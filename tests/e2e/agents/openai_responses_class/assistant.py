@@ -26,13 +26,13 @@ class HelpDeskAssistant:
         self.tools: list[dict] = []
 
     async def connect(self) -> None:
-        spec = json.loads((HERE / ".mcp.json").read_text())["mcpServers"]["tickets"]
-        params = StdioServerParameters(command=spec["command"], args=spec["args"], cwd=str(HERE))
+        spec = json.loads((HERE / ".mcp.json").read_text())["mcpServers"]["helpdesk"]
+        params = StdioServerParameters(command=spec["command"], args=spec["args"], env=spec["env"], cwd=str(HERE))
         read, write = await self.exit_stack.enter_async_context(stdio_client(params))
         self.session = await self.exit_stack.enter_async_context(ClientSession(read, write))
         await self.session.initialize()
         await self.session.call_tool(
-            "create_ticket", {"title": "Printer on fire in room 4", "body": "Smoke alarm at 09:02."}
+            "create_ticket", {"title": "VPN drops every hour", "body": "Since the Monday update."}
         )
         response = await self.session.list_tools()
         self.tools = [

@@ -44,6 +44,24 @@ class ExactTools(Protocol):
 VALIDATION_PACKAGES = ("@playwright/mcp", "@executeautomation/playwright-mcp-server", "puppeteer")
 
 
+LATENCY_DEFINITION = (
+    "latency per task: wall time from the agent's start to its final answer; "
+    "speed-up = before / after, shown as 'N.NNx faster' or 'N.NNx slower'"
+)
+
+
+def describe_speed(before_ms: float | None, after_ms: float | None) -> str:
+    """'3.10x faster' / '1.20x slower' from two latencies per task (the one definition `measure`,
+    the benchmarks and the README use; the ratio is computed once, from the latencies themselves)."""
+    if not before_ms or not after_ms:
+        return "-"
+    if abs(before_ms - after_ms) < 0.0005 * before_ms:
+        return "same"
+    if before_ms > after_ms:
+        return f"{before_ms / after_ms:.2f}x faster"
+    return f"{after_ms / before_ms:.2f}x slower"
+
+
 def threshold(tool_count: int) -> Threshold:
     """The MISSION's tool-count bands: < 10, 10-20, 20-40, 40+."""
     if tool_count < 10:

@@ -293,10 +293,11 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
     if hits:
         raise BenchmarkError(f"the transcript appeared in code-mode request(s) {hits}")
 
+    from cfmigrate.analyzers.tokens import BpeTokenizer
     from cfmigrate.runtime import CodeMode
 
     async with CodeMode(servers_dir=code_repo / "servers", config=code_repo / ".mcp.json") as cm:
-        tokens, label = cm.context_tokens("anthropic")
+        tokens, label = cm.context_tokens("anthropic", BpeTokenizer("o200k_base"))
     return Comparison(
         direct=direct,
         code=code,

@@ -14,12 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
-from cfmigrate.analyzers.model import ToolDef
-from cfmigrate.analyzers.tokens import BpeTokenizer, Tokenizer, compact, render_tool
+from cfmigrate.runtime import prompts
 from cfmigrate.runtime.audit import AuditLog, sha256
 from cfmigrate.runtime.bridge import BridgeError, BridgeServer
 from cfmigrate.runtime.executor import (
@@ -34,10 +31,10 @@ from cfmigrate.runtime.pii import PiiMasker
 from cfmigrate.runtime.policy import Approver, Policy, ToolCall, resolve
 from cfmigrate.runtime.results import ToolUseResult
 from cfmigrate.runtime.sessions import HostSessions, LaunchSpec, SessionError, load_launch_specs
+from cfmigrate.runtime.tools import Provider, ToolDefinition, compact, render_tool
 
 log = logging.getLogger("cfmigrate.runtime")
 
-Provider = Literal["anthropic", "openai"]
 CODE_TOOL = "execute_code"
 MAX_LISTED_SERVERS = 12
 
@@ -55,12 +52,13 @@ class CodeModeError(Exception):
     """CodeMode was set up wrongly; the message names the path or option and what to do."""
 
 
-_env = Environment(
-    loader=PackageLoader("cfmigrate.templates", ""),
-    undefined=StrictUndefined,
-    keep_trailing_newline=False,
-    autoescape=False,
-)
+class Tokenizer(Protocol):
+    """Anything that counts tokens and names how (`cfmigrate.analyzers.tokens.BpeTokenizer` is one)."""
+
+    @property
+    def label(self) -> str: ...
+
+    def count(self, text: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,7 @@ class KeptTool:
 
     server: str
     name: str
-    definition: ToolDef
+    definition: ToolDefinition
 
 
 @dataclass
@@ -287,7 +285,7 @@ class CodeMode:
             self.kept[tool] = KeptTool(
                 server=owners[0],
                 name=tool,
-                definition=ToolDef(
+                definition=ToolDefinition(
                     name=tool,
                     description=found.description or "",
                     input_schema=found.input_schema,
@@ -299,7 +297,7 @@ class CodeMode:
 
     def code_tool(self, provider: Provider = "anthropic") -> dict[str, Any]:
         """The execute-code tool definition alone."""
-        description = _env.get_template("runtime/execute_code.jinja").render().strip()
+        description = prompts.EXECUTE_CODE_DESCRIPTION
         schema = {
             "type": "object",
             "properties": {
@@ -308,7 +306,7 @@ class CodeMode:
             "required": ["code"],
         }
         return render_tool(
-            ToolDef(name=self.tool_name, description=description, input_schema=schema), provider
+            ToolDefinition(name=self.tool_name, description=description, input_schema=schema), provider
         )
 
     def tool_definitions(self, provider: Provider = "anthropic") -> list[dict[str, Any]]:
@@ -322,18 +320,14 @@ class CodeMode:
     def system_prompt(self) -> str:
         """The code-first system prompt (discovery, printed output only, workspace/ and skills/)."""
         servers = sorted(self.specs) or self._package_servers()
-        return (
-            _env.get_template("runtime/system_prompt.jinja")
-            .render(
-                tool_name=self.tool_name,
-                servers=servers if len(servers) <= MAX_LISTED_SERVERS else [],
-                server_count=len(servers),
-                max_output=f"{self.limits.max_output_bytes:,}",
-                timeout=f"{self.limits.timeout_s:g}",
-                mask_pii=self.mask_pii,
-                kept=sorted(self.kept),
-            )
-            .strip()
+        return prompts.system_prompt(
+            tool_name=self.tool_name,
+            servers=servers if len(servers) <= MAX_LISTED_SERVERS else [],
+            server_count=len(servers),
+            max_output=f"{self.limits.max_output_bytes:,}",
+            timeout=f"{self.limits.timeout_s:g}",
+            mask_pii=self.mask_pii,
+            kept=sorted(self.kept),
         )
 
     def _package_servers(self) -> list[str]:
@@ -341,13 +335,14 @@ class CodeMode:
             return []
         return sorted(p.name for p in self.servers_dir.iterdir() if (p / "__init__.py").is_file())
 
-    def context_tokens(
-        self, provider: Provider = "anthropic", tokenizer: Tokenizer | None = None
-    ) -> tuple[int, str]:
-        """Tokens of the system prompt plus the code tool definition, and the tokenizer label."""
-        tok = tokenizer or BpeTokenizer("o200k_base")
-        total = tok.count(self.system_prompt()) + tok.count(compact(self.code_tool(provider)))
-        return total, tok.label
+    def context_tokens(self, provider: Provider, tokenizer: Tokenizer) -> tuple[int, str]:
+        """Tokens of the system prompt plus the code tool definition, and the tokenizer label.
+
+        The runtime ships no vocabulary: pass a tokenizer, e.g. `BpeTokenizer("o200k_base")` from
+        `cfmigrate.analyzers.tokens` (the cfmigrate tool) or your own object with `count()` and `label`.
+        """
+        total = tokenizer.count(self.system_prompt()) + tokenizer.count(compact(self.code_tool(provider)))
+        return total, tokenizer.label
 
     def protections(self) -> list[Protection]:
         """Each sandbox layer as (name, enforced, how/why not) for this machine."""

@@ -23,7 +23,7 @@ def system_prompt(
     kept: Sequence[str],
 ) -> str:
     """The code-first prompt (with the tool definition it stays under 600 tokens whatever the tool count)."""
-    find = '- Find tools: `from servers import search_tools; print(search_tools("words", detail="description"))` (detail: "name", "description" or "full"), or read `servers/<server>/__init__.py` (its tools) and `servers/<server>/<tool>.py`.'
+    find = '- Work in few runs. Run 1, find every tool the task needs in one script: `from servers import search_tools`, then `print(search_tools("words", limit=3))` once per need; each line is a tool\'s typed signature, return fields and summary (detail="full": the whole docstring). `servers/<server>/__init__.py` lists a server\'s tools.'
     if servers:
         find += f" Servers: {', '.join(servers)}."
     elif server_count:
@@ -31,7 +31,7 @@ def system_prompt(
     lines = [
         f"You work by writing Python 3.11 that runs in a sandbox through the `{tool_name}` tool; the tools are Python functions there.",
         find,
-        "- Call: `from servers.<server> import <tool>`, then `await <tool>(arg=...)` (top-level await works; `<tool>_sync` blocks). Results have `.text`, `.structured_content` and typed fields when the tool has an output schema. A failure raises `ToolError`: read the traceback, fix the code, run again.",
+        "- Run 2, do the whole task in one script: `from servers.<server> import <tool>`, then `await <tool>(arg=...)` (top-level await works). Results have `.text`, `.structured_content` and typed fields when the tool has an output schema. A failure raises `ToolError`: read the traceback, fix the code, run again.",
         f"- Only what you print comes back to you. Keep documents and records in variables and pass them from tool to tool inside one script; print only ids, counts, short excerpts and what you need to decide. Output over {max_output} characters is cut.",
     ]
     if mask_pii:

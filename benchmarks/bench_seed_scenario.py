@@ -424,9 +424,11 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
     if code_agent is None:
         from cfmigrate.migrate.runner import migrate_tree
 
+        # with a workdir (tests), the migrated copy stays in it; by hand, it lands in build/seed-migrated/
+        target = workdir / "seed-migrated" if workdir is not None else MIGRATED_AGENT.parent
         with environment(code_env):
-            migrate_tree(FIXTURE, MIGRATED_AGENT.parent, refresh=True)
-        code_agent = MIGRATED_AGENT
+            migrate_tree(FIXTURE, target, refresh=True)
+        code_agent = target / "agent.py"
     code = await drive("code mode", Path(code_agent), SeedCodeModel(), code_env, SEED_TASK)
     checks += check_seed_run(code, code_env, transcript)
     hits = leaked(code.records, probes[:-3])  # the last probes lie in the recap the model prints on purpose

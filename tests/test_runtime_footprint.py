@@ -206,8 +206,10 @@ def test_a_clean_venv_with_only_the_runtime_runs_the_migrated_seed_agent(tmp_pat
         "import agent\n"
         "print(asyncio.run(agent.run(sys.argv[1])))\n"
     )
-    with bench.ScriptedAPI(bench.CodeModePolicy()) as api:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "COV_"))}
+    with bench.ScriptedAPI(
+        bench.SeedCodeModel(), check=bench.honesty_check, tool_use_prompt=bench.tool_use_prompt
+    ) as api:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         env.update(state)
         # `python` in the servers' launch specs is the clean venv's interpreter
         env.update(PATH=f"{env_dir / 'bin'}{os.pathsep}/usr/bin:/bin", ANTHROPIC_BASE_URL=api.url)
@@ -222,10 +224,8 @@ def test_a_clean_venv_with_only_the_runtime_runs_the_migrated_seed_agent(tmp_pat
         )
         assert done.returncode == 0, done.stderr[-3000:]
         assert not api.errors()
-        records = [r for r in api.message_records() if r.status == 200]
-    assert records and all(
-        [t["name"] for t in r.request["tools"]] == ["execute_code"] for r in records
-    )  # code mode: one tool
-    note = bench.note_with_transcript(Path(state["CRM_DATA"]), transcript)
-    assert note in bench.slack_announcement(Path(state["SLACK_DATA"]), "#sales-updates", note)
-    assert note in done.stdout
+        records = tuple(r for r in api.message_records() if r.status == 200)
+    assert records and [t["name"] for t in records[0].request["tools"]] == ["execute_code"]  # code mode
+    result = bench.RunResult("clean venv", str(repo / "agent.py"), records, done.stdout, 0.0)
+    checks = bench.check_seed_run(result, state, transcript)  # raises unless the task was done
+    assert checks and "holds the whole transcript" in checks[0]

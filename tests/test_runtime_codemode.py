@@ -155,7 +155,7 @@ def test_tool_definitions_and_prompt(loop: asyncio.AbstractEventLoop, demo_repo:
             prompt = cm.system_prompt()
             for needle in ("search_tools", "servers/", "workspace/", "skills/", "print", "demo"):
                 assert needle in prompt
-            tokens, label = cm.context_tokens("anthropic")
+            tokens, label = cm.context_tokens("anthropic", BpeTokenizer("o200k_base"))
             assert tokens < 600 and label == "estimate, o200k_base"
             with pytest.raises(CodeModeError):
                 cm.tool_definitions("gemini")  # type: ignore[arg-type]

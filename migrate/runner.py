@@ -645,7 +645,8 @@ def migrate(
     wrappers = check_wrappers(root, plan, settings, needed=_needs_wrappers(result, plan))
     if write and result.changed:
         if not allow_dirty:
-            dirty = dirty_paths(root)
+            # Tool snapshots are cfmigrate's own output (`--refresh` may just have written them).
+            dirty = [p for p in dirty_paths(root) if not p.startswith(".cfmigrate/")]
             if dirty:
                 shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
                 raise MigrateError(

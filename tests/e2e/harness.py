@@ -39,8 +39,9 @@ from support.scripted_api import (
     exchanges,
     user_task,
 )
+from support.scripted_openai import ScriptedOpenAI
 
-from cfmigrate.generators.naming import to_field_name, to_identifier
+from cfmigrate.analyzers.naming import to_field_name, to_identifier
 
 E2E = Path(__file__).resolve().parent
 AGENTS = E2E / "agents"
@@ -345,6 +346,7 @@ class Case:
     reason: str = ""  # for "manual": words the report must contain
     env: Mapping[str, str] = field(default_factory=dict)
     pending: str = ""  # a known gap in cfmigrate this case still shows (the test is an expected failure)
+    provider: str = "anthropic"  # the model API the agent talks to: "anthropic" or "openai" (both OpenAI shapes)
 
     @classmethod
     def load(cls, folder: Path) -> Case:
@@ -360,6 +362,7 @@ class Case:
             reason=data.get("reason", ""),
             env=data.get("env", {}),
             pending=data.get("pending", ""),
+            provider=data.get("provider", "anthropic"),
         )
 
 
@@ -395,16 +398,39 @@ def copy_repo(case: Case, dest: Path) -> Path:
     return dest
 
 
-def agent_env(api: ScriptedAPI, extra: Mapping[str, str] = {}) -> dict[str, str]:
+def agent_env(api: ScriptedAPI | ScriptedOpenAI, extra: Mapping[str, str] = {}) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OPENAI_", "CFMIGRATE_"))}
-    env.update(
-        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-        ANTHROPIC_BASE_URL=api.url,
-        ANTHROPIC_API_KEY=API_KEY,
-        PYTHONDONTWRITEBYTECODE="1",
-        **extra,
-    )
+    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", PYTHONDONTWRITEBYTECODE="1")
+    if isinstance(api, ScriptedOpenAI):  # the SDKs' variables, and the LLM_* ones of OpenAI-compatible loops
+        env.update(
+            OPENAI_BASE_URL=api.url,
+            OPENAI_API_KEY=API_KEY,
+            LLM_BASE_URL=api.url,
+            LLM_API_KEY=API_KEY,
+            OPENAI_AGENTS_DISABLE_TRACING="1",
+        )
+    else:
+        env.update(ANTHROPIC_BASE_URL=api.url, ANTHROPIC_API_KEY=API_KEY)
+    env.update(extra)
     return env
+
+
+def model_server(case: Case, brain: Brain) -> ScriptedAPI | ScriptedOpenAI:
+    """The scripted model API the case's agent talks to, driven by `brain`."""
+    if case.provider == "openai":
+        from e2e.openai_wire import OpenAIPolicy
+
+        return ScriptedOpenAI(OpenAIPolicy(brain), api_keys={API_KEY})
+    return ScriptedAPI(AnthropicPolicy(brain), api_keys={API_KEY})
+
+
+def offered_tools(request: Mapping[str, Any]) -> list[str]:
+    """Names of the tools a model request offered, in any of the three wire shapes."""
+    names = []
+    for tool in request.get("tools") or []:
+        fn = tool.get("function") if isinstance(tool.get("function"), Mapping) else tool
+        names.append(str(fn.get("name")))
+    return names
 
 
 def run_agent(case: Case, repo: Path, brain: DirectBrain | CodeBrain) -> Run:
@@ -413,7 +439,7 @@ def run_agent(case: Case, repo: Path, brain: DirectBrain | CodeBrain) -> Run:
         (repo / rel).unlink(missing_ok=True)
     scenario = SCENARIOS[case.scenario]
     argv = [a.replace("{task}", scenario.task) for a in case.run]
-    with ScriptedAPI(AnthropicPolicy(brain), api_keys={API_KEY}) as api:
+    with model_server(case, brain) as api:
         done = subprocess.run(
             [sys.executable, *argv],
             cwd=repo,

@@ -24,6 +24,7 @@ from e2e.harness import (
     copy_repo,
     migrate,
     observed_equal,
+    offered_tools,
     run_agent,
 )
 
@@ -65,7 +66,7 @@ def test_agent_end_to_end(case: Case, tmp_path: Path) -> None:
     observed_equal(direct, code)
     assert code.state == direct.state, f"side effects differ:\n direct: {direct.state}\n code:   {code.state}"
     assert answer_in(code) == direct_answer, f"final answer:\n{code.stdout[-2000:]}"
-    assert all(t["name"] == "execute_code" for r in code.requests for t in r.get("tools", [])), (
+    assert all(name == "execute_code" for r in code.requests for name in offered_tools(r)), (
         "MCP tools still offered"
     )
     assert len(code.scripts) >= 2

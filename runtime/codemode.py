@@ -48,6 +48,8 @@ def _render(tool: ToolDef, provider: Provider) -> dict[str, Any]:
     if provider == "openai-responses":
         return {"type": "function", **render_tool(tool, "openai")["function"]}
     return render_tool(tool, provider)
+
+
 CODE_TOOL = "execute_code"
 MAX_LISTED_SERVERS = 12
 
@@ -370,7 +372,9 @@ class CodeMode:
     def tool_definitions(self, provider: Provider = "anthropic") -> list[dict[str, Any]]:
         """The tools to pass to the model API: the code tool, then any kept direct tools (plain dicts)."""
         if provider not in _PROVIDERS:
-            raise CodeModeError(f"provider must be one of {', '.join(map(repr, _PROVIDERS))}, not {provider!r}")
+            raise CodeModeError(
+                f"provider must be one of {', '.join(map(repr, _PROVIDERS))}, not {provider!r}"
+            )
         if self.keep_direct and self.session is None:
             raise CodeModeError(
                 "keep_direct tools are listed from their servers when CodeMode opens: enter it "

@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,6 +187,33 @@ def snapshot_listing(root: Path) -> list[str]:
     return sorted(p.name for p in folder.glob("*.json")) if folder.is_dir() else []
 
 
+# Files discovery may read (configs, manifests, server and agent code): the stamp covers all of them.
+_DISCOVERED_SUFFIXES = (".py", ".json", ".jsonc", ".yaml", ".yml", ".toml")
+
+
+def repository_digest(root: Path, out_dir: Path) -> str:
+    """sha256 over the path and content of every file repository discovery may read (the walk `discover` does,
+    `.gitignore` honoured), the package itself and the stamp left out: a new `*.tools.json`, config or server
+    file changes it, so `--check` cannot answer "up to date" from the stamp while a render would differ."""
+    from cfmigrate.analyzers.walk import Walker
+
+    root = root.resolve()
+    try:
+        package = out_dir.resolve().relative_to(root).as_posix() + "/"
+    except ValueError:
+        package = "\0"  # outside the root: nothing of it is walked
+    h = hashlib.sha256()
+    for path, rel in Walker(root).entries():
+        if rel.startswith(package) or rel == STAMP or not rel.lower().endswith(_DISCOVERED_SUFFIXES):
+            continue
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            data = b"\0unreadable"
+        h.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
 def stamp_key(options: Mapping[str, object], generator: str) -> str:
     """Everything besides input files that decides the output: options and the generator's own fingerprint."""
     return digest(json.dumps({"options": options, "generator": generator}, sort_keys=True).encode())
@@ -200,19 +227,27 @@ def read_stamp(root: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def write_stamp(root: Path, key: str, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> None:
-    """Record what the package on disk was generated from (read by `--check` to skip rendering)."""
+def write_stamp(
+    root: Path, key: str, inputs: Mapping[str, str], outputs: Mapping[str, str], repository: str = ""
+) -> None:
+    """Record what the package on disk was generated from (read by `--check` to skip rendering).
+
+    `repository` is `repository_digest` when the package was built from a scan of the repository ("" when
+    only manifest files given by hand were read).
+    """
     doc = {
         "key": key,
         "inputs": dict(sorted(inputs.items())),
         "outputs": dict(sorted(outputs.items())),
         "snapshots": snapshot_listing(root),
+        "repository": repository,
     }
     atomic_write_text(root / STAMP, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
-def stamp_matches(root: Path, out_dir: Path, key: str) -> bool:
-    """True when the stamp proves the package is current: same key, inputs, snapshot list and output bytes."""
+def stamp_matches(root: Path, out_dir: Path, key: str, repository: Callable[[], str] | None = None) -> bool:
+    """True when the stamp proves the package is current: same key, inputs, snapshot list, output bytes and,
+    for a package built from a repository scan, the same repository digest (`repository` computes it)."""
     stamp = read_stamp(root)
     if stamp is None or stamp.get("key") != key:
         return False
@@ -224,4 +259,6 @@ def stamp_matches(root: Path, out_dir: Path, key: str) -> bool:
         return False
     if input_hashes(root, inputs) != inputs:
         return False
-    return file_hashes(out_dir) == outputs
+    if file_hashes(out_dir) != outputs:
+        return False
+    return stamp.get("repository", "") == (repository() if repository is not None else "")

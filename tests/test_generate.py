@@ -576,3 +576,37 @@ def test_cli_help_shows_settings_table() -> None:
     text = " ".join(result.output.split())
     assert "(default: [tool.cfmigrate] out, else servers)" in text
     assert "default: [tool.cfmigrate] servers, else all" in text
+
+
+def test_check_stamp_covers_new_manifest_files(tmp_path: Path) -> None:
+    """A `*.tools.json` that appears after `generate` changes what a render gives: `--check` must not answer
+    "up to date (stamp)" then; a full render (and the stamp path) both say stale."""
+    import shutil
+
+    (tmp_path / ".mcp.json").write_text(
+        '{"mcpServers": {"mcp-server-time": {"command": "uvx", "args": ["mcp-server-time"]}}}'
+    )
+    first = _cli([], tmp_path)
+    assert first.exit_code == 0, first.output
+    assert "1 servers, 2 tools" in first.output and "bundled catalog" in first.output
+    assert "up to date (stamp)" in _cli(["--check"], tmp_path).output
+    # a manifest file for the same server outranks the catalog: the render changes (one tool fewer here)
+    data = json.loads((MANIFESTS / "mcp-server-time.tools.json").read_text())
+    data["tools"] = data["tools"][:1]
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "mcp-server-time.tools.json").write_text(json.dumps(data))
+    options = GenerateOptions(root=tmp_path)
+    assert not check(options, fast=False).in_sync  # a full render sees the new manifest
+    stamped = _cli(["--check"], tmp_path)
+    assert stamped.exit_code == 1, stamped.output
+    assert "up to date" not in stamped.output and "get_current_time" in stamped.output
+    assert _cli([], tmp_path).exit_code == 0
+    assert "up to date (stamp)" in _cli(["--check"], tmp_path).output
+    # an unrelated file the scan never reads leaves the stamp valid; a new Python file may declare servers
+    (tmp_path / "notes.txt").write_text("hello")
+    assert "up to date (stamp)" in _cli(["--check"], tmp_path).output
+    (tmp_path / "agent.py").write_text("print('hi')\n")
+    again = _cli(["--check"], tmp_path)
+    assert again.exit_code == 0 and "up to date [" in again.output  # rendered in full, and it agrees
+    shutil.rmtree(tmp_path / "tools")
+    assert _cli(["--check"], tmp_path).exit_code == 1

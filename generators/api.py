@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata, resources
@@ -19,6 +20,7 @@ from cfmigrate.generators.writer import (
     compare,
     digest,
     input_hashes,
+    repository_digest,
     stamp_key,
     stamp_matches,
     unified_diff,
@@ -88,6 +90,7 @@ def generator_fingerprint() -> str:
         ("cfmigrate.generators", ".py"),
         ("cfmigrate.templates", ".jinja"),
         ("cfmigrate.analyzers", ".py"),
+        ("cfmigrate.analyzers", ".json"),  # the bundled catalog: a server's tools may come from it
     ):
         base = resources.files(package)
         for entry in sorted(_walk(base), key=lambda e: e[0]):
@@ -111,6 +114,13 @@ def _walk(base: resources.abc.Traversable, prefix: str = "") -> list[tuple[str, 
         else:
             out.append((name, child.read_bytes()))
     return out
+
+
+def _repository(options: GenerateOptions) -> Callable[[], str]:
+    """The repository digest the stamp records: every file a scan may read, when the run scans the repository."""
+    if not options.discover:
+        return lambda: ""
+    return lambda: repository_digest(options.root, options.out_dir)
 
 
 def _key(options: GenerateOptions) -> str:
@@ -160,7 +170,7 @@ def generate(options: GenerateOptions, estate: Estate | None = None) -> Outcome:
     written = write_tree(options.out_dir, files)
     outputs = {rel: digest(data) for rel, data in files.items()}
     inputs = input_hashes(options.root, estate.inputs)
-    write_stamp(options.root, _key(options), inputs, outputs)
+    write_stamp(options.root, _key(options), inputs, outputs, _repository(options)())
     return Outcome(
         package=package,
         files=files,
@@ -176,7 +186,11 @@ def check(options: GenerateOptions, estate: Estate | None = None, *, fast: bool 
     """Compare the package on disk with a fresh render; never writes. `fast`: trust a matching stamp."""
     started = time.perf_counter()
     check_out_dir(options.root, options.out_dir)
-    if fast and estate is None and stamp_matches(options.root, options.out_dir, _key(options)):
+    if (
+        fast
+        and estate is None
+        and stamp_matches(options.root, options.out_dir, _key(options), _repository(options))
+    ):
         return Outcome(package=None, fast_path=True, seconds=time.perf_counter() - started)
     estate, package, files = build(options, estate)
     diff = compare(options.out_dir, files)

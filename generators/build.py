@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cfmigrate.analyzers.model import Manifest, Problem, ServerSpec, ToolDef
+from cfmigrate.analyzers.naming import Collision, assign, to_class_name, to_field_name
 from cfmigrate.generators import docs, package_runtime
 from cfmigrate.generators.errors import GenerateFailure
 from cfmigrate.generators.ir import Arg, PackageIR, ServerIR, ToolIR
@@ -21,7 +22,6 @@ from cfmigrate.generators.models import (
     rebase,
     run_datamodel_codegen,
 )
-from cfmigrate.generators.naming import Collision, assign, to_class_name, to_field_name
 from cfmigrate.generators.schema import Batch, flatten_root, property_objects, sanitize
 
 # Attributes every typed result has (see `_runtime.ToolOutput`); an output field of that name gets a trailing `_`.

@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from cfmigrate.generators.naming import to_class_name
+from cfmigrate.analyzers.naming import to_class_name
 
 # Keywords whose value is one subschema, a list of subschemas, or a name -> subschema map.
 _ONE = ("additionalProperties", "items", "not", "if", "then", "else", "contains", "propertyNames",

@@ -9,14 +9,8 @@ from typing import Annotated
 
 import typer
 
-from cfmigrate.migrate.compare import (
-    MeasureError,
-    Targets,
-    compare,
-    render_json,
-    render_markdown,
-    render_text,
-)
+from cfmigrate.analyzers.compare import MeasureError, Targets, compare
+from cfmigrate.generators.measure_report import render_json, render_markdown, render_text
 
 
 class MeasureFormat(StrEnum):

@@ -9,13 +9,12 @@ from typing import Annotated
 
 import typer
 
+from cfmigrate.analyzers.audit_json import AuditFileError, load_audit
+from cfmigrate.analyzers.compare import MeasureError, read_tasks
 from cfmigrate.analyzers.measure import AuditReport
-from cfmigrate.migrate.compare import MeasureError, read_tasks
-from cfmigrate.migrate.plan import (
+from cfmigrate.generators.plan import (
     DEFAULT_SANDBOX_PER_MONTH,
-    PlanError,
     build_plan,
-    load_audit,
     render_html,
     render_json,
     render_markdown,
@@ -107,7 +106,7 @@ def plan(
             one_off_cost=one_off_cost,
             trace=tasks,
         )
-    except (PlanError, MeasureError) as exc:
+    except (AuditFileError, MeasureError) as exc:
         raise _fail(str(exc)) from None
     if format is PlanFormat.html:
         text = render_html(the_plan)
@@ -128,7 +127,7 @@ def plan(
 
 
 def _audit(path: Path, requests_per_day: int | None, price: float | None, trace: Path | None) -> AuditReport:
-    """Run the audit the plan is built from; its failures become one-line errors."""
+    """Run the audit the plan is built from; its failures become one-line errors (exit 2)."""
     from cfmigrate.analyzers.settings import SettingsError
     from cfmigrate.migrate.audit import AuditError, AuditOptions, run_audit
 
@@ -136,8 +135,8 @@ def _audit(path: Path, requests_per_day: int | None, price: float | None, trace:
     try:
         return run_audit(path, opts)
     except (AuditError, SettingsError) as exc:
-        raise PlanError(str(exc)) from None
+        raise _fail(str(exc)) from None
     except Exception as exc:  # a tokenizer failure surfaces as one line, as in `cfmigrate audit`
         if type(exc).__name__ in ("TokenCountError", "TokenizerError"):
-            raise PlanError(str(exc)) from None
+            raise _fail(str(exc)) from None
         raise

@@ -601,6 +601,8 @@ def migrate(
     rules = select_rules(only, disable)
     notes: list[str] = []
     problems: list[Problem] = []
+    # uncommitted work is the user's, not the snapshots `--refresh` is about to write
+    dirty_before = dirty_paths(root) if write and not allow_dirty else []
     if plan is None:
         plan, found_notes, problems = build_plan(root, settings, refresh=refresh, all_agents=all_agents)
         notes.extend(found_notes)
@@ -645,7 +647,7 @@ def migrate(
     wrappers = check_wrappers(root, plan, settings, needed=_needs_wrappers(result, plan))
     if write and result.changed:
         if not allow_dirty:
-            dirty = dirty_paths(root)
+            dirty = dirty_before
             if dirty:
                 shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
                 raise MigrateError(

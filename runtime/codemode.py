@@ -39,7 +39,15 @@ from cfmigrate.runtime.sessions import HostSessions, LaunchSpec, SessionError, l
 
 log = logging.getLogger("cfmigrate.runtime")
 
-Provider = Literal["anthropic", "openai"]
+Provider = Literal["anthropic", "openai", "openai-responses"]
+_PROVIDERS = ("anthropic", "openai", "openai-responses")
+
+
+def _render(tool: ToolDef, provider: Provider) -> dict[str, Any]:
+    """A tool definition as the provider's API takes it: the Responses API's function tools are flat."""
+    if provider == "openai-responses":
+        return {"type": "function", **render_tool(tool, "openai")["function"]}
+    return render_tool(tool, provider)
 CODE_TOOL = "execute_code"
 MAX_LISTED_SERVERS = 12
 
@@ -311,16 +319,14 @@ class CodeMode:
             },
             "required": ["code"],
         }
-        return render_tool(
-            ToolDef(name=self.tool_name, description=description, input_schema=schema), provider
-        )
+        return _render(ToolDef(name=self.tool_name, description=description, input_schema=schema), provider)
 
     def tool_definitions(self, provider: Provider = "anthropic") -> list[dict[str, Any]]:
         """The tools to pass to the model API: the code tool, then any kept direct tools (plain dicts)."""
-        if provider not in ("anthropic", "openai"):
-            raise CodeModeError(f"provider must be 'anthropic' or 'openai', not {provider!r}")
+        if provider not in _PROVIDERS:
+            raise CodeModeError(f"provider must be one of {', '.join(map(repr, _PROVIDERS))}, not {provider!r}")
         tools = [self.code_tool(provider)]
-        tools.extend(render_tool(kept.definition, provider) for _, kept in sorted(self.kept.items()))
+        tools.extend(_render(kept.definition, provider) for _, kept in sorted(self.kept.items()))
         return tools
 
     def system_prompt(self) -> str:

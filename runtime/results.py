@@ -99,3 +99,7 @@ class ToolUseResult:
     def to_openai(self, tool_call_id: str) -> dict[str, Any]:
         """The `tool` message to send back in the next Chat Completions request."""
         return {"role": "tool", "tool_call_id": tool_call_id, "content": self.text}
+
+    def to_openai_responses(self, call_id: str) -> dict[str, Any]:
+        """The `function_call_output` item to send back in the next Responses API request."""
+        return {"type": "function_call_output", "call_id": call_id, "output": self.text}

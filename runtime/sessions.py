@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from cfmigrate.generators.naming import to_identifier
+from cfmigrate.analyzers.naming import to_identifier
 
 ErrorKind = Literal["mcp", "transport", "invalid", "denied"]
 log = logging.getLogger("cfmigrate.runtime")

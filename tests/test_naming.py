@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfmigrate.generators.naming import (
+from cfmigrate.analyzers.naming import (
     MODEL_ATTRIBUTES,
     RESERVED,
     assign,

@@ -8,18 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from cfmigrate.analyzers.audit_json import AuditFileError, audit_from_json, load_audit
+from cfmigrate.analyzers.compare import Task
 from cfmigrate.analyzers.measure import AgentFigure, AuditReport, CodeModeCosts, WorkflowFigure, measure
 from cfmigrate.analyzers.model import Agent, Inventory, Manifest, ServerSpec, SourceRef, ToolDef
 from cfmigrate.analyzers.tokens import BpeTokenizer
-from cfmigrate.migrate.compare import Task
-from cfmigrate.migrate.plan import (
+from cfmigrate.generators.plan import (
     FIRST_LIVE_DAY,
-    PlanError,
     Roi,
     RoiLine,
-    audit_from_json,
     build_plan,
-    load_audit,
     plan_to_json,
     render_html,
     render_markdown,
@@ -180,7 +178,7 @@ def test_audit_json_round_trips() -> None:
 def test_load_audit_rejects_bad_files(tmp_path: Path, content: str, expected: str) -> None:
     path = tmp_path / "audit.json"
     path.write_text(content, encoding="utf-8")
-    with pytest.raises(PlanError, match=r"audit\.json") as err:
+    with pytest.raises(AuditFileError, match=r"audit\.json") as err:
         load_audit(path)
     assert expected in str(err.value)
 
@@ -191,10 +189,10 @@ def test_load_audit_names_a_missing_or_mistyped_key(tmp_path: Path) -> None:
     data["agents"][0]["tool_count"] = "many"
     path = tmp_path / "audit.json"
     path.write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(PlanError) as err:
+    with pytest.raises(AuditFileError) as err:
         load_audit(path)
     assert "`agents[0].tool_count` must be an integer" in str(err.value)
-    with pytest.raises(PlanError, match="no such file"):
+    with pytest.raises(AuditFileError, match="no such file"):
         load_audit(tmp_path / "missing.json")
 
 

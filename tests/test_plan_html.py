@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from test_plan import mission_report, real_report
 
-from cfmigrate.migrate.plan import build_plan, render_html
+from cfmigrate.generators.plan import build_plan, render_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(

@@ -76,6 +76,42 @@ class TestDynamicDispatch(CodemodTest):
         """
         self.check(before, after)
 
+    def test_openai_compatible_reply_read_as_json(self) -> None:
+        before = """
+            import json
+            from mcp import Client
+
+            async def loop(mcp: Client, message: dict, routes: dict) -> list:
+                out = []
+                for call in message.get("tool_calls") or []:
+                    result = await mcp.call_tool(call["function"]["name"], json.loads(call["function"]["arguments"]))
+                    out.append(result)
+                for row in routes["rows"]:
+                    await mcp.call_tool(row["function"]["name"], {})
+                return out
+        """
+        after = """
+            import json
+            from mcp import Client
+
+            async def loop(mcp: Client, message: dict, routes: dict) -> list:
+                out = []
+                for call in message.get("tool_calls") or []:
+                    result = await code_mode.handle_tool_use(call["function"]["name"], json.loads(call["function"]["arguments"]))
+                    out.append(result)
+                for row in routes["rows"]:
+                    await mcp.call_tool(row["function"]["name"], {})
+                return out
+        """
+        self.check(
+            before,
+            after,
+            [
+                "CFM002 line 10: the tool name is computed here, not taken from a model's tool-use block; if it is "
+                "the model's choice, call code_mode.handle_tool_use(name, arguments) by hand"
+            ],
+        )
+
     def test_helper_method_called_with_the_models_choice(self) -> None:
         before = """
             from anthropic import Anthropic

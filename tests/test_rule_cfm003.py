@@ -156,7 +156,7 @@ class TestToolList(CodemodTest):
         """
         self.check(code, code)
 
-    def test_list_that_does_not_start_empty_and_responses_shape(self) -> None:
+    def test_list_that_does_not_start_empty(self) -> None:
         code = """
             from mcp import ClientSession
 
@@ -166,14 +166,27 @@ class TestToolList(CodemodTest):
                 tools = [CALCULATOR]
                 for t in (await session.list_tools()).tools:
                     tools.append({"name": t.name, "input_schema": t.inputSchema})
-                flat = [{"type": "function", "name": t.name, "parameters": t.inputSchema} for t in (await session.list_tools()).tools]
-                return tools, flat
+                return tools
         """
         self.check(
             code,
             code,
-            [
-                "CFM003 line 8: tools does not start as an empty list; add code_mode.tool_definitions('anthropic') by hand",
-                "CFM003 line 9: an OpenAI Responses-style flat function shape: pass code_mode.tool_definitions('openai') converted by hand",
-            ],
+            ["CFM003 line 8: tools does not start as an empty list; add code_mode.tool_definitions('anthropic') by hand"],
         )
+
+    def test_responses_api_flat_shape(self) -> None:
+        before = """
+            from mcp import ClientSession
+
+            async def run(session: ClientSession):
+                listed = await session.list_tools()
+                return [{"type": "function", "name": t.name, "parameters": t.input_schema} for t in listed.tools]
+        """
+        after = """
+            from mcp import ClientSession
+
+            async def run(session: ClientSession):
+                listed = await session.list_tools()
+                return code_mode.tool_definitions("openai-responses")
+        """
+        self.check(before, after)

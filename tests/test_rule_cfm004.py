@@ -281,6 +281,33 @@ class TestCodeFirstPrompt(CodemodTest):
         """
         self.check(before, after)
 
+    def test_messages_posted_by_the_agent_itself_get_the_prompt(self) -> None:
+        before = """
+            async def chat(http, messages, tools):
+                reply = await http.post("/chat/completions", json={"model": "m", "messages": messages, "tools": tools})
+                return reply.json()["choices"][0]["message"]
+
+            async def main(http, question):
+                tools = code_mode.tool_definitions("openai")
+                messages = [{"role": "user", "content": question}]
+                rows = [1, 2]
+                print(rows, tools)
+                return await chat(http, messages, tools)
+        """
+        after = """
+            async def chat(http, messages, tools):
+                reply = await http.post("/chat/completions", json={"model": "m", "messages": messages, "tools": tools})
+                return reply.json()["choices"][0]["message"]
+
+            async def main(http, question):
+                tools = code_mode.tool_definitions("openai")
+                messages = [{"role": "system", "content": code_mode.system_prompt()}, {"role": "user", "content": question}]
+                rows = [1, 2]
+                print(rows, tools)
+                return await chat(http, messages, tools)
+        """
+        self.check(before, after)
+
     def test_fstring_listing_mcp_tools_directly(self) -> None:
         before = """
             from anthropic import Anthropic

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cfmigrate.analyzers.model import Manifest
-from cfmigrate.generators.naming import assign, to_field_name
+from cfmigrate.analyzers.naming import assign, to_field_name
 
 if TYPE_CHECKING:
     from cfmigrate.generators.ir import PackageIR

@@ -163,6 +163,8 @@ def join(types: Iterable[T]) -> T:
             continue
         found.append(t)
     if containers:
+        if found and _list_filled_later(found, containers):
+            return found[0]  # `self.tools: list[dict] = []`, later `self.tools = code_mode.tool_definitions(...)`
         if found or len(containers) > 1:
             return UNKNOWN
         kind, elems = next(iter(containers.items()))
@@ -171,6 +173,43 @@ def join(types: Iterable[T]) -> T:
         return _SKIP
     first = found[0]
     return first if all(t == first for t in found[1:]) else UNKNOWN
+
+
+def _string_key(node: cst.Subscript) -> str | None:
+    """The key of `x["key"]`, or None."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    key = node.slice[0].slice.value
+    return str(key.evaluated_value) if isinstance(key, cst.SimpleString) else None
+
+
+def _wire_member(base: T, key: str) -> T | None:
+    """A member of an OpenAI-compatible chat reply read as plain JSON (Ollama, vLLM, httpx loops).
+
+    `message["tool_calls"]` (or `.get("tool_calls")`) holds the model's calls; each call's
+    `["function"]["name"]` is the tool the model chose and `["function"]["arguments"]` its JSON
+    arguments. That is the wire format itself, so it is recognised whatever the reply came from --
+    except on values already known to be something else.
+    """
+    if key == "tool_calls" and base.kind in ("?", "dict", "dict_lit"):
+        return T("list", elem=T("tool_use", "openai-dict"))
+    if base.kind == "tool_use" and base.flavor == "openai-dict" and key == "function":
+        return T("function_call", "openai-dict")
+    if base.kind == "function_call" and base.flavor == "openai-dict":
+        if key == "name":
+            return T("model_name", "openai-dict")
+        if key == "arguments":
+            return T("model_args_json", "openai-dict")
+    return None
+
+
+def _list_filled_later(found: list[T], containers: dict[str, list[T]]) -> bool:
+    """An empty or plain list placeholder joined with code-mode tool definitions (a list of dicts)."""
+    return (
+        set(containers) == {"list"}
+        and all(t.kind == "cm_tools" for t in found)
+        and all(e.kind == "dict" or e == UNKNOWN for e in containers["list"])
+    )
 
 
 def first_param_is_self(func: cst.FunctionDef) -> bool:
@@ -460,6 +499,11 @@ class Resolver:
         if isinstance(expr, cst.Await):
             return self.type_of(expr.expression)
         if isinstance(expr, cst.Subscript):
+            key = _string_key(expr)
+            if key is not None:
+                wire = _wire_member(self.type_of(expr.value), key)
+                if wire is not None:
+                    return wire
             base = self.type_of(expr.value)
             if base.kind in ("list", "dict") and base.elem is not None:
                 return base.elem
@@ -922,6 +966,10 @@ class Resolver:
                 "system_prompt": T("cm_prompt"),
                 "handle_tool_use": T("cm_result"),
             }.get(method, UNKNOWN)
+        if method == "get" and node.args and isinstance(node.args[0].value, cst.SimpleString):
+            wire = _wire_member(receiver, str(node.args[0].value.evaluated_value))
+            if wire is not None:
+                return wire
         if kind == "tool_dict" and method == "get" and node.args:
             key = node.args[0].value
             value = key.evaluated_value if isinstance(key, cst.SimpleString) else None

@@ -15,7 +15,9 @@ After::
 
 Applies when the receiver resolves to an MCP client session and the tool name provably comes from
 the model: an Anthropic `tool_use` block's `.name`, an OpenAI chat tool call's `.function.name`, a
-Responses API function call's `.name` -- directly or through a parameter of a helper the loop calls.
+Responses API function call's `.name`, or an OpenAI-compatible reply read as plain JSON
+(`call["function"]["name"]` for `call` in `message["tool_calls"]`, as Ollama/vLLM loops over httpx
+do) -- directly or through a parameter of a helper the loop calls.
 After migration the model asks for `execute_code` (and any tool kept on direct MCP), which
 `handle_tool_use` runs; its result keeps `.content[0].text`, `.isError` and `.structuredContent`.
 A `session = sessions[name]` lookup that only picked the receiver is removed with the call.

@@ -19,12 +19,14 @@ Also the loop form (`self.tools = []` ... `for t in result.tools: self.tools.app
 empty list becomes `code_mode.tool_definitions(...)` and the append goes), `.extend(...)`, `+=`,
 `list(<generator>)`, a comprehension written straight into `tools=`, and a helper that converts one
 tool (`[to_tool(t) for t in tools]`). Shapes: Anthropic (`name` / `description` / `input_schema`)
-and OpenAI chat (`{"type": "function", "function": {..., "parameters": ...}}`). The definitions
+OpenAI chat (`{"type": "function", "function": {..., "parameters": ...}}`) and the OpenAI Responses
+API's flat function (`{"type": "function", "name": ..., "parameters": ...}` →
+`tool_definitions("openai-responses")`). The definitions
 keep every tool the audit keeps on direct MCP (the `CodeMode` instance is built with `keep_direct`).
 
 Only tools that resolve to MCP tools (iterating `list_tools()` results of a resolved session) count;
 a list built from anything else is left alone. Left alone with a warning: a list that does not start
-empty, or an OpenAI Responses-style flat function shape.
+empty.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import libcst as cst
 from cfmigrate.migrate.rules._base import MigrationRule, register, string_value
 from cfmigrate.migrate.rules._resolve import _returns
 
-SHAPE_PROVIDER = {"anthropic": "anthropic", "openai": "openai"}
+SHAPE_PROVIDER = {"anthropic": "anthropic", "openai": "openai", "openai-responses": "openai-responses"}
 
 
 @register
@@ -43,7 +45,10 @@ class ToolListToCodeMode(MigrationRule):
 
     RULE_ID = "CFM003"
     TITLE = "tool lists → code_mode.tool_definitions"
-    DESCRIPTION = "Tool lists built from MCP tools (Anthropic / OpenAI shapes) → `code_mode.tool_definitions(provider)`."
+    DESCRIPTION = (
+        "Tool lists built from MCP tools (Anthropic / OpenAI chat / Responses shapes) → "
+        "`code_mode.tool_definitions(provider)`."
+    )
     TRIGGERS = (b"inputSchema", b"input_schema", b"parameters")
 
     def analyze(self, module: cst.Module) -> None:
@@ -145,12 +150,6 @@ class ToolListToCodeMode(MigrationRule):
 
     def _usable(self, node: cst.CSTNode, provider: str | None) -> str | None:
         if provider is None:
-            return None
-        if provider not in SHAPE_PROVIDER:
-            self.skipped(
-                node,
-                "an OpenAI Responses-style flat function shape: pass code_mode.tool_definitions('openai') converted by hand",
-            )
             return None
         conflict = self.code_mode_conflict(node)
         if conflict:

@@ -31,7 +31,9 @@ module-level constant read only there. A prompt that is nothing but a tool list 
 a `describe(tools)` helper, `f"Tools: {names}"`) is replaced whole. A prompt that lists no tools keeps
 its text after the code-first prompt (`code_mode.system_prompt() + "\\n\\n" + SYSTEM`). Where the call
 has no prompt, one is inserted (`system=`, `instructions=`, or a system message at the head of a
-literal `messages` list).
+literal `messages` list). A loop that posts the request itself (httpx to an OpenAI-compatible
+endpoint: `chat(http, messages, tools)` where `tools` are the code-mode definitions) gets the system
+message at the head of the literal message list it passes along with them.
 
 Left alone with a warning: a prompt whose tool list cannot be told apart from its instructions (a
 helper that mixes both, `**kwargs` formatting), an OpenAI `messages` list that cannot be traced to a
@@ -106,6 +108,7 @@ class CodeFirstPrompt(MigrationRule):
     def _model_call(self, call: cst.Call) -> None:
         response = self.resolver.type_of(call)
         if response.kind != "llm_response":
+            self._carried(call)
             return
         tools = next((a for a in call.args if a.keyword is not None and a.keyword.value == "tools"), None)
         if tools is None or self.resolver.type_of(tools.value).kind != "cm_tools":
@@ -129,7 +132,26 @@ class CodeFirstPrompt(MigrationRule):
         )
         if messages is None:
             return
-        literal = self._literal_messages(messages.value)
+        self._messages_prompt(call, messages.value)
+
+    def _carried(self, call: cst.Call) -> None:
+        """A helper call that carries the code-mode tools together with a chat message list.
+
+        OpenAI-compatible loops that post JSON themselves (httpx to Ollama, vLLM, LM Studio) hand
+        the conversation and the tools to their own function: `chat(http, messages, tools)`. The
+        message list is the one the model reads, so it gets the code-first system prompt.
+        """
+        values = [a.value for a in call.args]
+        if not any(self.resolver.type_of(v).kind == "cm_tools" for v in values):
+            return
+        for value in values:
+            literal = self._literal_messages(value) if isinstance(value, cst.Name | cst.Attribute) else None
+            if literal is not None and _chat_messages(literal):
+                self._messages_prompt(call, value)
+                return
+
+    def _messages_prompt(self, call: cst.Call, messages: cst.BaseExpression) -> None:
+        literal = self._literal_messages(messages)
         if literal is None:
             self.skipped(
                 call,
@@ -573,6 +595,14 @@ class CodeFirstPrompt(MigrationRule):
         )
         elements.insert(0, cst.Element(message, comma=comma))
         return literal.with_changes(elements=elements)
+
+
+def _chat_messages(literal: cst.List) -> bool:
+    """A non-empty literal list whose elements are all `{"role": "...", ...}` dicts."""
+    return bool(literal.elements) and all(
+        isinstance(el, cst.Element) and isinstance(el.value, cst.Dict) and _role(el.value) is not None
+        for el in literal.elements
+    )
 
 
 def _role(message: cst.Dict) -> str | None:

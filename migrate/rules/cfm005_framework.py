@@ -41,7 +41,7 @@ import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ImportAssignment, ScopeProvider
 
-from cfmigrate.generators.naming import to_identifier
+from cfmigrate.analyzers.naming import to_identifier
 from cfmigrate.migrate.rules._base import POLICY_KEY, MigrationRule, register, string_value
 from cfmigrate.migrate.rules._resolve import FRAMEWORK_MCP_SERVERS
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cfmigrate.analyzers.audit_json import AuditFileError, audit_from_json
 from cfmigrate.analyzers.measure import REPORT_SCHEMA, AuditReport
 
 COMPARE_SCHEMA = "cfmigrate.measure/1"
@@ -390,11 +391,9 @@ def _load(spec: str, prefer: Sequence[str] = ()) -> _Loaded:
                 raise MeasureError(
                     f"{path}: schema {whole.get('schema')!r} is not an audit ({REPORT_SCHEMA})"
                 )
-            from cfmigrate.migrate.plan import PlanError, audit_from_json
-
             try:
                 report = audit_from_json(whole, str(path))
-            except PlanError as exc:
+            except AuditFileError as exc:
                 raise MeasureError(str(exc)) from None
             if mode:
                 raise MeasureError(
@@ -446,7 +445,7 @@ def read_tasks(spec: str) -> tuple[Kind, list[Task]]:
 # Comparing
 
 
-def _pct(value: float) -> str:
+def pct(value: float) -> str:
     return f"{value * 100:.1f}%"
 
 
@@ -484,7 +483,7 @@ def compare_samples(name: str, b: Sample, a: Sample, targets: Targets) -> AgentC
         Check(
             f"input tokens {unit}",
             f"> {targets.min_reduction:g}% fewer",
-            f"{_pct(reduction)} fewer" if reduction >= 0 else f"{_pct(-reduction)} more",
+            f"{pct(reduction)} fewer" if reduction >= 0 else f"{pct(-reduction)} more",
             "pass" if before and reduction * 100 > targets.min_reduction else "fail",
         )
     ]
@@ -495,7 +494,7 @@ def compare_samples(name: str, b: Sample, a: Sample, targets: Targets) -> AgentC
             Check(
                 "error rate",
                 f"< {targets.max_error_rate:g}%",
-                _pct(a.error_rate),
+                pct(a.error_rate),
                 "pass" if a.error_rate * 100 < targets.max_error_rate else "fail",
             )
         )
@@ -549,163 +548,5 @@ def compare(before_spec: str, after_spec: str, targets: Targets) -> Comparison:
     )
 
 
-_KINDS = {"audit": "two audits", "trace": "two request logs", "benchmark": "scenario benchmark runs"}
-
-
 def _kind_text(kind: str) -> str:
     return {"audit": "an audit", "trace": "a request log", "benchmark": "benchmark records"}[kind]
-
-
-# --------------------------------------------------------------------------------------------------
-# Rendering
-
-
-def _fmt(value: float | None, digits: int = 0, suffix: str = "") -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.{digits}f}{suffix}"
-
-
-def metric_rows(c: AgentComparison) -> list[list[str]]:
-    """metric, before, after, change rows for one agent."""
-    b, a = c.before, c.after
-    rows = []
-    if c.unit == "per task":
-        rows.append(
-            [
-                "input tokens per task",
-                _fmt(b.input_per_task),
-                _fmt(a.input_per_task),
-                f"-{_pct(c.reduction)}" if c.reduction >= 0 else f"+{_pct(-c.reduction)}",
-            ]
-        )
-    rows.append(
-        [
-            "input tokens per request",
-            _fmt(b.input_per_request),
-            _fmt(a.input_per_request),
-            _change(b.input_per_request, a.input_per_request),
-        ]
-    )
-    rows.append(
-        [
-            "requests per task",
-            _fmt(b.requests_per_task, 1),
-            _fmt(a.requests_per_task, 1),
-            _change(b.requests_per_task, a.requests_per_task),
-        ]
-    )
-    rows.append(
-        [
-            "output tokens per task",
-            _fmt(b.output_per_task),
-            _fmt(a.output_per_task),
-            _change(b.output_per_task, a.output_per_task),
-        ]
-    )
-    rows.append(
-        [
-            "latency per task",
-            _fmt(b.latency_ms_per_task, suffix=" ms"),
-            _fmt(a.latency_ms_per_task, suffix=" ms"),
-            _speed(b.latency_ms_per_task, a.latency_ms_per_task),
-        ]
-    )
-    rows.append(
-        [
-            "error rate",
-            _fmt(None if b.error_rate is None else b.error_rate * 100, 1, "%"),
-            _fmt(None if a.error_rate is None else a.error_rate * 100, 1, "%"),
-            "",
-        ]
-    )
-    return rows
-
-
-def _change(before: float | None, after: float | None) -> str:
-    if before is None or after is None or not before:
-        return "-"
-    d = (after - before) / before
-    return "no change" if abs(d) < 0.0005 else f"{d * 100:+.1f}%"
-
-
-def _speed(before_ms: float | None, after_ms: float | None) -> str:
-    """'3.10x faster' / '1.20x slower' from the two latencies themselves (no rounding of a ratio twice)."""
-    if not before_ms or not after_ms:
-        return "-"
-    if abs(before_ms - after_ms) < 0.0005 * before_ms:
-        return "same"
-    if before_ms > after_ms:
-        return f"{before_ms / after_ms:.2f}x faster"
-    return f"{after_ms / before_ms:.2f}x slower"
-
-
-def render_text(c: Comparison) -> str:
-    """A plain, aligned report for the terminal and CI logs."""
-    out = [
-        f"cfmigrate measure: {c.before} -> {c.after}  ({_KINDS.get(c.kind, c.kind)}; tokens: {c.label})",
-        "",
-    ]
-    for ac in c.agents:
-        out.append(f"{ac.agent}: {'PASS' if ac.passed else 'FAIL'}")
-        rows = [["metric", "before", "after", "change"], *metric_rows(ac)]
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        for r in rows:
-            out.append(
-                "  "
-                + "  ".join(
-                    cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(r)
-                ).rstrip()
-            )
-        for ch in ac.checks:
-            out.append(f"  [{ch.status}] {ch.metric}: {ch.value} (target {ch.target})")
-        out.append(f"  before: {ac.before.basis}")
-        out.append(f"  after:  {ac.after.basis}")
-        out.append("")
-    for u in c.unmatched:
-        out.append(f"not compared: {u}")
-    failed = [a.agent for a in c.agents if not a.passed]
-    out.append(
-        f"Summary: {len(c.agents)} agent{'s' if len(c.agents) != 1 else ''} compared; "
-        + (f"targets missed by {', '.join(failed)}" if failed else "all targets met")
-    )
-    return "\n".join(out) + "\n"
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def render_markdown(c: Comparison) -> str:
-    """The comparison as Markdown, for a pull request comment."""
-    out = [
-        "## cfmigrate measure",
-        "",
-        f"`{c.before}` → `{c.after}` ({_KINDS.get(c.kind, c.kind)}; tokens: {c.label})",
-        "",
-    ]
-    for ac in c.agents:
-        out += [f"### {ac.agent}: {'✅ targets met' if ac.passed else '❌ target missed'}", ""]
-        out += ["| metric | before | after | change |", "|---|---:|---:|---:|"]
-        out += ["| " + " | ".join(_md_cell(x) for x in r) + " |" for r in metric_rows(ac)]
-        out += ["", "| check | target | result | status |", "|---|---|---|---|"]
-        out += [
-            f"| {_md_cell(ch.metric)} | {_md_cell(ch.target)} | {_md_cell(ch.value)} | {ch.status} |"
-            for ch in ac.checks
-        ]
-        out += ["", f"Before: {ac.before.basis}. After: {ac.after.basis}.", ""]
-    if c.unmatched:
-        out += ["Not compared: " + "; ".join(c.unmatched), ""]
-    return "\n".join(out)
-
-
-def to_json(c: Comparison) -> dict[str, Any]:
-    data = asdict(c)
-    data["passed"] = c.passed
-    for agent, ac in zip(data["agents"], c.agents, strict=True):
-        agent["passed"] = ac.passed
-    return data
-
-
-def render_json(c: Comparison) -> str:
-    return json.dumps(to_json(c), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

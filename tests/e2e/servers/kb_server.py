@@ -1,0 +1,89 @@
+"""Knowledge-base MCP server (mcp 2.x `MCPServer`, stdio): articles and drafts.
+
+State lives in $KB_DATA, else `kb.json` in the working directory; ids are counters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from mcp.server import MCPServer
+
+server = MCPServer("kb")
+
+
+def _path() -> Path:
+    return Path(os.environ.get("KB_DATA") or "kb.json")
+
+
+def _load() -> dict[str, Any]:
+    try:
+        return json.loads(_path().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {"next": 1, "articles": {}}
+
+
+def _save(state: dict[str, Any]) -> None:
+    tmp = _path().with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(_path())
+
+
+@server.tool()
+def write_article(title: str, body: str) -> dict[str, Any]:
+    """Write a knowledge-base article (a draft until published)."""
+    state = _load()
+    article_id = f"KB-{state['next']}"
+    state["next"] += 1
+    state["articles"][article_id] = {"id": article_id, "title": title, "body": body, "published": False}
+    _save(state)
+    return {"id": article_id, "title": title}
+
+
+@server.tool()
+def find_articles(query: str) -> dict[str, Any]:
+    """Articles whose title or body contains the query."""
+    q = query.casefold()
+    found = [
+        {"id": a["id"], "title": a["title"], "published": a["published"]}
+        for a in _load()["articles"].values()
+        if q in a["title"].casefold() or q in a["body"].casefold()
+    ]
+    return {"articles": found}
+
+
+@server.tool()
+def read_article(article_id: str) -> dict[str, Any]:
+    """One article in full."""
+    article = _load()["articles"].get(article_id)
+    if article is None:
+        raise ValueError(f"no article {article_id!r}")
+    return article
+
+
+@server.tool()
+def publish_article(article_id: str) -> dict[str, Any]:
+    """Publish a draft article."""
+    state = _load()
+    article = state["articles"].get(article_id)
+    if article is None:
+        raise ValueError(f"no article {article_id!r}")
+    article["published"] = True
+    _save(state)
+    return {"id": article_id, "published": True}
+
+
+@server.tool()
+def delete_article(article_id: str) -> dict[str, Any]:
+    """Delete an article."""
+    state = _load()
+    state["articles"].pop(article_id, None)
+    _save(state)
+    return {"deleted": article_id}
+
+
+if __name__ == "__main__":
+    server.run()

@@ -1,0 +1,72 @@
+"""Every agent repository under tests/e2e/agents/: original run, `cfmigrate migrate --write`, migrated run.
+
+One test per repository (xdist spreads them): the original agent runs against a scripted model that
+calls MCP tools directly; a git copy is migrated with the real CLI; the copy runs against a scripted
+model that writes code against `servers/`. The model must observe the same data (the ticket the host
+created before the model's first turn included), the servers must end in the same state, and the
+final answer must reach the caller. A case that cannot be migrated safely keeps its files
+byte-identical, and the report says why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from e2e.harness import (
+    SCENARIOS,
+    Case,
+    CodeBrain,
+    DirectBrain,
+    answer_in,
+    cases,
+    copy_repo,
+    migrate,
+    observed_equal,
+    offered_tools,
+    run_agent,
+)
+
+pytestmark = pytest.mark.slow
+CASES = cases()
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(reason=c.pending, strict=True)) if c.pending else c
+        for c in CASES
+    ],
+    ids=[c.name for c in CASES],
+)
+def test_agent_end_to_end(case: Case, tmp_path: Path) -> None:
+    scenario = SCENARIOS[case.scenario]
+    repo = copy_repo(case, tmp_path / case.name)
+
+    direct = run_agent(case, repo, DirectBrain(scenario))
+    host_titles = [t["title"] for t in direct.observed[0][1]["tickets"]]
+    assert case.host_ticket in host_titles, f"the model never saw the host's ticket: {direct.observed[0]}"
+    direct_answer = answer_in(direct)
+    assert direct_answer, f"the final answer did not reach the caller:\n{direct.stdout[-2000:]}"
+
+    migration = migrate(repo)
+    report = migration.stdout + migration.stderr
+    if case.expect == "manual":
+        assert migration.changed() == [], (
+            f"files changed although the agent needs manual migration: {migration.changed()}"
+        )
+        assert "manual" in report.lower() and case.reason in report, report
+        return
+    assert migration.returncode == 1, f"migrate --write: exit {migration.returncode}\n{report}"
+    assert migration.changed(), report
+    assert "needs manual migration" not in report, report
+
+    code = run_agent(case, repo, CodeBrain(scenario))
+    observed_equal(direct, code)
+    assert code.state == direct.state, f"side effects differ:\n direct: {direct.state}\n code:   {code.state}"
+    assert answer_in(code) == direct_answer, f"final answer:\n{code.stdout[-2000:]}"
+    assert all(name == "execute_code" for r in code.requests for name in offered_tools(r)), (
+        "MCP tools still offered"
+    )
+    assert len(code.scripts) >= 2

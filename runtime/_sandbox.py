@@ -1026,14 +1026,21 @@ def monitor_main(
     usage: Any = None
     limit: str | None = None
     threshold = max(disk_cap, start_usage)
+    try:
+        pidfd: int | None = os.pidfd_open(pid)  # readable the moment the script exits
+    except (AttributeError, OSError):
+        pidfd = None
     next_scan = time.monotonic() + 0.25
     while status is None:
-        if reading:
-            ready, _, _ = select.select([res_r], [], [], 0.05)
-            if ready:
-                reading = _read_result(res_r, kept)
+        watch = ([res_r] if reading else []) + ([pidfd] if pidfd is not None else [])
+        wait = 0.02 if pidfd is None else (max(0.0, next_scan - time.monotonic()) if disk_cap else None)
+        if watch:
+            ready, _, _ = select.select(watch, [], [], wait)
         else:
-            time.sleep(0.02)
+            ready = []
+            time.sleep(wait or 0.02)
+        if res_r in ready:
+            reading = _read_result(res_r, kept)
         try:
             got, st, ru = os.wait4(pid, os.WNOHANG)
         except ChildProcessError:
@@ -1047,6 +1054,8 @@ def monitor_main(
             if scan_tree(rw_paths) > threshold:
                 limit = "disk"
                 os.kill(pid, signal.SIGKILL)
+    if pidfd is not None:
+        os.close(pidfd)
     while reading and _read_result(res_r, kept):
         if len(kept) >= MAX_RESULT_BYTES:
             break

@@ -866,37 +866,51 @@ def _high(fd: int) -> int:
     return moved
 
 
+ENTRY_COST = 4096  # each file or directory counts at least this much, so empty files cannot exhaust inodes
+
+
 def scan_tree(paths: list[str], strip_setuid: bool = False) -> int:
-    """Bytes on disk below `paths`, never following links; optionally clear setuid/setgid bits on the way."""
+    """Bytes below `paths` (at least ENTRY_COST per entry), walked by directory fds without following any
+    link; optionally clears setuid/setgid bits on the way."""
     total = 0
-    stack = list(paths)
-    while stack:
-        path = stack.pop()
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    stack: list[int] = []
+    for path in paths:
         try:
-            entries = list(os.scandir(path))
+            stack.append(os.open(path, flags))
         except OSError:
             continue
-        for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            total += st.st_blocks * 512
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(entry.path)
-            if strip_setuid and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
-                _strip_setuid(entry.path, st)
+    while stack:
+        fd = stack.pop()
+        try:
+            for entry in os.scandir(fd):
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += max(st.st_blocks * 512, ENTRY_COST)
+                if strip_setuid and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+                    _strip_setuid(fd, entry.name, st)
+                if stat.S_ISDIR(st.st_mode):
+                    try:
+                        stack.append(os.open(entry.name, flags, dir_fd=fd))
+                    except OSError:
+                        continue
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
     return total
 
 
-def _strip_setuid(path: str, st: os.stat_result) -> None:
+def _strip_setuid(dir_fd: int, name: str, st: os.stat_result) -> None:
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     if stat.S_ISDIR(st.st_mode):
         flags |= os.O_DIRECTORY
     elif not stat.S_ISREG(st.st_mode):
         return
     try:
-        fd = os.open(path, flags)
+        fd = os.open(name, flags, dir_fd=dir_fd)
     except OSError:
         return
     try:

@@ -372,9 +372,27 @@ class CodeMode:
     # ------------------------------------------------------------------ running
 
     async def handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:
-        """Run the code tool, or pass a kept direct tool to its MCP server; the result mimics CallToolResult."""
+        """Run the code tool, or pass a kept direct tool to its MCP server; the result mimics CallToolResult.
+
+        Whatever the model sent, this returns a result (an error result for bad input); only a closed
+        CodeMode or a sandbox that refuses to run unconfined raises `CodeModeError`.
+        """
         if self.session is None:
             raise CodeModeError("CodeMode is not open: use `async with CodeMode(...) as code_mode:`")
+        if not isinstance(name, str) or not isinstance(input, Mapping | str | None):
+            return ToolUseResult.of_text(
+                f"{self.tool_name} needs a tool name and a JSON object as input; nothing was run", is_error=True
+            )
+        try:
+            return await self._handle_tool_use(name, input)
+        except CodeModeError:
+            raise
+        except Exception as exc:  # nothing the model sends may crash the agent loop
+            log.exception("handle_tool_use failed")
+            return ToolUseResult.of_text(f"the host could not handle this call ({type(exc).__name__})", is_error=True)
+
+    async def _handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:
+        assert self.session is not None
         if isinstance(input, str):  # OpenAI sends function arguments as a JSON string
             try:
                 decoded = json.loads(input)

@@ -324,7 +324,16 @@ def test_bad_tool_inputs_never_raise_and_are_audited(
     nested: Any = "x"
     for _ in range(5000):
         nested = {"code": nested}
-    for payload in ({"code": 5}, None, nested, "{not json", {"code": ["print(1)"]}, {"code": "x" * 10}):
+    for payload in (
+        {"code": 5},
+        None,
+        nested,
+        "{not json",
+        {"code": ["print(1)"]},
+        [1, 2],
+        7,
+        {"code": "x" * 10},
+    ):
         result = loop.run_until_complete(cm.handle_tool_use("execute_code", payload))  # type: ignore[arg-type]
         OUTPUTS.append(result.text)
         assert result.is_error
@@ -693,6 +702,35 @@ def test_the_workspace_has_a_total_size_cap(loop: asyncio.AbstractEventLoop, cm:
     assert used < 3 * LIMITS.disk_mb << 20
     for p in (cm.work_dir / "workspace").glob("fill*"):
         p.unlink()
+
+
+def test_empty_files_cannot_exhaust_inodes(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    code = "import os\nos.makedirs('workspace/many', exist_ok=True)\nfor i in range(200000):\n    open(f'workspace/many/{i}', 'w').close()\nprint('all')"
+    result = run(loop, cm, code)
+    made = len(os.listdir(cm.work_dir / "workspace" / "many"))
+    assert result.is_error and "disk limit" in result.text, result.text
+    assert made < 3 * (LIMITS.disk_mb << 20) // _sandbox.ENTRY_COST
+    import shutil
+
+    shutil.rmtree(cm.work_dir / "workspace" / "many")
+
+
+def test_request_floods_are_cut_off(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    code = RAW + (
+        "last = None\nanswered = 0\n"
+        "for i in range(2000):\n"
+        "    try:\n        r = raw({'id': i, 'server': 'nope', 'tool': 'x', 'arguments': {}})\n"
+        "    except OSError:\n        break\n"
+        "    if r is None: break\n"
+        "    answered += 1; last = r\n"
+        "print(answered, json.dumps(last))\n"
+    )
+    result = run(loop, cm, code)
+    assert result.execution is not None, result.text
+    answered, last = result.execution.stdout.split(" ", 1)
+    # the host answers 250 requests, says why it stops, and closes: the script's next send fails
+    assert int(answered) in (250, 251) and ("more than 250 requests" in last or '"id": 249' in last), result.text
+    assert_alive(loop, cm)
 
 
 # ---------------------------------------------------------------------------------------- 10. first session

@@ -869,21 +869,33 @@ def _high(fd: int) -> int:
 ENTRY_COST = 4096  # each file or directory counts at least this much, so empty files cannot exhaust inodes
 
 
+UNMEASURABLE = 1 << 62
+MAX_SCAN_DEPTH = 128
+
+
 def scan_tree(paths: list[str], strip_setuid: bool = False) -> int:
-    """Bytes below `paths` (at least ENTRY_COST per entry), walked by directory fds without following any
-    link; optionally clears setuid/setgid bits on the way."""
+    """Bytes below `paths` (at least ENTRY_COST per entry), walked depth-first by directory fds without
+    following any link; optionally clears setuid/setgid bits on the way. A tree that cannot be walked
+    whole (too deep, out of descriptors) measures as UNMEASURABLE, so a cap on it fails closed."""
     total = 0
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    stack: list[int] = []
     for path in paths:
         try:
-            stack.append(os.open(path, flags))
-        except OSError:
+            top = os.open(path, flags)
+        except FileNotFoundError:
             continue
-    while stack:
-        fd = stack.pop()
+        except OSError:
+            return UNMEASURABLE
+        stack: list[tuple[int, Any]] = [(top, os.scandir(top))]
         try:
-            for entry in os.scandir(fd):
+            while stack:
+                fd, entries = stack[-1]
+                entry = next(entries, None)
+                if entry is None:
+                    entries.close()
+                    os.close(fd)
+                    stack.pop()
+                    continue
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
@@ -892,14 +904,19 @@ def scan_tree(paths: list[str], strip_setuid: bool = False) -> int:
                 if strip_setuid and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
                     _strip_setuid(fd, entry.name, st)
                 if stat.S_ISDIR(st.st_mode):
+                    if len(stack) >= MAX_SCAN_DEPTH:
+                        return UNMEASURABLE
                     try:
-                        stack.append(os.open(entry.name, flags, dir_fd=fd))
-                    except OSError:
+                        sub = os.open(entry.name, flags, dir_fd=fd)
+                    except FileNotFoundError:
                         continue
-        except OSError:
-            pass
+                    except OSError:
+                        return UNMEASURABLE
+                    stack.append((sub, os.scandir(sub)))
         finally:
-            os.close(fd)
+            for fd, entries in stack:
+                entries.close()
+                os.close(fd)
     return total
 
 
@@ -1039,7 +1056,7 @@ def monitor_main(
     status: int | None = None
     usage: Any = None
     limit: str | None = None
-    threshold = max(disk_cap, start_usage)
+    threshold = max(disk_cap, start_usage) if start_usage < UNMEASURABLE else disk_cap
     try:
         pidfd: int | None = os.pidfd_open(pid)  # readable the moment the script exits
     except (AttributeError, OSError):

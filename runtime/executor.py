@@ -720,8 +720,9 @@ def _result(
         )
     elif limit == "disk":
         notes.append(
-            f"stopped: workspace/, skills/ and .tmp/ together grew past the {limits.disk_mb} MB disk limit; "
-            "delete files you no longer need"
+            f"stopped: workspace/, skills/ and .tmp/ together grew past the {limits.disk_mb} MB disk limit "
+            f"(each file counts at least 4 KiB; more than {_sandbox.MAX_SCAN_DEPTH} nested directories cannot be "
+            "measured and count as over); delete files you no longer need"
         )
     elif limit == "cpu" or (sig in (signal.SIGKILL, signal.SIGXCPU) and cpu and cpu >= limits.cpu_s):
         notes.append(f"stopped: the script used up its {limits.cpu_s} s of CPU time")

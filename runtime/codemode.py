@@ -48,6 +48,8 @@ def _render(tool: ToolDef, provider: Provider) -> dict[str, Any]:
     if provider == "openai-responses":
         return {"type": "function", **render_tool(tool, "openai")["function"]}
     return render_tool(tool, provider)
+
+
 CODE_TOOL = "execute_code"
 MAX_LISTED_SERVERS = 12
 
@@ -324,7 +326,9 @@ class CodeMode:
     def tool_definitions(self, provider: Provider = "anthropic") -> list[dict[str, Any]]:
         """The tools to pass to the model API: the code tool, then any kept direct tools (plain dicts)."""
         if provider not in _PROVIDERS:
-            raise CodeModeError(f"provider must be one of {', '.join(map(repr, _PROVIDERS))}, not {provider!r}")
+            raise CodeModeError(
+                f"provider must be one of {', '.join(map(repr, _PROVIDERS))}, not {provider!r}"
+            )
         tools = [self.code_tool(provider)]
         tools.extend(_render(kept.definition, provider) for _, kept in sorted(self.kept.items()))
         return tools
@@ -381,7 +385,8 @@ class CodeMode:
             raise CodeModeError("CodeMode is not open: use `async with CodeMode(...) as code_mode:`")
         if not isinstance(name, str) or not isinstance(input, Mapping | str | None):
             return ToolUseResult.of_text(
-                f"{self.tool_name} needs a tool name and a JSON object as input; nothing was run", is_error=True
+                f"{self.tool_name} needs a tool name and a JSON object as input; nothing was run",
+                is_error=True,
             )
         try:
             return await self._handle_tool_use(name, input)
@@ -389,7 +394,9 @@ class CodeMode:
             raise
         except Exception as exc:  # nothing the model sends may crash the agent loop
             log.exception("handle_tool_use failed")
-            return ToolUseResult.of_text(f"the host could not handle this call ({type(exc).__name__})", is_error=True)
+            return ToolUseResult.of_text(
+                f"the host could not handle this call ({type(exc).__name__})", is_error=True
+            )
 
     async def _handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:
         assert self.session is not None

@@ -292,6 +292,8 @@ def _chown_tree(fd: int, owner: int) -> None:
     for _root, dirs, files, dfd in os.fwalk(dir_fd=fd, follow_symlinks=False):
         for name in [*dirs, *files]:
             with contextlib.suppress(OSError):
+                if os.stat(name, dir_fd=dfd, follow_symlinks=False).st_nlink > 1 and name in files:
+                    continue  # a hard link may be a file from elsewhere: never hand it over
                 os.chown(name, owner, owner, dir_fd=dfd, follow_symlinks=False)
             with contextlib.suppress(OSError):
                 st = os.stat(name, dir_fd=dfd, follow_symlinks=False)

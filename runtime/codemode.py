@@ -425,8 +425,29 @@ class CodeMode:
     # ------------------------------------------------------------------ running
 
     async def handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:
-        """Run the code tool, or pass a kept direct tool to its MCP server; the result is a CallToolResult."""
+        """Run the code tool, or pass a kept direct tool to its MCP server; the result is a CallToolResult.
+
+        Whatever the model sent, this returns a result (an error result for bad input); only a CodeMode that cannot open
+        or a sandbox that refuses to run unconfined raises `CodeModeError`.
+        """
         await self.ensure_open()
+        if not isinstance(name, str) or not isinstance(input, Mapping | str | None):
+            return ToolUseResult.of_text(
+                f"{self.tool_name} needs a tool name and a JSON object as input; nothing was run",
+                is_error=True,
+            )
+        try:
+            return await self._handle_tool_use(name, input)
+        except CodeModeError:
+            raise
+        except Exception as exc:  # nothing the model sends may crash the agent loop
+            log.exception("handle_tool_use failed")
+            return ToolUseResult.of_text(
+                f"the host could not handle this call ({type(exc).__name__})", is_error=True
+            )
+
+    async def _handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:
+        assert self.session is not None
         if isinstance(input, str):  # OpenAI sends function arguments as a JSON string
             try:
                 decoded = json.loads(input)

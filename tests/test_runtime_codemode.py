@@ -438,7 +438,9 @@ def test_bridge_refuses_bad_requests(loop: asyncio.AbstractEventLoop, demo_repo:
             # outside a running script the bridge answers nobody: there is no socket file to connect to
             assert cm.session is not None and not list(cm.session.runtime_dir.rglob("*.sock"))
             assert cm._bridge is not None
-            late = await cm._bridge.answer(b'{"id": 1, "server": "demo", "tool": "echo", "arguments": {"text": "late"}}')
+            late = await cm._bridge.answer(
+                b'{"id": 1, "server": "demo", "tool": "echo", "arguments": {"text": "late"}}'
+            )
             assert late["ok"] is False and late["error"]["kind"] == "denied"
 
     loop.run_until_complete(scenario())

@@ -279,10 +279,12 @@ def _hold_reason(
 
     decision, reasons, tool_count = decide_agent(agent, inventory)
     if decision == "unknown":
-        return (
-            f"{agent.name} not moved onto code mode: the audit cannot decide for it ({'; '.join(reasons)}); "
+        fix = (
             "link its servers statically (a config file or literal server parameters), then run again"
+            if any("cannot be linked" in r or "could be linked" in r for r in reasons)
+            else "run `cfmigrate migrate --refresh` so their tools are listed"
         )
+        return f"{agent.name} not moved onto code mode: the audit cannot decide for it ({'; '.join(reasons)}); {fix}"
     if decision == "keep-mcp" and not all_agents:
         if reasons and reasons[0].startswith(f"{tool_count} tools (< 20)"):
             rest = "; ".join(reasons[1:]) or "schema overhead is modest"

@@ -217,7 +217,10 @@ def _size(path: Path) -> int:
 
 
 def _launch(spec: ServerSpec) -> tuple[object, ...]:
-    return (spec.transport, spec.command, spec.args, spec.url)
+    """A server's identity: what starts it (command and args) or where it answers (URL)."""
+    if spec.url:
+        return ("url", spec.url.rstrip("/"))
+    return ("command", spec.command, spec.args)
 
 
 # --- servers -------------------------------------------------------------------------------------
@@ -261,14 +264,19 @@ def _merge_servers(
     ordered = sorted(
         config_specs, key=lambda s: (s.source.path.count("/"), s.source.path, s.source.line or 0, s.name)
     )
+    renamed: dict[str, str] = {}  # another name for a launch already kept -> the kept name
     for spec in ordered:
         kept = final.get(spec.name)
         if kept is None:
+            same = by_launch.get(_launch(spec))
+            if same is not None and (spec.command or spec.url):
+                renamed[spec.name] = same  # one launch under several names: one server, aliases listed
+                continue
             final[spec.name] = spec
             by_launch.setdefault(_launch(spec), spec.name)
         elif _launch(kept) != _launch(spec):
             problems.append(_duplicate(kept, spec))
-    aliases: dict[str, dict[str, str]] = {}
+    aliases: dict[str, dict[str, str]] = {"": renamed}
     for rel, facts in python:
         mapping: dict[str, str] = {}
         for declared in facts.servers:
@@ -422,8 +430,9 @@ def _link_agents(
     for name in sorted(specs):
         by_identifier.setdefault(to_identifier(name), name)
     agents: list[Agent] = []
+    renamed = aliases.get("", {})
     for rel, facts in python:
-        mapping = aliases.get(rel, {})
+        mapping = {**renamed, **aliases.get(rel, {})}
         refs_by_agent: dict[str, list[tuple[str, ...]]] = {}
         for ref in facts.config_refs:
             refs_by_agent.setdefault(ref.agent, []).append(ref.candidates)
@@ -433,7 +442,7 @@ def _link_agents(
             for candidates in refs_by_agent.get(agent.name, []):
                 config = _resolve_config(candidates, parsed_configs, specs, root, problems)
                 if config is not None:
-                    servers |= {s.name for s in config}
+                    servers |= {renamed.get(s.name, s.name) for s in config}
                     all_servers = True
             call_sites = []
             for site in agent.call_sites:
@@ -452,6 +461,15 @@ def _link_agents(
                 )
             )
     return agents
+
+
+_DIRECT_ONLY = frozenset({"call_tool", "list_tools"})
+
+
+def is_tool_script(agent: Agent) -> bool:
+    """Code that calls MCP tools itself and sends no model request: a tool script, not an agent."""
+    kinds = {site.kind for site in agent.call_sites}
+    return bool(kinds) and kinds <= _DIRECT_ONLY and agent.model is None and not agent.code_mode
 
 
 def _resolve_config(
@@ -509,16 +527,23 @@ def discover(
     for _, facts in scan.python:
         problems.extend(facts.problems)
     specs, aliases = _merge_servers(scan.config_specs, scan.python, problems, root)
-    agents = _link_agents(scan.python, aliases, specs, scan.parsed_configs, root, problems)
+    linked = _link_agents(scan.python, aliases, specs, scan.parsed_configs, root, problems)
+    agents = [a for a in linked if not is_tool_script(a)]
+    scripts = [a for a in linked if is_tool_script(a)]
     snapshots, snapshot_problems = read_snapshots(root)
     problems.extend(snapshot_problems)
     manifests = _choose_manifests(specs, snapshots, scan.manifest_files, scan.python, root, problems)
     unique = {_problem_key(p): p for p in problems}
+    also: dict[str, list[str]] = {}
+    for other, kept in aliases.get("", {}).items():
+        also.setdefault(kept, []).append(other)
     return Inventory(
+        aliases={k: tuple(sorted(v)) for k, v in also.items()},
         root=str(root),
         servers=tuple(specs[n] for n in sorted(specs)),
         manifests=manifests,
         agents=tuple(sorted(agents, key=lambda a: (a.source.path, a.source.line or 0, a.name))),
+        tool_scripts=tuple(sorted(scripts, key=lambda a: (a.source.path, a.source.line or 0, a.name))),
         problems=tuple(unique[k] for k in sorted(unique)),
         files_scanned=scan.files,
         bytes_scanned=scan.bytes,

@@ -190,6 +190,9 @@ class Inventory:
     problems: tuple[Problem, ...] = ()
     files_scanned: int = 0
     bytes_scanned: int = 0
+    # server name -> other names the repository gives the same launch (command + args + cwd, or URL)
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    tool_scripts: tuple[Agent, ...] = ()  # code that calls MCP tools but sends no model request
 
     def server(self, name: str) -> ServerSpec | None:
         return next((s for s in self.servers if s.name == name), None)

@@ -1,7 +1,7 @@
 """Documented reference tables: input-token prices and the fixed tool-use system-prompt overhead.
 
-Both tables are facts copied from the providers' public pricing and tool-use pages as they stood
-on the date below; an unknown model is reported as unknown, never guessed.
+Every row names the page it was read from and the date that page stated (or was read); an unknown
+model is reported as unknown, never guessed. Rows are matched by the longest model-name prefix.
 """
 
 from __future__ import annotations
@@ -11,73 +11,109 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-TABLES_AS_OF = "2025-11"
-PRICE_SOURCE = "provider pricing pages (anthropic.com/pricing, openai.com/api/pricing), as of " + TABLES_AS_OF
-OVERHEAD_SOURCE = (
-    'Anthropic docs, "Tool use with Claude" > Pricing (tool use system prompt), as of ' + TABLES_AS_OF
-)
-DEFAULT_PRICE_PER_MTOK = 3.0  # USD per million input tokens: the MISSION's ROI example (Claude Sonnet tier)
 DEFAULT_REQUESTS_PER_DAY = 1000
 
-# Model-name prefix -> USD per million input tokens (longest prefix wins).
-INPUT_PRICE_PER_MTOK: dict[str, float] = {
-    "claude-opus-4-5": 5.0,
-    "claude-opus-4-1": 15.0,
-    "claude-opus-4": 15.0,
-    "claude-3-opus": 15.0,
-    "claude-sonnet-4": 3.0,
-    "claude-3-7-sonnet": 3.0,
-    "claude-3-5-sonnet": 3.0,
-    "claude-haiku-4-5": 1.0,
-    "claude-3-5-haiku": 0.8,
-    "claude-3-haiku": 0.25,
-    "gpt-5-mini": 0.25,
-    "gpt-5-nano": 0.05,
-    "gpt-5": 1.25,
-    "gpt-4.1-mini": 0.4,
-    "gpt-4.1-nano": 0.1,
-    "gpt-4.1": 2.0,
-    "gpt-4o-mini": 0.15,
-    "gpt-4o": 2.5,
+_ANTHROPIC_PRICING = "platform.claude.com/docs/en/about-claude/pricing"
+_OPUS_5 = "platform.claude.com/docs/about-claude/models/whats-new-opus-5"
+_SONNET_5 = "apidog.com/blog/claude-sonnet-5-pricing (Anthropic launch rates: $2 to 2026-08-31, $3 from 2026-09-01)"
+_OPENAI_PRICING = "openai.com/api/pricing, as quoted by tokenmix.ai/blog/openai-api-cost-2026-gpt-5-5-5-4-nano-batch"
+_OPENAI_2025 = "openai.com/api/pricing"
+_TOOL_USE = 'docs.anthropic.com "Tool use with Claude" > Pricing (tool use system prompt)'
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    usd_per_mtok: float  # input tokens
+    source: str
+    as_of: str  # date the source stated or was read (YYYY-MM or YYYY-MM-DD)
+
+
+@dataclass(frozen=True)
+class OverheadRow:
+    auto: int  # tokens, tool_choice auto / none
+    forced: int  # tokens, tool_choice any / tool
+    source: str
+    as_of: str
+
+
+# Model-name prefix -> input price (longest prefix wins).
+INPUT_PRICES: dict[str, PriceRow] = {
+    "claude-opus-5": PriceRow(5.0, _OPUS_5, "2026-07-24"),
+    "claude-sonnet-5": PriceRow(3.0, _SONNET_5, "2026-09-01"),
+    "claude-haiku-4-5": PriceRow(1.0, _ANTHROPIC_PRICING, "2025-11-15"),
+    "claude-opus-4-5": PriceRow(5.0, _ANTHROPIC_PRICING, "2025-11-24"),
+    "claude-opus-4-1": PriceRow(15.0, _ANTHROPIC_PRICING, "2025-11-15"),
+    "claude-opus-4": PriceRow(15.0, _ANTHROPIC_PRICING, "2025-11-15"),
+    "claude-sonnet-4": PriceRow(3.0, _ANTHROPIC_PRICING, "2025-11-15"),
+    "claude-3-7-sonnet": PriceRow(3.0, _ANTHROPIC_PRICING, "2025-11-15"),
+    "claude-3-5-sonnet": PriceRow(3.0, _ANTHROPIC_PRICING, "2025-11-15"),
+    "claude-3-5-haiku": PriceRow(0.8, _ANTHROPIC_PRICING, "2025-11-15"),
+    "claude-3-haiku": PriceRow(0.25, _ANTHROPIC_PRICING, "2025-11-15"),
+    "gpt-5.5": PriceRow(5.0, _OPENAI_PRICING, "2026-06-04"),
+    "gpt-5.4-mini": PriceRow(0.75, _OPENAI_PRICING, "2026-06-04"),
+    "gpt-5.4-nano": PriceRow(0.2, _OPENAI_PRICING, "2026-06-04"),
+    "gpt-5.4": PriceRow(2.5, _OPENAI_PRICING, "2026-06-04"),
+    "gpt-5-mini": PriceRow(0.25, _OPENAI_2025, "2025-11"),
+    "gpt-5-nano": PriceRow(0.05, _OPENAI_2025, "2025-11"),
+    "gpt-5": PriceRow(1.25, _OPENAI_2025, "2025-11"),
+    "gpt-4.1-mini": PriceRow(0.4, _OPENAI_2025, "2025-11"),
+    "gpt-4.1-nano": PriceRow(0.1, _OPENAI_2025, "2025-11"),
+    "gpt-4.1": PriceRow(2.0, _OPENAI_2025, "2025-11"),
+    "gpt-4o-mini": PriceRow(0.15, _OPENAI_2025, "2025-11"),
+    "gpt-4o": PriceRow(2.5, _OPENAI_2025, "2025-11"),
 }
 
-# Model-name prefix -> tokens Anthropic adds as a tool-use system prompt when `tools` is non-empty,
-# for tool_choice auto/none and for any/tool.
-TOOL_USE_OVERHEAD: dict[str, tuple[int, int]] = {
-    "claude-opus-4": (346, 313),
-    "claude-sonnet-4": (346, 313),
-    "claude-haiku-4": (346, 313),
-    "claude-3-7-sonnet": (346, 313),
-    "claude-3-5-sonnet": (294, 261),
-    "claude-3-5-haiku": (264, 340),
-    "claude-3-opus": (530, 281),
-    "claude-3-sonnet": (159, 235),
-    "claude-3-haiku": (264, 340),
+# Model-name prefix -> the tokens Anthropic adds as a tool-use system prompt when `tools` is non-empty.
+# No page publishes this figure for the Claude 5 models (claude-opus-5, claude-sonnet-5): they stay out
+# of the table, and the audit says so; `--tokenizer anthropic` measures it instead.
+TOOL_USE_OVERHEAD: dict[str, OverheadRow] = {
+    "claude-opus-4": OverheadRow(346, 313, _TOOL_USE, "2025-11"),
+    "claude-sonnet-4": OverheadRow(346, 313, _TOOL_USE, "2025-11"),
+    "claude-haiku-4": OverheadRow(346, 313, _TOOL_USE, "2025-11"),
+    "claude-3-7-sonnet": OverheadRow(346, 313, _TOOL_USE, "2025-11"),
+    "claude-3-5-sonnet": OverheadRow(294, 261, _TOOL_USE, "2025-11"),
+    "claude-3-5-haiku": OverheadRow(264, 340, _TOOL_USE, "2025-11"),
+    "claude-3-opus": OverheadRow(530, 281, _TOOL_USE, "2025-11"),
+    "claude-3-sonnet": OverheadRow(159, 235, _TOOL_USE, "2025-11"),
+    "claude-3-haiku": OverheadRow(264, 340, _TOOL_USE, "2025-11"),
 }
 
 
-def _lookup(table: dict[str, T], model: str | None) -> T | None:
+def bare_model(model: str) -> str:
+    """The provider's model id from a framework's spelling: "anthropic:claude-x", "openai/gpt-x" -> the id."""
+    for sep in (":", "/"):
+        head, found, tail = model.partition(sep)
+        if found and head.lower() in ("anthropic", "openai", "azure", "bedrock", "vertex_ai"):
+            return tail
+    return model
+
+
+def _lookup(table: dict[str, T], model: str | None) -> tuple[str, T] | None:
     if not model:
         return None
+    model = bare_model(model)
     best = max((p for p in table if model.startswith(p)), key=len, default=None)
-    return table[best] if best else None
+    return (best, table[best]) if best else None
 
 
 @dataclass(frozen=True)
 class Price:
-    per_mtok: float
-    source: str  # "--price", "[tool.cfmigrate] price", "table: claude-sonnet-4 (…)", "default (…)"
+    """USD per million input tokens, or None when no price is known (no money is then computed)."""
+
+    per_mtok: float | None
+    source: str  # "--price", "[tool.cfmigrate] price", "table: ... (source, date)", or why unknown
 
 
 def input_price(model: str | None, override: float | None = None, override_source: str = "--price") -> Price:
     """The USD price per million input tokens to use for a model, and where it came from."""
     if override is not None:
         return Price(override, override_source)
-    found = _lookup(INPUT_PRICE_PER_MTOK, model)
+    found = _lookup(INPUT_PRICES, model)
     if found is not None:
-        return Price(found, f"table for {model} ({PRICE_SOURCE})")
-    why = f"model {model!r} not in the table" if model else "no model found"
-    return Price(DEFAULT_PRICE_PER_MTOK, f"default ${DEFAULT_PRICE_PER_MTOK}/MTok: {why}; set --price")
+        prefix, row = found
+        return Price(row.usd_per_mtok, f"table row {prefix}: {row.source}, {row.as_of}")
+    why = f"model {model!r} not in the price table" if model else "no model found"
+    return Price(None, f"{why}; no money computed — set --price")
 
 
 @dataclass(frozen=True)
@@ -93,4 +129,7 @@ def tool_use_overhead(model: str | None, provider: str) -> Overhead:
     found = _lookup(TOOL_USE_OVERHEAD, model)
     if found is None:
         return Overhead(None, f"model {model or 'unknown'}: not in the tool-use overhead table; not counted")
-    return Overhead(found[0], f"{found[0]} tokens for {model}, tool_choice auto ({OVERHEAD_SOURCE})")
+    prefix, row = found
+    return Overhead(
+        row.auto, f"{row.auto} tokens for {prefix}, tool_choice auto ({row.source}, {row.as_of})"
+    )

@@ -75,4 +75,28 @@ def load_settings(root: Path) -> Settings:
         if name == "rename" and not all(isinstance(v, str) for v in value.values()):
             raise SettingsError(f"{path}: [tool.cfmigrate.rename] values must be strings")
         values[name] = float(value) if name == "price" else value
+        problem = check_value(name, values[name])
+        if problem:
+            raise SettingsError(f"{path}: [tool.cfmigrate] {key} {problem}")
     return Settings(source=str(path), **values)
+
+
+# The same limits the command line enforces on its flags (one place for both).
+TOKENIZERS = ("o200k_base", "cl100k_base", "anthropic")
+PROVIDERS = ("anthropic", "openai")
+PRICE_RANGE = (0.0, 10_000.0)
+
+
+def check_value(name: str, value: Any) -> str | None:
+    """Why a setting's value is out of range (the flag's own check), or None when it is fine."""
+    if name == "price" and not PRICE_RANGE[0] <= value <= PRICE_RANGE[1]:
+        return f"= {value} is out of range: USD per million input tokens, {PRICE_RANGE[0]:g} to {PRICE_RANGE[1]:g}"
+    if name == "requests_per_day" and value < 1:
+        return f"= {value} is out of range: requests per agent per day, at least 1"
+    if name == "fail_over" and value < 0:
+        return f"= {value} is out of range: a token count, at least 0"
+    if name == "tokenizer" and value not in TOKENIZERS:
+        return f"= {value!r} is not a tokenizer: choose {', '.join(TOKENIZERS)}"
+    if name == "provider" and value not in PROVIDERS:
+        return f"= {value!r} is not a provider: choose {', '.join(PROVIDERS)}"
+    return None

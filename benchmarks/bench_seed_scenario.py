@@ -1,20 +1,28 @@
-"""The seed scenario, direct MCP vs code mode, billed request by request against a scripted Messages API.
+"""Direct MCP vs code mode, billed request by request against honest scripted models.
 
-Both agents use the real `anthropic` SDK against `tests/support/scripted_api.py` on 127.0.0.1 and the real
-fixture MCP servers (Drive-, Salesforce- and Slack-like, ~50 tools, a ~12k-token transcript):
+Both agents use the real `anthropic` SDK against `tests/support/scripted_api.py` on 127.0.0.1 and real
+in-repo MCP servers over stdio. The models (`tests/support/honest_models.py`) only use what their
+requests showed them -- the server's honesty check (`tests/support/honesty.py`) refuses any turn that
+uses a tool, module, argument or result field the request never showed, or quotes a fact it never
+showed -- and every turn is cut at the request's `max_tokens`.
 
-(a) `fixtures/seed-scenario/agent.py`, the direct-MCP agent (every tool schema on every request);
-(b) a code-mode agent on `cfmigrate.runtime.CodeMode` with the package `cfmigrate generate` writes for the
-    three servers: by default the output of `cfmigrate migrate --write` on a fresh copy of the fixture
-    (written to `build/seed-migrated/`), or `--code-agent PATH` (a module with `async def run(task)`).
+Scenarios (`--scenario`, default `seed`; `all` runs the three):
 
-Billed input tokens are the sum over requests of each request's input as the scripted server counts it
-(o200k_base over system + tools + messages): an estimate, not Claude's count. The run checks that the
-transcript really reached the CRM and that it never appeared in a request of the code-mode run.
+* `seed` -- the fixture's task: transcript from Drive, attached to the Salesforce lead, the team told in
+  Slack (3 servers, 50 tools, a ~12k-token transcript). Direct: `fixtures/seed-scenario/agent.py`; code
+  mode: the same file after `cfmigrate migrate --write` (into `build/seed-migrated/`), or `--code-agent`.
 
-Usage: python benchmarks/bench_seed_scenario.py [--code-agent PATH] [--keep DIR] [--records FILE]
-`--records FILE` writes one JSON line per run (`mode`, `requests[].usage`, `wall_s`) for
-`cfmigrate measure FILE#direct FILE#code`.
+Billed input per request = o200k_base count of the request's system + tools + messages as compact JSON,
+plus Anthropic's documented tool-use system prompt (`cfmigrate.analyzers.pricing`, 346 tokens for the
+fixture's claude-sonnet-4-6) whenever the request sends tools -- on both sides. It is an estimate, not
+Claude's count. Latency: see `cfmigrate.analyzers.measure.LATENCY_DEFINITION`.
+
+Usage: python benchmarks/bench_seed_scenario.py [--scenario NAME|all] [--code-agent PATH] [--keep DIR]
+       [--records FILE] [--log DIR]
+`--log DIR` writes `direct.jsonl` and `code.jsonl` (in `DIR/<scenario>/` with `--scenario all`): one
+line per model call, `{"request": <body>, "response": <body>}`; `benchmarks/recount_logs.py DIR`
+recounts them with an independent o200k_base tokenizer. `--records FILE` writes one JSON line per run
+for `cfmigrate measure FILE#direct FILE#code`.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -41,15 +50,20 @@ FIXTURE = REPO / "fixtures" / "seed-scenario"
 MIGRATED_AGENT = REPO / "build" / "seed-migrated" / "agent.py"
 sys.path.insert(0, str(REPO / "tests"))
 
-from support.scripted_api import (  # noqa: E402
-    SEED_TASK,
-    TOKEN_LABEL,
-    CodeModePolicy,
-    DirectMCPPolicy,
-    Record,
-    ScriptedAPI,
-)
+from support.honest_models import SeedCodeModel, SeedDirectModel  # noqa: E402
+from support.honesty import honesty_check  # noqa: E402
+from support.scripted_api import SEED_TASK, Record, ScriptedAPI, request_tokens  # noqa: E402
 
+from cfmigrate.analyzers import pricing  # noqa: E402
+from cfmigrate.analyzers.measure import LATENCY_DEFINITION, describe_speed  # noqa: E402
+from cfmigrate.analyzers.tokens import BpeTokenizer, compact  # noqa: E402
+
+TOKEN_LABEL = (
+    "estimate: o200k_base over system + tools + messages (compact JSON) + Anthropic's documented "
+    "tool-use system prompt on every request that sends tools; not Claude's count"
+)
+O200K = BpeTokenizer("o200k_base")
+DIRECT_MAX_TOKENS = 16_384  # the seed's direct baseline: the output budget copying the transcript needs
 TARGET = 0.987
 
 
@@ -57,15 +71,26 @@ class BenchmarkError(Exception):
     """The scenario could not run or its checks failed; the message says which step."""
 
 
+def tool_use_prompt(request: Mapping[str, Any]) -> int:
+    """Anthropic's documented tool-use system prompt for the request's model (tools are sent)."""
+    overhead = pricing.tool_use_overhead(str(request.get("model")), "anthropic")
+    if overhead.tokens is None:
+        raise BenchmarkError(
+            f"no documented tool-use prompt size for {request.get('model')!r}: {overhead.note}"
+        )
+    return overhead.tokens
+
+
 @dataclass(frozen=True)
 class RunResult:
-    """One agent's run: what the scripted model was asked, and what the agent answered."""
+    """One agent's run: every request the scripted model answered, and what the agent answered."""
 
     mode: str
     agent: str
     records: tuple[Record, ...]
     answer: str
     wall_s: float
+    log: tuple[str, ...] = ()
 
     @property
     def requests(self) -> int:
@@ -79,17 +104,57 @@ class RunResult:
     def output_tokens(self) -> int:
         return sum(r.output_tokens or 0 for r in self.records)
 
+    @property
+    def per_request(self) -> list[int]:
+        return [r.input_tokens or 0 for r in self.records]
+
+    @property
+    def tool_use_prompt(self) -> int:
+        return sum(
+            r.input_tokens - request_tokens(r.request) for r in self.records if r.request and r.input_tokens
+        )
+
+    @property
+    def stop_reasons(self) -> list[str]:
+        return [str(r.response.get("stop_reason")) for r in self.records]
+
+    @property
+    def discovery(self) -> int:
+        """Tokens spent learning the tools, counted once (o200k_base).
+
+        Direct MCP: the tool definitions sent with the first request. Code mode: the discovery and
+        documentation scripts (`# step: discover` / `# step: read`) and their printed output.
+        """
+        if not self.records or not self.records[0].request:
+            return 0
+        last = self.records[-1].request or {}
+        if self.mode.startswith("direct"):
+            return O200K.count(compact(self.records[0].request.get("tools") or []))
+        total, ids = 0, {}
+        for message in last.get("messages") or []:
+            for block in message.get("content") or [] if isinstance(message.get("content"), list) else []:
+                if block.get("type") == "tool_use" and re.match(
+                    r"# step: (discover|read)\b", str((block.get("input") or {}).get("code", ""))
+                ):
+                    ids[block.get("id")] = True
+                    total += O200K.count(compact(block))
+                elif block.get("type") == "tool_result" and block.get("tool_use_id") in ids:
+                    total += O200K.count(compact(block))
+        return total
+
 
 @dataclass(frozen=True)
 class Comparison:
-    """Both runs and the checks on the code-mode run."""
+    """Both runs of one scenario, and what was checked."""
 
+    scenario: str
+    title: str
     direct: RunResult
     code: RunResult
-    transcript_chars: int
-    note_id: str
-    context_tokens: int
-    context_label: str
+    checks: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    context_tokens: int = 0
+    context_label: str = ""
 
     @property
     def reduction(self) -> float:
@@ -114,10 +179,20 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def copy_fixture(dest: Path) -> Path:
-    """A private copy of the seed repository (so generated files and state never touch the fixture)."""
-    shutil.copytree(FIXTURE, dest, ignore=shutil.ignore_patterns("servers", ".cfmigrate", "__pycache__"))
+def copy_fixture(dest: Path, fixture: Path = FIXTURE) -> Path:
+    """A private copy of a fixture repository (so generated files and state never touch the fixture)."""
+    shutil.copytree(fixture, dest, ignore=shutil.ignore_patterns("servers", ".cfmigrate", "__pycache__"))
     return dest
+
+
+def with_max_tokens(agent: Path, value: int) -> Path:
+    """Set `MAX_TOKENS = value` in a copied agent (the only change), or fail if the line is not there."""
+    source = agent.read_text(encoding="utf-8")
+    changed, n = re.subn(r"^MAX_TOKENS = \d[\d_]*$", f"MAX_TOKENS = {value}", source, flags=re.MULTILINE)
+    if n != 1:
+        raise BenchmarkError(f"{agent}: no `MAX_TOKENS = N` line to raise")
+    agent.write_text(changed, encoding="utf-8")
+    return agent
 
 
 def server_env(state: Path) -> dict[str, str]:
@@ -134,14 +209,14 @@ def server_env(state: Path) -> dict[str, str]:
     }
 
 
-def generate_package(repo: Path) -> None:
-    """What `cfmigrate generate --refresh` does: list the three servers' tools live, then write `servers/`."""
+def generate_package(repo: Path, expected: tuple[tuple[str, str], ...] = ()) -> None:
+    """What `cfmigrate generate --refresh` does: list the servers' tools live, then write `servers/`."""
     from cfmigrate.generators.api import GenerateOptions, generate, refresh
 
     options = GenerateOptions(root=repo)
     problems = [p for p in refresh(options) if p.level == "error"]
     if problems:
-        raise BenchmarkError(f"listing the tools of the seed servers failed: {problems[0].message}")
+        raise BenchmarkError(f"listing the tools of the servers in {repo} failed: {problems[0].message}")
     outcome = generate(options)
     if not (repo / "servers" / "_runtime.py").is_file():
         raise BenchmarkError(
@@ -149,18 +224,11 @@ def generate_package(repo: Path) -> None:
         )
     missing = [
         f"{server}/{tool}"
-        for server, tool in (
-            ("drive", "search_files"),
-            ("drive", "get_document"),
-            ("crm", "find_lead"),
-            ("crm", "attach_note_to_lead"),
-            ("slack", "post_message"),
-        )
+        for server, tool in expected
         if not (repo / "servers" / server / f"{tool}.py").is_file()
     ]
     if missing:
-        reasons = [p.message for p in outcome.problems if any(m.split("/")[1] in p.message for m in missing)]
-        raise BenchmarkError(f"cfmigrate generate did not write {', '.join(missing)}: {reasons[:3]}")
+        raise BenchmarkError(f"cfmigrate generate did not write {', '.join(missing)}")
 
 
 def load_agent(path: Path, name: str) -> ModuleType:
@@ -174,21 +242,29 @@ def load_agent(path: Path, name: str) -> ModuleType:
     return module
 
 
-async def drive(mode: str, agent_path: Path, policy: Any, env: Mapping[str, str]) -> RunResult:
-    """Run one agent against a fresh scripted model; every request is recorded."""
+async def drive(mode: str, agent_path: Path, policy: Any, env: Mapping[str, str], task: str) -> RunResult:
+    """Run one agent against a fresh honest scripted model; every request is recorded."""
     with (
-        ScriptedAPI(policy) as api,
+        ScriptedAPI(policy, check=honesty_check, tool_use_prompt=tool_use_prompt) as api,
         environment({**env, "ANTHROPIC_BASE_URL": api.url, "ANTHROPIC_API_KEY": "sk-scripted"}),
     ):
-        agent = load_agent(agent_path, f"seed_agent_{mode.replace(' ', '_')}")
+        agent = load_agent(agent_path, "bench_agent_" + re.sub(r"\W", "_", mode))
         run: Callable[[str], Awaitable[str]] = agent.run
         started = time.perf_counter()
-        answer = await asyncio.wait_for(run(SEED_TASK), 600)
+        try:
+            answer = await asyncio.wait_for(run(task), 600)
+        except Exception as exc:
+            errors = api.errors()
+            why = errors[0].error if errors else f"{type(exc).__name__}: {exc}"
+            raise BenchmarkError(f"{mode}: the run failed: {why}") from None
         wall = time.perf_counter() - started
         if api.errors():
             raise BenchmarkError(f"{mode}: the scripted model answered an error: {api.errors()[0].error}")
         records = tuple(r for r in api.message_records() if r.status == 200)
-    return RunResult(mode=mode, agent=str(agent_path), records=records, answer=answer, wall_s=wall)
+        log = tuple(api.log_lines())
+    return RunResult(
+        mode=mode, agent=str(agent_path), records=records, answer=answer, wall_s=round(wall, 3), log=log
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -250,11 +326,53 @@ def slack_announcement(slack_state: Path, channel: str, note_id: str) -> str:
     raise BenchmarkError(f"no message in {channel} mentions note {note_id}")
 
 
+def shown_to_model(records: tuple[Record, ...], upto: int) -> str:
+    """Everything the requests before index `upto` (exclusive) carried, as one text."""
+    return "\n".join("\n".join(_strings(r.request)) for r in records[:upto])
+
+
+def check_seed_run(run: RunResult, env: Mapping[str, str], transcript: str) -> list[str]:
+    """The seed task was done: full transcript on the lead, a short Slack note whose facts the model saw."""
+    note_id = note_with_transcript(Path(env["CRM_DATA"]), transcript)
+    announcement = slack_announcement(Path(env["SLACK_DATA"]), "#sales-updates", note_id)
+    if len(announcement) > 1000:
+        raise BenchmarkError(
+            f"{run.mode}: the Slack message is {len(announcement)} chars: the transcript was pasted"
+        )
+    recap = announcement.split("Next steps from the call's recap:", 1)[-1]
+    items = re.findall(r"\(\d+\) ([^;]+?)(?=; \(\d+\)|\.$)", recap)
+    if not items:
+        raise BenchmarkError(f"{run.mode}: the Slack message names no next steps: {announcement!r}")
+    post = next(
+        i
+        for i, r in enumerate(run.records)
+        if announcement[:40] in json.dumps(r.response, ensure_ascii=False)
+    )
+    seen = shown_to_model(run.records, post + 1)
+    unseen = [item for item in items if item not in seen]
+    if unseen:
+        raise BenchmarkError(f"{run.mode}: the Slack message states {unseen} which the model was never shown")
+    return [
+        f"{run.mode}: CRM note {note_id} holds the whole transcript; #sales-updates got {len(announcement)} chars "
+        f"naming {len(items)} next steps, each quoted from text the model was shown before it wrote them"
+    ]
+
+
 # ------------------------------------------------------------------------------------------------
+# the seed scenario
+
+
+SEED_TOOLS = (
+    ("drive", "search_files"),
+    ("drive", "get_document"),
+    ("crm", "find_lead"),
+    ("crm", "attach_note_to_lead"),
+    ("slack", "post_message"),
+)
 
 
 async def compare(code_agent: Path | str | None = None, workdir: Path | None = None) -> Comparison:
-    """Run both agents on private copies of the fixture and check the code-mode run.
+    """The seed scenario: the fixture agent as written, the direct baseline, and code mode.
 
     `code_agent`: a module path, or None for the default: the fixture migrated by
     `cfmigrate migrate --write` into `build/seed-migrated/` now.
@@ -262,78 +380,117 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
     base = workdir or Path(tempfile.mkdtemp(prefix="cfm-seed-bench-"))
     transcript = (FIXTURE / "data" / "transcript.txt").read_text(encoding="utf-8")
     probes = transcript_probes(transcript)
+    notes: list[str] = []
 
+    # 1. the fixture agent exactly as written: max_tokens 4,096 cannot hold the transcript's copy
+    as_written_repo = copy_fixture(base / "as-written")
+    as_written_env = server_env(base / "state-as-written")
+    as_written = await drive(
+        "direct MCP (as written)", as_written_repo / "agent.py", SeedDirectModel(), as_written_env, SEED_TASK
+    )
+    cut = [i + 1 for i, reason in enumerate(as_written.stop_reasons) if reason == "max_tokens"]
+    attached = Path(as_written_env["CRM_DATA"]).is_file() and transcript.strip() in Path(
+        as_written_env["CRM_DATA"]
+    ).read_text(encoding="utf-8")
+    if not cut or attached:
+        raise BenchmarkError(
+            "the fixture agent with max_tokens 4,096 was expected to be cut off while copying the transcript "
+            f"(stop reasons {as_written.stop_reasons}, transcript attached: {attached})"
+        )
+    notes.append(
+        f"The fixture agent as written (max_tokens 4,096) is cut off at request {cut[0]} "
+        f"(stop_reason max_tokens) while copying the ~12k-token transcript into attach_note_to_lead; "
+        f"its loop then stops, so the note is never attached ({as_written.requests} requests, "
+        f"{as_written.billed_input:,} billed input tokens, task not done). The direct baseline below is the "
+        f"same agent with MAX_TOKENS = {DIRECT_MAX_TOKENS:,} (the one change), the cheapest direct run that does the task."
+    )
+
+    # 2. the direct baseline
     direct_repo = copy_fixture(base / "direct")
+    with_max_tokens(direct_repo / "agent.py", DIRECT_MAX_TOKENS)
     direct_env = server_env(base / "state-direct")
-    direct = await drive("direct MCP", direct_repo / "agent.py", DirectMCPPolicy(), direct_env)
+    direct = await drive("direct MCP", direct_repo / "agent.py", SeedDirectModel(), direct_env, SEED_TASK)
     if not leaked(direct.records, probes):
         raise BenchmarkError(
             "the transcript probes found nothing in the direct run: the leak check would prove nothing"
         )
+    checks = check_seed_run(direct, direct_env, transcript)
 
+    # 3. code mode
     code_repo = copy_fixture(base / "code")
     code_env = server_env(base / "state-code")
     with environment(code_env):
-        generate_package(code_repo)
+        generate_package(code_repo, SEED_TOOLS)
     if code_agent is None:
         from cfmigrate.migrate.runner import migrate_tree
 
         with environment(code_env):
             migrate_tree(FIXTURE, MIGRATED_AGENT.parent, refresh=True)
         code_agent = MIGRATED_AGENT
-    agent_path = Path(code_agent)
-    code = await drive("code mode", agent_path, CodeModePolicy(), code_env)
-    note_id = note_with_transcript(Path(code_env["CRM_DATA"]), transcript)
-    announcement = slack_announcement(Path(code_env["SLACK_DATA"]), "#sales-updates", note_id)
-    if len(announcement) > 1000:
-        raise BenchmarkError(
-            f"the Slack message is {len(announcement)} chars: the transcript was pasted into Slack"
-        )
-    hits = leaked(code.records, probes)
+    code = await drive("code mode", Path(code_agent), SeedCodeModel(), code_env, SEED_TASK)
+    checks += check_seed_run(code, code_env, transcript)
+    hits = leaked(code.records, probes[:-3])  # the last probes lie in the recap the model prints on purpose
     if hits:
-        raise BenchmarkError(f"the transcript appeared in code-mode request(s) {hits}")
+        raise BenchmarkError(f"the transcript's body appeared in code-mode request(s) {hits}")
+    checks.append(
+        f"code mode: no piece of the transcript's body appeared in any of its {code.requests} requests"
+    )
 
     from cfmigrate.runtime import CodeMode
 
     async with CodeMode(servers_dir=code_repo / "servers", config=code_repo / ".mcp.json") as cm:
         tokens, label = cm.context_tokens("anthropic")
     return Comparison(
+        scenario="seed",
+        title="Seed: transcript Drive -> Salesforce lead -> Slack (3 servers, 50 tools)",
         direct=direct,
         code=code,
-        transcript_chars=len(transcript),
-        note_id=note_id,
+        checks=tuple(checks),
+        notes=tuple(notes),
         context_tokens=tokens,
         context_label=label,
     )
 
 
-def write_records(path: Path, result: Comparison) -> None:
+# ------------------------------------------------------------------------------------------------
+# output
+
+
+def write_records(path: Path, results: list[Comparison] | Comparison) -> None:
     """One JSON line per run, in the benchmark-record form `cfmigrate measure` reads."""
     lines = []
-    for mode, run in (("direct", result.direct), ("code", result.code)):
-        lines.append(
-            json.dumps(
-                {
-                    "scenario": "seed-scenario",
-                    "mode": mode,
-                    "agent": run.agent,
-                    "wall_s": round(run.wall_s, 3),
-                    "token_label": TOKEN_LABEL,
-                    "ok": True,
-                    "requests": [
-                        {
-                            "usage": {
-                                "input_tokens": r.input_tokens or 0,
-                                "output_tokens": r.output_tokens or 0,
+    for result in results if isinstance(results, list) else [results]:
+        for mode, run in (("direct", result.direct), ("code", result.code)):
+            lines.append(
+                json.dumps(
+                    {
+                        "scenario": "seed-scenario" if result.scenario == "seed" else result.scenario,
+                        "mode": mode,
+                        "agent": run.agent,
+                        "wall_s": round(run.wall_s, 3),
+                        "token_label": TOKEN_LABEL,
+                        "ok": True,
+                        "requests": [
+                            {
+                                "usage": {
+                                    "input_tokens": r.input_tokens or 0,
+                                    "output_tokens": r.output_tokens or 0,
+                                }
                             }
-                        }
-                        for r in run.records
-                    ],
-                },
-                sort_keys=True,
+                            for r in run.records
+                        ],
+                    },
+                    sort_keys=True,
+                )
             )
-        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_logs(directory: Path, result: Comparison) -> None:
+    """`direct.jsonl` and `code.jsonl`: one `{"request": ..., "response": ...}` line per model call."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, run in (("direct", result.direct), ("code", result.code)):
+        (directory / f"{name}.jsonl").write_text("".join(line + "\n" for line in run.log), encoding="utf-8")
 
 
 def report(result: Comparison) -> str:
@@ -341,64 +498,91 @@ def report(result: Comparison) -> str:
     rows = [
         ("requests to the model", f"{d.requests}", f"{c.requests}"),
         ("billed input tokens (sum over requests)", f"{d.billed_input:,}", f"{c.billed_input:,}"),
+        ("  of which the tool-use system prompt", f"{d.tool_use_prompt:,}", f"{c.tool_use_prompt:,}"),
+        ("tokens spent on discovery (once)", f"{d.discovery:,}", f"{c.discovery:,}"),
         ("output tokens", f"{d.output_tokens:,}", f"{c.output_tokens:,}"),
-        ("wall time", f"{d.wall_s:.2f} s", f"{c.wall_s:.2f} s"),
-        (
-            "input tokens per request",
-            " / ".join(f"{r.input_tokens:,}" for r in d.records),
-            " / ".join(f"{r.input_tokens:,}" for r in c.records),
-        ),
+        ("latency per task (wall time)", f"{d.wall_s * 1000:,.0f} ms", f"{c.wall_s * 1000:,.0f} ms"),
     ]
     width = max(len(r[0]) for r in rows)
     lines = [
-        "Seed scenario: transcript Drive -> Salesforce lead -> Slack",
+        result.title,
         f"token figures: {TOKEN_LABEL}",
         f"code-mode agent: {c.agent}",
         "",
         f"{'':<{width}}  {'direct MCP':>14}  {'code mode':>14}",
     ]
-    for label, a, b in rows[:-1]:
-        lines.append(f"{label:<{width}}  {a:>14}  {b:>14}")
-    lines.append(f"{rows[-1][0]:<{width}}  direct: {rows[-1][1]}")
-    lines.append(f"{'':<{width}}  code:   {rows[-1][2]}")
+    lines += [f"{label:<{width}}  {a:>14}  {b:>14}" for label, a, b in rows]
+    lines.append(
+        f"{'input tokens per request':<{width}}  direct: {' / '.join(f'{n:,}' for n in d.per_request)}"
+    )
+    lines.append(f"{'':<{width}}  code:   {' / '.join(f'{n:,}' for n in c.per_request)}")
+    verdict = "met" if result.reduction >= TARGET else "NOT met"
     lines += [
         "",
-        f"reduction in billed input tokens: {result.reduction:.2%} (target >= {TARGET:.1%}: {'met' if result.reduction >= TARGET else 'NOT met'})",
-        f"output tokens ratio: {c.output_tokens / max(1, d.output_tokens):.2f}x; wall time ratio: {d.wall_s / max(c.wall_s, 1e-9):.2f}x faster",
-        f"code-mode system prompt + execute_code tool: {result.context_tokens} tokens ({result.context_label})",
-        f"transcript ({result.transcript_chars:,} chars) is in CRM note {result.note_id}; it appeared in 0 of {c.requests} code-mode requests",
+        f"reduction in billed input tokens: {result.reduction:.2%} (seed target >= {TARGET:.1%}: {verdict})"
+        if result.scenario == "seed"
+        else f"reduction in billed input tokens: {result.reduction:.2%}",
+        f"latency: code mode is {describe_speed(d.wall_s * 1000, c.wall_s * 1000)} ({LATENCY_DEFINITION}; "
+        "the scripted model answers at once, so this is the agents' own time: servers, sandbox, tool calls)",
     ]
+    if result.context_tokens:
+        lines.append(
+            f"code-mode system prompt + execute_code tool: {result.context_tokens} tokens ({result.context_label})"
+        )
+    lines += [f"check: {line}" for line in result.checks]
+    lines += [f"note: {line}" for line in result.notes]
     return "\n".join(lines)
+
+
+SCENARIOS = ("seed",)
+
+
+async def run_scenario(name: str, code_agent: Path | None, workdir: Path) -> Comparison:
+    if name == "seed":
+        return await compare(code_agent, workdir)
+    raise BenchmarkError(f"unknown scenario {name!r} (choose from {', '.join(SCENARIOS)} or all)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--scenario", default="seed", choices=[*SCENARIOS, "all"])
     parser.add_argument(
         "--code-agent",
-        help="agent module with `async def run(task)` "
+        help="seed only: agent module with `async def run(task)` "
         "(default: migrate the fixture now with `cfmigrate migrate --write` into build/seed-migrated/)",
     )
     parser.add_argument("--keep", type=Path, help="keep the working copies in this directory")
     parser.add_argument("--records", type=Path, help="write one JSON line per run for `cfmigrate measure`")
+    parser.add_argument(
+        "--log", type=Path, help="write direct.jsonl and code.jsonl (every request and response)"
+    )
     args = parser.parse_args()
     workdir = args.keep.resolve() if args.keep else None
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-    scratch = workdir or Path(tempfile.mkdtemp(prefix="cfm-seed-bench-"))
+    scratch = workdir or Path(tempfile.mkdtemp(prefix="cfm-bench-"))
+    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    results: list[Comparison] = []
     try:
         agent = Path(args.code_agent).resolve() if args.code_agent else None
-        result = asyncio.run(compare(agent, scratch))
+        for name in names:
+            results.append(asyncio.run(run_scenario(name, agent if name == "seed" else None, scratch / name)))
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     finally:
         if workdir is None:
             shutil.rmtree(scratch, ignore_errors=True)
-    print(report(result))
+    print("\n\n".join(report(r) for r in results))
+    if args.log is not None:
+        for r in results:
+            write_logs(args.log / r.scenario if len(results) > 1 else args.log, r)
+        print(f"\nlogs: {args.log} (recount: python benchmarks/recount_logs.py {args.log})")
     if args.records is not None:
-        write_records(args.records, result)
+        write_records(args.records, results)
         print(f"records: {args.records} (cfmigrate measure {args.records}#direct {args.records}#code)")
-    if result.reduction < TARGET:
+    seed = next((r for r in results if r.scenario == "seed"), None)
+    if seed is not None and seed.reduction < TARGET:
         raise SystemExit(1)
 
 

@@ -25,15 +25,21 @@ def _n(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
 
-def _money(value: float) -> str:
-    return f"${value:,.2f}"
+def _money(value: float | None) -> str:
+    return "?" if value is None else f"${value:,.2f}"
 
 
-def _cut(a: AgentFigure) -> float:
-    """Per-request reduction, system prompt included on both sides."""
-    if not a.per_request_tokens:
-        return 0.0
-    return max(0.0, 1 - a.code_mode_per_request_tokens / a.per_request_tokens)
+def _cut(a: AgentFigure) -> str:
+    """The one "cut": 1 - code-mode tool context / today's tool context (AgentFigure.reduction)."""
+    if a.reduction is None:
+        return "-"
+    return f"{a.reduction:.0%}" if a.reduction >= 0 else f"+{-a.reduction:.0%}"
+
+
+def _tools(a: AgentFigure) -> str:
+    if a.tool_count is None:
+        return "?"
+    return f"≥{a.tool_count}" if a.tool_count_is_lower_bound else str(a.tool_count)
 
 
 def _count(n: int, word: str) -> str:
@@ -47,12 +53,17 @@ def _less(reduction: float) -> str:
 
 def summary_line(r: AuditReport) -> str:
     t = r.totals
+    left_out = t.get("agents_left_out", 0)
+    scripts = t.get("tool_scripts", 0)
     return (
         f"{_count(t['servers'], 'server')} ({t['servers_unknown']} with unknown tools), "
         f"{_count(t['tools'], 'tool')} costing {t['definition_tokens']:,} tokens of definitions; "
-        f"{_count(t['agents'], 'agent')}, {t['agents_to_migrate']} to migrate; "
-        f"monthly input spend on tool context {_money(t['monthly_cost_before'])} -> {_money(t['monthly_cost_after'])} "
-        f"({r.tokenizer})"
+        f"{_count(t['agents'], 'agent')}, {t['agents_to_migrate']} to migrate"
+        + (f"; {_count(scripts, 'tool script')} (no model call)" if scripts else "")
+        + f"; monthly input spend on tool context {_money(t['monthly_cost_before'])} -> "
+        f"{_money(t['monthly_cost_after'])}"
+        + (f" over {t.get('agents_priced', 0)} priced agents ({left_out} left out: figures unknown)" if left_out else "")
+        + f" ({r.tokenizer})"
     )
 
 
@@ -71,7 +82,14 @@ def _server_rows(servers: Sequence[ServerFigure]) -> list[list[str]]:
                 _n(s.tool_count),
                 _n(s.tokens),
                 per_tool,
-                s.manifest or s.note,
+                (s.manifest or s.note)
+                + (
+                    f"; measured {s.measured_tokens:,} = count(with) - count(without), of which "
+                    f"{s.preamble_tokens:,} tool-use prompt"
+                    if s.measured_tokens is not None and s.preamble_tokens is not None
+                    else ""
+                )
+                + (f"; also named {', '.join(s.aliases)}" if s.aliases else ""),
                 s.source,
             ]
         )
@@ -85,11 +103,12 @@ def _agent_rows(agents: Sequence[AgentFigure]) -> list[list[str]]:
             [
                 a.name,
                 a.framework,
-                ", ".join(a.servers) or "-",
-                str(a.tool_count),
-                f"{a.per_request_tokens:,}",
-                f"{a.code_mode_per_request_tokens:,}",
-                f"{_cut(a):.0%}",
+                ", ".join(a.servers) or ("servers unknown" if a.servers_basis.startswith("servers unknown") else "-"),
+                _tools(a),
+                _n(a.tool_context_tokens),
+                _n(a.code_mode_tokens),
+                _n(a.deferred_tokens),
+                _cut(a),
                 _DECISION[a.decision],
                 _money(a.monthly_waste),
             ]
@@ -103,8 +122,9 @@ AGENT_HEAD = [
     "framework",
     "servers",
     "tools",
-    "tokens/request",
+    "tool context/request",
     "on code mode",
+    "deferred loading",
     "cut",
     "decision",
     "waste/month",
@@ -138,29 +158,29 @@ def render_terminal(r: AuditReport, console: Console) -> None:
     console.print(st if r.servers else "No MCP servers found.")
     at = Table(title="Agents, ranked by monthly waste", box=box.SIMPLE_HEAVY, title_justify="left")
     at.add_column("agent", overflow="fold")
-    for h in ("tools", "tokens/req", "code mode", "cut", "decision", "waste/mo"):
+    for h in ("tools", "tool ctx/req", "code mode", "deferred", "cut", "decision", "waste/mo"):
         at.add_column(h, justify="left" if h == "decision" else "right", no_wrap=True)
     for a in r.agents:
         at.add_row(
             e(a.name),
-            str(a.tool_count),
-            f"{a.per_request_tokens:,}",
-            f"{a.code_mode_per_request_tokens:,}",
-            f"{_cut(a):.0%}",
+            _tools(a),
+            _n(a.tool_context_tokens),
+            _n(a.code_mode_tokens),
+            _n(a.deferred_tokens),
+            _cut(a),
             _SHORT[a.decision],
             _money(a.monthly_waste),
         )
     console.print(at if r.agents else "No agents that use MCP tools found.")
     for a in r.agents:
         console.print(
-            f"[bold]{e(a.name)}[/bold] ({e(a.source)}, {a.framework}) — {_DECISION[a.decision]}; "
-            + (
-                f"{a.threshold} ({a.tool_count} tools from {e(', '.join(a.servers)) or 'no server'})"
-                if not a.unknown_servers or a.tool_count
-                else f"tools unknown ({e(', '.join(a.unknown_servers))})"
-            )
+            f"[bold]{e(a.name)}[/bold] ({e(a.source)}, {a.framework}, {a.provider}) — {_DECISION[a.decision]}; "
+            + _status(a)
         )
         lines = [*a.reasons]
+        lines.append(f"figures: {a.basis}")
+        if a.breakdown:
+            lines.append("tool context: " + _breakdown(a))
         if a.servers_basis != "static":
             lines.append(f"servers: {a.servers_basis}")
         if a.unknown_servers:
@@ -174,15 +194,37 @@ def render_terminal(r: AuditReport, console: Console) -> None:
         if a.system_prompt_tokens:
             lines.append(f"system prompt: {a.system_prompt_tokens:,} tokens (static text of the prompt)")
         lines.append(f"tool-use overhead: {a.overhead_note}")
-        lines.append(f"price: ${a.price_per_mtok}/MTok ({a.price_source})")
+        if a.deferred_tokens is not None or a.deferred_note not in ("tools unknown", "not applicable"):
+            lines.append(f"deferred loading: {a.deferred_note}")
+        price = "?" if a.price_per_mtok is None else f"${a.price_per_mtok}/MTok"
+        lines.append(f"price: {price} ({a.price_source})")
         for line in lines:
             console.print(f"  - {e(line)}")
+    for t in r.tool_scripts:
+        console.print(
+            f"[dim]tool script[/dim] {e(str(t['name']))} ({e(str(t['source']))}): calls MCP tools, sends no "
+            "model request — not an agent, no workflow estimate"
+        )
     for p in r.problems:
         style = {"error": "red", "warning": "yellow"}.get(p.level, "dim")
         where = f"{p.source}: " if p.source else ""
         text = f"{where}{p.message}" + (f" — {p.hint}" if p.hint else "")
         console.print(f"[{style}]{p.level}[/{style}]: {e(text)}")
     console.print(f"[bold]Summary:[/bold] {e(summary_line(r))}")
+
+
+def _status(a: AgentFigure) -> str:
+    if a.servers_basis.startswith("servers unknown"):
+        return "servers unknown: no tool count, no money, no decision"
+    if a.tool_count is None:
+        return f"tools unknown ({', '.join(a.unknown_servers)})"
+    tools = f"{_tools(a)} tools from {', '.join(a.servers) or 'no server'}"
+    return f"{a.threshold} ({tools})"
+
+
+def _breakdown(a: AgentFigure) -> str:
+    parts = " + ".join(f"{v:,} {k}" for k, v in a.breakdown.items())
+    return f"{parts} = {a.tool_context_tokens:,}" if a.tool_context_tokens is not None else parts
 
 
 def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -210,12 +252,20 @@ def render_markdown(r: AuditReport) -> str:
     ]
     for a in r.agents:
         out.append(f"- **{a.name}** (`{a.source}`): {_DECISION[a.decision]} — " + "; ".join(a.reasons))
+        out.append(f"  - figures: {a.basis}")
+        if a.breakdown:
+            out.append(f"  - tool context: {_breakdown(a)}")
+        if a.deferred_tokens is not None:
+            out.append(f"  - deferred loading: ~{a.deferred_tokens:,} tokens/request ({a.deferred_note})")
         if a.workflow:
             w = a.workflow
             out.append(
                 f"  - workflow: {w.billed_before:,} → {w.billed_after:,} billed input tokens "
                 f"({_less(w.reduction)}; {w.basis})"
             )
+    if r.tool_scripts:
+        out += ["", "### Tool scripts (MCP calls, no model request: not agents)", ""]
+        out += [f"- `{t['source']}` {t['name']}" for t in r.tool_scripts]
     out += ["", "### MCP servers", ""]
     out.append(_md_table(SERVER_HEAD, _server_rows(r.servers)) if r.servers else "No MCP servers found.")
     if r.problems:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import sys
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,3 +133,30 @@ def code_mode_read_costs(
         )
     doc = ast.get_docstring(ast.parse(files["__init__.py"].decode())) or ""
     return CodeModeCosts(tokenizer=tokenizer.label, server_list=tokenizer.count(doc), servers=tuple(servers))
+
+
+def module_read_costs(
+    manifest: Manifest,
+    tokenizer: Tokenizer,
+    *,
+    package: str = "servers",
+    renames: Mapping[str, str] | None = None,
+    tools: Collection[str] | None = None,
+) -> tuple[int, dict[str, int]]:
+    """One server's generated index and tool modules in tokens: (index, {wire name: module}).
+
+    Only the modules of `tools` are counted when it is given (the audit asks for what it uses).
+    """
+    from cfmigrate.generators.build import build_package
+    from cfmigrate.generators.render import render_package
+
+    ir = build_package([(None, manifest)], package=package, renames=renames)
+    files = render_package(ir)
+    server = ir.servers[0]
+    index = tokenizer.count(files[f"{server.id}/__init__.py"].decode())
+    modules = {
+        t.wire_name: tokenizer.count(files[f"{server.id}/{t.id}.py"].decode())
+        for t in server.tools
+        if tools is None or t.wire_name in tools
+    }
+    return index, modules

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from cfmigrate.analyzers.compare import AgentComparison, Comparison, pct
+from cfmigrate.analyzers.measure import LATENCY_DEFINITION, describe_speed
 
 _KINDS = {"audit": "two audits", "trace": "two request logs", "benchmark": "scenario benchmark runs"}
 
@@ -81,14 +82,7 @@ def _change(before: float | None, after: float | None) -> str:
 
 
 def _speed(before_ms: float | None, after_ms: float | None) -> str:
-    """'3.10x faster' / '1.20x slower' from the two latencies themselves (no rounding of a ratio twice)."""
-    if not before_ms or not after_ms:
-        return "-"
-    if abs(before_ms - after_ms) < 0.0005 * before_ms:
-        return "same"
-    if before_ms > after_ms:
-        return f"{before_ms / after_ms:.2f}x faster"
-    return f"{after_ms / before_ms:.2f}x slower"
+    return describe_speed(before_ms, after_ms)
 
 
 def render_text(c: Comparison) -> str:
@@ -115,6 +109,7 @@ def render_text(c: Comparison) -> str:
         out.append("")
     for u in c.unmatched:
         out.append(f"not compared: {u}")
+    out.append(LATENCY_DEFINITION)
     failed = [a.agent for a in c.agents if not a.passed]
     out.append(
         f"Summary: {len(c.agents)} agent{'s' if len(c.agents) != 1 else ''} compared; "

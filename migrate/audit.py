@@ -47,9 +47,13 @@ def merged_options(root: Path, opts: AuditOptions) -> tuple[AuditOptions, Settin
             opts,
             tokenizer=opts.tokenizer or s.tokenizer or "o200k_base",
             model=opts.model or s.model,
-            provider=opts.provider or (s.provider if s.provider in ("anthropic", "openai") else None),  # type: ignore[arg-type]
+            provider=opts.provider or s.provider,  # type: ignore[arg-type]
             price=opts.price if opts.price is not None else s.price,
-            requests_per_day=opts.requests_per_day or s.requests_per_day or pricing.DEFAULT_REQUESTS_PER_DAY,
+            requests_per_day=opts.requests_per_day
+            if opts.requests_per_day is not None
+            else s.requests_per_day
+            if s.requests_per_day is not None
+            else pricing.DEFAULT_REQUESTS_PER_DAY,
             include=tuple(opts.include) or s.include,
             exclude=tuple(opts.exclude) or s.exclude,
         ),
@@ -57,15 +61,15 @@ def merged_options(root: Path, opts: AuditOptions) -> tuple[AuditOptions, Settin
     )
 
 
-def make_tokenizer(name: str, model: str | None) -> Tokenizer:
+def make_tokenizer(name: str, model: str | None, timeout: float | None = None) -> Tokenizer:
     if name in ENCODINGS:
         return BpeTokenizer(name)
     if name == "anthropic":
         if not model:
-            raise AuditError("--tokenizer anthropic needs --model (e.g. --model claude-sonnet-4-6)")
+            raise AuditError("--tokenizer anthropic needs --model (e.g. --model claude-sonnet-5)")
         from cfmigrate.analyzers.anthropic_count import AnthropicTokenizer
 
-        return AnthropicTokenizer(model=model)
+        return AnthropicTokenizer(model=model, timeout=timeout)
     raise AuditError(f"unknown --tokenizer {name!r}: choose {', '.join(ENCODINGS)} or anthropic")
 
 
@@ -75,25 +79,33 @@ def _cache_dir() -> Path:
 
 
 def _read_costs(
-    manifest: Manifest, tok: Tokenizer, renames: Mapping[str, str]
+    manifest: Manifest, tok: Tokenizer, renames: Mapping[str, str], wanted: set[str] | None = None
 ) -> dict[str, object] | Problem:
-    """One server's code-mode read costs, cached by generator version, tokenizer and manifest hash."""
-    from cfmigrate.generators.costs import code_mode_read_costs
+    """One server's code-mode read costs (its index, its tool modules).
+
+    Offline estimates are cheap to count and cached whole by generator version, tokenizer and
+    manifest hash; exact counts (count_tokens) are asked only for the modules in `wanted`.
+    """
+    from cfmigrate.generators.costs import module_read_costs
     from cfmigrate.generators.errors import GenerateFailure
     from cfmigrate.migrate import __version__
 
+    exact = hasattr(tok, "request_tokens")
     renamed = json.dumps(sorted(renames.items()))
     key = hashlib.sha256(
         f"{__version__}|{tok.label}|{manifest.server}|{manifest.sha256}|{renamed}".encode()
     ).hexdigest()
     path = _cache_dir() / f"{key}.json"
+    if not exact:
+        try:
+            cached: dict[str, object] = json.loads(path.read_text())
+            return cached
+        except (OSError, ValueError):
+            pass
     try:
-        cached: dict[str, object] = json.loads(path.read_text())
-        return cached
-    except (OSError, ValueError):
-        pass
-    try:
-        read = code_mode_read_costs([manifest], tok, renames=renames).servers[0]
+        index, modules = module_read_costs(
+            manifest, tok, renames=renames, tools=(wanted or set()) if exact else None
+        )
     except GenerateFailure as exc:
         return Problem(
             "warning",
@@ -102,27 +114,39 @@ def _read_costs(
             manifest.source,
             "see `cfmigrate generate` for the fix",
         )
-    data: dict[str, object] = {"index": read.index, "tools": {t.tool: t.module for t in read.tools}}
-    try:
-        atomic_write_text(path, json.dumps(data, sort_keys=True))
-    except OSError:  # a read-only home only costs speed
-        pass
+    data: dict[str, object] = {"index": index, "tools": modules}
+    if not exact:
+        try:
+            atomic_write_text(path, json.dumps(data, sort_keys=True))
+        except OSError:  # a read-only home only costs speed
+            pass
     return data
 
 
 def code_mode_costs(
-    manifests: Sequence[Manifest], tok: Tokenizer, renames: Mapping[str, str] | None = None
+    manifests: Sequence[Manifest],
+    tok: Tokenizer,
+    renames: Mapping[str, str] | None = None,
+    *,
+    needed: Mapping[str, set[str]] | None = None,
 ) -> CodeModeCosts:
-    """What the model reads on code mode, measured on the real generated package and runtime prompt."""
+    """What the model reads on code mode, measured on the real generated package and runtime prompt.
+
+    `needed` (server -> the tools its agents call) limits the work to the servers some agent reaches;
+    nothing is counted that the report does not use. With exact counts (count_tokens) the fixed part
+    is one request: the code-first prompt and the execute tool, by subtraction, tool-use prompt included.
+    """
     from cfmigrate.runtime import CodeMode
 
     tool_doc: dict[tuple[str, str], int] = {}
     server_index: dict[str, int] = {}
     problems: list[Problem] = []
+    exact = getattr(tok, "request_tokens", None)
     for manifest in manifests:
-        if not manifest.tools:
+        if not manifest.tools or (needed is not None and manifest.server not in needed):
             continue
-        read = _read_costs(manifest, tok, renames or {})
+        wanted = needed.get(manifest.server) if needed is not None else None
+        read = _read_costs(manifest, tok, renames or {}, wanted)
         if isinstance(read, Problem):
             problems.append(read)
             continue
@@ -130,13 +154,19 @@ def code_mode_costs(
         tools = read["tools"]
         assert isinstance(tools, dict)
         tool_doc.update({(manifest.server, name): int(n) for name, n in tools.items()})
-    fixed, _label = CodeMode(servers_dir=None, config=None, audit_log=False).context_tokens("anthropic", tok)
+    code_mode = CodeMode(servers_dir=None, config=None, audit_log=False)
+    if exact is not None:
+        fixed = int(exact(code_mode.system_prompt(), [code_mode.code_tool("anthropic")]))
+    else:
+        fixed, _label = code_mode.context_tokens("anthropic", tok)
     return CodeModeCosts(
         fixed=fixed,
         tool_doc=tool_doc,
         server_index=server_index,
-        source="code-first prompt + execute tool (cfmigrate.runtime) and the generated package's modules",
+        source="code-first prompt + execute tool (cfmigrate.runtime) and the generated package's modules"
+        + ("; prompt and tool counted by count_tokens subtraction, tool-use prompt included" if exact else ""),
         problems=tuple(problems),
+        includes_tool_prompt=exact is not None,
     )
 
 
@@ -152,16 +182,35 @@ def _with_live(inv: Inventory, root: Path, opts: AuditOptions) -> Inventory:
     return replace(inv, manifests=tuple(manifests), problems=inv.problems + tuple(problems))
 
 
+def _needed(inv: Inventory) -> dict[str, set[str]]:
+    """Server -> the tools its agents call literally: what the code-mode projection has to count."""
+    needed: dict[str, set[str]] = {}
+    for agent in inv.agents:
+        if not agent.servers:
+            continue
+        for server in agent.servers:
+            manifest = inv.manifest(server)
+            names = {t.name for t in manifest.tools} if manifest else set()
+            needed.setdefault(server, set()).update(set(agent.tool_sequence) & names)
+    return needed
+
+
 def run_audit(root: Path, opts: AuditOptions | None = None) -> AuditReport:
     """Discover, optionally list live, and measure one repository."""
     root = root.resolve()
     if not root.is_dir():
         raise AuditError(f"{root}: not a directory; pass the repository to audit")
     given = opts or AuditOptions()
-    price_source = "--price" if given.price is not None else "[tool.cfmigrate] price in pyproject.toml"
     opts, settings = merged_options(root, given)
+    price_source = (
+        "--price" if given.price is not None else f"[tool.cfmigrate] price in {settings.source}"
+    )
     assert opts.tokenizer is not None
-    tok = make_tokenizer(opts.tokenizer, opts.model)
+    if opts.tokenizer == "anthropic" and opts.provider == "openai":
+        raise AuditError(
+            "--tokenizer anthropic counts Claude's tokens, but --provider openai renders tools as OpenAI "
+            "receives them: use --tokenizer o200k_base for OpenAI, or --provider anthropic"
+        )
     trace = None
     if opts.trace is not None:
         try:
@@ -173,12 +222,20 @@ def run_audit(root: Path, opts: AuditOptions | None = None) -> AuditReport:
     inv = discover(root, include=opts.include, exclude=opts.exclude, jobs=opts.jobs)
     if opts.connect:
         inv = _with_live(inv, root, opts)
-    prime = getattr(tok, "prime_tools", None)
-    if prime is not None:  # exact counts: each tool's figure is its marginal cost within its server's set
-        for manifest in inv.manifests:
-            if manifest.tools:
-                prime(manifest.tools)
-    costs = code_mode_costs(inv.manifests, tok, settings.rename)
+    tok = make_tokenizer(opts.tokenizer, opts.model, timeout=opts.timeout)
+    exact = tok if hasattr(tok, "request_tokens") else None
+    if exact is not None and opts.provider is None:
+        openai_agents = [a.name for a in inv.agents if a.provider == "openai"]
+        if openai_agents:
+            raise AuditError(
+                f"--tokenizer anthropic counts Claude's tokens, but {', '.join(openai_agents[:3])} "
+                "call OpenAI: pass --provider anthropic to count their tools as Claude would receive "
+                "them, or use --tokenizer o200k_base"
+            )
+    if inv.agents:
+        costs = code_mode_costs(inv.manifests, tok, settings.rename, needed=_needed(inv))
+    else:  # no agent: nothing is projected onto code mode
+        costs = CodeModeCosts(fixed=0, source="not computed: no agent found")
     report = measure(
         inv,
         tok,
@@ -190,15 +247,28 @@ def run_audit(root: Path, opts: AuditOptions | None = None) -> AuditReport:
         trace=trace,
         count_system=lambda agent: tok.count(agent.system_prompt) if agent.system_prompt else 0,
         price_source=price_source,
+        exact=exact,  # type: ignore[arg-type]
     )
     return report
 
 
-def exit_code(report: AuditReport, fail_over: int | None) -> Literal[0, 1]:
-    """1 when any agent's per-request tool context exceeds the --fail-over gate."""
-    if fail_over is not None and report.totals["max_per_request_tokens"] > fail_over:
-        return 1
-    return 0
+def exit_code(report: AuditReport, fail_over: int | None) -> tuple[Literal[0, 1], str | None]:
+    """1 and a message when an agent's per-request tool context exceeds the --fail-over gate."""
+    if fail_over is None:
+        return 0, None
+    over = [
+        a
+        for a in report.agents
+        if a.tool_context_tokens is not None and a.tool_context_tokens > fail_over
+    ]
+    if not over:
+        return 0, None
+    worst = max(over, key=lambda a: a.tool_context_tokens or 0)
+    others = f" (and {len(over) - 1} more)" if len(over) > 1 else ""
+    return 1, (
+        f"--fail-over {fail_over:,}: agent {worst.name} ({worst.source}) sends {worst.tool_context_tokens:,} "
+        f"tokens of tool context per request{others} ({report.tokenizer})"
+    )
 
 
 def problems_text(problems: Sequence[Problem]) -> list[str]:

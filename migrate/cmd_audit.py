@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cfmigrate.analyzers.settings import SettingsError
+from cfmigrate.analyzers.settings import SettingsError, load_settings
 from cfmigrate.analyzers.tokens import TokenizerError
 from cfmigrate.generators.audit_report import render_json, render_markdown, render_terminal
 from cfmigrate.migrate.audit import AuditError, AuditOptions, exit_code, run_audit
@@ -37,10 +37,16 @@ def fail(message: str) -> typer.Exit:
 def audit(
     path: Annotated[Path, typer.Argument(help="Repository to audit.")] = Path("."),
     format: Annotated[
-        Format, typer.Option("--format", "-f", help="Output: table (terminal), json, markdown.")
-    ] = Format.table,
+        Format | None,
+        typer.Option(
+            "--format", "-f", help="Output: table (terminal), json, markdown (default: from -o's suffix, else table)."
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the report to this file (its folder must exist; .json implies json)."
+        ),
     ] = None,
     tokenizer: Annotated[
         str | None,
@@ -65,14 +71,20 @@ def audit(
     fail_over: Annotated[
         int | None,
         typer.Option(
-            help="Exit 1 when an agent's per-request tool context exceeds TOKENS.", metavar="TOKENS"
+            min=0,
+            help="Exit 1 when an agent's per-request tool context (tool definitions + tool-use prompt, "
+            "system prompt excluded) exceeds TOKENS; names the agent.",
+            metavar="TOKENS",
         ),
     ] = None,
     connect: Annotated[
         bool, typer.Option(help="Start/connect each server and list its tools live; writes snapshots.")
     ] = False,
     timeout: Annotated[
-        float, typer.Option(min=0.1, help="Per-server timeout for --connect, seconds.")
+        float,
+        typer.Option(
+            min=0.1, help="Seconds: per server for --connect, per request for --tokenizer anthropic."
+        ),
     ] = 30.0,
     trace: Annotated[
         Path | None,
@@ -87,6 +99,7 @@ def audit(
     jobs: Annotated[int | None, typer.Option(help="Parser processes (default: CPU count).")] = None,
 ) -> None:
     """Find MCP servers, tools and agents; measure what tool schemas cost; recommend per agent."""
+    chosen = _output_format(format, output)
     opts = AuditOptions(
         tokenizer=tokenizer,
         model=model,
@@ -103,29 +116,47 @@ def audit(
     )
     try:
         report = run_audit(path, opts)
+        gate = fail_over if fail_over is not None else load_settings(path.resolve()).fail_over
     except (AuditError, SettingsError, TokenizerError) as exc:
         raise fail(str(exc)) from None
-    if format is Format.json:
+    if chosen is Format.json:
         text = render_json(report)
-    elif format is Format.markdown:
+    elif chosen is Format.markdown:
         text = render_markdown(report)
     else:
         text = ""
     if output is not None:
         from cfmigrate.analyzers.files import atomic_write_text
 
-        if format is Format.table:
+        if chosen is Format.table:
             console = Console(file=io.StringIO(), record=True, width=140, force_terminal=False)
             render_terminal(report, console)
             text = console.export_text()
         atomic_write_text(output, text)
-    elif format is Format.table:
+    elif chosen is Format.table:
         render_terminal(report, Console(highlight=False))
     else:
         sys.stdout.write(text)
-    settings_fail_over = fail_over
-    if settings_fail_over is None:
-        from cfmigrate.analyzers.settings import load_settings
+    code, message = exit_code(report, gate)
+    if message:
+        typer.echo(message, err=True)
+    raise typer.Exit(code)
 
-        settings_fail_over = load_settings(path.resolve()).fail_over
-    raise typer.Exit(exit_code(report, settings_fail_over))
+
+_SUFFIX = {".json": Format.json, ".md": Format.markdown, ".markdown": Format.markdown}
+
+
+def _output_format(format: Format | None, output: Path | None) -> Format:
+    """The format to write: the flag, else implied by -o's suffix; a folder is never created."""
+    if output is None:
+        return format or Format.table
+    if not output.parent.is_dir():
+        raise fail(f"{output}: the folder {output.parent} does not exist; create it first (-o never creates folders)")
+    implied = _SUFFIX.get(output.suffix.lower())
+    if format is None:
+        return implied or Format.table
+    if implied is not None and implied is not format:
+        raise fail(
+            f"{output}: a {output.suffix} file would hold a {format.value} report; drop -f or use -f {implied.value}"
+        )
+    return format

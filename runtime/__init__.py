@@ -10,6 +10,7 @@ from cfmigrate.runtime.executor import (
     LocalExecutor,
     Protection,
     SandboxSession,
+    UnconfinedError,
 )
 from cfmigrate.runtime.pii import PiiMasker
 from cfmigrate.runtime.policy import Approver, Decision, Policy, ToolCall
@@ -35,4 +36,5 @@ __all__ = [
     "SandboxSession",
     "ToolCall",
     "ToolUseResult",
+    "UnconfinedError",
 ]

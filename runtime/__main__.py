@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 
 from cfmigrate.runtime.executor import Limits, LocalExecutor, SandboxSession
@@ -12,16 +13,19 @@ def main() -> int:
     from pathlib import Path
 
     tmp = Path(tempfile.gettempdir())
-    session = SandboxSession(
-        id="probe", work_dir=tmp, runtime_dir=tmp, limits=Limits(), bridge_socket=tmp / "bridge.sock"
-    )
+
+    async def bridge(sock: socket.socket) -> None:  # stands for CodeMode's bridge: the report only needs one
+        sock.close()
+
+    session = SandboxSession(id="probe", work_dir=tmp, runtime_dir=tmp, limits=Limits(), bridge=bridge)
     layers = LocalExecutor().protections(session)
     width = max(len(p.name) for p in layers)
     for p in layers:
         print(f"{p.name:<{width}}  {'enforced' if p.enforced else 'NOT enforced':<12}  {p.how}")
     missing = sum(1 for p in layers if not p.enforced)
     print(f"\n{len(layers) - missing} of {len(layers)} protections enforced on this machine")
-    return 0
+    refused = any(p.name == "minimum confinement" and not p.enforced for p in layers)
+    return 1 if refused else 0
 
 
 if __name__ == "__main__":

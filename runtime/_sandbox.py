@@ -32,7 +32,6 @@ import traceback
 from typing import Any
 
 PROTOCOL = 1
-STATUS_FD = 3
 CELL = "<cell>"
 
 # clone(2) flags
@@ -61,11 +60,47 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 SECURE_BITS = 0x23  # SECBIT_NOROOT + its lock, and KEEP_CAPS locked off (setuid fix-up stays on)
+PR_SET_DUMPABLE = 4
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 # x86_64 / aarch64 syscall numbers
 _SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "capset": 126, "ll_create": 444, "ll_add": 445, "ll_restrict": 446},
-    "aarch64": {"pivot_root": 41, "capset": 91, "ll_create": 444, "ll_add": 445, "ll_restrict": 446},
-}
+    "x86_64": {
+        "pivot_root": 155, "capset": 126, "ll_create": 444, "ll_add": 445, "ll_restrict": 446,
+        "unshare": 272, "setns": 308, "clone": 56, "clone3": 435, "io_uring_setup": 425,
+        "io_uring_enter": 426, "io_uring_register": 427, "socket": 41, "keyctl": 250, "add_key": 248,
+        "request_key": 249, "userfaultfd": 323, "bpf": 321, "perf_event_open": 298, "mount": 165,
+        "umount2": 166, "chroot": 161, "ptrace": 101, "kexec_load": 246, "kexec_file_load": 320,
+        "init_module": 175, "finit_module": 313, "delete_module": 176, "open_tree": 428,
+        "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+        "mount_setattr": 442, "process_vm_readv": 310, "process_vm_writev": 311,
+        "open_by_handle_at": 304, "name_to_handle_at": 303, "swapon": 167, "swapoff": 168,
+        "reboot": 169, "acct": 163, "quotactl": 179, "pidfd_getfd": 438,
+    },
+    "aarch64": {
+        "pivot_root": 41, "capset": 91, "ll_create": 444, "ll_add": 445, "ll_restrict": 446,
+        "unshare": 97, "setns": 268, "clone": 220, "clone3": 435, "io_uring_setup": 425,
+        "io_uring_enter": 426, "io_uring_register": 427, "socket": 198, "keyctl": 219, "add_key": 217,
+        "request_key": 218, "userfaultfd": 282, "bpf": 280, "perf_event_open": 241, "mount": 40,
+        "umount2": 39, "chroot": 51, "ptrace": 117, "kexec_load": 104, "kexec_file_load": 294,
+        "init_module": 105, "finit_module": 273, "delete_module": 106, "open_tree": 428,
+        "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+        "mount_setattr": 442, "process_vm_readv": 270, "process_vm_writev": 271,
+        "open_by_handle_at": 265, "name_to_handle_at": 264, "swapon": 224, "swapoff": 225,
+        "reboot": 142, "acct": 89, "quotactl": 60, "pidfd_getfd": 438,
+    },
+}  # fmt: skip
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+CLONE_NEW_ANY = (
+    0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET
+)
+CLONE_NEWTIME = 0x00000080  # unshare(2) only; in clone(2) the low byte is the exit signal
+AF_NETLINK, AF_PACKET, AF_VSOCK = 16, 17, 40
+EPERM, ENOSYS, EAFNOSUPPORT = 1, 38, 97
+# The script's fds: 0-2 stdio, 3 the bridge (when the host gives one), 4 the result channel to the monitor.
+BRIDGE_FD = 3
+RESULT_FD = 4
+MAX_RESULT_BYTES = 256 * 1024
 # Landlock
 LL_RULE_PATH_BENEATH = 1
 LL_CREATE_RULESET_VERSION = 1
@@ -91,12 +126,20 @@ SCOPE_ABSTRACT_UNIX = 1 << 0  # ABI 6
 SCOPE_SIGNAL = 1 << 1  # ABI 6
 FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
 
+LINUX = sys.platform.startswith("linux")
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+if LINUX:
+    _libc.syscall.restype = ctypes.c_long
+    _libc.mount.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_ulong,
+        ctypes.c_char_p,
+    ]
+    _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    _libc.unshare.argtypes = [ctypes.c_int]
+    _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 
 def _nr(name: str) -> int:
@@ -115,6 +158,90 @@ def _check(result: int, what: str) -> int:
 
 def _prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
     return _check(_libc.prctl(option, arg2, arg3, 0, 0), f"prctl({option})")
+
+
+# --------------------------------------------------------------------------------------------
+# seccomp: a classic BPF filter built by hand (no library needed)
+
+_BPF_LD_W_ABS = 0x20
+_BPF_JEQ_K = 0x15
+_BPF_JGE_K = 0x35
+_BPF_JSET_K = 0x45
+_BPF_RET_K = 0x06
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = (
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint32),
+    )
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter)))
+
+
+# (syscall, errno, (argument index, "jset" | "eq", value) or None)
+Rule = tuple[str, int, "tuple[int, str, int] | None"]
+
+SANDBOX_RULES: list[Rule] = [
+    *[(name, EPERM, None) for name in (
+        "unshare", "setns", "keyctl", "add_key", "request_key", "userfaultfd", "bpf", "perf_event_open",
+        "mount", "umount2", "pivot_root", "chroot", "ptrace", "kexec_load", "kexec_file_load",
+        "init_module", "finit_module", "delete_module", "open_tree", "move_mount", "fsopen", "fsconfig",
+        "fsmount", "fspick", "mount_setattr", "process_vm_readv", "process_vm_writev",
+        "open_by_handle_at", "name_to_handle_at", "swapon", "swapoff", "reboot", "acct", "quotactl",
+        "pidfd_getfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    )],
+    ("clone3", ENOSYS, None),  # its flags live in memory a filter cannot read; libc falls back to clone()
+    ("clone", EPERM, (0, "jset", CLONE_NEW_ANY)),
+    *[("socket", EAFNOSUPPORT, (0, "eq", family)) for family in (AF_NETLINK, AF_PACKET, AF_VSOCK)],
+]  # fmt: skip
+
+
+def seccomp_program(rules: list[Rule], machine: str | None = None) -> list[tuple[int, int, int, int]]:
+    """A filter returning the given errno for each rule, allowing the rest; other ABIs are killed."""
+    machine = machine or os.uname().machine
+    table, arch = _SYSCALLS.get(machine), _AUDIT_ARCH.get(machine)
+    if table is None or arch is None:
+        raise OSError(ENOSYS, f"no seccomp support for {machine}")
+    prog: list[tuple[int, int, int, int]] = [
+        (_BPF_LD_W_ABS, 0, 0, 4),  # seccomp_data.arch
+        (_BPF_JEQ_K, 1, 0, arch),
+        (_BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),
+        (_BPF_LD_W_ABS, 0, 0, 0),  # seccomp_data.nr
+    ]
+    if machine == "x86_64":  # the x32 ABI numbers its calls from 0x40000000: refuse all of them
+        prog += [(_BPF_JGE_K, 0, 1, 0x40000000), (_BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS)]
+    for name, errno, cond in rules:
+        ret = (_BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | (errno & 0xFFFF))
+        if cond is None:
+            prog += [(_BPF_JEQ_K, 0, 1, table[name]), ret]
+            continue
+        index, op, value = cond
+        prog += [
+            (_BPF_JEQ_K, 0, 4, table[name]),
+            (_BPF_LD_W_ABS, 0, 0, 16 + 8 * index),  # low 32 bits of the argument
+            (_BPF_JSET_K if op == "jset" else _BPF_JEQ_K, 0, 1, value),
+            ret,
+            (_BPF_LD_W_ABS, 0, 0, 0),
+        ]
+    prog.append((_BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
+    return prog
+
+
+def install_seccomp(rules: list[Rule]) -> None:
+    """Load the filter into this thread and its future children (needs no_new_privs or CAP_SYS_ADMIN)."""
+    prog = seccomp_program(rules)
+    array = (_SockFilter * len(prog))(*[_SockFilter(*ins) for ins in prog])
+    fprog = _SockFprog(len(prog), ctypes.cast(array, ctypes.POINTER(_SockFilter)))
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0), "seccomp")
 
 
 def landlock_abi() -> int:
@@ -334,7 +461,16 @@ def _capset_zero() -> None:
 
 def setup_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     """Enter the namespaces and the filesystem view; return what was achieved and why not."""
-    report: dict[str, Any] = {"root": os.geteuid() == 0, "errors": {}}
+    report: dict[str, Any] = {"root": os.geteuid() == 0, "errors": {}, "platform": sys.platform}
+    report["cgroup"] = cgroup_status()
+    if not LINUX:
+        report["errors"]["platform"] = (
+            f"{sys.platform} has no supported sandbox backend (namespaces, Landlock and seccomp are Linux-only)"
+        )
+        report.update(userns=False, netns=False, view=False, pidns=False, landlock_abi=0, uid=None)
+        if report["root"] and cfg.get("uid") is not None:
+            report["uid"] = cfg["uid"]
+        return report
     want = cfg.get("isolate", {})
     root = os.geteuid() == 0
     userns = False
@@ -387,7 +523,7 @@ def setup_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     report["landlock_abi"] = landlock_abi()
     report["uid"] = None
     if root and cfg.get("uid") is not None:
-        blocked = [p for p in cfg["sys_path"] if os.path.exists(p) and not _world_reachable(p)]
+        blocked = [p for p in cfg["sys_path"] if os.path.exists(p) and not _reachable_by(p, cfg["uid"])]
         if report["view"] or not blocked:
             report["uid"] = cfg["uid"]
         else:
@@ -397,15 +533,43 @@ def setup_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def _world_reachable(path: str) -> bool:
-    """Whether a user with no special rights can reach `path` (every ancestor searchable, itself readable)."""
+def cgroup_status() -> str:
+    """Why no cgroup v2 limits are applied (memory.max / pids.max need a delegated v2 subtree)."""
+    try:
+        with open("/proc/self/cgroup") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return "no /proc/self/cgroup"
+    if any(not line.startswith("0::") for line in lines):
+        return "this machine uses cgroup v1 (or a hybrid hierarchy) for memory and pids"
+    own = next((line[3:] for line in lines if line.startswith("0::")), "/")
+    try:
+        with open(f"/sys/fs/cgroup{own.rstrip('/')}/cgroup.controllers") as fh:
+            controllers = set(fh.read().split())
+    except OSError:
+        return "the cgroup v2 hierarchy is not mounted at /sys/fs/cgroup"
+    if not {"memory", "pids"} <= controllers:
+        return "memory and pids controllers are not delegated to this process's cgroup"
+    return "a delegated cgroup v2 subtree is present, but per-script cgroups are not implemented yet"
+
+
+def _reachable_by(path: str, uid: int) -> bool:
+    """Whether the sandbox uid (gid = uid, no groups) can reach `path`: every ancestor searchable, itself readable."""
+
+    def allowed(st: os.stat_result, other: int, group: int, owner: int) -> bool:
+        if st.st_uid == uid:
+            return bool(st.st_mode & owner)
+        if st.st_gid == uid:
+            return bool(st.st_mode & group)
+        return bool(st.st_mode & other)
+
     current = os.path.realpath(path)
     try:
-        if not os.stat(current).st_mode & stat.S_IROTH:
+        if not allowed(os.stat(current), stat.S_IROTH, stat.S_IRGRP, stat.S_IRUSR):
             return False
         while current != "/":
             current = os.path.dirname(current)
-            if not os.stat(current).st_mode & stat.S_IXOTH:
+            if not allowed(os.stat(current), stat.S_IXOTH, stat.S_IXGRP, stat.S_IXUSR):
                 return False
     except OSError:
         return False
@@ -427,10 +591,26 @@ def preload(modules: list[str]) -> dict[str, str]:
 # per script
 
 
+_status_fd = -1  # the monitor's pipe to the host; never present in the script's process
+
+
 def _status(payload: dict[str, Any]) -> None:
     data = (json.dumps(payload) + "\n").encode()
     try:
-        os.write(STATUS_FD, data)
+        os.write(_status_fd, data)
+    except OSError:
+        pass
+
+
+def _set_status_fd(fd: int) -> None:
+    global _status_fd
+    _status_fd = fd
+
+
+def _result(payload: dict[str, Any]) -> None:
+    """A record from the script's process to its monitor (which validates it before the host sees it)."""
+    try:
+        os.write(RESULT_FD, (json.dumps(payload) + "\n").encode())
     except OSError:
         pass
 
@@ -519,25 +699,24 @@ def run_script(source: str, work_dir: str, site_dirs: list[str]) -> int:
         if exc.code is not None and not isinstance(exc.code, int):
             print(exc.code, file=sys.stderr)
         _flush()
-        _status({"kind": "done", "ok": status == 0, "exit": status})
+        _result({"kind": "done", "exit": status})
         return status
     except CpuLimitExceeded:
         _flush()
-        _status({"kind": "done", "ok": False, "limit": "cpu"})
+        _result({"kind": "done", "limit": "cpu"})
         return 1
     except BaseException as exc:
         _flush()
-        _status(
+        _result(
             {
                 "kind": "done",
-                "ok": False,
                 "error": short_traceback(exc, work_dir, site_dirs),
                 "exception": type(exc).__name__,
             }
         )
         return 1
     _flush()
-    _status({"kind": "done", "ok": True})
+    _result({"kind": "done"})
     return 0
 
 
@@ -563,28 +742,61 @@ def _apply_limits(limits: dict[str, int]) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 
 
-def script_main(cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any], devnull: int) -> int:
+# The minimum a script needs before it may run (unless the host opted in to running unconfined).
+REQUIRED = ("filesystem", "network", "pid", "identity")
+REQUIRED_HELP = {
+    "filesystem": "a private filesystem view (mount namespace) or Landlock",
+    "network": "an empty network namespace",
+    "pid": "a PID namespace per script",
+    "identity": "a non-host identity (a dedicated uid when the host is root, else a user namespace)",
+}
+
+
+def missing_layers(layers: set[str] | list[str], root: bool) -> list[str]:
+    """Which of REQUIRED the given applied layers do not provide."""
+    have = set(layers)
+    satisfied = {
+        "filesystem": bool(have & {"view", "landlock"}),
+        "network": "netns" in have,
+        "pid": "pidns" in have,
+        "identity": "uid" in have if root else "userns" in have,
+    }
+    return [name for name in REQUIRED if not satisfied[name]]
+
+
+def script_main(
+    cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any], devnull: int, pidns: bool
+) -> int:
     """Confine this (forked) process and run the script; never returns to the worker loop."""
     os.setsid()
     os.dup2(devnull, 0)
-    os.closerange(4, 65536)
+    os.closerange(
+        RESULT_FD + 1, 65536
+    )  # the bridge (3) and the result channel (4) were placed by the monitor
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGXCPU, _on_xcpu)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     work_dir = cfg["work_dir"]
-    applied: list[str] = []
+    applied = [name for name in ("view", "netns", "userns") if report.get(name)]
+    if pidns:
+        applied.append("pidns")
     _apply_limits(req["limits"])
     uid = report.get("uid")
     parent = os.getppid()
+    if not LINUX:
+        return _script_elsewhere(cfg, report, req, applied, uid)
     try:
         _drop_capabilities()
+        applied.append("capabilities")
     except OSError:
         pass
     if uid is not None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
+        if os.getuid() != uid or os.geteuid() != uid:
+            raise OSError(EPERM, "could not switch to the sandbox uid")
         applied.append("uid")
     try:
         _capset_zero()
@@ -598,11 +810,25 @@ def script_main(cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any]
         reads = ["/"] if report.get("view") else cfg["ro_paths"] + cfg["exec_paths"] + cfg["devices"]
         landlock_restrict(reads, cfg["rw_paths"] + ["/dev/null"], cfg["exec_paths"])
         applied.append("landlock")
+    if cfg.get("isolate", {}).get("seccomp", True):
+        try:
+            install_seccomp(SANDBOX_RULES)
+            applied.append("seccomp")
+        except OSError:
+            pass
+    missing = missing_layers(applied, bool(report.get("root")))
+    if missing and not cfg.get("unconfined"):
+        raise OSError(EPERM, "refused to run unconfined, missing: " + ", ".join(missing))
     os.chdir(work_dir)
     os.environ.clear()
     os.environ.update(cfg["env"])
     os.environ.update(req.get("env", {}))
+    if req.get("bridge"):
+        os.environ["CFMIGRATE_BRIDGE_FD"] = str(BRIDGE_FD)
     os.umask(0o077)
+    _result(
+        {"kind": "applied", "layers": applied}
+    )  # before any script code: the monitor trusts only this one
     sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
     sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
@@ -610,41 +836,230 @@ def script_main(cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any]
     return run_script(req["code"], work_dir, cfg["site_dirs"])
 
 
+def _script_elsewhere(
+    cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any], applied: list[str], uid: int | None
+) -> int:
+    """On a kernel without a backend only the opt-in reaches here: a dedicated uid when root, nothing else."""
+    if not cfg.get("unconfined"):
+        raise OSError(EPERM, f"no sandbox backend on {sys.platform}")
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        applied.append("uid")
+    os.chdir(cfg["work_dir"])
+    os.environ.clear()
+    os.environ.update(cfg["env"])
+    if req.get("bridge"):
+        os.environ["CFMIGRATE_BRIDGE_FD"] = str(BRIDGE_FD)
+    _result({"kind": "applied", "layers": applied})
+    sys.argv = [CELL]
+    return run_script(req["code"], cfg["work_dir"], cfg["site_dirs"])
+
+
+def _high(fd: int) -> int:
+    """Move `fd` above the numbers the script's process uses (close-on-exec)."""
+    import fcntl
+
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16)
+    os.close(fd)
+    return moved
+
+
+def scan_tree(paths: list[str], strip_setuid: bool = False) -> int:
+    """Bytes on disk below `paths`, never following links; optionally clear setuid/setgid bits on the way."""
+    total = 0
+    stack = list(paths)
+    while stack:
+        path = stack.pop()
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            total += st.st_blocks * 512
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(entry.path)
+            if strip_setuid and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+                _strip_setuid(entry.path, st)
+    return total
+
+
+def _strip_setuid(path: str, st: os.stat_result) -> None:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    if stat.S_ISDIR(st.st_mode):
+        flags |= os.O_DIRECTORY
+    elif not stat.S_ISREG(st.st_mode):
+        return
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return
+    try:
+        now = os.fstat(fd)
+        os.fchmod(fd, stat.S_IMODE(now.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_result(fd: int, kept: bytearray) -> bool:
+    """Read what is available on the result channel (bounded); False at end of file."""
+    try:
+        data = os.read(fd, 65536)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    if not data:
+        return False
+    room = MAX_RESULT_BYTES - len(kept)
+    if room > 0:
+        kept += data[:room]
+    return True
+
+
+def _text(value: Any, limit: int) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value if len(value) <= limit else value[: limit - 20] + "\n... (cut)"
+
+
+def validate_result(raw: bytes) -> dict[str, Any]:
+    """What the host may believe of the script's own records: the layers applied, its traceback; type-checked."""
+    lines = raw.split(b"\n")
+    out: dict[str, Any] = {"applied": None}
+    try:
+        first = json.loads(lines[0]) if lines and lines[0] else None
+    except (ValueError, RecursionError):
+        first = None
+    if isinstance(first, dict) and first.get("kind") == "applied":
+        layers = first.get("layers")
+        if isinstance(layers, list) and all(isinstance(x, str) and len(x) < 32 for x in layers):
+            out["applied"] = layers[:32]
+    elif isinstance(first, dict) and first.get("kind") == "setup":
+        out["setup_error"] = _text(first.get("error"), 1000)
+    done: dict[str, Any] | None = None
+    for line in reversed(lines[1:] if out["applied"] is not None else []):
+        if not line.strip():
+            continue
+        try:
+            candidate = json.loads(line)
+        except (ValueError, RecursionError):
+            break
+        if isinstance(candidate, dict) and candidate.get("kind") == "done":
+            done = candidate
+        break
+    if done is not None:
+        out["error"] = _text(done.get("error"), 8000)
+        exception = done.get("exception")
+        out["exception"] = exception if isinstance(exception, str) and exception.isidentifier() else None
+        out["limit"] = "cpu" if done.get("limit") == "cpu" else None
+    return {k: v for k, v in out.items() if v is not None or k == "applied"}
+
+
 def monitor_main(
     cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any], fds: list[int], devnull: int
 ) -> int:
-    """The per-script monitor: a new PID namespace, the script as its init, its exit status reported."""
-    out_w, err_w, status_w = fds
-    os.dup2(out_w, 1)
-    os.dup2(err_w, 2)
-    os.dup2(status_w, STATUS_FD)
+    """The per-script monitor: a new PID namespace, the script as its init, its outcome decided here."""
+    global _status_fd
+    import select
+
+    fds = [_high(fd) for fd in fds]
+    out_w, err_w, status_w = fds[:3]
+    bridge = fds[3] if len(fds) > 3 else None
+    _status_fd = status_w
+    devnull = _high(os.dup(devnull))
+    if LINUX:
+        try:
+            _prctl(
+                PR_SET_DUMPABLE, 0
+            )  # /proc/<monitor>/fd is then closed to the script, even at the same uid
+        except OSError:
+            pass
+    pidns = False
     if report.get("pidns"):
         _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+        pidns = True
+    res_r, res_w = (_high(fd) for fd in os.pipe())
+    limits = req["limits"]
+    disk_cap = int(limits.get("disk_bytes", 0))
+    rw_paths = list(cfg["rw_paths"])
+    start_usage = scan_tree(rw_paths, strip_setuid=True) if disk_cap else 0
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            code = script_main(cfg, report, req, devnull)
-        except BaseException as exc:  # setup failure inside the child: tell the host plainly
-            _status({"kind": "done", "ok": False, "setup_error": f"{type(exc).__name__}: {exc}"})
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.dup2(res_w, RESULT_FD)
+            if bridge is not None:
+                os.dup2(bridge, BRIDGE_FD)
+            else:
+                os.dup2(devnull, BRIDGE_FD)
+            code = script_main(cfg, report, req, devnull, pidns)
+        except BaseException as exc:  # setup failure inside the child, before any script code ran
+            try:
+                os.write(
+                    RESULT_FD,
+                    (json.dumps({"kind": "setup", "error": f"{type(exc).__name__}: {exc}"}) + "\n").encode(),
+                )
+            except OSError:
+                pass
+            code = 126
         finally:
             os._exit(code)
-    os.closerange(4, 65536)
-    os.dup2(devnull, 1)  # only the script holds the output pipes, so they close when it and its children end
-    os.dup2(devnull, 2)
+    for fd in (out_w, err_w, res_w, *([bridge] if bridge is not None else [])):
+        os.close(fd)
     signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
     _status({"kind": "started", "pid": pid})
-    while True:
+    os.set_blocking(res_r, False)
+    kept = bytearray()
+    reading = True
+    status: int | None = None
+    usage: Any = None
+    limit: str | None = None
+    threshold = max(disk_cap, start_usage)
+    next_scan = time.monotonic() + 0.25
+    while status is None:
+        if reading:
+            ready, _, _ = select.select([res_r], [], [], 0.05)
+            if ready:
+                reading = _read_result(res_r, kept)
+        else:
+            time.sleep(0.02)
         try:
-            _, status, usage = os.wait4(pid, 0)
-            break
+            got, st, ru = os.wait4(pid, os.WNOHANG)
         except ChildProcessError:
-            status, usage = 0, None
+            status = 0
             break
-        except InterruptedError:
-            continue
-    exit_info: dict[str, Any] = {"kind": "exit", "wall": round(time.monotonic() - started, 4)}
+        if got == pid:
+            status, usage = st, ru
+            break
+        if disk_cap and time.monotonic() >= next_scan:
+            next_scan = time.monotonic() + 0.25
+            if scan_tree(rw_paths) > threshold:
+                limit = "disk"
+                os.kill(pid, signal.SIGKILL)
+    while reading and _read_result(res_r, kept):
+        if len(kept) >= MAX_RESULT_BYTES:
+            break
+        ready, _, _ = select.select([res_r], [], [], 0.05)
+        if not ready:
+            break
+    os.close(res_r)
+    disk = scan_tree(rw_paths, strip_setuid=True)  # no setuid file outlives the script
+    exit_info: dict[str, Any] = {
+        "kind": "exit",
+        "wall": round(time.monotonic() - started, 4),
+        "disk_bytes": disk,
+    }
     if os.WIFSIGNALED(status):
         exit_info["signal"] = os.WTERMSIG(status)
     else:
@@ -652,6 +1067,9 @@ def monitor_main(
     if usage is not None:
         exit_info["cpu"] = round(usage.ru_utime + usage.ru_stime, 4)
         exit_info["maxrss_kb"] = usage.ru_maxrss
+    exit_info.update(validate_result(bytes(kept)))
+    if limit is not None:
+        exit_info["limit"] = limit
     _status(exit_info)
     return 0
 
@@ -705,10 +1123,10 @@ def worker_main() -> None:
         if got is None:
             break
         req, fds = got
-        if len(fds) != 3:
+        if len(fds) != (4 if req.get("bridge") else 3):
             for fd in fds:
                 os.close(fd)
-            _send(control, {"kind": "error", "id": req.get("id"), "error": "expected three descriptors"})
+            _send(control, {"kind": "error", "id": req.get("id"), "error": "wrong number of descriptors"})
             continue
         try:
             pid = os.fork()
@@ -721,9 +1139,10 @@ def worker_main() -> None:
             code = 1
             try:
                 control.close()
+                _set_status_fd(fds[2])
                 code = monitor_main(cfg, report, req, fds, devnull)
             except BaseException as exc:
-                _status({"kind": "done", "ok": False, "setup_error": f"{type(exc).__name__}: {exc}"})
+                _status({"kind": "exit", "setup_error": f"{type(exc).__name__}: {exc}"})
             finally:
                 os._exit(code)
         for fd in fds:

@@ -10,23 +10,77 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+MAX_FIELD = 2_000  # characters of one string field
+MAX_ITEMS = 50  # entries of one list or object
+MAX_DEPTH = 6
+MAX_BYTES = 10 * 1024 * 1024  # then the log is rotated: audit.jsonl -> audit.jsonl.1 -> ... .3
+KEEP = 3
+
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
-class AuditLog:
-    """Appends one JSON object per line; each line is written with a single `write` on an O_APPEND file."""
+def truncate(value: Any, depth: int = 0) -> Any:
+    """A bounded copy of a value for the log: long strings, long lists and deep nesting are cut and marked."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_FIELD else value[:MAX_FIELD] + f"... ({len(value):,} chars)"
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if depth >= MAX_DEPTH:
+        return "... (nested deeper)"
+    if isinstance(value, dict):
+        items = list(value.items())
+        out = {truncate(str(k)): truncate(v, depth + 1) for k, v in items[:MAX_ITEMS]}
+        if len(items) > MAX_ITEMS:
+            out["..."] = f"{len(items) - MAX_ITEMS} more"
+        return out
+    if isinstance(value, list | tuple):
+        cut = [truncate(v, depth + 1) for v in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            cut.append(f"... {len(value) - MAX_ITEMS} more")
+        return cut
+    return truncate(str(value), depth)
 
-    def __init__(self, path: Path | None, *, session: str, log_payloads: bool = False) -> None:
+
+class AuditLog:
+    """Appends one JSON object per line; each line is written with a single `write` on an O_APPEND file.
+
+    Every field is cut to size (`truncate`), and past `max_bytes` the file is rotated, keeping `KEEP`
+    old files, so a script cannot fill the disk through the log.
+    """
+
+    def __init__(
+        self, path: Path | None, *, session: str, log_payloads: bool = False, max_bytes: int = MAX_BYTES
+    ) -> None:
         self.path = path
         self.session = session
         self.log_payloads = log_payloads
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._size = 0
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._open()
+
+    def _open(self) -> None:
+        assert self.path is not None
+        self._fd = os.open(
+            self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+        )
+        self._size = os.fstat(self._fd).st_size
+
+    def _rotate(self) -> None:
+        assert self.path is not None and self._fd is not None
+        os.close(self._fd)
+        self._fd = None
+        for i in range(KEEP - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{i}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        self._open()
 
     def write(self, event: str, **fields: Any) -> None:
         """Record one event; keys are written sorted so lines are easy to diff."""
@@ -36,11 +90,23 @@ class AuditLog:
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "event": event,
             "session": self.session,
-            **{k: v for k, v in fields.items() if v is not None},
+            **{k: truncate(v) for k, v in fields.items() if v is not None},
         }
-        line = (json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode()
+        line = (json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode(
+            "utf-8", errors="replace"
+        )
         with self._lock:
+            if self._fd is None:
+                return
+            if self._size + len(line) > self.max_bytes and self._size > 0:
+                try:
+                    self._rotate()
+                except OSError:
+                    return
+                if self._fd is None:
+                    return
             os.write(self._fd, line)
+            self._size += len(line)
 
     def execution(
         self,

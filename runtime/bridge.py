@@ -1,9 +1,19 @@
-"""The host end of the bridge: a Unix socket that sandboxed wrappers call instead of opening MCP sessions.
+"""The host end of the bridge: each script gets its own pre-connected socket, served here until it closes.
 
-Protocol (newline-delimited JSON, replies in request order on each connection):
+There is no socket file anyone could connect to: for every script the executor makes a socket pair,
+hands one end to the script's process only (fd 3, named by $CFMIGRATE_BRIDGE_FD) and passes the other
+end to `BridgeServer.serve`. When the script ends its end is closed and serving stops.
+
+Protocol (newline-delimited JSON, replies in request order):
 request `{"id": <int>, "server": "<server_id>", "tool": "<wire name>", "arguments": {...}}`;
 reply `{"id": <int>, "ok": true, "result": {"content": [...], "structuredContent": ..., "isError": <bool>}}`
 or `{"id": <int>, "ok": false, "error": {"message": "...", "code": <int|null>, "kind": "denied|mcp|transport|invalid"}}`.
+
+Everything a script sends is bounded before the host does any work for it: a request line is at most
+`MAX_LINE` bytes (read by a bounded reader, never parsed when longer), `server` and `tool` are short
+strings checked against the known servers and the tools each one lists before the arguments are looked
+at or anything is logged, and the arguments are at most `MAX_DEPTH` levels deep. No exception raised
+while answering reaches the event loop: it becomes an `ok: false` reply and a line in the host's log.
 """
 
 from __future__ import annotations
@@ -11,15 +21,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
+import logging
 import socket
-import struct
-from collections.abc import Awaitable, Callable, Collection
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 Handler = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
-MAX_LINE = 64 * 1024 * 1024
+Check = Callable[[str, str], Awaitable[None]]
+MAX_LINE = 1024 * 1024
+MAX_DEPTH = 32
+MAX_NAME = 128
+MAX_NODES = 100_000
+
+log = logging.getLogger("cfmigrate.runtime")
 
 
 class BridgeError(Exception):
@@ -36,113 +50,131 @@ def error_reply(request_id: Any, message: str, kind: str, code: int | None = Non
     return {"id": request_id, "ok": False, "error": {"message": message, "code": code, "kind": kind}}
 
 
+def check_shape(value: Any, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> str | None:
+    """Why a decoded JSON value is too deep or too large, or None; iterative, so it cannot recurse."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    nodes = 0
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > max_nodes:
+            return f"the arguments hold more than {max_nodes:,} values"
+        if isinstance(item, dict | list):
+            if depth > max_depth:
+                return f"the arguments are nested deeper than {max_depth} levels"
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def _request_id(request: dict[str, Any]) -> int | None:
+    value = request.get("id")
+    return value if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 1 << 53 else None
+
+
 class BridgeServer:
-    """Serves bridge requests on `path`; `handler(server, tool, arguments)` returns the wire result."""
+    """Answers bridge requests: `check(server, tool)` first, then `handler(server, tool, arguments)`."""
 
-    def __init__(self, path: Path, handler: Handler, *, allowed_uids: Collection[int] | None = None) -> None:
-        self.path = path
+    def __init__(self, handler: Handler, *, check: Check | None = None) -> None:
         self.handler = handler
-        self.allowed_uids = set(allowed_uids) if allowed_uids is not None else None
-        self._server: asyncio.AbstractServer | None = None
-        self._connections: set[asyncio.Task[Any]] = set()
+        self.check = check
+        self._serving: set[asyncio.Task[Any]] = set()
 
-    def allow_uid(self, uid: int) -> None:
-        if self.allowed_uids is not None:
-            self.allowed_uids.add(uid)
-
-    async def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        old = os.umask(0o177)
-        try:
-            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_LINE)
-        finally:
-            os.umask(old)
-        os.chmod(self.path, 0o600)
-
-    def _peer_uid(self, writer: asyncio.StreamWriter) -> int | None:
-        sock = writer.get_extra_info("socket")
-        if sock is None:
-            return None
-        try:
-            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        except OSError:
-            return None
-        _pid, uid, _gid = struct.unpack("3i", creds)
-        return int(uid)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve(self, sock: socket.socket) -> None:
+        """Serve one script's connected socket until it closes (or the task is cancelled)."""
         task = asyncio.current_task()
         if task is not None:
-            self._connections.add(task)
+            self._serving.add(task)
+        writer: asyncio.StreamWriter | None = None
         try:
-            uid = self._peer_uid(writer)
-            if self.allowed_uids is not None and uid is not None and uid not in self.allowed_uids:
-                writer.write(
-                    (
-                        json.dumps(error_reply(None, "this bridge serves its own sandbox only", "denied"))
-                        + "\n"
-                    ).encode()
-                )
-                await writer.drain()
-                return
+            reader, writer = await asyncio.open_connection(sock=sock, limit=MAX_LINE)
             while True:
                 try:
-                    line = await reader.readline()
-                except (ValueError, asyncio.LimitOverrunError):
+                    line = await reader.readuntil(b"\n")
+                except asyncio.IncompleteReadError:
+                    return
+                except asyncio.LimitOverrunError:
                     writer.write(
-                        (json.dumps(error_reply(None, "request line too long", "invalid")) + "\n").encode()
+                        self._encode(error_reply(None, f"request longer than {MAX_LINE:,} bytes", "invalid"))
                     )
                     await writer.drain()
-                    return
-                if not line:
-                    return
-                reply = await self._answer(line)
-                writer.write((json.dumps(reply, ensure_ascii=False) + "\n").encode())
+                    return  # the rest of that line cannot be told from the next request
+                reply = await self.answer(line)
+                writer.write(self._encode(reply))
                 await writer.drain()
         except (ConnectionError, OSError):
             return
+        except Exception:  # nothing a script sends may take the host's loop down
+            log.exception("bridge: unexpected error while serving a script")
         finally:
             if task is not None:
-                self._connections.discard(task)
-            with contextlib.suppress(Exception):
-                writer.close()
+                self._serving.discard(task)
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    writer.close()
+            else:
+                sock.close()
+
+    @staticmethod
+    def _encode(reply: dict[str, Any]) -> bytes:
+        return (json.dumps(reply, ensure_ascii=False, default=str) + "\n").encode("utf-8", errors="replace")
+
+    async def answer(self, line: bytes) -> dict[str, Any]:
+        """One reply for one request line; never raises (bar cancellation)."""
+        try:
+            return await self._answer(line)
+        except BridgeError as exc:
+            return error_reply(None, exc.message, exc.kind, exc.code)
+        except Exception:
+            log.exception("bridge: a request raised")
+            return error_reply(None, "the host could not process this request", "invalid")
 
     async def _answer(self, line: bytes) -> dict[str, Any]:
+        if len(line) > MAX_LINE:
+            return error_reply(None, f"request longer than {MAX_LINE:,} bytes", "invalid")
         try:
             request = json.loads(line)
+        except RecursionError:
+            return error_reply(None, f"the request is nested deeper than {MAX_DEPTH} levels", "invalid")
         except ValueError:
             return error_reply(None, "the request is not JSON", "invalid")
         if not isinstance(request, dict):
             return error_reply(None, "the request must be a JSON object", "invalid")
-        request_id = request.get("id")
-        server, tool, arguments = request.get("server"), request.get("tool"), request.get("arguments", {})
-        if not isinstance(server, str) or not isinstance(tool, str):
-            return error_reply(request_id, "the request needs string 'server' and 'tool'", "invalid")
-        if arguments is None:
-            arguments = {}
-        if not isinstance(arguments, dict):
-            return error_reply(request_id, "'arguments' must be a JSON object", "invalid")
+        request_id = _request_id(request)
+        server, tool = request.get("server"), request.get("tool")
+        if not (
+            isinstance(server, str)
+            and isinstance(tool, str)
+            and 0 < len(server) <= MAX_NAME
+            and 0 < len(tool) <= MAX_NAME
+        ):
+            return error_reply(
+                request_id,
+                f"the request needs string 'server' and 'tool' (at most {MAX_NAME} characters)",
+                "invalid",
+            )
         try:
+            if self.check is not None:
+                await self.check(server, tool)
+            arguments = request.get("arguments", {})
+            if arguments is None:
+                arguments = {}
+            if not isinstance(arguments, dict):
+                return error_reply(request_id, "'arguments' must be a JSON object", "invalid")
+            problem = check_shape(arguments)
+            if problem:
+                return error_reply(request_id, problem, "invalid")
             result = await self.handler(server, tool, arguments)
         except BridgeError as exc:
             return error_reply(request_id, exc.message, exc.kind, exc.code)
         return {"id": request_id, "ok": True, "result": result}
 
     async def cancel_calls(self) -> None:
-        """Drop every open connection (used when a script ends)."""
-        for task in list(self._connections):
+        """Stop serving every script's socket (used when a script ends)."""
+        for task in list(self._serving):
             task.cancel()
-        if self._connections:
-            await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._serving:
+            await asyncio.gather(*self._serving, return_exceptions=True)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self.cancel_calls()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-            self._server = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        await self.cancel_calls()

@@ -25,10 +25,12 @@ from cfmigrate.runtime.bridge import BridgeError, BridgeServer
 from cfmigrate.runtime.executor import (
     ExecutionResult,
     Executor,
+    ExecutorError,
     Limits,
     LocalExecutor,
     Protection,
     SandboxSession,
+    UnconfinedError,
 )
 from cfmigrate.runtime.pii import PiiMasker
 from cfmigrate.runtime.policy import Approver, Policy, ToolCall, resolve
@@ -84,6 +86,7 @@ class KeptTool:
 class _Active:
     script_sha256: str
     tool_calls: int = 0
+    refused: int = 0
 
 
 class CodeMode:
@@ -107,6 +110,7 @@ class CodeMode:
         call_timeout_s: float = 120.0,
         connect_timeout_s: float = 30.0,
         read_paths: Sequence[str] = (),
+        allow_unconfined: bool | None = None,
     ) -> None:
         self.servers_dir = Path(servers_dir).resolve() if servers_dir is not None else None
         self.config = Path(config).resolve() if config is not None else None
@@ -123,7 +127,7 @@ class CodeMode:
         self.connect_timeout_s = connect_timeout_s
         self.read_paths = tuple(read_paths)
         self._own_executor = executor is None
-        self.executor: Executor = executor or LocalExecutor()
+        self.executor: Executor = executor or LocalExecutor(allow_unconfined=allow_unconfined)
         self.masker = PiiMasker() if mask_pii else None
         self.specs: dict[str, LaunchSpec] = {}
         self.sessions: HostSessions | None = None
@@ -177,7 +181,7 @@ class CodeMode:
         self._runtime_dir = Path(
             tempfile.mkdtemp(prefix="cfm-", dir="/tmp" if os.path.isdir("/tmp") else None)
         )
-        os.chmod(self._runtime_dir, 0o711)
+        os.chmod(self._runtime_dir, 0o700)
         if self._given_work_dir is not None:
             work_dir = self._given_work_dir
         else:
@@ -192,24 +196,21 @@ class CodeMode:
         else:
             audit_path = Path(self.audit_setting).resolve()
         self.audit = AuditLog(audit_path, session=session_id, log_payloads=self.log_payloads)
-        sock_dir = self._runtime_dir / "sock"
-        sock_dir.mkdir(mode=0o711)
-        self._bridge = BridgeServer(sock_dir / "bridge.sock", self._bridge_call, allowed_uids={os.getuid()})
-        await self._bridge.start()
+        self._bridge = BridgeServer(self._bridge_call, check=self._bridge_check)
         self.session = SandboxSession(
             id=session_id,
             work_dir=work_dir,
             runtime_dir=self._runtime_dir,
             servers_dir=self.servers_dir,
-            bridge_socket=self._bridge.path,
+            bridge=self._bridge.serve,
             limits=self.limits,
             read_paths=self.read_paths,
         )
         if isinstance(self.executor, LocalExecutor):
-            await self.executor.start(self.session)
-            uid = self.executor.worker_report(self.session).get("uid")
-            if isinstance(uid, int):
-                self._bridge.allow_uid(uid)
+            try:
+                await self.executor.start(self.session)
+            except ExecutorError as exc:
+                raise CodeModeError(str(exc)) from None
         await self._load_kept()
         self._announce_protections()
 
@@ -224,7 +225,10 @@ class CodeMode:
             len(layers),
         )
         for p in missing:
-            log.warning("sandbox protection NOT enforced on this machine: %s (%s)", p.name, p.how)
+            if p.name == "minimum confinement":
+                log.error("sandbox session %s: %s", self.session.id if self.session else "?", p.how)
+            else:
+                log.warning("sandbox protection NOT enforced on this machine: %s (%s)", p.name, p.how)
 
     async def _close(self) -> None:
         if self._bridge is not None:
@@ -385,10 +389,7 @@ class CodeMode:
                     f'{self.tool_name} needs {{"code": "<python source>"}}; nothing was run', is_error=True
                 )
             result = await self.run_code(code)
-            text = result.text()
-            if self.masker is not None:
-                text = self.masker.mask(text)
-            return ToolUseResult.of_text(text, is_error=not result.ok, execution=result)
+            return ToolUseResult.of_text(result.text(), is_error=not result.ok, execution=result)
         kept = self.kept.get(name)
         if kept is None:
             available = ", ".join([self.tool_name, *sorted(self.kept)])
@@ -397,30 +398,44 @@ class CodeMode:
             )
         arguments = input if isinstance(input, Mapping) else {}
         try:
+            await self._bridge_check(kept.server, kept.name, direct=True)
             wire = await self._call(kept.server, kept.name, dict(arguments), via="direct")
         except BridgeError as exc:
             return ToolUseResult.of_text(exc.message, is_error=True)
-        passed = ToolUseResult.from_wire(wire)
-        if self.masker is not None:
-            return ToolUseResult.of_text(self.masker.mask(passed.text), is_error=passed.is_error)
-        return passed
+        return ToolUseResult.from_wire(wire)  # masked in _call when masking is on
 
     async def run_code(self, code: str) -> ExecutionResult:
-        """Run one script in the sandbox (unmasked output); every run is audited."""
+        """Run one script in the sandbox; every run is audited, whatever happens to it."""
         if self.session is None:
             raise CodeModeError("CodeMode is not open: use `async with CodeMode(...) as code_mode:`")
         async with self._run_lock:
             self._active = _Active(script_sha256=sha256(code))
             started = time.perf_counter()
+            result: ExecutionResult | None = None
             try:
                 result = await self.executor.run(code, session=self.session)
+            except UnconfinedError as exc:
+                raise CodeModeError(str(exc)) from None
+            except ExecutorError as exc:
+                result = ExecutionResult(
+                    stdout="", stderr="", ok=False, notes=(f"the sandbox could not run the script: {exc}",)
+                )
             finally:
                 active, self._active = self._active, None
                 if self._bridge is not None:
                     await self._bridge.cancel_calls()
-        if self.audit is not None:
+                if self.audit is not None:
+                    self._audit_run(code, result, active, started)
+        return result
+
+    def _audit_run(
+        self, code: str, result: ExecutionResult | None, active: _Active | None, started: float
+    ) -> None:
+        try:
             outcome = (
-                "ok"
+                "aborted"
+                if result is None
+                else "ok"
                 if result.ok
                 else "timeout"
                 if result.timed_out
@@ -428,25 +443,49 @@ class CodeMode:
                 if result.signal is not None
                 else "error"
             )
+            assert self.audit is not None
             self.audit.execution(
                 script=code,
                 duration_ms=(time.perf_counter() - started) * 1000,
                 outcome=outcome,
                 tool_calls=active.tool_calls if active else 0,
-                stdout_bytes=len(result.stdout.encode()) + result.stdout_dropped,
-                exit_code=result.exit_code,
-                output=result.text(),
+                stdout_bytes=(len(result.stdout.encode()) + result.stdout_dropped) if result else 0,
+                exit_code=result.exit_code if result else None,
+                output=result.text() if result else None,
             )
-        return result
+        except Exception:  # the audit log must not turn a finished run into a crash
+            log.exception("audit: could not record a script run")
+
+    async def _bridge_check(self, server: str, tool: str, *, direct: bool = False) -> None:
+        """Before anything else: a running script (for bridge calls), a known server, a tool it lists."""
+        if not direct and self._active is None:
+            raise BridgeError("no script of this session is running", kind="denied")
+        if server not in self.specs:
+            known = ", ".join(sorted(self.specs)) or "none"
+            raise BridgeError(f"unknown server {server[:64]!r} (servers: {known})", kind="invalid")
+        assert self.sessions is not None
+        try:
+            listed = await self.sessions.list_tools(server)
+        except SessionError as exc:
+            raise BridgeError(self.sessions.redact(exc.message), kind=exc.kind, code=exc.code) from None
+        if tool not in listed:
+            raise BridgeError(f"{server} lists no tool {tool[:64]!r}", kind="invalid")
+        if not direct and self._active is not None and self._active.tool_calls >= self.limits.max_tool_calls:
+            self._active.refused += 1
+            if self.audit is not None and self._active.refused == 1:
+                self.audit.tool_call(
+                    server=server, tool=tool, via="code", duration_ms=0.0, outcome="refused",
+                    script_sha256=self._active.script_sha256, error_kind="limit",
+                )  # fmt: skip
+            raise BridgeError(
+                f"tool call limit reached: a script may make {self.limits.max_tool_calls} tool calls; "
+                "do the rest in another script",
+                kind="denied",
+            )
 
     async def _bridge_call(self, server: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """A call from a running script (through the bridge socket)."""
         if self._active is None:
-            if self.audit is not None:
-                self.audit.tool_call(
-                    server=server, tool=tool, via="code", duration_ms=0.0, outcome="refused",
-                    script_sha256=None, error_kind="denied",
-                )  # fmt: skip
             raise BridgeError("no script of this session is running", kind="denied")
         self._active.tool_calls += 1
         return await self._call(server, tool, arguments, via="code")
@@ -498,6 +537,8 @@ class CodeMode:
                 raise BridgeError(exc.message, kind=exc.kind, code=exc.code) from None
             if result.get("isError"):
                 outcome = "tool_error"
+            if self.masker is not None:  # PII leaves the host only as placeholders
+                result = self.masker.mask_result(result)
             return result
         except BridgeError as exc:
             outcome, kind = "refused" if exc.kind == "denied" else "failed", exc.kind

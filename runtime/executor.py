@@ -6,18 +6,20 @@ import ast
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import pwd
 import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
@@ -25,6 +27,8 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from cfmigrate.runtime import _sandbox
 
 SANDBOX_SCRIPT = Path(_sandbox.__file__).resolve()
+UNCONFINED_ENV = "CFMIGRATE_ALLOW_UNCONFINED"
+log = logging.getLogger("cfmigrate.runtime")
 SYSTEM_READ_PATHS = (
     "/usr",
     "/bin",
@@ -61,6 +65,10 @@ class Limits:
     fsize_mb: int = 64  # RLIMIT_FSIZE: largest file a script may write
     nofile: int = 256  # RLIMIT_NOFILE
     max_output_bytes: int = 20_000  # per stream; the rest is counted and dropped with a note
+    disk_mb: int = (
+        256  # total of workspace/, skills/ and .tmp/; the monitor kills a script that grows past it
+    )
+    max_tool_calls: int = 50  # per script; the next call is refused (0 = no tool calls at all)
 
     def to_wire(self) -> dict[str, int]:
         return {
@@ -69,6 +77,7 @@ class Limits:
             "nproc": max(1, int(self.nproc)),
             "fsize_bytes": int(self.fsize_mb) * 1024 * 1024,
             "nofile": max(16, int(self.nofile)),
+            "disk_bytes": max(1, int(self.disk_mb)) * 1024 * 1024,
         }
 
 
@@ -81,17 +90,25 @@ class Isolation:
     pid: bool = True  # a PID namespace per script
     landlock: bool = True  # Landlock: writes/reads by path, TCP, signals, abstract sockets
     drop_uid: bool = True  # as root: run scripts as a dedicated unprivileged uid
+    seccomp: bool = True  # a syscall filter: no namespaces, io_uring, bpf, keyctl, vsock/netlink sockets...
+
+
+BridgeServe = Callable[[socket.socket], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class SandboxSession:
-    """What one code-mode session gives its scripts: a work dir, the servers package, the bridge."""
+    """What one code-mode session gives its scripts: a work dir, the servers package, the bridge.
+
+    `bridge`, when set, is called once per script with the host end of a socket pair whose other end
+    only that script holds (as fd 3, named by $CFMIGRATE_BRIDGE_FD); it serves tool calls until it closes.
+    """
 
     id: str
     work_dir: Path
     runtime_dir: Path  # host-only scratch: the worker's mount point and log
     servers_dir: Path | None = None
-    bridge_socket: Path | None = None
+    bridge: BridgeServe | None = None
     limits: Limits = field(default_factory=Limits)
     read_paths: tuple[str, ...] = ()  # extra read-only paths scripts may see
     env: Mapping[str, str] = field(default_factory=dict)  # extra (non-secret) variables
@@ -159,6 +176,20 @@ class ExecutorError(Exception):
     """The sandbox could not be started; the message says what is missing."""
 
 
+class UnconfinedError(ExecutorError):
+    """This machine cannot give scripts the minimum protections and the host did not opt in."""
+
+    def __init__(self, missing: list[str], reasons: Mapping[str, str]) -> None:
+        self.missing = missing
+        parts = [f"{_sandbox.REQUIRED_HELP[name]} ({reasons.get(name, 'unavailable')})" for name in missing]
+        super().__init__(
+            "the code-mode sandbox refuses to run scripts on this machine, it cannot provide: "
+            + "; ".join(parts)
+            + f". Enable what is missing, or accept running scripts without it with "
+            f"CodeMode(..., allow_unconfined=True) or {UNCONFINED_ENV}=1 (logged loudly)"
+        )
+
+
 class WorkerGone(ConnectionError):
     """The warm worker was gone before the script started (safe to restart it and run again)."""
 
@@ -168,7 +199,11 @@ class WorkerGone(ConnectionError):
 
 
 def _python_paths() -> tuple[list[str], list[str], list[str]]:
-    """(sys.path for scripts, read-only roots that hold them, site-packages dirs)."""
+    """(sys.path for scripts, the directories to show read-only, site-packages dirs).
+
+    Only the standard library's own directories and the site-packages directories are shown, never a
+    whole prefix: a virtualenv's root holds pip.conf and pyvenv.cfg, which scripts have no need for.
+    """
     prefixes = {os.path.realpath(p) for p in (sys.base_prefix, sys.base_exec_prefix)}
     stdlib = [
         p
@@ -177,12 +212,8 @@ def _python_paths() -> tuple[list[str], list[str], list[str]]:
     ]
     paths = sysconfig.get_paths()
     site = [p for p in dict.fromkeys([paths["purelib"], paths["platlib"]]) if os.path.isdir(p)]
-    roots = sorted(
-        {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
-        | {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
-        | {os.path.dirname(os.path.realpath(sys.executable))}
-    )
-    return list(dict.fromkeys(stdlib + site)), roots, site
+    shown = sorted({os.path.realpath(p) for p in [*stdlib, *site]} | {*stdlib, *site})
+    return list(dict.fromkeys(stdlib + site)), shown, site
 
 
 def _third_party_imports(servers_dir: Path | None) -> list[str]:
@@ -225,44 +256,120 @@ def _free_uid() -> int:
             return uid
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+SKILLS_INIT = (
+    '"""Reusable functions written by the agent; import them as `from skills.<module> import ...`."""\n'
+)
+
+
+def _open_dir(path: Path) -> int:
+    """An fd for the directory `path`; its last component must not be a symlink (its parents may be)."""
+    parent = os.open(str(path.parent.resolve()), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return os.open(path.name, _DIR_FLAGS, dir_fd=parent)
+    except OSError as exc:
+        raise ExecutorError(
+            f"{path}: the work dir is not a directory (or is a symlink): {exc.strerror}"
+        ) from None
+    finally:
+        os.close(parent)
+
+
+def _subdir(parent: int, name: str, mode: int) -> int:
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(name, mode, dir_fd=parent)
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except OSError as exc:
+        raise ExecutorError(
+            f"{name} in the work dir is not a directory (or is a symlink): {exc.strerror}; remove it"
+        ) from None
+
+
+def _chown_tree(fd: int, owner: int) -> None:
+    """Give a directory and everything below it to `owner`, never following a link; clear setuid bits."""
+    os.fchown(fd, owner, owner)
+    for _root, dirs, files, dfd in os.fwalk(dir_fd=fd, follow_symlinks=False):
+        for name in [*dirs, *files]:
+            with contextlib.suppress(OSError):
+                os.chown(name, owner, owner, dir_fd=dfd, follow_symlinks=False)
+            with contextlib.suppress(OSError):
+                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                if st.st_mode & (stat.S_ISUID | stat.S_ISGID) and stat.S_ISREG(st.st_mode):
+                    one = os.open(
+                        name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dfd
+                    )
+                    try:
+                        os.fchmod(one, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+                    finally:
+                        os.close(one)
+
+
 def prepare_work_dir(work_dir: Path, servers_dir: Path | None, owner: int | None) -> None:
-    """Create workspace/, skills/ and .tmp/, give them to `owner` (when running as root), link servers/ in."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    if owner is not None and owner != os.getuid():
-        work_dir.chmod(work_dir.stat().st_mode | 0o055)
-    for name in RW_DIRS:
-        sub = work_dir / name
-        sub.mkdir(exist_ok=True)
-        if owner is not None and os.geteuid() == 0:
-            for root, dirs, files in os.walk(sub):
-                for item in [
-                    root,
-                    *(os.path.join(root, d) for d in dirs),
-                    *(os.path.join(root, f) for f in files),
-                ]:
-                    with contextlib.suppress(OSError):
-                        os.lchown(item, owner, owner)
-    init = work_dir / "skills" / "__init__.py"
-    if not init.exists():
-        init.write_text(
-            '"""Reusable functions written by the agent; import them as `from skills.<module> import ...`."""\n'
-        )
-        if owner is not None and os.geteuid() == 0:
-            os.chown(init, owner, owner)
-    if servers_dir is not None:
-        link = work_dir / "servers"
-        target = servers_dir.resolve()
-        if link.is_symlink():
-            if Path(os.readlink(link)) != target:
-                link.unlink()
-                link.symlink_to(target, target_is_directory=True)
-        elif link.exists():
-            if link.resolve() != target:
-                raise ExecutorError(
-                    f"{link} exists and is not the generated package {target}; remove it or choose another work_dir"
-                )
+    """Create the work dir (private: 0750, group = the sandbox uid's when root) and its writable dirs.
+
+    Every operation goes through directory fds with O_NOFOLLOW: a symlink a script planted in a kept
+    work dir is refused (or replaced, for `servers`), never followed.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = _open_dir(work_dir)
+    try:
+        host_uid = os.geteuid()
+        sandbox = owner if owner is not None and owner != host_uid and host_uid == 0 else None
+        if sandbox is not None:
+            os.fchown(fd, host_uid, sandbox)  # the sandbox uid reaches it by group; other users not at all
+            os.fchmod(fd, 0o750)
         else:
-            link.symlink_to(target, target_is_directory=True)
+            os.fchmod(fd, 0o700)
+        for name in RW_DIRS:
+            sub = _subdir(fd, name, 0o700)
+            try:
+                if sandbox is not None:
+                    _chown_tree(sub, sandbox)
+                    os.fchmod(sub, 0o700)
+                elif host_uid == 0:
+                    _chown_tree(sub, host_uid)
+            finally:
+                os.close(sub)
+        skills = os.open("skills", _DIR_FLAGS, dir_fd=fd)
+        try:
+            try:
+                init = os.open(
+                    "__init__.py", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                    dir_fd=skills,
+                )  # fmt: skip
+            except FileExistsError:
+                init = -1
+            if init >= 0:
+                try:
+                    os.write(init, SKILLS_INIT.encode())
+                    if sandbox is not None:
+                        os.fchown(init, sandbox, sandbox)
+                finally:
+                    os.close(init)
+        finally:
+            os.close(skills)
+        if servers_dir is not None:
+            _link_servers(fd, work_dir, servers_dir.resolve())
+    finally:
+        os.close(fd)
+
+
+def _link_servers(fd: int, work_dir: Path, target: Path) -> None:
+    try:
+        st = os.stat("servers", dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        os.symlink(str(target), "servers", target_is_directory=True, dir_fd=fd)
+        return
+    if stat.S_ISLNK(st.st_mode):
+        if os.readlink("servers", dir_fd=fd) != str(target):
+            os.unlink("servers", dir_fd=fd)
+            os.symlink(str(target), "servers", target_is_directory=True, dir_fd=fd)
+        return
+    if (work_dir / "servers").resolve() != target:
+        raise ExecutorError(
+            f"{work_dir / 'servers'} exists and is not the generated package {target}; remove it or choose another work_dir"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,17 +426,16 @@ class _Worker:
         self.buffer = b""
         self.uid: int | None = None
         self.cfg: dict[str, Any] = {}
+        self.applied: list[str] | None = None  # what the last script's process really had
 
     def config(self) -> dict[str, Any]:
         s = self.session
         iso = self.executor.isolation
-        sys_path, py_roots, site = _python_paths()
+        sys_path, py_dirs, site = _python_paths()
         work = str(s.work_dir.resolve())
-        ro = [*SYSTEM_READ_PATHS, *py_roots, work, *s.read_paths]
+        ro = [*SYSTEM_READ_PATHS, *py_dirs, work, *s.read_paths]
         if s.servers_dir is not None:
             ro.append(str(s.servers_dir.resolve()))
-        if s.bridge_socket is not None:
-            ro.append(str(s.bridge_socket.parent.resolve()))
         ro = [p for p in dict.fromkeys(ro) if os.path.lexists(p)]
         root = os.geteuid() == 0
         if root and iso.drop_uid and self.uid is None:
@@ -344,8 +450,6 @@ class _Worker:
             "CFMIGRATE_WORKSPACE": f"{work}/workspace",
             **dict(s.env),
         }
-        if s.bridge_socket is not None:
-            env["CFMIGRATE_BRIDGE"] = str(s.bridge_socket)
         return {
             "work_dir": work,
             "sys_path": [work, *sys_path, *self.executor.extra_sys_path],
@@ -360,28 +464,39 @@ class _Worker:
                 "net": iso.net,
                 "pid": iso.pid,
                 "landlock": iso.landlock,
+                "seccomp": iso.seccomp,
             },
             "newroot": str(s.runtime_dir / "root"),
             "ro_paths": ro,
             "rw_paths": [f"{work}/{name}" for name in RW_DIRS],
-            "exec_paths": [p for p in dict.fromkeys([*SYSTEM_EXEC_PATHS, *py_roots]) if os.path.lexists(p)],
+            "exec_paths": [p for p in dict.fromkeys([*SYSTEM_EXEC_PATHS, *py_dirs]) if os.path.lexists(p)],
             "devices": [d for d in DEVICES if os.path.exists(d)],
             "env": env,
             "uid": self.uid,
+            "unconfined": self.executor.allow_unconfined,
         }
 
     async def start(self) -> None:
         s = self.session
-        s.runtime_dir.mkdir(parents=True, exist_ok=True)
+        s.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(s.runtime_dir, 0o700)
         (s.runtime_dir / "root").mkdir(exist_ok=True)
+        # the work dir first: the worker's view only shows what exists when it is built
+        planned = (
+            self.executor.session_uid(s.id)
+            if os.geteuid() == 0 and self.executor.isolation.drop_uid
+            else None
+        )
+        prepare_work_dir(s.work_dir, s.servers_dir, planned)
         self.cfg = self.config()
-        prepare_work_dir(s.work_dir, s.servers_dir, None)
-        if self.cfg["uid"] is not None:
-            s.work_dir.chmod(s.work_dir.stat().st_mode | 0o055)  # the sandbox uid must be able to enter it
         host, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         child.set_inheritable(True)
         cfg = dict(self.cfg, control_fd=child.fileno())
-        log = open(s.runtime_dir / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+        log_fd = os.open(
+            s.runtime_dir / "worker.log",
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+        )
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 self.executor.python,
@@ -391,7 +506,7 @@ class _Worker:
                 str(SANDBOX_SCRIPT),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
-                stderr=log,
+                stderr=log_fd,
                 pass_fds=(child.fileno(),),
                 env={"MALLOC_ARENA_MAX": "2", "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin", **cfg["env"]},
                 cwd="/",
@@ -399,7 +514,7 @@ class _Worker:
             )
         finally:
             child.close()
-            log.close()
+            os.close(log_fd)
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(cfg).encode())
         await self.proc.stdin.drain()
@@ -408,18 +523,30 @@ class _Worker:
         self.sock = host
         try:
             ready = await asyncio.wait_for(self._read_message(), timeout=60)
-        except (TimeoutError, ConnectionError) as exc:
+        except (TimeoutError, ConnectionError, ValueError) as exc:
             await self.stop()
             raise ExecutorError(f"the sandbox worker did not start: {self._log_tail()}") from exc
-        if ready.get("kind") != "ready":
+        if ready.get("kind") != "ready" or not isinstance(ready.get("report"), dict):
             await self.stop()
-            raise ExecutorError(f"the sandbox worker sent {ready!r} instead of 'ready'")
+            raise ExecutorError(f"the sandbox worker sent {str(ready)[:200]} instead of 'ready'")
         self.report = ready["report"]
         uid = self.report.get("uid")  # what the worker could actually use, which decides who owns the rw dirs
-        prepare_work_dir(s.work_dir, s.servers_dir, uid if isinstance(uid, int) else os.getuid())
-        if s.bridge_socket is not None and isinstance(uid, int) and s.bridge_socket.exists():
-            os.chown(s.bridge_socket, uid, uid)
-            os.chmod(s.bridge_socket.parent, 0o711)
+        prepare_work_dir(s.work_dir, s.servers_dir, uid if isinstance(uid, int) else None)
+        missing = _sandbox.missing_layers(
+            expected_layers(self.report, self.executor.isolation), bool(self.report.get("root"))
+        )
+        if missing:
+            if not self.executor.allow_unconfined:
+                await self.stop()
+                raise UnconfinedError(missing, missing_reasons(self.report))
+            log.warning(
+                "sandbox session %s runs scripts UNCONFINED (opted in): missing %s",
+                s.id,
+                "; ".join(
+                    f"{_sandbox.REQUIRED_HELP[m]} ({missing_reasons(self.report).get(m, 'unavailable')})"
+                    for m in missing
+                ),
+            )
 
     def _log_tail(self) -> str:
         try:
@@ -436,8 +563,12 @@ class _Worker:
             if not chunk:
                 raise ConnectionError("sandbox worker exited")
             self.buffer += chunk
+            if len(self.buffer) > 1 << 20:
+                raise ConnectionError("sandbox worker sent an oversized message")
         line, _, self.buffer = self.buffer.partition(b"\n")
-        message: dict[str, Any] = json.loads(line)
+        message = json.loads(line)
+        if not isinstance(message, dict):
+            raise ConnectionError("sandbox worker sent a message that is not an object")
         return message
 
     @property
@@ -451,31 +582,47 @@ class _Worker:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         st_r, st_w = os.pipe2(os.O_CLOEXEC)
-        body = json.dumps({"id": 1, "code": code, "limits": limits.to_wire()}).encode()
+        send = [out_w, err_w, st_w]
+        host_end: socket.socket | None = None
+        if self.session.bridge is not None:
+            host_end, script_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            send.append(script_end.detach())
+        body = json.dumps(
+            {"id": 1, "code": code, "limits": limits.to_wire(), "bridge": host_end is not None}
+        ).encode()
         header = json.dumps({"length": len(body)}).encode() + b"\n"
         try:
-            socket.send_fds(self.sock, [header], [out_w, err_w, st_w])
+            socket.send_fds(self.sock, [header], send)
             await loop.sock_sendall(self.sock, body)
         except OSError as exc:
             for fd in (out_r, err_r, st_r):
                 os.close(fd)
+            if host_end is not None:
+                host_end.close()
             raise WorkerGone(str(exc)) from None
         finally:
-            for fd in (out_w, err_w, st_w):
+            for fd in send:
                 os.close(fd)
         out, out_t = await _read_pipe(out_r, limits.max_output_bytes)
         err, err_t = await _read_pipe(err_r, limits.max_output_bytes)
         status, st_t = await _read_pipe(st_r, 1 << 20)
+        serving: asyncio.Task[None] | None = None
+        if host_end is not None and self.session.bridge is not None:
+            host_end.setblocking(False)
+            serving = asyncio.ensure_future(self.session.bridge(host_end))
         monitor_pid: int | None = None
         try:
             try:
                 reply = await asyncio.wait_for(self._read_message(), timeout=30)
-            except ConnectionError as exc:  # the worker died before it forked: the script never ran
+            except (
+                ConnectionError,
+                ValueError,
+            ) as exc:  # the worker died before it forked: the script never ran
                 raise WorkerGone(str(exc)) from None
-            if reply.get("kind") == "started":
+            if reply.get("kind") == "started" and isinstance(reply.get("pid"), int):
                 monitor_pid = int(reply["pid"])
             else:
-                raise ExecutorError(f"sandbox worker refused the script: {reply.get('error')}")
+                raise ExecutorError(f"sandbox worker refused the script: {str(reply.get('error'))[:300]}")
             timed_out = False
             waiting = {out.done, err.done, status.done}
             deadline = started + limits.timeout_s
@@ -487,14 +634,24 @@ class _Worker:
         finally:
             for t in (out_t, err_t, st_t):
                 t.close()
+            if serving is not None:
+                serving.cancel()
+                with contextlib.suppress(BaseException):
+                    await serving
+            if host_end is not None:
+                host_end.close()
         duration = time.perf_counter() - started
-        return _result(out, err, status, timed_out, duration, limits)
+        result, applied = _result(out, err, status, timed_out, duration, limits)
+        if applied is not None:
+            self.applied = applied
+        return result
 
     def _kill(self, monitor_pid: int | None, status: _Capture) -> None:
         """Kill the script, its process group and its monitor (the PID namespace takes the rest)."""
-        script_pid = next((e["pid"] for e in _events(status) if e.get("kind") == "started"), None)
+        started = next((e for e in _events(status) if e.get("kind") == "started"), {})
+        script_pid = started.get("pid") if isinstance(started.get("pid"), int) else None
         for pid in (script_pid, monitor_pid):
-            if pid is None:
+            if pid is None or pid <= 1:
                 continue
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
@@ -516,36 +673,60 @@ class _Worker:
 
 
 def _events(status: _Capture) -> list[dict[str, Any]]:
+    """The monitor's events (it is the only writer of the status pipe); anything malformed is skipped."""
     out: list[dict[str, Any]] = []
     for line in status.data.splitlines():
-        with contextlib.suppress(ValueError):
+        try:
             event = json.loads(line)
-            if isinstance(event, dict):
-                out.append(event)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(event, dict) and isinstance(event.get("kind"), str):
+            out.append(event)
     return out
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _str(value: Any, limit: int = 8000) -> str | None:
+    return value[:limit] if isinstance(value, str) else None
 
 
 def _result(
     out: _Capture, err: _Capture, status: _Capture, timed_out: bool, duration: float, limits: Limits
-) -> ExecutionResult:
+) -> tuple[ExecutionResult, list[str] | None]:
+    """The outcome as the host decides it: the exit status from the monitor's wait4, never the script's word."""
     events = _events(status)
-    done = next((e for e in events if e.get("kind") == "done"), None)
     exit_event = next((e for e in events if e.get("kind") == "exit"), {})
-    sig = exit_event.get("signal")
+    sig = _int(exit_event.get("signal"))
+    code = _int(exit_event.get("code"))
+    cpu = _num(exit_event.get("cpu"))
+    limit = exit_event.get("limit") if exit_event.get("limit") in ("cpu", "disk") else None
+    setup_error = _str(exit_event.get("setup_error"), 1000)
+    applied_raw = exit_event.get("applied")
+    applied = [x for x in applied_raw if isinstance(x, str)] if isinstance(applied_raw, list) else None
     notes: list[str] = []
-    error = done.get("error") if done else None
-    cpu = exit_event.get("cpu")
+    ok = code == 0 and sig is None and not timed_out and not exit_event.get("setup_error") and limit is None
+    error = None if ok else _str(exit_event.get("error"))
     if timed_out:
         notes.append(
             f"stopped: the script ran longer than the {limits.timeout_s:g} s wall-clock limit; "
             "it and every process it started were killed"
         )
-    elif (done and done.get("limit") == "cpu") or (
-        sig in (signal.SIGKILL, signal.SIGXCPU) and cpu and cpu >= limits.cpu_s
-    ):
+    elif limit == "disk":
+        notes.append(
+            f"stopped: workspace/, skills/ and .tmp/ together grew past the {limits.disk_mb} MB disk limit; "
+            "delete files you no longer need"
+        )
+    elif limit == "cpu" or (sig in (signal.SIGKILL, signal.SIGXCPU) and cpu and cpu >= limits.cpu_s):
         notes.append(f"stopped: the script used up its {limits.cpu_s} s of CPU time")
-    elif done and done.get("setup_error"):
-        notes.append(f"the sandbox could not start the script: {done['setup_error']}")
+    elif setup_error:
+        notes.append(f"the sandbox could not start the script: {setup_error}")
     elif sig is not None:
         name = signal.Signals(sig).name if sig in signal.Signals.__members__.values() else str(sig)
         hint = (
@@ -554,27 +735,58 @@ def _result(
             else ""
         )
         notes.append(f"stopped: the script was killed by {name}{hint}")
-    elif done is None:
-        notes.append("the script ended without reporting a result")
+    elif not exit_event:
+        notes.append("the script ended without its monitor reporting an exit status")
+    elif code not in (0, None) and not error:
+        notes.append(f"the script exited with status {code}")
     if error and "MemoryError" in error:
         notes.append(f"memory limit: {limits.memory_mb} MB")
-    ok = bool(done and done.get("ok")) and not timed_out and sig is None
-    code = exit_event.get("code")
-    return ExecutionResult(
+    maxrss = _int(exit_event.get("maxrss_kb"))
+    result = ExecutionResult(
         stdout=out.text(),
         stderr=err.text(),
         ok=ok,
         error=error,
-        exit_code=code if isinstance(code, int) else None,
+        exit_code=code,
         signal=sig,
         timed_out=timed_out,
         stdout_dropped=out.dropped,
         stderr_dropped=err.dropped,
         duration_s=duration,
         cpu_s=cpu,
-        max_rss_kb=exit_event.get("maxrss_kb"),
+        max_rss_kb=maxrss,
         notes=tuple(notes),
     )
+    return result, applied
+
+
+def expected_layers(report: Mapping[str, Any], iso: Isolation) -> list[str]:
+    """The layers a script's process will have, as far as the worker's setup report shows."""
+    layers = [name for name in ("view", "netns", "userns", "pidns") if report.get(name)]
+    if iso.landlock and int(report.get("landlock_abi", 0) or 0) > 0:
+        layers.append("landlock")
+    if isinstance(report.get("uid"), int):
+        layers.append("uid")
+    return layers
+
+
+def missing_reasons(report: Mapping[str, Any]) -> dict[str, str]:
+    errors: Mapping[str, str] = report.get("errors") or {}
+    platform = errors.get("platform")
+    ns = errors.get("namespaces", "disabled")
+    return {
+        "filesystem": platform
+        or f"{errors.get('filesystem view', ns)}; Landlock: "
+        + ("absent or disabled in this kernel" if not report.get("landlock_abi") else "disabled"),
+        "network": platform or ns,
+        "pid": platform or errors.get("pid namespace", ns),
+        "identity": platform
+        or (
+            errors.get("unprivileged uid", "disabled")
+            if report.get("root")
+            else errors.get("user namespace", ns)
+        ),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -592,7 +804,11 @@ class LocalExecutor:
         isolation: Isolation | None = None,
         sandbox_uid: int | None = None,
         extra_sys_path: Sequence[str] = (),
+        allow_unconfined: bool | None = None,
     ) -> None:
+        if allow_unconfined is None:
+            allow_unconfined = os.environ.get(UNCONFINED_ENV, "").strip().lower() in ("1", "true", "yes")
+        self.allow_unconfined = bool(allow_unconfined)
         self.python = python or sys.executable
         self.preload = tuple(preload)
         self.isolation = isolation or Isolation()
@@ -636,7 +852,9 @@ class LocalExecutor:
                     await self._restart(session)
                     worker = self._workers[session.id]
                     return await worker.run(code, session.limits)
-            except (ConnectionError, OSError, ExecutorError) as exc:
+            except UnconfinedError:
+                raise
+            except (ConnectionError, OSError, ExecutorError, ValueError) as exc:
                 await worker.stop()
                 return ExecutionResult(
                     stdout="",
@@ -666,6 +884,8 @@ class LocalExecutor:
         """What the session's worker achieved when it set up, or a fresh probe of this machine."""
         worker = self._workers.get(session.id)
         if worker is not None and worker.report:
+            if worker.applied is not None:
+                return dict(worker.report, applied=worker.applied)
             return worker.report
         if self._probe is None:
             self._probe = self._run_probe(session)
@@ -681,7 +901,6 @@ class LocalExecutor:
                 work_dir=probe_dir / "work",
                 runtime_dir=probe_dir,
                 servers_dir=None,
-                bridge_socket=None,
                 limits=session.limits,
             )
             probe_session.work_dir.mkdir()
@@ -727,28 +946,69 @@ class LocalExecutor:
 
     def protections(self, session: SandboxSession) -> list[Protection]:
         """Each layer of the sandbox, whether this machine enforces it, and how (or why not)."""
-        return describe_protections(self.worker_report(session), session, self.isolation)
+        return describe_protections(
+            self.worker_report(session), session, self.isolation, unconfined=self.allow_unconfined
+        )
+
+    def missing(self, session: SandboxSession) -> list[str]:
+        """Which of the minimum protections this machine cannot give the session's scripts."""
+        report = self.worker_report(session)
+        layers = report.get("applied") or expected_layers(report, self.isolation)
+        return _sandbox.missing_layers(layers, bool(report.get("root")))
 
 
 def describe_protections(
-    report: Mapping[str, Any], session: SandboxSession, iso: Isolation
+    report: Mapping[str, Any], session: SandboxSession, iso: Isolation, *, unconfined: bool = False
 ) -> list[Protection]:
-    """Turn a worker's setup report into plain statements, one per layer."""
+    """Turn a worker's setup report (and the layers the last script really had) into plain statements.
+
+    Nothing here is constant: each line is derived from what the kernel granted. When a script has
+    run, its process's own record of the layers applied (sent before any script code) wins.
+    """
     lim = session.limits
-    errors: Mapping[str, str] = report.get("errors", {})
-    abi = int(report.get("landlock_abi", 0) or 0)
-    landlock = iso.landlock and abi > 0
-    view = bool(report.get("view"))
-    netns = bool(report.get("netns"))
-    pidns = bool(report.get("pidns"))
-    uid = report.get("uid")
-    userns = bool(report.get("userns"))
+    errors: Mapping[str, str] = report.get("errors", {}) or {}
+    applied_raw = report.get("applied")
+    layers = set(applied_raw if isinstance(applied_raw, list) else expected_layers(report, iso))
+    if (
+        not isinstance(applied_raw, list)
+        and iso.seccomp
+        and report.get("platform", sys.platform).startswith("linux")
+    ):
+        layers.add("seccomp")  # installed in every script's process; confirmed by the first run's record
     root = bool(report.get("root"))
+    abi = int(report.get("landlock_abi", 0) or 0)
+    landlock = "landlock" in layers
+    view = "view" in layers
+    netns = "netns" in layers
+    pidns = "pidns" in layers
+    userns = "userns" in layers
+    uid = report.get("uid") if "uid" in layers else None
+    seccomp = "seccomp" in layers
+    missing = _sandbox.missing_layers(layers, root)
+    reasons = missing_reasons(report)
 
     def why(key: str, default: str) -> str:
-        return errors.get(key, default)
+        return errors.get(key, errors.get("platform", default))
 
-    out = [
+    out: list[Protection] = []
+    if missing:
+        out.append(
+            Protection(
+                "minimum confinement",
+                False,
+                ("UNCONFINED, the host opted in: " if unconfined else "scripts are REFUSED: ")
+                + "; ".join(f"no {_sandbox.REQUIRED_HELP[m]} ({reasons[m]})" for m in missing),
+            )
+        )
+    else:
+        out.append(
+            Protection(
+                "minimum confinement",
+                True,
+                "filesystem, network, PID namespace and identity layers all in force; scripts are refused otherwise",
+            )
+        )
+    out += [
         Protection("separate process per script", True, "forked from a warm worker into a new session"),
         Protection(
             "whole process tree killed at the end",
@@ -762,6 +1022,11 @@ def describe_protections(
         ),
         Protection("CPU time", True, f"RLIMIT_CPU {lim.cpu_s} s per process"),
         Protection("memory", True, f"RLIMIT_AS {lim.memory_mb} MB of address space per process"),
+        Protection(
+            "total memory and processes (cgroup)",
+            False,
+            f"no cgroup v2 limits: {report.get('cgroup') or 'unknown'}; the bound is RLIMIT_AS × RLIMIT_NPROC",
+        ),
     ]
     if uid is not None:
         nproc = Protection(
@@ -789,25 +1054,44 @@ def describe_protections(
     out.append(Protection("file size", True, f"RLIMIT_FSIZE {lim.fsize_mb} MB per file"))
     out.append(
         Protection(
-            "scrubbed environment",
+            "disk space",
             True,
-            "scripts get PATH, HOME, TMPDIR, LANG and CFMIGRATE_BRIDGE only; server env values and headers stay in the host",
+            f"{lim.disk_mb} MB in total for workspace/, skills/ and .tmp/ (the monitor measures every 0.25 s and kills the script past it)",
         )
     )
+    fs_confined = view or landlock
+    identity = uid is not None or userns
+    out.append(
+        Protection(
+            "scrubbed environment",
+            fs_confined and (pidns or identity),
+            "scripts get PATH, HOME, TMPDIR, LANG and CFMIGRATE_BRIDGE_FD only; host processes' environments are out of reach"
+            if fs_confined and (pidns or identity)
+            else "the script's own environment is scrubbed, but it can read other processes' environments and files of the host user",
+        )
+    )
+    bridge = session.bridge is not None
+    creds = bridge and fs_confined and netns and identity
     out.append(
         Protection(
             "credentials stay in the host",
-            session.bridge_socket is not None,
-            "MCP sessions live in the host; scripts reach tools only through the bridge socket"
-            if session.bridge_socket is not None
-            else "no bridge configured for this session",
+            creds,
+            "MCP sessions live in the host; each script reaches tools only through its own pre-connected socket"
+            if creds
+            else (
+                "no bridge configured for this session"
+                if not bridge
+                else "the script may read the host's config files or reach its servers directly ("
+                + ", ".join(m for m in missing)
+                + " missing)"
+            ),
         )
     )
     out.append(
         Protection(
             "isolated filesystem view",
             view,
-            "private mount namespace: only Python, system libraries, the servers package and the work dir are visible, read-only except workspace/, skills/, .tmp/"
+            "private mount namespace: only the standard library, site-packages, system libraries, the servers package and the work dir are visible, read-only except workspace/, skills/, .tmp/ (nosuid, nodev)"
             if view
             else why("filesystem view", why("namespaces", "disabled")),
         )
@@ -857,20 +1141,31 @@ def describe_protections(
         priv = "uid 0 only inside a user namespace, no capabilities, no_new_privs"
     else:
         priv = (
-            "no capabilities, no_new_privs"
+            "same uid as the host user (no user namespace), no capabilities, no_new_privs"
             if not root
-            else "runs as root (capabilities dropped, no_new_privs)"
+            else "RUNS AS ROOT (uid 0; capabilities dropped, no_new_privs)"
         )
-    out.append(Protection("no privileges", uid is not None or userns or not root, priv))
+    out.append(Protection("no privileges", identity, priv))
+    out.append(
+        Protection(
+            "syscall filter (seccomp)",
+            seccomp,
+            "denied: namespace creation (unshare, setns, clone with CLONE_NEW*), io_uring, bpf, keyctl, userfaultfd, "
+            "ptrace, mount, perf_event_open, AF_NETLINK/AF_PACKET/AF_VSOCK sockets"
+            if seccomp
+            else "no seccomp filter could be installed",
+        )
+    )
     scope = landlock and abi >= 6
     out.append(
         Protection(
             "cannot signal or trace host processes",
-            scope or uid is not None,
+            scope or uid is not None or (pidns and userns),
             ("Landlock scope (signals, abstract unix sockets)" if scope else "")
             + (" + " if scope and uid is not None else "")
             + ("different uid" if uid is not None else "")
-            if (scope or uid is not None)
+            + ("PID + user namespace" if not scope and uid is None and pidns and userns else "")
+            if (scope or uid is not None or (pidns and userns))
             else "same uid as the host and no Landlock scoping",
         )
     )

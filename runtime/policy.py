@@ -26,8 +26,14 @@ class ToolCall:
 
     @property
     def destructive(self) -> bool:
-        """Hinted destructive by the server (explicit `destructiveHint: true`, not read-only)."""
-        return bool(self.annotations.get("destructiveHint")) and not self.annotations.get("readOnlyHint")
+        """Destructive unless the server says otherwise, as the MCP spec defines the hints' defaults.
+
+        A tool is safe only when it is hinted read-only (`readOnlyHint: true`) or explicitly not
+        destructive (`destructiveHint: false`); a tool with no annotations is treated as destructive.
+        """
+        if self.annotations.get("readOnlyHint") is True:
+            return False
+        return self.annotations.get("destructiveHint") is not False
 
 
 Approver = Callable[[ToolCall], bool | Awaitable[bool]]
@@ -37,7 +43,8 @@ Approver = Callable[[ToolCall], bool | Awaitable[bool]]
 class Policy:
     """Rules keyed `"server/tool"` (shell wildcards allowed: `"crm/*"`, `"*/delete_*"`); the most specific wins.
 
-    A tool with no matching rule gets `destructive` when the server hints it destructive, else `default`.
+    A tool with no matching rule gets `destructive` unless the server hints it read-only or not
+    destructive (the MCP default: an unannotated tool may be destructive), else `default`.
     """
 
     rules: Mapping[str, Decision] = field(default_factory=dict)
@@ -69,7 +76,14 @@ async def resolve(policy: Policy, call: ToolCall, approve: Approver | None) -> t
         return True, ""
     if decision == "deny":
         return False, f"the host's policy denies {name}; do not retry it, tell the user it is not allowed"
-    why = "is marked destructive" if call.destructive else "needs approval under the host's policy"
+    if call.destructive:
+        why = (
+            "is marked destructive"
+            if call.annotations.get("destructiveHint") is True
+            else "is not marked read-only by its server, so it counts as destructive"
+        )
+    else:
+        why = "needs approval under the host's policy"
     if approve is None:
         return False, (
             f"{name} {why} and no approver is configured, so it was not called; "

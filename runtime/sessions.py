@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from typing import IO, Any, Literal
 from cfmigrate.analyzers.naming import to_identifier
 
 ErrorKind = Literal["mcp", "transport", "invalid", "denied"]
+log = logging.getLogger("cfmigrate.runtime")
 
 
 class SessionError(Exception):
@@ -165,6 +167,17 @@ def load_launch_specs(servers_dir: Path | None, config: Path | None) -> dict[str
     return specs
 
 
+def _broken(exc: BaseException) -> bool:
+    """Whether an exception from a call means the session's transport is gone (not a client-side error)."""
+    import anyio
+
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return isinstance(
+        exc, anyio.ClosedResourceError | anyio.BrokenResourceError | anyio.EndOfStream | OSError | EOFError
+    )
+
+
 def _leaf(exc: BaseException) -> str:
     """The innermost real error of an exception group, as `Type: message`."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
@@ -258,17 +271,18 @@ class _Held:
         try:
             await asyncio.wait_for(asyncio.shield(ready), timeout)
         except TimeoutError:
-            tail = self.stderr_tail()
+            self._log_stderr()
             await self.aclose()
-            raise SessionError(f"server {self.spec.name} did not start within {timeout:g} s{tail}") from None
+            raise SessionError(f"server {self.spec.name} did not start within {timeout:g} s") from None
         except SessionError:
             await self.aclose()
             raise
         except Exception as exc:
             await asyncio.sleep(0.2)  # let the server's last stderr lines land
-            tail = self.stderr_tail()
+            logged = self._log_stderr()
             await self.aclose()
-            raise SessionError(f"server {self.spec.name} could not be started: {_leaf(exc)}{tail}") from None
+            note = " (its stderr is in the host's log)" if logged else ""
+            raise SessionError(f"server {self.spec.name} could not be started: {_leaf(exc)}{note}") from None
 
     async def _own(self, ready: asyncio.Future[None]) -> None:
         try:
@@ -287,6 +301,15 @@ class _Held:
                 raise
         finally:
             self.dead = True
+
+    def _log_stderr(self) -> bool:
+        tail = self.stderr_tail()
+        if tail:
+            text = tail
+            for value in self.secrets:
+                text = text.replace(value, "***")
+            log.warning("server %s%s", self.spec.name, text)
+        return bool(tail)
 
     def stderr_tail(self) -> str:
         if self._errlog is None:
@@ -399,10 +422,17 @@ class HostSessions:
             raise SessionError(
                 f"{server_id}.{tool}: no answer within {self.call_timeout:g} s", kind="transport"
             ) from None
-        except Exception as exc:  # the session is broken: the next call starts a fresh one
+        except Exception as exc:
             tail = held.stderr_tail()
-            await held.aclose()
-            raise SessionError(self.redact(f"{_leaf(exc)}{tail}"), kind="transport") from None
+            if tail:  # the server's stderr is for the host's operator, never for the script or the model
+                log.warning("server %s stderr:%s", server_id, self.redact(tail))
+            if not _broken(exc) and not held.dead:  # failed on this side (e.g. serialising): keep the session
+                raise SessionError(
+                    self.redact(f"{server_id}.{tool}: the host could not send this call: {_leaf(exc)}"),
+                    kind="invalid",
+                ) from None
+            await held.aclose()  # the session is broken: the next call starts a fresh one
+            raise SessionError(self.redact(_leaf(exc)), kind="transport") from None
         dumped = raw.model_dump(by_alias=True, mode="json", exclude_none=True)
         return {
             "content": dumped.get("content", []),

@@ -28,6 +28,7 @@ def write(root: Path, rel: str, text: str) -> Path:
 
 
 AGENT = """
+    from anthropic import Anthropic
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
@@ -36,6 +37,9 @@ AGENT = """
     async def main():
         async with stdio_client(params) as (read, write):
             async with ClientSession(read, write) as session:
+                listed = await session.list_tools()
+                tools = [{"name": t.name, "input_schema": t.inputSchema} for t in listed.tools]
+                Anthropic().messages.create(model="claude-sonnet-5", max_tokens=64, messages=[], tools=tools)
                 await session.call_tool("get_current_time", {"timezone": "UTC"})
 """
 
@@ -297,9 +301,10 @@ def test_config_read_by_literal_path_links_all_its_servers(tmp_path: Path) -> No
     assert [s.name for s in inv.servers] == [
         "alpha",
         "beta",
-    ]  # the file was parsed because the agent reads it
-    [agent] = inv.agents
-    assert agent.servers == ("alpha", "beta") and agent.all_servers
+    ]  # the file was parsed because the code reads it
+    assert inv.agents == ()  # it lists tools and never calls a model: a tool script, not an agent
+    [script] = inv.tool_scripts
+    assert script.servers == ("alpha", "beta") and script.all_servers
 
 
 def test_code_declared_relative_paths_are_anchored_at_the_root(tmp_path: Path) -> None:

@@ -166,7 +166,13 @@ def test_price_and_overhead_tables() -> None:
     assert pricing.input_price("claude-opus-4-5-20251101").per_mtok == 5.0
     assert pricing.input_price("claude-opus-4-1").per_mtok == 15.0
     unknown = pricing.input_price("my-local-llama")
-    assert unknown.per_mtok == pricing.DEFAULT_PRICE_PER_MTOK and "not in the table" in unknown.source
+    assert unknown.per_mtok is None and "not in the price table" in unknown.source  # unknown stays unknown
+    current = pricing.input_price("claude-sonnet-5")
+    assert current.per_mtok == 3.0 and "2026" in current.source
+    assert pricing.input_price("claude-opus-5").per_mtok == 5.0
+    assert pricing.tool_use_overhead("claude-sonnet-5", "anthropic").tokens is None  # no published figure
+    for row in [*pricing.INPUT_PRICES.values(), *pricing.TOOL_USE_OVERHEAD.values()]:
+        assert row.source and row.as_of[:4].isdigit()
     assert pricing.tool_use_overhead("claude-3-5-haiku-latest", "anthropic").tokens == 264
     assert pricing.tool_use_overhead("gpt-4o", "openai").tokens is None
 

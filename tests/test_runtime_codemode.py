@@ -30,27 +30,28 @@ from mcp.types import ToolAnnotations
 
 server = MCPServer("demo")
 DATA = Path(os.environ["DEMO_DATA"])
+READ_ONLY = ToolAnnotations(readOnlyHint=True)
 
 
-@server.tool()
+@server.tool(annotations=READ_ONLY)
 def echo(text: str) -> str:
     """Return the text unchanged."""
     return text
 
 
-@server.tool()
+@server.tool(annotations=READ_ONLY)
 def token_length() -> str:
     """How long the server's access token is (proves the host passed it)."""
     return str(len(os.environ.get("DEMO_TOKEN", "")))
 
 
-@server.tool()
+@server.tool(annotations=READ_ONLY)
 def get_contact(name: str) -> str:
     """A contact card with an email address and a phone number."""
     return f"{name}: dana.whitfield@acme-logistics.example, +1 415 555 0134"
 
 
-@server.tool()
+@server.tool(annotations=ToolAnnotations(destructiveHint=False))
 def save_note(text: str) -> str:
     """Append a note to the server's notes file."""
     with open(DATA / "notes.txt", "a") as fh:
@@ -58,7 +59,7 @@ def save_note(text: str) -> str:
     return f"saved {len(text)} chars"
 
 
-@server.tool()
+@server.tool(annotations=READ_ONLY)
 def fail(reason: str) -> str:
     """Always fails with the given reason."""
     raise ValueError(reason)
@@ -414,8 +415,7 @@ def test_pii_is_masked_for_the_model_and_restored_for_tools(
 def test_bridge_refuses_bad_requests(loop: asyncio.AbstractEventLoop, demo_repo: Path) -> None:
     raw_client = (
         "import json, os, socket\n"
-        "s = socket.socket(socket.AF_UNIX)\n"
-        "s.connect(os.environ['CFMIGRATE_BRIDGE'])\n"
+        "s = socket.socket(fileno=int(os.environ['CFMIGRATE_BRIDGE_FD']))\n"
         "f = s.makefile('rwb')\n"
         "for line in [b'not json', json.dumps({'id': 2, 'server': 'nope', 'tool': 'x', 'arguments': {}}).encode(),\n"
         "             json.dumps({'id': 3, 'server': 'demo', 'tool': 'echo', 'arguments': [1]}).encode(),\n"
@@ -435,16 +435,11 @@ def test_bridge_refuses_bad_requests(loop: asyncio.AbstractEventLoop, demo_repo:
                 and "unknown server 'nope'" in replies[1]["error"]["message"]
             )
             assert replies[3]["id"] == 4 and replies[3]["result"]["content"][0]["text"] == "raw"
-            # outside a running script the bridge answers nobody
-            assert cm.session is not None and cm.session.bridge_socket is not None
-            reader, writer = await asyncio.open_unix_connection(str(cm.session.bridge_socket))
-            writer.write(b'{"id": 1, "server": "demo", "tool": "echo", "arguments": {"text": "late"}}\n')
-            reply = json.loads(await reader.readline())
-            writer.close()
-            assert reply["ok"] is False and reply["error"]["kind"] == "denied"
-            assert cm.audit is not None and cm.audit.path is not None
-            last = json.loads(cm.audit.path.read_text().splitlines()[-1])
-            assert (last["event"], last["outcome"], last["tool"]) == ("tool_call", "refused", "echo")
+            # outside a running script the bridge answers nobody: there is no socket file to connect to
+            assert cm.session is not None and not list(cm.session.runtime_dir.rglob("*.sock"))
+            assert cm._bridge is not None
+            late = await cm._bridge.answer(b'{"id": 1, "server": "demo", "tool": "echo", "arguments": {"text": "late"}}')
+            assert late["ok"] is False and late["error"]["kind"] == "denied"
 
     loop.run_until_complete(scenario())
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from cfmigrate.runtime import ExecutionResult, Isolation, Limits, LocalExecutor, Protection, SandboxSession
+from cfmigrate.runtime.executor import UnconfinedError
 
 
 @pytest.fixture(scope="module")
@@ -363,13 +364,18 @@ def test_a_dead_worker_is_restarted(
     assert executor._workers[session.id].uid == worker.uid  # the bridge keeps trusting the same uid
 
 
-def test_without_namespaces_the_report_says_so_and_scripts_still_work(tmp_path: Path) -> None:
-    """Where the kernel refuses namespaces (simulated by turning them off), the gaps are reported, not hidden."""
+def test_without_namespaces_scripts_are_refused_unless_the_host_opts_in(tmp_path: Path) -> None:
+    """Where namespaces are off, scripts are refused; under the opt-in the gaps are reported, not hidden."""
     runtime = Path("/tmp") / f"cfm-test-deg-{os.getpid()}"
     session = SandboxSession(
         id="degraded", work_dir=tmp_path / "work", runtime_dir=runtime, limits=Limits(timeout_s=5)
     )
-    executor = LocalExecutor(isolation=Isolation(mount=False, net=False, pid=False))
+    refusing = LocalExecutor(isolation=Isolation(mount=False, net=False, pid=False), allow_unconfined=False)
+    with pytest.raises(UnconfinedError) as refused:
+        asyncio.run(refusing.run("open('workspace/ran', 'w')", session=session))
+    assert "empty network namespace" in str(refused.value) and "allow_unconfined=True" in str(refused.value)
+    assert not (tmp_path / "work" / "workspace" / "ran").exists()
+    executor = LocalExecutor(isolation=Isolation(mount=False, net=False, pid=False), allow_unconfined=True)
 
     async def scenario() -> tuple[ExecutionResult, ExecutionResult, list[Protection]]:
         try:
@@ -401,3 +407,5 @@ def test_without_namespaces_the_report_says_so_and_scripts_still_work(tmp_path: 
         assert outside.ok and (tmp_path / "outside.txt").exists()
     net = found["network blocked"]
     assert not net.enforced and net.how  # no network namespace: at most TCP is blocked, and it says so
+    minimum = found["minimum confinement"]
+    assert not minimum.enforced and minimum.how.startswith("UNCONFINED")

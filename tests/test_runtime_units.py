@@ -27,7 +27,8 @@ def test_policy_most_specific_rule_wins() -> None:
     assert policy.decide(call("update_lead")) == "deny"
     assert policy.decide(call("delete_lead")) == "ask"  # "*/delete_*" is longer than "crm/*"
     assert policy.decide(call("post_message", server="slack")) == "allow"
-    assert policy.decide(call("get", server="drive")) == "allow"
+    assert policy.decide(call("get", server="drive", readOnlyHint=True)) == "allow"
+    assert policy.decide(call("get", server="drive")) == "ask"  # no rule, no hint: destructive per MCP
 
 
 def test_policy_destructive_hint_needs_approval_by_default() -> None:
@@ -35,7 +36,9 @@ def test_policy_destructive_hint_needs_approval_by_default() -> None:
     assert policy.decide(call("wipe", destructiveHint=True)) == "ask"
     assert policy.decide(call("wipe", destructiveHint=True, readOnlyHint=True)) == "allow"
     assert policy.decide(call("wipe", destructiveHint=False)) == "allow"
-    assert policy.decide(call("wipe")) == "allow"  # no hint given: not treated as destructive
+    assert policy.decide(call("wipe")) == "ask"  # no hint given: destructive, as the MCP spec defaults it
+    assert policy.decide(call("wipe", readOnlyHint=False)) == "ask"
+    assert policy.decide(call("wipe", readOnlyHint=True)) == "allow"
     assert Policy(destructive="deny").decide(call("wipe", destructiveHint=True)) == "deny"
     with pytest.raises(ValueError, match="'maybe' is not one of allow, deny, ask"):
         Policy(rules={"a/b": "maybe"})  # type: ignore[dict-item]
@@ -131,6 +134,7 @@ def test_limits_to_wire() -> None:
         "nproc": 8,
         "fsize_bytes": 2 << 20,
         "nofile": 256,
+        "disk_bytes": 256 << 20,
     }
 
 

@@ -215,7 +215,7 @@ def test_records_keep_request_bodies_as_parsed_json() -> None:
     with ScriptedAPI(WeatherPolicy()) as api:
         client(api).messages.create(
             model="claude-sonnet-4-6",
-            max_tokens=10,
+            max_tokens=256,  # the server cuts a turn at max_tokens, like the real API
             tools=[WEATHER_TOOL],
             messages=[{"role": "user", "content": "hi"}],
         )

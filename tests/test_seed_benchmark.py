@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -25,37 +26,63 @@ def load_bench() -> ModuleType:
     return module
 
 
-def check(bench: ModuleType, result: Any) -> None:
+def check(bench: ModuleType, result: Any, logs: Path) -> None:
     probes = bench.transcript_probes((bench.FIXTURE / "data" / "transcript.txt").read_text())
     # (a) direct MCP: one round trip per tool call, the transcript re-sent on every later request
     assert result.direct.requests == 6
     assert bench.leaked(result.direct.records, probes)
-    # (b) code mode: one script does all five calls; compare() already raised unless a CRM note holds
-    # the whole transcript and #sales-updates got a short message pointing at it
-    assert result.code.requests == 2
-    assert result.note_id
-    assert bench.leaked(result.code.records, probes) == []
+    # (b) code mode: discovery, (documentation when the signatures lack something), attach, post, answer;
+    # compare() already raised unless the note holds the whole transcript, the Slack note's next steps
+    # were quoted from text the model was shown, and the honesty check passed every turn
+    assert 3 <= result.code.requests <= 5
+    assert bench.leaked(result.code.records, probes[:-3]) == []
     assert [t["name"] for t in result.code.records[0].request["tools"]] == ["execute_code"]
     assert result.context_tokens < 600
-    assert result.reduction >= bench.TARGET, bench.report(result)
-    report = bench.report(result)
-    assert "estimate, o200k_base" in report and "reduction in billed input tokens" in report
+    # the same accounting on both sides: the documented tool-use prompt on every request (all send tools)
+    assert result.direct.tool_use_prompt == 346 * result.direct.requests
+    assert result.code.tool_use_prompt == 346 * result.code.requests
+    assert 0 < result.code.discovery < result.direct.discovery
+    assert result.reduction == pytest.approx(1 - result.code.billed_input / result.direct.billed_input)
+    text = bench.report(result)
+    assert "tool-use system prompt" in text and "reduction in billed input tokens" in text
+    assert bench.describe_speed(result.direct.wall_s * 1000, result.code.wall_s * 1000) in text
+    # the logs recount to the printed figures with an independent o200k_base implementation
+    recount = load_module("recount_logs", REPO / "benchmarks" / "recount_logs.py")
+    direct, code = recount.recount(logs / "direct.jsonl"), recount.recount(logs / "code.jsonl")
+    assert direct.agrees and code.agrees
+    assert direct.billed_input == result.direct.billed_input and code.billed_input == result.code.billed_input
+    assert f"{direct.billed_input:,}" in text and f"{code.billed_input:,}" in text
+    first = json.loads((logs / "code.jsonl").read_text().splitlines()[0])
+    assert set(first) == {"request", "response"} and first["request"]["max_tokens"] == 4096
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.slow
 def test_default_run_migrates_the_fixture_and_its_records_pass_measure(tmp_path: Path) -> None:
-    """The default code-mode agent is `cfmigrate migrate --write`'s output; `measure` accepts the records."""
+    """The default code-mode agent is `cfmigrate migrate --write`'s output; `measure` accepts the records
+    and reports latency with the benchmark's definition."""
     from typer.testing import CliRunner
 
     from cfmigrate.migrate.cli import app
 
     bench = load_bench()
     result = asyncio.run(asyncio.wait_for(bench.compare(None, workdir=tmp_path), 900))
-    check(bench, result)
+    bench.write_logs(tmp_path / "logs", result)
+    check(bench, result, tmp_path / "logs")
     assert result.code.agent == str(MIGRATED)
     assert "CodeMode" in MIGRATED.read_text()
     records = tmp_path / "bench.jsonl"
     bench.write_records(records, result)
-    measured = CliRunner().invoke(app, ["measure", f"{records}#direct", f"{records}#code", "-f", "json"])
-    assert measured.exit_code == 0, measured.output
-    assert "estimate, o200k_base" in measured.output
+    measured = CliRunner().invoke(app, ["measure", f"{records}#direct", f"{records}#code"])
+    assert measured.exit_code in (0, 1), measured.output
+    assert "o200k_base" in measured.output
+    speed = bench.describe_speed(result.direct.wall_s * 1000, result.code.wall_s * 1000)
+    assert speed in measured.output and bench.LATENCY_DEFINITION in measured.output

@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from support.scripted_api import SEED_TASK, TOKEN_LABEL, DirectMCPPolicy, ScriptedAPI
+from support.honest_models import SeedDirectModel
+from support.honesty import honesty_check
+from support.scripted_api import SEED_TASK, TOKEN_LABEL, ScriptedAPI
 
 from cfmigrate.analyzers.model import ToolDef
 from cfmigrate.analyzers.tokens import BpeTokenizer, compact, render_tool
@@ -156,10 +158,16 @@ def test_agent_module_is_importable_with_a_run_coroutine() -> None:
     assert module.MODEL.startswith("claude-")
 
 
-@pytest.mark.slow
-def test_direct_mcp_agent_end_to_end(repo: Path, tmp_path: Path) -> None:
-    transcript = (FIXTURE / "data" / "transcript.txt").read_text(encoding="utf-8")
-    with ScriptedAPI(DirectMCPPolicy(), api_keys={SECRETS["ANTHROPIC_API_KEY"]}) as api:
+def run_agent(
+    repo: Path, tmp_path: Path, max_tokens: int
+) -> tuple[ScriptedAPI, subprocess.CompletedProcess[str]]:
+    """The fixture agent (with MAX_TOKENS set) as a subprocess against the honest scripted model."""
+    source = (repo / "agent.py").read_text(encoding="utf-8")
+    patched, n = re.subn(r"^MAX_TOKENS = \d+$", f"MAX_TOKENS = {max_tokens}", source, flags=re.MULTILINE)
+    assert n == 1
+    agent = repo / f"agent_{max_tokens}.py"
+    agent.write_text(patched, encoding="utf-8")
+    with ScriptedAPI(SeedDirectModel(), api_keys={SECRETS["ANTHROPIC_API_KEY"]}, check=honesty_check) as api:
         env = {
             k: v
             for k, v in os.environ.items()
@@ -172,13 +180,36 @@ def test_direct_mcp_agent_end_to_end(repo: Path, tmp_path: Path) -> None:
             PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),  # `python` in .mcp.json
         )
         proc = subprocess.run(
-            [sys.executable, str(repo / "agent.py"), SEED_TASK],
+            [sys.executable, str(agent), SEED_TASK],
             env=env,
             capture_output=True,
             text=True,
             timeout=120,
             cwd=tmp_path,
         )
+    return api, proc
+
+
+@pytest.mark.slow
+def test_direct_agent_as_written_is_cut_off_copying_the_transcript(repo: Path, tmp_path: Path) -> None:
+    """max_tokens 4,096 cannot hold the ~12k-token copy: the turn is cut and the agent's loop stops."""
+    api, proc = run_agent(repo, tmp_path, 4096)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert api.errors() == []
+    records = api.message_records()
+    assert [r.response["stop_reason"] for r in records] == ["tool_use", "tool_use", "tool_use", "max_tokens"]
+    assert records[-1].output_tokens == 4096
+    assert [b["type"] for b in records[-1].response["content"]] == ["text"]  # the cut tool_use is not sent
+    crm = (
+        json.loads((tmp_path / "crm.json").read_text()) if (tmp_path / "crm.json").exists() else {"notes": {}}
+    )
+    assert all(n["parent_id"] != DANA or n["id"] == "0695f00000Ab1CdEAF" for n in crm["notes"].values())
+
+
+@pytest.mark.slow
+def test_direct_mcp_agent_end_to_end(repo: Path, tmp_path: Path) -> None:
+    transcript = (FIXTURE / "data" / "transcript.txt").read_text(encoding="utf-8")
+    api, proc = run_agent(repo, tmp_path, 16_384)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert api.errors() == []
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
 from cfmigrate.analyzers.naming import to_field_name, to_identifier
-from cfmigrate.analyzers.tokens import BpeTokenizer, compact
+from cfmigrate.analyzers.tokens import BpeTokenizer, compact, get_encoding
 
 TOKEN_LABEL = "estimate, o200k_base — scripted server, not Claude's count"
 _TOKENIZER = BpeTokenizer("o200k_base")
@@ -445,14 +445,64 @@ def _validate(body: Any, *, create: bool) -> Mapping[str, Any]:
     return body
 
 
+def cut_to_budget(content: list[dict[str, Any]], budget: int) -> tuple[list[dict[str, Any]], bool]:
+    """The content blocks a model could emit within `budget` output tokens, and whether it was cut.
+
+    Blocks are kept whole while they fit; a text block that does not fit is cut at a token boundary; a
+    tool_use block that does not fit is dropped (its arguments would be incomplete JSON), and nothing
+    after it is emitted.
+    """
+    if _TOKENIZER.count(compact(content)) <= budget:
+        return content, False
+    kept: list[dict[str, Any]] = []
+    for block in content:
+        if _TOKENIZER.count(compact([*kept, block])) <= budget:
+            kept.append(block)
+            continue
+        if block.get("type") == "text":
+            encoding = get_encoding(_TOKENIZER.encoding)
+            tokens = encoding.encode(str(block.get("text", "")), disallowed_special=())
+            low, high = 0, len(tokens)
+            while low < high:  # the longest prefix whose block still fits
+                mid = (low + high + 1) // 2
+                if _TOKENIZER.count(compact([*kept, {**block, "text": encoding.decode(tokens[:mid])}])) <= budget:
+                    low = mid
+                else:
+                    high = mid - 1
+            if low:
+                kept.append({**block, "text": encoding.decode(tokens[:low])})
+        break
+    return kept, True
+
+
+Check = Callable[[Mapping[str, Any], Turn], None]
+"""Inspects a request and the turn a policy chose for it; raises PolicyError to refuse the turn."""
+
+
 class ScriptedAPI:
     """A threaded HTTP server on an ephemeral 127.0.0.1 port that answers the Messages API from a policy.
 
     Use as a context manager; ``records`` lists every exchange in order.
+
+    Like the real API, an answer never exceeds the request's ``max_tokens``: the turn is cut
+    (:func:`cut_to_budget`), ``stop_reason`` is ``max_tokens`` and ``usage.output_tokens`` is
+    ``max_tokens``. ``check`` (optional) vets every turn before it is sent (see
+    ``support.honest_models.honesty_check``). ``tool_use_prompt`` (optional) returns the tokens the
+    provider adds to ``usage.input_tokens`` for a request that sends tools (its documented tool-use
+    system prompt); by default nothing is added and ``usage.input_tokens`` is :func:`request_tokens`.
     """
 
-    def __init__(self, policy: Policy | None = None, *, api_keys: Collection[str] | None = None) -> None:
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        *,
+        api_keys: Collection[str] | None = None,
+        check: Check | None = None,
+        tool_use_prompt: Callable[[Mapping[str, Any]], int] | None = None,
+    ) -> None:
         self.policy = policy
+        self.check = check
+        self.tool_use_prompt = tool_use_prompt
         self.api_keys = frozenset(api_keys) if api_keys is not None else None  # None: any non-empty key
         self._records: list[Record] = []
         self._lock = threading.Lock()
@@ -521,6 +571,13 @@ class ScriptedAPI:
     def billed_output_tokens(self) -> int:
         return sum(r.output_tokens or 0 for r in self.message_records() if r.status == 200)
 
+    def log_lines(self) -> list[str]:
+        """One JSON line per `/v1/messages` call: ``{"request": <body>, "response": <body>}``, in order."""
+        return [
+            json.dumps({"request": r.request, "response": r.response}, ensure_ascii=False)
+            for r in self.message_records()
+        ]
+
     # request handling (called from handler threads) -------------------------------------------
     def _next_id(self, kind: str) -> str:
         with self._lock:
@@ -556,6 +613,8 @@ class ScriptedAPI:
                 raise _Failure(400, "invalid_request_error", f"body is not JSON: {exc}") from exc
             request = _validate(body, create=path == "/v1/messages")
             input_tokens = request_tokens(request)
+            if self.tool_use_prompt is not None and request.get("tools"):
+                input_tokens += self.tool_use_prompt(request)
             if path == "/v1/messages/count_tokens":
                 answer: dict[str, Any] = {"input_tokens": input_tokens}
                 self._record(
@@ -565,6 +624,8 @@ class ScriptedAPI:
             if self.policy is None:
                 raise PolicyError("no policy is installed for /v1/messages")
             turn = self.policy.respond(request)
+            if self.check is not None:
+                self.check(request, turn)
             content: list[dict[str, Any]] = []
             if turn.text:
                 content.append({"type": "text", "text": turn.text})
@@ -577,14 +638,20 @@ class ScriptedAPI:
                         "input": dict(call.input),
                     }
                 )
-            output_tokens = max(1, _TOKENIZER.count(compact(content)))
+            stop_reason: StopReason = turn.stop_reason
+            content, cut = cut_to_budget(content, int(request["max_tokens"]))
+            if cut:
+                stop_reason = "max_tokens"
+                output_tokens = int(request["max_tokens"])
+            else:
+                output_tokens = max(1, _TOKENIZER.count(compact(content)))
             answer = {
                 "id": self._next_id("msg"),
                 "type": "message",
                 "role": "assistant",
                 "model": request["model"],
                 "content": content,
-                "stop_reason": turn.stop_reason,
+                "stop_reason": stop_reason,
                 "stop_sequence": None,
                 "usage": {
                     "input_tokens": input_tokens,

@@ -2,7 +2,8 @@
 """Runtime of a generated `servers` package: MCP sessions, the host bridge and `ToolError` (needs only mcp and pydantic).
 
 A call goes to the first of: a transport installed with `set_transport(fn)` (a host in the same process),
-the bridge socket named by $CFMIGRATE_BRIDGE (sandboxed code; newline-delimited JSON, see below), or an
+the bridge (sandboxed code: the pre-connected socket whose fd is in $CFMIGRATE_BRIDGE_FD, or a socket
+path in $CFMIGRATE_BRIDGE; newline-delimited JSON, see below), or an
 MCP session opened on first use from the launch spec in `_servers.json` and reused (stdio or streamable
 HTTP). Environment and header values are read from `os.environ` by name when a session opens (a header's
 value from the variable named like the header, else the upper-snake form: `X-Api-Key` -> X_API_KEY); the
@@ -26,6 +27,7 @@ import functools
 import json
 import os
 import re
+import socket
 import tempfile
 import threading
 import weakref
@@ -246,7 +248,7 @@ async def call_tool(
             raise ToolError(
                 server_id, tool_name, _describe(exc), kind="transport"
             ) from exc
-    elif os.environ.get("CFMIGRATE_BRIDGE"):
+    elif os.environ.get("CFMIGRATE_BRIDGE_FD") or os.environ.get("CFMIGRATE_BRIDGE"):
         result = await _bridge().call(server_id, tool_name, arguments)
     else:
         result = await _mcp_call(server_id, tool_name, arguments)
@@ -638,6 +640,25 @@ class _Bridge:
     async def call(
         self, server: str, tool: str, arguments: dict[str, Any]
     ) -> ToolResult:
+        if os.environ.get("CFMIGRATE_BRIDGE_FD"):
+            request = {"server": server, "tool": tool, "arguments": arguments}
+            try:
+                expected, line = await asyncio.to_thread(_fd_exchange, request)
+            except TimeoutError:
+                raise ToolError(server, tool, f"no answer from the host within {_timeout('call'):g} s",
+                                kind="timeout") from None  # fmt: skip
+            except (OSError, ValueError, TypeError, RecursionError) as exc:
+                raise ToolError(
+                    server, tool, f"bridge: {_describe(exc)}", kind="transport"
+                ) from None
+            reply = _parse_reply(server, tool, "bridge", line, expected)
+        else:
+            reply = await self._path_call(server, tool, arguments)
+        return _reply_result(server, tool, reply)
+
+    async def _path_call(
+        self, server: str, tool: str, arguments: dict[str, Any]
+    ) -> dict[str, Any]:
         path = os.environ.get("CFMIGRATE_BRIDGE", "")
         async with self._lock:
             try:
@@ -666,37 +687,73 @@ class _Bridge:
                 raise ToolError(
                     server, tool, f"bridge {path}: {_describe(exc)}", kind="transport"
                 ) from None
-            if not line:
-                self.close()
-                raise ToolError(
-                    server,
-                    tool,
-                    f"bridge {path}: the host closed the connection",
-                    kind="transport",
-                )
             try:
-                reply = json.loads(line)
-                if not isinstance(reply, dict) or reply.get("id") != self._next:
-                    raise ValueError(
-                        f"reply id {reply.get('id') if isinstance(reply, dict) else None!r}"
-                    )
-            except ValueError as exc:
+                return _parse_reply(server, tool, f"bridge {path}", line, self._next)
+            except ToolError:
                 self.close()
-                raise ToolError(
-                    server, tool, f"bridge {path}: bad reply ({exc})", kind="transport"
-                ) from None
-        if reply.get("ok"):
-            return ToolResult.from_wire(reply.get("result") or {})
-        error = reply.get("error") or {}
-        kind = _BRIDGE_KINDS.get(str(error.get("kind")), "mcp")
-        code = error.get("code") if isinstance(error.get("code"), int) else None
-        raise ToolError(
-            server,
-            tool,
-            str(error.get("message") or "the host refused the call"),
-            code=code,
-            kind=kind,
+                raise
+
+
+_fd_lock = threading.Lock()
+_fd_state: dict[str, Any] = {}
+
+
+def _fd_exchange(request: dict[str, Any]) -> tuple[int, bytes]:
+    """One request and its reply over the pre-connected bridge socket (one at a time per process)."""
+    with _fd_lock:
+        if "sock" not in _fd_state:
+            sock = socket.socket(fileno=int(os.environ["CFMIGRATE_BRIDGE_FD"]))
+            _fd_state.update(sock=sock, file=sock.makefile("rb"), next=0)
+        sock, file = _fd_state["sock"], _fd_state["file"]
+        sock.settimeout(_timeout("call"))
+        _fd_state["next"] += 1
+        expected = _fd_state["next"]
+        sock.sendall(
+            json.dumps({"id": expected, **request}, ensure_ascii=False).encode() + b"\n"
         )
+        while True:  # a reply that arrives after its call timed out is skipped
+            line: bytes = file.readline(1 << 26)
+            try:
+                got = json.loads(line).get("id") if line else None
+            except (ValueError, AttributeError):
+                got = None
+            if not isinstance(got, int) or got >= expected:
+                return expected, line
+
+
+def _parse_reply(
+    server: str, tool: str, where: str, line: bytes, expected: int
+) -> dict[str, Any]:
+    if not line:
+        raise ToolError(
+            server, tool, f"{where}: the host closed the connection", kind="transport"
+        )
+    try:
+        reply = json.loads(line)
+        if not isinstance(reply, dict) or reply.get("id") != expected:
+            raise ValueError(
+                f"reply id {reply.get('id') if isinstance(reply, dict) else None!r}"
+            )
+    except ValueError as exc:
+        raise ToolError(
+            server, tool, f"{where}: bad reply ({exc})", kind="transport"
+        ) from None
+    return reply
+
+
+def _reply_result(server: str, tool: str, reply: dict[str, Any]) -> ToolResult:
+    if reply.get("ok"):
+        return ToolResult.from_wire(reply.get("result") or {})
+    error = reply.get("error") or {}
+    kind = _BRIDGE_KINDS.get(str(error.get("kind")), "mcp")
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    raise ToolError(
+        server,
+        tool,
+        str(error.get("message") or "the host refused the call"),
+        code=code,
+        kind=kind,
+    )
 
 
 _BRIDGE_KINDS: dict[str, ErrorKind] = {

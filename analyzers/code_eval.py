@@ -1259,6 +1259,39 @@ class ModuleAnalysis:
         self.decls.append(decl)
         return len(self.decls) - 1
 
+    def _toolset_decl(self, call: cst.Call, name: str | None) -> frozenset[int]:
+        """The server a pydantic-ai `MCPToolset(...)` connects to: a FastMCP stdio/HTTP transport or a URL.
+
+        Anything else (a script path FastMCP guesses a launcher for, a pre-built client) stays unknown.
+        """
+        origin = "code:pydantic_ai.MCPToolset"
+        target = self._arg(call, 0, "client")
+        index: int | None = None
+        inner = self.api_of(target.func) if isinstance(target, cst.Call) else None
+        if isinstance(target, cst.Call) and inner == "fastmcp.StdioTransport":
+            index = self._decl_from_kwargs(
+                call,
+                origin,
+                kind="stdio",
+                command=self._arg(target, 0, "command"),
+                args=self._arg(target, 1, "args"),
+                env=self._arg(target, 2, "env"),
+                cwd=self._arg(target, 3, "cwd"),
+                name=name,
+            )
+        elif isinstance(target, cst.Call) and inner == "fastmcp.StreamableHttpTransport":
+            index = self._decl_from_kwargs(
+                call,
+                origin,
+                kind="http",
+                url=self._arg(target, 0, "url"),
+                headers=self._arg(target, 1, "headers"),
+                name=name,
+            )
+        elif target is not None and (self._str(target) or "").startswith(("http://", "https://")):
+            index = self._decl_from_kwargs(call, origin, kind="http", url=target, name=name)
+        return frozenset({index}) if index is not None else frozenset()
+
     def _decl_from_kwargs(
         self,
         call: cst.Call,
@@ -1533,6 +1566,8 @@ class ModuleAnalysis:
                     name=name,
                 )
             return Obj("pydantic_ai.MCPServer", frozenset({index}) if index is not None else frozenset())
+        if api == "pydantic_ai.MCPToolset":  # pydantic-ai 2.x: a FastMCP transport (or a URL) per toolset
+            return Obj("pydantic_ai.MCPServer", self._toolset_decl(call, self._str(kw.get("id"))))
         if api == "pydantic_ai.load_mcp_servers":
             configs = self._config_refs(self._arg(call, 0, "config_path"))
             self._emit(call, Event("config", api, line, configs=configs))

@@ -114,7 +114,7 @@ FRAMEWORK_MCP_SERVERS: dict[str, str] = {
     },
     **{
         f"pydantic_ai.mcp.{cls}": "pydantic-ai"
-        for cls in ("MCPServerStdio", "MCPServerSSE", "MCPServerStreamableHTTP", "MCPServerHTTP")
+        for cls in ("MCPServerStdio", "MCPServerSSE", "MCPServerStreamableHTTP", "MCPServerHTTP", "MCPToolset")
     },
 }
 _CONTAINER_ANNOTATIONS = {

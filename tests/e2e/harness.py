@@ -340,6 +340,7 @@ class Case:
     env: Mapping[str, str] = field(default_factory=dict)
     pending: str = ""  # a known gap in cfmigrate this case still shows (the test is an expected failure)
     provider: str = "anthropic"  # the model API the agent talks to: "anthropic" or "openai" (both OpenAI shapes)
+    not_run: str = ""  # why the agent cannot run here (its library cannot be installed): migrate is still checked
 
     @classmethod
     def load(cls, folder: Path) -> Case:
@@ -356,6 +357,7 @@ class Case:
             env=data.get("env", {}),
             pending=data.get("pending", ""),
             provider=data.get("provider", "anthropic"),
+            not_run=data.get("not_run", ""),
         )
 
 

@@ -48,6 +48,8 @@ def _render(tool: ToolDef, provider: Provider) -> dict[str, Any]:
     if provider == "openai-responses":
         return {"type": "function", **render_tool(tool, "openai")["function"]}
     return render_tool(tool, provider)
+
+
 CODE_TOOL = "execute_code"
 MAX_LISTED_SERVERS = 12
 
@@ -324,7 +326,9 @@ class CodeMode:
     def tool_definitions(self, provider: Provider = "anthropic") -> list[dict[str, Any]]:
         """The tools to pass to the model API: the code tool, then any kept direct tools (plain dicts)."""
         if provider not in _PROVIDERS:
-            raise CodeModeError(f"provider must be one of {', '.join(map(repr, _PROVIDERS))}, not {provider!r}")
+            raise CodeModeError(
+                f"provider must be one of {', '.join(map(repr, _PROVIDERS))}, not {provider!r}"
+            )
         tools = [self.code_tool(provider)]
         tools.extend(_render(kept.definition, provider) for _, kept in sorted(self.kept.items()))
         return tools

@@ -267,10 +267,13 @@ class FrameworkAgents(MigrationRule):
         same approval step, which the rewrite cannot derive, so the agent is left as it is.
         """
         given = next(
-            (a.value for a in ctor.args if a.keyword is not None and a.keyword.value == "require_approval"), None
+            (a.value for a in ctor.args if a.keyword is not None and a.keyword.value == "require_approval"),
+            None,
         )
-        if given is None or string_value(given) == "never" or (
-            isinstance(given, cst.Name) and given.value == "None"
+        if (
+            given is None
+            or string_value(given) == "never"
+            or (isinstance(given, cst.Name) and given.value == "None")
         ):
             return
         raise _NotSafe(

@@ -339,8 +339,8 @@ class Case:
     reason: str = ""  # for "manual": words the report must contain
     env: Mapping[str, str] = field(default_factory=dict)
     pending: str = ""  # a known gap in cfmigrate this case still shows (the test is an expected failure)
-    provider: str = "anthropic"  # the model API the agent talks to: "anthropic" or "openai" (both OpenAI shapes)
-    not_run: str = ""  # why the agent cannot run here (its library cannot be installed): migrate is still checked
+    provider: str = "anthropic"  # the model API: "anthropic" or "openai" (Chat Completions and Responses)
+    not_run: str = ""  # why the agent cannot run here (a library that cannot be installed)
 
     @classmethod
     def load(cls, folder: Path) -> Case:

@@ -28,7 +28,9 @@ async def main(task: str) -> None:
         tool_filter=create_static_tool_filter(blocked_tool_names=["delete_ticket"]),
         require_approval="always",
     ) as helpdesk:
-        await helpdesk.call_tool("create_ticket", {"title": "Projector in room 7 flickers", "body": "Since 10:15."})
+        await helpdesk.call_tool(
+            "create_ticket", {"title": "Projector in room 7 flickers", "body": "Since 10:15."}
+        )
         agent = Agent(
             name="Operator",
             instructions="You run the help desk queue. Triage the newest open ticket.",

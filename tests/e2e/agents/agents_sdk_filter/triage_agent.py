@@ -24,7 +24,9 @@ async def main(task: str) -> None:
         cache_tools_list=True,
     ) as helpdesk:
         # The pager opens a ticket before the agent is asked anything.
-        await helpdesk.call_tool("create_ticket", {"title": "Coffee machine leaks", "body": "Kitchen, 2nd floor."})
+        await helpdesk.call_tool(
+            "create_ticket", {"title": "Coffee machine leaks", "body": "Kitchen, 2nd floor."}
+        )
         agent = Agent(
             name="Triage",
             instructions="You triage the help desk queue. Act on the newest open ticket only.",

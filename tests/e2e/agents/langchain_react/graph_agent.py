@@ -24,7 +24,9 @@ async def main(task: str) -> None:
     client = MultiServerMCPClient(SERVERS)
     async with client.session("helpdesk") as session:
         # The nightly sync files a ticket before anyone asks the agent.
-        await session.call_tool("create_ticket", {"title": "Shared drive is read-only", "body": "Finance team."})
+        await session.call_tool(
+            "create_ticket", {"title": "Shared drive is read-only", "body": "Finance team."}
+        )
     tools = await client.get_tools()
     agent = create_react_agent(ChatOpenAI(model="gpt-5-mini"), tools)
     result = await agent.ainvoke({"messages": [("user", task)]})

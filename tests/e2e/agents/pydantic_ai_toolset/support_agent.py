@@ -26,7 +26,9 @@ agent = Agent(
 async def main(task: str) -> None:
     async with agent:
         # The monitoring hook files a ticket before the agent is asked anything.
-        await helpdesk.direct_call_tool("create_ticket", {"title": "Wi-Fi down in lab 2", "body": "All devices."})
+        await helpdesk.direct_call_tool(
+            "create_ticket", {"title": "Wi-Fi down in lab 2", "body": "All devices."}
+        )
         result = await agent.run(task)
         print(result.output)
 

@@ -204,7 +204,7 @@ def test_code_calls_tools_through_the_generated_wrappers(
             )
             assert not result.is_error and not result.isError, result.text
             assert result.text == f"over the bridge | over the bridge | {len(SERVER_TOKEN)}"
-            assert result.content[0].text == result.text and result.structured_content is None
+            assert result.content[0].text == result.text and result.structured_content == {"output": result.text}
             assert result.to_anthropic("toolu_1") == {
                 "type": "tool_result",
                 "tool_use_id": "toolu_1",

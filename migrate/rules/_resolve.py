@@ -822,6 +822,10 @@ class Resolver:
         if declared_t not in (_SKIP, UNKNOWN) and declared_t.kind not in ("list", "dict"):
             return declared_t
         values = [self.type_of(e) for kind, e in evidence if kind == "value"]
+        if values and all(
+            v.kind == "cm_tools" for v in values
+        ):  # `tools: list[dict] = code_mode.tool_definitions()`
+            return values[0]
         base = join([*values, declared_t])
         muts = [(k, e) for k, e in evidence if k in ("append", "extend", "setitem", "update")]
         if muts and (base is _SKIP or base.kind in ("list", "dict")):

@@ -168,7 +168,14 @@ class Triage:
         return f"TRIAGED {final['id']} ({final['title']}) priority={final['priority']}{extra}"
 
 
-SCENARIOS: dict[str, Scenario] = {"triage": Triage(), "triage-kb": Triage(kb=True)}
+SCENARIOS: dict[str, Scenario] = {
+    "triage": Triage(),
+    "triage-kb": Triage(
+        kb=True,
+        task="Triage the newest open helpdesk ticket: acknowledge it, raise its priority and draft a known-issue "
+        "article in the knowledge base.",
+    ),
+}
 
 
 def _parse(text: str | None, step: str) -> Any:

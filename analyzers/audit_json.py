@@ -59,8 +59,10 @@ class _Reader:
             raise self._fail(key, "must be an integer")
         return value
 
-    def number(self, key: str) -> float:
-        value = self.raw(key)
+    def number(self, key: str, optional: bool = False) -> Any:
+        value = self.data.get(key) if optional else self.raw(key)
+        if value is None and optional:
+            return None
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise self._fail(key, "must be a number")
         return float(value)
@@ -97,8 +99,8 @@ def _tool(r: _Reader) -> ToolFigure:
         r.text("server"),
         r.text("tool"),
         r.integer("tokens"),
-        r.integer("description_tokens"),
-        r.integer("schema_tokens"),
+        r.integer("description_tokens", optional=True),
+        r.integer("schema_tokens", optional=True),
     )
 
 
@@ -115,6 +117,9 @@ def _server(r: _Reader) -> ServerFigure:
         tools=tuple(_tool(t) for t in r.items("tools")),
         package=r.text("package", optional=True),
         note=r.text("note", optional=True) or "",
+        measured_tokens=r.integer("measured_tokens", optional=True),
+        preamble_tokens=r.integer("preamble_tokens", optional=True),
+        aliases=r.texts("aliases"),
     )
 
 
@@ -128,10 +133,13 @@ def _workflow(r: _Reader | None) -> WorkflowFigure | None:
         billed_before=r.integer("billed_before"),
         requests_after=r.integer("requests_after"),
         billed_after=r.integer("billed_after"),
+        before_basis=r.text("before_basis", optional=True) or "",
+        after_basis=r.text("after_basis", optional=True) or "",
     )
 
 
 def _agent(r: _Reader) -> AgentFigure:
+    breakdown = r.obj("breakdown")
     return AgentFigure(
         name=r.text("name"),
         source=r.text("source"),
@@ -141,27 +149,32 @@ def _agent(r: _Reader) -> AgentFigure:
         servers=r.texts("servers"),
         servers_basis=r.text("servers_basis"),
         unknown_servers=r.texts("unknown_servers"),
-        tool_count=r.integer("tool_count"),
-        threshold=r.text("threshold"),
-        definition_tokens=r.integer("definition_tokens"),
-        overhead_tokens=r.integer("overhead_tokens"),
+        tool_count=r.integer("tool_count", optional=True),
+        tool_count_is_lower_bound=bool(r.data.get("tool_count_is_lower_bound", False)),
+        threshold=r.text("threshold", optional=True),
+        definition_tokens=r.integer("definition_tokens", optional=True),
+        overhead_tokens=r.integer("overhead_tokens", optional=True),
         overhead_note=r.text("overhead_note"),
         system_prompt_tokens=r.integer("system_prompt_tokens"),
-        per_request_tokens=r.integer("per_request_tokens"),
-        code_mode_tokens=r.integer("code_mode_tokens"),
-        reduction=r.number("reduction"),
+        tool_context_tokens=r.integer("tool_context_tokens", optional=True),
+        per_request_tokens=r.integer("per_request_tokens", optional=True),
+        code_mode_tokens=r.integer("code_mode_tokens", optional=True),
+        code_mode_per_request_tokens=r.integer("code_mode_per_request_tokens", optional=True),
+        deferred_tokens=r.integer("deferred_tokens", optional=True),
+        deferred_note=r.text("deferred_note", optional=True) or "",
+        reduction=r.number("reduction", optional=True),
         decision=r.text("decision"),
         reasons=r.texts("reasons"),
-        price_per_mtok=r.number("price_per_mtok"),
+        basis=r.text("basis", optional=True) or "",
+        price_per_mtok=r.number("price_per_mtok", optional=True),
         price_source=r.text("price_source"),
-        monthly_cost_before=r.number("monthly_cost_before"),
-        monthly_cost_after=r.number("monthly_cost_after"),
-        monthly_waste=r.number("monthly_waste"),
+        monthly_cost_before=r.number("monthly_cost_before", optional=True),
+        monthly_cost_after=r.number("monthly_cost_after", optional=True),
+        monthly_waste=r.number("monthly_waste", optional=True),
         code_mode=r.flag("code_mode"),
         workflow=_workflow(r.obj("workflow")),
         tool_sequence=r.texts("tool_sequence"),
-        code_mode_per_request_tokens=r.integer("code_mode_per_request_tokens", optional=True)
-        or r.integer("code_mode_tokens") + r.integer("system_prompt_tokens"),
+        breakdown={k: int(v) for k, v in breakdown.data.items()} if breakdown is not None else {},
     )
 
 
@@ -201,6 +214,7 @@ def audit_from_json(data: Any, where: str) -> AuditReport:
         problems=tuple(_problem(p) for p in r.items("problems")),
         files_scanned=r.integer("files_scanned"),
         totals=totals,
+        tool_scripts=tuple(t.data for t in r.items("tool_scripts")),
     )
 
 

@@ -17,8 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cfmigrate.analyzers.code import MAX_FILE_BYTES, PythonFacts, analyze_python, is_relevant
 from cfmigrate.analyzers.configs import is_config_candidate, parse_config_file
 from cfmigrate.analyzers.manifests import HEAD_BYTES, is_manifest_candidate, load_manifest_file, match_catalog
 from cfmigrate.analyzers.model import (
@@ -33,6 +33,9 @@ from cfmigrate.analyzers.model import (
 from cfmigrate.analyzers.naming import to_identifier
 from cfmigrate.analyzers.snapshots import read_snapshots
 from cfmigrate.analyzers.walk import Walker
+
+if TYPE_CHECKING:  # the code scanner (libcst) is imported only when there are Python files to scan
+    from cfmigrate.analyzers.code import PythonFacts
 
 __all__ = ["PARALLEL_MIN_FILES", "PARALLEL_MIN_TREE", "discover"]
 
@@ -58,6 +61,8 @@ class _Scan:
 
 
 def _read_python(path: str, rel: str) -> tuple[bytes | None, int, Problem | None]:
+    from cfmigrate.analyzers.code import MAX_FILE_BYTES
+
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -106,6 +111,10 @@ class _PyResult:
 def _python_batch(batch: Sequence[tuple[str, str]], analyze: bool = True) -> _PyResult:
     """Read a batch of (absolute path, rel) files, prefilter them, and parse the few that pass."""
     out = _PyResult()
+    if not batch:
+        return out
+    from cfmigrate.analyzers.code import analyze_python, is_relevant
+
     for path, rel in batch:
         data, size, problem = _read_python(path, rel)
         out.bytes += size
@@ -145,6 +154,8 @@ def _python(files: list[tuple[str, str]], jobs: int | None) -> _PyResult:
     """Prefilter and parse every Python file: in this process for small trees, in worker processes for large ones."""
     workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
     total = _PyResult()
+    if not files:  # nothing to scan: the code scanner is not even imported
+        return total
     if workers > 1 and len(files) >= PARALLEL_MIN_TREE:
         # large tree: reading and prefiltering dominate, so they are spread over the workers too
         size = max(64, len(files) // (workers * 8))

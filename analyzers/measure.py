@@ -607,7 +607,9 @@ def measure(
         else:
             tool_context = None
         reduction: float | None = None
-        if tool_context and code_tokens is not None and not agent.code_mode:
+        if agent.code_mode and code_tokens is not None:
+            reduction = 0.0  # already there: nothing left to cut
+        elif tool_context and code_tokens is not None:
             reduction = round((tool_context - code_tokens) / tool_context, 4)
         decision, reasons = _decide(agent, figs, basis, tool_count, lower, reduction)
         deferred, deferred_note = (

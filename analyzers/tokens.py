@@ -155,3 +155,46 @@ def tool_cost(tool: ToolDef, provider: Provider, tokenizer: Tokenizer) -> ToolCo
     total = tokenizer.count(compact(render_tool(tool, provider)))
     description = tokenizer.count(compact(tool.description)) if tool.description else 0
     return ToolCost(tool=tool.name, total=total, description=min(description, total))
+
+
+class CachedCounts:
+    """An offline tokenizer whose counts persist between runs (keyed by the text's sha256), so a
+    warm audit never loads the vocabulary. Exact for what it wraps: a count is only ever reused."""
+
+    MAX_ENTRIES = 200_000
+
+    def __init__(self, inner: BpeTokenizer) -> None:
+        self.inner = inner
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        self.path = Path(base) / "cfmigrate" / "counts" / f"{inner.encoding}.json"
+        try:
+            loaded = json.loads(self.path.read_text())
+            self._counts: dict[str, int] = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            self._counts = {}
+        self._new = 0
+
+    @property
+    def label(self) -> str:
+        return self.inner.label
+
+    def count(self, text: str) -> int:
+        key = hashlib.sha256(text.encode()).hexdigest()[:32]
+        found = self._counts.get(key)
+        if isinstance(found, int):
+            return found
+        value = self.inner.count(text)
+        self._counts[key] = value
+        self._new += 1
+        return value
+
+    def save(self) -> None:
+        """Write new counts back (a read-only home only costs speed)."""
+        if not self._new or len(self._counts) > self.MAX_ENTRIES:
+            return
+        try:
+            from cfmigrate.analyzers.files import atomic_write_text
+
+            atomic_write_text(self.path, json.dumps(self._counts, separators=(",", ":")))
+        except OSError:
+            pass

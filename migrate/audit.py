@@ -16,7 +16,7 @@ from cfmigrate.analyzers.files import atomic_write_text
 from cfmigrate.analyzers.measure import AuditReport, CodeModeCosts, load_trace, measure
 from cfmigrate.analyzers.model import Inventory, Manifest, Problem
 from cfmigrate.analyzers.settings import Settings, load_settings
-from cfmigrate.analyzers.tokens import ENCODINGS, BpeTokenizer, Provider, Tokenizer
+from cfmigrate.analyzers.tokens import ENCODINGS, BpeTokenizer, CachedCounts, Provider, Tokenizer
 
 
 class AuditError(Exception):
@@ -63,7 +63,7 @@ def merged_options(root: Path, opts: AuditOptions) -> tuple[AuditOptions, Settin
 
 def make_tokenizer(name: str, model: str | None, timeout: float | None = None) -> Tokenizer:
     if name in ENCODINGS:
-        return BpeTokenizer(name)
+        return CachedCounts(BpeTokenizer(name))
     if name == "anthropic":
         if not model:
             raise AuditError("--tokenizer anthropic needs --model (e.g. --model claude-sonnet-5)")
@@ -249,6 +249,8 @@ def run_audit(root: Path, opts: AuditOptions | None = None) -> AuditReport:
         price_source=price_source,
         exact=exact,  # type: ignore[arg-type]
     )
+    if isinstance(tok, CachedCounts):
+        tok.save()
     return report
 
 

@@ -172,3 +172,40 @@ def test_exact_tokenizer_without_a_key_is_one_clear_line(tmp_path: Path) -> None
     )
     assert proc.returncode == 2
     assert "ANTHROPIC_API_KEY" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_settings_values_pass_the_flags_checks(tmp_path: Path) -> None:
+    for line, words in (
+        ("price = -1.0", "price = -1.0 is out of range"),
+        ("requests-per-day = 0", "requests-per-day = 0 is out of range"),
+        ('tokenizer = "gpt2"', "is not a tokenizer"),
+    ):
+        (tmp_path / "pyproject.toml").write_text(f"[tool.cfmigrate]\n{line}\n")
+        result = runner.invoke(app, ["audit", str(tmp_path), "-f", "json"])
+        assert result.exit_code == 2, result.output
+        assert "pyproject.toml" in result.stderr and words in result.stderr
+
+
+def test_output_never_creates_folders_and_json_suffix_implies_json(tmp_path: Path) -> None:
+    seed = str(FIXTURES / "seed-scenario")
+    missing = runner.invoke(app, ["audit", seed, "-o", str(tmp_path / "nope" / "r.json")])
+    assert missing.exit_code == 2 and "does not exist" in missing.stderr
+    assert not (tmp_path / "nope").exists()
+    ok = runner.invoke(app, ["audit", seed, "-o", str(tmp_path / "r.json")])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads((tmp_path / "r.json").read_text())["schema"] == "cfmigrate.audit/1"
+    clash = runner.invoke(app, ["audit", seed, "-f", "table", "-o", str(tmp_path / "t.json")])
+    assert clash.exit_code == 2 and "-f json" in clash.stderr
+
+
+def test_fail_over_names_the_agent_and_compares_tool_context() -> None:
+    data = audit_json(FIXTURES / "seed-scenario")
+    (agent,) = [a for a in data["agents"] if a["source"].startswith("agent.py")]
+    context = agent["tool_context_tokens"]
+    assert context == agent["definition_tokens"] + agent["overhead_tokens"]
+    assert agent["per_request_tokens"] == context + agent["system_prompt_tokens"]
+    seed = str(FIXTURES / "seed-scenario")
+    over = runner.invoke(app, ["audit", seed, "--fail-over", str(context - 1), "-f", "json"])
+    assert over.exit_code == 1 and agent["name"] in over.stderr
+    # the gate is the tool context, not the per-request total with the system prompt
+    assert runner.invoke(app, ["audit", seed, "--fail-over", str(context), "-f", "json"]).exit_code == 0

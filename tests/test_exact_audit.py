@@ -107,7 +107,7 @@ def test_every_failed_answer_is_one_line_and_exit_2(api_env, small_repo: Path, f
         api_env(server)
         result = runner.invoke(
             app,
-            ["audit", str(small_repo), "--tokenizer", "anthropic", "--model", MODEL, "--timeout", "0.3", "-f", "json"],
+            ["audit", str(small_repo), "--tokenizer", "anthropic", "--model", MODEL, "--timeout", "0.3" if fault == "hang" else "20", "-f", "json"],
         )
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()

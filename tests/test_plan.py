@@ -98,6 +98,7 @@ def mission_report() -> AuditReport:
         name="mission_agent",
         definition_tokens=150_000 - a.overhead_tokens,
         per_request_tokens=150_000,
+        tool_context_tokens=150_000,
         code_mode_tokens=2_000,
         reduction=round(148_000 / 150_000, 4),
         decision="hybrid",

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from cfmigrate.analyzers.compare import Task
-from cfmigrate.analyzers.measure import DAYS_PER_MONTH, AuditReport
+from cfmigrate.analyzers.measure import DAYS_PER_MONTH, AgentFigure, AuditReport
 from cfmigrate.generators.plan.model import (
     DECISION_TEXT,
     DEFAULT_SANDBOX_PER_MONTH,
@@ -43,18 +43,37 @@ def _ratio(part: int, whole: int) -> float:
     return 0.0 if whole <= 0 else part / whole
 
 
+def priced(a: AgentFigure, price: float | None) -> bool:
+    """Whether every figure the plan needs for this agent is known (nothing is filled in)."""
+    return (
+        a.tool_context_tokens is not None
+        and a.per_request_tokens is not None
+        and a.code_mode_tokens is not None
+        and a.reduction is not None
+        and (price is not None or a.price_per_mtok is not None)
+    ) or a.decision == "already-code-mode" and a.code_mode_tokens is not None and (
+        price is not None or a.price_per_mtok is not None
+    )
+
+
 def _rows(report: AuditReport, requests_per_day: int, price: float | None) -> tuple[AgentRow, ...]:
+    """One row per agent whose figures are all known; the others are left out (and counted)."""
     rows: list[AgentRow] = []
     for index, a in enumerate(report.agents):
-        context = a.per_request_tokens - a.system_prompt_tokens  # the tool context the audit prices
+        if not priced(a, price):
+            continue
+        assert a.tool_context_tokens is not None and a.per_request_tokens is not None
+        assert a.code_mode_tokens is not None
+        context = a.tool_context_tokens  # the tool context the audit prices (the one "cut" base)
         per_mtok = a.price_per_mtok if price is None else price
+        assert per_mtok is not None
         price_source = a.price_source if price is None else "--price"
         migrate = a.decision in MIGRATE
         after = a.code_mode_tokens if migrate else context
         month = DAYS_PER_MONTH
         w = a.workflow
         ratio: float | None
-        if w is not None and w.basis.startswith("trace") and w.billed_before > 0:
+        if w is not None and w.before_basis.startswith("measured") and w.billed_before > 0:
             ratio = min(1.0, _ratio(w.requests_before * context, w.billed_before))
             basis = "from the trace: tool context x requests / billed input per task"
         elif a.system_prompt_tokens > 0:
@@ -83,7 +102,7 @@ def _rows(report: AuditReport, requests_per_day: int, price: float | None) -> tu
                 per_request_tokens=a.per_request_tokens,
                 tool_context_tokens=context,
                 code_mode_tokens=a.code_mode_tokens,
-                reduction=a.reduction,
+                reduction=a.reduction or 0.0,
                 overhead_ratio=ratio,
                 overhead_ratio_basis=basis,
                 workflow_basis=workflow_text(w, a.tool_sequence) if w is not None else "",
@@ -355,6 +374,12 @@ def build_plan(
     if kept and top is not None:
         summary.append("Stay on direct MCP: " + ", ".join(f"`{a.name}`" for a in kept) + ".")
     notes: list[str] = []
+    left_out = len(report.agents) - len(agents)
+    if left_out:
+        notes.append(
+            f"{left_out} of {len(report.agents)} agents are left out of this plan and its money: their "
+            "servers, tools or price are unknown (see `cfmigrate audit`; --connect or --price fill them in)"
+        )
     if (
         trace is not None
         and top is not None

@@ -23,7 +23,7 @@ from cfmigrate.generators.plan.model import (
 
 def workflow_text(w: WorkflowFigure, sequence: Sequence[str] = ()) -> str:
     """One sentence on a workflow's billed input before and after, in Markdown."""
-    if w.basis.startswith("trace"):
+    if w.before_basis.startswith("measured"):
         seen = f"the logged tasks take {w.requests_before} requests and bill {w.billed_before:,} input tokens on direct MCP"
     else:
         calls = f" (`{'` → `'.join(sequence)}`)" if sequence else ""
@@ -43,7 +43,7 @@ def basis_words(w: WorkflowFigure | None) -> str:
         return ""
     if w.basis.startswith("literal"):
         return "tool results are not visible in code, so the real direct-MCP figure is higher"
-    if w.basis.startswith("trace"):
+    if w.before_basis.startswith("measured"):
         return "direct MCP " + w.basis.replace("trace:", "from the log:", 1) + "; code mode projected"
     return w.basis
 

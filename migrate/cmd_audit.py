@@ -39,13 +39,17 @@ def audit(
     format: Annotated[
         Format | None,
         typer.Option(
-            "--format", "-f", help="Output: table (terminal), json, markdown (default: from -o's suffix, else table)."
+            "--format",
+            "-f",
+            help="Output: table (terminal), json, markdown (default: from -o's suffix, else table).",
         ),
     ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write the report to this file (its folder must exist; .json implies json)."
+            "--output",
+            "-o",
+            help="Write the report to this file (its folder must exist; .json implies json).",
         ),
     ] = None,
     tokenizer: Annotated[
@@ -151,7 +155,9 @@ def _output_format(format: Format | None, output: Path | None) -> Format:
     if output is None:
         return format or Format.table
     if not output.parent.is_dir():
-        raise fail(f"{output}: the folder {output.parent} does not exist; create it first (-o never creates folders)")
+        raise fail(
+            f"{output}: the folder {output.parent} does not exist; create it first (-o never creates folders)"
+        )
     implied = _SUFFIX.get(output.suffix.lower())
     if format is None:
         return implied or Format.table

@@ -372,7 +372,9 @@ class CodeMode:
     def tool_definitions(self, provider: Provider = "anthropic") -> list[dict[str, Any]]:
         """The tools to pass to the model API: the code tool, then any kept direct tools (plain dicts)."""
         if provider not in _PROVIDERS:
-            raise CodeModeError(f"provider must be one of {', '.join(map(repr, _PROVIDERS))}, not {provider!r}")
+            raise CodeModeError(
+                f"provider must be one of {', '.join(map(repr, _PROVIDERS))}, not {provider!r}"
+            )
         if self.keep_direct and self.session is None:
             raise CodeModeError(
                 "keep_direct tools are listed from their servers when CodeMode opens: enter it "

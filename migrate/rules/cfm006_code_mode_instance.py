@@ -353,8 +353,7 @@ class InsertCodeMode(MigrationRule):
             return updated_node
         use_path = self._path_free()
         AddImportsVisitor.add_needed_import(self.context, RUNTIME_MODULE, "CodeMode")
-        if self._policy():
-            AddImportsVisitor.add_needed_import(self.context, RUNTIME_MODULE, "Policy")
+        AddImportsVisitor.add_needed_import(self.context, RUNTIME_MODULE, "Policy")
         if use_path:
             AddImportsVisitor.add_needed_import(self.context, "pathlib", "Path")
         if not self._module_level:
@@ -444,11 +443,17 @@ class InsertCodeMode(MigrationRule):
         elif kept:
             args.append("keep_direct=(\n" + "".join(f'        "{k}",\n' for k in kept) + "    )")
         rules = self._policy()
+        # The agent called every tool its model chose without asking: keep that (the runtime's own default
+        # asks before unannotated tools); approvals and filters the agent declared arrive as rules.
         if rules:
             lines = "".join(
                 f"            {json.dumps(k)}: {json.dumps(v)},\n" for k, v in sorted(rules.items())
             )
-            args.append(f"policy=Policy(\n        rules={{\n{lines}        }}\n    )")
+            args.append(
+                f'policy=Policy(\n        rules={{\n{lines}        }},\n        destructive="allow",\n    )'
+            )
+        else:
+            args.append('policy=Policy(destructive="allow")')
         inner = "".join(f"    {a},\n" for a in args)
         return f"CodeMode(\n{inner})"
 

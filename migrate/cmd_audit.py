@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +27,16 @@ class Format(StrEnum):
 class ProviderChoice(StrEnum):
     anthropic = "anthropic"
     openai = "openai"
+
+
+# Without a terminal (CI logs, pipes) Rich would wrap at 80 columns and split paths; tables only take
+# the width their content needs, so a wide limit keeps each row on one line.
+LOG_WIDTH = 200
+
+
+def _width() -> int | None:
+    """None on a terminal (Rich measures it) or when COLUMNS is set; LOG_WIDTH otherwise."""
+    return None if sys.stdout.isatty() or os.environ.get("COLUMNS") else LOG_WIDTH
 
 
 def fail(message: str) -> typer.Exit:
@@ -138,7 +149,7 @@ def audit(
             text = console.export_text()
         atomic_write_text(output, text)
     elif chosen is Format.table:
-        render_terminal(report, Console(highlight=False))
+        render_terminal(report, Console(highlight=False, width=_width()))
     else:
         sys.stdout.write(text)
     code, message = exit_code(report, gate)

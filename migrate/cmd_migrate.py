@@ -169,7 +169,7 @@ def migrate(
         )
     except (MigrateError, SettingsError, _UnknownRule) as exc:
         raise _fail(str(exc)) from None
-    if diff and not result.written:
+    if diff:  # --write prints what it wrote, too
         sys.stdout.write(result.diff())
     sys.stderr.write(render_summary(result, check=check))
     if result.errors:

@@ -14,12 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
-from cfmigrate.analyzers.model import ToolDef
-from cfmigrate.analyzers.tokens import BpeTokenizer, Tokenizer, compact, render_tool
+from cfmigrate.runtime import prompts
 from cfmigrate.runtime.audit import AuditLog, sha256
 from cfmigrate.runtime.bridge import BridgeError, BridgeServer
 from cfmigrate.runtime.executor import (
@@ -36,6 +33,7 @@ from cfmigrate.runtime.pii import PiiMasker
 from cfmigrate.runtime.policy import Approver, Policy, ToolCall, resolve
 from cfmigrate.runtime.results import ToolUseResult
 from cfmigrate.runtime.sessions import HostSessions, LaunchSpec, SessionError, load_launch_specs
+from cfmigrate.runtime.tools import ToolDefinition, compact, render_tool
 
 log = logging.getLogger("cfmigrate.runtime")
 
@@ -43,7 +41,7 @@ Provider = Literal["anthropic", "openai", "openai-responses"]
 _PROVIDERS = ("anthropic", "openai", "openai-responses")
 
 
-def _render(tool: ToolDef, provider: Provider) -> dict[str, Any]:
+def _render(tool: ToolDefinition, provider: Provider) -> dict[str, Any]:
     """A tool definition as the provider's API takes it: the Responses API's function tools are flat."""
     if provider == "openai-responses":
         return {"type": "function", **render_tool(tool, "openai")["function"]}
@@ -67,12 +65,13 @@ class CodeModeError(Exception):
     """CodeMode was set up wrongly; the message names the path or option and what to do."""
 
 
-_env = Environment(
-    loader=PackageLoader("cfmigrate.templates", ""),
-    undefined=StrictUndefined,
-    keep_trailing_newline=False,
-    autoescape=False,
-)
+class Tokenizer(Protocol):
+    """Anything that counts tokens and names how (`cfmigrate.analyzers.tokens.BpeTokenizer` is one)."""
+
+    @property
+    def label(self) -> str: ...
+
+    def count(self, text: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ class KeptTool:
 
     server: str
     name: str
-    definition: ToolDef
+    definition: ToolDefinition
 
 
 @dataclass
@@ -347,7 +346,7 @@ class CodeMode:
             self.kept[tool] = KeptTool(
                 server=owners[0],
                 name=tool,
-                definition=ToolDef(
+                definition=ToolDefinition(
                     name=tool,
                     description=found.description or "",
                     input_schema=found.input_schema,
@@ -359,7 +358,7 @@ class CodeMode:
 
     def code_tool(self, provider: Provider = "anthropic") -> dict[str, Any]:
         """The execute-code tool definition alone."""
-        description = _env.get_template("runtime/execute_code.jinja").render().strip()
+        description = prompts.EXECUTE_CODE_DESCRIPTION
         schema = {
             "type": "object",
             "properties": {
@@ -367,7 +366,9 @@ class CodeMode:
             },
             "required": ["code"],
         }
-        return _render(ToolDef(name=self.tool_name, description=description, input_schema=schema), provider)
+        return _render(
+            ToolDefinition(name=self.tool_name, description=description, input_schema=schema), provider
+        )
 
     def tool_definitions(self, provider: Provider = "anthropic") -> list[dict[str, Any]]:
         """The tools to pass to the model API: the code tool, then any kept direct tools (plain dicts)."""
@@ -387,18 +388,14 @@ class CodeMode:
     def system_prompt(self) -> str:
         """The code-first system prompt (discovery, printed output only, workspace/ and skills/)."""
         servers = sorted(self.specs) or self._package_servers()
-        return (
-            _env.get_template("runtime/system_prompt.jinja")
-            .render(
-                tool_name=self.tool_name,
-                servers=servers if len(servers) <= MAX_LISTED_SERVERS else [],
-                server_count=len(servers),
-                max_output=f"{self.limits.max_output_bytes:,}",
-                timeout=f"{self.limits.timeout_s:g}",
-                mask_pii=self.mask_pii,
-                kept=sorted(self.kept),
-            )
-            .strip()
+        return prompts.system_prompt(
+            tool_name=self.tool_name,
+            servers=servers if len(servers) <= MAX_LISTED_SERVERS else [],
+            server_count=len(servers),
+            max_output=f"{self.limits.max_output_bytes:,}",
+            timeout=f"{self.limits.timeout_s:g}",
+            mask_pii=self.mask_pii,
+            kept=sorted(self.kept),
         )
 
     def _package_servers(self) -> list[str]:
@@ -406,13 +403,14 @@ class CodeMode:
             return []
         return sorted(p.name for p in self.servers_dir.iterdir() if (p / "__init__.py").is_file())
 
-    def context_tokens(
-        self, provider: Provider = "anthropic", tokenizer: Tokenizer | None = None
-    ) -> tuple[int, str]:
-        """Tokens of the system prompt plus the code tool definition, and the tokenizer label."""
-        tok = tokenizer or BpeTokenizer("o200k_base")
-        total = tok.count(self.system_prompt()) + tok.count(compact(self.code_tool(provider)))
-        return total, tok.label
+    def context_tokens(self, provider: Provider, tokenizer: Tokenizer) -> tuple[int, str]:
+        """Tokens of the system prompt plus the code tool definition, and the tokenizer label.
+
+        The runtime ships no vocabulary: pass a tokenizer, e.g. `BpeTokenizer("o200k_base")` from
+        `cfmigrate.analyzers.tokens` (the cfmigrate tool) or your own object with `count()` and `label`.
+        """
+        total = tokenizer.count(self.system_prompt()) + tokenizer.count(compact(self.code_tool(provider)))
+        return total, tokenizer.label
 
     def protections(self) -> list[Protection]:
         """Each sandbox layer as (name, enforced, how/why not) for this machine."""
@@ -427,8 +425,29 @@ class CodeMode:
     # ------------------------------------------------------------------ running
 
     async def handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:
-        """Run the code tool, or pass a kept direct tool to its MCP server; the result is a CallToolResult."""
+        """Run the code tool, or pass a kept direct tool to its MCP server; the result is a CallToolResult.
+
+        Whatever the model sent, this returns a result (an error result for bad input); only a CodeMode that cannot open
+        or a sandbox that refuses to run unconfined raises `CodeModeError`.
+        """
         await self.ensure_open()
+        if not isinstance(name, str) or not isinstance(input, Mapping | str | None):
+            return ToolUseResult.of_text(
+                f"{self.tool_name} needs a tool name and a JSON object as input; nothing was run",
+                is_error=True,
+            )
+        try:
+            return await self._handle_tool_use(name, input)
+        except CodeModeError:
+            raise
+        except Exception as exc:  # nothing the model sends may crash the agent loop
+            log.exception("handle_tool_use failed")
+            return ToolUseResult.of_text(
+                f"the host could not handle this call ({type(exc).__name__})", is_error=True
+            )
+
+    async def _handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:
+        assert self.session is not None
         if isinstance(input, str):  # OpenAI sends function arguments as a JSON string
             try:
                 decoded = json.loads(input)

@@ -646,3 +646,27 @@ def test_defaults_are_typed_as_the_schema_says() -> None:
         "plain": ("str | None", "None"),
     }
     assert 'reason: str = "done"' in source and '"""done"""' not in source
+
+
+def test_search_line_spells_out_small_nested_results() -> None:
+    """The one-line signature shows return fields, and the fields of a small model one level down."""
+    item = {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}}}
+    big = {"type": "object", "properties": {f"f{i}": {"type": "string"} for i in range(20)}}
+    listing = tool(
+        "list_things",
+        output_schema={
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": item},
+                "owner": big,
+                "next": {"type": "string"},
+            },
+            "required": ["items"],
+        },
+    )
+    index: dict[str, Any] = {}
+    exec(compile(render(manifest("s", listing))["_index.py"], "_index.py", "exec"), index)
+    (entry,) = index["TOOLS"]
+    assert (
+        entry[3] == "list_things() -> {items: list[Item{id_, name}], owner: Owner | None, next_: str | None}"
+    )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from cfmigrate.analyzers.model import Problem
 from cfmigrate.generators import __version__
+from cfmigrate.generators.errors import NoManifests
 from cfmigrate.generators.writer import (
     TreeDiff,
     check_out_dir,
@@ -130,7 +131,7 @@ def build(
     options: GenerateOptions, estate: Estate | None = None
 ) -> tuple[Estate, PackageIR, dict[str, bytes]]:
     """Load the estate (unless given), build the IR and render every file (nothing is written)."""
-    from cfmigrate.generators.build import GenerateError, build_package
+    from cfmigrate.generators.build import build_package
     from cfmigrate.generators.inputs import load_estate
     from cfmigrate.generators.render import render_package
 
@@ -145,9 +146,16 @@ def build(
         )
     if not estate.pairs:
         errors = "; ".join(p.message for p in estate.problems if p.level == "error")
-        raise GenerateError(
-            "no tool manifests to generate from: run `cfmigrate generate --refresh` (lists the tools of the servers "
-            f"in your MCP configs) or pass --manifest FILE{f' ({errors})' if errors else ''}"
+        if options.discover:
+            looked = (
+                f"found no tool snapshot (.cfmigrate/), manifest file or known server in the MCP configs "
+                f"under {options.root}; list the configured servers' tools with `cfmigrate generate --refresh`, "
+                "or pass --manifest FILE (a tools/list JSON dump)"
+            )
+        else:
+            looked = "--no-discover reads only --manifest files and none was given; pass --manifest FILE"
+        raise NoManifests(
+            f"no tool manifests to generate from: {looked}{f' ({errors})' if errors else ''}", errors
         )
     package = build_package(
         estate.pairs, package=options.out_dir.name, renames=dict(options.renames), bases=estate.bases

@@ -8,7 +8,9 @@ MCP session opened on first use from the launch spec in `_servers.json` and reus
 HTTP). Environment and header values are read from `os.environ` by name when a session opens (a header's
 value from the variable named like the header, else the upper-snake form: `X-Api-Key` -> X_API_KEY); the
 package holds names only. Relative paths and `${workspaceFolder}` resolve against the folder of the MCP
-config that declared the server (`base` in `_servers.json`, relative to this package). Timeouts:
+config that declared the server (`base` in `_servers.json`, relative to this package). A tool function
+calls `call(__name__, locals())`: its signature is validated as a pydantic model, and the wire names of the
+tool and its arguments come from `_index.py`, so a tool module holds only what its reader needs. Timeouts:
 $CFMIGRATE_TIMEOUT (seconds per call, default 120) and $CFMIGRATE_CONNECT_TIMEOUT (starting a server,
 default 30), or `set_timeouts()`.
 
@@ -571,9 +573,8 @@ class _Session:
                 args=[
                     _expand(self.server, tool, a, base) for a in spec.get("args", ())
                 ],
-                env=dict(
-                    os.environ
-                ),  # like `cfmigrate audit --connect`: the server sees this process's environment
+                # the variables the config names, by name; the SDK adds its safe base (PATH, HOME, USER, ...)
+                env={name: os.environ[name] for name in spec.get("env", ())},
                 cwd=str(cwd),
             )
             self._errlog = _scratch_file()

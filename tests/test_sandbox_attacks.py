@@ -108,7 +108,12 @@ if __name__ == "__main__":
 
 RAW = """
 import json, os, socket
-_s = socket.socket(fileno=int(os.environ["CFMIGRATE_BRIDGE_FD"]))
+_c = socket.socket(fileno=int(os.environ["CFMIGRATE_BRIDGE_FD"]))
+def connect():
+    _c.send(b"connect")
+    msg, fds, _, _ = socket.recv_fds(_c, 64, 1)
+    return socket.socket(fileno=fds[0]) if fds else None
+_s = connect()
 _f = _s.makefile("rb")
 def raw(obj):
     data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()

@@ -91,10 +91,10 @@ class BridgeServer:
         served: list[asyncio.Task[None]] = []
         connector.setblocking(False)
         try:
-            while True:
+            for _ in range(4 * MAX_CONNECTIONS):  # then the connector closes; open connections stay
                 message = await loop.sock_recv(connector, 64)
                 if not message:
-                    return
+                    break
                 if message != b"connect" or len(served) >= MAX_CONNECTIONS:
                     await loop.sock_sendall(connector, b"refused")
                     continue
@@ -103,15 +103,18 @@ class BridgeServer:
                     socket.send_fds(connector, [b"ok"], [script_end.fileno()])
                 except OSError:
                     host_end.close()
-                    return
+                    break
                 finally:
                     script_end.close()
                 host_end.setblocking(False)
                 served.append(loop.create_task(self.serve(host_end, budget)))
         except (ConnectionError, OSError):
-            return
-        finally:
+            pass
+        try:
             connector.close()
+            if served:  # the connections live on until they close or the script ends
+                await asyncio.gather(*served, return_exceptions=True)
+        finally:
             for task in served:
                 task.cancel()
             if served:

@@ -745,6 +745,22 @@ def test_request_floods_are_cut_off(loop: asyncio.AbstractEventLoop, cm: CodeMod
     assert_alive(loop, cm)
 
 
+def test_connector_spam_closes_the_connector_but_not_the_connection(
+    loop: asyncio.AbstractEventLoop, cm: CodeMode
+) -> None:
+    code = RAW + (
+        "answered = 0\n"
+        "for i in range(500):\n"
+        "    try:\n        _c.send(b'spam'); msg = _c.recv(64)\n    except OSError:\n        break\n"
+        "    if not msg: break\n"
+        "    answered += 1\n"
+        "r = raw({'id': 1, 'server': 'attack', 'tool': 'echo', 'arguments': {'text': 'still served'}})\n"
+        "print(answered, r['ok'])\n"
+    )
+    result = run(loop, cm, code)
+    assert result.execution is not None and result.execution.stdout.split() == ["31", "True"], result.text
+
+
 # ---------------------------------------------------------------------------------------- 10. first session
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from cfmigrate.analyzers.naming import to_identifier
+from cfmigrate.runtime._naming import to_identifier
+from cfmigrate.runtime._refs import UnresolvedReference, expand_refs
 
 ErrorKind = Literal["mcp", "transport", "invalid", "denied"]
 log = logging.getLogger("cfmigrate.runtime")
@@ -52,8 +53,6 @@ class LaunchSpec:
 
 def _expand(text: str, where: str, base: Path) -> str:
     """Resolve a config value's references from the host's environment (the connector's rules)."""
-    from cfmigrate.analyzers.connect import UnresolvedReference, expand_refs
-
     try:
         return expand_refs(text, os.environ, base)
     except UnresolvedReference as exc:

@@ -571,9 +571,8 @@ class _Session:
                 args=[
                     _expand(self.server, tool, a, base) for a in spec.get("args", ())
                 ],
-                env=dict(
-                    os.environ
-                ),  # like `cfmigrate audit --connect`: the server sees this process's environment
+                # the variables the config names, by name; the SDK adds its safe base (PATH, HOME, USER, ...)
+                env={name: os.environ[name] for name in spec.get("env", ())},
                 cwd=str(cwd),
             )
             self._errlog = _scratch_file()

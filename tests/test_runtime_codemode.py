@@ -424,7 +424,9 @@ def test_pii_is_masked_for_the_model_and_restored_for_tools(
 def test_bridge_refuses_bad_requests(loop: asyncio.AbstractEventLoop, demo_repo: Path) -> None:
     raw_client = (
         "import json, os, socket\n"
-        "s = socket.socket(fileno=int(os.environ['CFMIGRATE_BRIDGE_FD']))\n"
+        "c = socket.socket(fileno=int(os.environ['CFMIGRATE_BRIDGE_FD']))\n"
+        "c.send(b'connect')\n"
+        "s = socket.socket(fileno=socket.recv_fds(c, 64, 1)[1][0])\n"
         "f = s.makefile('rwb')\n"
         "for line in [b'not json', json.dumps({'id': 2, 'server': 'nope', 'tool': 'x', 'arguments': {}}).encode(),\n"
         "             json.dumps({'id': 3, 'server': 'demo', 'tool': 'echo', 'arguments': [1]}).encode(),\n"

@@ -77,6 +77,7 @@ _CALL_KINDS: frozenset[str] = frozenset(
     {"call_tool", "list_tools", "tools_param", "prompt_tools", "framework", "code_mode"}
 )
 _SDK_FRAMEWORKS = ("anthropic", "openai")
+_PROVIDERS = ("anthropic", "openai", "groq", "ollama")
 
 
 @dataclass(frozen=True)
@@ -350,6 +351,7 @@ def _agents(
     else:
         groups = [(module, [e for evs in by_unit.values() for e in evs])]
         fallback = True
+    groups = [part for name, evs in groups for part in _constructions(name, evs, module)]
     agents: list[Agent] = []
     refs: list[ConfigRef] = []
     for name, evs in groups:
@@ -357,6 +359,36 @@ def _agents(
         agents.append(agent)
         refs.extend(agent_refs)
     return tuple(agents), tuple(refs)
+
+
+def _constructions(name: str, events: list[Event], module: str) -> list[tuple[str, list[Event]]]:
+    """Agents are what sends requests: a unit that constructs several framework agents with their own MCP
+    servers (six specialists and an orchestrator in one function) holds one agent per construction, each
+    with only its own servers. Events on a construction's line belong to it; what is left (a hand-written
+    loop beside them) stays one agent of the unit when it touches MCP itself."""
+    anchors = [e for e in events if e.kind == "anchor"]
+    if len(anchors) < 2:
+        return [(name, events)]
+    own: dict[int, list[Event]] = {id(a): [a] for a in anchors}
+    by_line = {a.line: a for a in anchors}
+    rest: list[Event] = []
+    for event in events:
+        if event.kind == "anchor":
+            continue
+        anchor = by_line.get(event.line)
+        (own[id(anchor)] if anchor is not None else rest).append(event)
+    with_mcp = [a for a in anchors if a.servers or a.configs or any(e.mcp for e in own[id(a)])]
+    if len(with_mcp) < 2:
+        return [(name, events)]
+    parts: list[tuple[str, list[Event]]] = []
+    for anchor in anchors:
+        if anchor in with_mcp:
+            parts.append((f"{module}:{anchor.label or f'line{anchor.line}'}", own[id(anchor)]))
+        else:
+            rest.extend(own[id(anchor)])
+    if any(e.mcp for e in rest):
+        parts.append((name, rest))
+    return parts
 
 
 def _agent(
@@ -404,7 +436,7 @@ def _agent(
         call_sites=tuple(call_sites),
         code_mode=any(e.code_mode for e in ordered),
         model=model,
-        provider=provider if provider in ("anthropic", "openai") else "unknown",  # type: ignore[arg-type]
+        provider=provider if provider in _PROVIDERS else "unknown",  # type: ignore[arg-type]
         system_prompt_chars=len(system_prompt),
         system_prompt=system_prompt,
         tool_sequence=tuple(e.tool for e in ordered if e.kind == "call_tool" and e.tool),

@@ -84,6 +84,7 @@ class Event:
     detail: str = ""
     code_mode: bool = False
     mcp: bool = False  # evidence on its own that the code uses MCP
+    label: str | None = None  # an agent construction: the variable it is assigned to
 
     @property
     def system_chars(self) -> int:

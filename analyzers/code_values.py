@@ -74,6 +74,8 @@ class Obj(Val):
     path: tuple[str, ...] = ()  # attributes taken on the instance
     model: str | None = None
     defined: int | None = None  # index of a server defined in this module
+    code_mode: bool = False  # a client its runtime drives in code mode (mcp-use `code_mode=True`)
+    provider: str | None = None  # a model client pointed at another provider (`OpenAI(base_url=...)`)
 
 
 @dataclass(frozen=True)

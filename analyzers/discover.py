@@ -480,7 +480,8 @@ _DIRECT_ONLY = frozenset({"call_tool", "list_tools"})
 def is_tool_script(agent: Agent) -> bool:
     """Code that calls MCP tools itself and sends no model request: a tool script, not an agent."""
     kinds = {site.kind for site in agent.call_sites}
-    return bool(kinds) and kinds <= _DIRECT_ONLY and agent.model is None and not agent.code_mode
+    # no model call and no framework agent: the framework stays "mcp" (a model call sets its SDK)
+    return bool(kinds) and kinds <= _DIRECT_ONLY and agent.framework == "mcp" and not agent.code_mode
 
 
 def _resolve_config(

@@ -197,6 +197,7 @@ class AgentRecognition(PromptRecognition):
                     variable=variable,
                 )
             )
+            self._served_at(len(self.defined) - 1, call)
             return Obj("server_def", defined=len(self.defined) - 1)
         if api == "mcp.LowLevelServer":
             name = self._str(self._arg(call, 0, "name"))
@@ -541,6 +542,29 @@ class AgentRecognition(PromptRecognition):
             return tuple(i.value for i in value.items if isinstance(i, Lit) and isinstance(i.value, str))
         return None
 
+    def _served_at(self, index: int, call: cst.Call, method: str | None = None) -> None:
+        """Port, path and HTTP transport of a defined server, from its constructor or a `run(...)` call."""
+        server = self.defined[index]
+        _, kw = self._args(call)
+        port = self.eval(kw.get("port"))
+        if isinstance(port, Lit) and isinstance(port.value, int) and not isinstance(port.value, bool):
+            server.port = port.value
+        for key in ("path", "streamable_http_path", "sse_path"):
+            path = self._str(kw.get(key))
+            if path and path.startswith("/"):
+                server.path = path
+        if method is None:
+            return
+        transport = self._str(self._arg(call, 0, "transport"))
+        if method in ("run_streamable_http_async",) or transport in (
+            "streamable-http",
+            "http",
+            "streamable_http",
+        ):
+            server.transport = "http"
+        elif method == "run_sse_async" or transport == "sse":
+            server.transport = "sse"
+
     def _call_method(self, obj: Obj, call: cst.Call) -> Val:
         line = self.line(call)
         path = obj.path
@@ -594,6 +618,11 @@ class AgentRecognition(PromptRecognition):
         if obj.api == "ollama.Client" and path == ("chat",):
             return self._model_call(call, "ollama", "ollama.Client.chat")
         if obj.api == "server_def":
+            if (
+                method in ("run", "run_async", "run_streamable_http_async", "run_sse_async")
+                and obj.defined is not None
+            ):
+                self._served_at(obj.defined, call, method)
             if method == "add_tool" and obj.defined is not None:
                 fn = self.eval(self._arg(call, 0, "fn"))
                 if isinstance(fn, LocalFunc):

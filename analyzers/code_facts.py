@@ -65,6 +65,17 @@ class DefinedServer:
     variable: str | None
     tools: list[ToolDef] = field(default_factory=list)
     unknown_types: list[tuple[str, str]] = field(default_factory=list)  # (tool, annotation)
+    # where it answers when served over HTTP (`FastMCP(port=...)`, `run(transport="streamable-http")`)
+    transport: str | None = None  # "http" | "sse" once a run(...) call names an HTTP transport
+    port: int | None = None
+    path: str | None = None
+
+    def url(self) -> str | None:
+        """The local URL it answers at when it is run over HTTP (the SDKs' defaults for what is not set)."""
+        if self.transport is None:
+            return None
+        default = "/sse" if self.transport == "sse" else "/mcp"
+        return f"http://localhost:{self.port or 8000}{self.path or default}"
 
 
 @dataclass(frozen=True)

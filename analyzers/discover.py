@@ -18,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from cfmigrate.analyzers.configs import is_config_candidate, parse_config_file
 from cfmigrate.analyzers.manifests import HEAD_BYTES, is_manifest_candidate, load_manifest_file, match_catalog
@@ -265,6 +266,24 @@ def _duplicate(kept: ServerSpec, spec: ServerSpec) -> Problem:
     )
 
 
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]"})
+
+
+def _local_endpoint(url: str | None) -> tuple[int, str] | None:
+    """(port, path) of a URL on this machine, else None: how a literal URL finds a server the repository
+    defines and serves over HTTP."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if (parts.hostname or "") not in _LOCAL_HOSTS:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return port, parts.path.rstrip("/") or "/"
+
+
 def _merge_servers(
     config_specs: list[ServerSpec], python: list[tuple[str, PythonFacts]], problems: list[Problem], root: Path
 ) -> tuple[dict[str, ServerSpec], dict[str, dict[str, str]]]:
@@ -276,7 +295,12 @@ def _merge_servers(
         config_specs, key=lambda s: (s.source.path.count("/"), s.source.path, s.source.line or 0, s.name)
     )
     renamed: dict[str, str] = {}  # another name for a launch already kept -> the kept name
+    served = {_local_endpoint(url): name for _, facts in python for name, url in facts.served}
     for spec in ordered:
+        own = served.get(_local_endpoint(spec.url)) if spec.url else None
+        if own is not None and own != spec.name and own not in final:
+            renamed[spec.name] = own  # the repository's own server, reached by its literal local URL
+            spec = replace(spec, name=own)
         kept = final.get(spec.name)
         if kept is None:
             same = by_launch.get(_launch(spec))
@@ -296,6 +320,11 @@ def _merge_servers(
             if same is not None:
                 mapping[spec.name] = same
                 continue
+            own = served.get(_local_endpoint(spec.url)) if spec.url else None
+            if own is not None and own not in final:
+                # the repository's own server, reached by its literal local URL: one server, its name
+                spec = replace(spec, name=own)
+                mapping[declared.name] = own
             name, n = spec.name, 1
             while name in final:
                 n += 1

@@ -5,6 +5,7 @@ library API.
 from __future__ import annotations
 
 import posixpath
+from dataclasses import replace
 
 import libcst as cst
 
@@ -19,6 +20,7 @@ from cfmigrate.analyzers.code_apis import (
 from cfmigrate.analyzers.code_bindings import _code
 from cfmigrate.analyzers.code_facts import DefinedServer, Event
 from cfmigrate.analyzers.code_prompts import PromptRecognition
+from cfmigrate.analyzers.code_repo import HelperClass
 from cfmigrate.analyzers.code_values import (
     UNKNOWN,
     DictV,
@@ -542,6 +544,37 @@ class AgentRecognition(PromptRecognition):
             return tuple(i.value for i in value.items if isinstance(i, Lit) and isinstance(i.value, str))
         return None
 
+    def _call_external(self, qname: str, call: cst.Call) -> Val:
+        """An instance of another module's helper class: it reaches that helper's servers, declared here
+        with their own file and line (identical launches merge into one server)."""
+        helper = self.external.get(qname)
+        if not isinstance(helper, HelperClass):
+            return UNKNOWN
+        indices = self._helper_decls.get(qname)
+        if indices is None:
+            declared = (self._declare(call, replace(decl)) for decl in helper.servers)
+            indices = frozenset(i for i in declared if i is not None)
+            self._helper_decls[qname] = indices
+        return Obj(f"helper:{qname}", frozenset(indices))
+
+    def _helper_method(self, obj: Obj, call: cst.Call) -> Val:
+        """A method of a helper instance: its MCP calls and tool lists happen here, for this agent."""
+        helper = self.external.get(obj.api.removeprefix("helper:"))
+        if not isinstance(helper, HelperClass) or len(obj.path) != 1:
+            return UNKNOWN
+        method = obj.path[0]
+        kinds = helper.kinds(method)
+        line = self.line(call)
+        api = f"{helper.qname}.{method}"
+        if "call_tool" in kinds:
+            self._emit(
+                call, Event("call_tool", api, line, servers=obj.servers, mcp=True, detail="through a helper")
+            )
+        if "list_tools" in kinds:
+            self._emit(call, Event("list_tools", api, line, servers=obj.servers, mcp=True))
+            return Obj("mcp.tools", obj.servers)
+        return Obj("mcp.call_result", obj.servers) if kinds else UNKNOWN
+
     def _served_at(self, index: int, call: cst.Call, method: str | None = None) -> None:
         """Port, path and HTTP transport of a defined server, from its constructor or a `run(...)` call."""
         server = self.defined[index]
@@ -617,6 +650,8 @@ class AgentRecognition(PromptRecognition):
             return self._model_call(call, obj.provider or "openai", "openai." + ".".join(path))
         if obj.api == "ollama.Client" and path == ("chat",):
             return self._model_call(call, "ollama", "ollama.Client.chat")
+        if obj.api.startswith("helper:"):
+            return self._helper_method(obj, call)
         if obj.api == "server_def":
             if (
                 method in ("run", "run_async", "run_streamable_http_async", "run_sse_async")

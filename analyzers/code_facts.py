@@ -36,6 +36,7 @@ class Decl:
     variable: str | None = None  # the variable it was assigned to
     tool_filter: tuple[str, ...] | None = None
     dynamic: tuple[str, ...] = ()  # source text of launch parts that are not literals
+    rel: str | None = None  # the file that declares it, when another module's helper brought it here
 
     def launch(self) -> tuple[Any, ...]:
         return (self.kind, self.command, self.args, self.cwd, self.url)

@@ -40,6 +40,7 @@ __all__ = [
     "analyze_python",
     "is_relevant",
     "module_name",
+    "server_names",
 ]
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -225,7 +226,7 @@ def _too_deep(rel: str) -> Problem:
 # --- assembling the facts ----------------------------------------------------------------------------
 
 
-def _server_names(decls: list[Decl]) -> dict[int, str]:
+def server_names(decls: list[Decl]) -> dict[int, str]:
     """A final name per declaration: identical launches share one name, different ones never do."""
     names: dict[int, str] = {}
     by_launch: dict[tuple[object, ...], str] = {}
@@ -267,7 +268,7 @@ def _spec(decl: Decl, name: str, rel: str) -> ServerSpec:
 
 def _facts(analysis: ModuleAnalysis, rel: str) -> PythonFacts:
     problems: list[Problem] = []
-    names = _server_names(analysis.decls)
+    names = server_names(analysis.decls)
     specs: dict[str, ServerSpec] = {}
     for index, decl in enumerate(analysis.decls):
         name = names[index]

@@ -13,7 +13,14 @@ import libcst as cst
 from cfmigrate.analyzers.code_agents import AgentRecognition
 from cfmigrate.analyzers.code_bindings import _Walk
 from cfmigrate.analyzers.code_facts import Decl, DefinedServer, Event
-from cfmigrate.analyzers.code_repo import HelperClass, ModuleExports, helper_class, module_name, plain
+from cfmigrate.analyzers.code_repo import (
+    HelperClass,
+    ModuleExports,
+    helper_class,
+    located,
+    module_name,
+    plain,
+)
 from cfmigrate.analyzers.code_values import UNKNOWN, SrvRef, Val
 
 __all__ = ["Decl", "DefinedServer", "Event", "ModuleAnalysis", "SrvRef"]
@@ -82,7 +89,7 @@ class ModuleAnalysis(AgentRecognition):
         for name, expr in sorted(self._module_consts.items()):
             value = self.eval(expr)
             if value is not UNKNOWN and plain(value):
-                constants.append((name, value))
+                constants.append((name, located(value, self.rel, self._first_line(expr))))
         helpers: list[HelperClass] = []
         for cls in sorted(self._module_classes):
             inside = [
@@ -95,3 +102,17 @@ class ModuleAnalysis(AgentRecognition):
                 helpers.append(helper)
         imports = tuple(sorted(set(self._import_qnames.values())))
         return ModuleExports(module, tuple(constants), tuple(helpers), imports)
+
+    def _first_line(self, node: cst.CSTNode) -> int:
+        """The line of the first node under `node` whose line is known (1 when none is)."""
+        lines: list[int] = []
+
+        class Lines(_Walk):
+            def on_node(self, inner: cst.CSTNode) -> None:
+                found = analysis.line(inner)
+                if found:
+                    lines.append(found)
+
+        analysis = self
+        Lines().walk(node)
+        return min(lines, default=1)

@@ -82,6 +82,16 @@ def plain(value: Val, budget: list[int] | None = None) -> bool:
     return False
 
 
+def located(value: Val, rel: str, line: int) -> Val:
+    """`value` with every dict in it marked as held by the constant at `rel:line`."""
+    if isinstance(value, DictV):
+        items = tuple((k, located(v, rel, line)) for k, v in value.items)
+        return replace(value, items=items, origin=(rel, line))
+    if isinstance(value, Seq):
+        return replace(value, items=tuple(located(v, rel, line) for v in value.items))
+    return value
+
+
 def helper_class(
     qname: str,
     rel: str,

@@ -121,3 +121,16 @@ def test_migrate_names_the_agents_the_audit_names(name: str, tmp_path: Path) -> 
     # migrate names no agent the audit does not report, and touches no file without one (a helper, a tool script)
     assert named <= {a.name for a in report.agents}, summary
     assert touched <= agent_files, summary
+
+
+def test_plan_on_an_already_migrated_repository_is_a_real_plan_with_charts() -> None:
+    """The README tour ends with `cfmigrate plan . -f html` after `migrate --write`: the agent is in the
+    plan as already on code mode, with its figures and a chart, not an empty plan."""
+    from cfmigrate.generators.plan.render import render_html
+
+    report = run_audit(CORPUS / "migrated", AuditOptions(progress=False))
+    plan = build_plan(report, audit_source="`cfmigrate audit .`")
+    assert [(a.name, a.decision) for a in plan.agents] == [("triage", "already-code-mode")]
+    assert plan.agents[0].tool_count == 40 and plan.agents[0].code_mode_tokens > 0
+    html = render_html(plan)
+    assert html.count("<svg") >= 1 and "triage" in html

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["canonical", "provider_of_model"]
+__all__ = ["CHAT_MODEL_PROVIDERS", "canonical", "provider_of_model"]
 
 # (package root, last segment of the qualified name) -> canonical API id
 _BY_ROOT: dict[str, dict[str, str]] = {
@@ -61,6 +61,10 @@ _BY_ROOT: dict[str, dict[str, str]] = {
     "langchain": {"create_agent": "langchain.create_agent", "init_chat_model": "langchain.init_chat_model"},
     "langchain_anthropic": {"ChatAnthropic": "langchain.ChatAnthropic"},
     "langchain_openai": {"ChatOpenAI": "langchain.ChatOpenAI", "AzureChatOpenAI": "langchain.ChatOpenAI"},
+    "langchain_groq": {"ChatGroq": "langchain.ChatGroq"},
+    "langchain_ollama": {"ChatOllama": "langchain.ChatOllama", "OllamaLLM": "langchain.ChatOllama"},
+    "langchain_community": {"ChatOllama": "langchain.ChatOllama"},
+    "ollama": {"Client": "ollama.Client", "AsyncClient": "ollama.Client", "chat": "ollama.chat"},
     "smolagents": {
         "ToolCollection": "smolagents.ToolCollection",
         "MCPClient": "smolagents.MCPClient",
@@ -107,6 +111,13 @@ _BY_ROOT: dict[str, dict[str, str]] = {
     },
     "cfmigrate": {"CodeMode": "cfmigrate.CodeMode"},
 }
+CHAT_MODEL_PROVIDERS: dict[str, str] = {
+    "langchain.ChatAnthropic": "anthropic",
+    "langchain.ChatOpenAI": "openai",
+    "langchain.ChatGroq": "groq",
+    "langchain.ChatOllama": "ollama",
+}
+"""Framework chat-model classes -> the provider that answers their requests (whatever the model name)."""
 _LOWLEVEL = frozenset(
     {"mcp.server.Server", "mcp.server.lowlevel.Server", "mcp.server.lowlevel.server.Server"}
 )

@@ -145,6 +145,8 @@ class ServerRecognition(Bindings):
         url = text("url") or text("serverUrl")
         command = text("command")
         decl = Decl(kind="stdio", origin=origin, line=self.line(call), explicit_name=name)
+        if value.origin is not None:  # a server table imported from another module: declared there
+            decl.rel, decl.line = value.origin
         if command is not None and url is None:
             args = value.get("args")
             items: list[str] = []

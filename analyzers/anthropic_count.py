@@ -263,7 +263,12 @@ class AnthropicTokenizer:
     def label(self) -> str:
         return exact_label(self.model)
 
-    def _send(self, messages: list[dict[str, Any]], tools: Sequence[Mapping[str, Any]] = (), system: str | None = None) -> int:
+    def _send(
+        self,
+        messages: list[dict[str, Any]],
+        tools: Sequence[Mapping[str, Any]] = (),
+        system: str | None = None,
+    ) -> int:
         value = _count(self._client, self.model, messages, tools, system)
         with self._lock:
             self.requests += 1

@@ -384,6 +384,9 @@ def _agent(
             )
     if fallback and not servers and not configs and names:
         servers.update(names.values())
+    elif not servers and not configs and len(set(names.values())) == 1:
+        # one of several agents in a module that starts exactly one server (sub-agents handed its session)
+        servers.update(names.values())
     framework = next(
         (e.framework for e in ordered if e.kind in ("framework", "anchor") and e.framework),
         None,

@@ -6,6 +6,8 @@ happens to be called `MCPClient` or `ClientSession` resolves to the user's modul
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["canonical", "provider_of_model"]
 
 # (package root, last segment of the qualified name) -> canonical API id
@@ -171,3 +173,37 @@ def provider_of_model(model: str) -> str:
     if name.startswith(("gpt-", "gpt4", "o1", "o3", "o4", "chatgpt", "codex")):
         return "openai"
     return "unknown"
+
+
+SESSION_APIS = frozenset(
+    {"mcp.ClientSession", "mcp.Client", "fastmcp.Client", "mcp.ClientSessionGroup", "mcp_use.Session"}
+)
+
+_TRANSPORT_APIS = frozenset({"mcp.stdio_client", "mcp.streamable_http_client", "mcp.sse_client"})
+
+_SERVER_DEF_APIS = {"mcp.MCPServer": "mcp", "mcp.FastMCP": "mcp", "fastmcp.FastMCP": "fastmcp2"}
+
+_ANTHROPIC_METHODS = {
+    ("messages", "create"),
+    ("messages", "stream"),
+    ("beta", "messages", "create"),
+    ("beta", "messages", "stream"),
+    ("beta", "messages", "tool_runner"),
+}
+
+_OPENAI_METHODS = {
+    ("chat", "completions", "create"),
+    ("chat", "completions", "parse"),
+    ("chat", "completions", "stream"),
+    ("beta", "chat", "completions", "parse"),
+    ("beta", "chat", "completions", "stream"),
+    ("responses", "create"),
+    ("responses", "parse"),
+    ("responses", "stream"),
+}
+
+_EXECUTE_CODE_TOOLS = frozenset(
+    {"execute_code", "run_code", "execute_python", "run_python", "code_execution"}
+)
+
+_CONFIG_PATH = re.compile(r"^[\w.~${}:/\\ -]*[\w-]\.(?:json|jsonc|json5|ya?ml|toml)$")

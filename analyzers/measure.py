@@ -40,6 +40,7 @@ class ExactTools(Protocol):
 
     def tool_set_total(self, tools: Sequence[ToolDef]) -> int: ...
 
+
 # Servers whose value is formal, step-by-step validation (browser automation tests): keep them on MCP.
 VALIDATION_PACKAGES = ("@playwright/mcp", "@executeautomation/playwright-mcp-server", "puppeteer")
 
@@ -239,7 +240,9 @@ def _figures_for(
         manifest=manifest.label(),
         tool_count=len(figs),
         tokens=sum(f.tokens for f in figs),
-        description_tokens=None if any(d is None for d in descriptions) else sum(d or 0 for d in descriptions),
+        description_tokens=None
+        if any(d is None for d in descriptions)
+        else sum(d or 0 for d in descriptions),
         tools=tuple(figs),
         package=(spec.package if spec else None) or manifest.package,
         note=note,
@@ -340,7 +343,9 @@ def _decide(
         if steps > 3:
             reasons.append(f"but {steps} tool calls in one flow: consider code mode for that workflow")
         return "keep-mcp", tuple(reasons)
-    reasons.append(f"{count} tools (> 20): {threshold(tool_count)}" + (" (lower bound)" if lower_bound else ""))
+    reasons.append(
+        f"{count} tools (> 20): {threshold(tool_count)}" + (" (lower bound)" if lower_bound else "")
+    )
     if reduction is not None:
         reasons.append(f"code mode would cut the per-request tool context by {reduction:.0%}")
     if steps > 3:
@@ -515,7 +520,9 @@ def _deferred(
     used = set(agent.tool_sequence)
     loaded = sum(t.tokens for s in figs for t in s.tools if t.tool in used)
     total = TOOL_SEARCH_TOKENS + loaded + (overhead or 0)
-    what = f"definitions of the {len(used)} tools it calls, loaded on demand" if used else "no tool loaded yet"
+    what = (
+        f"definitions of the {len(used)} tools it calls, loaded on demand" if used else "no tool loaded yet"
+    )
     return total, (
         f"Anthropic tool search with defer_loading: ~{TOOL_SEARCH_TOKENS} tokens for the search tool "
         f"({TOOL_SEARCH_SOURCE}) + {what}"
@@ -617,7 +624,11 @@ def measure(
             if tool_count is not None and not agent.code_mode
             else (None, "not applicable" if agent.code_mode else "tools unknown")
         )
-        if deferred is not None and code_tokens is not None and decision in ("keep-mcp", "code-first", "hybrid"):
+        if (
+            deferred is not None
+            and code_tokens is not None
+            and decision in ("keep-mcp", "code-first", "hybrid")
+        ):
             steps = len(agent.tool_sequence)
             if deferred <= code_tokens and steps <= 3:
                 reasons += (
@@ -659,9 +670,9 @@ def measure(
                 unknown_servers=unknown,
                 tool_count=tool_count,
                 tool_count_is_lower_bound=lower,
-                threshold="on code mode" if agent.code_mode else (
-                    threshold(tool_count) if tool_count is not None else None
-                ),
+                threshold="on code mode"
+                if agent.code_mode
+                else (threshold(tool_count) if tool_count is not None else None),
                 definition_tokens=definitions,
                 overhead_tokens=overhead,
                 overhead_note=overhead_note,

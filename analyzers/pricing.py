@@ -15,8 +15,12 @@ DEFAULT_REQUESTS_PER_DAY = 1000
 
 _ANTHROPIC_PRICING = "platform.claude.com/docs/en/about-claude/pricing"
 _OPUS_5 = "platform.claude.com/docs/about-claude/models/whats-new-opus-5"
-_SONNET_5 = "apidog.com/blog/claude-sonnet-5-pricing (Anthropic launch rates: $2 to 2026-08-31, $3 from 2026-09-01)"
-_OPENAI_PRICING = "openai.com/api/pricing, as quoted by tokenmix.ai/blog/openai-api-cost-2026-gpt-5-5-5-4-nano-batch"
+_SONNET_5 = (
+    "apidog.com/blog/claude-sonnet-5-pricing (Anthropic launch rates: $2 to 2026-08-31, $3 from 2026-09-01)"
+)
+_OPENAI_PRICING = (
+    "openai.com/api/pricing, as quoted by tokenmix.ai/blog/openai-api-cost-2026-gpt-5-5-5-4-nano-batch"
+)
 _OPENAI_2025 = "openai.com/api/pricing"
 _TOOL_USE = 'docs.anthropic.com "Tool use with Claude" > Pricing (tool use system prompt)'
 
@@ -130,6 +134,4 @@ def tool_use_overhead(model: str | None, provider: str) -> Overhead:
     if found is None:
         return Overhead(None, f"model {model or 'unknown'}: not in the tool-use overhead table; not counted")
     prefix, row = found
-    return Overhead(
-        row.auto, f"{row.auto} tokens for {prefix}, tool_choice auto ({row.source}, {row.as_of})"
-    )
+    return Overhead(row.auto, f"{row.auto} tokens for {prefix}, tool_choice auto ({row.source}, {row.as_of})")

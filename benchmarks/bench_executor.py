@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cfmigrate.analyzers.tokens import BpeTokenizer
 from cfmigrate.runtime import CodeMode, Limits, LocalExecutor, SandboxSession
 
 TARGET_MS = 150.0
@@ -66,7 +67,7 @@ async def tool_samples(servers: Path, config: Path | None, n: int) -> tuple[list
     code = "from servers import search_tools\nprint(len(search_tools('', detail='name')))"
     samples = []
     async with CodeMode(servers_dir=servers, config=config) as cm:
-        tokens, label = cm.context_tokens("anthropic")
+        tokens, label = cm.context_tokens("anthropic", BpeTokenizer("o200k_base"))
         for _ in range(n):
             started = time.perf_counter()
             result = await cm.handle_tool_use("execute_code", {"code": code})

@@ -442,9 +442,11 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
     if code_agent is None:
         from cfmigrate.migrate.runner import migrate_tree
 
+        # with a workdir (tests), the migrated copy stays in it; by hand, it lands in build/seed-migrated/
+        target = workdir / "seed-migrated" if workdir is not None else MIGRATED_AGENT.parent
         with environment(code_env):
-            migrate_tree(FIXTURE, MIGRATED_AGENT.parent, refresh=True)
-        code_agent = MIGRATED_AGENT
+            migrate_tree(FIXTURE, target, refresh=True)
+        code_agent = target / "agent.py"
     code = await drive("code mode", Path(code_agent), SeedCodeModel(), code_env, SEED_TASK)
     checks += check_seed_run(code, code_env, transcript)
     hits = leaked(code.records, probes[:-3])  # the last probes lie in the recap the model prints on purpose
@@ -454,10 +456,11 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
         f"code mode: no piece of the transcript's body appeared in any of its {code.requests} requests"
     )
 
+    from cfmigrate.analyzers.tokens import BpeTokenizer
     from cfmigrate.runtime import CodeMode
 
     async with CodeMode(servers_dir=code_repo / "servers", config=code_repo / ".mcp.json") as cm:
-        tokens, label = cm.context_tokens("anthropic")
+        tokens, label = cm.context_tokens("anthropic", BpeTokenizer("o200k_base"))
     return Comparison(
         scenario="seed",
         title="Seed: transcript Drive -> Salesforce lead -> Slack (3 servers, 50 tools)",

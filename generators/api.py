@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata, resources
@@ -12,12 +13,14 @@ from typing import TYPE_CHECKING
 
 from cfmigrate.analyzers.model import Problem
 from cfmigrate.generators import __version__
+from cfmigrate.generators.errors import NoManifests
 from cfmigrate.generators.writer import (
     TreeDiff,
     check_out_dir,
     compare,
     digest,
     input_hashes,
+    repository_digest,
     stamp_key,
     stamp_matches,
     unified_diff,
@@ -87,6 +90,7 @@ def generator_fingerprint() -> str:
         ("cfmigrate.generators", ".py"),
         ("cfmigrate.templates", ".jinja"),
         ("cfmigrate.analyzers", ".py"),
+        ("cfmigrate.analyzers", ".json"),  # the bundled catalog: a server's tools may come from it
     ):
         base = resources.files(package)
         for entry in sorted(_walk(base), key=lambda e: e[0]):
@@ -112,6 +116,13 @@ def _walk(base: resources.abc.Traversable, prefix: str = "") -> list[tuple[str, 
     return out
 
 
+def _repository(options: GenerateOptions) -> Callable[[], str]:
+    """The repository digest the stamp records: every file a scan may read, when the run scans the repository."""
+    if not options.discover:
+        return lambda: ""
+    return lambda: repository_digest(options.root, options.out_dir)
+
+
 def _key(options: GenerateOptions) -> str:
     return stamp_key(options.key_material(), generator_fingerprint())
 
@@ -120,7 +131,7 @@ def build(
     options: GenerateOptions, estate: Estate | None = None
 ) -> tuple[Estate, PackageIR, dict[str, bytes]]:
     """Load the estate (unless given), build the IR and render every file (nothing is written)."""
-    from cfmigrate.generators.build import GenerateError, build_package
+    from cfmigrate.generators.build import build_package
     from cfmigrate.generators.inputs import load_estate
     from cfmigrate.generators.render import render_package
 
@@ -135,9 +146,16 @@ def build(
         )
     if not estate.pairs:
         errors = "; ".join(p.message for p in estate.problems if p.level == "error")
-        raise GenerateError(
-            "no tool manifests to generate from: run `cfmigrate generate --refresh` (lists the tools of the servers "
-            f"in your MCP configs) or pass --manifest FILE{f' ({errors})' if errors else ''}"
+        if options.discover:
+            looked = (
+                f"found no tool snapshot (.cfmigrate/), manifest file or known server in the MCP configs "
+                f"under {options.root}; list the configured servers' tools with `cfmigrate generate --refresh`, "
+                "or pass --manifest FILE (a tools/list JSON dump)"
+            )
+        else:
+            looked = "--no-discover reads only --manifest files and none was given; pass --manifest FILE"
+        raise NoManifests(
+            f"no tool manifests to generate from: {looked}{f' ({errors})' if errors else ''}", errors
         )
     package = build_package(
         estate.pairs, package=options.out_dir.name, renames=dict(options.renames), bases=estate.bases
@@ -152,7 +170,7 @@ def generate(options: GenerateOptions, estate: Estate | None = None) -> Outcome:
     written = write_tree(options.out_dir, files)
     outputs = {rel: digest(data) for rel, data in files.items()}
     inputs = input_hashes(options.root, estate.inputs)
-    write_stamp(options.root, _key(options), inputs, outputs)
+    write_stamp(options.root, _key(options), inputs, outputs, _repository(options)())
     return Outcome(
         package=package,
         files=files,
@@ -168,7 +186,11 @@ def check(options: GenerateOptions, estate: Estate | None = None, *, fast: bool 
     """Compare the package on disk with a fresh render; never writes. `fast`: trust a matching stamp."""
     started = time.perf_counter()
     check_out_dir(options.root, options.out_dir)
-    if fast and estate is None and stamp_matches(options.root, options.out_dir, _key(options)):
+    if (
+        fast
+        and estate is None
+        and stamp_matches(options.root, options.out_dir, _key(options), _repository(options))
+    ):
         return Outcome(package=None, fast_path=True, seconds=time.perf_counter() - started)
     estate, package, files = build(options, estate)
     diff = compare(options.out_dir, files)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from cfmigrate.generators.models import (
     ModelGenerationError,
     ModelModule,
     build_check,
+    check_module,
     parse_models,
     rebase,
     run_datamodel_codegen,
@@ -170,7 +172,8 @@ def _ordered(blocks: list[Block], last: Sequence[str]) -> list[Block]:
             return
         seen.add(block.name)
         for dep in sorted(block.deps):
-            if dep in by_name and dep not in last:
+            # a base class must come first even when it is one of the tool's own models (`last`)
+            if dep in by_name and (dep not in last or dep in block.bases):
                 visit(by_name[dep])
         done.append(block)
 
@@ -187,6 +190,45 @@ def _rebuilds(blocks: Sequence[Block]) -> tuple[str, ...]:
     """Classes that use a class defined after them (a cycle): they need `model_rebuild()` at the end."""
     position = {b.name: i for i, b in enumerate(blocks)}
     return tuple(b.name for i, b in enumerate(blocks) if any(position.get(d, -1) > i for d in b.deps))
+
+
+def _refers_to(name: str, module: ModelModule, roots: Sequence[str], args: Sequence[Arg]) -> bool:
+    """Whether a model of the tool (other than `name` itself) or an argument's type uses the class `name`."""
+    used = any(name in b.deps for b in module.blocks if b.name in module.closure(roots) and b.name != name)
+    return used or any(re.search(rf"\b{re.escape(name)}\b", a.annotation) for a in args)
+
+
+def module_check_source(tool: ToolIR, shared_imports: Sequence[str]) -> str:
+    """A tool module as `tool.py.jinja` renders it, minus the package-relative imports (for `check_module`)."""
+    head = ["from __future__ import annotations"] if tool.models_source else []
+    params = ", ".join(
+        f"{a.name}: {a.annotation}" + ("" if a.required else f" = {a.default}") for a in tool.args
+    )
+    lines = [
+        *head,
+        *tool.model_imports,
+        tool.models_source,
+        *(f"{name}.model_rebuild()" for name in tool.rebuilds),
+        f"async def {tool.id}({'*, ' + params if params else ''}) -> {tool.return_type}: ...",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _shared_namespace(imports: Sequence[str], shared: Sequence[Block]) -> tuple[dict[str, Any], str]:
+    """The classes of a server's `_models.py`, executed as an import would; an error leaves the namespace empty."""
+    if not shared:
+        return {}, ""
+    lines = ["from __future__ import annotations", *imports, *(b.source for b in shared)]
+    lines += [f"{name}.model_rebuild()" for name in _rebuilds(shared)]
+    namespace: dict[str, Any] = {"_runtime": package_runtime}
+    try:
+        exec(compile("\n".join(lines) + "\n", "<_models>", "exec", dont_inherit=True), namespace)
+    except Exception as exc:  # the same failure would stop `import <server>._models`
+        return (
+            {},
+            f"its shared models do not import: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}",
+        )
+    return namespace, ""
 
 
 def _roots(t: _Tool) -> list[str]:
@@ -232,9 +274,28 @@ def _literal_default(prop: Mapping[str, Any]) -> str | None:
         ok = "string" in kinds or ("enum" in prop and not kinds)
     else:
         ok = False
-    if not ok:
-        return None
-    return docs.py_literal(value) if isinstance(value, str) and "\n" not in value else repr(value)
+    return repr(value) if ok else None
+
+
+def _nullable(prop: Mapping[str, Any]) -> bool:
+    """Whether the schema accepts null (then `None` is a value the caller may mean, not just "not sent")."""
+    kinds = prop.get("type")
+    kinds = {kinds} if isinstance(kinds, str) else set(kinds or ())
+    if (
+        "null" in kinds
+        or ("enum" in prop and None in prop["enum"])
+        or ("const" in prop and prop["const"] is None)
+    ):
+        return True
+    if any(
+        _nullable(alt)
+        for key in ("anyOf", "oneOf")
+        for alt in prop.get(key) or ()
+        if isinstance(alt, Mapping)
+    ):
+        return True
+    shaped = ("type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const", "properties", "items")
+    return not any(k in prop for k in shaped)  # no constraint at all: any value, null included
 
 
 def _args(t: _Tool, block: Block) -> tuple[Arg, ...]:
@@ -247,38 +308,37 @@ def _args(t: _Tool, block: Block) -> tuple[Arg, ...]:
         prop = prop if isinstance(prop, Mapping) else {}
         description = docs.one_line(prop.get("description") or "")
         annotation = f.annotation
-        kind = (
-            annotation[: -len(" | None")] if not f.required and annotation.endswith(" | None") else annotation
-        )
         raw = raw_props.get(f.wire)
         fmt = raw.get("format") if isinstance(raw, Mapping) else None
-        if isinstance(fmt, str) and fmt.strip():
-            kind += f", {docs.one_line(fmt)[:40]}"
+        notes = [docs.one_line(fmt)[:40]] if isinstance(fmt, str) and fmt.strip() else []
         if f.required:
-            required.append(Arg(f.name, f.wire, annotation, True, "", kind, description))
+            required.append(Arg(f.name, f.wire, annotation, True, "", ", ".join(notes), description))
             continue
         default = _literal_default(prop) or "None"
-        if prop.get("default") is not None:
-            kind += f", default {docs.compact_json(prop['default'])[:80]}"
-        else:
-            kind += ", optional"
-        if default == "None" and "None" not in annotation and annotation != "Any":
-            annotation = f"{annotation} | None"
-        optional.append(Arg(f.name, f.wire, annotation, False, default, kind, description))
+        if default == "None" and prop.get("default") is not None:
+            notes.append(f"default {docs.compact_json(prop['default'])[:80]}")
+        if default == "None":
+            if "None" not in annotation and annotation != "Any":
+                annotation = f"{annotation} | None"
+        elif annotation.endswith(" | None") and not _nullable(prop):
+            # `limit: int = 5`: None is not a value the server takes, so the type does not offer it
+            annotation = annotation.removesuffix(" | None")
+        optional.append(Arg(f.name, f.wire, annotation, False, default, ", ".join(notes), description))
     return (*required, *optional)
 
 
 def _returns(t: _Tool, module: ModelModule) -> str:
-    if not t.output_class:
-        return "ToolResult: .text (text blocks joined), .content, .structured_content."
-    block = module.block(t.output_class)
-    fields = ", ".join(f"{f.name} ({f.annotation})" for f in block.fields) if block else ""
-    return f"{t.output_class}: {fields}." if fields else f"{t.output_class}."
+    """The return part of a tool's one-line signature: the output fields, or a plain result with no schema."""
+    block = module.block(t.output_class) if t.output_class else None
+    if block is None:
+        return "ToolResult (no output schema)"
+    return "{" + ", ".join(f"{f.name}: {f.annotation}" for f in block.fields) + "}"
 
 
 def _signature(tool_id: str, args: Sequence[Arg], returns: str) -> str:
+    """One line: the tool's typed parameters (keyword-only) and what it returns."""
     params = ", ".join(f"{a.name}: {a.annotation}" + ("" if a.required else f" = {a.default}") for a in args)
-    return f"{tool_id}(*, {params}) -> {returns}" if params else f"{tool_id}() -> {returns}"
+    return f"{tool_id}({params}) -> {returns}"
 
 
 def launch_entry(spec: ServerSpec | None, base: str) -> dict[str, Any]:
@@ -347,6 +407,7 @@ def build_server(
     shared = _ordered([b for b in module.blocks if len(owners.get(b.name, ())) > 1], last=[])
     shared_names = {b.name for b in shared}
 
+    shared_namespace, shared_error = _shared_namespace(module.imports, shared)
     irs: list[ToolIR] = []
     for t in live:
         block = module.block(t.input_class)
@@ -355,32 +416,47 @@ def build_server(
             continue
         own = _ordered([b for b in module.blocks if owners.get(b.name) == {t.id}], last=_roots(t))
         args = _args(t, block)
+        if not _refers_to(t.input_class, module, _roots(t), args):
+            own = [b for b in own if b.name != t.input_class]  # the signature is the input model
         returns = _returns(t, module)
-        docstring = docs.function_docstring(
+        description = (
             t.tool.description
             or t.tool.title
-            or f"Call the {t.tool.name!r} tool of the {manifest.server!r} server.",
-            [(a.name, a.kind, a.description) for a in args],
-            returns,
-            docs.hints(t.tool.annotations),
+            or f"Call the {t.tool.name!r} tool of the {manifest.server!r} server."
         )
-        irs.append(
-            ToolIR(
-                id=t.id,
-                wire_name=t.tool.name,
-                summary=docs.summary(t.tool.description or t.tool.title or ""),
-                input_class=t.input_class,
-                output_class=t.output_class,
-                args=args,
-                models_source="\n\n\n".join(b.source for b in own),
-                model_imports=module.imports,
-                shared_imports=tuple(sorted(module.closure(_roots(t)) & shared_names)),
-                rebuilds=_rebuilds(own),
-                docstring=docstring,
-                signature=_signature(t.id, args, t.output_class or "ToolResult"),
-                notes=tuple(dict.fromkeys(t.notes)),
-            )
+        arg_docs = [(a.name, a.note, a.description) for a in args]
+        hints = docs.hints(t.tool.annotations)
+        # the module keeps the hint a caller must not miss; search's full detail shows them all
+        docstring = docs.function_docstring(description, arg_docs, [h for h in hints if h == "destructive"])
+        details = docs.function_docstring(description, arg_docs, hints)
+        ir = ToolIR(
+            id=t.id,
+            wire_name=t.tool.name,
+            summary=docs.summary(t.tool.description or t.tool.title or ""),
+            input_class=t.input_class,
+            output_class=t.output_class,
+            args=args,
+            models_source="\n\n\n".join(b.source for b in own),
+            model_imports=module.imports,
+            shared_imports=tuple(sorted(module.closure(_roots(t)) & shared_names)),
+            rebuilds=_rebuilds(own),
+            docstring=docstring,
+            details=details,
+            signature=_signature(t.id, args, returns),
+            aliases=tuple((a.name, a.wire) for a in args if a.name != a.wire),
+            notes=tuple(dict.fromkeys(t.notes)),
         )
+        # the module as written must import and its arguments model build: otherwise report, never ship it
+        extra = {
+            "_runtime": package_runtime,
+            **{n: shared_namespace[n] for n in ir.shared_imports if n in shared_namespace},
+        }
+        error = shared_error if set(ir.shared_imports) - set(shared_namespace) else None
+        error = error or check_module(module_check_source(ir, module.imports), ir.id, dict(ir.aliases), extra)
+        if error:
+            skipped[t.id] = f"the generated module does not import: {error}"
+            continue
+        irs.append(ir)
         for note in dict.fromkeys(t.notes):
             problems.append(
                 Problem("info", f"server {manifest.server!r}, tool {t.tool.name!r}: {note}", source)

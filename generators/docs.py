@@ -85,21 +85,62 @@ def hints(annotations: Mapping[str, Any] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+_SECTION = re.compile(r"^(\s*)(Args|Arguments|Parameters|Params)\s*:\s*$", re.IGNORECASE)
+_ANY_SECTION = re.compile(r"^\s*[A-Z][A-Za-z ]{1,30}:\s*$")
+
+
+def _merge_args(description: str, arg_lines: list[str]) -> tuple[str, list[str]]:
+    """Fold argument lines into an `Args:` section the description already has (one section, never two);
+    returns the description and the lines still to add as a section of their own."""
+    lines = description.split("\n")
+    for i, line in enumerate(lines):
+        match = _SECTION.match(line)
+        if not match:
+            continue
+        indent = len(match.group(1))
+        end = i + 1
+        while end < len(lines):
+            body = lines[end]
+            if body.strip() and (len(body) - len(body.lstrip()) <= indent) and _ANY_SECTION.match(body):
+                break
+            end += 1
+        while end > i + 1 and not lines[end - 1].strip():
+            end -= 1
+        documented = " ".join(lines[i + 1 : end])
+        missing = [
+            a
+            for a in arg_lines
+            if not re.search(rf"(?<![\w.]){re.escape(a.split()[0].rstrip(':'))}\b", documented)
+        ]
+        item = " " * (indent + 4)
+        merged = [*lines[:end], *(f"{item}{a}" for a in missing), *lines[end:]]
+        return "\n".join(merged), []
+    return description, arg_lines
+
+
 def function_docstring(
     description: str,
     args: Iterable[tuple[str, str, str]],
-    returns: str,
     hint_words: Iterable[str],
 ) -> str:
-    """Google-style docstring: description, Args (name (type): text), Returns, Raises, Hints."""
-    parts = [clean(description)]
-    arg_lines = [
-        f"    {name} ({kind}): {text}" if text else f"    {name} ({kind})" for name, kind, text in args
-    ]
-    if arg_lines:
-        parts.append("Args:\n" + "\n".join(arg_lines))
-    parts.append(f"Returns:\n    {returns}")
-    parts.append("Raises:\n    ToolError: the tool or its server failed, or the server is unreachable.")
+    """The tool function's docstring: the description, then `Args:` for the arguments that have something to
+    say beyond the signature (a description, a format, a default the signature cannot show), one sentence
+    and the server's behaviour hints.
+
+    `args` holds (name, note, description); the types and defaults live in the signature only.
+    """
+    text = clean(description)
+    arg_lines = []
+    for name, note, what in args:
+        head = f"{name} ({note})" if note else name
+        if what:
+            arg_lines.append(f"{head}: {what}")
+        elif note:
+            arg_lines.append(head)
+    text, extra = _merge_args(text, arg_lines)
+    parts = [text]
+    if extra:
+        parts.append("Args:\n" + "\n".join(f"    {line}" for line in extra))
     hint_list = list(hint_words)
     if hint_list:
         parts.append(f"Hints: {', '.join(hint_list)}.")

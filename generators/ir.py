@@ -19,7 +19,7 @@ class Arg:
     annotation: str  # Python type expression
     required: bool
     default: str  # Python source of the default ("None" when the tool has none the signature can show)
-    kind: str  # the type as the docstring shows it
+    note: str  # what the signature cannot show ("date-time", "default {...}"), for the docstring
     description: str
 
 
@@ -30,15 +30,17 @@ class ToolIR:
     id: str  # module and function name
     wire_name: str
     summary: str
-    input_class: str
+    input_class: str  # only rendered when another model refers to it: the signature is the input model
     output_class: str | None  # None: the function returns the runtime's ToolResult
     args: tuple[Arg, ...]
     models_source: str  # the classes only this tool uses, datamodel-code-generator's code
     model_imports: tuple[str, ...]
     shared_imports: tuple[str, ...]  # classes taken from the server's `_models` module
     rebuilds: tuple[str, ...]
-    docstring: str
-    signature: str  # "create_entities(*, entities: list[Entity]) -> CreateEntitiesOutput"
+    docstring: str  # the function's docstring
+    details: str  # what search's "full" detail shows under the signature (the docstring with every hint)
+    signature: str  # one line: "create_entities(entities: list[Entity]) -> {entities: list[Entity]}"
+    aliases: tuple[tuple[str, str], ...] = ()  # (Python name, wire name) of arguments whose names differ
     notes: tuple[str, ...] = ()
 
     @property

@@ -253,3 +253,29 @@ def _exec_blocks(
                 cls.model_rebuild(force=True)
             except Exception as exc:
                 errors[block.name] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+
+
+def check_module(
+    source: str, function: str, aliases: Mapping[str, str], namespace_extra: Mapping[str, Any]
+) -> str | None:
+    """Execute a tool module's code as an import would, then build its arguments model as the runtime does on
+    the first call; returns the error a user would meet (NameError, a class that does not build), or None.
+
+    `source` is the module without its package-relative imports; `namespace_extra` stands in for them.
+    """
+    from cfmigrate.generators import package_runtime
+
+    module_name = f"_cfmigrate_module_check_{abs(hash(source)):x}"
+    scratch = types.ModuleType(module_name)
+    scratch.__dict__.update(namespace_extra)
+    sys.modules[module_name] = scratch
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exec(compile(source, f"<{function}>", "exec", dont_inherit=True), scratch.__dict__)
+            package_runtime.arguments_model(scratch.__dict__[function], aliases)
+    except Exception as exc:  # whatever fails here would fail on import or on the first call
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    finally:
+        sys.modules.pop(module_name, None)
+    return None

@@ -164,7 +164,9 @@ def code_mode_costs(
         tool_doc=tool_doc,
         server_index=server_index,
         source="code-first prompt + execute tool (cfmigrate.runtime) and the generated package's modules"
-        + ("; prompt and tool counted by count_tokens subtraction, tool-use prompt included" if exact else ""),
+        + (
+            "; prompt and tool counted by count_tokens subtraction, tool-use prompt included" if exact else ""
+        ),
         problems=tuple(problems),
         includes_tool_prompt=exact is not None,
     )
@@ -202,9 +204,7 @@ def run_audit(root: Path, opts: AuditOptions | None = None) -> AuditReport:
         raise AuditError(f"{root}: not a directory; pass the repository to audit")
     given = opts or AuditOptions()
     opts, settings = merged_options(root, given)
-    price_source = (
-        "--price" if given.price is not None else f"[tool.cfmigrate] price in {settings.source}"
-    )
+    price_source = "--price" if given.price is not None else f"[tool.cfmigrate] price in {settings.source}"
     assert opts.tokenizer is not None
     if opts.tokenizer == "anthropic" and opts.provider == "openai":
         raise AuditError(
@@ -259,9 +259,7 @@ def exit_code(report: AuditReport, fail_over: int | None) -> tuple[Literal[0, 1]
     if fail_over is None:
         return 0, None
     over = [
-        a
-        for a in report.agents
-        if a.tool_context_tokens is not None and a.tool_context_tokens > fail_over
+        a for a in report.agents if a.tool_context_tokens is not None and a.tool_context_tokens > fail_over
     ]
     if not over:
         return 0, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +29,16 @@ class ProviderChoice(StrEnum):
     openai = "openai"
 
 
+# Without a terminal (CI logs, pipes) Rich would wrap at 80 columns and split paths; tables only take
+# the width their content needs, so a wide limit keeps each row on one line.
+LOG_WIDTH = 200
+
+
+def _width() -> int | None:
+    """None on a terminal (Rich measures it) or when COLUMNS is set; LOG_WIDTH otherwise."""
+    return None if sys.stdout.isatty() or os.environ.get("COLUMNS") else LOG_WIDTH
+
+
 def fail(message: str) -> typer.Exit:
     """Print a one-line error to stderr and return the exit to raise (code 2)."""
     typer.echo(f"error: {message}", err=True)
@@ -39,13 +50,17 @@ def audit(
     format: Annotated[
         Format | None,
         typer.Option(
-            "--format", "-f", help="Output: table (terminal), json, markdown (default: from -o's suffix, else table)."
+            "--format",
+            "-f",
+            help="Output: table (terminal), json, markdown (default: from -o's suffix, else table).",
         ),
     ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write the report to this file (its folder must exist; .json implies json)."
+            "--output",
+            "-o",
+            help="Write the report to this file (its folder must exist; .json implies json).",
         ),
     ] = None,
     tokenizer: Annotated[
@@ -134,7 +149,7 @@ def audit(
             text = console.export_text()
         atomic_write_text(output, text)
     elif chosen is Format.table:
-        render_terminal(report, Console(highlight=False))
+        render_terminal(report, Console(highlight=False, width=_width()))
     else:
         sys.stdout.write(text)
     code, message = exit_code(report, gate)
@@ -151,7 +166,9 @@ def _output_format(format: Format | None, output: Path | None) -> Format:
     if output is None:
         return format or Format.table
     if not output.parent.is_dir():
-        raise fail(f"{output}: the folder {output.parent} does not exist; create it first (-o never creates folders)")
+        raise fail(
+            f"{output}: the folder {output.parent} does not exist; create it first (-o never creates folders)"
+        )
     implied = _SUFFIX.get(output.suffix.lower())
     if format is None:
         return implied or Format.table

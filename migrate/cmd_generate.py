@@ -13,7 +13,7 @@ from cfmigrate.analyzers.settings import SettingsError, load_settings
 from cfmigrate.generators.api import GenerateOptions, Outcome, check
 from cfmigrate.generators.api import generate as run_generate
 from cfmigrate.generators.api import refresh as run_refresh
-from cfmigrate.generators.errors import GenerateFailure
+from cfmigrate.generators.errors import GenerateFailure, NoManifests
 from cfmigrate.generators.writer import check_out_dir
 
 
@@ -107,9 +107,23 @@ def generate(
     )
     try:
         check_out_dir(options.root, options.out_dir)  # before --refresh writes any snapshot
+        if check_only and not options.out_dir.is_dir():
+            typer.echo(
+                f"{options.out}/ does not exist under {root}: write it with `cfmigrate generate`", err=True
+            )
+            raise typer.Exit(1)
         if refresh:
             _report(run_refresh(options), verbose)
         outcome = check(options) if check_only else run_generate(options)
+    except NoManifests as exc:
+        if not refresh:
+            raise _fail(str(exc)) from None
+        errors = f" ({exc.errors})" if exc.errors else ""
+        raise _fail(
+            f"no tool manifests to generate from: --refresh listed no server's tools (none configured in the MCP "
+            f"configs under {root}, or none answered: see above); add the servers to an MCP config such as "
+            f".mcp.json, or pass --manifest FILE{errors}"
+        ) from None
     except GenerateFailure as exc:
         raise _fail(str(exc)) from None
     for line in outcome.provenance:

@@ -54,7 +54,8 @@ def render_summary(result: MigrationResult, *, check: bool) -> str:
         done, left = counts.get(rule_id, (0, 0))
         rule = REGISTRY[rule_id]
         out.append(f"  {rule_id}  {rule.TITLE:<44} {done:>3} rewritten, {left:>3} left alone")
-    left_alone = result.sites(applied=False, manual=False)
+    listed = {(m.path, m.line) for m in result.manual}
+    left_alone = [(p, s) for p, s in result.sites(applied=False, manual=False) if (p, s.line) not in listed]
     if left_alone:
         out.append(f"left alone ({len(left_alone)}):")
         out.extend(f"  {path}:{site.line}  {site.rule}  {site.message}" for path, site in left_alone)
@@ -62,6 +63,9 @@ def render_summary(result: MigrationResult, *, check: bool) -> str:
     if manual:
         out.append(f"to do by hand ({len(manual)}):")
         out.extend(f"  {path}:{site.line}  {site.rule}  {site.message}" for path, site in manual)
+    if result.manual:
+        out.append(f"needs manual migration, files left unchanged ({len(result.manual)}):")
+        out.extend(f"  {m.path}:{m.line}  {m.reason}" for m in result.manual)
     if result.skipped:
         out.append(f"skipped, left on direct MCP ({len(result.skipped)}):")
         out.extend(f"  {path}:{line}  {why}" for path, line, why in result.skipped)
@@ -165,11 +169,11 @@ def migrate(
         )
     except (MigrateError, SettingsError, _UnknownRule) as exc:
         raise _fail(str(exc)) from None
-    if diff and not result.written:
+    if diff:  # --write prints what it wrote, too
         sys.stdout.write(result.diff())
     sys.stderr.write(render_summary(result, check=check))
     if result.errors:
         raise typer.Exit(2)
-    if (check or write) and result.changed:
-        raise typer.Exit(1)
+    if (check or write) and (result.changed or result.manual):
+        raise typer.Exit(1)  # changes pending or written, or an agent still needs manual migration
     raise typer.Exit(0)

@@ -40,6 +40,7 @@ from cfmigrate.migrate.rules._plan import (
     tool_names_from_manifests,
     tool_names_from_package,
 )
+from cfmigrate.migrate.units import Manual, whole_agents
 
 if TYPE_CHECKING:
     from cfmigrate.generators.api import GenerateOptions
@@ -108,6 +109,7 @@ class MigrationResult:
     problems: tuple[Problem, ...] = ()
     seconds: float = 0.0
     skipped: tuple[tuple[str, int, str], ...] = ()  # (path, line, why and the fix): agents left on direct MCP
+    manual: tuple[Manual, ...] = ()  # agents the decision would migrate that could not be rewritten whole
 
     @property
     def changed(self) -> tuple[FileResult, ...]:
@@ -268,20 +270,37 @@ def _hold_reason(
     """Why this agent stays on direct MCP (with the fix), or "" when it can move onto code mode."""
     from cfmigrate.analyzers.measure import decide_agent
 
-    if not all_agents:
-        decision, reasons, tool_count = decide_agent(agent, inventory)
-        if decision == "keep-mcp":
-            if reasons and reasons[0].startswith(f"{tool_count} tools (< 20)"):
-                rest = "; ".join(reasons[1:]) or "schema overhead is modest"
-                why = f"{tool_count} tool{'s' * (tool_count != 1)} < 20; {rest}"
-            else:
-                why = "; ".join(reasons)
-            return (
-                f"{agent.name} kept on direct MCP by the decision framework ({why}); "
-                "`cfmigrate migrate --all` migrates it anyway"
-            )
-    # Servers it reaches, as the audit counts them: the ones linked to it, else every configured server.
-    reach = set(agent.servers) or {s.name for s in inventory.servers if not s.disabled}
+    decision, reasons, tool_count = decide_agent(agent, inventory)
+    if decision == "unknown":
+        return (
+            f"{agent.name} not moved onto code mode: the audit cannot decide for it ({'; '.join(reasons)}); "
+            "link its servers statically (a config file or literal server parameters), then run again"
+        )
+    if decision == "keep-mcp" and not all_agents:
+        if reasons and reasons[0].startswith(f"{tool_count} tools (< 20)"):
+            rest = "; ".join(reasons[1:]) or "schema overhead is modest"
+            why = f"{tool_count} tool{'s' * (tool_count != 1)} < 20; {rest}"
+        else:
+            why = "; ".join(reasons)
+        return (
+            f"{agent.name} kept on direct MCP by the decision framework ({why}); "
+            "`cfmigrate migrate --all` migrates it anyway"
+        )
+    # Servers it reaches, as the audit counts them: the ones linked to it (never "every configured server").
+    reach = set(agent.servers)
+    specs = {s.name: s for s in inventory.servers if not s.disabled}
+    unlaunchable = sorted(
+        name
+        for name in reach
+        if name not in keep and (name not in specs or specs[name].transport == "unknown")
+    )
+    if unlaunchable:
+        return (
+            f"{agent.name} not moved onto code mode: how {_names_list(unlaunchable)} {'is' if len(unlaunchable) == 1 else 'are'} "
+            "started is not known statically, so CodeMode could not start "
+            f"{'it' if len(unlaunchable) == 1 else 'them'} the way the agent does; declare the server in an MCP config "
+            "or with literal server parameters"
+        )
     missing = sorted(
         server
         for server in reach
@@ -634,6 +653,8 @@ def migrate(
         progress(f"{len(files)} Python files, {len(jobs_list)} to parse")
     results.extend(_map(jobs_list, jobs))
     results.sort(key=lambda r: r.path)
+    tree = files if not targets else _files(root, (), settings, [])
+    results, manual = whole_agents(results, {rel: path for path, rel in tree}, plan.code_mode_var)
     result = MigrationResult(
         root=str(root),
         files=tuple(results),
@@ -643,6 +664,7 @@ def migrate(
         notes=tuple(notes),
         problems=tuple(problems),
         skipped=tuple(skipped),
+        manual=tuple(manual),
     )
     wrappers = check_wrappers(root, plan, settings, needed=_needs_wrappers(result, plan))
     if write and result.changed:

@@ -866,37 +866,68 @@ def _high(fd: int) -> int:
     return moved
 
 
+ENTRY_COST = 4096  # each file or directory counts at least this much, so empty files cannot exhaust inodes
+
+
+UNMEASURABLE = 1 << 62
+MAX_SCAN_DEPTH = 128
+
+
 def scan_tree(paths: list[str], strip_setuid: bool = False) -> int:
-    """Bytes on disk below `paths`, never following links; optionally clear setuid/setgid bits on the way."""
+    """Bytes below `paths` (at least ENTRY_COST per entry), walked depth-first by directory fds without
+    following any link; optionally clears setuid/setgid bits on the way. A tree that cannot be walked
+    whole (too deep, out of descriptors) measures as UNMEASURABLE, so a cap on it fails closed."""
     total = 0
-    stack = list(paths)
-    while stack:
-        path = stack.pop()
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    for path in paths:
         try:
-            entries = list(os.scandir(path))
-        except OSError:
+            top = os.open(path, flags)
+        except FileNotFoundError:
             continue
-        for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            total += st.st_blocks * 512
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(entry.path)
-            if strip_setuid and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
-                _strip_setuid(entry.path, st)
+        except OSError:
+            return UNMEASURABLE
+        stack: list[tuple[int, Any]] = [(top, os.scandir(top))]
+        try:
+            while stack:
+                fd, entries = stack[-1]
+                entry = next(entries, None)
+                if entry is None:
+                    entries.close()
+                    os.close(fd)
+                    stack.pop()
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += max(st.st_blocks * 512, ENTRY_COST)
+                if strip_setuid and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+                    _strip_setuid(fd, entry.name, st)
+                if stat.S_ISDIR(st.st_mode):
+                    if len(stack) >= MAX_SCAN_DEPTH:
+                        return UNMEASURABLE
+                    try:
+                        sub = os.open(entry.name, flags, dir_fd=fd)
+                    except FileNotFoundError:
+                        continue
+                    except OSError:
+                        return UNMEASURABLE
+                    stack.append((sub, os.scandir(sub)))
+        finally:
+            for fd, entries in stack:
+                entries.close()
+                os.close(fd)
     return total
 
 
-def _strip_setuid(path: str, st: os.stat_result) -> None:
+def _strip_setuid(dir_fd: int, name: str, st: os.stat_result) -> None:
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     if stat.S_ISDIR(st.st_mode):
         flags |= os.O_DIRECTORY
     elif not stat.S_ISREG(st.st_mode):
         return
     try:
-        fd = os.open(path, flags)
+        fd = os.open(name, flags, dir_fd=dir_fd)
     except OSError:
         return
     try:
@@ -1025,15 +1056,22 @@ def monitor_main(
     status: int | None = None
     usage: Any = None
     limit: str | None = None
-    threshold = max(disk_cap, start_usage)
+    threshold = max(disk_cap, start_usage) if start_usage < UNMEASURABLE else disk_cap
+    try:
+        pidfd: int | None = os.pidfd_open(pid)  # readable the moment the script exits
+    except (AttributeError, OSError):
+        pidfd = None
     next_scan = time.monotonic() + 0.25
     while status is None:
-        if reading:
-            ready, _, _ = select.select([res_r], [], [], 0.05)
-            if ready:
-                reading = _read_result(res_r, kept)
+        watch = ([res_r] if reading else []) + ([pidfd] if pidfd is not None else [])
+        wait = 0.02 if pidfd is None else (max(0.0, next_scan - time.monotonic()) if disk_cap else None)
+        if watch:
+            ready, _, _ = select.select(watch, [], [], wait)
         else:
-            time.sleep(0.02)
+            ready = []
+            time.sleep(wait or 0.02)
+        if res_r in ready:
+            reading = _read_result(res_r, kept)
         try:
             got, st, ru = os.wait4(pid, os.WNOHANG)
         except ChildProcessError:
@@ -1047,6 +1085,8 @@ def monitor_main(
             if scan_tree(rw_paths) > threshold:
                 limit = "disk"
                 os.kill(pid, signal.SIGKILL)
+    if pidfd is not None:
+        os.close(pidfd)
     while reading and _read_result(res_r, kept):
         if len(kept) >= MAX_RESULT_BYTES:
             break

@@ -32,6 +32,7 @@ MAX_LINE = 1024 * 1024
 MAX_DEPTH = 32
 MAX_NAME = 128
 MAX_NODES = 100_000
+MAX_REQUESTS = 250  # per script's connection (tool calls have their own, lower cap); then it is closed
 
 log = logging.getLogger("cfmigrate.runtime")
 
@@ -88,7 +89,7 @@ class BridgeServer:
         writer: asyncio.StreamWriter | None = None
         try:
             reader, writer = await asyncio.open_connection(sock=sock, limit=MAX_LINE)
-            while True:
+            for _ in range(MAX_REQUESTS):
                 try:
                     line = await reader.readuntil(b"\n")
                 except asyncio.IncompleteReadError:
@@ -102,6 +103,12 @@ class BridgeServer:
                 reply = await self.answer(line)
                 writer.write(self._encode(reply))
                 await writer.drain()
+            writer.write(
+                self._encode(
+                    error_reply(None, f"more than {MAX_REQUESTS} requests from one script", "denied")
+                )
+            )
+            await writer.drain()
         except (ConnectionError, OSError):
             return
         except Exception:  # nothing a script sends may take the host's loop down

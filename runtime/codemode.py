@@ -14,12 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
-from cfmigrate.analyzers.model import ToolDef
-from cfmigrate.analyzers.tokens import BpeTokenizer, Tokenizer, compact, render_tool
+from cfmigrate.runtime import prompts
 from cfmigrate.runtime.audit import AuditLog, sha256
 from cfmigrate.runtime.bridge import BridgeError, BridgeServer
 from cfmigrate.runtime.executor import (
@@ -36,6 +33,7 @@ from cfmigrate.runtime.pii import PiiMasker
 from cfmigrate.runtime.policy import Approver, Policy, ToolCall, resolve
 from cfmigrate.runtime.results import ToolUseResult
 from cfmigrate.runtime.sessions import HostSessions, LaunchSpec, SessionError, load_launch_specs
+from cfmigrate.runtime.tools import ToolDefinition, compact, render_tool
 
 log = logging.getLogger("cfmigrate.runtime")
 
@@ -43,11 +41,13 @@ Provider = Literal["anthropic", "openai", "openai-responses"]
 _PROVIDERS = ("anthropic", "openai", "openai-responses")
 
 
-def _render(tool: ToolDef, provider: Provider) -> dict[str, Any]:
+def _render(tool: ToolDefinition, provider: Provider) -> dict[str, Any]:
     """A tool definition as the provider's API takes it: the Responses API's function tools are flat."""
     if provider == "openai-responses":
         return {"type": "function", **render_tool(tool, "openai")["function"]}
     return render_tool(tool, provider)
+
+
 CODE_TOOL = "execute_code"
 MAX_LISTED_SERVERS = 12
 
@@ -65,12 +65,13 @@ class CodeModeError(Exception):
     """CodeMode was set up wrongly; the message names the path or option and what to do."""
 
 
-_env = Environment(
-    loader=PackageLoader("cfmigrate.templates", ""),
-    undefined=StrictUndefined,
-    keep_trailing_newline=False,
-    autoescape=False,
-)
+class Tokenizer(Protocol):
+    """Anything that counts tokens and names how (`cfmigrate.analyzers.tokens.BpeTokenizer` is one)."""
+
+    @property
+    def label(self) -> str: ...
+
+    def count(self, text: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class KeptTool:
 
     server: str
     name: str
-    definition: ToolDef
+    definition: ToolDefinition
 
 
 @dataclass
@@ -139,7 +140,11 @@ class CodeMode:
         self._temp_work: Path | None = None
         self._active: _Active | None = None
         self._run_lock = asyncio.Lock()  # one script at a time per session, so bridge calls know their script
-        self._entered = False
+        self._entered = False  # `async with` was used (it closes on exit)
+        self._opening: asyncio.Lock | None = None
+        self._keeper: asyncio.Task[None] | None = None  # holds a lazily opened CodeMode until the loop ends
+        self._closed = False
+        self._host_runtime = _claim_host_calls(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -153,16 +158,54 @@ class CodeMode:
         if self._entered:
             raise CodeModeError("this CodeMode is already open; create one per session")
         self._entered = True
-        try:
-            await self._open()
-        except BaseException:
-            await self._close()
-            raise
+        await self.ensure_open()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        await self.aclose()
+
+    async def ensure_open(self) -> CodeMode:
+        """Open now if not open yet (every method that needs the sandbox or the sessions calls this).
+
+        Opened by `async with`, it closes when the block ends. Opened lazily (a CodeMode created in an
+        `__init__` or at module level and used directly), it stays open until `aclose()` or until the
+        event loop that opened it finishes (`asyncio.run` cancels the task that holds it, which closes
+        the servers, the sandbox and the temporary folders).
+        """
+        if self.session is not None:
+            return self
+        if self._closed:
+            raise CodeModeError("this CodeMode was closed; create a new one for a new session")
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self.session is not None:
+                return self
+            try:
+                await self._open()
+            except BaseException:
+                await self._close()
+                self._closed = False  # a failed start may be retried
+                raise
+            if not self._entered:
+                self._keeper = asyncio.get_running_loop().create_task(self._hold(), name="cfmigrate-codemode")
+        return self
+
+    async def _hold(self) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self._close()
+
+    async def aclose(self) -> None:
+        """Close the servers, the sandbox and the temporary folders (idempotent)."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None and keeper is not asyncio.current_task() and not keeper.done():
+            keeper.cancel()
+            with contextlib.suppress(BaseException):
+                await keeper
         await self._close()
 
     async def _open(self) -> None:
@@ -231,18 +274,22 @@ class CodeMode:
                 log.warning("sandbox protection NOT enforced on this machine: %s (%s)", p.name, p.how)
 
     async def _close(self) -> None:
+        self._closed = True
+        _release_host_calls(self)
         if self._bridge is not None:
             await self._bridge.close()
             self._bridge = None
         if self.session is not None:
             with contextlib.suppress(Exception):
                 await self.executor.close_session(self.session)
-        if self._own_executor and isinstance(self.executor, LocalExecutor):
+        if self._own_executor and isinstance(self.executor, LocalExecutor) and self.session is not None:
             await self.executor.aclose()
         if self.sessions is not None:
             await self.sessions.aclose()
         if self.audit is not None:
             self.audit.close()
+            self.audit = None
+        self.session = None
         if self._runtime_dir is not None:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self._runtime_dir = None
@@ -299,7 +346,7 @@ class CodeMode:
             self.kept[tool] = KeptTool(
                 server=owners[0],
                 name=tool,
-                definition=ToolDef(
+                definition=ToolDefinition(
                     name=tool,
                     description=found.description or "",
                     input_schema=found.input_schema,
@@ -311,7 +358,7 @@ class CodeMode:
 
     def code_tool(self, provider: Provider = "anthropic") -> dict[str, Any]:
         """The execute-code tool definition alone."""
-        description = _env.get_template("runtime/execute_code.jinja").render().strip()
+        description = prompts.EXECUTE_CODE_DESCRIPTION
         schema = {
             "type": "object",
             "properties": {
@@ -319,12 +366,21 @@ class CodeMode:
             },
             "required": ["code"],
         }
-        return _render(ToolDef(name=self.tool_name, description=description, input_schema=schema), provider)
+        return _render(
+            ToolDefinition(name=self.tool_name, description=description, input_schema=schema), provider
+        )
 
     def tool_definitions(self, provider: Provider = "anthropic") -> list[dict[str, Any]]:
         """The tools to pass to the model API: the code tool, then any kept direct tools (plain dicts)."""
         if provider not in _PROVIDERS:
-            raise CodeModeError(f"provider must be one of {', '.join(map(repr, _PROVIDERS))}, not {provider!r}")
+            raise CodeModeError(
+                f"provider must be one of {', '.join(map(repr, _PROVIDERS))}, not {provider!r}"
+            )
+        if self.keep_direct and self.session is None:
+            raise CodeModeError(
+                "keep_direct tools are listed from their servers when CodeMode opens: enter it "
+                "(`async with CodeMode(...)`) or `await code_mode.ensure_open()` before tool_definitions()"
+            )
         tools = [self.code_tool(provider)]
         tools.extend(_render(kept.definition, provider) for _, kept in sorted(self.kept.items()))
         return tools
@@ -332,18 +388,14 @@ class CodeMode:
     def system_prompt(self) -> str:
         """The code-first system prompt (discovery, printed output only, workspace/ and skills/)."""
         servers = sorted(self.specs) or self._package_servers()
-        return (
-            _env.get_template("runtime/system_prompt.jinja")
-            .render(
-                tool_name=self.tool_name,
-                servers=servers if len(servers) <= MAX_LISTED_SERVERS else [],
-                server_count=len(servers),
-                max_output=f"{self.limits.max_output_bytes:,}",
-                timeout=f"{self.limits.timeout_s:g}",
-                mask_pii=self.mask_pii,
-                kept=sorted(self.kept),
-            )
-            .strip()
+        return prompts.system_prompt(
+            tool_name=self.tool_name,
+            servers=servers if len(servers) <= MAX_LISTED_SERVERS else [],
+            server_count=len(servers),
+            max_output=f"{self.limits.max_output_bytes:,}",
+            timeout=f"{self.limits.timeout_s:g}",
+            mask_pii=self.mask_pii,
+            kept=sorted(self.kept),
         )
 
     def _package_servers(self) -> list[str]:
@@ -351,13 +403,14 @@ class CodeMode:
             return []
         return sorted(p.name for p in self.servers_dir.iterdir() if (p / "__init__.py").is_file())
 
-    def context_tokens(
-        self, provider: Provider = "anthropic", tokenizer: Tokenizer | None = None
-    ) -> tuple[int, str]:
-        """Tokens of the system prompt plus the code tool definition, and the tokenizer label."""
-        tok = tokenizer or BpeTokenizer("o200k_base")
-        total = tok.count(self.system_prompt()) + tok.count(compact(self.code_tool(provider)))
-        return total, tok.label
+    def context_tokens(self, provider: Provider, tokenizer: Tokenizer) -> tuple[int, str]:
+        """Tokens of the system prompt plus the code tool definition, and the tokenizer label.
+
+        The runtime ships no vocabulary: pass a tokenizer, e.g. `BpeTokenizer("o200k_base")` from
+        `cfmigrate.analyzers.tokens` (the cfmigrate tool) or your own object with `count()` and `label`.
+        """
+        total = tokenizer.count(self.system_prompt()) + tokenizer.count(compact(self.code_tool(provider)))
+        return total, tokenizer.label
 
     def protections(self) -> list[Protection]:
         """Each sandbox layer as (name, enforced, how/why not) for this machine."""
@@ -372,9 +425,29 @@ class CodeMode:
     # ------------------------------------------------------------------ running
 
     async def handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:
-        """Run the code tool, or pass a kept direct tool to its MCP server; the result mimics CallToolResult."""
-        if self.session is None:
-            raise CodeModeError("CodeMode is not open: use `async with CodeMode(...) as code_mode:`")
+        """Run the code tool, or pass a kept direct tool to its MCP server; the result is a CallToolResult.
+
+        Whatever the model sent, this returns a result (an error result for bad input); only a CodeMode that cannot open
+        or a sandbox that refuses to run unconfined raises `CodeModeError`.
+        """
+        await self.ensure_open()
+        if not isinstance(name, str) or not isinstance(input, Mapping | str | None):
+            return ToolUseResult.of_text(
+                f"{self.tool_name} needs a tool name and a JSON object as input; nothing was run",
+                is_error=True,
+            )
+        try:
+            return await self._handle_tool_use(name, input)
+        except CodeModeError:
+            raise
+        except Exception as exc:  # nothing the model sends may crash the agent loop
+            log.exception("handle_tool_use failed")
+            return ToolUseResult.of_text(
+                f"the host could not handle this call ({type(exc).__name__})", is_error=True
+            )
+
+    async def _handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:
+        assert self.session is not None
         if isinstance(input, str):  # OpenAI sends function arguments as a JSON string
             try:
                 decoded = json.loads(input)
@@ -389,7 +462,7 @@ class CodeMode:
                     f'{self.tool_name} needs {{"code": "<python source>"}}; nothing was run', is_error=True
                 )
             result = await self.run_code(code)
-            return ToolUseResult.of_text(result.text(), is_error=not result.ok, execution=result)
+            return ToolUseResult.of_code(result.text(), ok=result.ok, execution=result)
         kept = self.kept.get(name)
         if kept is None:
             available = ", ".join([self.tool_name, *sorted(self.kept)])
@@ -406,8 +479,8 @@ class CodeMode:
 
     async def run_code(self, code: str) -> ExecutionResult:
         """Run one script in the sandbox; every run is audited, whatever happens to it."""
-        if self.session is None:
-            raise CodeModeError("CodeMode is not open: use `async with CodeMode(...) as code_mode:`")
+        await self.ensure_open()
+        assert self.session is not None
         async with self._run_lock:
             self._active = _Active(script_sha256=sha256(code))
             started = time.perf_counter()
@@ -483,6 +556,32 @@ class CodeMode:
                 kind="denied",
             )
 
+    async def host_call(self, server: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """A call the host makes itself through the generated package (`await create_ticket(...)` in the agent).
+
+        It goes to this CodeMode's session of that server, so the host and the model's scripts share
+        one server process (what the host created, the scripts see). No policy applies: it is the
+        agent's own code, as `session.call_tool(...)` was before the migration.
+        """
+        await self.ensure_open()
+        assert self.sessions is not None
+        started = time.perf_counter()
+        outcome, kind = "ok", None
+        try:
+            result = await self.sessions.call_tool(server, tool, arguments)
+            if result.get("isError"):
+                outcome = "tool_error"
+            return result
+        except SessionError as exc:
+            outcome, kind = "failed", exc.kind
+            raise CodeModeError(f"{server}.{tool}: {exc.message}") from None
+        finally:
+            if self.audit is not None:
+                self.audit.tool_call(
+                    server=server, tool=tool, via="direct", duration_ms=(time.perf_counter() - started) * 1000,
+                    outcome=outcome, script_sha256=None, error_kind=kind,
+                )  # fmt: skip
+
     async def _bridge_call(self, server: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """A call from a running script (through the bridge socket)."""
         if self._active is None:
@@ -546,3 +645,67 @@ class CodeMode:
             raise
         finally:
             record()
+
+
+# ---------------------------------------------------------------------------------------------- host calls
+
+# The generated package's `_runtime` module -> the CodeModes routing its host-side calls, latest last.
+_claims: dict[str, list[CodeMode]] = {}
+
+
+def _package_runtime(servers_dir: Path | None) -> Any:
+    """The generated package's `_runtime` module as this process imports it, or None when it cannot.
+
+    The agent imports `from servers.<server> import <tool>` by the package's folder name from its
+    `sys.path`; the module found under that name must be the one in `servers_dir`.
+    """
+    import importlib
+    import importlib.util
+    import sys
+
+    if servers_dir is None or not (servers_dir / "_runtime.py").is_file():
+        return None
+    target = (servers_dir / "_runtime.py").resolve()
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if file and module.__name__.endswith("._runtime") and Path(file).resolve() == target:
+            return module
+    name = servers_dir.name
+    if not name.isidentifier():
+        return None
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if (
+        spec is None
+        or spec.origin is None
+        or Path(spec.origin).resolve() != (servers_dir / "__init__.py").resolve()
+    ):
+        return None
+    try:
+        return importlib.import_module(f"{name}._runtime")
+    except Exception:  # a package that does not import is reported when the agent imports it
+        return None
+
+
+def _claim_host_calls(code_mode: CodeMode) -> Any:
+    """Route the generated package's host-side calls through `code_mode` (one server process per agent)."""
+    runtime = _package_runtime(code_mode.servers_dir)
+    if runtime is None or not callable(getattr(runtime, "set_transport", None)):
+        return None
+    _claims.setdefault(runtime.__name__, []).append(code_mode)
+    runtime.set_transport(code_mode.host_call)
+    return runtime
+
+
+def _release_host_calls(code_mode: CodeMode) -> None:
+    runtime = code_mode._host_runtime
+    if runtime is None:
+        return
+    code_mode._host_runtime = None
+    claims = _claims.get(runtime.__name__, [])
+    if code_mode in claims:
+        claims.remove(code_mode)
+    live = [c for c in claims if not c._closed]
+    runtime.set_transport(live[-1].host_call if live else None)

@@ -292,6 +292,8 @@ def _chown_tree(fd: int, owner: int) -> None:
     for _root, dirs, files, dfd in os.fwalk(dir_fd=fd, follow_symlinks=False):
         for name in [*dirs, *files]:
             with contextlib.suppress(OSError):
+                if os.stat(name, dir_fd=dfd, follow_symlinks=False).st_nlink > 1 and name in files:
+                    continue  # a hard link may be a file from elsewhere: never hand it over
                 os.chown(name, owner, owner, dir_fd=dfd, follow_symlinks=False)
             with contextlib.suppress(OSError):
                 st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
@@ -720,8 +722,9 @@ def _result(
         )
     elif limit == "disk":
         notes.append(
-            f"stopped: workspace/, skills/ and .tmp/ together grew past the {limits.disk_mb} MB disk limit; "
-            "delete files you no longer need"
+            f"stopped: workspace/, skills/ and .tmp/ together grew past the {limits.disk_mb} MB disk limit "
+            f"(each file counts at least 4 KiB; more than {_sandbox.MAX_SCAN_DEPTH} nested directories cannot be "
+            "measured and count as over); delete files you no longer need"
         )
     elif limit == "cpu" or (sig in (signal.SIGKILL, signal.SIGXCPU) and cpu and cpu >= limits.cpu_s):
         notes.append(f"stopped: the script used up its {limits.cpu_s} s of CPU time")

@@ -1,83 +1,80 @@
-"""What `CodeMode.handle_tool_use` returns: an object shaped like an MCP `CallToolResult`."""
+"""What `CodeMode.handle_tool_use` returns: a real `mcp.types.CallToolResult`, plus a few helpers.
+
+A loop written against the installed `mcp` keeps working unchanged after the migration, whichever
+way it reads a result: `.content[i].text`, `.model_dump()`, `.model_dump_json()`,
+`.structured_content` (or the 1.x spelling `.structuredContent`), `.is_error` (or `.isError`).
+A code result carries the script's output twice: as one text block, and as structured content
+`{"output": <the same text>}`, so a loop that forwards either one gives the model the output.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from mcp.types import CallToolResult, ContentBlock, TextContent
+from pydantic import PrivateAttr, ValidationError
 
 from cfmigrate.runtime.executor import ExecutionResult
 
 
-@dataclass(frozen=True)
-class ContentBlock:
-    """One content block (`.type`, `.text`), as MCP results carry them."""
+class ToolUseResult(CallToolResult):
+    """A `CallToolResult` with `.text`, the 1.x camelCase accessors and the provider result shapes."""
 
-    type: str = "text"
-    text: str | None = None
-    data: str | None = None
-    mime_type: str | None = None
-    uri: str | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_wire(cls, block: Mapping[str, Any]) -> ContentBlock:
-        """Read a wire (camelCase) content block; unknown keys stay in `.raw`."""
-        return cls(
-            type=str(block.get("type", "text")),
-            text=block.get("text") if isinstance(block.get("text"), str) else None,
-            data=block.get("data") if isinstance(block.get("data"), str) else None,
-            mime_type=block.get("mimeType") or block.get("mime_type"),
-            uri=block.get("uri"),
-            raw=dict(block),
-        )
-
-    def to_wire(self) -> dict[str, Any]:
-        if self.raw:
-            return dict(self.raw)
-        out: dict[str, Any] = {"type": self.type}
-        for key, value in (
-            ("text", self.text),
-            ("data", self.data),
-            ("mimeType", self.mime_type),
-            ("uri", self.uri),
-        ):
-            if value is not None:
-                out[key] = value
-        return out
-
-
-@dataclass(frozen=True)
-class ToolUseResult:
-    """A tool result with both MCP spellings: `.content[0].text`, `.text`, `.is_error`/`.isError`, ..."""
-
-    content: tuple[ContentBlock, ...]
-    is_error: bool = False
-    structured_content: Any = None
-    execution: ExecutionResult | None = None  # set when the code tool ran a script
+    _execution: ExecutionResult | None = PrivateAttr(default=None)
 
     @classmethod
     def of_text(
-        cls, text: str, *, is_error: bool = False, execution: ExecutionResult | None = None
+        cls,
+        text: str,
+        *,
+        is_error: bool = False,
+        execution: ExecutionResult | None = None,
+        structured: Any = None,
     ) -> ToolUseResult:
-        return cls(content=(ContentBlock(text=text),), is_error=is_error, execution=execution)
+        """One text block (and optional structured content)."""
+        result = cls(
+            content=[TextContent(type="text", text=text)], is_error=is_error, structured_content=structured
+        )
+        result._execution = execution
+        return result
+
+    @classmethod
+    def of_code(cls, text: str, *, ok: bool, execution: ExecutionResult | None = None) -> ToolUseResult:
+        """A script's result: its output as text and as structured content `{"output": text}`."""
+        return cls.of_text(text, is_error=not ok, execution=execution, structured={"output": text})
 
     @classmethod
     def from_wire(cls, result: Mapping[str, Any]) -> ToolUseResult:
-        """From a `tools/call` result in wire form."""
-        blocks = tuple(
-            ContentBlock.from_wire(b) for b in result.get("content") or () if isinstance(b, Mapping)
-        )
-        return cls(
-            content=blocks or (ContentBlock(text=""),),
-            is_error=bool(result.get("isError", False)),
-            structured_content=result.get("structuredContent"),
-        )
+        """From a `tools/call` result in wire form (camelCase); content the installed mcp cannot read becomes text."""
+        try:
+            parsed = cls.model_validate(
+                {
+                    "content": list(result.get("content") or []),
+                    "structuredContent": result.get("structuredContent"),
+                    "isError": bool(result.get("isError", False)),
+                }
+            )
+        except ValidationError:
+            texts = [str(b.get("text", "")) for b in result.get("content") or () if isinstance(b, Mapping)]
+            return cls.of_text(
+                "\n".join(texts),
+                is_error=bool(result.get("isError")),
+                structured=result.get("structuredContent"),
+            )
+        if not parsed.content:  # loops read `.content[0].text`: an empty result reads as ""
+            parsed.content = [TextContent(type="text", text="")]
+        return parsed
+
+    @property
+    def execution(self) -> ExecutionResult | None:
+        """The script run behind a code result (None for a kept direct tool)."""
+        return self._execution
 
     @property
     def text(self) -> str:
         """The text blocks joined by newlines."""
-        return "\n".join(b.text for b in self.content if b.text is not None)
+        return "\n".join(b.text for b in self.content if isinstance(b, TextContent))
 
     @property
     def isError(self) -> bool:  # MCP 1.x spelling, kept for migrated loops
@@ -103,3 +100,6 @@ class ToolUseResult:
     def to_openai_responses(self, call_id: str) -> dict[str, Any]:
         """The `function_call_output` item to send back in the next Responses API request."""
         return {"type": "function_call_output", "call_id": call_id, "output": self.text}
+
+
+__all__ = ["ContentBlock", "ToolUseResult"]

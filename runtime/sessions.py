@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from cfmigrate.analyzers.naming import to_identifier
+from cfmigrate.runtime._naming import to_identifier
+from cfmigrate.runtime._refs import UnresolvedReference, expand_refs
 
 ErrorKind = Literal["mcp", "transport", "invalid", "denied"]
 log = logging.getLogger("cfmigrate.runtime")
@@ -52,8 +53,6 @@ class LaunchSpec:
 
 def _expand(text: str, where: str, base: Path) -> str:
     """Resolve a config value's references from the host's environment (the connector's rules)."""
-    from cfmigrate.analyzers.connect import UnresolvedReference, expand_refs
-
     try:
         return expand_refs(text, os.environ, base)
     except UnresolvedReference as exc:
@@ -409,23 +408,34 @@ class HostSessions:
         dumped: dict[str, Any] = found.annotations.model_dump(by_alias=True, exclude_none=True, mode="json")
         return dumped
 
+    def _log_tail(self, server_id: str, held: _Held) -> None:
+        """The server's stderr is for the host's operator (its log), never for the script or the model."""
+        tail = held.stderr_tail()
+        if tail:
+            log.warning("server %s%s", server_id, self.redact(tail))
+
     async def call_tool(self, server_id: str, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """Call one tool; the result in wire form (content, structuredContent, isError)."""
         from mcp import MCPError
+        from mcp.types import CONNECTION_CLOSED
 
         held = await self._session(server_id)
         try:
             raw = await asyncio.wait_for(held.client.call_tool(tool, dict(arguments)), self.call_timeout)
         except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:  # the server went away: the next call starts a fresh one
+                self._log_tail(server_id, held)
+                await held.aclose()
+                raise SessionError(
+                    f"server {server_id} closed the connection; the next call restarts it", kind="transport"
+                ) from None
             raise SessionError(self.redact(exc.message), kind="mcp", code=exc.code) from None
         except TimeoutError:
             raise SessionError(
                 f"{server_id}.{tool}: no answer within {self.call_timeout:g} s", kind="transport"
             ) from None
         except Exception as exc:
-            tail = held.stderr_tail()
-            if tail:  # the server's stderr is for the host's operator, never for the script or the model
-                log.warning("server %s stderr:%s", server_id, self.redact(tail))
+            self._log_tail(server_id, held)
             if not _broken(exc) and not held.dead:  # failed on this side (e.g. serialising): keep the session
                 raise SessionError(
                     self.redact(f"{server_id}.{tool}: the host could not send this call: {_leaf(exc)}"),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cfmigrate.analyzers.model import Manifest, ToolDef
@@ -126,6 +126,28 @@ def _check_module(path: Path, source: str) -> None:
     assert not any(c.startswith(("os.", "eval", "exec", "__import__")) for c in calls), calls
 
 
+def _one_tool(input_schema: dict[str, Any], output_schema: dict[str, Any] | None = None) -> Manifest:
+    tool = ToolDef(name="tree", description="Tree.", input_schema=input_schema, output_schema=output_schema)
+    return Manifest("props server", (tool,), "manifest-file")
+
+
+# Bugs the property test found, kept as fixed examples (each once raised NameError on import, unreported):
+RECURSIVE_OUTPUT = _one_tool(  # an output property that extends the output itself
+    {"type": "object"},
+    {"type": "object", "properties": {"value": {"allOf": [{"$ref": "#"}, {"type": "object", "properties": {"b": {"type": "integer"}}}]}}},
+)  # fmt: skip
+RECURSIVE_INPUT = _one_tool(  # an input property that extends the input: a class deriving from the input model
+    {"type": "object", "properties": {"result": {"allOf": [{"$ref": "#"}, {"type": "object", "properties": {"a": {"type": "string"}}}]}}},
+)  # fmt: skip
+ROOT_IN_UNION = _one_tool(  # an argument typed by the input model itself, in a union
+    {"type": "object", "properties": {"x": {"anyOf": [{"type": "integer"}, {"$ref": "#"}, {"type": "string"}]}}},
+)  # fmt: skip
+OUTPUT_MAP_OF_ITSELF = _one_tool(  # the shape in the issue: `additionalProperties: {"$ref": "#"}`
+    {"type": "object"},
+    {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": {"$ref": "#"}},
+)
+
+
 @settings(
     max_examples=30,
     deadline=None,
@@ -136,6 +158,10 @@ def _check_module(path: Path, source: str) -> None:
     ],
 )
 @given(manifest=manifests())
+@example(manifest=RECURSIVE_OUTPUT)
+@example(manifest=RECURSIVE_INPUT)
+@example(manifest=ROOT_IN_UNION)
+@example(manifest=OUTPUT_MAP_OF_ITSELF)
 def test_generated_schemas_never_crash(manifest: Manifest, tmp_path_factory: pytest.TempPathFactory) -> None:
     try:
         ir = build_package([(None, manifest)], package="servers")
@@ -188,3 +214,39 @@ def test_sampled_packages_type_check(tmp_path: Path) -> None:
             text=True,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("manifest", [RECURSIVE_OUTPUT, RECURSIVE_INPUT, ROOT_IN_UNION, OUTPUT_MAP_OF_ITSELF])
+def test_self_referencing_schemas_import(manifest: Manifest, tmp_path: Path) -> None:
+    """A schema that refers to its own root generates a module that imports (or a reported error, never a
+    module that raises NameError)."""
+    ir = build_package([(None, manifest)], package="servers")
+    files = render_package(ir)
+    package = f"selfref_{uuid.uuid4().hex[:10]}"
+    for rel, data in files.items():
+        path = tmp_path / package / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert [t.id for t in ir.servers[0].tools] == ["tree"], ir.problems
+        module = importlib.import_module(f"{package}.props_server.tree")
+        assert inspect.iscoroutinefunction(module.tree)
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_a_module_that_would_not_import_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a generated module would fail on import, generate leaves that tool out with an error naming it."""
+    from cfmigrate.generators import build
+
+    real = build.module_check_source
+
+    def broken(tool: Any, imports: Any) -> str:
+        return real(tool, imports).replace("async def", "x = Undefined\nasync def")
+
+    monkeypatch.setattr(build, "module_check_source", broken)
+    ir = build_package([(None, RECURSIVE_OUTPUT)], package="servers")
+    assert ir.servers[0].tools == ()
+    (error,) = [p for p in ir.problems if p.level == "error"]
+    assert "'tree' was not generated: the generated module does not import: NameError" in error.message

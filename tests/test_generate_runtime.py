@@ -55,6 +55,11 @@ def pid() -> int:
     """This server process's id."""
     return os.getpid()
 
+@server.tool()
+def env_names() -> str:
+    """The names of the environment variables this server process sees."""
+    return " ".join(sorted(os.environ))
+
 if __name__ == "__main__":
     server.run("stdio")
 '''
@@ -98,12 +103,17 @@ def pkg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
             "needs_env", "stdio", SourceRef(".mcp.json"), "test", command=py, args=("fixture_server.py",),
             env_names=("CFM_RUNTIME_UNSET_VAR",),
         ),
+        ServerSpec(
+            "named_env", "stdio", SourceRef(".mcp.json"), "test", command=py, args=("fixture_server.py",),
+            env_names=("CFM_NAMED_VAR",),
+        ),
     )  # fmt: skip
     tools = _listing(py, [str(root / "fixture_server.py")])
     manifests = (
         Manifest("fixture", tools, "live"),
         Manifest("crashy", (ToolDef("go", input_schema={"type": "object"}),), "live"),
         Manifest("needs_env", (ToolDef("go", input_schema={"type": "object"}),), "live"),
+        Manifest("named_env", tools, "live"),
         Manifest("docs", (GET_DOCUMENT,), "manifest-file"),
     )
     by_name = {s.name: s for s in specs}
@@ -181,6 +191,19 @@ def test_missing_environment_variable_is_named(pkg: ModuleType) -> None:
     with pytest.raises(pkg.ToolError) as err:
         _tool(pkg, "needs_env", "go_sync")()
     assert "CFM_RUNTIME_UNSET_VAR" in err.value.message and err.value.kind == "transport"
+
+
+def test_stdio_server_sees_only_named_variables(pkg: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stdio server gets the variables its config names plus the SDK's safe base (PATH, HOME, ...), not
+    the whole environment of the process that calls it."""
+    monkeypatch.setenv("CFM_NAMED_VAR", "given")
+    monkeypatch.setenv("CFM_UNNAMED_SECRET", SECRET)
+    names = set(_tool(pkg, "named_env", "env_names_sync")().text.split())
+    assert "CFM_NAMED_VAR" in names and "PATH" in names
+    assert "CFM_UNNAMED_SECRET" not in names
+    from mcp.client.stdio import DEFAULT_INHERITED_ENV_VARS
+
+    assert names <= {"CFM_NAMED_VAR", *DEFAULT_INHERITED_ENV_VARS, "LC_CTYPE", "PWD", "SHLVL", "_"}
 
 
 def test_unknown_launch_spec(pkg: ModuleType) -> None:

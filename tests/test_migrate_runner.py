@@ -108,6 +108,7 @@ def test_check_and_default_modes_write_nothing_and_exit_codes(tmp_path: Path) ->
     assert checked.returncode == 1 and (root / "agent.py").read_text() == LOOP
     written = cli(".", "--write", "--no-generate", cwd=root)
     assert written.returncode == 1 and "rewrote agent.py" in written.stderr
+    assert written.stdout == shown.stdout  # --diff is the default for --write too: the diff it applied
     again = cli(".", "--check", "--no-generate", cwd=root)
     assert again.returncode == 0 and again.stdout == ""
 

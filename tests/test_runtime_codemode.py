@@ -155,7 +155,7 @@ def test_tool_definitions_and_prompt(loop: asyncio.AbstractEventLoop, demo_repo:
             prompt = cm.system_prompt()
             for needle in ("search_tools", "servers/", "workspace/", "skills/", "print", "demo"):
                 assert needle in prompt
-            tokens, label = cm.context_tokens("anthropic")
+            tokens, label = cm.context_tokens("anthropic", BpeTokenizer("o200k_base"))
             assert tokens < 600 and label == "estimate, o200k_base"
             with pytest.raises(CodeModeError):
                 cm.tool_definitions("gemini")  # type: ignore[arg-type]
@@ -202,7 +202,7 @@ def test_code_calls_tools_through_the_generated_wrappers(
             )
             assert not result.is_error and not result.isError, result.text
             assert result.text == f"over the bridge | over the bridge | {len(SERVER_TOKEN)}"
-            assert result.content[0].text == result.text and result.structured_content is None
+            assert result.content[0].text == result.text and result.structured_content == {"output": result.text}
             assert result.to_anthropic("toolu_1") == {
                 "type": "tool_result",
                 "tool_use_id": "toolu_1",
@@ -438,7 +438,9 @@ def test_bridge_refuses_bad_requests(loop: asyncio.AbstractEventLoop, demo_repo:
             # outside a running script the bridge answers nobody: there is no socket file to connect to
             assert cm.session is not None and not list(cm.session.runtime_dir.rglob("*.sock"))
             assert cm._bridge is not None
-            late = await cm._bridge.answer(b'{"id": 1, "server": "demo", "tool": "echo", "arguments": {"text": "late"}}')
+            late = await cm._bridge.answer(
+                b'{"id": 1, "server": "demo", "tool": "echo", "arguments": {"text": "late"}}'
+            )
             assert late["ok"] is False and late["error"]["kind"] == "denied"
 
     loop.run_until_complete(scenario())

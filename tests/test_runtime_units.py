@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from mcp.types import CallToolResult
 
 from cfmigrate.runtime import ExecutionResult, Limits, PiiMasker, Policy, ToolCall, ToolUseResult
 from cfmigrate.runtime._sandbox import short_traceback
@@ -104,10 +105,23 @@ def test_tool_use_result_reads_like_call_tool_result() -> None:
     assert result.content[0].text == "a" and result.text == "a\nb"
     assert result.is_error and result.isError
     assert result.structured_content == result.structuredContent == {"k": 1}
-    assert (
-        result.content[1].mime_type == "image/png" and result.content[1].to_wire()["mimeType"] == "image/png"
-    )
+    assert result.content[1].mime_type == "image/png"
+    assert result.content[1].model_dump(by_alias=True)["mimeType"] == "image/png"
+    assert isinstance(result, CallToolResult)  # the installed mcp's own type: every access pattern works
+    assert result.model_dump()["structured_content"] == {"k": 1}
+    assert json.loads(result.model_dump_json(by_alias=True))["isError"] is True
+    assert [c.model_dump()["type"] for c in result.content] == ["text", "image", "text"]
     assert ToolUseResult.from_wire({}).content[0].text == ""
+
+
+def test_code_result_carries_the_output_as_text_and_structured_content() -> None:
+    result = ToolUseResult.of_code("T-1 closed\n", ok=True)
+    assert result.content[0].text == result.text == "T-1 closed\n"
+    assert result.structured_content == result.structuredContent == {"output": "T-1 closed\n"}
+    assert json.loads(json.dumps(result.structured_content))["output"] == result.text
+    assert result.content[0].model_dump()["text"] == "T-1 closed\n"
+    failed = ToolUseResult.of_code("Traceback ...", ok=False)
+    assert failed.is_error and failed.isError and failed.model_dump()["is_error"] is True
 
 
 def test_execution_result_text_marks_every_part() -> None:

@@ -14,7 +14,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks" / "bench_seed_scenario.py"
-MIGRATED = REPO / "build" / "seed-migrated" / "agent.py"
 
 
 def load_bench() -> ModuleType:
@@ -77,8 +76,9 @@ def test_default_run_migrates_the_fixture_and_its_records_pass_measure(tmp_path:
     result = asyncio.run(asyncio.wait_for(bench.compare(None, workdir=tmp_path), 900))
     bench.write_logs(tmp_path / "logs", result)
     check(bench, result, tmp_path / "logs")
-    assert result.code.agent == str(MIGRATED)
-    assert "CodeMode" in MIGRATED.read_text()
+    migrated = tmp_path / "seed-migrated" / "agent.py"  # not build/: the suite writes nothing into the tree
+    assert result.code.agent == str(migrated)
+    assert "CodeMode" in migrated.read_text()
     records = tmp_path / "bench.jsonl"
     bench.write_records(records, result)
     measured = CliRunner().invoke(app, ["measure", f"{records}#direct", f"{records}#code"])

@@ -164,7 +164,9 @@ def join(types: Iterable[T]) -> T:
         found.append(t)
     if containers:
         if found and _list_filled_later(found, containers):
-            return found[0]  # `self.tools: list[dict] = []`, later `self.tools = code_mode.tool_definitions(...)`
+            return found[
+                0
+            ]  # `self.tools: list[dict] = []`, later `self.tools = code_mode.tool_definitions(...)`
         if found or len(containers) > 1:
             return UNKNOWN
         kind, elems = next(iter(containers.items()))
@@ -606,6 +608,8 @@ class Resolver:
             else:
                 types.append(T("builtin", value=a.name))
         result = join(types)
+        if result is UNKNOWN and len(types) > 1:
+            result = self._nearest_binding(node, assignments, types)
         if result.kind in ("list", "dict") or result is _SKIP:
             evidence = [
                 ev
@@ -616,6 +620,29 @@ class Resolver:
             if evidence:
                 result = self._with_mutations(result if result is not _SKIP else T("list"), evidence)
         return result
+
+    def _nearest_binding(self, node: cst.Name, assignments: Any, types: Sequence[T]) -> T:
+        """A name rebound to different kinds (`response = await session.list_tools()`, later
+        `response = client.messages.create(...)`): the binding last written above the read, in the
+        read's own function, when it is a plain assignment statement (not a loop target or a branch)."""
+        from libcst.metadata import PositionProvider
+
+        at = self._meta(PositionProvider, node, None)
+        if at is None:
+            return UNKNOWN
+        best: tuple[tuple[int, int], T] | None = None
+        for a, t in zip(assignments, types, strict=True):
+            if not isinstance(a, Assignment) or t is UNKNOWN:
+                continue
+            pos = self._meta(PositionProvider, a.node, None)
+            if pos is None or (pos.start.line, pos.start.column) >= (at.start.line, at.start.column):
+                continue
+            if not isinstance(self.parent(a.node), cst.AssignTarget):
+                return UNKNOWN  # a for target, walrus or with-as among them: too loose to pick one
+            key = (pos.start.line, pos.start.column)
+            if best is None or key > best[0]:
+                best = (key, t)
+        return best[1] if best is not None else UNKNOWN
 
     def _with_mutations(self, base: T, evidence: Sequence[tuple[str, cst.BaseExpression]]) -> T:
         elems: list[T] = [base.elem] if base.elem is not None else []
@@ -815,6 +842,10 @@ class Resolver:
         if declared_t not in (_SKIP, UNKNOWN) and declared_t.kind not in ("list", "dict"):
             return declared_t
         values = [self.type_of(e) for kind, e in evidence if kind == "value"]
+        if values and all(
+            v.kind == "cm_tools" for v in values
+        ):  # `tools: list[dict] = code_mode.tool_definitions()`
+            return values[0]
         base = join([*values, declared_t])
         muts = [(k, e) for k, e in evidence if k in ("append", "extend", "setitem", "update")]
         if muts and (base is _SKIP or base.kind in ("list", "dict")):

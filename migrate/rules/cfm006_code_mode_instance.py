@@ -86,6 +86,7 @@ class InsertCodeMode(MigrationRule):
         ] = {}  # original first statement of a block -> new statement
         self._with_item: dict[int, cst.WithItem] = {}
         self._to_self: dict[int, str] = {}  # use Name -> the method's self name
+        self._insert_after: dict[int, cst.BaseStatement] = {}  # original statement -> new statement after it
         self._module_level = False
         uses = self._unbound_uses(module)
         if not uses:
@@ -93,12 +94,10 @@ class InsertCodeMode(MigrationRule):
         if self._in_one_function(uses) or self._in_one_class(uses):
             return
         self._module_level = True
-        self.plan_edit()
-        self.skipped(
+        self.applied(
             uses[0],
-            f"no MCP session is opened where {self.plan.code_mode_var} is used: a module-level CodeMode was added; "
-            f"open it once per agent session with `async with {self.plan.code_mode_var}:` around the agent loop",
-            manual=True,
+            f"a module-level {self.plan.code_mode_var} was added: it opens on first use (one session per process) "
+            "and closes when the event loop ends",
         )
 
     # ------------------------------------------------------------------ placement
@@ -162,6 +161,9 @@ class InsertCodeMode(MigrationRule):
             return False
         cls = next(iter(owners.values()))
         info = self.resolver.classes[id(cls)]
+        init = info.methods.get("__init__")
+        if init is not None and any(self._within(u, init) for u in uses):
+            return self._in_init(init, selves)
         for method in info.methods.values():
             me = _self_param(method)
             if me is None:
@@ -199,6 +201,62 @@ class InsertCodeMode(MigrationRule):
                 )
                 return True
         return False
+
+    def _in_init(self, init: cst.FunctionDef, selves: dict[int, str]) -> bool:
+        """`self.code_mode = CodeMode(...)` first in `__init__` (a use there comes before any connect method).
+
+        The runtime opens it on first use; when `__init__` creates an exit stack the class closes in its
+        cleanup, `aclose` is pushed onto that stack, so the cleanup closes CodeMode too.
+        """
+        me = _self_param(init)
+        body = init.body
+        if me is None or not isinstance(body, cst.IndentedBlock) or not body.body:
+            return False
+        first = body.body[0]
+        if _is_docstring(first) and len(body.body) > 1:
+            first = body.body[1]
+        construction = self._construction(self._path_free(), indent_call=True)
+        self._insert_before[id(first)] = cst.parse_statement(
+            f"{me}.{self.plan.code_mode_var} = {construction}\n"
+        )
+        stack = self._init_stack(init, me)
+        how = "it opens on first use and closes when the event loop ends"
+        if stack is not None:
+            statement, attr = stack
+            self._insert_after[id(statement)] = cst.parse_statement(
+                f"{me}.{attr}.push_async_callback({me}.{self.plan.code_mode_var}.aclose)\n"
+            )
+            how = f"it opens on first use and {me}.{attr} closes it with the MCP sessions"
+        self._to_self = selves
+        self.applied(init, f"{me}.{self.plan.code_mode_var} created in __init__ (used there); {how}")
+        return True
+
+    def _init_stack(self, init: cst.FunctionDef, me: str) -> tuple[cst.BaseStatement, str] | None:
+        """The `self.<attr> = AsyncExitStack()` statement of `__init__`, when there is one at its top level."""
+        body = init.body
+        if not isinstance(body, cst.IndentedBlock):
+            return None
+        for stmt in body.body:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                target = (
+                    small.targets[0].target
+                    if isinstance(small, cst.Assign) and len(small.targets) == 1
+                    else small.target
+                    if isinstance(small, cst.AnnAssign)
+                    else None
+                )
+                value = getattr(small, "value", None)
+                if (
+                    isinstance(target, cst.Attribute)
+                    and isinstance(target.value, cst.Name)
+                    and target.value.value == me
+                    and isinstance(value, cst.Call)
+                    and self.resolver.qualified_names(value.func) & {"contextlib.AsyncExitStack"}
+                ):
+                    return stmt, target.attr.value
+        return None
 
     def _called_in_loop(self, method: cst.FunctionDef) -> bool:
         for call in self.resolver._calls:
@@ -259,7 +317,7 @@ class InsertCodeMode(MigrationRule):
     def leave_IndentedBlock(
         self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
     ) -> cst.IndentedBlock:
-        if not self._insert_before:
+        if not self._insert_before and not self._insert_after:
             return updated_node
         body: list[cst.BaseStatement] = []
         for old, new in zip(original_node.body, updated_node.body, strict=True):
@@ -267,6 +325,9 @@ class InsertCodeMode(MigrationRule):
             if extra is not None:
                 body.append(extra)
             body.append(new)
+            after = self._insert_after.get(id(old))
+            if after is not None:
+                body.append(after)
         return updated_node.with_changes(body=body)
 
     def leave_With(self, original_node: cst.With, updated_node: cst.With) -> cst.With:
@@ -292,8 +353,7 @@ class InsertCodeMode(MigrationRule):
             return updated_node
         use_path = self._path_free()
         AddImportsVisitor.add_needed_import(self.context, RUNTIME_MODULE, "CodeMode")
-        if self._policy():
-            AddImportsVisitor.add_needed_import(self.context, RUNTIME_MODULE, "Policy")
+        AddImportsVisitor.add_needed_import(self.context, RUNTIME_MODULE, "Policy")
         if use_path:
             AddImportsVisitor.add_needed_import(self.context, "pathlib", "Path")
         if not self._module_level:
@@ -383,11 +443,17 @@ class InsertCodeMode(MigrationRule):
         elif kept:
             args.append("keep_direct=(\n" + "".join(f'        "{k}",\n' for k in kept) + "    )")
         rules = self._policy()
+        # The agent called every tool its model chose without asking: keep that (the runtime's own default
+        # asks before unannotated tools); approvals and filters the agent declared arrive as rules.
         if rules:
             lines = "".join(
                 f"            {json.dumps(k)}: {json.dumps(v)},\n" for k, v in sorted(rules.items())
             )
-            args.append(f"policy=Policy(\n        rules={{\n{lines}        }}\n    )")
+            args.append(
+                f'policy=Policy(\n        rules={{\n{lines}        }},\n        destructive="allow",\n    )'
+            )
+        else:
+            args.append('policy=Policy(destructive="allow")')
         inner = "".join(f"    {a},\n" for a in args)
         return f"CodeMode(\n{inner})"
 

@@ -133,6 +133,18 @@ class Scenario(Protocol):
     def answer(self, seen: Sequence[tuple[str, Any]]) -> str: ...
 
 
+def next_steps(scenario: Scenario, seen: Sequence[tuple[str, Any]]) -> list[Step]:
+    """The steps a model can take in one turn: each one whose arguments do not depend on the others' results.
+
+    A scenario may say so with `next_steps(seen)`; otherwise one step per turn.
+    """
+    batch = getattr(scenario, "next_steps", None)
+    if callable(batch):
+        return list(batch(seen))
+    step = scenario.next_step(seen)
+    return [] if step is None else [step]
+
+
 @dataclass(frozen=True)
 class Triage:
     """Triage the newest open ticket: comment, raise its priority (and, with `kb`, write an article)."""
@@ -162,13 +174,31 @@ class Triage:
             )
         return None
 
+    def next_steps(self, seen: Sequence[tuple[str, Any]]) -> list[Step]:
+        """After the listing, the comment, the priority (and the article) go together: one turn, one script."""
+        steps: list[Step] = []
+        done = list(seen)
+        while (step := self.next_step(done)) is not None:
+            steps.append(step)
+            if step.tool == "list_tickets":
+                break
+            done.append((step.tool, None))
+        return steps
+
     def answer(self, seen: Sequence[tuple[str, Any]]) -> str:
         final = dict(seen)["set_priority"]
         extra = f"; article {dict(seen)['write_article']['id']} drafted" if self.kb else ""
         return f"TRIAGED {final['id']} ({final['title']}) priority={final['priority']}{extra}"
 
 
-SCENARIOS: dict[str, Scenario] = {"triage": Triage(), "triage-kb": Triage(kb=True)}
+SCENARIOS: dict[str, Scenario] = {
+    "triage": Triage(),
+    "triage-kb": Triage(
+        kb=True,
+        task="Triage the newest open helpdesk ticket: acknowledge it, raise its priority and draft a known-issue "
+        "article in the knowledge base.",
+    ),
+}
 
 
 def _parse(text: str | None, step: str) -> Any:
@@ -221,13 +251,11 @@ class DirectBrain:
             seen.append((wire, _parse(e.result, e.name)))
         with self._lock:
             self.observed[:] = seen
-        step = self.scenario.next_step(seen)
-        if step is None:
+        steps = next_steps(self.scenario, seen)
+        if not steps:
             return _fits(Turn(self.scenario.answer(seen)), view)
-        return _fits(
-            Turn(f"Calling {step.tool}.", (ToolCall(self._offered(view, step.tool), dict(step.arguments)),)),
-            view,
-        )
+        calls = tuple(ToolCall(self._offered(view, step.tool), dict(step.arguments)) for step in steps)
+        return _fits(Turn(f"Calling {', '.join(step.tool for step in steps)}.", calls), view)
 
 
 _LISTED = re.compile(
@@ -280,32 +308,38 @@ class CodeBrain:
         seen: list[tuple[str, Any]] = []
         for run in runs[1:]:
             out = _unwrap(run.result or "")
-            head, _, body = out.partition("\n")
-            if not head.startswith(_MARK):
+            for part in out.split(_MARK)[1:]:
+                head, _, body = part.partition("\n")
+                seen.append((head.strip(), _parse(body, head)))
+            if not out.startswith(_MARK):
                 raise PolicyError(f"script output without its marker: {out[:300]!r}")
-            seen.append((head[len(_MARK) :].strip(), _parse(body, head)))
         with self._lock:
             self.observed[:] = seen
-        step = self.scenario.next_step(seen)
-        if step is None:
+        steps = next_steps(self.scenario, seen)
+        if not steps:
             return _fits(Turn(self.scenario.answer(seen)), view)
-        shown = catalog.get(to_identifier(step.tool))
-        if shown is None:
-            raise PolicyError(f"the listing shows no function for {step.tool!r}: {sorted(catalog)}")
-        params = {p.strip(" []") for p in shown["args"].split(",") if p.strip(" []")}
-        kwargs = []
-        for wire, value in step.arguments.items():
-            name = to_field_name(wire)
-            if name not in params:
-                raise PolicyError(f"{shown['function']} shows no argument {name!r} (shown: {sorted(params)})")
-            kwargs.append(f"{name}={value!r}")
-        code = (
-            f"from {shown['package']}.{shown['server']} import {shown['function']}\n\n"
-            f"result = await {shown['function']}({', '.join(kwargs)})\n"
-            f"print({_MARK + step.tool!r})\n"
-            "print(result.text)\n"
-        )
-        return self._turn(view, tool, code)
+        imports: list[str] = []
+        body: list[str] = []
+        for step in steps:
+            shown = catalog.get(to_identifier(step.tool))
+            if shown is None:
+                raise PolicyError(f"the listing shows no function for {step.tool!r}: {sorted(catalog)}")
+            params = {p.strip(" []") for p in shown["args"].split(",") if p.strip(" []")}
+            kwargs = []
+            for wire, value in step.arguments.items():
+                name = to_field_name(wire)
+                if name not in params:
+                    raise PolicyError(
+                        f"{shown['function']} shows no argument {name!r} (shown: {sorted(params)})"
+                    )
+                kwargs.append(f"{name}={value!r}")
+            imports.append(f"from {shown['package']}.{shown['server']} import {shown['function']}\n")
+            body.append(
+                f"result = await {shown['function']}({', '.join(kwargs)})\n"
+                f"print({_MARK + step.tool!r})\n"
+                "print(result.text)\n"
+            )
+        return self._turn(view, tool, "".join(sorted(set(imports))) + "\n" + "".join(body))
 
     def _turn(self, view: View, tool: str, code: str) -> Turn:
         with self._lock:
@@ -339,7 +373,9 @@ class Case:
     reason: str = ""  # for "manual": words the report must contain
     env: Mapping[str, str] = field(default_factory=dict)
     pending: str = ""  # a known gap in cfmigrate this case still shows (the test is an expected failure)
-    provider: str = "anthropic"  # the model API the agent talks to: "anthropic" or "openai" (both OpenAI shapes)
+    provider: str = (
+        "anthropic"  # the model API the agent talks to: "anthropic" or "openai" (both OpenAI shapes)
+    )
 
     @classmethod
     def load(cls, folder: Path) -> Case:
@@ -511,6 +547,18 @@ def migrate(repo: Path, *extra: str) -> Migration:
     before = snapshot(repo)
     done = cfmigrate(repo, "migrate", "--write", "--refresh", "--no-diff", *extra)
     return Migration(done.returncode, done.stdout, done.stderr, before, snapshot(repo))
+
+
+def ruff_unused(source: bytes, rel: str) -> int:
+    """How many F401 (unused import) and F841 (unused variable) findings ruff reports for a file."""
+    from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
+
+    done = subprocess.run(
+        [str(find_ruff_bin()), "check", "--isolated", "--select", "F401,F841", "--output-format", "json",
+         "--stdin-filename", rel, "-"],
+        input=source, capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    return len(json.loads(done.stdout or b"[]"))
 
 
 def observed_equal(direct: Run, code: Run) -> None:

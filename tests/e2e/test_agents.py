@@ -21,10 +21,12 @@ from e2e.harness import (
     DirectBrain,
     answer_in,
     cases,
+    cfmigrate,
     copy_repo,
     migrate,
     observed_equal,
     offered_tools,
+    ruff_unused,
     run_agent,
 )
 
@@ -52,15 +54,31 @@ def test_agent_end_to_end(case: Case, tmp_path: Path) -> None:
 
     migration = migrate(repo)
     report = migration.stdout + migration.stderr
-    if case.expect == "manual":
+    if case.expect in ("manual", "skipped"):
+        # Not migrated safely: every file byte-identical, the report says why (and --check agrees).
         assert migration.changed() == [], (
-            f"files changed although the agent needs manual migration: {migration.changed()}"
+            f"files changed although the agent was not migrated: {migration.changed()}"
         )
-        assert "manual" in report.lower() and case.reason in report, report
+        heading = "needs manual migration" if case.expect == "manual" else "skipped, left on direct MCP"
+        assert heading in report and case.reason in report, report
+        assert not (repo / "servers").exists() or case.expect == "manual", (
+            "a run that migrated nothing wrote servers/"
+        )
+        check = cfmigrate(repo, "migrate", "--check", "--no-diff")
+        assert check.returncode == (1 if case.expect == "manual" else 0), check.stderr
         return
     assert migration.returncode == 1, f"migrate --write: exit {migration.returncode}\n{report}"
     assert migration.changed(), report
     assert "needs manual migration" not in report, report
+    for rel in migration.changed():  # a file that was clean under ruff's F401/F841 stays clean
+        if rel.endswith(".py"):
+            assert ruff_unused(migration.before[rel], rel) >= ruff_unused(migration.after[rel], rel), (
+                f"{rel}: the rewrite left unused imports or variables\n{migration.after[rel].decode()}"
+            )
+    again = cfmigrate(repo, "migrate", "--check", "--no-diff")
+    assert again.returncode == 0, f"a second run is not a no-op:\n{again.stdout}{again.stderr}"
+    stamp = cfmigrate(repo, "generate", "--check")
+    assert stamp.returncode == 0, f"servers/ is stale after migrate --write:\n{stamp.stdout}{stamp.stderr}"
 
     code = run_agent(case, repo, CodeBrain(scenario))
     observed_equal(direct, code)

@@ -1,8 +1,9 @@
 """Helpdesk MCP server (mcp 2.x `MCPServer`, stdio): tickets, comments, tags, people and SLAs.
 
-State lives in one JSON file: $HELPDESK_DATA, else `helpdesk.json` in the working directory. Every
-call reads and writes it, so what one session created is visible to the next call, and a test can
-inspect the side effects after the agent exits. Ids are counters, never random or time-based.
+State lives in the server process, like a browser page or a database transaction: a second process
+of this server starts empty, so an agent that splits its calls over two processes loses what the
+first one created. Every change is also written to $HELPDESK_DATA (else `helpdesk.json` in the
+working directory) for tests to inspect; it is never read back. Ids are counters.
 """
 
 from __future__ import annotations
@@ -22,18 +23,19 @@ def _path() -> Path:
     return Path(os.environ.get("HELPDESK_DATA") or "helpdesk.json")
 
 
+_STATE: dict[str, Any] = {
+    "next": 1,
+    "tickets": {},
+    "people": {"u1": {"id": "u1", "name": "Ada Moss", "team": "support"}},
+}
+
+
 def _load() -> dict[str, Any]:
-    try:
-        return json.loads(_path().read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {
-            "next": 1,
-            "tickets": {},
-            "people": {"u1": {"id": "u1", "name": "Ada Moss", "team": "support"}},
-        }
+    return _STATE
 
 
 def _save(state: dict[str, Any]) -> None:
+    """Write the state out for inspection (it is never read back: a second process starts empty)."""
     path = _path()
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")

@@ -1,6 +1,7 @@
 """Knowledge-base MCP server (mcp 2.x `MCPServer`, stdio): articles and drafts.
 
-State lives in $KB_DATA, else `kb.json` in the working directory; ids are counters.
+State lives in the server process (a second process starts empty); every change is written to
+$KB_DATA, else `kb.json` in the working directory, for tests to inspect. Ids are counters.
 """
 
 from __future__ import annotations
@@ -19,17 +20,19 @@ def _path() -> Path:
     return Path(os.environ.get("KB_DATA") or "kb.json")
 
 
+_STATE: dict[str, Any] = {"next": 1, "articles": {}}
+
+
 def _load() -> dict[str, Any]:
-    try:
-        return json.loads(_path().read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {"next": 1, "articles": {}}
+    return _STATE
 
 
 def _save(state: dict[str, Any]) -> None:
-    tmp = _path().with_suffix(".tmp")
+    """Write the state out for inspection (it is never read back: a second process starts empty)."""
+    path = _path()
+    tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-    tmp.replace(_path())
+    tmp.replace(path)
 
 
 @server.tool()

@@ -24,19 +24,30 @@ import asyncio
 import atexit
 import contextlib
 import functools
+import importlib
+import inspect
 import json
 import os
 import re
 import socket
+import sys
 import tempfile
 import threading
+import typing
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TextIO, TypeVar, cast, overload
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    create_model,
+)
 
 __all__ = [
     "CallResult",
@@ -268,6 +279,57 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+_O = TypeVar("_O", bound=ToolOutput)
+_SIGNATURES: dict[str, tuple[str, type[BaseModel]]] = {}
+
+
+def _signature_model(module: str) -> tuple[str, type[BaseModel]]:
+    """The wire name of the tool whose module is `module` (`<package>.<server>.<tool>`) and its function's
+    keyword arguments as a model (wire names as aliases, from the package's `_index`); built once per tool."""
+    known = _SIGNATURES.get(module)
+    if known is not None:
+        return known
+    package, server, function = module.rsplit(".", 2)
+    index = importlib.import_module(f"{package}._index")
+    wire = next(
+        (
+            entry[2]
+            for entry in index.TOOLS
+            if entry[0] == server and entry[1] == function
+        ),
+        None,
+    )
+    if wire is None:
+        raise ToolError(
+            server,
+            function,
+            "not in the package's _index.py; run `cfmigrate generate`",
+            kind="invalid",
+        )
+    aliases: Mapping[str, str] = index.ALIASES.get(f"{server}.{function}", {})
+    _SIGNATURES[module] = known = (
+        wire,
+        arguments_model(getattr(sys.modules[module], function), aliases),
+    )
+    return known
+
+
+def arguments_model(
+    fn: Callable[..., Any], aliases: Mapping[str, str]
+) -> type[BaseModel]:
+    """A model of `fn`'s keyword arguments: its annotations and defaults, wire names (`aliases`) as aliases."""
+    hints = typing.get_type_hints(fn)
+    fields: dict[str, Any] = {}
+    for name, param in inspect.signature(fn).parameters.items():
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[name] = (
+            hints.get(name, Any),
+            Field(default, alias=aliases.get(name, name)),
+        )
+    config = ConfigDict(extra="forbid", populate_by_name=False, protected_namespaces=())
+    return create_model(f"{fn.__name__}_arguments", __config__=config, **fields)
+
+
 def _arguments(
     server: str, tool: str, params: type[BaseModel], given: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -294,34 +356,22 @@ def _arguments(
     return dumped
 
 
-_O = TypeVar("_O", bound=ToolOutput)
+@overload
+async def call(module: str, given: Mapping[str, Any]) -> ToolResult: ...
 
 
 @overload
-async def call(
-    server: str, tool: str, params: type[BaseModel], given: Mapping[str, Any]
-) -> ToolResult: ...
-
-
-@overload
-async def call(
-    server: str,
-    tool: str,
-    params: type[BaseModel],
-    given: Mapping[str, Any],
-    output: type[_O],
-) -> _O: ...
+async def call(module: str, given: Mapping[str, Any], output: type[_O]) -> _O: ...
 
 
 async def call(
-    server: str,
-    tool: str,
-    params: type[BaseModel],
-    given: Mapping[str, Any],
-    output: type[_O] | None = None,
+    module: str, given: Mapping[str, Any], output: type[_O] | None = None
 ) -> ToolResult | _O:
-    """Validate a generated function's keyword arguments (its `locals()`), call the tool, and read the
-    structured result into `output` when the tool declares an outputSchema."""
+    """Call the tool whose generated module is `module` (its `__name__`) with its function's keyword arguments
+    (its `locals()`): validated against the signature, sent under their wire names, and the structured result
+    read into `output` when the tool declares an outputSchema."""
+    server = module.rsplit(".", 2)[-2]
+    tool, params = _signature_model(module)
     result = await call_tool(server, tool, _arguments(server, tool, params, given))
     if output is None:
         return result

@@ -1,0 +1,576 @@
+"""Recognising agents in code: model calls, framework agents, MCP sessions and their call sites, per
+library API.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+import libcst as cst
+
+from cfmigrate.analyzers.code_apis import (
+    _ANTHROPIC_METHODS,
+    _OPENAI_METHODS,
+    _SERVER_DEF_APIS,
+    SESSION_APIS,
+    provider_of_model,
+)
+from cfmigrate.analyzers.code_bindings import _code
+from cfmigrate.analyzers.code_facts import DefinedServer, Event
+from cfmigrate.analyzers.code_prompts import PromptRecognition
+from cfmigrate.analyzers.code_values import (
+    UNKNOWN,
+    DictV,
+    EnvRef,
+    FileRef,
+    Lit,
+    LocalFunc,
+    Obj,
+    Seq,
+    SrvRef,
+    Val,
+    _configs_in,
+    _execute_code_tool,
+    _joined,
+    _servers_in,
+    _system_messages,
+)
+
+
+class AgentRecognition(PromptRecognition):
+    """Model calls, framework agents and MCP call sites of one module."""
+
+    def _emit(self, call: cst.CSTNode, event: Event) -> None:
+        self._node_events.setdefault(call, []).append(event)
+
+    def _agent(
+        self,
+        call: cst.CSTNode,
+        api: str,
+        line: int,
+        *,
+        framework: str,
+        model: str | None,
+        provider: str | None,
+        servers: frozenset[SrvRef],
+        system_text: str = "",
+        announce_servers: bool = True,
+    ) -> Obj:
+        """Record a framework agent's constructor (an `anchor` event) and return the agent it builds."""
+        self._emit(
+            call,
+            Event(
+                "anchor",
+                api,
+                line,
+                servers=servers if announce_servers else frozenset(),
+                framework=framework,
+                model=model,
+                provider=provider,
+                system_text=system_text,
+            ),
+        )
+        return Obj("agent", servers, model=model)
+
+    def _model(self, node: cst.BaseExpression | None) -> tuple[str | None, str | None]:
+        """(model, provider) of a model argument: a literal, a constant, or a known chat-model object."""
+        value = self.eval(node)
+        if isinstance(value, Lit) and isinstance(value.value, str):
+            return value.value, provider_of_model(value.value)
+        if isinstance(value, Obj) and value.model:
+            provider = {"langchain.ChatAnthropic": "anthropic", "langchain.ChatOpenAI": "openai"}.get(
+                value.api, provider_of_model(value.model)
+            )
+            return value.model, provider
+        if isinstance(value, Obj) and value.api in ("langchain.ChatAnthropic", "langchain.ChatOpenAI"):
+            return None, "anthropic" if value.api == "langchain.ChatAnthropic" else "openai"
+        return None, None
+
+    def _model_call(self, call: cst.Call, provider: str, api: str) -> Val:
+        line = self.line(call)
+        _, kw = self._args(call)
+        model, _ = self._model(kw.get("model"))
+        if provider == "anthropic":
+            prompt = self._prompt(kw.get("system"))
+        else:  # `instructions=` and the system/developer messages are all sent
+            messages = kw.get("messages") if "messages" in kw else kw.get("input")
+            prompt = _joined(self._prompt(kw.get("instructions")), _system_messages(self.eval(messages)))
+        self._emit(
+            call,
+            Event("model", api, line, framework=provider, model=model, provider=provider, system_text=prompt),
+        )
+        if "tools" in kw:
+            tools = self.eval(kw["tools"])
+            servers = _servers_in(tools)
+            execute = _execute_code_tool(tools)
+            hosted = self._hosted_mcp_tools(call, tools)
+            if execute:
+                self._emit(
+                    call,
+                    Event(
+                        "code_mode", api, line, code_mode=True, mcp=True, detail=f"offers an {execute} tool"
+                    ),
+                )
+            self._emit(
+                call,
+                Event(
+                    "tools_param",
+                    api,
+                    line,
+                    servers=servers | hosted,
+                    mcp=bool(servers or hosted),
+                    detail=f"tools={_code(kw['tools'])}",
+                ),
+            )
+        if "mcp_servers" in kw:
+            hosted = self._hosted_mcp_tools(call, self.eval(kw["mcp_servers"]), anthropic=True)
+            self._emit(
+                call,
+                Event(
+                    "tools_param",
+                    api,
+                    line,
+                    servers=hosted,
+                    mcp=bool(hosted),
+                    detail="mcp_servers= (MCP connector)",
+                ),
+            )
+        return Obj("model.response")
+
+    def _call_api(self, api: str, call: cst.Call) -> Val:
+        line = self.line(call)
+        kw = self._args(call)[1]
+        if api == "mcp.StdioServerParameters":
+            index = self._decl_from_kwargs(
+                call,
+                "code:StdioServerParameters",
+                kind="stdio",
+                command=self._arg(call, 0, "command"),
+                args=self._arg(call, 1, "args"),
+                env=self._arg(call, 2, "env"),
+                cwd=self._arg(call, 3, "cwd"),
+            )
+            return Obj("server_params", frozenset({index}) if index is not None else frozenset())
+        if api in ("mcp.SseServerParameters", "mcp.StreamableHttpParameters"):
+            kind = "sse" if api == "mcp.SseServerParameters" else "http"
+            index = self._decl_from_kwargs(
+                call,
+                f"code:{api.split('.')[-1]}",
+                kind=kind,
+                url=self._arg(call, 0, "url"),
+                headers=kw.get("headers"),
+            )
+            return Obj("server_params", frozenset({index}) if index is not None else frozenset())
+        if api == "mcp.stdio_client":
+            params = self.eval(self._arg(call, 0, "server"))
+            return Obj(api, _servers_in(params))
+        if api in ("mcp.streamable_http_client", "mcp.sse_client"):
+            url = self._arg(call, 0, "url")
+            index = self._decl_from_kwargs(
+                call,
+                f"code:{api.split('.')[-1]}",
+                kind="sse" if api == "mcp.sse_client" else "http",
+                url=url,
+                headers=kw.get("headers"),
+            )
+            return Obj(api, frozenset({index}) if index is not None else frozenset())
+        if api == "mcp.ClientSession":
+            streams = self.eval(self._arg(call, 0, "read_stream"))
+            return Obj(api, _servers_in(streams))
+        if api in ("mcp.Client", "fastmcp.Client"):
+            return Obj(api, self._client_target(call, api))
+        if api == "mcp.ClientSessionGroup":
+            return Obj(api)
+        if api in _SERVER_DEF_APIS:
+            name = self._str(self._arg(call, 0, "name"))
+            variable = self._hints.get(call)
+            self.defined.append(
+                DefinedServer(
+                    name=name or variable or "server",
+                    api=api,
+                    flavor=_SERVER_DEF_APIS[api],  # type: ignore[arg-type]
+                    line=line,
+                    variable=variable,
+                )
+            )
+            return Obj("server_def", defined=len(self.defined) - 1)
+        if api == "mcp.LowLevelServer":
+            name = self._str(self._arg(call, 0, "name"))
+            variable = self._hints.get(call)
+            self.defined.append(
+                DefinedServer(
+                    name=name or variable or "server", api=api, flavor="mcp", line=line, variable=variable
+                )
+            )
+            return Obj("server_def", defined=len(self.defined) - 1)
+        # --- OpenAI Agents SDK
+        if api in ("agents.MCPServerStdio", "agents.MCPServerStreamableHttp", "agents.MCPServerSse"):
+            params = self.eval(self._arg(call, 0, "params"))
+            name = self._str(kw.get("name"))
+            index = None
+            if isinstance(params, DictV):
+                index = self._decl_from_dict(call, params, f"code:{api.split('.')[-1]}", name)
+                if index is not None and api == "agents.MCPServerSse":
+                    self.decls[index].kind = "sse"
+                if index is not None:
+                    self.decls[index].tool_filter = self._agents_tool_filter(kw.get("tool_filter"))
+            return Obj("agents.MCPServer", frozenset({index}) if index is not None else frozenset())
+        if api == "agents.Agent":
+            servers = _servers_in(self.eval(kw.get("mcp_servers")))
+            model, provider = self._model(kw.get("model"))
+            prompt = self._prompt(kw.get("instructions"))
+            if "mcp_servers" in kw:
+                self._emit(
+                    call,
+                    Event(
+                        "framework",
+                        "agents.Agent",
+                        line,
+                        servers=servers,
+                        framework="openai-agents",
+                        mcp=True,
+                        detail="mcp_servers=",
+                    ),
+                )
+            return self._agent(
+                call,
+                "agents.Agent",
+                line,
+                framework="openai-agents",
+                model=model,
+                provider=provider or "openai",
+                servers=servers,
+                system_text=prompt,
+                announce_servers=False,
+            )
+        # --- pydantic-ai
+        if api in (
+            "pydantic_ai.MCPServerStdio",
+            "pydantic_ai.MCPServerStreamableHTTP",
+            "pydantic_ai.MCPServerSSE",
+        ):
+            name = self._str(kw.get("id")) or self._str(kw.get("tool_prefix"))
+            origin = f"code:pydantic_ai.{api.split('.')[-1]}"
+            if api == "pydantic_ai.MCPServerStdio":
+                index = self._decl_from_kwargs(
+                    call,
+                    origin,
+                    kind="stdio",
+                    command=self._arg(call, 0, "command"),
+                    args=self._arg(call, 1, "args"),
+                    env=kw.get("env"),
+                    cwd=kw.get("cwd"),
+                    name=name,
+                )
+            else:
+                index = self._decl_from_kwargs(
+                    call,
+                    origin,
+                    kind="sse" if api.endswith("SSE") else "http",
+                    url=self._arg(call, 0, "url"),
+                    headers=kw.get("headers"),
+                    name=name,
+                )
+            return Obj("pydantic_ai.MCPServer", frozenset({index}) if index is not None else frozenset())
+        if api == "pydantic_ai.load_mcp_servers":
+            configs = self._config_refs(self._arg(call, 0, "config_path"))
+            self._emit(call, Event("config", api, line, configs=configs))
+            return Seq((Obj("pydantic_ai.MCPServer", configs=configs),))
+        if api == "pydantic_ai.Agent":
+            toolsets = self.eval(kw.get("toolsets"))
+            servers = _servers_in(toolsets) | _servers_in(self.eval(kw.get("mcp_servers")))
+            configs = _configs_in(toolsets) | _configs_in(self.eval(kw.get("mcp_servers")))
+            model, provider = self._model(self._arg(call, 0, "model"))
+            prompt = _joined(self._prompt(kw.get("system_prompt")), self._prompt(kw.get("instructions")))
+            if servers or configs:
+                self._emit(
+                    call,
+                    Event(
+                        "framework",
+                        "pydantic_ai.Agent",
+                        line,
+                        servers=servers,
+                        configs=configs,
+                        framework="pydantic-ai",
+                        mcp=True,
+                        detail="toolsets=",
+                    ),
+                )
+            return self._agent(
+                call,
+                api,
+                line,
+                framework="pydantic-ai",
+                model=model,
+                provider=provider,
+                servers=servers,
+                system_text=prompt,
+                announce_servers=False,
+            )
+        # --- langchain
+        if api == "langchain.MultiServerMCPClient":
+            arg = self._arg(call, 0, "connections")
+            value = self.eval(arg)
+            servers = self._servers_from_config_dict(call, value, "code:MultiServerMCPClient")
+            return Obj(api, servers, configs=_configs_in(value))
+        if api == "langchain.load_mcp_tools":
+            session = self.eval(self._arg(call, 0, "session"))
+            servers = _servers_in(session)
+            self._emit(call, Event("framework", api, line, servers=servers, framework="langchain", mcp=True))
+            return Obj("mcp.tools", servers)
+        if api == "langchain.create_agent":
+            model, provider = self._model(self._arg(call, 0, "model"))
+            tools = self.eval(self._arg(call, 1, "tools"))
+            prompt = max(self._prompt(kw.get("prompt")), self._prompt(kw.get("system_prompt")), key=len)
+            return self._agent(
+                call,
+                api,
+                line,
+                framework="langchain",
+                model=model,
+                provider=provider,
+                servers=_servers_in(tools),
+                system_text=prompt,
+            )
+        if api in ("langchain.ChatAnthropic", "langchain.ChatOpenAI", "langchain.init_chat_model"):
+            model = self._str(self._arg(call, 0, "model")) or self._str(kw.get("model_name"))
+            return Obj(api, model=model)
+        # --- smolagents
+        if api == "smolagents.ToolCollection.from_mcp":
+            servers = self._params_servers(
+                call, self.eval(self._arg(call, 0, "server_parameters")), "code:smolagents"
+            )
+            self._emit(call, Event("framework", api, line, servers=servers, framework="smolagents", mcp=True))
+            return Obj("mcp.tools", servers)
+        if api == "smolagents.MCPClient":
+            servers = self._params_servers(
+                call, self.eval(self._arg(call, 0, "server_parameters")), "code:smolagents"
+            )
+            self._emit(call, Event("framework", api, line, servers=servers, framework="smolagents", mcp=True))
+            return Obj("mcp.tools", servers)
+        if api == "smolagents.Model":
+            return Obj(api, model=self._str(self._arg(call, 0, "model_id")))
+        if api == "smolagents.Agent":
+            tools = self.eval(self._arg(call, 0, "tools"))
+            model, provider = self._model(self._arg(call, 1, "model"))
+            return self._agent(
+                call,
+                api,
+                line,
+                framework="smolagents",
+                model=model,
+                provider=provider,
+                servers=_servers_in(tools),
+            )
+        # --- CrewAI
+        if api == "crewai.MCPServerAdapter":
+            positional, _ = self._args(call)
+            servers = self._params_servers(
+                call, self.eval(positional[0]) if positional else UNKNOWN, "code:MCPServerAdapter"
+            )
+            names = [self._str(p) for p in positional[1:]]
+            if names and all(names):
+                for ref in servers:
+                    if isinstance(ref, int):
+                        self.decls[ref].tool_filter = tuple(n for n in names if n)
+            self._emit(call, Event("framework", api, line, servers=servers, framework="crewai", mcp=True))
+            return Obj("mcp.tools", servers)
+        if api == "crewai.LLM":
+            return Obj(api, model=self._str(self._arg(call, 0, "model")))
+        if api == "crewai.Agent":
+            tools = self.eval(kw.get("tools"))
+            model, provider = self._model(kw.get("llm"))
+            prompt = _joined(*(self._prompt(kw.get(k)) for k in ("role", "goal", "backstory")))
+            return self._agent(
+                call,
+                api,
+                line,
+                framework="crewai",
+                model=model,
+                provider=provider,
+                servers=_servers_in(tools),
+                system_text=prompt,
+            )
+        # --- Google ADK
+        if api == "adk.StdioConnectionParams":
+            return Obj("server_params", _servers_in(self.eval(self._arg(call, 0, "server_params"))))
+        if api in ("adk.SseConnectionParams", "adk.StreamableHTTPConnectionParams"):
+            index = self._decl_from_kwargs(
+                call,
+                f"code:adk.{api.split('.')[-1]}",
+                kind="sse" if api == "adk.SseConnectionParams" else "http",
+                url=self._arg(call, 0, "url"),
+                headers=kw.get("headers"),
+            )
+            return Obj("server_params", frozenset({index}) if index is not None else frozenset())
+        if api == "adk.MCPToolset":
+            servers = _servers_in(self.eval(self._arg(call, None, "connection_params")))
+            tool_filter = self.eval(kw.get("tool_filter"))
+            if isinstance(tool_filter, Seq):
+                allowed = tuple(
+                    i.value for i in tool_filter.items if isinstance(i, Lit) and isinstance(i.value, str)
+                )
+                for ref in servers:
+                    if isinstance(ref, int):
+                        self.decls[ref].tool_filter = allowed
+            self._emit(
+                call, Event("framework", "adk.MCPToolset", line, servers=servers, framework="adk", mcp=True)
+            )
+            return Obj("mcp.tools", servers)
+        if api == "adk.LiteLlm":
+            return Obj(api, model=self._str(self._arg(call, 0, "model")))
+        if api == "adk.LlmAgent":
+            tools = self.eval(kw.get("tools"))
+            model, provider = self._model(kw.get("model"))
+            return self._agent(
+                call,
+                api,
+                line,
+                framework="adk",
+                model=model,
+                provider=provider,
+                servers=_servers_in(tools),
+                system_text=self._prompt(kw.get("instruction")),
+            )
+        # --- mcp-use
+        if api in ("mcp_use.MCPClient", "mcp_use.MCPClient.from_dict", "mcp_use.MCPClient.from_config_file"):
+            arg = self._arg(call, 0, "config")
+            value = self.eval(arg)
+            if api == "mcp_use.MCPClient.from_config_file" or isinstance(value, Lit | FileRef):
+                configs = self._config_refs(arg)
+                self._emit(call, Event("config", api, line, configs=configs))
+                return Obj("mcp_use.MCPClient", configs=configs)
+            return Obj("mcp_use.MCPClient", self._servers_from_config_dict(call, value, "code:mcp_use"))
+        if api == "mcp_use.MCPAgent":
+            client = self.eval(kw.get("client"))
+            model, provider = self._model(kw.get("llm"))
+            prompt = self._prompt(kw.get("system_prompt"))
+            self._emit(
+                call,
+                Event(
+                    "framework",
+                    api,
+                    line,
+                    servers=_servers_in(client),
+                    configs=_configs_in(client),
+                    framework="mcp-use",
+                    mcp=True,
+                ),
+            )
+            return self._agent(
+                call,
+                api,
+                line,
+                framework="mcp-use",
+                model=model,
+                provider=provider,
+                servers=_servers_in(client),
+                system_text=prompt,
+                announce_servers=False,
+            )
+        # --- model SDKs and cfmigrate
+        if api in ("anthropic.Client", "openai.Client"):
+            return Obj(api)
+        if api == "cfmigrate.CodeMode":
+            config = kw.get("config")
+            configs = (
+                self._config_refs(config)
+                if config is not None
+                else frozenset(self.config_candidates(".mcp.json"))
+            )
+            self._emit(
+                call,
+                Event(
+                    "code_mode", "cfmigrate.runtime.CodeMode", line, configs=configs, code_mode=True, mcp=True
+                ),
+            )
+            return Obj("cfmigrate.CodeMode", configs=configs)
+        # --- helpers whose value matters for paths and environment names
+        if api == "os.getenv":
+            name = self._str(self._arg(call, 0, "key"))
+            return EnvRef(name) if name else UNKNOWN
+        if api in ("os.path.same", "builtins.str"):
+            return self.eval(self._arg(call, 0, None))
+        if api == "os.path.dirname":
+            value = self.eval(self._arg(call, 0, None))
+            return FileRef(posixpath.dirname(value.rel)) if isinstance(value, FileRef) else UNKNOWN
+        if api == "pathlib.Path":
+            value = self.eval(self._arg(call, 0, None))
+            return value if isinstance(value, FileRef | Lit) else UNKNOWN
+        if api == "os.path.join":
+            parts = [self.eval(a.value) for a in call.args]
+            head = parts[0] if parts else None
+            tail = [p.value for p in parts[1:] if isinstance(p, Lit) and isinstance(p.value, str)]
+            if isinstance(head, FileRef) and len(tail) == len(parts) - 1:
+                return FileRef(posixpath.normpath(posixpath.join(head.rel, *tail)))
+            return UNKNOWN
+        return UNKNOWN
+
+    def _agents_tool_filter(self, node: cst.BaseExpression | None) -> tuple[str, ...] | None:
+        if not isinstance(node, cst.Call) or self.api_of(node.func) != "agents.create_static_tool_filter":
+            return None
+        value = self.eval(self._arg(node, 0, "allowed_tool_names"))
+        if isinstance(value, Seq):
+            return tuple(i.value for i in value.items if isinstance(i, Lit) and isinstance(i.value, str))
+        return None
+
+    def _call_method(self, obj: Obj, call: cst.Call) -> Val:
+        line = self.line(call)
+        path = obj.path
+        method = path[-1] if path else ""
+        if obj.api in SESSION_APIS and path in (("call_tool",), ("connector", "call_tool")):
+            name = self._str(self._arg(call, 0, "name"))
+            api = "mcp_use.MCPSession.call_tool" if obj.api == "mcp_use.Session" else f"{obj.api}.call_tool"
+            detail = "" if name else f"dynamic tool name: {_code(self._arg(call, 0, 'name') or call.func)}"
+            self._emit(
+                call, Event("call_tool", api, line, tool=name, servers=obj.servers, mcp=True, detail=detail)
+            )
+            return Obj("mcp.call_result", obj.servers)
+        if obj.api in SESSION_APIS and path in (("list_tools",), ("connector", "list_tools")):
+            api = "mcp_use.MCPSession.list_tools" if obj.api == "mcp_use.Session" else f"{obj.api}.list_tools"
+            self._emit(call, Event("list_tools", api, line, servers=obj.servers, mcp=True))
+            return Obj("mcp.tools_result" if obj.api != "fastmcp.Client" else "mcp.tools", obj.servers)
+        if obj.api == "langchain.MultiServerMCPClient":
+            if method == "get_tools":
+                servers = obj.servers
+                only = self._str(self._arg(call, None, "server_name"))
+                if only:
+                    servers = self._named(servers, only)
+                self._emit(
+                    call,
+                    Event(
+                        "framework",
+                        "langchain_mcp_adapters.MultiServerMCPClient.get_tools",
+                        line,
+                        servers=servers,
+                        configs=obj.configs,
+                        framework="langchain",
+                        mcp=True,
+                    ),
+                )
+                return Obj("mcp.tools", servers, configs=obj.configs)
+            if method == "session":
+                name = self._str(self._arg(call, 0, "server_name"))
+                return Obj("mcp.ClientSession", self._named(obj.servers, name) if name else obj.servers)
+        if obj.api == "mcp_use.MCPClient" and method in ("get_session", "create_session"):
+            name = self._str(self._arg(call, 0, "server_name"))
+            servers = self._named(obj.servers, name) if name else obj.servers
+            if name and not servers:
+                servers = frozenset({name})
+            return Obj("mcp_use.Session", servers, configs=obj.configs)
+        if obj.api == "mcp.ClientSessionGroup" and method == "connect_to_server":
+            return Obj("mcp.ClientSession", _servers_in(self.eval(self._arg(call, 0, "server_params"))))
+        if obj.api == "anthropic.Client" and path in _ANTHROPIC_METHODS:
+            return self._model_call(call, "anthropic", "anthropic." + ".".join(path))
+        if obj.api == "openai.Client" and path in _OPENAI_METHODS:
+            return self._model_call(call, "openai", "openai." + ".".join(path))
+        if obj.api == "server_def":
+            if method == "add_tool" and obj.defined is not None:
+                fn = self.eval(self._arg(call, 0, "fn"))
+                if isinstance(fn, LocalFunc):
+                    _, kw = self._args(call)
+                    self._add_tool(obj.defined, fn.node, kw)
+            return UNKNOWN
+        if method in ("enter_async_context", "enter_context") and call.args:
+            return self.eval(call.args[0].value)
+        return UNKNOWN

@@ -268,8 +268,8 @@ def _across_files(scan: _Scan) -> None:
                 by_rel[rel] = facts.exports
     consumed: dict[str, set[int]] = {}
     for rel in sorted(facts_of):
-        exports = facts_of[rel].exports
-        context = external_context(rel, exports, by_rel) if exports is not None else {}
+        own_exports = facts_of[rel].exports
+        context = external_context(rel, own_exports, by_rel) if own_exports is not None else {}
         if not context:
             continue
         data, _, _ = _read_python(paths.get(rel, ""), rel)
@@ -282,13 +282,15 @@ def _across_files(scan: _Scan) -> None:
                 if isinstance(value, HelperClass):
                     consumed.setdefault(value.rel, set()).update(value.lines)
     for rel, lines in consumed.items():
-        facts = facts_of.get(rel)
-        if facts is None:
+        helper_facts = facts_of.get(rel)
+        if helper_facts is None:
             continue
         kept = tuple(
-            a for a in facts.agents if not a.call_sites or not {s.source.line for s in a.call_sites} <= lines
+            a
+            for a in helper_facts.agents
+            if not a.call_sites or not {s.source.line for s in a.call_sites} <= lines
         )
-        facts_of[rel] = replace(facts, agents=kept)
+        facts_of[rel] = replace(helper_facts, agents=kept)
     first = {rel for rel, _ in scan.python}
     scan.python = sorted(
         (

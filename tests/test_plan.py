@@ -335,3 +335,21 @@ def test_agent_figures_are_not_altered_by_the_plan() -> None:
     build_plan(report, audit_source="x", requests_per_day=7, price=9.0)
     assert json.dumps(report.to_json(), sort_keys=True) == before
     assert all(isinstance(a, AgentFigure) for a in report.agents)
+
+
+def test_an_agent_whose_tool_count_is_unknown_keeps_it_unknown_in_the_plan() -> None:
+    """Counted tool context but uncounted tools (e.g. some of its servers' tools are unknown): no number is
+    made up for the count, its threshold or its definition/overhead split."""
+    a = mission_report().agents[0]
+    agent = replace(a, tool_count=None, threshold=None, definition_tokens=None, overhead_tokens=None)
+    plan = build_plan(replace(mission_report(), agents=(agent,)), audit_source="x", requests_per_day=1000)
+    (row,) = plan.agents
+    assert [row.tool_count, row.threshold, row.definition_tokens, row.overhead_tokens] == [None] * 4
+    md = render_markdown(plan)
+    assert "sends tool definitions (how many is unknown) costing 150,000 tokens" in md
+    assert "None" not in md
+    assert "| unknown | 150,000 |" in md
+    html = render_html(plan)
+    assert "None" not in html and '<td class="n">unknown</td>' in html
+    row_json = plan_to_json(plan)["agents"][0]
+    assert row_json["tool_count"] is None and row_json["threshold"] is None

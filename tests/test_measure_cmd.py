@@ -193,6 +193,22 @@ def test_two_audits_compare_tokens_per_request(tmp_path: Path) -> None:
     assert run(str(before), str(after)).exit_code == 1
 
 
+def test_an_audit_agent_with_unknown_tokens_is_left_out_not_compared_as_zero(tmp_path: Path) -> None:
+    before = tmp_path / "audit.json"
+    after = tmp_path / "audit-after.json"
+    unknown = {
+        **_agent("mystery", 0),
+        "per_request_tokens": None,
+        "tool_count": None,
+        "definition_tokens": None,
+    }
+    before.write_text(json.dumps(_audit([_agent("bot", 15_000), unknown])), encoding="utf-8")
+    after.write_text(json.dumps(_audit([_agent("bot", 900, code_mode=True)])), encoding="utf-8")
+    result = run(str(before), str(after), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [a["agent"] for a in json.loads(result.stdout)["agents"]] == ["bot"]
+
+
 def test_benchmark_records_select_a_mode(tmp_path: Path) -> None:
     def run_record(mode: str, inputs: list[int], wall: float) -> dict[str, Any]:
         return {

@@ -177,10 +177,11 @@ def code_agent(bench: ModuleType, result: Any, dest: Path) -> Path:
 
 
 async def context(dest: Path) -> tuple[int, str]:
+    from cfmigrate.analyzers.tokens import BpeTokenizer
     from cfmigrate.runtime import CodeMode
 
     async with CodeMode(servers_dir=dest / "servers", config=dest / ".mcp.json") as cm:
-        tokens, label = cm.context_tokens("anthropic")
+        tokens, label = cm.context_tokens("anthropic", BpeTokenizer("o200k_base"))
     return int(tokens), str(label)
 
 

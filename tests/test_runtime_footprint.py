@@ -198,7 +198,9 @@ def test_a_clean_venv_with_only_the_runtime_runs_the_migrated_seed_agent(tmp_pat
 
     state = bench.server_env(tmp_path / "state")
     with bench.environment(state):
-        result = migrate_tree(REPO / "fixtures" / "seed-scenario", tmp_path / "migrated", refresh=True)
+        # from a copy: --refresh starts the servers in the tree it reads (their imports would write __pycache__)
+        source = bench.copy_fixture(tmp_path / "seed-source")
+        result = migrate_tree(source, tmp_path / "migrated", refresh=True)
     assert [f.path for f in result.changed] == ["agent.py"] and result.written
     repo = tmp_path / "migrated"
     transcript = (REPO / "fixtures" / "seed-scenario" / "data" / "transcript.txt").read_text(encoding="utf-8")

@@ -5,6 +5,7 @@ library API.
 from __future__ import annotations
 
 import posixpath
+from dataclasses import replace
 
 import libcst as cst
 
@@ -12,12 +13,14 @@ from cfmigrate.analyzers.code_apis import (
     _ANTHROPIC_METHODS,
     _OPENAI_METHODS,
     _SERVER_DEF_APIS,
+    CHAT_MODEL_PROVIDERS,
     SESSION_APIS,
     provider_of_model,
 )
 from cfmigrate.analyzers.code_bindings import _code
 from cfmigrate.analyzers.code_facts import DefinedServer, Event
 from cfmigrate.analyzers.code_prompts import PromptRecognition
+from cfmigrate.analyzers.code_repo import HelperClass
 from cfmigrate.analyzers.code_values import (
     UNKNOWN,
     DictV,
@@ -68,6 +71,7 @@ class AgentRecognition(PromptRecognition):
                 model=model,
                 provider=provider,
                 system_text=system_text,
+                label=self._hints.get(call),
             ),
         )
         return Obj("agent", servers, model=model)
@@ -78,12 +82,9 @@ class AgentRecognition(PromptRecognition):
         if isinstance(value, Lit) and isinstance(value.value, str):
             return value.value, provider_of_model(value.value)
         if isinstance(value, Obj) and value.model:
-            provider = {"langchain.ChatAnthropic": "anthropic", "langchain.ChatOpenAI": "openai"}.get(
-                value.api, provider_of_model(value.model)
-            )
-            return value.model, provider
-        if isinstance(value, Obj) and value.api in ("langchain.ChatAnthropic", "langchain.ChatOpenAI"):
-            return None, "anthropic" if value.api == "langchain.ChatAnthropic" else "openai"
+            return value.model, CHAT_MODEL_PROVIDERS.get(value.api, provider_of_model(value.model))
+        if isinstance(value, Obj) and value.api in CHAT_MODEL_PROVIDERS:
+            return None, CHAT_MODEL_PROVIDERS[value.api]
         return None, None
 
     def _model_call(self, call: cst.Call, provider: str, api: str) -> Val:
@@ -95,9 +96,14 @@ class AgentRecognition(PromptRecognition):
         else:  # `instructions=` and the system/developer messages are all sent
             messages = kw.get("messages") if "messages" in kw else kw.get("input")
             prompt = _joined(self._prompt(kw.get("instructions")), _system_messages(self.eval(messages)))
+        framework = api.split(".")[
+            0
+        ]  # the SDK: "anthropic", "openai" (also for compatible endpoints), "ollama"
         self._emit(
             call,
-            Event("model", api, line, framework=provider, model=model, provider=provider, system_text=prompt),
+            Event(
+                "model", api, line, framework=framework, model=model, provider=provider, system_text=prompt
+            ),
         )
         if "tools" in kw:
             tools = self.eval(kw["tools"])
@@ -193,6 +199,7 @@ class AgentRecognition(PromptRecognition):
                     variable=variable,
                 )
             )
+            self._served_at(len(self.defined) - 1, call)
             return Obj("server_def", defined=len(self.defined) - 1)
         if api == "mcp.LowLevelServer":
             name = self._str(self._arg(call, 0, "name"))
@@ -272,6 +279,8 @@ class AgentRecognition(PromptRecognition):
                     name=name,
                 )
             return Obj("pydantic_ai.MCPServer", frozenset({index}) if index is not None else frozenset())
+        if api == "pydantic_ai.MCPToolset":  # pydantic-ai 2.x: a FastMCP transport (or a URL) per toolset
+            return Obj("pydantic_ai.MCPServer", self._toolset_decl(call, self._str(kw.get("id"))))
         if api == "pydantic_ai.load_mcp_servers":
             configs = self._config_refs(self._arg(call, 0, "config_path"))
             self._emit(call, Event("config", api, line, configs=configs))
@@ -332,9 +341,14 @@ class AgentRecognition(PromptRecognition):
                 servers=_servers_in(tools),
                 system_text=prompt,
             )
-        if api in ("langchain.ChatAnthropic", "langchain.ChatOpenAI", "langchain.init_chat_model"):
+        if api in CHAT_MODEL_PROVIDERS or api == "langchain.init_chat_model":
             model = self._str(self._arg(call, 0, "model")) or self._str(kw.get("model_name"))
             return Obj(api, model=model)
+        # --- Ollama's own client: `ollama.chat(...)` or `Client(...).chat(...)`
+        if api == "ollama.Client":
+            return Obj(api)
+        if api == "ollama.chat":
+            return self._model_call(call, "ollama", api)
         # --- smolagents
         if api == "smolagents.ToolCollection.from_mcp":
             servers = self._params_servers(
@@ -436,11 +450,13 @@ class AgentRecognition(PromptRecognition):
         if api in ("mcp_use.MCPClient", "mcp_use.MCPClient.from_dict", "mcp_use.MCPClient.from_config_file"):
             arg = self._arg(call, 0, "config")
             value = self.eval(arg)
+            code_mode = self.eval(kw.get("code_mode")) == Lit(True)
             if api == "mcp_use.MCPClient.from_config_file" or isinstance(value, Lit | FileRef):
                 configs = self._config_refs(arg)
                 self._emit(call, Event("config", api, line, configs=configs))
-                return Obj("mcp_use.MCPClient", configs=configs)
-            return Obj("mcp_use.MCPClient", self._servers_from_config_dict(call, value, "code:mcp_use"))
+                return Obj("mcp_use.MCPClient", configs=configs, code_mode=code_mode)
+            servers = self._servers_from_config_dict(call, value, "code:mcp_use")
+            return Obj("mcp_use.MCPClient", servers, code_mode=code_mode)
         if api == "mcp_use.MCPAgent":
             client = self.eval(kw.get("client"))
             model, provider = self._model(kw.get("llm"))
@@ -457,6 +473,20 @@ class AgentRecognition(PromptRecognition):
                     mcp=True,
                 ),
             )
+            if isinstance(client, Obj) and client.code_mode:  # mcp-use's own code mode
+                self._emit(
+                    call,
+                    Event(
+                        "code_mode",
+                        api,
+                        line,
+                        servers=_servers_in(client),
+                        configs=_configs_in(client),
+                        code_mode=True,
+                        mcp=True,
+                        detail="mcp-use MCPClient(code_mode=True)",
+                    ),
+                )
             return self._agent(
                 call,
                 api,
@@ -469,8 +499,10 @@ class AgentRecognition(PromptRecognition):
                 announce_servers=False,
             )
         # --- model SDKs and cfmigrate
-        if api in ("anthropic.Client", "openai.Client"):
+        if api == "anthropic.Client":
             return Obj(api)
+        if api == "openai.Client":
+            return Obj(api, provider=_compatible_provider(self.eval(kw.get("base_url"))))
         if api == "cfmigrate.CodeMode":
             config = kw.get("config")
             configs = (
@@ -513,6 +545,60 @@ class AgentRecognition(PromptRecognition):
         if isinstance(value, Seq):
             return tuple(i.value for i in value.items if isinstance(i, Lit) and isinstance(i.value, str))
         return None
+
+    def _call_external(self, qname: str, call: cst.Call) -> Val:
+        """An instance of another module's helper class: it reaches that helper's servers, declared here
+        with their own file and line (identical launches merge into one server)."""
+        helper = self.external.get(qname)
+        if not isinstance(helper, HelperClass):
+            return UNKNOWN
+        indices = self._helper_decls.get(qname)
+        if indices is None:
+            declared = (self._declare(call, replace(decl)) for decl in helper.servers)
+            indices = frozenset(i for i in declared if i is not None)
+            self._helper_decls[qname] = indices
+        return Obj(f"helper:{qname}", frozenset(indices))
+
+    def _helper_method(self, obj: Obj, call: cst.Call) -> Val:
+        """A method of a helper instance: its MCP calls and tool lists happen here, for this agent."""
+        helper = self.external.get(obj.api.removeprefix("helper:"))
+        if not isinstance(helper, HelperClass) or len(obj.path) != 1:
+            return UNKNOWN
+        method = obj.path[0]
+        kinds = helper.kinds(method)
+        line = self.line(call)
+        api = f"{helper.qname}.{method}"
+        if "call_tool" in kinds:
+            self._emit(
+                call, Event("call_tool", api, line, servers=obj.servers, mcp=True, detail="through a helper")
+            )
+        if "list_tools" in kinds:
+            self._emit(call, Event("list_tools", api, line, servers=obj.servers, mcp=True))
+            return Obj("mcp.tools", obj.servers)
+        return Obj("mcp.call_result", obj.servers) if kinds else UNKNOWN
+
+    def _served_at(self, index: int, call: cst.Call, method: str | None = None) -> None:
+        """Port, path and HTTP transport of a defined server, from its constructor or a `run(...)` call."""
+        server = self.defined[index]
+        _, kw = self._args(call)
+        port = self.eval(kw.get("port"))
+        if isinstance(port, Lit) and isinstance(port.value, int) and not isinstance(port.value, bool):
+            server.port = port.value
+        for key in ("path", "streamable_http_path", "sse_path"):
+            path = self._str(kw.get(key))
+            if path and path.startswith("/"):
+                server.path = path
+        if method is None:
+            return
+        transport = self._str(self._arg(call, 0, "transport"))
+        if method in ("run_streamable_http_async",) or transport in (
+            "streamable-http",
+            "http",
+            "streamable_http",
+        ):
+            server.transport = "http"
+        elif method == "run_sse_async" or transport == "sse":
+            server.transport = "sse"
 
     def _call_method(self, obj: Obj, call: cst.Call) -> Val:
         line = self.line(call)
@@ -563,8 +649,17 @@ class AgentRecognition(PromptRecognition):
         if obj.api == "anthropic.Client" and path in _ANTHROPIC_METHODS:
             return self._model_call(call, "anthropic", "anthropic." + ".".join(path))
         if obj.api == "openai.Client" and path in _OPENAI_METHODS:
-            return self._model_call(call, "openai", "openai." + ".".join(path))
+            return self._model_call(call, obj.provider or "openai", "openai." + ".".join(path))
+        if obj.api == "ollama.Client" and path == ("chat",):
+            return self._model_call(call, "ollama", "ollama.Client.chat")
+        if obj.api.startswith("helper:"):
+            return self._helper_method(obj, call)
         if obj.api == "server_def":
+            if (
+                method in ("run", "run_async", "run_streamable_http_async", "run_sse_async")
+                and obj.defined is not None
+            ):
+                self._served_at(obj.defined, call, method)
             if method == "add_tool" and obj.defined is not None:
                 fn = self.eval(self._arg(call, 0, "fn"))
                 if isinstance(fn, LocalFunc):
@@ -574,3 +669,14 @@ class AgentRecognition(PromptRecognition):
         if method in ("enter_async_context", "enter_context") and call.args:
             return self.eval(call.args[0].value)
         return UNKNOWN
+
+
+_COMPATIBLE_HOSTS = (("api.groq.com", "groq"), (":11434", "ollama"), ("ollama", "ollama"))
+"""OpenAI-compatible endpoints by a part of their base URL -> the provider behind them."""
+
+
+def _compatible_provider(base_url: Val) -> str | None:
+    """The provider an `OpenAI(base_url=...)` client talks to, when the literal URL names a known one."""
+    if not (isinstance(base_url, Lit) and isinstance(base_url.value, str)):
+        return None
+    return next((name for part, name in _COMPATIBLE_HOSTS if part in base_url.value), None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["canonical", "provider_of_model"]
+__all__ = ["CHAT_MODEL_PROVIDERS", "canonical", "provider_of_model"]
 
 # (package root, last segment of the qualified name) -> canonical API id
 _BY_ROOT: dict[str, dict[str, str]] = {
@@ -30,7 +30,13 @@ _BY_ROOT: dict[str, dict[str, str]] = {
         "ToolAnnotations": "mcp.ToolAnnotations",
     },
     "mcp_types": {"Tool": "mcp.Tool", "ToolAnnotations": "mcp.ToolAnnotations"},
-    "fastmcp": {"Client": "fastmcp.Client", "FastMCP": "fastmcp.FastMCP", "Context": "mcp.Context"},
+    "fastmcp": {
+        "Client": "fastmcp.Client",
+        "FastMCP": "fastmcp.FastMCP",
+        "Context": "mcp.Context",
+        "StdioTransport": "fastmcp.StdioTransport",
+        "StreamableHttpTransport": "fastmcp.StreamableHttpTransport",
+    },
     "agents": {
         "MCPServerStdio": "agents.MCPServerStdio",
         "MCPServerStreamableHttp": "agents.MCPServerStreamableHttp",
@@ -45,6 +51,7 @@ _BY_ROOT: dict[str, dict[str, str]] = {
         "MCPServerHTTP": "pydantic_ai.MCPServerSSE",
         "Agent": "pydantic_ai.Agent",
         "load_mcp_servers": "pydantic_ai.load_mcp_servers",
+        "MCPToolset": "pydantic_ai.MCPToolset",
     },
     "langchain_mcp_adapters": {
         "MultiServerMCPClient": "langchain.MultiServerMCPClient",
@@ -54,6 +61,10 @@ _BY_ROOT: dict[str, dict[str, str]] = {
     "langchain": {"create_agent": "langchain.create_agent", "init_chat_model": "langchain.init_chat_model"},
     "langchain_anthropic": {"ChatAnthropic": "langchain.ChatAnthropic"},
     "langchain_openai": {"ChatOpenAI": "langchain.ChatOpenAI", "AzureChatOpenAI": "langchain.ChatOpenAI"},
+    "langchain_groq": {"ChatGroq": "langchain.ChatGroq"},
+    "langchain_ollama": {"ChatOllama": "langchain.ChatOllama", "OllamaLLM": "langchain.ChatOllama"},
+    "langchain_community": {"ChatOllama": "langchain.ChatOllama"},
+    "ollama": {"Client": "ollama.Client", "AsyncClient": "ollama.Client", "chat": "ollama.chat"},
     "smolagents": {
         "ToolCollection": "smolagents.ToolCollection",
         "MCPClient": "smolagents.MCPClient",
@@ -100,6 +111,13 @@ _BY_ROOT: dict[str, dict[str, str]] = {
     },
     "cfmigrate": {"CodeMode": "cfmigrate.CodeMode"},
 }
+CHAT_MODEL_PROVIDERS: dict[str, str] = {
+    "langchain.ChatAnthropic": "anthropic",
+    "langchain.ChatOpenAI": "openai",
+    "langchain.ChatGroq": "groq",
+    "langchain.ChatOllama": "ollama",
+}
+"""Framework chat-model classes -> the provider that answers their requests (whatever the model name)."""
 _LOWLEVEL = frozenset(
     {"mcp.server.Server", "mcp.server.lowlevel.Server", "mcp.server.lowlevel.server.Server"}
 )

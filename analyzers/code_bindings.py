@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
@@ -277,6 +277,9 @@ class Bindings:
         self._module_classes: dict[str, cst.ClassDef] = {}
         self._module_consts: dict[str, cst.BaseExpression] = {}
         self._exact_strings: set[cst.CSTNode] = set()  # path parts already resolved against __file__
+        # qualified name -> a constant or helper class another module of the repository gives it
+        self.external: Mapping[str, Any] = {}
+        self._helper_decls: dict[str, frozenset[int]] = {}  # helper class -> its declarations here
 
     def line(self, node: cst.CSTNode) -> int:
         return self._lines.get(node, 0)
@@ -675,7 +678,7 @@ class Bindings:
             return FileRef(self.rel)
         qname = self.import_qname(node)
         if qname:
-            return Ref(qname)
+            return self._ref(qname)
         assignments = self._assignments(node)
         if not assignments:
             return UNKNOWN
@@ -754,11 +757,11 @@ class Bindings:
     def _eval_attribute(self, node: cst.Attribute) -> Val:
         qname = self.import_qname(node) if _is_dotted(node) else None
         if qname:
-            return Ref(qname)
+            return self._ref(qname)
         base = self.eval(node.value)
         attr = node.attr.value
         if isinstance(base, Ref):
-            return Ref(f"{base.qname}.{attr}")
+            return self._ref(f"{base.qname}.{attr}")
         if isinstance(base, Obj):
             if base.api == "mcp.tools_result" and attr == "tools":
                 return Obj("mcp.tools", base.servers)
@@ -774,6 +777,11 @@ class Bindings:
         if isinstance(base, Lit) and attr == "value":
             return base  # an enum member's .value
         return UNKNOWN
+
+    def _ref(self, qname: str) -> Val:
+        """An imported name: a constant another module of the repository holds, else a reference."""
+        value = self.external.get(qname)
+        return value if isinstance(value, Val) else Ref(qname)
 
     def _eval_self_attr(self, cls: cst.ClassDef, attr: str) -> Val:
         bindings = self._attr_bindings.get((cls, attr), [])
@@ -868,6 +876,8 @@ class Bindings:
     def _eval_call(self, node: cst.Call) -> Val:
         func = self.eval(node.func)
         if isinstance(func, Ref):
+            if func.qname in self.external:
+                return self._call_external(func.qname, node)
             if func.qname in _TEXT_FUNCTIONS:
                 return _apply_text(self.eval(self._arg(node, 0, None)), _TEXT_FUNCTIONS[func.qname])
             api = canonical(func.qname)
@@ -911,6 +921,10 @@ class Bindings:
 
     def _call_method(self, obj: Obj, call: cst.Call) -> Val:
         """The value of a method call on an instance of a known library class."""
+        return UNKNOWN
+
+    def _call_external(self, qname: str, call: cst.Call) -> Val:
+        """The value of a call to a class another module of the repository defines (a helper)."""
         return UNKNOWN
 
     def _str_method(self, receiver: Val, method: str, call: cst.Call) -> Val:

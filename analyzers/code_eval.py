@@ -13,7 +13,15 @@ import libcst as cst
 from cfmigrate.analyzers.code_agents import AgentRecognition
 from cfmigrate.analyzers.code_bindings import _Walk
 from cfmigrate.analyzers.code_facts import Decl, DefinedServer, Event
-from cfmigrate.analyzers.code_values import SrvRef
+from cfmigrate.analyzers.code_repo import (
+    HelperClass,
+    ModuleExports,
+    helper_class,
+    located,
+    module_name,
+    plain,
+)
+from cfmigrate.analyzers.code_values import UNKNOWN, SrvRef, Val
 
 __all__ = ["Decl", "DefinedServer", "Event", "ModuleAnalysis", "SrvRef"]
 
@@ -23,6 +31,7 @@ class ModuleAnalysis(AgentRecognition):
 
     def run(self) -> None:
         """Collect bindings, then visit the module in source order recording events per unit."""
+        self.event_methods: dict[int, str] = {}  # index in `events` -> the method of a class it is in
         self._collect()
         analysis = self
 
@@ -51,6 +60,8 @@ class ModuleAnalysis(AgentRecognition):
                 value = analysis.eval(node)
                 for event in analysis._node_events.get(node, []):
                     analysis.events.append((self._unit(), event))
+                    if len(self.units) > 1:
+                        analysis.event_methods[len(analysis.events) - 1] = self.units[1]
                 analysis._prompt_join(node, self._unit())
                 analysis._config_path(node, value, self._unit())
 
@@ -70,3 +81,38 @@ class ModuleAnalysis(AgentRecognition):
                 analysis._servers_import(node, self._unit())
 
         Visitor().walk(self.module)
+
+    def exports(self) -> ModuleExports:
+        """What this module offers the repository's other modules (see `code_repo`)."""
+        module = module_name(self.rel)
+        constants: list[tuple[str, Val]] = []
+        for name, expr in sorted(self._module_consts.items()):
+            value = self.eval(expr)
+            if value is not UNKNOWN and plain(value):
+                constants.append((name, located(value, self.rel, self._first_line(expr))))
+        helpers: list[HelperClass] = []
+        for cls in sorted(self._module_classes):
+            inside = [
+                (self.event_methods.get(i), event)
+                for i, (unit, event) in enumerate(self.events)
+                if unit == cls
+            ]
+            helper = helper_class(f"{module}.{cls}", self.rel, inside, self.decls)
+            if helper is not None:
+                helpers.append(helper)
+        imports = tuple(sorted(set(self._import_qnames.values())))
+        return ModuleExports(module, tuple(constants), tuple(helpers), imports)
+
+    def _first_line(self, node: cst.CSTNode) -> int:
+        """The line of the first node under `node` whose line is known (1 when none is)."""
+        lines: list[int] = []
+
+        class Lines(_Walk):
+            def on_node(self, inner: cst.CSTNode) -> None:
+                found = analysis.line(inner)
+                if found:
+                    lines.append(found)
+
+        analysis = self
+        Lines().walk(node)
+        return min(lines, default=1)

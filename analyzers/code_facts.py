@@ -36,6 +36,7 @@ class Decl:
     variable: str | None = None  # the variable it was assigned to
     tool_filter: tuple[str, ...] | None = None
     dynamic: tuple[str, ...] = ()  # source text of launch parts that are not literals
+    rel: str | None = None  # the file that declares it, when another module's helper brought it here
 
     def launch(self) -> tuple[Any, ...]:
         return (self.kind, self.command, self.args, self.cwd, self.url)
@@ -65,6 +66,17 @@ class DefinedServer:
     variable: str | None
     tools: list[ToolDef] = field(default_factory=list)
     unknown_types: list[tuple[str, str]] = field(default_factory=list)  # (tool, annotation)
+    # where it answers when served over HTTP (`FastMCP(port=...)`, `run(transport="streamable-http")`)
+    transport: str | None = None  # "http" | "sse" once a run(...) call names an HTTP transport
+    port: int | None = None
+    path: str | None = None
+
+    def url(self) -> str | None:
+        """The local URL it answers at when it is run over HTTP (the SDKs' defaults for what is not set)."""
+        if self.transport is None:
+            return None
+        default = "/sse" if self.transport == "sse" else "/mcp"
+        return f"http://localhost:{self.port or 8000}{self.path or default}"
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,7 @@ class Event:
     detail: str = ""
     code_mode: bool = False
     mcp: bool = False  # evidence on its own that the code uses MCP
+    label: str | None = None  # an agent construction: the variable it is assigned to
 
     @property
     def system_chars(self) -> int:

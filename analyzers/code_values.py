@@ -10,7 +10,7 @@ import string
 import textwrap
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
@@ -53,6 +53,8 @@ class Seq(Val):
 class DictV(Val):
     items: tuple[tuple[Val, Val], ...]
     partial: bool = False  # had `**spread` entries that could not be resolved
+    # (file, line) of the constant another module of the repository holds it in (see `code_repo`)
+    origin: tuple[str, int] | None = field(default=None, compare=False)
 
     def get(self, key: str) -> Val | None:
         for k, v in self.items:
@@ -74,6 +76,8 @@ class Obj(Val):
     path: tuple[str, ...] = ()  # attributes taken on the instance
     model: str | None = None
     defined: int | None = None  # index of a server defined in this module
+    code_mode: bool = False  # a client its runtime drives in code mode (mcp-use `code_mode=True`)
+    provider: str | None = None  # a model client pointed at another provider (`OpenAI(base_url=...)`)
 
 
 @dataclass(frozen=True)

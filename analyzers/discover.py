@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import posixpath
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -18,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from cfmigrate.analyzers.configs import is_config_candidate, parse_config_file
 from cfmigrate.analyzers.manifests import HEAD_BYTES, is_manifest_candidate, load_manifest_file, match_catalog
@@ -58,6 +60,7 @@ class _Scan:
     manifest_files: list[Manifest] = field(default_factory=list)
     python: list[tuple[str, PythonFacts]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    python_files: list[tuple[str, str]] = field(default_factory=list)  # every (path, rel) walked
 
 
 def _read_python(path: str, rel: str) -> tuple[bytes | None, int, Problem | None]:
@@ -217,7 +220,84 @@ def _scan(root: Path, include: Sequence[str], exclude: Sequence[str], jobs: int 
     scan.bytes += python.bytes
     scan.problems.extend(python.problems)
     scan.python = sorted(python.facts, key=lambda item: item[0])
+    scan.python_files = python_files
     return scan
+
+
+def _across_files(scan: _Scan) -> None:
+    """Second look at the files that import what another module of the repository offers (a server
+    table, a prompt, a helper class wrapping an MCP session): they are analysed again with those values,
+    and a helper whose servers an importing agent now reaches is no longer reported on its own."""
+    from cfmigrate.analyzers.code import analyze_python
+    from cfmigrate.analyzers.code_repo import HelperClass, external_context, find_module, module_name
+
+    by_rel = {rel: facts.exports for rel, facts in scan.python if facts.exports is not None}
+    facts_of = dict(scan.python)
+    # modules the analysed files import from this repository, which the prefilter skipped (a settings
+    # module holding a server table or a prompt imports nothing MCP)
+    paths = {rel: path for path, rel in scan.python_files}
+    modules = {module_name(rel): rel for rel in paths}
+    wanted: set[str] = set()
+    for rel, exports in list(by_rel.items()):
+        for written in exports.imports:
+            found = find_module(written, rel, modules)
+            if found is not None and found not in facts_of:
+                wanted.add(found)
+    for rel in sorted(wanted):
+        data, _, _ = _read_python(paths[rel], rel)
+        if data is not None:
+            facts = analyze_python(data, rel, force=True)
+            if facts.exports is not None:
+                facts_of[rel] = facts
+                by_rel[rel] = facts.exports
+    offering = [e for e in by_rel.values() if e.constants or e.helpers]
+    if not offering:
+        return
+    # files the prefilter skipped that import an offering module by name (`from toolbox import Toolbox`)
+    # (only helper classes: an importer of plain constants is itself an MCP file the prefilter kept)
+    names = "|".join(sorted({re.escape(e.module.rpartition(".")[2]) for e in offering if e.helpers}))
+    importing = re.compile(rf"(?m)^[ \t]*(?:from|import)[ \t]+[\w.]*\b(?:{names})\b".encode())
+    for path, rel in scan.python_files if names else ():
+        if rel in facts_of:
+            continue
+        data, _, _ = _read_python(path, rel)
+        if data is not None and importing.search(data):
+            facts = analyze_python(data, rel, force=True)
+            if facts.exports is not None:
+                facts_of[rel] = facts
+                by_rel[rel] = facts.exports
+    consumed: dict[str, set[int]] = {}
+    for rel in sorted(facts_of):
+        exports = facts_of[rel].exports
+        context = external_context(rel, exports, by_rel) if exports is not None else {}
+        if not context:
+            continue
+        data, _, _ = _read_python(paths.get(rel, ""), rel)
+        if data is None:
+            continue
+        facts = analyze_python(data, rel, context, force=True)
+        facts_of[rel] = facts
+        if facts.agents:
+            for value in context.values():
+                if isinstance(value, HelperClass):
+                    consumed.setdefault(value.rel, set()).update(value.lines)
+    for rel, lines in consumed.items():
+        facts = facts_of.get(rel)
+        if facts is None:
+            continue
+        kept = tuple(
+            a for a in facts.agents if not a.call_sites or not {s.source.line for s in a.call_sites} <= lines
+        )
+        facts_of[rel] = replace(facts, agents=kept)
+    first = {rel for rel, _ in scan.python}
+    scan.python = sorted(
+        (
+            (rel, f)
+            for rel, f in facts_of.items()
+            if rel in first or f.agents or f.servers or f.defined or f.problems or f.config_refs
+        ),
+        key=lambda item: item[0],
+    )
 
 
 def _size(path: Path) -> int:
@@ -265,6 +345,24 @@ def _duplicate(kept: ServerSpec, spec: ServerSpec) -> Problem:
     )
 
 
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]"})
+
+
+def _local_endpoint(url: str | None) -> tuple[int, str] | None:
+    """(port, path) of a URL on this machine, else None: how a literal URL finds a server the repository
+    defines and serves over HTTP."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if (parts.hostname or "") not in _LOCAL_HOSTS:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return port, parts.path.rstrip("/") or "/"
+
+
 def _merge_servers(
     config_specs: list[ServerSpec], python: list[tuple[str, PythonFacts]], problems: list[Problem], root: Path
 ) -> tuple[dict[str, ServerSpec], dict[str, dict[str, str]]]:
@@ -276,7 +374,12 @@ def _merge_servers(
         config_specs, key=lambda s: (s.source.path.count("/"), s.source.path, s.source.line or 0, s.name)
     )
     renamed: dict[str, str] = {}  # another name for a launch already kept -> the kept name
+    served = {_local_endpoint(url): name for _, facts in python for name, url in facts.served}
     for spec in ordered:
+        own = served.get(_local_endpoint(spec.url)) if spec.url else None
+        if own is not None and own != spec.name and own not in final:
+            renamed[spec.name] = own  # the repository's own server, reached by its literal local URL
+            spec = replace(spec, name=own)
         kept = final.get(spec.name)
         if kept is None:
             same = by_launch.get(_launch(spec))
@@ -296,6 +399,11 @@ def _merge_servers(
             if same is not None:
                 mapping[spec.name] = same
                 continue
+            own = served.get(_local_endpoint(spec.url)) if spec.url else None
+            if own is not None and own not in final:
+                # the repository's own server, reached by its literal local URL: one server, its name
+                spec = replace(spec, name=own)
+                mapping[declared.name] = own
             name, n = spec.name, 1
             while name in final:
                 n += 1
@@ -480,7 +588,8 @@ _DIRECT_ONLY = frozenset({"call_tool", "list_tools"})
 def is_tool_script(agent: Agent) -> bool:
     """Code that calls MCP tools itself and sends no model request: a tool script, not an agent."""
     kinds = {site.kind for site in agent.call_sites}
-    return bool(kinds) and kinds <= _DIRECT_ONLY and agent.model is None and not agent.code_mode
+    # no model call and no framework agent: the framework stays "mcp" (a model call sets its SDK)
+    return bool(kinds) and kinds <= _DIRECT_ONLY and agent.framework == "mcp" and not agent.code_mode
 
 
 def _resolve_config(
@@ -534,6 +643,7 @@ def discover(
     """Walk `root` once and return everything found about MCP servers, their tools and the agents using them."""
     root = Path(root).absolute()
     scan = _scan(root, include, exclude, jobs)
+    _across_files(scan)
     problems = list(scan.problems)
     for _, facts in scan.python:
         problems.extend(facts.problems)

@@ -558,7 +558,10 @@ def measure(
     by_name = {s.name: s for s in servers}
     agents: list[AgentFigure] = []
     for agent in inv.agents:
-        a_provider: Provider = provider or ("openai" if agent.provider == "openai" else "anthropic")
+        # OpenAI-compatible providers (Groq, Ollama) receive tools in OpenAI's function format
+        a_provider: Provider = provider or (
+            "openai" if agent.provider in ("openai", "groq", "ollama") else "anthropic"
+        )
         names, basis = _agent_servers(agent, inv)
         figs = (
             [by_name[n] for n in names if n in by_name]
@@ -663,7 +666,7 @@ def measure(
                 name=agent.name,
                 source=str(agent.source),
                 framework=agent.framework,
-                provider=a_provider,
+                provider=agent.provider if provider is None and agent.provider in ("groq", "ollama") else a_provider,
                 model=a_model,
                 servers=names,
                 servers_basis=basis,

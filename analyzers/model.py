@@ -161,7 +161,9 @@ class Agent:
     call_sites: tuple[CallSite, ...] = ()
     code_mode: bool = False
     model: str | None = None
-    provider: Literal["anthropic", "openai", "unknown"] = "unknown"
+    # who answers the requests: "openai" covers OpenAI-compatible endpoints; "groq" and "ollama" take
+    # OpenAI-format tool definitions too
+    provider: Literal["anthropic", "openai", "groq", "ollama", "unknown"] = "unknown"
     system_prompt_chars: int = 0  # len(system_prompt)
     # the static text of the longest system prompt the agent sends (literal parts only; parts computed at
     # run time, such as a tool list, are left out)

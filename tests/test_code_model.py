@@ -1,0 +1,64 @@
+"""The analyzers' public question "is this expression an MCP session/client, to which server(s)",
+asked of real agent shapes (the same evaluation the audit uses)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libcst as cst
+
+from cfmigrate.analyzers.code import analyze_python
+from cfmigrate.analyzers.code_model import McpReach, ProgramModel
+from cfmigrate.analyzers.code_repo import external_context
+
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "audit-corpus"
+
+
+def _names(module: cst.Module, name: str) -> list[cst.Name]:
+    """Every use of a name in the module, in source order."""
+    found: list[cst.Name] = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            if node.value == name:
+                found.append(node)
+
+    module.visit(Finder())
+    return found
+
+
+def test_session_reached_through_with_statements_names_its_server() -> None:
+    source = (CORPUS / "model-constant" / "agent.py").read_text()
+    module = cst.parse_module(source)
+    model = ProgramModel(module, "agent.py")
+    reaches = [model.mcp_reach(n) for n in _names(module, "session")]
+    sessions = [r for r in reaches if r is not None]
+    assert sessions and all(r == McpReach("session", "mcp.ClientSession", ("memory",)) for r in sessions)
+    # a name that is not an MCP object answers None, never a guess
+    assert all(model.mcp_reach(n) is None for n in _names(module, "client"))
+
+
+def test_helper_instance_in_another_file_is_a_client_of_the_helpers_server() -> None:
+    root = CORPUS / "helper-agent"
+    helper = analyze_python((root / "toolbox.py").read_bytes(), "toolbox.py")
+    agent = analyze_python((root / "assistant.py").read_bytes(), "assistant.py", force=True)
+    assert helper.exports is not None and agent.exports is not None
+    context = external_context(
+        "assistant.py", agent.exports, {"toolbox.py": helper.exports, "assistant.py": agent.exports}
+    )
+    module = cst.parse_module((root / "assistant.py").read_text())
+    with_context = ProgramModel(module, "assistant.py", context)
+    box = _names(module, "box")[0]
+    reach = with_context.mcp_reach(box)
+    assert reach is not None and reach.kind == "client" and reach.servers == ("filesystem",)
+    # without the sibling module the same expression is unknown to MCP
+    assert ProgramModel(module, "assistant.py").mcp_reach(box) is None
+
+
+def test_mcp_use_client_in_code_mode_and_url_from_environment() -> None:
+    module = cst.parse_module((CORPUS / "mcp-use-code-mode" / "agent.py").read_text())
+    reach = ProgramModel(module, "agent.py").mcp_reach(_names(module, "client")[0])
+    assert reach == McpReach("client", "mcp_use.MCPClient", ("filesystem", "memory"), code_mode=True)
+    module = cst.parse_module((CORPUS / "url-variable" / "agent.py").read_text())
+    reach = ProgramModel(module, "agent.py").mcp_reach(_names(module, "server")[0])
+    assert reach is not None and reach.kind == "server" and not reach.known

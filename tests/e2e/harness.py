@@ -324,7 +324,8 @@ class CodeBrain:
             shown = catalog.get(to_identifier(step.tool))
             if shown is None:
                 raise PolicyError(f"the listing shows no function for {step.tool!r}: {sorted(catalog)}")
-            params = {p.strip(" []") for p in shown["args"].split(",") if p.strip(" []")}
+            # "ticket_id, text, [author]" or "ticket_id: str, text: str, author: str = 'agent'": the names
+            params = set(re.findall(r"(?:^|,)\s*\[?\s*(\w+)", shown["args"]))
             kwargs = []
             for wire, value in step.arguments.items():
                 name = to_field_name(wire)

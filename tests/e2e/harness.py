@@ -324,7 +324,10 @@ class CodeBrain:
             shown = catalog.get(to_identifier(step.tool))
             if shown is None:
                 raise PolicyError(f"the listing shows no function for {step.tool!r}: {sorted(catalog)}")
-            params = {p.strip(" []") for p in shown["args"].split(",") if p.strip(" []")}
+            # "ticket_id, text" or "status: str = 'open'": the names before any annotation or default
+            params = {
+                re.split(r"[:=]", p)[0].strip(" []*") for p in shown["args"].split(",") if p.strip(" []")
+            }
             kwargs = []
             for wire, value in step.arguments.items():
                 name = to_field_name(wire)

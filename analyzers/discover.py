@@ -268,8 +268,8 @@ def _across_files(scan: _Scan) -> None:
                 by_rel[rel] = facts.exports
     consumed: dict[str, set[int]] = {}
     for rel in sorted(facts_of):
-        exports = facts_of[rel].exports
-        context = external_context(rel, exports, by_rel) if exports is not None else {}
+        offered = facts_of[rel].exports
+        context = external_context(rel, offered, by_rel) if offered is not None else {}
         if not context:
             continue
         data, _, _ = _read_python(paths.get(rel, ""), rel)
@@ -282,13 +282,15 @@ def _across_files(scan: _Scan) -> None:
                 if isinstance(value, HelperClass):
                     consumed.setdefault(value.rel, set()).update(value.lines)
     for rel, lines in consumed.items():
-        facts = facts_of.get(rel)
-        if facts is None:
+        helper_file = facts_of.get(rel)
+        if helper_file is None:
             continue
         kept = tuple(
-            a for a in facts.agents if not a.call_sites or not {s.source.line for s in a.call_sites} <= lines
+            a
+            for a in helper_file.agents
+            if not a.call_sites or not {s.source.line for s in a.call_sites} <= lines
         )
-        facts_of[rel] = replace(facts, agents=kept)
+        facts_of[rel] = replace(helper_file, agents=kept)
     first = {rel for rel, _ in scan.python}
     scan.python = sorted(
         (

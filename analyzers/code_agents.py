@@ -296,6 +296,8 @@ class AgentRecognition(PromptRecognition):
                     name=name,
                 )
             return Obj("pydantic_ai.MCPServer", frozenset({index}) if index is not None else frozenset())
+        if api == "pydantic_ai.MCPToolset":  # pydantic-ai 2.x: a FastMCP transport (or a URL) per toolset
+            return Obj("pydantic_ai.MCPServer", self._toolset_decl(call, self._str(kw.get("id"))))
         if api == "pydantic_ai.load_mcp_servers":
             configs = self._config_refs(self._arg(call, 0, "config_path"))
             self._emit(call, Event("config", api, line, configs=configs))

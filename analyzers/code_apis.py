@@ -30,7 +30,13 @@ _BY_ROOT: dict[str, dict[str, str]] = {
         "ToolAnnotations": "mcp.ToolAnnotations",
     },
     "mcp_types": {"Tool": "mcp.Tool", "ToolAnnotations": "mcp.ToolAnnotations"},
-    "fastmcp": {"Client": "fastmcp.Client", "FastMCP": "fastmcp.FastMCP", "Context": "mcp.Context"},
+    "fastmcp": {
+        "Client": "fastmcp.Client",
+        "FastMCP": "fastmcp.FastMCP",
+        "Context": "mcp.Context",
+        "StdioTransport": "fastmcp.StdioTransport",
+        "StreamableHttpTransport": "fastmcp.StreamableHttpTransport",
+    },
     "agents": {
         "MCPServerStdio": "agents.MCPServerStdio",
         "MCPServerStreamableHttp": "agents.MCPServerStreamableHttp",
@@ -45,6 +51,7 @@ _BY_ROOT: dict[str, dict[str, str]] = {
         "MCPServerHTTP": "pydantic_ai.MCPServerSSE",
         "Agent": "pydantic_ai.Agent",
         "load_mcp_servers": "pydantic_ai.load_mcp_servers",
+        "MCPToolset": "pydantic_ai.MCPToolset",
     },
     "langchain_mcp_adapters": {
         "MultiServerMCPClient": "langchain.MultiServerMCPClient",

@@ -85,6 +85,39 @@ class ServerRecognition(Bindings):
         decl.dynamic = tuple(dynamic)
         return self._declare(call, decl)
 
+    def _toolset_decl(self, call: cst.Call, name: str | None) -> frozenset[int]:
+        """The server a pydantic-ai `MCPToolset(...)` connects to: a FastMCP stdio/HTTP transport or a URL.
+
+        Anything else (a script path FastMCP picks a launcher for, a pre-built client) stays unknown.
+        """
+        origin = "code:pydantic_ai.MCPToolset"
+        target = self._arg(call, 0, "client")
+        index: int | None = None
+        inner = self.api_of(target.func) if isinstance(target, cst.Call) else None
+        if isinstance(target, cst.Call) and inner == "fastmcp.StdioTransport":
+            index = self._decl_from_kwargs(
+                call,
+                origin,
+                kind="stdio",
+                command=self._arg(target, 0, "command"),
+                args=self._arg(target, 1, "args"),
+                env=self._arg(target, 2, "env"),
+                cwd=self._arg(target, 3, "cwd"),
+                name=name,
+            )
+        elif isinstance(target, cst.Call) and inner == "fastmcp.StreamableHttpTransport":
+            index = self._decl_from_kwargs(
+                call,
+                origin,
+                kind="http",
+                url=self._arg(target, 0, "url"),
+                headers=self._arg(target, 1, "headers"),
+                name=name,
+            )
+        elif target is not None and (self._str(target) or "").startswith(("http://", "https://")):
+            index = self._decl_from_kwargs(call, origin, kind="http", url=target, name=name)
+        return frozenset({index}) if index is not None else frozenset()
+
     def _decl_from_dict(self, call: cst.CSTNode, value: DictV, origin: str, name: str | None) -> int | None:
         """A server from a config-style dict: {"command", "args", "env", "cwd"} or {"url", "headers", "transport"}."""
         dynamic: list[str] = []

@@ -6,7 +6,11 @@ Prints, from one run: generation time for the nine real manifests and for synthe
 manifests (target: 100 tools < 3 s); `--check` with nothing changed (stamp fast path, in a fresh process,
 and a full re-render); and token figures (estimate, o200k_base) for what the model reads in code mode —
 the server list, a server's index, a tool module, `search_tools` answers at each level — against the
-full schema set of the same servers as the Anthropic API receives it, with ratios.
+full schema set of the same servers as the Anthropic API receives it, with ratios; the module read cost per
+tool against its JSON definition (max and median over the nine manifests and the bundled catalog); and one
+discovery round for the seed scenario's five tools at each detail level.
+
+    python benchmarks/bench_generate.py --tokens   # only the token figures (no timing runs)
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ from cfmigrate.analyzers.model import Manifest, ToolDef
 from cfmigrate.analyzers.tokens import BpeTokenizer
 from cfmigrate.generators.api import GenerateOptions, check, generate
 from cfmigrate.generators.build import build_package
-from cfmigrate.generators.costs import code_mode_read_costs
+from cfmigrate.generators.costs import code_mode_read_costs, search_tokens
 from cfmigrate.generators.render import render_package
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFESTS = sorted((REPO / "fixtures" / "manifests").glob("*.tools.json"))
+CATALOG = REPO / "analyzers" / "catalog"
 
 
 def real_manifests() -> list[Manifest]:
@@ -152,12 +157,12 @@ def token_costs() -> None:
     label = costs.tokenizer
     print(f"## Tokens the model reads on code mode vs the full schema set ({label})")
     print(f"  server list (package docstring): {costs.server_list}")
-    head = f"  {'server':<20}{'tools':>6}{'direct':>8}{'index':>7}{'s:name':>8}{'s:desc':>8}{'s:full':>8}{'module':>8}{'direct/index':>14}"
+    head = f"  {'server':<20}{'tools':>6}{'direct':>8}{'index':>7}{'s:name':>8}{'s:line':>8}{'s:full':>8}{'module':>8}{'direct/index':>14}"
     print(head)
     for s in costs.servers:
         module = statistics.mean(t.module for t in s.tools) if s.tools else 0
         print(
-            f"  {s.server:<20}{len(s.tools):>6}{s.direct:>8}{s.index:>7}{s.search_name:>8}{s.search_description:>8}"
+            f"  {s.server:<20}{len(s.tools):>6}{s.direct:>8}{s.index:>7}{s.search_name:>8}{s.search_summary:>8}"
             f"{s.search_full:>8}{module:>8.0f}{s.direct / s.index:>13.1f}x"
         )
     tools = [t for s in costs.servers for t in s.tools]
@@ -181,11 +186,73 @@ def token_costs() -> None:
     )
 
 
+SEED_FIVE = ("search_files", "get_document", "find_lead", "attach_note_to_lead", "post_message")
+
+
+def module_read_ratios() -> None:
+    """Reading one tool's module against the JSON definition it replaces, per tool, over the nine manifests."""
+    tokenizer = BpeTokenizer("o200k_base")
+    for label, folder in (
+        ("fixtures/manifests", REPO / "fixtures" / "manifests"),
+        ("bundled catalog", CATALOG),
+    ):
+        manifests = [
+            m for p in sorted(folder.glob("*.tools.json")) if (m := load_manifest_file(p, p.name)[0])
+        ]
+        costs = code_mode_read_costs(manifests, tokenizer)
+        tools = [t for s in costs.servers for t in s.tools]
+        print(
+            f"## Reading one tool's module vs its JSON definition ({costs.tokenizer}; {label}, {len(tools)} tools)"
+        )
+        for what, picked, ratio in (
+            ("every tool, vs {name, description, input_schema}", tools, lambda t: t.ratio),
+            ("tools without an outputSchema, same basis", [t for t in tools if not t.has_output], lambda t: t.ratio),
+            ("tools with an outputSchema, vs the definition + output_schema", [t for t in tools if t.has_output],
+             lambda t: t.ratio_with_output),
+            ("every tool, vs the definition + output_schema when declared", tools, lambda t: t.ratio_with_output),
+        ):  # fmt: skip
+            ratios = sorted(((ratio(t), t) for t in picked), key=lambda pair: pair[0])
+            worst = ratios[-1][1]
+            print(
+                f"  module/definition ratio, {what}: max {ratios[-1][0]:.2f} ({worst.server} {worst.tool}: "
+                f"{worst.module} vs {worst.direct_with_output if ratio(worst) != worst.ratio else worst.direct}), "
+                f"median {statistics.median(r for r, _ in ratios):.2f}  (target <= 1.30)"
+            )
+        github = next(t for t in tools if t.server == "server-github" and t.tool == "create_issue")
+        print(f"  server-github create_issue: module {github.module} vs definition {github.direct} tokens")
+        print()
+
+
+def discovery_round() -> None:
+    """What one discovery round for the seed task's five tools prints, at each detail level."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from regen_golden import render_golden
+
+    tokenizer = BpeTokenizer("o200k_base")
+    files = render_golden("seed-scenario")
+    print(f"## One discovery round for five tools (seed scenario; {tokenizer.label}, the printed text)")
+    for detail in ("summary", "full"):
+        count = search_tokens(files, "servers", [(name, detail, 1) for name in SEED_FIVE], tokenizer)
+        print(
+            f'  search_tools(<tool>, detail="{detail}", limit=1) for {", ".join(SEED_FIVE)}: {count} tokens'
+        )
+    print()
+
+
 def main() -> None:
     generation_times()
     check_times()
     token_costs()
+    print()
+    module_read_ratios()
+    discovery_round()
 
 
 if __name__ == "__main__":
-    main()
+    if "--tokens" in sys.argv[1:]:
+        token_costs()
+        print()
+        module_read_ratios()
+        discovery_round()
+    else:
+        main()

@@ -593,8 +593,12 @@ def main() -> None:
     results: list[Comparison] = []
     try:
         agent = Path(args.code_agent).resolve() if args.code_agent else None
-        for name in names:
-            results.append(asyncio.run(run_scenario(name, agent if name == "seed" else None, scratch / name)))
+
+        async def run_all() -> None:  # one event loop for every scenario: the agents' SDK clients close in it
+            for name in names:
+                results.append(await run_scenario(name, agent if name == "seed" else None, scratch / name))
+
+        asyncio.run(run_all())
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

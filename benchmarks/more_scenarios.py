@@ -177,15 +177,19 @@ def code_agent(bench: ModuleType, result: Any, dest: Path) -> Path:
 
 
 async def context(dest: Path) -> tuple[int, str]:
+    from cfmigrate.analyzers.tokens import BpeTokenizer
     from cfmigrate.runtime import CodeMode
 
     async with CodeMode(servers_dir=dest / "servers", config=dest / ".mcp.json") as cm:
-        tokens, label = cm.context_tokens("anthropic")
+        tokens, label = cm.context_tokens("anthropic", BpeTokenizer("o200k_base"))
     return int(tokens), str(label)
 
 
-async def compare_records(bench: ModuleType, workdir: Path) -> Any:
-    """Direct MCP (the fixture agent as written) vs code mode (the agent after `migrate --write`)."""
+async def compare_records(bench: ModuleType, workdir: Path, migrate_to: Path | None = None) -> Any:
+    """Direct MCP (the fixture agent as written) vs code mode (the agent after `migrate --write`).
+
+    `migrate_to`: where the migrated copy goes (default `build/records-migrated/`, kept for reading).
+    """
     direct_repo = bench.copy_fixture(workdir / "direct", RECORDS)
     direct_env = records_env(workdir / "state-direct")
     direct = await bench.drive(
@@ -194,7 +198,7 @@ async def compare_records(bench: ModuleType, workdir: Path) -> Any:
     checks = check_records(bench, direct, direct_env)
 
     code_env = records_env(workdir / "state-code")
-    dest = REPO / "build" / "records-migrated"
+    dest = migrate_to or REPO / "build" / "records-migrated"
     result = migrated(bench, RECORDS, dest, code_env, all_agents=False)
     agent = code_agent(bench, result, dest)
     code = await bench.drive("code mode", agent, RecordsCodeModel(), code_env, RECORDS_TASK)
@@ -272,7 +276,8 @@ def _decision(fixture: Path) -> str:
     return f"{decision}: {'; '.join(reasons)}"
 
 
-async def compare_small(bench: ModuleType, workdir: Path) -> Any:
+async def compare_small(bench: ModuleType, workdir: Path, migrate_to: Path | None = None) -> Any:
+    """Direct MCP vs code mode where the audit keeps direct MCP (`migrate_to`: default `build/small-migrated/`)."""
     direct_repo = bench.copy_fixture(workdir / "direct", SMALL)
     direct_env = small_env(workdir / "state-direct")
     direct = await bench.drive(
@@ -281,7 +286,7 @@ async def compare_small(bench: ModuleType, workdir: Path) -> Any:
     checks = check_small(bench, direct, direct_env)
 
     code_env = small_env(workdir / "state-code")
-    dest = REPO / "build" / "small-migrated"
+    dest = migrate_to or REPO / "build" / "small-migrated"
     refused = migrated(bench, SMALL, dest, code_env, all_agents=False)
     if refused.changed or not refused.skipped:
         raise bench.BenchmarkError(

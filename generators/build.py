@@ -327,12 +327,24 @@ def _args(t: _Tool, block: Block) -> tuple[Arg, ...]:
     return (*required, *optional)
 
 
+_CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z0-9_]*\b")
+NESTED_FIELDS_SHOWN = 12  # a nested output model with at most this many fields is spelled out in the line
+
+
 def _returns(t: _Tool, module: ModelModule) -> str:
     """The return part of a tool's one-line signature: the output fields, or a plain result with no schema."""
     block = module.block(t.output_class) if t.output_class else None
     if block is None:
         return "ToolResult (no output schema)"
-    return "{" + ", ".join(f"{f.name}: {f.annotation}" for f in block.fields) + "}"
+
+    def nested(match: re.Match[str]) -> str:  # a small model one level down shows its field names too
+        inner = module.block(match.group(0))
+        if inner is None or not inner.fields or len(inner.fields) > NESTED_FIELDS_SHOWN:
+            return match.group(0)  # a big one: its fields are in the module and in search's full detail
+        return f"{match.group(0)}{{{', '.join(f.name for f in inner.fields)}}}"
+
+    fields = (f"{f.name}: {_CLASS_NAME.sub(nested, f.annotation)}" for f in block.fields)
+    return "{" + ", ".join(fields) + "}"
 
 
 def _signature(tool_id: str, args: Sequence[Arg], returns: str) -> str:

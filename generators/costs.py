@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cfmigrate.analyzers.model import Manifest
-from cfmigrate.analyzers.tokens import Tokenizer, tool_cost
+from cfmigrate.analyzers.tokens import Tokenizer, compact, render_tool, tool_cost
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,21 @@ class ToolReadCost:
     tool: str  # wire name
     function: str  # generated module/function name
     module: int  # tokens of servers/<server>/<tool>.py
+    search_summary: int  # tokens of search_tools(<wire name>, limit=1): the tool's one line
     search_full: int  # tokens of search_tools(<wire name>, "full", limit=1)
-    direct: int  # tokens of the tool's definition as the Anthropic API receives it
+    direct: int  # tokens of the tool's definition as the Anthropic API receives it: {name, description, input_schema}
+    direct_with_output: int  # the same with the tool's outputSchema added (what the module also states)
+    has_output: bool  # the tool declares an outputSchema
+
+    @property
+    def ratio(self) -> float:
+        """Reading the module against the definition it replaces (Anthropic rendering)."""
+        return self.module / self.direct if self.direct else 0.0
+
+    @property
+    def ratio_with_output(self) -> float:
+        """Reading the module against the definition plus its outputSchema (both state the same facts)."""
+        return self.module / self.direct_with_output if self.direct_with_output else 0.0
 
 
 @dataclass(frozen=True)
@@ -33,7 +46,7 @@ class ServerReadCost:
     package: str  # generated package name
     index: int  # tokens of servers/<server>/__init__.py
     search_name: int  # search_tools(<package>, "name", no limit)
-    search_description: int  # search_tools(<package>, "description", no limit)
+    search_summary: int  # search_tools(<package>, "summary", no limit): one line per tool
     search_full: int  # search_tools(<package>, "full", no limit)
     direct: int  # sum of the server's tool definitions (Anthropic rendering)
     tools: tuple[ToolReadCost, ...]
@@ -108,14 +121,26 @@ def code_mode_read_costs(
     for server in ir.servers:
         manifest = by_name[server.name]
         direct_by_tool = {t.name: tool_cost(t, "anthropic", tokenizer).total for t in manifest.tools}
+        with_output = {
+            t.name: tokenizer.count(
+                compact({**render_tool(t, "anthropic"), "output_schema": t.output_schema})
+            )
+            if t.output_schema is not None
+            else direct_by_tool[t.name]
+            for t in manifest.tools
+        }
+        outputs = {t.name for t in manifest.tools if t.output_schema is not None}
         tools = tuple(
             ToolReadCost(
                 server=server.name,
                 tool=t.wire_name,
                 function=t.id,
                 module=count(f"{server.id}/{t.id}.py"),
+                search_summary=tokenizer.count(search(t.wire_name, "summary", 1)),
                 search_full=tokenizer.count(search(t.wire_name, "full", 1)),
                 direct=direct_by_tool[t.wire_name],
+                direct_with_output=with_output[t.wire_name],
+                has_output=t.wire_name in outputs,
             )
             for t in server.tools
         )
@@ -125,7 +150,7 @@ def code_mode_read_costs(
                 package=server.id,
                 index=count(f"{server.id}/__init__.py"),
                 search_name=tokenizer.count(search(server.id, "name", 10_000)),
-                search_description=tokenizer.count(search(server.id, "description", 10_000)),
+                search_summary=tokenizer.count(search(server.id, "summary", 10_000)),
                 search_full=tokenizer.count(search(server.id, "full", 10_000)),
                 direct=sum(direct_by_tool.values()),
                 tools=tools,
@@ -160,3 +185,12 @@ def module_read_costs(
         if tools is None or t.wire_name in tools
     }
     return index, modules
+
+
+def search_tokens(
+    files: Mapping[str, bytes], package: str, calls: Sequence[tuple[str, str, int]], tokenizer: Tokenizer
+) -> int:
+    """Tokens of what a script printing `search_tools(query, detail, limit)` for each call shows the model
+    (the rendered package's own search, run in memory)."""
+    search = _search_function(package, dict(files))
+    return tokenizer.count("\n".join(search(q, d, n) for q, d, n in calls) + "\n")

@@ -124,8 +124,8 @@ def function_docstring(
     hint_words: Iterable[str],
 ) -> str:
     """The tool function's docstring: the description, then `Args:` for the arguments that have something to
-    say beyond the signature (a description, a format, a default the signature cannot show), one sentence
-    and the server's behaviour hints.
+    say beyond the signature (a description, a format, a default the signature cannot show), then the
+    server's behaviour hints.
 
     `args` holds (name, note, description); the types and defaults live in the signature only.
     """

@@ -7,7 +7,9 @@ MCP session opened on first use from the launch spec in `_servers.json` and reus
 HTTP). Environment and header values are read from `os.environ` by name when a session opens (a header's
 value from the variable named like the header, else the upper-snake form: `X-Api-Key` -> X_API_KEY); the
 package holds names only. Relative paths and `${workspaceFolder}` resolve against the folder of the MCP
-config that declared the server (`base` in `_servers.json`, relative to this package). Timeouts:
+config that declared the server (`base` in `_servers.json`, relative to this package). A tool function
+calls `call(__name__, locals())`: its signature is validated as a pydantic model, and the wire names of the
+tool and its arguments come from `_index.py`, so a tool module holds only what its reader needs. Timeouts:
 $CFMIGRATE_TIMEOUT (seconds per call, default 120) and $CFMIGRATE_CONNECT_TIMEOUT (starting a server,
 default 30), or `set_timeouts()`.
 
@@ -600,26 +602,17 @@ class _Bridge:
         self._reader = self._writer = None
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any]) -> ToolResult:
-        if os.environ.get("CFMIGRATE_BRIDGE_FD"):
-            request = {"server": server, "tool": tool, "arguments": arguments}
-            try:
-                expected, line = await asyncio.to_thread(_fd_exchange, request)
-            except TimeoutError:
-                raise ToolError(server, tool, f"no answer from the host within {_timeout('call'):g} s",
-                                kind="timeout") from None  # fmt: skip
-            except (OSError, ValueError, TypeError, RecursionError) as exc:
-                raise ToolError(server, tool, f"bridge: {_describe(exc)}", kind="transport") from None
-            reply = _parse_reply(server, tool, "bridge", line, expected)
-        else:
-            reply = await self._path_call(server, tool, arguments)
-        return _reply_result(server, tool, reply)
-
-    async def _path_call(self, server: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        path = os.environ.get("CFMIGRATE_BRIDGE", "")
+        via_fd = bool(os.environ.get("CFMIGRATE_BRIDGE_FD"))
+        where = "bridge" if via_fd else f"bridge {os.environ.get('CFMIGRATE_BRIDGE', '')}"
         async with self._lock:
             try:
                 if self._writer is None or self._reader is None:
-                    self._reader, self._writer = await asyncio.open_unix_connection(path, limit=1 << 26)
+                    if via_fd:
+                        conn = _fd_connect()
+                        self._reader, self._writer = await asyncio.open_unix_connection(sock=conn, limit=1 << 26)
+                    else:
+                        path = os.environ.get("CFMIGRATE_BRIDGE", "")
+                        self._reader, self._writer = await asyncio.open_unix_connection(path, limit=1 << 26)
                 self._next += 1
                 request = {"id": self._next, "server": server, "tool": tool, "arguments": arguments}
                 self._writer.write(json.dumps(request, ensure_ascii=False).encode() + b"\n")
@@ -629,39 +622,35 @@ class _Bridge:
                 self.close()
                 raise ToolError(server, tool, f"no answer from the host within {_timeout('call'):g} s",
                                 kind="timeout") from None  # fmt: skip
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, TypeError, RecursionError) as exc:
                 self.close()
-                raise ToolError(server, tool, f"bridge {path}: {_describe(exc)}", kind="transport") from None
+                raise ToolError(server, tool, f"{where}: {_describe(exc)}", kind="transport") from None
             try:
-                return _parse_reply(server, tool, f"bridge {path}", line, self._next)
+                reply = _parse_reply(server, tool, where, line, self._next)
             except ToolError:
                 self.close()
                 raise
+        return _reply_result(server, tool, reply)
 
 
 _fd_lock = threading.Lock()
-_fd_state: dict[str, Any] = {}
+_connector: list[socket.socket] = []
 
 
-def _fd_exchange(request: dict[str, Any]) -> tuple[int, bytes]:
-    """One request and its reply over the pre-connected bridge socket (one at a time per process)."""
+def _fd_connect() -> socket.socket:
+    """A new connection from the host, asked for on the connector the host gave this process (fd)."""
     with _fd_lock:
-        if "sock" not in _fd_state:
-            sock = socket.socket(fileno=int(os.environ["CFMIGRATE_BRIDGE_FD"]))
-            _fd_state.update(sock=sock, file=sock.makefile("rb"), next=0)
-        sock, file = _fd_state["sock"], _fd_state["file"]
-        sock.settimeout(_timeout("call"))
-        _fd_state["next"] += 1
-        expected = _fd_state["next"]
-        sock.sendall(json.dumps({"id": expected, **request}, ensure_ascii=False).encode() + b"\n")
-        while True:  # a reply that arrives after its call timed out is skipped
-            line: bytes = file.readline(1 << 26)
-            try:
-                got = json.loads(line).get("id") if line else None
-            except (ValueError, AttributeError):
-                got = None
-            if not isinstance(got, int) or got >= expected:
-                return expected, line
+        if not _connector:
+            _connector.append(socket.socket(fileno=int(os.environ["CFMIGRATE_BRIDGE_FD"])))
+        connector = _connector[0]
+        connector.settimeout(_timeout("connect"))
+        connector.send(b"connect")
+        message, fds, _flags, _addr = socket.recv_fds(connector, 64, 1)
+    if message != b"ok" or len(fds) != 1:
+        for fd in fds:
+            os.close(fd)
+        raise OSError("the host refused another bridge connection")
+    return socket.socket(fileno=fds[0])
 
 
 def _parse_reply(server: str, tool: str, where: str, line: bytes, expected: int) -> dict[str, Any]:

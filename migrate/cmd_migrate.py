@@ -59,7 +59,7 @@ def render_summary(result: MigrationResult, *, check: bool) -> str:
     if left_alone:
         out.append(f"left alone ({len(left_alone)}):")
         out.extend(f"  {path}:{site.line}  {site.rule}  {site.message}" for path, site in left_alone)
-    manual = result.sites(manual=True)
+    manual = [(p, s) for p, s in result.sites(manual=True) if (p, s.line) not in listed]
     if manual:
         out.append(f"to do by hand ({len(manual)}):")
         out.extend(f"  {path}:{site.line}  {site.rule}  {site.message}" for path, site in manual)

@@ -9,8 +9,10 @@ rewritten is reported and counted, and the others go on.
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import io
+import json
 import os
 import re
 import shutil
@@ -156,7 +158,7 @@ def build_plan(
     server without generated wrappers is always held back (moving it would lose those tools).
     """
     from cfmigrate.analyzers.discover import discover
-    from cfmigrate.analyzers.measure import VALIDATION_PACKAGES
+    from cfmigrate.analyzers.measure import VALIDATION_PACKAGES, decide_agent
     from cfmigrate.generators.inputs import USABLE_ORIGINS
 
     root = root.resolve()
@@ -205,12 +207,16 @@ def build_plan(
     file_configs: dict[str, str] = {}
     generated = {m.server for m in usable}
     snapshotted = {m.server for m in inventory.manifests if m.origin in USABLE_ORIGINS}
+    decisions: dict[str, tuple[str, str]] = {}
     for agent in inventory.agents:
         path = agent.source.path
         if not agent.code_mode:
             reason = _hold_reason(agent, inventory, generated, snapshotted, wanted, keep, all_agents)
             if reason:
                 held.setdefault(path, []).append((agent.source.line or 1, reason))
+            decisions[agent.name] = (decide_agent(agent, inventory)[0], "held" if reason else "migrate")
+        else:
+            decisions[agent.name] = ("already-code-mode", "code-mode")
         declared = {
             specs[n].source.path
             for n in agent.servers
@@ -235,6 +241,7 @@ def build_plan(
             f"kept on direct MCP (formal validation, as the audit decides): {', '.join(sorted(validation))}"
         )
     plan = MigrationPlan(
+        agents=decisions,
         tools=tools,
         keep_direct=frozenset(keep),
         package=package,
@@ -272,10 +279,12 @@ def _hold_reason(
 
     decision, reasons, tool_count = decide_agent(agent, inventory)
     if decision == "unknown":
-        return (
-            f"{agent.name} not moved onto code mode: the audit cannot decide for it ({'; '.join(reasons)}); "
+        fix = (
             "link its servers statically (a config file or literal server parameters), then run again"
+            if any("cannot be linked" in r or "could be linked" in r for r in reasons)
+            else "run `cfmigrate migrate --refresh` so their tools are listed"
         )
+        return f"{agent.name} not moved onto code mode: the audit cannot decide for it ({'; '.join(reasons)}); {fix}"
     if decision == "keep-mcp" and not all_agents:
         if reasons and reasons[0].startswith(f"{tool_count} tools (< 20)"):
             rest = "; ".join(reasons[1:]) or "schema overhead is modest"
@@ -677,16 +686,76 @@ def migrate(
                     "is its own reviewable diff, or pass --allow-dirty"
                 )
         generated = generate and wrappers.state in ("missing", "stale")
+        package_dir = root / plan.servers_dir
+        existed = package_dir.exists()
         if generated:
             wrappers = run_generate(root, settings)
-        for item in result.changed:
-            atomic_write_bytes(root / item.path, item.new)
+        launches = _launches(package_dir)  # servers/ as built from the tree before the rewrite
+        write_all(root, result.changed)
+        # The rewritten agents are inputs of `generate`: it must still build every server they use.
+        lost = _lost_launches(root, settings, launches)
+        if lost:
+            write_all(root, [replace(item, new=item.old) for item in result.changed])
+            if generated and not existed:
+                shutil.rmtree(package_dir, ignore_errors=True)
+            raise MigrateError(
+                "nothing was migrated: after the rewrite `cfmigrate generate` would no longer build the launch of "
+                f"{_names_list(lost)} as before (declared in code the rewrite removes); declare "
+                f"{'it' if len(lost) == 1 else 'them'} in an MCP config such as .mcp.json and run again"
+            )
         result = replace(result, written=True)
         if generated:
-            # The rewritten agents are inputs of the generate stamp: record them, so the next
-            # `cfmigrate generate --check` (and its pre-commit hook) answers from the stamp again.
+            # Record the rewritten agents in the generate stamp, so the next `cfmigrate generate --check`
+            # (and its pre-commit hook) answers from the stamp again; the package itself is unchanged.
             run_generate(root, settings)
     return replace(result, wrappers=wrappers, seconds=time.perf_counter() - started)
+
+
+def write_all(root: Path, changed: Sequence[FileResult]) -> None:
+    """Write every changed file or none: a failure part-way puts back the files already replaced."""
+    done: list[FileResult] = []
+    try:
+        for item in changed:
+            atomic_write_bytes(root / item.path, item.new)
+            done.append(item)
+    except OSError as exc:
+        for item in done:
+            with contextlib.suppress(OSError):
+                atomic_write_bytes(root / item.path, item.old)
+        raise MigrateError(
+            f"nothing was migrated: cannot write {getattr(exc, 'filename', '') or 'a file'} "
+            f"({exc.strerror or exc}); the files already written were put back"
+        ) from None
+
+
+def _launches(package_dir: Path) -> dict[str, object]:
+    """Server id -> its `_servers.json` launch entry (empty when there is no package)."""
+    try:
+        data = json.loads((package_dir / "_servers.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    servers = data.get("servers") if isinstance(data, dict) else None
+    return dict(servers) if isinstance(servers, dict) else {}
+
+
+def _lost_launches(root: Path, settings: Settings, before: dict[str, object]) -> list[str]:
+    """Servers whose launch a fresh `generate` over the rewritten tree would drop, no longer know, or change."""
+    if not before:
+        return []
+    from cfmigrate.generators.api import build
+
+    try:
+        _, _, files = build(generate_options(root, settings))
+        after = json.loads(files["_servers.json"]).get("servers", {})
+    except Exception:  # the generator's own failure is reported by the restamp that follows
+        return []
+    return sorted(
+        sid
+        for sid, entry in before.items()
+        if isinstance(entry, dict)
+        and entry.get("transport") != "unknown"
+        and after.get(sid) != entry  # dropped, unknown now, or started another way
+    )
 
 
 def _files(

@@ -1,8 +1,10 @@
-"""The host end of the bridge: each script gets its own pre-connected socket, served here until it closes.
+"""The host end of the bridge: each script gets its own pre-connected connector, served here until it closes.
 
-There is no socket file anyone could connect to: for every script the executor makes a socket pair,
-hands one end to the script's process only (fd 3, named by $CFMIGRATE_BRIDGE_FD) and passes the other
-end to `BridgeServer.serve`. When the script ends its end is closed and serving stops.
+There is no socket file anyone could connect to: for every script the executor makes a SOCK_SEQPACKET
+socket pair, hands one end to the script's process only (fd 3, named by $CFMIGRATE_BRIDGE_FD) and
+passes the other end to `BridgeServer.serve_connector`. The script sends `connect` on it and receives
+a fresh connected stream socket (SCM_RIGHTS) for the requests below, one per event loop, at most
+`MAX_CONNECTIONS` per script. When the script ends everything is closed and serving stops.
 
 Protocol (newline-delimited JSON, replies in request order):
 request `{"id": <int>, "server": "<server_id>", "tool": "<wire name>", "arguments": {...}}`;
@@ -32,7 +34,8 @@ MAX_LINE = 1024 * 1024
 MAX_DEPTH = 32
 MAX_NAME = 128
 MAX_NODES = 100_000
-MAX_REQUESTS = 250  # per script's connection (tool calls have their own, lower cap); then it is closed
+MAX_REQUESTS = 250  # per script, over all its connections (tool calls have their own, lower cap)
+MAX_CONNECTIONS = 8  # per script
 
 log = logging.getLogger("cfmigrate.runtime")
 
@@ -81,15 +84,53 @@ class BridgeServer:
         self.check = check
         self._serving: set[asyncio.Task[Any]] = set()
 
-    async def serve(self, sock: socket.socket) -> None:
-        """Serve one script's connected socket until it closes (or the task is cancelled)."""
+    async def serve_connector(self, connector: socket.socket) -> None:
+        """Hand out up to MAX_CONNECTIONS connected sockets on one script's connector, serve each one."""
+        loop = asyncio.get_running_loop()
+        budget = [MAX_REQUESTS]
+        served: list[asyncio.Task[None]] = []
+        connector.setblocking(False)
+        try:
+            for _ in range(4 * MAX_CONNECTIONS):  # then the connector closes; open connections stay
+                message = await loop.sock_recv(connector, 64)
+                if not message:
+                    break
+                if message != b"connect" or len(served) >= MAX_CONNECTIONS:
+                    await loop.sock_sendall(connector, b"refused")
+                    continue
+                host_end, script_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    socket.send_fds(connector, [b"ok"], [script_end.fileno()])
+                except OSError:
+                    host_end.close()
+                    break
+                finally:
+                    script_end.close()
+                host_end.setblocking(False)
+                served.append(loop.create_task(self.serve(host_end, budget)))
+        except (ConnectionError, OSError):
+            pass
+        try:
+            connector.close()
+            if served:  # the connections live on until they close or the script ends
+                await asyncio.gather(*served, return_exceptions=True)
+        finally:
+            for task in served:
+                task.cancel()
+            if served:
+                await asyncio.gather(*served, return_exceptions=True)
+
+    async def serve(self, sock: socket.socket, budget: list[int] | None = None) -> None:
+        """Serve one connected socket until it closes (or the task is cancelled); `budget` counts requests."""
+        budget = budget if budget is not None else [MAX_REQUESTS]
         task = asyncio.current_task()
         if task is not None:
             self._serving.add(task)
         writer: asyncio.StreamWriter | None = None
         try:
             reader, writer = await asyncio.open_connection(sock=sock, limit=MAX_LINE)
-            for _ in range(MAX_REQUESTS):
+            while budget[0] > 0:
+                budget[0] -= 1
                 try:
                     line = await reader.readuntil(b"\n")
                 except asyncio.IncompleteReadError:

@@ -245,7 +245,7 @@ class CodeMode:
             work_dir=work_dir,
             runtime_dir=self._runtime_dir,
             servers_dir=self.servers_dir,
-            bridge=self._bridge.serve,
+            bridge=self._bridge.serve_connector,
             limits=self.limits,
             read_paths=self.read_paths,
         )

@@ -100,8 +100,9 @@ BridgeServe = Callable[[socket.socket], Awaitable[None]]
 class SandboxSession:
     """What one code-mode session gives its scripts: a work dir, the servers package, the bridge.
 
-    `bridge`, when set, is called once per script with the host end of a socket pair whose other end
-    only that script holds (as fd 3, named by $CFMIGRATE_BRIDGE_FD); it serves tool calls until it closes.
+    `bridge`, when set, is called once per script with the host end of a SOCK_SEQPACKET socket pair
+    whose other end only that script holds (as fd 3, named by $CFMIGRATE_BRIDGE_FD): the connector on
+    which the script asks for connections (see `bridge.BridgeServer.serve_connector`).
     """
 
     id: str
@@ -587,7 +588,7 @@ class _Worker:
         send = [out_w, err_w, st_w]
         host_end: socket.socket | None = None
         if self.session.bridge is not None:
-            host_end, script_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            host_end, script_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             send.append(script_end.detach())
         body = json.dumps(
             {"id": 1, "code": code, "limits": limits.to_wire(), "bridge": host_end is not None}

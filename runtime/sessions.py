@@ -67,21 +67,13 @@ def _expand(text: str, where: str, base: Path) -> str:
 
 
 def _config_servers(config: Path) -> dict[str, dict[str, Any]]:
-    """Server entries of an MCP client config (`mcpServers`, `servers` or `mcp.servers` key)."""
+    """Server entries of an MCP client config, in any format the audit reads (JSON, JSONC, TOML, YAML)."""
+    from cfmigrate.runtime.config_files import ConfigFileError, config_servers, read_config
+
     try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SessionError(f"{config}: cannot read the MCP config ({exc})", kind="invalid") from None
-    if not isinstance(data, dict):
-        return {}
-    for key in ("mcpServers", "servers", "mcp_servers"):
-        entries = data.get(key)
-        if isinstance(entries, dict):
-            return {k: v for k, v in entries.items() if isinstance(v, dict)}
-    nested = data.get("mcp")
-    if isinstance(nested, dict) and isinstance(nested.get("servers"), dict):
-        return {k: v for k, v in nested["servers"].items() if isinstance(v, dict)}
-    return {}
+        return config_servers(read_config(config))
+    except ConfigFileError as exc:
+        raise SessionError(str(exc), kind="invalid") from None
 
 
 def _transport_of(entry: Mapping[str, Any]) -> Literal["stdio", "http", "sse"]:

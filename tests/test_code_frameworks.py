@@ -421,3 +421,31 @@ def test_client_session_group() -> None:
     )
     agent = only_agent(f)
     assert sites(agent) == [("call_tool", "mcp.ClientSession.call_tool", 7, "fetch", "fetch")]
+
+
+def test_pydantic_ai_2x_mcp_toolsets() -> None:
+    f = snippet(
+        """
+        from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+        from pydantic_ai import Agent
+        from pydantic_ai.mcp import MCPToolset
+
+        helpdesk = MCPToolset(StdioTransport(command="python", args=["helpdesk.py"], env={"DATA": "x.json"}), id="helpdesk")
+        wiki = MCPToolset(StreamableHttpTransport("http://localhost:9000/mcp"), id="wiki")
+        docs = MCPToolset("https://docs.example.com/mcp", id="docs")
+        guessed = MCPToolset("server.py")
+        agent = Agent("openai:gpt-5", toolsets=[helpdesk, wiki, docs, guessed])
+        """
+    )
+    by_name = {s.name: s for s in f.servers}
+    assert sorted(by_name) == ["docs", "helpdesk", "wiki"]  # a bare script path: FastMCP picks the launcher
+    assert (by_name["helpdesk"].transport, by_name["helpdesk"].command, by_name["helpdesk"].args) == (
+        "stdio",
+        "python",
+        ("helpdesk.py",),
+    )
+    assert (by_name["wiki"].transport, by_name["wiki"].url) == ("http", "http://localhost:9000/mcp")
+    assert by_name["docs"].url == "https://docs.example.com/mcp"
+    agent = only_agent(f)
+    assert agent.framework == "pydantic-ai"
+    assert agent.servers == ("docs", "helpdesk", "wiki")

@@ -610,3 +610,63 @@ def test_check_stamp_covers_new_manifest_files(tmp_path: Path) -> None:
     assert again.exit_code == 0 and "up to date [" in again.output  # rendered in full, and it agrees
     shutil.rmtree(tmp_path / "tools")
     assert _cli(["--check"], tmp_path).exit_code == 1
+
+
+def test_defaults_are_typed_as_the_schema_says() -> None:
+    """A defaulted non-nullable argument is `int = 5`, not `int | None = 5`; string defaults are plain literals;
+    a nullable one keeps `| None`; one without a default is `T | None = None` (None: not sent)."""
+    files = render(
+        manifest(
+            "s",
+            tool(
+                "act",
+                {
+                    "limit": {"type": "integer", "default": 5},
+                    "flag": {"type": "boolean", "default": False},
+                    "reason": {"type": "string", "default": "done"},
+                    "quoted": {"type": "string", "default": 'say "hi"\\n'},
+                    "maybe": {"type": ["integer", "null"], "default": 3},
+                    "plain": {"type": "string"},
+                },
+            ),
+        )
+    )
+    source = files["s/act.py"]
+    fn = next(n for n in ast.parse(source).body if isinstance(n, ast.AsyncFunctionDef))
+    params = {
+        a.arg: (ast.unparse(a.annotation) if a.annotation else "", ast.unparse(d) if d else "")
+        for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True)
+    }
+    assert params == {
+        "limit": ("int", "5"),
+        "flag": ("bool", "False"),
+        "reason": ("str", "'done'"),
+        "quoted": ("str", "'say \"hi\"\\\\n'"),
+        "maybe": ("int | None", "3"),
+        "plain": ("str | None", "None"),
+    }
+    assert 'reason: str = "done"' in source and '"""done"""' not in source
+
+
+def test_search_line_spells_out_small_nested_results() -> None:
+    """The one-line signature shows return fields, and the fields of a small model one level down."""
+    item = {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}}}
+    big = {"type": "object", "properties": {f"f{i}": {"type": "string"} for i in range(20)}}
+    listing = tool(
+        "list_things",
+        output_schema={
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": item},
+                "owner": big,
+                "next": {"type": "string"},
+            },
+            "required": ["items"],
+        },
+    )
+    index: dict[str, Any] = {}
+    exec(compile(render(manifest("s", listing))["_index.py"], "_index.py", "exec"), index)
+    (entry,) = index["TOOLS"]
+    assert (
+        entry[3] == "list_things() -> {items: list[Item{id_, name}], owner: Owner | None, next_: str | None}"
+    )

@@ -250,3 +250,12 @@ def test_a_module_that_would_not_import_is_reported(monkeypatch: pytest.MonkeyPa
     assert ir.servers[0].tools == ()
     (error,) = [p for p in ir.problems if p.level == "error"]
     assert "'tree' was not generated: the generated module does not import: NameError" in error.message
+
+
+def test_hypothesis_runs_are_deterministic_in_ci() -> None:
+    """conftest.py selects the derandomized profile unless HYPOTHESIS_PROFILE asks for exploration."""
+    import os
+
+    if os.environ.get("HYPOTHESIS_PROFILE", "ci") != "ci":
+        pytest.skip(f"HYPOTHESIS_PROFILE={os.environ['HYPOTHESIS_PROFILE']} explores on purpose")
+    assert settings.default.derandomize is True

@@ -38,13 +38,24 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-def _imports(name: str, path: Path, modules: dict[str, Path]) -> Iterator[tuple[str, int]]:
-    """The modules of ours that `name` imports (at any depth of the file), with the line."""
+def _type_only(tree: ast.Module) -> set[int]:
+    """ids of the import nodes under `if TYPE_CHECKING:` (never executed, so no run-time circle)."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            out.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return out
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> Iterator[tuple[str, int, bool]]:
+    """The modules `name` imports (at any depth of the file): (module, line, only for type checking)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = _type_only(tree)
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield alias.name, node.lineno
+                yield alias.name, node.lineno, id(node) in typing_only
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
@@ -53,21 +64,22 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> Iterator[tuple[
                 mod = node.module or ""
             for alias in node.names:
                 sub = f"{mod}.{alias.name}"
-                yield (sub if sub in modules else mod), node.lineno
+                yield (sub if sub in modules else mod), node.lineno, id(node) in typing_only
 
 
 def _graph() -> tuple[dict[str, set[str]], list[str]]:
+    """The run-time import graph between our modules, and every import against the layers (type-only too)."""
     modules = _modules()
     graph: dict[str, set[str]] = {m: set() for m in modules}
     wrong: list[str] = []
     for name, path in sorted(modules.items()):
         layer = ".".join(name.split(".")[:2])
-        for target, line in _imports(name, path, modules):
+        for target, line, typing_only in _imports(name, path, modules):
             if not target.startswith("cfmigrate."):
                 continue
             if ".".join(target.split(".")[:2]) not in ALLOWED[layer]:
                 wrong.append(f"{path.relative_to(REPO)}:{line} imports {target}")
-            if target in modules and target != name:
+            if target in modules and target != name and not typing_only:
                 graph[name].add(target)
     return graph, sorted(set(wrong))
 
@@ -120,6 +132,7 @@ def test_no_import_circles_between_modules() -> None:
 
 def test_the_checks_catch_an_arrow_back_up_and_a_circle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert len(_type_only(ast.parse("if TYPE_CHECKING:\n    import x\nimport y\n"))) == 2  # Import + alias
     modules = _modules()
     assert "cfmigrate.analyzers.naming" in modules and "cfmigrate.generators.plan.model" in modules
     graph, _ = _graph()

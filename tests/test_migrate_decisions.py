@@ -13,12 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.linked import DECLARATION, WEATHER_SERVER, linked
+
 from cfmigrate.migrate.runner import migrate
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("cfmigrate"))
 
-LOOP = """\
+LOOP = linked("""\
 import anthropic
 from mcp import ClientSession
 
@@ -34,7 +36,7 @@ async def step(session: ClientSession, messages: list) -> list:
             result = await session.call_tool(block.name, block.input)
             out.append(result.content[0].text)
     return out
-"""
+""")
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -44,7 +46,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def write_repo(root: Path, files: dict[str, str | bytes]) -> Path:
-    for rel, content in files.items():
+    for rel, content in {"weather_server.py": WEATHER_SERVER, **files}.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -68,17 +70,19 @@ def test_seed_agent_is_not_moved_when_servers_setting_leaves_some_of_its_servers
     assert migrate(root, allow_dirty=True, generate=False).changed[0].path == "agent.py"
 
 
-def test_agent_reaching_a_server_without_tools_is_left_alone_even_with_all(tmp_path: Path) -> None:
+def test_agent_the_audit_cannot_decide_for_is_left_alone_even_with_all(tmp_path: Path) -> None:
     config = {"mcpServers": {"weather": {"command": "weather-mcp", "args": []}}}
-    root = write_repo(tmp_path / "r", {"agent.py": LOOP, ".mcp.json": json.dumps(config)})
+    agent = LOOP.replace(DECLARATION, "")  # it takes its session as a parameter: no server is linked to it
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "agent.py").write_text(agent)
+    (root / ".mcp.json").write_text(json.dumps(config))
     done = cli(".", "--write", "--all", "--no-generate", cwd=root)
     assert done.returncode == 0, done.stderr
-    assert (root / "agent.py").read_text() == LOOP
+    assert (root / "agent.py").read_text() == agent
     assert "skipped, left on direct MCP (1):" in done.stderr
-    assert (
-        "agent.py:7  agent not moved onto code mode: it reaches server 'weather' with no generated wrappers, "
-        "so it would lose those tools; run `cfmigrate generate --refresh`"
-    ) in done.stderr
+    assert "agent not moved onto code mode: the audit cannot decide for it" in done.stderr
+    assert "needs manual migration" not in done.stderr
 
 
 def test_small_agent_kept_by_the_decision_framework_unless_all(tmp_path: Path) -> None:

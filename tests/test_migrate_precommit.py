@@ -11,13 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.linked import WEATHER_SERVER, linked
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is needed to run pre-commit")
 
-AGENT = """\
+AGENT = linked("""\
 import anthropic
 from mcp import ClientSession
 
@@ -29,7 +30,7 @@ async def step(session: ClientSession, messages: list) -> None:
     for block in reply.content:
         if block.type == "tool_use":
             await session.call_tool(block.name, block.input)
-"""
+""")
 
 
 def _run(
@@ -80,7 +81,8 @@ def test_hook_blocks_direct_mcp_agents_and_passes_migrated_ones(tmp_path: Path) 
     assert skipped.returncode == 0, skipped.stdout + skipped.stderr
 
     (project / "agent.py").write_text(AGENT)
-    _run(["git", "add", "agent.py"], project, env)
+    (project / "weather_server.py").write_text(WEATHER_SERVER)
+    _run(["git", "add", "agent.py", "weather_server.py"], project, env)
     blocked = _run(["git", "commit", "-m", "agent"], project, env, check=False)
     output = blocked.stdout + blocked.stderr
     assert blocked.returncode != 0, output

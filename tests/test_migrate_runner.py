@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from support.linked import WEATHER_SERVER, linked
 from support.real_servers import pypi_server
 
 from cfmigrate.migrate.rules import MigrationPlan, all_rules, select_rules
@@ -19,7 +20,7 @@ from cfmigrate.migrate.runner import MigrateError, is_candidate, migrate, transf
 ALL = tuple(r.RULE_ID for r in all_rules())
 CLI = str(Path(sys.executable).with_name("cfmigrate"))
 
-LOOP = '''\
+LOOP = linked('''\
 """An agent loop."""
 
 import anthropic
@@ -37,7 +38,7 @@ async def step(session: ClientSession, messages: list) -> list:
             result = await session.call_tool(block.name, block.input)  # the model's choice
             out.append(result.content[0].text)
     return out
-'''
+''')
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -48,7 +49,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def repo(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
     root = tmp_path / "repo"
-    for rel, content in files.items():
+    for rel, content in {"weather_server.py": WEATHER_SERVER, **files}.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -115,12 +116,15 @@ def test_check_and_default_modes_write_nothing_and_exit_codes(tmp_path: Path) ->
 
 def test_rule_selection_and_listing(tmp_path: Path) -> None:
     root = repo(tmp_path, {"agent.py": LOOP})
+    whole = cli(".", "--no-generate", cwd=root)
+    assert "+            result = await code_mode.handle_tool_use" in whole.stdout
+    # One rule alone would leave the agent half on MCP: nothing changes, and the summary says why.
     only = cli(".", "--only", "CFM002", "--no-generate", cwd=root)
-    assert "+            result = await code_mode.handle_tool_use" in only.stdout
-    assert "tool_definitions" not in only.stdout
-    assert "CFM003" not in only.stderr
+    assert only.stdout == "" and "CFM003" not in only.stderr
+    assert "needs manual migration, files left unchanged" in only.stderr
+    assert "the tool list" in only.stderr and "could not be moved onto CodeMode" in only.stderr
     disabled = cli(".", "--disable", "cfm002,CFM004", "--no-generate", cwd=root)
-    assert "handle_tool_use" not in disabled.stdout and "tool_definitions" in disabled.stdout
+    assert disabled.stdout == "" and "needs manual migration" in disabled.stderr
     unknown = cli(".", "--only", "CFM999", cwd=root)
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: unknown rule CFM999")
     forced = cli(".", "--disable", "CFM006", cwd=root)
@@ -139,7 +143,7 @@ def test_write_refuses_a_dirty_git_work_tree(tmp_path: Path) -> None:
         "GIT_COMMITTER_NAME": "t",
         "GIT_COMMITTER_EMAIL": "t@e",
     }
-    for args in (["init", "-q"], ["add", "agent.py"], ["commit", "-qm", "agent"]):
+    for args in (["init", "-q"], ["add", "agent.py", "weather_server.py"], ["commit", "-qm", "agent"]):
         subprocess.run(["git", *args], cwd=root, check=True, env=env, capture_output=True)
     (root / "notes.txt").write_text("work in progress\n")
     refused = cli(".", "--write", "--no-generate", cwd=root)

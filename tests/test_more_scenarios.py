@@ -34,16 +34,23 @@ def bench() -> ModuleType:
     return load("bench_seed_scenario", REPO / "benchmarks" / "bench_seed_scenario.py")
 
 
+def scenarios(bench: ModuleType) -> ModuleType:
+    module: ModuleType = bench.load_module("more_scenarios", REPO / "benchmarks" / "more_scenarios.py")
+    return module
+
+
 @pytest.fixture(scope="module")
 def records(bench: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     work = tmp_path_factory.mktemp("records")
-    return asyncio.run(asyncio.wait_for(bench.run_scenario("records", None, work), 300)), work
+    run = scenarios(bench).compare_records(bench, work, work / "records-migrated")
+    return asyncio.run(asyncio.wait_for(run, 300)), work
 
 
 @pytest.fixture(scope="module")
 def small(bench: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     work = tmp_path_factory.mktemp("small")
-    return asyncio.run(asyncio.wait_for(bench.run_scenario("small", None, work), 300)), work
+    run = scenarios(bench).compare_small(bench, work, work / "small-migrated")
+    return asyncio.run(asyncio.wait_for(run, 300)), work
 
 
 def replayed_turn(response: dict[str, Any]) -> Turn:
@@ -117,7 +124,7 @@ def test_records_scenario(bench: ModuleType, records: tuple[Any, Path]) -> None:
     ]
     failed = [b for b in code_runs if b.get("is_error")]
     assert len(failed) == 1 and "comment" in json.dumps(failed[0]["content"])
-    assert "CodeMode" in (REPO / "build/records-migrated/agent.py").read_text()
+    assert "CodeMode" in (work / "records-migrated" / "agent.py").read_text()
     assert result.code.requests < result.direct.requests and 0 < result.reduction < 1
 
 
@@ -130,7 +137,7 @@ def test_small_toolset_scenario(bench: ModuleType, small: tuple[Any, Path]) -> N
     assert "-6.5" in result.direct.answer and "-6.5" in result.code.answer
     # plain `migrate --write` keeps the agent on direct MCP; the code-mode side is `--all`'s output
     assert any("kept on direct MCP by the decision framework" in n for n in result.notes)
-    assert "CodeMode" in (REPO / "build/small-migrated/agent.py").read_text()
+    assert "CodeMode" in (work / "small-migrated" / "agent.py").read_text()
     # on five tools the tool definitions are cheap: code mode does not pay (whatever the figure, it is printed)
     assert result.direct.discovery < 1000
     assert f"{result.reduction:.2%}" in bench.report(result)

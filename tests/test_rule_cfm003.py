@@ -171,7 +171,9 @@ class TestToolList(CodemodTest):
         self.check(
             code,
             code,
-            ["CFM003 line 8: tools does not start as an empty list; add code_mode.tool_definitions('anthropic') by hand"],
+            [
+                "CFM003 line 8: tools does not start as an empty list; add code_mode.tool_definitions('anthropic') by hand"
+            ],
         )
 
     def test_responses_api_flat_shape(self) -> None:

@@ -218,6 +218,63 @@ class TestFrameworkAgents(CodemodTest):
             ],
         )
 
+    def test_agents_sdk_filter_from_a_module_constant(self) -> None:
+        before = """
+            from agents import Agent
+            from agents.mcp import MCPServerStdio, create_static_tool_filter
+
+            NEVER = ["drop"]
+
+            def build():
+                docs = MCPServerStdio(name="docs", params={}, tool_filter=create_static_tool_filter(blocked_tool_names=NEVER), require_approval="never")
+                return Agent(name="a", instructions="Go.", mcp_servers=[docs])
+        """
+        after = """
+            from agents import function_tool, Agent
+            from agents.mcp import MCPServerStdio, create_static_tool_filter
+
+            NEVER = ["drop"]
+
+            def build():
+                docs = MCPServerStdio(name="docs", params={}, tool_filter=create_static_tool_filter(blocked_tool_names=NEVER), require_approval="never")
+
+                @function_tool
+                async def execute_code(code: str) -> str:
+                    \"\"\"Run a Python script in the code-mode sandbox; returns what it printed (a short traceback on error).\"\"\"
+                    return (await code_mode.handle_tool_use("execute_code", {"code": code})).text
+
+                return Agent(name="a", instructions=code_mode.system_prompt() + "\\n\\nGo.", tools=[execute_code])
+        """
+        context = self.convert(before, after, path="bot.py")
+        assert context.scratch[POLICY_KEY] == {"docs/drop": "deny"}
+
+    def test_agents_sdk_approval_is_not_dropped(self) -> None:
+        code = """
+            from agents import Agent
+            from agents.mcp import MCPServerStdio
+
+            NEVER = ["drop"]
+            NEVER.append("purge")
+
+            def build(policy):
+                docs = MCPServerStdio(name="docs", params={}, require_approval="always")
+                mine = MCPServerStdio(name="docs", params={}, require_approval=policy)
+                return Agent(name="a", mcp_servers=[docs]), Agent(name="b", mcp_servers=[mine])
+        """
+        why = (
+            "asks a human to approve its tool calls (require_approval=); code mode would need "
+            "CodeMode(policy=Policy(rules={'<server>/*': 'ask'}), approve=<your approval step>) so that each call "
+            "from a script is approved the same way"
+        )
+        self.check(
+            code,
+            [
+                "CFM005 line 10: " + _not_converted("agents.Agent", f"`docs` {why}"),
+                "CFM005 line 10: " + _not_converted("agents.Agent", f"`mine` {why}"),
+            ],
+            path="ops.py",
+        )
+
     def test_agents_sdk_dynamic_instructions_and_own_execute_code(self) -> None:
         code = """
             from agents import Agent

@@ -39,7 +39,7 @@ class TestInsertCodeMode(CodemodTest):
         after = """
             from contextlib import AsyncExitStack
             from pathlib import Path
-            from cfmigrate.runtime import CodeMode
+            from cfmigrate.runtime import CodeMode, Policy
 
             async def run(messages):
                 async with AsyncExitStack() as stack:
@@ -47,6 +47,7 @@ class TestInsertCodeMode(CodemodTest):
                         CodeMode(
                             servers_dir=Path(__file__).with_name("servers"),
                             config=Path(__file__).with_name(".mcp.json"),
+                            policy=Policy(destructive="allow"),
                         )
                     )
                     tools = code_mode.tool_definitions("anthropic")
@@ -64,7 +65,7 @@ class TestInsertCodeMode(CodemodTest):
         """
         after = """
             from mcp import Client
-            from cfmigrate.runtime import CodeMode
+            from cfmigrate.runtime import CodeMode, Policy
             from pathlib import Path
 
             async def run(url):
@@ -72,6 +73,7 @@ class TestInsertCodeMode(CodemodTest):
                     servers_dir=Path(__file__).resolve().parents[1] / "servers",
                     config=Path(__file__).resolve().parents[1] / ".mcp.json",
                     keep_direct=("playwright/browser_snapshot",),
+                    policy=Policy(destructive="allow"),
                 ) as code_mode:
                     return code_mode.tool_definitions("openai")
         """
@@ -96,7 +98,7 @@ class TestInsertCodeMode(CodemodTest):
         after = """
             from contextlib import AsyncExitStack
             from mcp import ClientSession
-            from cfmigrate.runtime import CodeMode
+            from cfmigrate.runtime import CodeMode, Policy
             from pathlib import Path
 
             class Agent:
@@ -109,6 +111,7 @@ class TestInsertCodeMode(CodemodTest):
                         CodeMode(
                             servers_dir=Path(__file__).with_name("servers"),
                             config=Path(__file__).with_name(".mcp.json"),
+                            policy=Policy(destructive="allow"),
                         )
                     )
                     self.session = await self.stack.enter_async_context(ClientSession(read, write))
@@ -118,7 +121,7 @@ class TestInsertCodeMode(CodemodTest):
         """
         self.check(before, after)
 
-    def test_no_session_opened_falls_back_to_module_level_and_a_manual_step(self) -> None:
+    def test_no_session_opened_falls_back_to_a_module_level_code_mode_that_opens_itself(self) -> None:
         before = """
             import asyncio
 
@@ -127,26 +130,20 @@ class TestInsertCodeMode(CodemodTest):
         """
         after = """
             import asyncio
-            from cfmigrate.runtime import CodeMode
+            from cfmigrate.runtime import CodeMode, Policy
             from pathlib import Path
 
             code_mode = CodeMode(
                 servers_dir=Path(__file__).with_name("servers"),
                 config=Path(__file__).with_name(".mcp.json"),
+                policy=Policy(destructive="allow"),
             )
 
 
             def tools():
                 return code_mode.tool_definitions("anthropic")
         """
-        self.check(
-            before,
-            after,
-            [
-                "CFM006 line 4: no MCP session is opened where code_mode is used: a module-level CodeMode was added; "
-                "open it once per agent session with `async with code_mode:` around the agent loop"
-            ],
-        )
+        self.check(before, after)  # the runtime opens it on first use: no manual step
 
     # ------------------------------------------------------------------ left alone
     def test_code_mode_already_bound(self) -> None:
@@ -233,7 +230,8 @@ class TestInsertCodeModeForFrameworks(CodemodTest):
                             rules={
                                 "docs/*": "deny",
                                 "docs/search": "allow",
-                            }
+                            },
+                            destructive="allow",
                         ),
                     ) as code_mode,
                 ):
@@ -263,7 +261,7 @@ class TestInsertCodeModeForFrameworks(CodemodTest):
         """
         after = """
             from mcp import Client
-            from cfmigrate.runtime import CodeMode
+            from cfmigrate.runtime import CodeMode, Policy
             from pathlib import Path
 
             async def run(url):
@@ -271,6 +269,7 @@ class TestInsertCodeModeForFrameworks(CodemodTest):
                     servers_dir=Path(__file__).with_name("servers"),
                     config=Path(__file__).with_name(".mcp.json"),
                     keep_direct=("playwright",),
+                    policy=Policy(destructive="allow"),
                 ) as code_mode:
                     return code_mode.tool_definitions("openai")
         """

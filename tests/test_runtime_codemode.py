@@ -152,6 +152,8 @@ def test_tool_definitions_and_prompt(loop: asyncio.AbstractEventLoop, demo_repo:
             assert anthropic[0]["input_schema"]["required"] == ["code"]
             assert openai[0]["type"] == "function" and openai[0]["function"]["name"] == "execute_code"
             assert openai[0]["function"]["parameters"] == anthropic[0]["input_schema"]
+            responses = cm.tool_definitions("openai-responses")  # the Responses API's flat function tools
+            assert responses == [{"type": "function", **openai[0]["function"]}]
             prompt = cm.system_prompt()
             for needle in ("search_tools", "servers/", "workspace/", "skills/", "print", "demo"):
                 assert needle in prompt
@@ -202,7 +204,9 @@ def test_code_calls_tools_through_the_generated_wrappers(
             )
             assert not result.is_error and not result.isError, result.text
             assert result.text == f"over the bridge | over the bridge | {len(SERVER_TOKEN)}"
-            assert result.content[0].text == result.text and result.structured_content == {"output": result.text}
+            assert result.content[0].text == result.text and result.structured_content == {
+                "output": result.text
+            }
             assert result.to_anthropic("toolu_1") == {
                 "type": "tool_result",
                 "tool_use_id": "toolu_1",
@@ -210,6 +214,11 @@ def test_code_calls_tools_through_the_generated_wrappers(
                 "is_error": False,
             }
             assert result.to_openai("call_1")["content"] == result.text
+            assert result.to_openai_responses("call_2") == {
+                "type": "function_call_output",
+                "call_id": "call_2",
+                "output": result.text,
+            }
             sync = await run(cm, "from servers.demo import echo_sync\nprint(echo_sync(text='blocking').text)")
             assert sync.text == "blocking", sync.text
             search = await run(
@@ -415,7 +424,9 @@ def test_pii_is_masked_for_the_model_and_restored_for_tools(
 def test_bridge_refuses_bad_requests(loop: asyncio.AbstractEventLoop, demo_repo: Path) -> None:
     raw_client = (
         "import json, os, socket\n"
-        "s = socket.socket(fileno=int(os.environ['CFMIGRATE_BRIDGE_FD']))\n"
+        "c = socket.socket(fileno=int(os.environ['CFMIGRATE_BRIDGE_FD']))\n"
+        "c.send(b'connect')\n"
+        "s = socket.socket(fileno=socket.recv_fds(c, 64, 1)[1][0])\n"
         "f = s.makefile('rwb')\n"
         "for line in [b'not json', json.dumps({'id': 2, 'server': 'nope', 'tool': 'x', 'arguments': {}}).encode(),\n"
         "             json.dumps({'id': 3, 'server': 'demo', 'tool': 'echo', 'arguments': [1]}).encode(),\n"

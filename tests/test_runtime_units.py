@@ -282,3 +282,48 @@ def test_protections_are_printed_by_the_module_and_logged_at_start(tmp_path, cap
     with caplog.at_level(logging.INFO, logger="cfmigrate.runtime"):
         asyncio.run(open_and_close())
     assert any("protections enforced" in r.getMessage() for r in caplog.records)
+
+
+def test_host_reads_configs_in_every_format_the_audit_reads(tmp_path: Path) -> None:
+    """A VS Code `mcp.json` with comments and trailing commas, a Codex TOML and a Continue YAML config give the
+    host the same server entries the audit finds; a broken one is one line naming the file and line."""
+    from cfmigrate.analyzers.configs import parse_config_file
+
+    servers = tmp_path / "servers"
+    servers.mkdir()
+    (servers / "_servers.json").write_text(json.dumps({"servers": {}}))  # the config alone declares it
+    vscode = tmp_path / ".vscode" / "mcp.json"
+    vscode.parent.mkdir()
+    vscode.write_text(
+        '{\n  // the team\'s servers\n  "servers": {\n    /* local */ "files": {\n'
+        '      "command": "npx", "args": ["-y", "pkg", "https://x//y"],\n'
+        '      "env": {"FS_KEY": "${input:key}",},\n    },\n  },\n}\n'
+    )
+    codex = tmp_path / "config.toml"
+    codex.write_text(
+        '[mcp_servers.files]\ncommand = "uvx"\nargs = ["files-server"]\nenv = { FS_KEY = "x" }\n'
+    )
+    cont = tmp_path / ".continue" / "mcpServers" / "files.yaml"
+    cont.parent.mkdir(parents=True)
+    cont.write_text("name: files\nmcpServers:\n  - name: files\n    command: node\n    args: [server.js]\n")
+    for config, command, args in (
+        (vscode, "npx", ("-y", "pkg", "https://x//y")),
+        (codex, "uvx", ("files-server",)),
+        (cont, "node", ("server.js",)),
+    ):
+        spec = load_launch_specs(servers, config)["files"]
+        assert (spec.command, spec.args) == (command, args), config
+        rel = config.relative_to(tmp_path).as_posix()
+        parsed = parse_config_file(config, rel)
+        assert parsed is not None
+        audit = next(s for s in parsed[0] if s.name == "files")  # the audit reads the same entry
+        assert (audit.command, audit.args) == (command, args), config
+    assert load_launch_specs(servers, vscode)["files"].config_env == {"FS_KEY": "${input:key}"}
+    broken = tmp_path / "broken" / "mcp.json"
+    broken.parent.mkdir()
+    broken.write_text('{\n  // fine\n  "servers": {\n    "files": {"command": "npx" "args": []}\n  }\n}\n')
+    with pytest.raises(SessionError) as err:
+        load_launch_specs(servers, broken)
+    assert (
+        str(broken) in err.value.message and "line 4" in err.value.message and "\n" not in err.value.message
+    )

@@ -108,7 +108,12 @@ if __name__ == "__main__":
 
 RAW = """
 import json, os, socket
-_s = socket.socket(fileno=int(os.environ["CFMIGRATE_BRIDGE_FD"]))
+_c = socket.socket(fileno=int(os.environ["CFMIGRATE_BRIDGE_FD"]))
+def connect():
+    _c.send(b"connect")
+    msg, fds, _, _ = socket.recv_fds(_c, 64, 1)
+    return socket.socket(fileno=fds[0]) if fds else None
+_s = connect()
 _f = _s.makefile("rb")
 def raw(obj):
     data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
@@ -738,6 +743,22 @@ def test_request_floods_are_cut_off(loop: asyncio.AbstractEventLoop, cm: CodeMod
         result.text
     )
     assert_alive(loop, cm)
+
+
+def test_connector_spam_closes_the_connector_but_not_the_connection(
+    loop: asyncio.AbstractEventLoop, cm: CodeMode
+) -> None:
+    code = RAW + (
+        "answered = 0\n"
+        "for i in range(500):\n"
+        "    try:\n        _c.send(b'spam'); msg = _c.recv(64)\n    except OSError:\n        break\n"
+        "    if not msg: break\n"
+        "    answered += 1\n"
+        "r = raw({'id': 1, 'server': 'attack', 'tool': 'echo', 'arguments': {'text': 'still served'}})\n"
+        "print(answered, r['ok'])\n"
+    )
+    result = run(loop, cm, code)
+    assert result.execution is not None and result.execution.stdout.split() == ["31", "True"], result.text
 
 
 # ---------------------------------------------------------------------------------------- 10. first session

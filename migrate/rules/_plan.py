@@ -59,6 +59,8 @@ class MigrationPlan:
         default_factory=dict
     )  # "path:line" of a server constructed in code -> its server name
     code_mode_var: str = "code_mode"
+    # agent name -> (the audit's decision, what migrate does: "migrate", "held" or "code-mode")
+    agents: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def kept(self, server: str, tool: str) -> bool:
         """Whether the audit's decision keeps this tool on direct MCP."""

@@ -114,7 +114,13 @@ FRAMEWORK_MCP_SERVERS: dict[str, str] = {
     },
     **{
         f"pydantic_ai.mcp.{cls}": "pydantic-ai"
-        for cls in ("MCPServerStdio", "MCPServerSSE", "MCPServerStreamableHTTP", "MCPServerHTTP")
+        for cls in (
+            "MCPServerStdio",
+            "MCPServerSSE",
+            "MCPServerStreamableHTTP",
+            "MCPServerHTTP",
+            "MCPToolset",
+        )
     },
 }
 _CONTAINER_ANNOTATIONS = {
@@ -164,9 +170,8 @@ def join(types: Iterable[T]) -> T:
         found.append(t)
     if containers:
         if found and _list_filled_later(found, containers):
-            return found[
-                0
-            ]  # `self.tools: list[dict] = []`, later `self.tools = code_mode.tool_definitions(...)`
+            # `self.tools: list[dict] = []`, later `self.tools = code_mode.tool_definitions(...)`
+            return found[0]
         if found or len(containers) > 1:
             return UNKNOWN
         kind, elems = next(iter(containers.items()))

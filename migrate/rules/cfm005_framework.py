@@ -21,8 +21,10 @@ gets `tools=[Tool(execute_code, takes_ctx=False)]` (`pydantic_ai.Tool`, a plain 
 its `instructions=` (or a string `system_prompt=`) starts with the code-first prompt. Both use the
 frameworks' documented public API for function tools (`agents.function_tool`, `pydantic_ai.Tool`).
 Servers the audit keeps on direct MCP stay in the list (matched to the inventory by where they are
-constructed); an Agents SDK `tool_filter=create_static_tool_filter(...)` (or its dict form) becomes
-`Policy` rules on the `CodeMode`, so code can call only the tools the agent could.
+constructed); an Agents SDK `tool_filter=create_static_tool_filter(...)` (or its dict form; the name
+lists literal or module constants) becomes `Policy` rules on the `CodeMode`, so code can call only the
+tools the agent could. A server with `require_approval=` other than `"never"` leaves the agent as it
+is, with the reason: the approvals would have to be wired to `CodeMode(approve=...)` by hand.
 
 Left alone and reported with the manual step: a server list that is not a literal, a server that
 cannot be resolved to its constructor (or whose kept status cannot be told), a filter that is a
@@ -254,7 +256,31 @@ class FrameworkAgents(MigrationRule):
             return True, {}
         if server is None and self.plan.kept_entries(self.path):
             raise _NotSafe(f"it cannot tell whether `{code}` is a server the audit keeps on direct MCP")
+        self._approval(ctor, code)
         return False, self._filter_rules(ctor, server, code)
+
+    def _approval(self, ctor: cst.Call, code: str) -> None:
+        """`require_approval=` other than "never": a human approves the server's calls -- not carried over silently.
+
+        The Agents SDK pauses the run with interruptions that the host approves or rejects; a code-mode
+        script's calls would need `CodeMode(policy=Policy(rules={...: "ask"}), approve=...)` wired to the
+        same approval step, which the rewrite cannot derive, so the agent is left as it is.
+        """
+        given = next(
+            (a.value for a in ctor.args if a.keyword is not None and a.keyword.value == "require_approval"),
+            None,
+        )
+        if (
+            given is None
+            or string_value(given) == "never"
+            or (isinstance(given, cst.Name) and given.value == "None")
+        ):
+            return
+        raise _NotSafe(
+            f"`{code}` asks a human to approve its tool calls (require_approval=); code mode would need "
+            "CodeMode(policy=Policy(rules={'<server>/*': 'ask'}), approve=<your approval step>) so that each call "
+            "from a script is approved the same way"
+        )
 
     def _constructor(self, value: cst.BaseExpression) -> cst.Call | None:
         if isinstance(value, cst.Call):
@@ -289,13 +315,13 @@ class FrameworkAgents(MigrationRule):
             for arg in given.args:
                 if arg.keyword is None:
                     raise _NotSafe(f"the tool filter of `{code}` is not written with keywords")
-                lists[arg.keyword.value] = _strings(arg.value, code)
+                lists[arg.keyword.value] = _strings(self._constant(arg.value), code)
         elif isinstance(given, cst.Dict):
             for el in given.elements:
                 key = string_value(el.key) if isinstance(el, cst.DictElement) else None
                 if key is None:
                     raise _NotSafe(f"the tool filter of `{code}` is not a literal")
-                lists[key] = _strings(el.value, code)
+                lists[key] = _strings(self._constant(el.value), code)
         else:
             raise _NotSafe(f"`{code}` filters its tools with a function, which code mode cannot apply")
         if server is None:
@@ -309,6 +335,33 @@ class FrameworkAgents(MigrationRule):
             rules.update({f"{sid}/{tool}": "allow" for tool in lists["allowed_tool_names"]})
         rules.update({f"{sid}/{tool}": "deny" for tool in lists.get("blocked_tool_names", [])})
         return rules
+
+    def _constant(self, value: cst.BaseExpression) -> cst.BaseExpression:
+        """A module constant's literal (`NEVER = ["delete_ticket"]`, bound once, never mutated), else the value."""
+        if not isinstance(value, cst.Name):
+            return value
+        bound = self.resolver.bindings(value)
+        if len(bound) != 1:
+            return value
+        target = self.resolver.parent(bound[0])
+        stmt = self.resolver.parent(target) if isinstance(target, cst.AssignTarget) else None
+        line = self.resolver.parent(stmt) if isinstance(stmt, cst.Assign) else None
+        if (
+            not isinstance(stmt, cst.Assign)
+            or len(stmt.targets) != 1
+            or not isinstance(stmt.value, cst.List | cst.Tuple)
+            or not isinstance(self.resolver.parent(line) if line is not None else None, cst.Module)
+        ):
+            return value
+        for node in _all_nodes(self.resolver.module):
+            if (
+                isinstance(node, cst.Attribute)
+                and isinstance(node.value, cst.Name)
+                and node.value.value == value.value
+                and node.attr.value in ("append", "extend", "insert", "remove", "pop", "clear")
+            ):
+                return value
+        return stmt.value
 
     def _statement(self, call: cst.Call) -> tuple[cst.CSTNode, cst.CSTNode]:
         """The statement holding the agent and the block it sits in (where the function tool goes)."""

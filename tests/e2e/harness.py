@@ -373,9 +373,8 @@ class Case:
     reason: str = ""  # for "manual": words the report must contain
     env: Mapping[str, str] = field(default_factory=dict)
     pending: str = ""  # a known gap in cfmigrate this case still shows (the test is an expected failure)
-    provider: str = (
-        "anthropic"  # the model API the agent talks to: "anthropic" or "openai" (both OpenAI shapes)
-    )
+    provider: str = "anthropic"  # the model API: "anthropic" or "openai" (Chat Completions and Responses)
+    not_run: str = ""  # why the agent cannot run here (a library that cannot be installed)
 
     @classmethod
     def load(cls, folder: Path) -> Case:
@@ -392,6 +391,7 @@ class Case:
             env=data.get("env", {}),
             pending=data.get("pending", ""),
             provider=data.get("provider", "anthropic"),
+            not_run=data.get("not_run", ""),
         )
 
 

@@ -46,6 +46,14 @@ def test_agent_end_to_end(case: Case, tmp_path: Path) -> None:
     scenario = SCENARIOS[case.scenario]
     repo = copy_repo(case, tmp_path / case.name)
 
+    if case.not_run:  # the original cannot run here; what migrate does to it is still checked
+        assert case.expect == "manual", f"{case.name}: only a manual case may skip the runs ({case.not_run})"
+        migration = migrate(repo)
+        report = migration.stdout + migration.stderr
+        assert migration.changed() == [], f"files changed: {migration.changed()}\n{report}"
+        assert case.reason in report, report
+        return
+
     direct = run_agent(case, repo, DirectBrain(scenario))
     host_titles = [t["title"] for t in direct.observed[0][1]["tickets"]]
     assert case.host_ticket in host_titles, f"the model never saw the host's ticket: {direct.observed[0]}"

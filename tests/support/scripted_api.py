@@ -465,7 +465,10 @@ def cut_to_budget(content: list[dict[str, Any]], budget: int) -> tuple[list[dict
             low, high = 0, len(tokens)
             while low < high:  # the longest prefix whose block still fits
                 mid = (low + high + 1) // 2
-                if _TOKENIZER.count(compact([*kept, {**block, "text": encoding.decode(tokens[:mid])}])) <= budget:
+                if (
+                    _TOKENIZER.count(compact([*kept, {**block, "text": encoding.decode(tokens[:mid])}]))
+                    <= budget
+                ):
                     low = mid
                 else:
                     high = mid - 1

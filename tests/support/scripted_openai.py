@@ -153,7 +153,9 @@ def _text_of(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "".join(
-            str(p.get("text", "")) for p in content if isinstance(p, Mapping) and isinstance(p.get("text"), str)
+            str(p.get("text", ""))
+            for p in content
+            if isinstance(p, Mapping) and isinstance(p.get("text"), str)
         )
     return ""
 
@@ -217,7 +219,9 @@ def read_chat(body: Mapping[str, Any]) -> Conversation:
             "assistant",
             "tool",
         ):
-            raise _Failure(400, f"messages[{i}]: a role of system, developer, user, assistant or tool is required")
+            raise _Failure(
+                400, f"messages[{i}]: a role of system, developer, user, assistant or tool is required"
+            )
         role = message["role"]
         if role in ("system", "developer"):
             system.append(_text_of(message.get("content")))
@@ -229,7 +233,11 @@ def read_chat(body: Mapping[str, Any]) -> Conversation:
                 if not isinstance(fn, Mapping) or not isinstance(call.get("id"), str):
                     raise _Failure(400, f"messages[{i}].tool_calls[{j}]: id and function are required")
                 calls.append(
-                    (call["id"], str(fn.get("name")), _arguments(fn.get("arguments"), f"messages[{i}].tool_calls[{j}]"))
+                    (
+                        call["id"],
+                        str(fn.get("name")),
+                        _arguments(fn.get("arguments"), f"messages[{i}].tool_calls[{j}]"),
+                    )
                 )
         elif role == "tool":
             call_id = message.get("tool_call_id")
@@ -264,7 +272,9 @@ def read_chat(body: Mapping[str, Any]) -> Conversation:
 def read_responses(body: Mapping[str, Any]) -> Conversation:
     """A Responses API request as a :class:`Conversation`."""
     if body.get("previous_response_id"):
-        raise _Failure(400, "previous_response_id: the scripted server keeps no stored responses; send the input")
+        raise _Failure(
+            400, "previous_response_id: the scripted server keeps no stored responses; send the input"
+        )
     raw = body.get("input")
     items: list[Any] = [{"role": "user", "content": raw}] if isinstance(raw, str) else list(raw or [])
     if not items:
@@ -356,7 +366,10 @@ class ScriptedOpenAI:
             server.api = self  # type: ignore[attr-defined]
             self._server = server
             self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="scripted-openai", daemon=True
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="scripted-openai",
+                daemon=True,
             )
             self._thread.start()
         return self
@@ -417,7 +430,9 @@ class ScriptedOpenAI:
         with self._lock:
             self._records.append(Record(index=len(self._records), **fields))
 
-    def handle(self, method: str, path: str, headers: Mapping[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], raw: bytes
+    ) -> tuple[int, dict[str, Any]]:
         body: Any = None
         conversation: Conversation | None = None
         try:
@@ -445,8 +460,12 @@ class ScriptedOpenAI:
             self._record(path=path, request=body, status=200, response=answer, conversation=conversation)
             return 200, answer
         except _Failure as failure:
-            answer = {"error": {"message": failure.message, "type": failure.kind, "param": None, "code": None}}
-            self._record(path=path, request=body, status=failure.status, response=answer, error=failure.message)
+            answer = {
+                "error": {"message": failure.message, "type": failure.kind, "param": None, "code": None}
+            }
+            self._record(
+                path=path, request=body, status=failure.status, response=answer, error=failure.message
+            )
             return failure.status, answer
         except Exception as exc:  # a policy's refusal or bug must surface in the test, not hang the client
             what = "scripted policy failed" if isinstance(exc, PolicyError) else "scripted server crashed"

@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import anthropic
-from cfmigrate.runtime import CodeMode
+from cfmigrate.runtime import CodeMode, Policy
 
 MODEL = "claude-sonnet-4-6"
 MAX_TOKENS = 4096
@@ -50,6 +50,7 @@ async def run(task: str) -> str:
             CodeMode(
                 servers_dir=Path(__file__).with_name("servers"),
                 config=Path(__file__).with_name(".mcp.json"),
+                policy=Policy(destructive="allow"),
             )
         )
         tools = code_mode.tool_definitions("anthropic")

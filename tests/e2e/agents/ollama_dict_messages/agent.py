@@ -36,13 +36,19 @@ async def chat(http: httpx.AsyncClient, messages: list[dict], tools: list[dict])
 
 async def main(question: str) -> str:
     async with Client(SERVER) as mcp, httpx.AsyncClient(timeout=120) as http:
-        await mcp.call_tool("create_ticket", {"title": "Laptop fan is loud", "body": "Desk 12, since this morning."})
+        await mcp.call_tool(
+            "create_ticket", {"title": "Laptop fan is loud", "body": "Desk 12, since this morning."}
+        )
         tools = []
         for tool in (await mcp.list_tools()).tools:
             tools.append(
                 {
                     "type": "function",
-                    "function": {"name": tool.name, "description": tool.description, "parameters": tool.input_schema},
+                    "function": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "parameters": tool.input_schema,
+                    },
                 }
             )
         messages = [{"role": "user", "content": question}]

@@ -30,13 +30,18 @@ async def run(task: str) -> str:
         await session.initialize()
         # The on-call alert opens a ticket before the model is asked anything.
         await session.call_tool(
-            "create_ticket", {"title": "Badge reader at door B is dead", "body": "Reported by security at 07:40."}
+            "create_ticket",
+            {"title": "Badge reader at door B is dead", "body": "Reported by security at 07:40."},
         )
         listing = await session.list_tools()
         tools = [
             {
                 "type": "function",
-                "function": {"name": t.name, "description": t.description or "", "parameters": t.input_schema},
+                "function": {
+                    "name": t.name,
+                    "description": t.description or "",
+                    "parameters": t.input_schema,
+                },
             }
             for t in listing.tools
         ]
@@ -52,7 +57,11 @@ async def run(task: str) -> str:
             for call in message.tool_calls:
                 result = await session.call_tool(call.function.name, json.loads(call.function.arguments))
                 messages.append(
-                    {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result.structured_content)}
+                    {
+                        "role": "tool",
+                        "tool_call_id": call.id,
+                        "content": json.dumps(result.structured_content),
+                    }
                 )
     return "no answer after 10 rounds"
 

@@ -27,7 +27,9 @@ class HelpDeskAssistant:
 
     async def connect(self) -> None:
         spec = json.loads((HERE / ".mcp.json").read_text())["mcpServers"]["helpdesk"]
-        params = StdioServerParameters(command=spec["command"], args=spec["args"], env=spec["env"], cwd=str(HERE))
+        params = StdioServerParameters(
+            command=spec["command"], args=spec["args"], env=spec["env"], cwd=str(HERE)
+        )
         read, write = await self.exit_stack.enter_async_context(stdio_client(params))
         self.session = await self.exit_stack.enter_async_context(ClientSession(read, write))
         await self.session.initialize()
@@ -36,7 +38,12 @@ class HelpDeskAssistant:
         )
         response = await self.session.list_tools()
         self.tools = [
-            {"type": "function", "name": tool.name, "description": tool.description, "parameters": tool.input_schema}
+            {
+                "type": "function",
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": tool.input_schema,
+            }
             for tool in response.tools
         ]
 
@@ -44,7 +51,11 @@ class HelpDeskAssistant:
         items: list = [{"role": "user", "content": question}]
         for _ in range(10):
             response = await self.llm.responses.create(
-                model=self.model, instructions=INSTRUCTIONS, input=items, tools=self.tools, max_output_tokens=4096
+                model=self.model,
+                instructions=INSTRUCTIONS,
+                input=items,
+                tools=self.tools,
+                max_output_tokens=4096,
             )
             calls = [item for item in response.output if item.type == "function_call"]
             if not calls:
@@ -52,7 +63,13 @@ class HelpDeskAssistant:
             items.extend(item.model_dump(exclude_none=True) for item in response.output)
             for call in calls:
                 result = await self.session.call_tool(call.name, json.loads(call.arguments))
-                items.append({"type": "function_call_output", "call_id": call.call_id, "output": result.content[0].text})
+                items.append(
+                    {
+                        "type": "function_call_output",
+                        "call_id": call.call_id,
+                        "output": result.content[0].text,
+                    }
+                )
         return "no answer after 10 rounds"
 
     async def cleanup(self) -> None:

@@ -7,7 +7,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 from anthropic import Anthropic
-from cfmigrate.runtime import CodeMode
+from cfmigrate.runtime import CodeMode, Policy
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from servers.weather import get_alerts, get_forecast
@@ -30,6 +30,7 @@ class WeatherAgent:
             CodeMode(
                 servers_dir=Path(__file__).resolve().parents[1] / "servers",
                 config=Path(__file__).resolve().parents[1] / ".mcp.json",
+                policy=Policy(destructive="allow"),
             )
         )
         weather_params = StdioServerParameters(

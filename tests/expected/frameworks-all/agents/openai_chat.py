@@ -4,7 +4,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from cfmigrate.runtime import CodeMode
+from cfmigrate.runtime import CodeMode, Policy
 from openai import AsyncOpenAI
 from servers.notes import add_note
 
@@ -16,6 +16,7 @@ async def run(question: str) -> str:
     async with CodeMode(
         servers_dir=Path(__file__).resolve().parents[1] / "servers",
         config=Path(__file__).resolve().parents[1] / ".mcp.json",
+        policy=Policy(destructive="allow"),
     ) as code_mode:
         tools = code_mode.tool_definitions("openai")
         messages = [

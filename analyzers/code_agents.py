@@ -765,6 +765,7 @@ _RECOGNISERS: dict[str, _Recogniser] = {
             "pydantic_ai.MCPServerSSE",
             "pydantic_ai.MCPServerStdio",
             "pydantic_ai.MCPServerStreamableHTTP",
+            "pydantic_ai.MCPToolset",
             "pydantic_ai.load_mcp_servers",
         ),
         AgentRecognition._pydantic_ai,

@@ -62,3 +62,26 @@ def test_mcp_use_client_in_code_mode_and_url_from_environment() -> None:
     module = cst.parse_module((CORPUS / "url-variable" / "agent.py").read_text())
     reach = ProgramModel(module, "agent.py").mcp_reach(_names(module, "server")[0])
     assert reach is not None and reach.kind == "server" and not reach.known
+
+
+def test_every_api_a_recogniser_handles_is_dispatched_to_it() -> None:
+    """A recogniser branch without its `_RECOGNISERS` entry would never run: each API id a recogniser
+    tests for is routed to that recogniser."""
+    import ast
+    import re
+
+    from cfmigrate.analyzers import code_agents
+
+    tree = ast.parse(Path(code_agents.__file__).read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "AgentRecognition")
+    routes = {api: fn.__name__ for api, fn in code_agents._RECOGNISERS.items()}
+    checked = 0
+    for method in cls.body:
+        if not isinstance(method, ast.FunctionDef) or method.name not in set(routes.values()):
+            continue
+        for node in ast.walk(method):
+            if isinstance(node, ast.If) and "api" in ast.unparse(node.test).split(" ")[0]:
+                for api in re.findall(r"'([\w.]+)'", ast.unparse(node.test)):
+                    assert routes.get(api) == method.name, (api, method.name)
+                    checked += 1
+    assert checked >= 40

@@ -228,6 +228,8 @@ def _across_files(scan: _Scan) -> None:
     """Second look at the files that import what another module of the repository offers (a server
     table, a prompt, a helper class wrapping an MCP session): they are analysed again with those values,
     and a helper whose servers an importing agent now reaches is no longer reported on its own."""
+    if not scan.python:  # no Python file was analysed: the code scanner is not even imported
+        return
     from cfmigrate.analyzers.code import analyze_python
     from cfmigrate.analyzers.code_repo import HelperClass, external_context, find_module, module_name
 

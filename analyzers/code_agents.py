@@ -21,7 +21,7 @@ from cfmigrate.analyzers.code_apis import (
 from cfmigrate.analyzers.code_bindings import _code
 from cfmigrate.analyzers.code_facts import DefinedServer, Event
 from cfmigrate.analyzers.code_prompts import PromptRecognition
-from cfmigrate.analyzers.code_repo import HelperClass
+from cfmigrate.analyzers.code_repo import HelperClass, HelperFunction
 from cfmigrate.analyzers.code_values import (
     UNKNOWN,
     DictV,
@@ -602,13 +602,15 @@ class AgentRecognition(PromptRecognition):
         """An instance of another module's helper class: it reaches that helper's servers, declared here
         with their own file and line (identical launches merge into one server)."""
         helper = self.external.get(qname)
-        if not isinstance(helper, HelperClass):
+        if not isinstance(helper, HelperClass | HelperFunction):
             return UNKNOWN
         indices = self._helper_decls.get(qname)
         if indices is None:
             declared = (self._declare(call, replace(decl)) for decl in helper.servers)
             indices = frozenset(i for i in declared if i is not None)
             self._helper_decls[qname] = indices
+        if isinstance(helper, HelperFunction):  # what it returns, reaching its servers from here
+            return Obj(helper.api, frozenset(indices), configs=frozenset(helper.configs))
         return Obj(f"helper:{qname}", frozenset(indices))
 
     def _helper_method(self, obj: Obj, call: cst.Call) -> Val:

@@ -231,7 +231,13 @@ def _across_files(scan: _Scan) -> None:
     if not scan.python:  # no Python file was analysed: the code scanner is not even imported
         return
     from cfmigrate.analyzers.code import analyze_python
-    from cfmigrate.analyzers.code_repo import HelperClass, external_context, find_module, module_name
+    from cfmigrate.analyzers.code_repo import (
+        HelperClass,
+        HelperFunction,
+        external_context,
+        find_module,
+        module_name,
+    )
 
     by_rel = {rel: facts.exports for rel, facts in scan.python if facts.exports is not None}
     facts_of = dict(scan.python)
@@ -252,12 +258,12 @@ def _across_files(scan: _Scan) -> None:
             if facts.exports is not None:
                 facts_of[rel] = facts
                 by_rel[rel] = facts.exports
-    offering = [e for e in by_rel.values() if e.constants or e.helpers]
+    offering = [e for e in by_rel.values() if e.constants or e.helpers or e.functions]
     if not offering:
         return
     # files the prefilter skipped that import an offering module by name (`from toolbox import Toolbox`)
     # (only helper classes: an importer of plain constants is itself an MCP file the prefilter kept)
-    names = "|".join(sorted({re.escape(e.module.rpartition(".")[2]) for e in offering if e.helpers}))
+    names = "|".join(sorted({re.escape(e.module.rpartition(".")[2]) for e in offering if e.helpers or e.functions}))
     importing = re.compile(rf"(?m)^[ \t]*(?:from|import)[ \t]+[\w.]*\b(?:{names})\b".encode())
     for path, rel in scan.python_files if names else ():
         if rel in facts_of:
@@ -281,7 +287,7 @@ def _across_files(scan: _Scan) -> None:
         facts_of[rel] = facts
         if facts.agents:
             for value in context.values():
-                if isinstance(value, HelperClass):
+                if isinstance(value, HelperClass | HelperFunction):
                     consumed.setdefault(value.rel, set()).update(value.lines)
     for rel, lines in consumed.items():
         helper_file = facts_of.get(rel)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import libcst as cst
+import pytest
 
 from cfmigrate.analyzers.code import analyze_python
 from cfmigrate.analyzers.code_model import McpReach, ProgramModel
@@ -85,3 +86,45 @@ def test_every_api_a_recogniser_handles_is_dispatched_to_it() -> None:
                     assert routes.get(api) == method.name, (api, method.name)
                     checked += 1
     assert checked >= 40
+
+
+@pytest.mark.parametrize(
+    ("client", "provider"),
+    [
+        ('OpenAI(base_url="https://api.groq.com/openai/v1")', "groq"),
+        ('OpenAI(base_url="http://localhost:11434/v1")', "ollama"),
+        ("OpenAI()", "openai"),
+    ],
+)
+def test_openai_compatible_endpoints_are_labelled_with_their_provider(client: str, provider: str) -> None:
+    source = f"""
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from openai import OpenAI
+
+MODEL = "some-open-model"
+
+async def main():
+    llm = {client}
+    async with stdio_client(StdioServerParameters(command="uvx", args=["mcp-server-time"])) as (r, w):
+        async with ClientSession(r, w) as session:
+            listed = await session.list_tools()
+            tools = [{{"type": "function", "function": {{"name": t.name}}}} for t in listed.tools]
+            llm.chat.completions.create(model=MODEL, messages=[], tools=tools)
+"""
+    facts = analyze_python(source.encode(), "agent.py")
+    (agent,) = facts.agents
+    assert (agent.framework, agent.provider, agent.model) == ("openai", provider, "some-open-model")
+
+
+def test_module_level_ollama_chat_is_a_model_call() -> None:
+    source = b"""
+import ollama
+from mcp import ClientSession
+
+async def step(session: ClientSession):
+    listed = await session.list_tools()
+    return ollama.chat(model="llama3.1", messages=[], tools=[t.name for t in listed.tools])
+"""
+    (agent,) = analyze_python(source, "bot.py").agents
+    assert (agent.framework, agent.provider, agent.model) == ("ollama", "ollama", "llama3.1")

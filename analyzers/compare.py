@@ -236,6 +236,8 @@ def _samples(tasks: Sequence[Task], kind: Kind, basis: str, label: str = BILLED_
 def _audit_samples(report: AuditReport, path: str) -> dict[str, Sample]:
     out = {}
     for i, a in enumerate(report.agents):
+        if a.per_request_tokens is None:
+            continue  # the audit could not count its tools: no figure to compare (never invent one)
         w = a.workflow
         per_task = None
         rpt = None

@@ -86,10 +86,9 @@ def _reasons(
     changed = [m for m in members if m.status == "changed"]
     if found or not changed:
         if found and changed:
-            first = changed[0]
             found.append(
                 Manual(
-                    first.path,
+                    changed[0].path,
                     1,
                     "left unchanged: the agent is rewritten whole or not at all "
                     f"({', '.join(m.path for m in changed)} would have changed)",

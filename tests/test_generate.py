@@ -468,11 +468,14 @@ def test_cli_reads_pyproject_options(tmp_path: Path) -> None:
     assert (tmp_path / "tools_pkg" / "mcp_server_time" / "now.py").is_file()
 
 
-def test_check_fast_path_under_half_a_second(tmp_path: Path) -> None:
+def test_check_fast_path_costs_about_a_bare_start(tmp_path: Path) -> None:
     """`generate --check` in a fresh process on an estate whose package is current (all nine manifests).
 
     Timed through `python -m cfmigrate.migrate.cmd_generate`, which is the same command without the other
-    commands' imports; the full `cfmigrate` entry point must answer the same way.
+    commands' imports; the full `cfmigrate` entry point must answer the same way. The bound is relative to a
+    baseline timed in the same run, interleaved: the same module's `--help` (same interpreter and imports, no
+    work). On an idle machine `--check` takes under 0.5 s and about as long as `--help`; a full generate of
+    these manifests is more than 10x that, so a fast path that renders or hashes everything again fails here.
     """
     manifests = [str(p) for p in sorted(MANIFESTS.glob("*.tools.json"))]
     args = ["--root", str(tmp_path), "--no-discover", *(a for m in manifests for a in ("--manifest", m))]
@@ -480,17 +483,20 @@ def test_check_fast_path_under_half_a_second(tmp_path: Path) -> None:
     subprocess.run([str(cfmigrate), "generate", *args], check=True, capture_output=True)
     full = subprocess.run([str(cfmigrate), "generate", *args, "--check"], capture_output=True, text=True)
     assert full.returncode == 0 and "up to date (stamp)" in full.stdout, full.stderr
-    best = 10.0
+    module = [sys.executable, "-m", "cfmigrate.migrate.cmd_generate"]
+    best, baseline = 60.0, 60.0
     for _ in range(3):
         started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "cfmigrate.migrate.cmd_generate", *args, "--check"],
-            capture_output=True,
-            text=True,
-        )
+        bare = subprocess.run([*module, "--help"], capture_output=True, text=True)
+        baseline = min(baseline, time.perf_counter() - started)
+        assert bare.returncode == 0, bare.stderr
+        started = time.perf_counter()
+        done = subprocess.run([*module, *args, "--check"], capture_output=True, text=True)
         best = min(best, time.perf_counter() - started)
         assert done.returncode == 0 and "up to date (stamp)" in done.stdout, done.stderr
-    assert best < 0.5, f"--check took {best:.2f} s"
+    assert best < max(0.5, 2 * baseline), (
+        f"--check took {best:.2f} s; `--help` of the same module {baseline:.2f} s"
+    )
 
 
 def test_cli_bad_manifest_arguments_stop_before_writing(tmp_path: Path) -> None:

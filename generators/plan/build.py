@@ -325,8 +325,12 @@ def build_plan(
             f"server{'s' if len(servers_used) != 1 else ''} ({known_text}). "
             + (
                 (f"The heaviest, `{worst.name}`," if n_agents > 1 else f"`{worst.name}` ({file_of(worst)})")
-                + f" sends {worst.tool_count} tool definitions costing "
-                f"{worst.tool_context_tokens:,} tokens with every request, before the question is read ({tok})."
+                + (
+                    f" sends {worst.tool_count} tool definitions costing "
+                    if worst.tool_count is not None
+                    else " sends tool definitions (how many is unknown) costing "
+                )
+                + f"{worst.tool_context_tokens:,} tokens with every request, before the question is read ({tok})."
                 if direct
                 else f"All of them already run on code mode: {worst.tool_context_tokens:,} tokens of tool context "
                 f"per request at most ({tok}), whatever the number of tools behind them."

@@ -165,10 +165,10 @@ class AgentRow:
     servers: tuple[str, ...]
     servers_basis: str
     unknown_servers: tuple[str, ...]
-    tool_count: int
-    threshold: str
-    definition_tokens: int
-    overhead_tokens: int
+    tool_count: int | None  # None: the audit could not count its tools (unknown stays unknown)
+    threshold: str | None
+    definition_tokens: int | None
+    overhead_tokens: int | None
     overhead_note: str
     system_prompt_tokens: int
     per_request_tokens: int

@@ -521,8 +521,8 @@ class Resolver:
                 and len(expr.slice) == 1
                 and isinstance(expr.slice[0].slice, cst.Index)
             ):
-                key = expr.slice[0].slice.value
-                value = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+                index = expr.slice[0].slice.value
+                value = index.evaluated_value if isinstance(index, cst.SimpleString) else None
                 if value in ("name", "description"):
                     return T("tool_field", value=str(value))
                 if value in ("input_schema", "parameters", "inputSchema"):

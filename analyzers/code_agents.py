@@ -5,6 +5,7 @@ library API.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import replace
 
 import libcst as cst
@@ -20,7 +21,7 @@ from cfmigrate.analyzers.code_apis import (
 from cfmigrate.analyzers.code_bindings import _code
 from cfmigrate.analyzers.code_facts import DefinedServer, Event
 from cfmigrate.analyzers.code_prompts import PromptRecognition
-from cfmigrate.analyzers.code_repo import HelperClass
+from cfmigrate.analyzers.code_repo import HelperClass, HelperFunction
 from cfmigrate.analyzers.code_values import (
     UNKNOWN,
     DictV,
@@ -144,6 +145,12 @@ class AgentRecognition(PromptRecognition):
         return Obj("model.response")
 
     def _call_api(self, api: str, call: cst.Call) -> Val:
+        """Dispatch a call of a known library API to its library's recogniser (`_RECOGNISERS`)."""
+        recognise = _RECOGNISERS.get(api)
+        return recognise(self, api, call) if recognise is not None else UNKNOWN
+
+    def _mcp_sdk(self, api: str, call: cst.Call) -> Val:
+        """MCP SDK: server parameters, transports, sessions, servers defined in code."""
         line = self.line(call)
         kw = self._args(call)[1]
         if api == "mcp.StdioServerParameters":
@@ -210,7 +217,12 @@ class AgentRecognition(PromptRecognition):
                 )
             )
             return Obj("server_def", defined=len(self.defined) - 1)
-        # --- OpenAI Agents SDK
+        return UNKNOWN
+
+    def _openai_agents(self, api: str, call: cst.Call) -> Val:
+        """OpenAI Agents SDK."""
+        line = self.line(call)
+        kw = self._args(call)[1]
         if api in ("agents.MCPServerStdio", "agents.MCPServerStreamableHttp", "agents.MCPServerSse"):
             params = self.eval(self._arg(call, 0, "params"))
             name = self._str(kw.get("name"))
@@ -250,7 +262,12 @@ class AgentRecognition(PromptRecognition):
                 system_text=prompt,
                 announce_servers=False,
             )
-        # --- pydantic-ai
+        return UNKNOWN
+
+    def _pydantic_ai(self, api: str, call: cst.Call) -> Val:
+        """pydantic-ai."""
+        line = self.line(call)
+        kw = self._args(call)[1]
         if api in (
             "pydantic_ai.MCPServerStdio",
             "pydantic_ai.MCPServerStreamableHTTP",
@@ -316,7 +333,12 @@ class AgentRecognition(PromptRecognition):
                 system_text=prompt,
                 announce_servers=False,
             )
-        # --- langchain
+        return UNKNOWN
+
+    def _langchain(self, api: str, call: cst.Call) -> Val:
+        """LangChain / LangGraph (and their chat models)."""
+        line = self.line(call)
+        kw = self._args(call)[1]
         if api == "langchain.MultiServerMCPClient":
             arg = self._arg(call, 0, "connections")
             value = self.eval(arg)
@@ -344,12 +366,19 @@ class AgentRecognition(PromptRecognition):
         if api in CHAT_MODEL_PROVIDERS or api == "langchain.init_chat_model":
             model = self._str(self._arg(call, 0, "model")) or self._str(kw.get("model_name"))
             return Obj(api, model=model)
-        # --- Ollama's own client: `ollama.chat(...)` or `Client(...).chat(...)`
+        return UNKNOWN
+
+    def _ollama(self, api: str, call: cst.Call) -> Val:
+        """Ollama's own client."""
         if api == "ollama.Client":
             return Obj(api)
         if api == "ollama.chat":
             return self._model_call(call, "ollama", api)
-        # --- smolagents
+        return UNKNOWN
+
+    def _smolagents(self, api: str, call: cst.Call) -> Val:
+        """smolagents."""
+        line = self.line(call)
         if api == "smolagents.ToolCollection.from_mcp":
             servers = self._params_servers(
                 call, self.eval(self._arg(call, 0, "server_parameters")), "code:smolagents"
@@ -376,7 +405,12 @@ class AgentRecognition(PromptRecognition):
                 provider=provider,
                 servers=_servers_in(tools),
             )
-        # --- CrewAI
+        return UNKNOWN
+
+    def _crewai(self, api: str, call: cst.Call) -> Val:
+        """CrewAI."""
+        line = self.line(call)
+        kw = self._args(call)[1]
         if api == "crewai.MCPServerAdapter":
             positional, _ = self._args(call)
             servers = self._params_servers(
@@ -405,7 +439,12 @@ class AgentRecognition(PromptRecognition):
                 servers=_servers_in(tools),
                 system_text=prompt,
             )
-        # --- Google ADK
+        return UNKNOWN
+
+    def _adk(self, api: str, call: cst.Call) -> Val:
+        """Google ADK."""
+        line = self.line(call)
+        kw = self._args(call)[1]
         if api == "adk.StdioConnectionParams":
             return Obj("server_params", _servers_in(self.eval(self._arg(call, 0, "server_params"))))
         if api in ("adk.SseConnectionParams", "adk.StreamableHTTPConnectionParams"):
@@ -446,7 +485,12 @@ class AgentRecognition(PromptRecognition):
                 servers=_servers_in(tools),
                 system_text=self._prompt(kw.get("instruction")),
             )
-        # --- mcp-use
+        return UNKNOWN
+
+    def _mcp_use(self, api: str, call: cst.Call) -> Val:
+        """mcp-use."""
+        line = self.line(call)
+        kw = self._args(call)[1]
         if api in ("mcp_use.MCPClient", "mcp_use.MCPClient.from_dict", "mcp_use.MCPClient.from_config_file"):
             arg = self._arg(call, 0, "config")
             value = self.eval(arg)
@@ -498,7 +542,12 @@ class AgentRecognition(PromptRecognition):
                 system_text=prompt,
                 announce_servers=False,
             )
-        # --- model SDKs and cfmigrate
+        return UNKNOWN
+
+    def _model_sdks(self, api: str, call: cst.Call) -> Val:
+        """model SDKs and cfmigrate."""
+        line = self.line(call)
+        kw = self._args(call)[1]
         if api == "anthropic.Client":
             return Obj(api)
         if api == "openai.Client":
@@ -517,7 +566,10 @@ class AgentRecognition(PromptRecognition):
                 ),
             )
             return Obj("cfmigrate.CodeMode", configs=configs)
-        # --- helpers whose value matters for paths and environment names
+        return UNKNOWN
+
+    def _path_values(self, api: str, call: cst.Call) -> Val:
+        """helpers whose value matters for paths and environment names."""
         if api == "os.getenv":
             name = self._str(self._arg(call, 0, "key"))
             return EnvRef(name) if name else UNKNOWN
@@ -550,13 +602,15 @@ class AgentRecognition(PromptRecognition):
         """An instance of another module's helper class: it reaches that helper's servers, declared here
         with their own file and line (identical launches merge into one server)."""
         helper = self.external.get(qname)
-        if not isinstance(helper, HelperClass):
+        if not isinstance(helper, HelperClass | HelperFunction):
             return UNKNOWN
         indices = self._helper_decls.get(qname)
         if indices is None:
             declared = (self._declare(call, replace(decl)) for decl in helper.servers)
             indices = frozenset(i for i in declared if i is not None)
             self._helper_decls[qname] = indices
+        if isinstance(helper, HelperFunction):  # what it returns, reaching its servers from here
+            return Obj(helper.api, frozenset(indices), configs=frozenset(helper.configs))
         return Obj(f"helper:{qname}", frozenset(indices))
 
     def _helper_method(self, obj: Obj, call: cst.Call) -> Val:
@@ -680,3 +734,95 @@ def _compatible_provider(base_url: Val) -> str | None:
     if not (isinstance(base_url, Lit) and isinstance(base_url.value, str)):
         return None
     return next((name for part, name in _COMPATIBLE_HOSTS if part in base_url.value), None)
+
+
+_Recogniser = Callable[[AgentRecognition, str, cst.Call], Val]
+_RECOGNISERS: dict[str, _Recogniser] = {
+    **dict.fromkeys(
+        (
+            "fastmcp.Client",
+            "fastmcp.FastMCP",
+            "mcp.Client",
+            "mcp.ClientSession",
+            "mcp.ClientSessionGroup",
+            "mcp.FastMCP",
+            "mcp.LowLevelServer",
+            "mcp.MCPServer",
+            "mcp.SseServerParameters",
+            "mcp.StdioServerParameters",
+            "mcp.StreamableHttpParameters",
+            "mcp.sse_client",
+            "mcp.stdio_client",
+            "mcp.streamable_http_client",
+        ),
+        AgentRecognition._mcp_sdk,
+    ),
+    **dict.fromkeys(
+        ("agents.Agent", "agents.MCPServerSse", "agents.MCPServerStdio", "agents.MCPServerStreamableHttp"),
+        AgentRecognition._openai_agents,
+    ),
+    **dict.fromkeys(
+        (
+            "pydantic_ai.Agent",
+            "pydantic_ai.MCPServerSSE",
+            "pydantic_ai.MCPServerStdio",
+            "pydantic_ai.MCPServerStreamableHTTP",
+            "pydantic_ai.MCPToolset",
+            "pydantic_ai.load_mcp_servers",
+        ),
+        AgentRecognition._pydantic_ai,
+    ),
+    **dict.fromkeys(
+        (
+            "langchain.ChatAnthropic",
+            "langchain.ChatGroq",
+            "langchain.ChatOllama",
+            "langchain.ChatOpenAI",
+            "langchain.MultiServerMCPClient",
+            "langchain.create_agent",
+            "langchain.init_chat_model",
+            "langchain.load_mcp_tools",
+        ),
+        AgentRecognition._langchain,
+    ),
+    **dict.fromkeys(("ollama.Client", "ollama.chat"), AgentRecognition._ollama),
+    **dict.fromkeys(
+        (
+            "smolagents.Agent",
+            "smolagents.MCPClient",
+            "smolagents.Model",
+            "smolagents.ToolCollection.from_mcp",
+        ),
+        AgentRecognition._smolagents,
+    ),
+    **dict.fromkeys(("crewai.Agent", "crewai.LLM", "crewai.MCPServerAdapter"), AgentRecognition._crewai),
+    **dict.fromkeys(
+        (
+            "adk.LiteLlm",
+            "adk.LlmAgent",
+            "adk.MCPToolset",
+            "adk.SseConnectionParams",
+            "adk.StdioConnectionParams",
+            "adk.StreamableHTTPConnectionParams",
+        ),
+        AgentRecognition._adk,
+    ),
+    **dict.fromkeys(
+        (
+            "mcp_use.MCPAgent",
+            "mcp_use.MCPClient",
+            "mcp_use.MCPClient.from_config_file",
+            "mcp_use.MCPClient.from_dict",
+        ),
+        AgentRecognition._mcp_use,
+    ),
+    **dict.fromkeys(
+        ("anthropic.Client", "cfmigrate.CodeMode", "openai.Client"), AgentRecognition._model_sdks
+    ),
+    **dict.fromkeys(
+        ("builtins.str", "os.getenv", "os.path.dirname", "os.path.join", "os.path.same", "pathlib.Path"),
+        AgentRecognition._path_values,
+    ),
+}
+"""Canonical API id (see `code_apis`) -> the recogniser of its library. A new framework is one entry in
+`code_apis` (its names) plus one recogniser here (what its calls build and which events they record)."""

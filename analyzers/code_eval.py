@@ -15,8 +15,10 @@ from cfmigrate.analyzers.code_bindings import _Walk
 from cfmigrate.analyzers.code_facts import Decl, DefinedServer, Event
 from cfmigrate.analyzers.code_repo import (
     HelperClass,
+    HelperFunction,
     ModuleExports,
     helper_class,
+    helper_function,
     located,
     module_name,
     plain,
@@ -100,8 +102,18 @@ class ModuleAnalysis(AgentRecognition):
             helper = helper_class(f"{module}.{cls}", self.rel, inside, self.decls)
             if helper is not None:
                 helpers.append(helper)
+        functions: list[HelperFunction] = []
+        for node in self.module.body:
+            if not isinstance(node, cst.FunctionDef):
+                continue
+            name = node.name.value
+            returned = [self.eval(expr) for expr in self._returns.get(node, [])]
+            inside = [event for unit, event in self.events if unit == name]
+            function = helper_function(f"{module}.{name}", self.rel, returned, inside, self.decls)
+            if function is not None:
+                functions.append(function)
         imports = tuple(sorted(set(self._import_qnames.values())))
-        return ModuleExports(module, tuple(constants), tuple(helpers), imports)
+        return ModuleExports(module, tuple(constants), tuple(helpers), imports, tuple(functions))
 
     def _first_line(self, node: cst.CSTNode) -> int:
         """The line of the first node under `node` whose line is known (1 when none is)."""

@@ -14,15 +14,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from cfmigrate.analyzers.code_facts import Decl, Event
-from cfmigrate.analyzers.code_values import DictV, EnvRef, Lit, Seq, Text, Val
+from cfmigrate.analyzers.code_values import DictV, EnvRef, Lit, Obj, Seq, Text, Val
 
 __all__ = [
     "External",
     "HelperClass",
+    "HelperFunction",
     "ModuleExports",
     "external_context",
     "find_module",
     "helper_class",
+    "helper_function",
     "module_name",
     "plain",
 ]
@@ -45,6 +47,18 @@ class HelperClass:
 
 
 @dataclass(frozen=True)
+class HelperFunction:
+    """A module-level function that builds and returns an MCP session, client or tool list for others."""
+
+    qname: str  # module.function
+    rel: str
+    api: str  # the library class of what it returns ("langchain.MultiServerMCPClient", "mcp.tools", ...)
+    servers: tuple[Decl, ...]  # its declarations, `rel` and line pointing into the helper's file
+    configs: tuple[str, ...]  # config files its servers come from
+    lines: tuple[int, ...]  # lines of its MCP events (the helper file's agent made of them is dropped)
+
+
+@dataclass(frozen=True)
 class ModuleExports:
     """What one module offers to the rest of the repository, and what it imports from it."""
 
@@ -52,10 +66,12 @@ class ModuleExports:
     constants: tuple[tuple[str, Val], ...] = ()
     helpers: tuple[HelperClass, ...] = ()
     imports: tuple[str, ...] = ()  # qualified names this module imports
+    functions: tuple[HelperFunction, ...] = ()
 
 
-External = Val | HelperClass
-"""A value another module of the repository gives a qualified name: a constant or a helper class."""
+External = Val | HelperClass | HelperFunction
+"""A value another module of the repository gives a qualified name: a constant, a helper class or a
+helper function."""
 
 
 def module_name(rel: str) -> str:
@@ -124,6 +140,37 @@ def helper_class(
     )
 
 
+_NOT_HELPERS = frozenset({"agent", "model.response", "server_def", "cfmigrate.CodeMode"})
+
+
+def helper_function(
+    qname: str,
+    rel: str,
+    returned: Iterable[Val],
+    events: Iterable[Event],
+    decls: list[Decl],
+) -> HelperFunction | None:
+    """The helper a function is when what it returns reaches MCP servers and it sends no model request."""
+    found = next((v for v in returned if isinstance(v, Obj) and (v.servers or v.configs)), None)
+    if found is None or found.api in _NOT_HELPERS or found.path:
+        return None
+    lines: set[int] = set()
+    for event in events:
+        if event.kind in ("model", "anchor", "code_mode"):
+            return None
+        if event.mcp:
+            lines.add(event.line)
+    refs = sorted(r for r in found.servers if isinstance(r, int))
+    return HelperFunction(
+        qname=qname,
+        rel=rel,
+        api=found.api,
+        servers=tuple(replace(decls[i], rel=rel) for i in refs),
+        configs=tuple(sorted(found.configs)),
+        lines=tuple(sorted(lines)),
+    )
+
+
 def _absolute(qname: str, importer: str) -> str:
     """`.settings.X` imported by `app/planner.py` -> `app.settings.X`."""
     if not qname.startswith("."):
@@ -185,6 +232,8 @@ def external_context(
                 context[f"{written}.{name}"] = const
             for helper in offered.helpers:
                 context[f"{written}.{helper.qname.rpartition('.')[2]}"] = helper
+            for function in offered.functions:
+                context[f"{written}.{function.qname.rpartition('.')[2]}"] = function
     return context
 
 
@@ -192,4 +241,7 @@ def _lookup(exports: ModuleExports, name: str) -> External | None:
     for const_name, value in exports.constants:
         if const_name == name:
             return value
-    return next((h for h in exports.helpers if h.qname.rpartition(".")[2] == name), None)
+    helper = next((h for h in exports.helpers if h.qname.rpartition(".")[2] == name), None)
+    if helper is not None:
+        return helper
+    return next((f for f in exports.functions if f.qname.rpartition(".")[2] == name), None)

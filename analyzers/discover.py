@@ -228,8 +228,16 @@ def _across_files(scan: _Scan) -> None:
     """Second look at the files that import what another module of the repository offers (a server
     table, a prompt, a helper class wrapping an MCP session): they are analysed again with those values,
     and a helper whose servers an importing agent now reaches is no longer reported on its own."""
+    if not scan.python:  # no Python file was analysed: the code scanner is not even imported
+        return
     from cfmigrate.analyzers.code import analyze_python
-    from cfmigrate.analyzers.code_repo import HelperClass, external_context, find_module, module_name
+    from cfmigrate.analyzers.code_repo import (
+        HelperClass,
+        HelperFunction,
+        external_context,
+        find_module,
+        module_name,
+    )
 
     by_rel = {rel: facts.exports for rel, facts in scan.python if facts.exports is not None}
     facts_of = dict(scan.python)
@@ -250,12 +258,12 @@ def _across_files(scan: _Scan) -> None:
             if facts.exports is not None:
                 facts_of[rel] = facts
                 by_rel[rel] = facts.exports
-    offering = [e for e in by_rel.values() if e.constants or e.helpers]
+    offering = [e for e in by_rel.values() if e.constants or e.helpers or e.functions]
     if not offering:
         return
     # files the prefilter skipped that import an offering module by name (`from toolbox import Toolbox`)
     # (only helper classes: an importer of plain constants is itself an MCP file the prefilter kept)
-    names = "|".join(sorted({re.escape(e.module.rpartition(".")[2]) for e in offering if e.helpers}))
+    names = "|".join(sorted({re.escape(e.module.rpartition(".")[2]) for e in offering if e.helpers or e.functions}))
     importing = re.compile(rf"(?m)^[ \t]*(?:from|import)[ \t]+[\w.]*\b(?:{names})\b".encode())
     for path, rel in scan.python_files if names else ():
         if rel in facts_of:
@@ -268,8 +276,8 @@ def _across_files(scan: _Scan) -> None:
                 by_rel[rel] = facts.exports
     consumed: dict[str, set[int]] = {}
     for rel in sorted(facts_of):
-        own_exports = facts_of[rel].exports
-        context = external_context(rel, own_exports, by_rel) if own_exports is not None else {}
+        offered = facts_of[rel].exports
+        context = external_context(rel, offered, by_rel) if offered is not None else {}
         if not context:
             continue
         data, _, _ = _read_python(paths.get(rel, ""), rel)
@@ -279,18 +287,18 @@ def _across_files(scan: _Scan) -> None:
         facts_of[rel] = facts
         if facts.agents:
             for value in context.values():
-                if isinstance(value, HelperClass):
+                if isinstance(value, HelperClass | HelperFunction):
                     consumed.setdefault(value.rel, set()).update(value.lines)
     for rel, lines in consumed.items():
-        helper_facts = facts_of.get(rel)
-        if helper_facts is None:
+        helper_file = facts_of.get(rel)
+        if helper_file is None:
             continue
         kept = tuple(
             a
-            for a in helper_facts.agents
+            for a in helper_file.agents
             if not a.call_sites or not {s.source.line for s in a.call_sites} <= lines
         )
-        facts_of[rel] = replace(helper_facts, agents=kept)
+        facts_of[rel] = replace(helper_file, agents=kept)
     first = {rel for rel, _ in scan.python}
     scan.python = sorted(
         (

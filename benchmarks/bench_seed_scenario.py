@@ -445,7 +445,8 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
         # with a workdir (tests), the migrated copy stays in it; by hand, it lands in build/seed-migrated/
         target = workdir / "seed-migrated" if workdir is not None else MIGRATED_AGENT.parent
         with environment(code_env):
-            migrate_tree(FIXTURE, target, refresh=True)
+            # from a copy: --refresh starts the servers in the tree it reads (no __pycache__ in fixtures/)
+            migrate_tree(copy_fixture(base / "seed-source"), target, refresh=True)
         code_agent = target / "agent.py"
     code = await drive("code mode", Path(code_agent), SeedCodeModel(), code_env, SEED_TASK)
     checks += check_seed_run(code, code_env, transcript)

@@ -101,7 +101,7 @@ def _reasons(
     texts = [_text(m.new if m.status == "changed" else m.old, files.get(m.path)) for m in members]
     texts += [_text(b"", files.get(p)) for p in group if p not in {m.path for m in members}]
     code = "\n".join(texts)
-    first = changed[0].path
+    where = changed[0].path
     if applied & _MODEL_RULES:
         missing = [
             what
@@ -115,7 +115,7 @@ def _reasons(
         if missing:
             return [
                 Manual(
-                    first,
+                    where,
                     1,
                     f"{' and '.join(missing)} could not be moved onto CodeMode with the rest of the agent; "
                     "left unchanged (half on MCP and half on code mode, the model's calls would fail)",
@@ -125,7 +125,7 @@ def _reasons(
     if "CFM001" in applied and "CodeMode(" not in code and ".call_tool(" in code:
         return [
             Manual(
-                first,
+                where,
                 1,
                 "its literal tool calls would move to the generated wrappers (a second server process) while its "
                 "other calls stay on the MCP session; left unchanged",

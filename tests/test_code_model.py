@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import libcst as cst
+import pytest
 
 from cfmigrate.analyzers.code import analyze_python
 from cfmigrate.analyzers.code_model import McpReach, ProgramModel
@@ -62,3 +63,68 @@ def test_mcp_use_client_in_code_mode_and_url_from_environment() -> None:
     module = cst.parse_module((CORPUS / "url-variable" / "agent.py").read_text())
     reach = ProgramModel(module, "agent.py").mcp_reach(_names(module, "server")[0])
     assert reach is not None and reach.kind == "server" and not reach.known
+
+
+def test_every_api_a_recogniser_handles_is_dispatched_to_it() -> None:
+    """A recogniser branch without its `_RECOGNISERS` entry would never run: each API id a recogniser
+    tests for is routed to that recogniser."""
+    import ast
+    import re
+
+    from cfmigrate.analyzers import code_agents
+
+    tree = ast.parse(Path(code_agents.__file__).read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "AgentRecognition")
+    routes = {api: fn.__name__ for api, fn in code_agents._RECOGNISERS.items()}
+    checked = 0
+    for method in cls.body:
+        if not isinstance(method, ast.FunctionDef) or method.name not in set(routes.values()):
+            continue
+        for node in ast.walk(method):
+            if isinstance(node, ast.If) and "api" in ast.unparse(node.test).split(" ")[0]:
+                for api in re.findall(r"'([\w.]+)'", ast.unparse(node.test)):
+                    assert routes.get(api) == method.name, (api, method.name)
+                    checked += 1
+    assert checked >= 40
+
+
+@pytest.mark.parametrize(
+    ("client", "provider"),
+    [
+        ('OpenAI(base_url="https://api.groq.com/openai/v1")', "groq"),
+        ('OpenAI(base_url="http://localhost:11434/v1")', "ollama"),
+        ("OpenAI()", "openai"),
+    ],
+)
+def test_openai_compatible_endpoints_are_labelled_with_their_provider(client: str, provider: str) -> None:
+    source = f"""
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from openai import OpenAI
+
+MODEL = "some-open-model"
+
+async def main():
+    llm = {client}
+    async with stdio_client(StdioServerParameters(command="uvx", args=["mcp-server-time"])) as (r, w):
+        async with ClientSession(r, w) as session:
+            listed = await session.list_tools()
+            tools = [{{"type": "function", "function": {{"name": t.name}}}} for t in listed.tools]
+            llm.chat.completions.create(model=MODEL, messages=[], tools=tools)
+"""
+    facts = analyze_python(source.encode(), "agent.py")
+    (agent,) = facts.agents
+    assert (agent.framework, agent.provider, agent.model) == ("openai", provider, "some-open-model")
+
+
+def test_module_level_ollama_chat_is_a_model_call() -> None:
+    source = b"""
+import ollama
+from mcp import ClientSession
+
+async def step(session: ClientSession):
+    listed = await session.list_tools()
+    return ollama.chat(model="llama3.1", messages=[], tools=[t.name for t in listed.tools])
+"""
+    (agent,) = analyze_python(source, "bot.py").agents
+    assert (agent.framework, agent.provider, agent.model) == ("ollama", "ollama", "llama3.1")

@@ -39,7 +39,9 @@ def _load(name: str, path: Path) -> ModuleType:
 def test_migrated_seed_agent_runs_end_to_end_with_the_reduction(tmp_path: Path) -> None:
     bench = _bench()
     with bench.environment(bench.server_env(tmp_path / "state-migrate")):
-        result = migrate_tree(REPO / "fixtures" / "seed-scenario", tmp_path / "seed-migrated", refresh=True)
+        # from a copy: --refresh starts the servers in the tree it reads (their imports would write __pycache__)
+        source = bench.copy_fixture(tmp_path / "seed-source")
+        result = migrate_tree(source, tmp_path / "seed-migrated", refresh=True)
     assert [f.path for f in result.changed] == ["agent.py"] and result.written
     assert result.wrappers is not None and result.wrappers.state == "generated"
     agent = (tmp_path / "seed-migrated" / "agent.py").read_text()

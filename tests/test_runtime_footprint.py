@@ -153,15 +153,19 @@ import importlib.metadata as md, json
 from pip._vendor.packaging.requirements import Requirement
 def key(name):
     return name.lower().replace("_", "-")
-def requires(dist):
-    reqs = (Requirement(r) for r in md.requires(dist) or ())
-    return {key(r.name) for r in reqs if r.marker is None or r.marker.evaluate({"extra": ""})}
-closure, todo = set(), ["cfmigrate-runtime"]
+def requires(dist, extras):
+    out = set()
+    for r in (Requirement(t) for t in md.requires(dist) or ()):
+        if r.marker is None or any(r.marker.evaluate({"extra": e}) for e in extras or {""}):
+            out.add((key(r.name), frozenset(r.extras)))
+    return out
+closure, seen, todo = set(), set(), [("cfmigrate-runtime", frozenset())]
 while todo:
-    name = todo.pop()
-    if name not in closure:
-        closure.add(name)
-        todo.extend(requires(name))
+    item = todo.pop()
+    if item not in seen:
+        seen.add(item)
+        closure.add(item[0])
+        todo.extend(requires(*item))
 owners = md.packages_distributions()
 loaded = {key(d) for m in new for d in owners.get(m.split(".")[0], ())}
 print(json.dumps({"closure": sorted(closure), "loaded": sorted(loaded), "seconds": seconds}))
@@ -177,12 +181,8 @@ def test_a_clean_venv_with_only_the_runtime_runs_the_migrated_seed_agent(tmp_pat
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
-    # the runtime, and the agent's own model SDK (the seed agent calls the Anthropic API)
-    subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel), "anthropic"],
-        check=True,
-        capture_output=True,
-    )
+    pip = [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, str(wheel)], check=True, capture_output=True)  # the runtime alone
     probe = subprocess.run(
         [str(py), "-c", FOOTPRINT], capture_output=True, text=True, check=True, cwd=tmp_path
     )
@@ -191,12 +191,16 @@ def test_a_clean_venv_with_only_the_runtime_runs_the_migrated_seed_agent(tmp_pat
     assert not set(footprint["closure"]) & {"cfmigrate", "jinja2", "tiktoken", "libcst", "anthropic"}
     # importing the runtime loads nothing outside what cfmigrate-runtime requires
     assert set(footprint["loaded"]) <= set(footprint["closure"]), footprint
+    # the agent's own model SDK (the seed agent calls the Anthropic API)
+    subprocess.run([*pip, "anthropic"], check=True, capture_output=True)
     missing = subprocess.run([str(py), "-c", "import cfmigrate.analyzers"], capture_output=True, cwd=tmp_path)
     assert missing.returncode != 0  # the tool itself is not there
 
     state = bench.server_env(tmp_path / "state")
     with bench.environment(state):
-        result = migrate_tree(REPO / "fixtures" / "seed-scenario", tmp_path / "migrated", refresh=True)
+        # from a copy: --refresh starts the servers in the tree it reads (their imports would write __pycache__)
+        source = bench.copy_fixture(tmp_path / "seed-source")
+        result = migrate_tree(source, tmp_path / "migrated", refresh=True)
     assert [f.path for f in result.changed] == ["agent.py"] and result.written
     repo = tmp_path / "migrated"
     transcript = (REPO / "fixtures" / "seed-scenario" / "data" / "transcript.txt").read_text(encoding="utf-8")

@@ -27,16 +27,20 @@ the agent already opens, in this order of preference:
    block enters it on the stack (as above);
 2. every use is inside one `async with <MCP session / transport> as ...:` -> `CodeMode(...) as
    code_mode` is added to that `with` statement;
-3. every use is in the methods of one class whose method enters MCP sessions on `self.<exit stack>`
-   -> that method starts with `self.code_mode = await self.<stack>.enter_async_context(CodeMode(...))`
-   and the uses become `self.code_mode`;
-4. otherwise a module-level `code_mode = CodeMode(...)` after the imports, and the summary asks
-   for `async with code_mode:` around the agent's session (a manual step).
+3. every use is in the methods of one class: when `__init__` uses it, `self.code_mode = CodeMode(...)`
+   is the first statement of `__init__` (and `self.<stack>.push_async_callback(self.code_mode.aclose)`
+   follows the `self.<stack> = AsyncExitStack()` there, so the class's cleanup closes it); otherwise
+   the method that enters MCP sessions on `self.<exit stack>` starts with
+   `self.code_mode = await self.<stack>.enter_async_context(CodeMode(...))`; the uses become
+   `self.code_mode`;
+4. otherwise a module-level `code_mode = CodeMode(...)` after the imports.
 
-Paths are anchored on the agent file (`Path(__file__)`), so the agent runs from any working
-directory; `keep_direct=` lists the tools the audit keeps on direct MCP (a bare server id when it
-keeps them all), and `policy=Policy(rules=...)` carries a framework's tool filter that CFM005
-converted. A framework's MCP server in a `with` (Agents SDK `MCPServerStdio(...) as fs`) counts as a
+A `CodeMode` that is not entered opens itself on first use and closes when its event loop ends (see
+`CodeMode.ensure_open`), so no placement can reach "CodeMode is not open". Paths are anchored on the
+agent file (`Path(__file__)`), so the agent runs from any working directory; `keep_direct=` lists the
+tools the audit keeps on direct MCP (a bare server id when it keeps them all), and
+`policy=Policy(destructive="allow")` keeps what the agent did before (it ran every tool its model
+chose), with `rules=...` carrying the tool filters and approvals CFM005 converted. A framework's MCP server in a `with` (Agents SDK `MCPServerStdio(...) as fs`) counts as a
 place that opens sessions. Nothing is inserted when the module already binds the name.
 """
 

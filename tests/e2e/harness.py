@@ -324,7 +324,8 @@ class CodeBrain:
             shown = catalog.get(to_identifier(step.tool))
             if shown is None:
                 raise PolicyError(f"the listing shows no function for {step.tool!r}: {sorted(catalog)}")
-            params = {p.strip(" []") for p in shown["args"].split(",") if p.strip(" []")}
+            # the listing's typed signature: `name: type = default, ...` (a name is what precedes its colon)
+            params = set(re.findall(r"(?:^|,)\s*([A-Za-z_]\w*)\s*:", shown["args"]))
             kwargs = []
             for wire, value in step.arguments.items():
                 name = to_field_name(wire)

@@ -108,8 +108,8 @@ class ModuleAnalysis(AgentRecognition):
                 continue
             name = node.name.value
             returned = [self.eval(expr) for expr in self._returns.get(node, [])]
-            inside = [event for unit, event in self.events if unit == name]
-            function = helper_function(f"{module}.{name}", self.rel, returned, inside, self.decls)
+            in_function = [event for unit, event in self.events if unit == name]
+            function = helper_function(f"{module}.{name}", self.rel, returned, in_function, self.decls)
             if function is not None:
                 functions.append(function)
         imports = tuple(sorted(set(self._import_qnames.values())))

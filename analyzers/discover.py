@@ -263,7 +263,9 @@ def _across_files(scan: _Scan) -> None:
         return
     # files the prefilter skipped that import an offering module by name (`from toolbox import Toolbox`)
     # (only helper classes: an importer of plain constants is itself an MCP file the prefilter kept)
-    names = "|".join(sorted({re.escape(e.module.rpartition(".")[2]) for e in offering if e.helpers or e.functions}))
+    names = "|".join(
+        sorted({re.escape(e.module.rpartition(".")[2]) for e in offering if e.helpers or e.functions})
+    )
     importing = re.compile(rf"(?m)^[ \t]*(?:from|import)[ \t]+[\w.]*\b(?:{names})\b".encode())
     for path, rel in scan.python_files if names else ():
         if rel in facts_of:

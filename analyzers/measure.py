@@ -666,7 +666,9 @@ def measure(
                 name=agent.name,
                 source=str(agent.source),
                 framework=agent.framework,
-                provider=agent.provider if provider is None and agent.provider in ("groq", "ollama") else a_provider,
+                provider=agent.provider
+                if provider is None and agent.provider in ("groq", "ollama")
+                else a_provider,
                 model=a_model,
                 servers=names,
                 servers_basis=basis,

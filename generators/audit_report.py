@@ -62,7 +62,11 @@ def summary_line(r: AuditReport) -> str:
         + (f"; {_count(scripts, 'tool script')} (no model call)" if scripts else "")
         + f"; monthly input spend on tool context {_money(t['monthly_cost_before'])} -> "
         f"{_money(t['monthly_cost_after'])}"
-        + (f" over {t.get('agents_priced', 0)} priced agents ({left_out} left out: figures unknown)" if left_out else "")
+        + (
+            f" over {t.get('agents_priced', 0)} priced agents ({left_out} left out: figures unknown)"
+            if left_out
+            else ""
+        )
         + f" ({r.tokenizer})"
     )
 
@@ -103,7 +107,8 @@ def _agent_rows(agents: Sequence[AgentFigure]) -> list[list[str]]:
             [
                 a.name,
                 a.framework,
-                ", ".join(a.servers) or ("servers unknown" if a.servers_basis.startswith("servers unknown") else "-"),
+                ", ".join(a.servers)
+                or ("servers unknown" if a.servers_basis.startswith("servers unknown") else "-"),
                 _tools(a),
                 _n(a.tool_context_tokens),
                 _n(a.code_mode_tokens),

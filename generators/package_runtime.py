@@ -609,7 +609,9 @@ class _Bridge:
                 if self._writer is None or self._reader is None:
                     if via_fd:
                         conn = _fd_connect()
-                        self._reader, self._writer = await asyncio.open_unix_connection(sock=conn, limit=1 << 26)
+                        self._reader, self._writer = await asyncio.open_unix_connection(
+                            sock=conn, limit=1 << 26
+                        )
                     else:
                         path = os.environ.get("CFMIGRATE_BRIDGE", "")
                         self._reader, self._writer = await asyncio.open_unix_connection(path, limit=1 << 26)

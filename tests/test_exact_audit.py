@@ -78,7 +78,14 @@ def test_exact_figures_equal_subtraction_and_requests_are_bounded(api_env) -> No
     total_tools = sum(s.tool_count or 0 for s in report.servers)
     assert tool_requests[total_tools] == 1  # the union, once
     assert sum(tool_requests.values()) == per_server + 1
-    assert sum(1 for b in server.requests if b.get("messages") == PROBE and not b.get("tools") and not b.get("system")) == 1
+    assert (
+        sum(
+            1
+            for b in server.requests
+            if b.get("messages") == PROBE and not b.get("tools") and not b.get("system")
+        )
+        == 1
+    )
     # nothing counted that the report does not use: no description alone, no search answers
     descriptions = {compact(t.description) for s in report.servers for t in inv.manifest(s.name).tools}  # type: ignore[union-attr]
     contents = [m["content"] for b in server.requests for m in b["messages"]]
@@ -107,7 +114,18 @@ def test_every_failed_answer_is_one_line_and_exit_2(api_env, small_repo: Path, f
         api_env(server)
         result = runner.invoke(
             app,
-            ["audit", str(small_repo), "--tokenizer", "anthropic", "--model", MODEL, "--timeout", "0.3" if fault == "hang" else "20", "-f", "json"],
+            [
+                "audit",
+                str(small_repo),
+                "--tokenizer",
+                "anthropic",
+                "--model",
+                MODEL,
+                "--timeout",
+                "0.3" if fault == "hang" else "20",
+                "-f",
+                "json",
+            ],
         )
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
@@ -128,7 +146,17 @@ def test_anthropic_tokenizer_with_openai_provider_is_refused(api_env) -> None:  
     with CountTokensServer() as server:
         api_env(server)
         result = runner.invoke(
-            app, ["audit", str(FIXTURES / "frameworks"), "--tokenizer", "anthropic", "--model", MODEL, "--provider", "openai"]
+            app,
+            [
+                "audit",
+                str(FIXTURES / "frameworks"),
+                "--tokenizer",
+                "anthropic",
+                "--model",
+                MODEL,
+                "--provider",
+                "openai",
+            ],
         )
     assert result.exit_code == 2
     assert "--tokenizer anthropic counts Claude's tokens" in result.stderr

@@ -51,7 +51,9 @@ def test_plan_figures_equal_the_audit_json(repo: str, audits: dict[str, tuple[Pa
     known = [a for a in audit["agents"] if a["monthly_cost_before"] is not None]
     assert len(plan["agents"]) == len(known)
     left_out = len(audit["agents"]) - len(known)
-    assert (f"{left_out} of {len(audit['agents'])} agents are left out" in " ".join(plan["notes"])) == bool(left_out)
+    assert (f"{left_out} of {len(audit['agents'])} agents are left out" in " ".join(plan["notes"])) == bool(
+        left_out
+    )
     for row in plan["agents"]:
         src = audit["agents"][row["index"]]
         assert row["name"] == src["name"]

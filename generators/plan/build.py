@@ -51,9 +51,11 @@ def priced(a: AgentFigure, price: float | None) -> bool:
         and a.code_mode_tokens is not None
         and a.reduction is not None
         and (price is not None or a.price_per_mtok is not None)
-    ) or (a.decision == "already-code-mode" and a.code_mode_tokens is not None and (
-        price is not None or a.price_per_mtok is not None
-    ))
+    ) or (
+        a.decision == "already-code-mode"
+        and a.code_mode_tokens is not None
+        and (price is not None or a.price_per_mtok is not None)
+    )
 
 
 def _rows(report: AuditReport, requests_per_day: int, price: float | None) -> tuple[AgentRow, ...]:

@@ -873,6 +873,11 @@ UNMEASURABLE = 1 << 62
 MAX_SCAN_DEPTH = 128
 
 
+# How often the monitor measures the writable dirs against the disk cap. The cap is polled: a script can
+# overshoot it by what it writes in one interval before it is killed (a size-limited tmpfs would make it exact).
+DISK_SCAN_S = 0.05
+
+
 def scan_tree(paths: list[str], strip_setuid: bool = False) -> int:
     """Bytes below `paths` (at least ENTRY_COST per entry), walked depth-first by directory fds without
     following any link; optionally clears setuid/setgid bits on the way. A tree that cannot be walked
@@ -1061,7 +1066,7 @@ def monitor_main(
         pidfd: int | None = os.pidfd_open(pid)  # readable the moment the script exits
     except (AttributeError, OSError):
         pidfd = None
-    next_scan = time.monotonic() + 0.25
+    next_scan = time.monotonic() + DISK_SCAN_S
     while status is None:
         watch = ([res_r] if reading else []) + ([pidfd] if pidfd is not None else [])
         wait = 0.02 if pidfd is None else (max(0.0, next_scan - time.monotonic()) if disk_cap else None)
@@ -1081,7 +1086,7 @@ def monitor_main(
             status, usage = st, ru
             break
         if disk_cap and time.monotonic() >= next_scan:
-            next_scan = time.monotonic() + 0.25
+            next_scan = time.monotonic() + DISK_SCAN_S
             if scan_tree(rw_paths) > threshold:
                 limit = "disk"
                 os.kill(pid, signal.SIGKILL)

@@ -499,7 +499,10 @@ def test_descriptor_games_do_not_cost_the_host_descriptors(
         "import os\ncopies = []\n"
         "for _ in range(200):\n"
         "    try: copies.append(os.dup(3))\n    except OSError: break\n"
-        "for fd in copies: os.write(fd, b'{\"id\": 1}\\n')\n"
+        # the host may hang up on a bridge that misbehaves: a refused write is fine, a host descriptor lost is not
+        "for fd in copies:\n"
+        "    try: os.write(fd, b'{\"id\": 1}\\n')\n"
+        "    except OSError: pass\n"
         "print(len(copies))\n"
     )
     result = run(loop, cm, code)

@@ -402,16 +402,39 @@ def _mirror(
     bound[path] = writable
 
 
-def build_view(newroot: str, ro_paths: list[str], rw_paths: list[str], devices: list[str]) -> None:
-    """Replace this mount namespace's root with a tmpfs that holds only the listed paths."""
+def build_view(
+    newroot: str,
+    ro_paths: list[str],
+    rw_paths: list[str],
+    devices: list[str],
+    workspace: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> str:
+    """Replace this mount namespace's root with a tmpfs that holds only the listed paths.
+
+    With `workspace` ({"bytes", "inodes", "owner"}) the writable paths are directories of one
+    size-limited tmpfs (the kernel enforces the cap: ENOSPC), kept in step with the directories on
+    disk by the monitor; where that tmpfs cannot be mounted they are bind mounts of the disk
+    directories (the cap is then polled). Returns "tmpfs" or "disk".
+    """
     os.umask(0o022)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", newroot, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
     bound: dict[str, bool] = {}
     for path in sorted(ro_paths):
         _mirror(newroot, path, writable=False, device=False, bound=bound)
-    for path in sorted(rw_paths):
-        _mirror(newroot, path, writable=True, device=False, bound=bound)
+    kind = "disk"
+    if workspace is not None:
+        try:
+            _workspace_tmpfs(newroot, rw_paths, workspace)
+            kind = "tmpfs"
+        except OSError as exc:
+            _close_workspace_fds()
+            if errors is not None:
+                errors["workspace tmpfs"] = str(exc)
+    if kind == "disk":
+        for path in sorted(rw_paths):
+            _mirror(newroot, path, writable=True, device=False, bound=bound)
     for path in devices:
         _mirror(newroot, path, writable=True, device=True, bound={})
     os.makedirs(newroot + "/tmp", exist_ok=True)
@@ -420,6 +443,55 @@ def build_view(newroot: str, ro_paths: list[str], rw_paths: list[str], devices: 
     _check(_libc.syscall(_nr("pivot_root"), b".", b"."), "pivot_root")
     _check(_libc.umount2(b".", MNT_DETACH), "umount old root")
     os.chdir("/")
+    return kind
+
+
+# The writable dirs as (disk dir fd, tmpfs dir fd) pairs, held by the worker and its monitors only
+# (each script's process closes every fd above its own five before any script code runs).
+WORKSPACE_FDS: list[tuple[int, int]] = []
+WORKSPACE_MOUNT_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
+STAGING = "/.cfm-workspace"
+
+
+def _close_workspace_fds() -> None:
+    for pair in WORKSPACE_FDS:
+        for fd in pair:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    WORKSPACE_FDS.clear()
+
+
+def _workspace_tmpfs(newroot: str, rw_paths: list[str], workspace: dict[str, Any]) -> None:
+    """Mount one tmpfs of `bytes` / `inodes` and bind a directory of it onto each writable path."""
+    size, inodes = int(workspace["bytes"]), int(workspace["inodes"])
+    owner = workspace.get("owner")
+    staging = newroot + STAGING
+    os.mkdir(staging, 0o700)
+    _mount("tmpfs", staging, "tmpfs", WORKSPACE_MOUNT_FLAGS, f"size={size},nr_inodes={inodes},mode=0700")
+    try:
+        for index, path in enumerate(rw_paths):
+            disk = _high(os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC))
+            name = str(index)
+            os.mkdir(f"{staging}/{name}", 0o700)
+            if isinstance(owner, int):
+                os.chown(f"{staging}/{name}", owner, owner)
+            mem = _high(
+                os.open(f"{staging}/{name}", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            )
+            WORKSPACE_FDS.append((disk, mem))
+            dst = newroot + os.path.realpath(path)
+            if not os.path.isdir(dst):
+                raise OSError(2, f"{path} is not in the filesystem view")
+            _mount(f"{staging}/{name}", dst, None, MS_BIND)
+            _mount(None, dst, None, MS_BIND | MS_REMOUNT | WORKSPACE_MOUNT_FLAGS)
+    finally:
+        _libc.umount2(staging.encode(), MNT_DETACH)  # the binds stay; the whole tmpfs is reachable nowhere
+        try:
+            os.rmdir(staging)
+        except OSError:
+            pass
 
 
 def _write_proc(path: str, text: str) -> None:
@@ -500,12 +572,22 @@ def setup_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     report["userns"] = ns_ok and userns
     report["netns"] = ns_ok and bool(flags & CLONE_NEWNET)
     report["view"] = False
+    report["workspace"] = "disk"
     if ns_ok and flags & CLONE_NEWNS:
+        workspace = cfg.get("workspace") if want.get("tmpfs", True) else None
+        if workspace is not None and root and cfg.get("uid") is not None:
+            workspace = dict(workspace, owner=cfg["uid"])
         try:
-            build_view(cfg["newroot"], cfg["ro_paths"], cfg["rw_paths"], cfg["devices"])
+            report["workspace"] = build_view(
+                cfg["newroot"], cfg["ro_paths"], cfg["rw_paths"], cfg["devices"], workspace, report["errors"]
+            )
             report["view"] = True
         except OSError as exc:
+            _close_workspace_fds()
+            report["workspace"] = "disk"
             report["errors"]["filesystem view"] = str(exc)
+    elif cfg.get("workspace") is not None and want.get("tmpfs", True):
+        report["errors"]["workspace tmpfs"] = "no private mount namespace to mount it in"
     report["pidns"] = False
     if want.get("pid", True) and (root or report["userns"]):
         pid = os.fork()
@@ -670,6 +752,11 @@ def short_traceback(exc: BaseException, work_dir: str, site_dirs: list[str], lim
             "\n(hint: scripts may read only the work dir, the servers package and Python's own files, "
             "and write only in workspace/, skills/ and $TMPDIR)"
         )
+    elif isinstance(exc, OSError) and exc.errno == 28:
+        tail += (
+            "\n(hint: workspace/, skills/ and $TMPDIR share one disk limit and it is full; "
+            "delete files you no longer need)"
+        )
     elif isinstance(exc, MemoryError):
         tail += "\n(hint: the script hit its memory limit; process data in smaller pieces)"
     elif isinstance(exc, BlockingIOError) and exc.errno == 11:
@@ -764,6 +851,18 @@ def missing_layers(layers: set[str] | list[str], root: bool) -> list[str]:
     return [name for name in REQUIRED if not satisfied[name]]
 
 
+def workspace_capped(paths: list[str], cap: int) -> bool:
+    """Whether all writable paths are on one filesystem no larger than `cap` (as this process sees them)."""
+    try:
+        found = [os.statvfs(p) for p in paths]
+    except OSError:
+        return False
+    if cap <= 0 or not found or len({st.f_fsid for st in found}) != 1:
+        return False
+    st = found[0]
+    return bool(st.f_flag & os.ST_NOSUID) and st.f_blocks * st.f_frsize <= cap + st.f_frsize
+
+
 def script_main(
     cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any], devnull: int, pidns: bool
 ) -> int:
@@ -816,6 +915,10 @@ def script_main(
             applied.append("seccomp")
         except OSError:
             pass
+    if report.get("workspace") == "tmpfs" and workspace_capped(
+        cfg["rw_paths"], int(req["limits"].get("disk_bytes", 0))
+    ):
+        applied.append("tmpfs")
     missing = missing_layers(applied, bool(report.get("root")))
     if missing and not cfg.get("unconfined"):
         raise OSError(EPERM, "refused to run unconfined, missing: " + ", ".join(missing))
@@ -925,6 +1028,156 @@ def scan_tree(paths: list[str], strip_setuid: bool = False) -> int:
     return total
 
 
+class SyncError(OSError):
+    """The writable dirs could not be brought in step (what is left is consistent per file)."""
+
+
+SYNC_TMP = ".cfm-sync-"
+_SYNCED = (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK)
+
+
+def mirror_tree(src: int, dst: int, owner: int | None, budget: list[int], depth: int = 0) -> None:
+    """Make the directory `dst` hold what `src` holds: regular files, directories and symlinks.
+
+    Both are directory fds; nothing is followed (every open is O_NOFOLLOW relative to a directory
+    fd). Files are compared by size, mtime and mode and copied only when they differ, data extents
+    only (a sparse file stays sparse), through a temporary name renamed into place, so a hard link
+    on the destination is replaced, never written through. Modes lose setuid, setgid and sticky
+    bits; with `owner` everything created is given to that uid. Other file types are dropped.
+    `budget` ([bytes]) is what may still be written; past it SyncError is raised.
+    """
+    if depth >= MAX_SCAN_DEPTH:
+        raise SyncError(36, f"more than {MAX_SCAN_DEPTH} nested directories")
+    with os.scandir(src) as it:
+        wanted = {e.name: e.stat(follow_symlinks=False) for e in it if not e.name.startswith(SYNC_TMP)}
+    wanted = {n: st for n, st in wanted.items() if stat.S_IFMT(st.st_mode) in _SYNCED}
+    with os.scandir(dst) as it:
+        present = {e.name: e.stat(follow_symlinks=False) for e in it}
+    for name, st in list(present.items()):
+        if name not in wanted or stat.S_IFMT(st.st_mode) != stat.S_IFMT(wanted[name].st_mode):
+            _remove(dst, name, st)
+            del present[name]
+    for name in sorted(wanted):
+        st = wanted[name]
+        old = present.get(name)
+        mode = stat.S_IMODE(st.st_mode) & 0o777
+        if stat.S_ISDIR(st.st_mode):
+            if old is None:
+                os.mkdir(name, 0o700, dir_fd=dst)
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            sub_src = os.open(name, flags, dir_fd=src)
+            try:
+                sub_dst = os.open(name, flags, dir_fd=dst)
+                try:
+                    if owner is not None:
+                        os.fchown(sub_dst, owner, owner)
+                    os.fchmod(sub_dst, mode | 0o700)
+                    mirror_tree(sub_src, sub_dst, owner, budget, depth + 1)
+                finally:
+                    os.close(sub_dst)
+            finally:
+                os.close(sub_src)
+        elif stat.S_ISLNK(st.st_mode):
+            target = os.readlink(name, dir_fd=src)
+            if old is not None and os.readlink(name, dir_fd=dst) == target:
+                continue
+            if old is not None:
+                os.unlink(name, dir_fd=dst)
+            budget[0] -= len(target)
+            if budget[0] < 0:
+                raise SyncError(28, "over the size limit")
+            os.symlink(target, name, dir_fd=dst)
+            if owner is not None:
+                os.chown(name, owner, owner, dir_fd=dst, follow_symlinks=False)
+        elif stat.S_ISREG(st.st_mode):
+            if old is not None and (old.st_size, old.st_mtime_ns, stat.S_IMODE(old.st_mode)) == (
+                st.st_size,
+                st.st_mtime_ns,
+                mode,
+            ):
+                continue
+            _copy_file(src, dst, name, st, mode, owner, budget)
+
+
+def _remove(dir_fd: int, name: str, st: os.stat_result) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        import shutil
+
+        shutil.rmtree(name, dir_fd=dir_fd)
+    else:
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def _copy_file(
+    src: int, dst: int, name: str, st: os.stat_result, mode: int, owner: int | None, budget: list[int]
+) -> None:
+    tmp = SYNC_TMP + os.urandom(6).hex()
+    fin = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=src)
+    try:
+        if not stat.S_ISREG(os.fstat(fin).st_mode):
+            return
+        fout = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dst
+        )
+        try:
+            size = os.fstat(fin).st_size
+            offset = 0
+            while offset < size:
+                try:
+                    start = os.lseek(fin, offset, os.SEEK_DATA)
+                except OSError:  # ENXIO: only a hole is left
+                    break
+                end = os.lseek(fin, start, os.SEEK_HOLE)
+                while start < end:
+                    chunk = os.pread(fin, min(1 << 20, end - start), start)
+                    if not chunk:
+                        break
+                    budget[0] -= len(chunk)
+                    if budget[0] < 0:
+                        raise SyncError(28, "over the size limit")
+                    os.pwrite(fout, chunk, start)
+                    start += len(chunk)
+                offset = end
+            os.ftruncate(fout, size)
+            if owner is not None:
+                os.fchown(fout, owner, owner)
+            os.fchmod(fout, mode)
+            os.utime(fout, ns=(st.st_atime_ns, st.st_mtime_ns))
+        except BaseException:
+            os.close(fout)
+            try:
+                os.unlink(tmp, dir_fd=dst)
+            except OSError:
+                pass
+            raise
+        os.close(fout)
+        os.rename(tmp, name, src_dir_fd=dst, dst_dir_fd=dst)
+    finally:
+        os.close(fin)
+
+
+def sync_workspace(to_tmpfs: bool, owner: int | None, budget: int) -> str | None:
+    """Mirror the writable dirs disk → tmpfs (before a script) or tmpfs → disk (after); None or the error."""
+    left = [budget]
+    try:
+        for disk, mem in WORKSPACE_FDS:
+            if to_tmpfs:
+                mirror_tree(disk, mem, owner, left)
+            else:
+                mirror_tree(mem, disk, owner, left)
+    except OSError as exc:
+        return f"{exc.strerror or exc}"
+    return None
+
+
+def tmpfs_usage() -> int:
+    """Bytes in use on the workspace tmpfs."""
+    if not WORKSPACE_FDS:
+        return 0
+    st = os.fstatvfs(WORKSPACE_FDS[0][1])
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
 def _strip_setuid(dir_fd: int, name: str, st: os.stat_result) -> None:
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     if stat.S_ISDIR(st.st_mode):
@@ -1026,6 +1279,20 @@ def monitor_main(
     limits = req["limits"]
     disk_cap = int(limits.get("disk_bytes", 0))
     rw_paths = list(cfg["rw_paths"])
+    tmpfs = bool(WORKSPACE_FDS)
+    owner = report.get("uid") if report.get("root") and isinstance(report.get("uid"), int) else None
+    if tmpfs:  # the kernel enforces the cap; the disk dirs are what the host reads and writes between scripts
+        problem = sync_workspace(True, owner, disk_cap)
+        if problem is not None:
+            _status(
+                {
+                    "kind": "exit",
+                    "setup_error": "workspace/, skills/ and .tmp/ on disk do not fit the "
+                    f"{disk_cap >> 20} MB workspace ({problem}); delete files there",
+                }
+            )
+            return 0
+        disk_cap = 0  # nothing to poll
     start_usage = scan_tree(rw_paths, strip_setuid=True) if disk_cap else 0
     started = time.monotonic()
     pid = os.fork()
@@ -1099,12 +1366,16 @@ def monitor_main(
         if not ready:
             break
     os.close(res_r)
-    disk = scan_tree(rw_paths, strip_setuid=True)  # no setuid file outlives the script
-    exit_info: dict[str, Any] = {
-        "kind": "exit",
-        "wall": round(time.monotonic() - started, 4),
-        "disk_bytes": disk,
-    }
+    wall = round(time.monotonic() - started, 4)
+    saved: str | None = None
+    if tmpfs:  # setuid bits are dropped on the way to disk
+        saved = sync_workspace(False, owner, int(limits.get("disk_bytes", 0)))
+        disk = tmpfs_usage()
+    else:
+        disk = scan_tree(rw_paths, strip_setuid=True)  # no setuid file outlives the script
+    exit_info: dict[str, Any] = {"kind": "exit", "wall": wall, "disk_bytes": disk}
+    if saved is not None:
+        exit_info["sync_error"] = saved[:300]
     if os.WIFSIGNALED(status):
         exit_info["signal"] = os.WTERMSIG(status)
     else:

@@ -52,6 +52,7 @@ SYSTEM_EXEC_PATHS = ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 DEFAULT_PRELOAD = ("asyncio", "json", "pydantic")
 RW_DIRS = ("workspace", "skills", ".tmp")
+MONITOR_GRACE_S = 5.0  # after a timeout, how long the monitor may take to save the workspace and report
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,9 @@ class Limits:
     fsize_mb: int = 64  # RLIMIT_FSIZE: largest file a script may write
     nofile: int = 256  # RLIMIT_NOFILE
     max_output_bytes: int = 20_000  # per stream; the rest is counted and dropped with a note
-    disk_mb: int = (
-        256  # total of workspace/, skills/ and .tmp/; the monitor kills a script that grows past it
-    )
+    # total of workspace/, skills/ and .tmp/: the size of their tmpfs (writes past it get ENOSPC), or,
+    # where no tmpfs can be mounted, a cap the monitor polls (killing a script that grows past it)
+    disk_mb: int = 256
     max_tool_calls: int = 50  # per script; the next call is refused (0 = no tool calls at all)
 
     def to_wire(self) -> dict[str, int]:
@@ -91,6 +92,7 @@ class Isolation:
     landlock: bool = True  # Landlock: writes/reads by path, TCP, signals, abstract sockets
     drop_uid: bool = True  # as root: run scripts as a dedicated unprivileged uid
     seccomp: bool = True  # a syscall filter: no namespaces, io_uring, bpf, keyctl, vsock/netlink sockets...
+    tmpfs: bool = True  # workspace/, skills/, .tmp/ on one size-limited tmpfs (else the disk, cap polled)
 
 
 BridgeServe = Callable[[socket.socket], Awaitable[None]]
@@ -468,6 +470,11 @@ class _Worker:
                 "pid": iso.pid,
                 "landlock": iso.landlock,
                 "seccomp": iso.seccomp,
+                "tmpfs": iso.tmpfs,
+            },
+            "workspace": {
+                "bytes": s.limits.to_wire()["disk_bytes"],
+                "inodes": max(64, s.limits.to_wire()["disk_bytes"] // _sandbox.ENTRY_COST),
             },
             "newroot": str(s.runtime_dir / "root"),
             "ro_paths": ro,
@@ -632,8 +639,13 @@ class _Worker:
             _, pending = await asyncio.wait(waiting, timeout=max(0.0, deadline - time.perf_counter()))
             if pending:
                 timed_out = True
-                self._kill(monitor_pid, status)
-                await asyncio.wait(waiting, timeout=10)
+                # the script first: its monitor then copies the workspace to disk and reports; the
+                # monitor too if it has not finished within the grace period
+                self._kill(None, status)
+                _, pending = await asyncio.wait(waiting, timeout=MONITOR_GRACE_S)
+                if pending:
+                    self._kill(monitor_pid, status)
+                    await asyncio.wait(waiting, timeout=10)
         finally:
             for t in (out_t, err_t, st_t):
                 t.close()
@@ -745,6 +757,13 @@ def _result(
         notes.append(f"the script exited with status {code}")
     if error and "MemoryError" in error:
         notes.append(f"memory limit: {limits.memory_mb} MB")
+    unsaved = _str(exit_event.get("sync_error"), 300)
+    if unsaved:
+        ok = False
+        notes.append(
+            f"workspace/, skills/ and .tmp/ could not be saved completely to disk ({unsaved}); "
+            "the sandbox keeps its copy for the next script of this session"
+        )
     maxrss = _int(exit_event.get("maxrss_kb"))
     result = ExecutionResult(
         stdout=out.text(),
@@ -1056,13 +1075,19 @@ def describe_protections(
         )
     out.append(nproc)
     out.append(Protection("file size", True, f"RLIMIT_FSIZE {lim.fsize_mb} MB per file"))
-    out.append(
-        Protection(
-            "disk space",
-            True,
-            f"{lim.disk_mb} MB in total for workspace/, skills/ and .tmp/ (the monitor measures every 0.25 s and kills the script past it)",
+    if "tmpfs" in layers or (not isinstance(applied_raw, list) and report.get("workspace") == "tmpfs"):
+        disk_how = (
+            f"{lim.disk_mb} MB in total for workspace/, skills/ and .tmp/: one tmpfs of that size "
+            f"(nosuid, nodev, noexec; {max(64, (lim.disk_mb << 20) // _sandbox.ENTRY_COST)} inodes), so a write "
+            "past it fails with ENOSPC; copied to the work dir on disk after each script"
         )
-    )
+    else:
+        disk_how = (
+            f"{lim.disk_mb} MB in total for workspace/, skills/ and .tmp/, polled: the monitor measures every "
+            f"{_sandbox.DISK_SCAN_S:g} s and kills the script past it (a fast writer can overshoot by one interval; "
+            f"no tmpfs: {errors.get('workspace tmpfs', 'disabled')})"
+        )
+    out.append(Protection("disk space", True, disk_how))
     fs_confined = view or landlock
     identity = uid is not None or userns
     out.append(

@@ -761,8 +761,8 @@ def _result(
     if unsaved:
         ok = False
         notes.append(
-            f"workspace/, skills/ and .tmp/ could not be saved completely to disk ({unsaved}); "
-            "the sandbox keeps its copy for the next script of this session"
+            f"workspace/, skills/ and .tmp/ were not saved completely to the work dir ({unsaved}; hard links "
+            "are saved as copies); what is missing there is gone for the next script"
         )
     maxrss = _int(exit_event.get("maxrss_kb"))
     result = ExecutionResult(

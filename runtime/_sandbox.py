@@ -534,7 +534,6 @@ def _capset_zero() -> None:
 def setup_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     """Enter the namespaces and the filesystem view; return what was achieved and why not."""
     report: dict[str, Any] = {"root": os.geteuid() == 0, "errors": {}, "platform": sys.platform}
-    report["cgroup"] = cgroup_status()
     if not LINUX:
         report["errors"]["platform"] = (
             f"{sys.platform} has no supported sandbox backend (namespaces, Landlock and seccomp are Linux-only)"
@@ -613,26 +612,6 @@ def setup_worker(cfg: dict[str, Any]) -> dict[str, Any]:
                 f"{blocked[0]} is not readable by other users and there is no filesystem view to fix that"
             )
     return report
-
-
-def cgroup_status() -> str:
-    """Why no cgroup v2 limits are applied (memory.max / pids.max need a delegated v2 subtree)."""
-    try:
-        with open("/proc/self/cgroup") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return "no /proc/self/cgroup"
-    if any(not line.startswith("0::") for line in lines):
-        return "this machine uses cgroup v1 (or a hybrid hierarchy) for memory and pids"
-    own = next((line[3:] for line in lines if line.startswith("0::")), "/")
-    try:
-        with open(f"/sys/fs/cgroup{own.rstrip('/')}/cgroup.controllers") as fh:
-            controllers = set(fh.read().split())
-    except OSError:
-        return "the cgroup v2 hierarchy is not mounted at /sys/fs/cgroup"
-    if not {"memory", "pids"} <= controllers:
-        return "memory and pids controllers are not delegated to this process's cgroup"
-    return "a delegated cgroup v2 subtree is present, but per-script cgroups are not implemented yet"
 
 
 def _reachable_by(path: str, uid: int) -> bool:
@@ -1261,7 +1240,8 @@ def monitor_main(
 
     fds = [_high(fd) for fd in fds]
     out_w, err_w, status_w = fds[:3]
-    bridge = fds[3] if len(fds) > 3 else None
+    bridge = fds[3] if req.get("bridge") else None
+    cgroup_fd = fds[-1] if req.get("cgroup") else None
     _status_fd = status_w
     devnull = _high(os.dup(devnull))
     if LINUX:
@@ -1293,6 +1273,16 @@ def monitor_main(
             )
             return 0
         disk_cap = 0  # nothing to poll
+    cgroup: str | None = None
+    if (
+        cgroup_fd is not None
+    ):  # the host made this script's cgroup; joining it here puts the script in at birth
+        try:
+            os.write(cgroup_fd, b"0")
+            cgroup = "joined"
+        except OSError as exc:
+            cgroup = f"joining the script's cgroup failed: {exc.strerror}"
+        os.close(cgroup_fd)
     start_usage = scan_tree(rw_paths, strip_setuid=True) if disk_cap else 0
     started = time.monotonic()
     pid = os.fork()
@@ -1374,6 +1364,8 @@ def monitor_main(
     else:
         disk = scan_tree(rw_paths, strip_setuid=True)  # no setuid file outlives the script
     exit_info: dict[str, Any] = {"kind": "exit", "wall": wall, "disk_bytes": disk}
+    if cgroup is not None:
+        exit_info["cgroup"] = cgroup
     if saved is not None:
         exit_info["sync_error"] = saved[:300]
     if os.WIFSIGNALED(status):
@@ -1439,7 +1431,7 @@ def worker_main() -> None:
         if got is None:
             break
         req, fds = got
-        if len(fds) != (4 if req.get("bridge") else 3):
+        if len(fds) != 3 + bool(req.get("bridge")) + bool(req.get("cgroup")):
             for fd in fds:
                 os.close(fd)
             _send(control, {"kind": "error", "id": req.get("id"), "error": "wrong number of descriptors"})

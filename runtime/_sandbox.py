@@ -39,6 +39,7 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
 # mount(2) flags
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -843,7 +844,7 @@ def workspace_capped(paths: list[str], cap: int) -> bool:
 
 
 def script_main(
-    cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any], devnull: int, pidns: bool
+    cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any], devnull: int, pidns: bool | str
 ) -> int:
     """Confine this (forked) process and run the script; never returns to the worker loop."""
     os.setsid()
@@ -859,6 +860,8 @@ def script_main(
     applied = [name for name in ("view", "netns", "userns") if report.get(name)]
     if pidns:
         applied.append("pidns")
+    if pidns == "ipc":
+        applied.append("ipcns")
     _apply_limits(req["limits"])
     uid = report.get("uid")
     parent = os.getppid()
@@ -1251,10 +1254,16 @@ def monitor_main(
             )  # /proc/<monitor>/fd is then closed to the script, even at the same uid
         except OSError:
             pass
-    pidns = False
+    pidns: bool | str = False
     if report.get("pidns"):
-        _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
-        pidns = True
+        # with its own IPC namespace too: SysV segments and POSIX queues the script makes die with it,
+        # instead of outliving it in the host's namespace (memory outside every limit, a channel between runs)
+        try:
+            _check(_libc.unshare(CLONE_NEWPID | CLONE_NEWIPC), "unshare(CLONE_NEWPID | CLONE_NEWIPC)")
+            pidns = "ipc"
+        except OSError:
+            _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+            pidns = True
     res_r, res_w = (_high(fd) for fd in os.pipe())
     limits = req["limits"]
     disk_cap = int(limits.get("disk_bytes", 0))

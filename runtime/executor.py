@@ -873,6 +873,8 @@ def _result(
 def expected_layers(report: Mapping[str, Any], iso: Isolation) -> list[str]:
     """The layers a script's process will have, as far as the worker's setup report shows."""
     layers = [name for name in ("view", "netns", "userns", "pidns") if report.get(name)]
+    if report.get("pidns"):
+        layers.append("ipcns")  # made with the PID namespace; confirmed by the first script's record
     if iso.landlock and int(report.get("landlock_abi", 0) or 0) > 0:
         layers.append("landlock")
     if isinstance(report.get("uid"), int):
@@ -1167,6 +1169,13 @@ def describe_protections(
             "each script is init of its own PID namespace, so its exit kills every process it started"
             if pidns
             else f"process group only, a process that calls setsid() can outlive the script ({why('pid namespace', 'PID namespaces unavailable')})",
+        ),
+        Protection(
+            "private IPC namespace",
+            "ipcns" in layers,
+            "each script has its own: SysV shared memory, semaphores and POSIX message queues it makes die with it"
+            if "ipcns" in layers
+            else "scripts share the host's IPC namespace: SysV shared memory they make outlives them",
         ),
         Protection(
             "wall-clock timeout", True, f"{lim.timeout_s:g} s, the host kills the script and its namespace"

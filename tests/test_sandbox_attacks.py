@@ -246,6 +246,10 @@ def test_weak_kernel_is_refused_and_the_opt_in_report_is_truthful(tmp_path: Path
                   "reads confined", "credentials stay in the host", "scrubbed environment"):  # fmt: skip
         assert report[layer][0] is False, (layer, report[layer])
     assert report["syscall filter (seccomp)"][0] is True  # still installed on the weak kernel
+    assert report["private IPC namespace"][0] is False
+    assert (
+        report["disk space"][1].startswith(f"{Limits().disk_mb} MB") and "polled" in report["disk space"][1]
+    )
     assert "ran as" in out["ran"]
     uid = int(out["ran"].split()[-1])
     # as root without a view the sandbox uid needs Python on world-reachable paths; where it is not
@@ -849,6 +853,55 @@ def test_without_tmpfs_the_polled_cap_is_reported_and_enforced(tmp_path: Path) -
 
 def loop_run(coro: Any) -> Any:
     return asyncio.new_event_loop().run_until_complete(coro)
+
+
+def test_ipc_objects_die_with_the_script(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    """SysV shared memory used to outlive the script in the host's IPC namespace (host RAM outside every
+    limit, and a channel from one run, or session, to the next)."""
+    key = 0x5EED0000 + os.getpid() % 0xFFFF
+    make = (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        f"print(libc.shmget({key}, 1 << 20, 0o1000 | 0o600) >= 0, libc.shmget({key + 1}, 1 << 20, 0o1000 | 0o666) >= 0)"
+    )
+    made = run(loop, cm, make)
+    assert made.execution and made.execution.stdout.split() == ["True", "True"], made.text
+    host_keys = {int(line.split()[0]) for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]}
+    assert key not in host_keys and key + 1 not in host_keys
+    find = f"import ctypes\nlibc = ctypes.CDLL(None)\nprint(libc.shmget({key}, 0, 0), libc.shmget({key + 1}, 0, 0))"
+    found = run(loop, cm, find)
+    assert found.execution and found.execution.stdout.split() == ["-1", "-1"], found.text
+    report = {p.name: p for p in cm.protections()}
+    assert report["private IPC namespace"].enforced
+
+
+def test_cgroup_files_are_out_of_reach(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    """Whatever the hierarchy, a script cannot move itself (or anything) between cgroups."""
+    code = textwrap.dedent(
+        """
+        import ctypes, errno, glob, os
+        out = []
+        for path in ['/sys/fs/cgroup/cgroup.procs', '/sys/fs/cgroup/unified/cgroup.procs',
+                     '/sys/fs/cgroup/memory/cgroup.procs', '/sys/fs/cgroup/pids/tasks', '/proc/self/cgroup']:
+            try:
+                with open(path, 'w') as fh:
+                    fh.write('0')
+                out.append('wrote ' + path)
+            except OSError as exc:
+                out.append(errno.errorcode[exc.errno])
+        libc = ctypes.CDLL(None, use_errno=True)
+        os.makedirs('.tmp/cg', exist_ok=True)
+        for fstype in (b'cgroup2', b'cgroup'):
+            r = libc.mount(b'none', os.path.abspath('.tmp/cg').encode(), fstype, 0, None)
+            out.append('mounted' if r == 0 else errno.errorcode[ctypes.get_errno()])
+        print(' '.join(out))
+        print(glob.glob('/sys/*'))
+        """
+    )
+    result = run(loop, cm, code)
+    assert result.execution is not None, result.text
+    writes, sys_listing = result.execution.stdout.splitlines()
+    assert set(writes.split()[:5]) <= {"ENOENT", "EACCES", "EROFS", "EPERM"}, result.text
+    assert writes.split()[5:] == ["EPERM", "EPERM"] and sys_listing == "[]", result.text
 
 
 def test_mirroring_never_follows_links_and_drops_special_files(tmp_path: Path) -> None:

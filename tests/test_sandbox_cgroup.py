@@ -235,7 +235,12 @@ def test_file_writes_a_real_script_run_joins_and_removes_its_cgroup(
         session = SandboxSession(id="cgrun", work_dir=tmp_path / "work", runtime_dir=tmp_path / "rt",
                                  limits=Limits(timeout_s=20, nproc=20, total_memory_mb=200))  # fmt: skip
         try:
-            result = await executor.run("print('ran')", session=session)
+            escape = (  # the parent's cgroup.procs is what an escape would write to
+                f"try:\n    open({str(base / 'cgroup.procs')!r}, 'w').write('0'); print('escaped')\n"
+                "except OSError as exc:\n    print('ran', type(exc).__name__)"
+            )
+            result = await executor.run(escape, session=session)
+            assert result.stdout.startswith("ran "), result.text()
             return result.ok, [tuple(p) for p in executor.protections(session)]  # type: ignore[misc]
         finally:
             await executor.aclose()
@@ -243,6 +248,7 @@ def test_file_writes_a_real_script_run_joins_and_removes_its_cgroup(
     ok, report = asyncio.new_event_loop().run_until_complete(scenario())
     assert ok
     assert seen == {"cgroup.procs": "0", "memory.max": str(200 << 20), "pids.max": "21"}
+    assert (base / "cgroup.procs").read_text() == ""  # the script could not reach the parent's
     assert [p for p in base.iterdir() if p.is_dir()] == []
     line = next(p for p in report if p[0] == "total memory and processes (cgroup)")
     assert line[1] is True and "ran in its own cgroup" in line[2], line

@@ -40,6 +40,7 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWIPC = 0x08000000
+CLONE_NEWUTS = 0x04000000
 # mount(2) flags
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -571,6 +572,14 @@ def setup_worker(cfg: dict[str, Any]) -> dict[str, Any]:
             report["errors"]["user namespace"] = str(exc)
     report["userns"] = ns_ok and userns
     report["netns"] = ns_ok and bool(flags & CLONE_NEWNET)
+    report["utsns"] = False
+    if ns_ok:  # the host's name is none of the script's business
+        try:
+            _check(_libc.unshare(CLONE_NEWUTS), "unshare(CLONE_NEWUTS)")
+            _check(_libc.sethostname(b"sandbox", ctypes.c_size_t(7)), "sethostname")
+            report["utsns"] = True
+        except OSError as exc:
+            report["errors"]["uts namespace"] = str(exc)
     report["view"] = False
     report["workspace"] = "disk"
     if ns_ok and flags & CLONE_NEWNS:

@@ -1178,6 +1178,13 @@ def describe_protections(
             else "scripts share the host's IPC namespace: SysV shared memory they make outlives them",
         ),
         Protection(
+            "host name hidden",
+            bool(report.get("utsns")),
+            "own UTS namespace: scripts see the host name 'sandbox'"
+            if report.get("utsns")
+            else f"scripts see the host's name ({why('uts namespace', 'no namespaces')})",
+        ),
+        Protection(
             "wall-clock timeout", True, f"{lim.timeout_s:g} s, the host kills the script and its namespace"
         ),
         Protection("CPU time", True, f"RLIMIT_CPU {lim.cpu_s} s per process"),

@@ -246,7 +246,7 @@ def test_weak_kernel_is_refused_and_the_opt_in_report_is_truthful(tmp_path: Path
                   "reads confined", "credentials stay in the host", "scrubbed environment"):  # fmt: skip
         assert report[layer][0] is False, (layer, report[layer])
     assert report["syscall filter (seccomp)"][0] is True  # still installed on the weak kernel
-    assert report["private IPC namespace"][0] is False
+    assert report["private IPC namespace"][0] is False and report["host name hidden"][0] is False
     assert (
         report["disk space"][1].startswith(f"{Limits().disk_mb} MB") and "polled" in report["disk space"][1]
     )
@@ -872,6 +872,12 @@ def test_ipc_objects_die_with_the_script(loop: asyncio.AbstractEventLoop, cm: Co
     assert found.execution and found.execution.stdout.split() == ["-1", "-1"], found.text
     report = {p.name: p for p in cm.protections()}
     assert report["private IPC namespace"].enforced
+
+
+def test_the_host_name_is_not_visible(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    result = run(loop, cm, "import socket\nprint(socket.gethostname())")
+    assert result.execution and result.execution.stdout.strip() == "sandbox", result.text
+    assert {p.name: p for p in cm.protections()}["host name hidden"].enforced
 
 
 def test_cgroup_files_are_out_of_reach(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:

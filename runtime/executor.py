@@ -1044,6 +1044,8 @@ class LocalExecutor:
                 limits=session.limits,
             )
             probe_session.work_dir.mkdir()
+            for name in RW_DIRS:  # as a real session has them (the workspace tmpfs is mounted over them)
+                (probe_session.work_dir / name).mkdir()
             worker = _Worker(self, probe_session)
             cfg = worker.config()
             cfg["preload"] = []

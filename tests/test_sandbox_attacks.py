@@ -831,6 +831,14 @@ def test_a_timed_out_script_keeps_what_it_wrote(loop: asyncio.AbstractEventLoop,
     clear_workspace(cm.work_dir)
 
 
+def test_before_any_script_the_probe_reports_the_tmpfs(tmp_path: Path) -> None:
+    from cfmigrate.runtime import LocalExecutor, SandboxSession
+
+    session = SandboxSession(id="unopened", work_dir=tmp_path / "work", runtime_dir=tmp_path / "rt")
+    disk = next(p for p in LocalExecutor().protections(session) if p.name == "disk space")
+    assert disk.enforced and "one tmpfs of that size" in disk.how, disk
+
+
 def test_without_tmpfs_the_polled_cap_is_reported_and_enforced(tmp_path: Path) -> None:
     from cfmigrate.runtime import Isolation, LocalExecutor, SandboxSession
 

@@ -1027,25 +1027,80 @@ SYNC_TMP = ".cfm-sync-"
 _SYNCED = (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK)
 
 
-def mirror_tree(src: int, dst: int, owner: int | None, budget: list[int], depth: int = 0) -> None:
-    """Make the directory `dst` hold what `src` holds: regular files, directories and symlinks.
+Signature = tuple[int, int, int, int, int, int]
+Snapshot = dict[str, dict[str, Signature]]  # directory (relative, "" for the top) -> its entries
+_DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _signature(st: os.stat_result) -> Signature:
+    """What tells an entry changed: a script can forge mtime but not ctime or the inode number."""
+    return (stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns, st.st_mode, st.st_ino, st.st_ctime_ns)
+
+
+def _listing(fd: int) -> dict[str, os.stat_result]:
+    with os.scandir(fd) as it:
+        found = {e.name: e.stat(follow_symlinks=False) for e in it if not e.name.startswith(SYNC_TMP)}
+    return {n: st for n, st in found.items() if stat.S_IFMT(st.st_mode) in _SYNCED}
+
+
+def snapshot(fd: int, prefix: str = "", depth: int = 0, out: Snapshot | None = None) -> Snapshot:
+    """Every entry below the directory `fd` with its signature (links not followed)."""
+    out = {} if out is None else out
+    if depth >= MAX_SCAN_DEPTH:
+        raise SyncError(36, f"more than {MAX_SCAN_DEPTH} nested directories")
+    entries = _listing(fd)
+    out[prefix] = {name: _signature(st) for name, st in entries.items()}
+    for name, st in entries.items():
+        if stat.S_ISDIR(st.st_mode) and depth + 1 < MAX_SCAN_DEPTH:
+            sub = os.open(name, _DIR_OPEN, dir_fd=fd)
+            try:
+                snapshot(sub, f"{prefix}{name}/", depth + 1, out)
+            finally:
+                os.close(sub)
+    return out
+
+
+def mirror_tree(
+    src: int,
+    dst: int,
+    owner: int | None,
+    budget: list[int],
+    before: Snapshot | None = None,
+    prefix: str = "",
+    depth: int = 0,
+    skipped: list[str] | None = None,
+) -> None:
+    """Bring the directory `dst` in step with `src`: regular files, directories and symlinks.
+
+    Without `before`, `dst` becomes a copy of `src` (files compared by size, mtime and mode). With
+    `before` (a snapshot of `src` taken earlier), only what changed in `src` since is applied:
+    entries created or changed are copied, entries deleted are deleted, and whatever else `dst`
+    holds (say, files another session wrote meanwhile) is left alone.
 
     Both are directory fds; nothing is followed (every open is O_NOFOLLOW relative to a directory
-    fd). Files are compared by size, mtime and mode and copied only when they differ, data extents
-    only (a sparse file stays sparse), through a temporary name renamed into place, so a hard link
-    on the destination is replaced, never written through. Modes lose setuid, setgid and sticky
-    bits; with `owner` everything created is given to that uid. Other file types are dropped.
-    `budget` ([bytes]) is what may still be written; past it SyncError is raised.
+    fd). Files are copied data extents only (a sparse file stays sparse), through a temporary name
+    renamed into place, so a hard link on the destination is replaced, never written through.
+    Modes lose setuid, setgid and sticky bits; with `owner` everything created is given to that
+    uid. Other file types are dropped. `budget` ([bytes]) is what may still be written; past it
+    SyncError is raised. Directories MAX_SCAN_DEPTH deep are not copied (without `before` they are
+    removed from `dst`), so what is saved can always be loaded again; their paths go to `skipped`.
     """
     if depth >= MAX_SCAN_DEPTH:
         raise SyncError(36, f"more than {MAX_SCAN_DEPTH} nested directories")
-    with os.scandir(src) as it:
-        wanted = {e.name: e.stat(follow_symlinks=False) for e in it if not e.name.startswith(SYNC_TMP)}
-    wanted = {n: st for n, st in wanted.items() if stat.S_IFMT(st.st_mode) in _SYNCED}
+    wanted = _listing(src)
     with os.scandir(dst) as it:
         present = {e.name: e.stat(follow_symlinks=False) for e in it}
+    was = before.get(prefix, {}) if before is not None else None
     for name, st in list(present.items()):
-        if name not in wanted or stat.S_IFMT(st.st_mode) != stat.S_IFMT(wanted[name].st_mode):
+        kind = stat.S_IFMT(st.st_mode)
+        if was is None:
+            gone = name not in wanted or kind != stat.S_IFMT(wanted[name].st_mode)
+        else:  # only what the source itself deleted or replaced by another kind
+            gone = name in was and (name not in wanted or was[name][0] != stat.S_IFMT(wanted[name].st_mode))
+            gone = gone or (name in wanted and kind != stat.S_IFMT(wanted[name].st_mode) and (
+                was.get(name) != _signature(wanted[name])
+            ))  # fmt: skip
+        if gone:
             _remove(dst, name, st)
             del present[name]
     for name in sorted(wanted):
@@ -1053,22 +1108,37 @@ def mirror_tree(src: int, dst: int, owner: int | None, budget: list[int], depth:
         old = present.get(name)
         mode = stat.S_IMODE(st.st_mode) & 0o777
         if stat.S_ISDIR(st.st_mode):
+            if depth + 1 >= MAX_SCAN_DEPTH:
+                if skipped is not None:
+                    skipped.append(prefix + name)
+                if was is None and old is not None:
+                    _remove(dst, name, old)
+                continue
             if old is None:
                 os.mkdir(name, 0o700, dir_fd=dst)
-            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-            sub_src = os.open(name, flags, dir_fd=src)
+            elif not stat.S_ISDIR(old.st_mode):
+                continue  # the destination has something else there that the source did not change: kept
+            sub_src = os.open(name, _DIR_OPEN, dir_fd=src)
             try:
-                sub_dst = os.open(name, flags, dir_fd=dst)
+                sub_dst = os.open(name, _DIR_OPEN, dir_fd=dst)
                 try:
                     if owner is not None:
                         os.fchown(sub_dst, owner, owner)
                     os.fchmod(sub_dst, mode | 0o700)
-                    mirror_tree(sub_src, sub_dst, owner, budget, depth + 1)
+                    mirror_tree(
+                        sub_src, sub_dst, owner, budget, before, f"{prefix}{name}/", depth + 1, skipped
+                    )
                 finally:
                     os.close(sub_dst)
             finally:
                 os.close(sub_src)
-        elif stat.S_ISLNK(st.st_mode):
+            continue
+        if was is not None and was.get(name) == _signature(st):
+            continue  # not changed by the source: whatever the destination has stays
+        if old is not None and stat.S_IFMT(old.st_mode) != stat.S_IFMT(st.st_mode):
+            _remove(dst, name, old)
+            old = None
+        if stat.S_ISLNK(st.st_mode):
             target = os.readlink(name, dir_fd=src)
             if old is not None and os.readlink(name, dir_fd=dst) == target:
                 continue
@@ -1081,10 +1151,11 @@ def mirror_tree(src: int, dst: int, owner: int | None, budget: list[int], depth:
             if owner is not None:
                 os.chown(name, owner, owner, dir_fd=dst, follow_symlinks=False)
         elif stat.S_ISREG(st.st_mode):
-            if old is not None and (old.st_size, old.st_mtime_ns, stat.S_IMODE(old.st_mode)) == (
-                st.st_size,
-                st.st_mtime_ns,
-                mode,
+            same = (st.st_size, st.st_mtime_ns, mode)
+            if (
+                was is None
+                and old is not None
+                and (old.st_size, old.st_mtime_ns, stat.S_IMODE(old.st_mode)) == same
             ):
                 continue
             _copy_file(src, dst, name, st, mode, owner, budget)
@@ -1092,11 +1163,39 @@ def mirror_tree(src: int, dst: int, owner: int | None, budget: list[int], depth:
 
 def _remove(dir_fd: int, name: str, st: os.stat_result) -> None:
     if stat.S_ISDIR(st.st_mode):
-        import shutil
-
-        shutil.rmtree(name, dir_fd=dir_fd)
+        remove_tree(dir_fd, name)
     else:
         os.unlink(name, dir_fd=dir_fd)
+
+
+def remove_tree(parent: int, name: str) -> None:
+    """Delete the directory `name` (in `parent`) and all below it, at any depth, with two fds at most."""
+    fd = os.open(name, _DIR_OPEN, dir_fd=parent)
+    names = [name]
+    try:
+        while names:
+            child = None
+            with os.scandir(fd) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+            if child is not None:
+                sub = os.open(child, _DIR_OPEN, dir_fd=fd)
+                os.close(fd)
+                fd = sub
+                names.append(child)
+                continue
+            if len(names) == 1:
+                os.rmdir(name, dir_fd=parent)
+                break
+            up = os.open("..", _DIR_OPEN, dir_fd=fd)
+            os.close(fd)
+            fd = up
+            os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def _copy_file(
@@ -1147,17 +1246,28 @@ def _copy_file(
         os.close(fin)
 
 
-def sync_workspace(to_tmpfs: bool, owner: int | None, budget: int) -> str | None:
-    """Mirror the writable dirs disk → tmpfs (before a script) or tmpfs → disk (after); None or the error."""
+def sync_in(owner: int | None, budget: int, skipped: list[str]) -> tuple[list[Snapshot] | None, str | None]:
+    """Before a script: each tmpfs dir becomes a copy of its disk dir; (their snapshots, None) or (None, why)."""
     left = [budget]
     try:
         for disk, mem in WORKSPACE_FDS:
-            if to_tmpfs:
-                mirror_tree(disk, mem, owner, left)
-            else:
-                mirror_tree(mem, disk, owner, left)
-    except OSError as exc:
-        return f"{exc.strerror or exc}"
+            mirror_tree(disk, mem, owner, left, skipped=skipped)
+        return [snapshot(mem) for _disk, mem in WORKSPACE_FDS], None
+    except (OSError, RecursionError) as exc:
+        return None, f"{getattr(exc, 'strerror', None) or exc}"
+
+
+def sync_out(before: list[Snapshot], owner: int | None, budget: int) -> str | None:
+    """After a script: what it changed in the tmpfs dirs is applied to the disk dirs; None or why not all."""
+    left = [budget]
+    skipped: list[str] = []
+    try:
+        for (disk, mem), snap in zip(WORKSPACE_FDS, before, strict=True):
+            mirror_tree(mem, disk, owner, left, snap, skipped=skipped)
+    except (OSError, RecursionError) as exc:
+        return f"{getattr(exc, 'strerror', None) or exc}"
+    if skipped:
+        return f"directories nested more than {MAX_SCAN_DEPTH - 1} deep are not saved: {skipped[0][:120]}"
     return None
 
 
@@ -1279,17 +1389,23 @@ def monitor_main(
     rw_paths = list(cfg["rw_paths"])
     tmpfs = bool(WORKSPACE_FDS)
     owner = report.get("uid") if report.get("root") and isinstance(report.get("uid"), int) else None
+    before: list[Snapshot] = []
     if tmpfs:  # the kernel enforces the cap; the disk dirs are what the host reads and writes between scripts
-        problem = sync_workspace(True, owner, disk_cap)
-        if problem is not None:
+        left_out: list[str] = []
+        taken, problem = sync_in(owner, disk_cap, left_out)
+        if taken is None:
             _status(
                 {
                     "kind": "exit",
-                    "setup_error": "workspace/, skills/ and .tmp/ on disk do not fit the "
-                    f"{disk_cap >> 20} MB workspace ({problem}); delete files there",
+                    "setup_error": "workspace/, skills/ and .tmp/ in the work dir cannot be copied into the "
+                    f"sandbox's {disk_cap >> 20} MB workspace ({problem}); delete files there",
                 }
             )
             return 0
+        before = taken
+        if left_out:
+            _status({"kind": "note", "text": f"directories nested more than {MAX_SCAN_DEPTH - 1} deep in the "
+                     f"work dir are not shown to the script: {left_out[0][:120]}"})  # fmt: skip
         disk_cap = 0  # nothing to poll
     cgroup: str | None = None
     if (
@@ -1377,7 +1493,7 @@ def monitor_main(
     wall = round(time.monotonic() - started, 4)
     saved: str | None = None
     if tmpfs:  # setuid bits are dropped on the way to disk
-        saved = sync_workspace(False, owner, int(limits.get("disk_bytes", 0)))
+        saved = sync_out(before, owner, int(limits.get("disk_bytes", 0)))
         disk = tmpfs_usage()
     else:
         disk = scan_tree(rw_paths, strip_setuid=True)  # no setuid file outlives the script

@@ -844,6 +844,10 @@ def _result(
         notes.append(f"the script exited with status {code}")
     if error and "MemoryError" in error:
         notes.append(f"memory limit: {limits.memory_mb} MB")
+    for event in events:  # the monitor's own remarks (only it writes the status pipe)
+        text = _str(event.get("text"), 300) if event.get("kind") == "note" else None
+        if text:
+            notes.append(text)
     unsaved = _str(exit_event.get("sync_error"), 300)
     if unsaved:
         ok = False

@@ -814,6 +814,20 @@ def test_hard_links_cannot_multiply_what_reaches_the_disk(
     assert_alive(loop, cm)
 
 
+def test_a_very_deep_tree_does_not_break_the_session(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    code = (
+        "import os\nos.mkdir('workspace/deep')\nos.chdir('workspace/deep')\n"
+        "for _ in range(1500):\n    os.mkdir('d'); os.chdir('d')\nopen('bottom', 'w').write('x')\nprint('built')"
+    )
+    result = run(loop, cm, code)
+    assert result.execution and result.execution.stdout == "built\n", result.text
+    assert "not saved completely" in result.text and "nested more than" in result.text, result.text
+    after = run(loop, cm, "import os\nprint(sorted(os.listdir('workspace')))")
+    assert after.execution and after.execution.stdout.strip() in ("[]", "['deep']"), after.text
+    clear_workspace(cm.work_dir)
+    assert_alive(loop, cm)
+
+
 def test_sparse_files_stay_sparse_on_disk(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
     code = "with open('workspace/sparse', 'wb') as fh:\n    fh.truncate(3 << 20)\n    fh.write(b'end')\nprint('ok')"
     result = run(loop, cm, code)
@@ -953,9 +967,53 @@ def test_mirroring_never_follows_links_and_drops_special_files(tmp_path: Path) -
         assert not (dst / "big").exists() and not [
             n for n in os.listdir(dst) if n.startswith(_sandbox.SYNC_TMP)
         ]
+        (src / "big").unlink()
+        # after a script only what it changed is applied: what another session wrote meanwhile stays
+        before = _sandbox.snapshot(src_fd)
+        (dst / "from-another-session.txt").write_text("theirs")
+        (src / "link").unlink()
+        (src / "new.txt").write_text("mine")
+        with open(src / "suid", "r+b") as fh:  # same size, mtime put back: still seen as changed
+            fh.write(b"#!/bin/XX")
+        os.utime(src / "suid", ns=(0, (dst / "suid").stat().st_mtime_ns))
+        _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20], before)
+        assert sorted(os.listdir(dst)) == [
+            "from-another-session.txt",
+            "hard",
+            "new.txt",
+            "sparse",
+            "suid",
+            "x",
+        ]
+        assert (dst / "suid").read_bytes().startswith(b"#!/bin/XX")
     finally:
         os.close(src_fd)
         os.close(dst_fd)
+
+
+def test_a_tree_deeper_than_python_recursion_is_removed(tmp_path: Path) -> None:
+    import tempfile
+
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):  # a tmpfs, as in the sandbox (rmdir on
+        tmp_path = Path(tempfile.mkdtemp(dir="/dev/shm"))  # a loaded ext4 costs milliseconds each)
+    top = tmp_path / "top"
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    os.mkdir(top)
+    level = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(sys.getrecursionlimit() + 200):  # deeper than Python's recursion (shutil.rmtree's) goes
+        os.mkdir("d", dir_fd=level)
+        os.close(os.open("f", os.O_WRONLY | os.O_CREAT, dir_fd=level))
+        nxt = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=level)
+        os.close(level)
+        level = nxt
+    os.close(level)
+    try:
+        _sandbox.remove_tree(fd, "top")
+        assert os.listdir(tmp_path) == []
+    finally:
+        os.close(fd)
+        if str(tmp_path).startswith("/dev/shm/"):
+            os.rmdir(tmp_path)
 
 
 def test_request_floods_are_cut_off(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:

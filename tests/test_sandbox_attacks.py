@@ -828,6 +828,35 @@ def test_a_very_deep_tree_does_not_break_the_session(loop: asyncio.AbstractEvent
     assert_alive(loop, cm)
 
 
+def test_runs_cannot_pile_up_more_than_the_cap_on_disk(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    """Each save may copy up to the cap; what is on disk already counts, so hard-link copies do not accumulate."""
+    for k in range(3):
+        code = (
+            f"import os\nwith open('workspace/f{k}', 'wb') as fh: fh.write(os.urandom(2 << 20))\n"
+            f"for i in range(60):\n    os.link('workspace/f{k}', f'workspace/f{k}-{{i}}')\nprint('ok')"
+        )
+        result = run(loop, cm, code)
+        assert result.execution and result.execution.stdout == "ok\n", result.text
+        assert disk_bytes(cm.work_dir) <= LIMITS.disk_mb << 20, k
+    clear_workspace(cm.work_dir)
+
+
+def test_more_on_disk_than_fits_is_left_out_not_refused(
+    loop: asyncio.AbstractEventLoop, cm: CodeMode
+) -> None:
+    for i in range(5):  # the host (or another session) put 20 MB in a 16 MB workspace
+        (cm.work_dir / "workspace" / f"host{i}.bin").write_bytes(os.urandom(4 << 20))
+    result = run(
+        loop, cm, "import os\nprint(len(os.listdir('workspace')))\nopen('workspace/mine.txt', 'w').write('x')"
+    )
+    assert result.execution is not None and 0 < int(result.execution.stdout) < 6, result.text
+    assert f"did not fit in the sandbox's {LIMITS.disk_mb} MB workspace" in result.text, result.text
+    assert sorted(p.name for p in (cm.work_dir / "workspace").iterdir())[:5] == [
+        f"host{i}.bin" for i in range(5)
+    ]
+    clear_workspace(cm.work_dir)
+
+
 def test_sparse_files_stay_sparse_on_disk(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
     code = "with open('workspace/sparse', 'wb') as fh:\n    fh.truncate(3 << 20)\n    fh.write(b'end')\nprint('ok')"
     result = run(loop, cm, code)
@@ -962,13 +991,12 @@ def test_mirroring_never_follows_links_and_drops_special_files(tmp_path: Path) -
         _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20])  # nothing changed: nothing copied again
         assert (dst / "suid").stat().st_ino == unchanged
         (src / "big").write_bytes(os.urandom(2 << 20))
-        with pytest.raises(_sandbox.SyncError):
-            _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20])
-        assert not (dst / "big").exists() and not [
-            n for n in os.listdir(dst) if n.startswith(_sandbox.SYNC_TMP)
-        ]
+        left_out: list[str] = []  # loading: what does not fit is left out and named, never a reason to stop
+        _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20], skipped=left_out)
+        assert left_out == ["big"] and not (dst / "big").exists()
+        assert not [n for n in os.listdir(dst) if n.startswith(_sandbox.SYNC_TMP)]
         (src / "big").unlink()
-        # after a script only what it changed is applied: what another session wrote meanwhile stays
+        # saving: only what the script changed is applied; what another session wrote meanwhile stays
         before = _sandbox.snapshot(src_fd)
         (dst / "from-another-session.txt").write_text("theirs")
         (src / "link").unlink()
@@ -986,6 +1014,13 @@ def test_mirroring_never_follows_links_and_drops_special_files(tmp_path: Path) -
             "x",
         ]
         assert (dst / "suid").read_bytes().startswith(b"#!/bin/XX")
+        # saving past the budget stops, and what a failed copy would have replaced stays
+        before = _sandbox.snapshot(src_fd)
+        (src / "new.txt").write_bytes(os.urandom(2 << 20))
+        with pytest.raises(_sandbox.SyncError):
+            _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20], before)
+        assert (dst / "new.txt").read_text() == "mine"
+        assert not [n for n in os.listdir(dst) if n.startswith(_sandbox.SYNC_TMP)]
     finally:
         os.close(src_fd)
         os.close(dst_fd)

@@ -5,8 +5,9 @@ Used only where the kernel gives this process a cgroup v2 subtree it may write t
 with `Delegate=yes`, a user session under `user@.service`, a container with a writable
 /sys/fs/cgroup); anywhere else the sandbox keeps its per-process rlimits and says so. The host
 process is never moved: the base is either the directory named by $CFMIGRATE_CGROUP, or the
-process's own cgroup when it may hold children with these controllers (the root cgroup), or its
-parent (a process that lives in a leaf of a delegated cgroup, e.g. systemd's `DelegateSubgroup=`).
+process's own cgroup when it may hold children with these controllers, or its parent (a process
+that lives in a leaf of a delegated cgroup, e.g. systemd's `DelegateSubgroup=`) — those two only
+when delegated (systemd's delegation mark, or owned by this non-root user), never merely writable.
 """
 
 from __future__ import annotations
@@ -140,6 +141,23 @@ def own_cgroup(proc: Path = Path("/proc/self")) -> tuple[Path | None, str]:
     return None, "the cgroup v2 hierarchy holding this process is not mounted here"
 
 
+def delegated(base: Path) -> str | None:
+    """None when `base` is delegated to this process, else why not: systemd marks the cgroups it
+    delegates (xattr trusted.delegate / user.delegate = 1); a cgroup chowned to this (non-root) user
+    is delegated the classic way. Root can write anywhere, which is not the same as being given it."""
+    for attr in ("trusted.delegate", "user.delegate"):
+        with contextlib.suppress(OSError):
+            if os.getxattr(base, attr) == b"1":
+                return None
+    try:
+        owner = os.stat(base).st_uid
+    except OSError as exc:
+        return f"{base} cannot be read ({exc.strerror})"
+    if owner == os.geteuid() != 0:
+        return None
+    return f"{base} is not delegated to this process (no systemd delegation mark; owner uid {owner})"
+
+
 def _usable(base: Path, limits: CgroupLimits, proc: Path, *, enable: bool) -> str | None:
     """None when per-script cgroups can be made under `base` (tried with a probe), else why not."""
     try:
@@ -192,7 +210,7 @@ def detect(
         [own.parent] if own.parent != own and (own.parent / "cgroup.controllers").exists() else []
     )
     for base in candidates:
-        why = _usable(base, limits, proc, enable=False)
+        why = delegated(base) or _usable(base, limits, proc, enable=False)
         if why is None:
             return CgroupSupport(
                 base, "this process's cgroup" if base == own else "the parent of this process's cgroup"

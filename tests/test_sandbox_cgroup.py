@@ -79,8 +79,10 @@ def fake_proc(tmp_path: Path, cgroup: str, mountpoint: Path, swap: bool = False)
     return proc / "self"
 
 
-def fake_cgroup(path: Path, controllers: str, subtree: str = "") -> Path:
+def fake_cgroup(path: Path, controllers: str, subtree: str = "", delegated: bool = True) -> Path:
     path.mkdir(parents=True, exist_ok=True)
+    if delegated:  # as systemd marks a cgroup it delegates (user.* needs no privilege)
+        os.setxattr(path, "user.delegate", b"1")
     (path / "cgroup.controllers").write_text(controllers + "\n")
     (path / "cgroup.subtree_control").write_text(subtree + "\n")
     (path / "cgroup.procs").write_text("")
@@ -187,6 +189,20 @@ def test_file_writes_detection_refuses_what_is_not_delegated(
     support = executor_cgroup.detect(LIMITS, fake_proc(tmp_path, cgroup, mount), env={})
     assert not support.available and expected in support.reason, support.reason
     assert kernel_like == []  # nothing was created
+
+
+def test_file_writes_writable_is_not_delegated(tmp_path: Path, kernel_like: list[str]) -> None:
+    """FILE WRITES ONLY: root may write into any cgroup; without a delegation mark it is left alone."""
+    mount = tmp_path / "cg"
+    slice_ = fake_cgroup(mount / "system.slice", "memory pids", "memory pids", delegated=False)
+    fake_cgroup(slice_ / "agent.service", "memory pids", delegated=False)
+    support = executor_cgroup.detect(
+        LIMITS, fake_proc(tmp_path, "0::/system.slice/agent.service\n", mount), env={}
+    )
+    if os.geteuid() != 0 and slice_.stat().st_uid == os.geteuid():
+        pytest.skip("owned by this non-root user: delegated the classic way")
+    assert not support.available and "not delegated to this process" in support.reason, support.reason
+    assert kernel_like == []
 
 
 def test_file_writes_an_unwritable_subtree_is_not_used(tmp_path: Path, kernel_like: list[str]) -> None:

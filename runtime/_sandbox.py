@@ -7,9 +7,11 @@ the constants below.
 Layers, each applied when the kernel allows it and reported to the host either way:
 
 * once per worker: private mount namespace with a read-only view of the listed paths (pivot_root
-  onto a tmpfs), an empty network namespace, a user namespace when not started as root;
-* once per script: a fresh PID namespace (its death kills every process the script started), a new
-  session, rlimits (CPU, address space, processes, file size, open files, core), a dedicated
+  onto a tmpfs) whose writable dirs are one size-limited tmpfs, an empty network namespace, a UTS
+  namespace, a user namespace when not started as root;
+* once per script: a fresh PID and IPC namespace (its death kills every process the script started
+  and every SysV object it made), the workspace brought in step with the disk before and saved
+  after, the script's cgroup joined when the host made one, a new session, rlimits (CPU, address space, processes, file size, open files, core), a dedicated
   unprivileged uid when started as root, no capabilities, no_new_privs, and a Landlock domain
   (writes only below the read-write paths, reads only inside the view, no TCP, no signals or
   abstract sockets outside the sandbox).
@@ -970,8 +972,8 @@ UNMEASURABLE = 1 << 62
 MAX_SCAN_DEPTH = 128
 
 
-# How often the monitor measures the writable dirs against the disk cap. The cap is polled: a script can
-# overshoot it by what it writes in one interval before it is killed (a size-limited tmpfs would make it exact).
+# How often the monitor measures the writable dirs against the disk cap where they could not be put
+# on a size-limited tmpfs (the fallback): a script can overshoot it by what it writes in one interval.
 DISK_SCAN_S = 0.05
 
 

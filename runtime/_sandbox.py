@@ -413,8 +413,12 @@ def build_view(
     devices: list[str],
     workspace: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
 ) -> str:
     """Replace this mount namespace's root with a tmpfs that holds only the listed paths.
+
+    `files` ({path: text}) are written into the view instead of showing the host's file at that
+    path (the account databases: scripts need their own entries, not the host's user names).
 
     With `workspace` ({"bytes", "inodes", "owner"}) the writable paths are directories of one
     size-limited tmpfs (the kernel enforces the cap: ENOSPC), kept in step with the directories on
@@ -425,8 +429,14 @@ def build_view(
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", newroot, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
     bound: dict[str, bool] = {}
+    files = files or {}
     for path in sorted(ro_paths):
-        _mirror(newroot, path, writable=False, device=False, bound=bound)
+        if path not in files:
+            _mirror(newroot, path, writable=False, device=False, bound=bound)
+    for path, text in sorted(files.items()):
+        os.makedirs(os.path.dirname(newroot + path), exist_ok=True)
+        with open(newroot + path, "w", encoding="utf-8") as fh:
+            fh.write(text)
     kind = "disk"
     if workspace is not None:
         try:
@@ -593,7 +603,13 @@ def setup_worker(cfg: dict[str, Any]) -> dict[str, Any]:
             workspace = dict(workspace, owner=cfg["uid"])
         try:
             report["workspace"] = build_view(
-                cfg["newroot"], cfg["ro_paths"], cfg["rw_paths"], cfg["devices"], workspace, report["errors"]
+                cfg["newroot"],
+                cfg["ro_paths"],
+                cfg["rw_paths"],
+                cfg["devices"],
+                workspace,
+                report["errors"],
+                cfg.get("files"),
             )
             report["view"] = True
         except OSError as exc:

@@ -229,6 +229,19 @@ def _python_paths() -> tuple[list[str], list[str], list[str]]:
     return list(dict.fromkeys(stdlib + site)), shown, site
 
 
+def account_files(uid: int | None, home: str) -> dict[str, str]:
+    """/etc/passwd and /etc/group as scripts see them: root, nobody and the sandbox's own uid only."""
+    users = [("root", 0, "/root"), ("nobody", 65534, "/nonexistent")]
+    if uid is not None:
+        users.insert(1, ("sandbox", uid, home))
+    return {
+        "/etc/passwd": "".join(
+            f"{name}:x:{n}:{n}:{name}:{dir_}:/usr/sbin/nologin\n" for name, n, dir_ in users
+        ),
+        "/etc/group": "".join(f"{'nogroup' if n == 65534 else name}:x:{n}:\n" for name, n, _ in users),
+    }
+
+
 def _third_party_imports(servers_dir: Path | None) -> list[str]:
     """Top-level modules the generated package imports at load time (preloaded in the warm worker)."""
     if servers_dir is None:
@@ -492,6 +505,7 @@ class _Worker:
             "rw_paths": [f"{work}/{name}" for name in RW_DIRS],
             "exec_paths": [p for p in dict.fromkeys([*SYSTEM_EXEC_PATHS, *py_dirs]) if os.path.lexists(p)],
             "devices": [d for d in DEVICES if os.path.exists(d)],
+            "files": account_files(self.uid, f"{work}/.tmp"),
             "env": env,
             "uid": self.uid,
             "unconfined": self.executor.allow_unconfined,
@@ -1266,7 +1280,7 @@ def describe_protections(
         Protection(
             "isolated filesystem view",
             view,
-            "private mount namespace: only the standard library, site-packages, system libraries, the servers package and the work dir are visible, read-only except workspace/, skills/, .tmp/ (nosuid, nodev)"
+            "private mount namespace: only the standard library, site-packages, system libraries, the servers package and the work dir are visible, read-only except workspace/, skills/, .tmp/ (nosuid, nodev); /etc/passwd and /etc/group list only root, nobody and the sandbox's uid"
             if view
             else why("filesystem view", why("namespaces", "disabled")),
         )

@@ -925,6 +925,19 @@ def test_ipc_objects_die_with_the_script(loop: asyncio.AbstractEventLoop, cm: Co
     assert report["private IPC namespace"].enforced
 
 
+def test_host_accounts_are_not_visible(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    code = "import os, pwd\nprint(open('/etc/passwd').read())\nprint('me', pwd.getpwuid(os.getuid()).pw_name)"
+    result = run(loop, cm, code)
+    assert result.execution is not None, result.text
+    seen = {line.split(":")[0] for line in result.execution.stdout.splitlines() if ":" in line}
+    host = {line.split(":")[0] for line in Path("/etc/passwd").read_text().splitlines() if ":" in line}
+    assert seen <= {"root", "sandbox", "nobody"} and seen, result.text
+    assert not (host - {"root", "nobody"}) & seen
+    assert result.execution.stdout.split()[-2:] == ["me", "sandbox" if os.geteuid() == 0 else "root"], (
+        result.text
+    )
+
+
 def test_the_host_name_is_not_visible(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
     result = run(loop, cm, "import socket\nprint(socket.gethostname())")
     assert result.execution and result.execution.stdout.strip() == "sandbox", result.text

@@ -272,8 +272,11 @@ def _fs_rights(abi: int) -> int:
     return rights
 
 
-def landlock_restrict(read_paths: list[str], write_paths: list[str], exec_paths: list[str]) -> list[str]:
-    """Confine this process: reads below `read_paths`, writes below `write_paths`, no TCP, scoped IPC.
+def landlock_restrict(
+    read_paths: list[str], write_paths: list[str], exec_paths: list[str], list_paths: list[str] | None = None
+) -> list[str]:
+    """Confine this process: reads below `read_paths`, writes below `write_paths`, directory listings
+    only below `list_paths`, no TCP, scoped IPC.
 
     Returns the names of the restrictions in force (depends on the ABI).
     """
@@ -292,6 +295,8 @@ def landlock_restrict(read_paths: list[str], write_paths: list[str], exec_paths:
     write = handled_fs & ~FS_EXECUTE
     try:
         grants: dict[str, int] = {}
+        for path in list_paths or []:
+            grants[path] = grants.get(path, 0) | FS_READ_DIR
         for path in read_paths:
             grants[path] = grants.get(path, 0) | read
         for path in exec_paths:
@@ -499,8 +504,7 @@ def _workspace_tmpfs(newroot: str, rw_paths: list[str], workspace: dict[str, Any
             WORKSPACE_FDS.append((disk, mem))
             WORKSPACE_NAMES.append(os.path.basename(path.rstrip("/")))
             dst = newroot + os.path.realpath(path)
-            if not os.path.isdir(dst):
-                raise OSError(2, f"{path} is not in the filesystem view")
+            os.makedirs(dst, exist_ok=True)
             _mount(f"{staging}/{name}", dst, None, MS_BIND)
             _mount(None, dst, None, MS_BIND | MS_REMOUNT | WORKSPACE_MOUNT_FLAGS)
     finally:
@@ -919,7 +923,9 @@ def script_main(
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     if cfg.get("isolate", {}).get("landlock", True) and report.get("landlock_abi", 0) > 0:
         reads = ["/"] if report.get("view") else cfg["ro_paths"] + cfg["exec_paths"] + cfg["devices"]
-        landlock_restrict(reads, cfg["rw_paths"] + ["/dev/null"], cfg["exec_paths"])
+        landlock_restrict(
+            reads, cfg["rw_paths"] + ["/dev/null"], cfg["exec_paths"], cfg.get("list_paths", [])
+        )
         applied.append("landlock")
     if cfg.get("isolate", {}).get("seccomp", True):
         try:

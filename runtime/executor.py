@@ -462,7 +462,9 @@ class _Worker:
         iso = self.executor.isolation
         sys_path, py_dirs, site = _python_paths()
         work = str(s.work_dir.resolve())
-        ro = [*SYSTEM_READ_PATHS, *py_dirs, work, *s.read_paths]
+        # not the work dir itself: only its servers link and writable dirs are shown (a work dir that is
+        # a project root must not show its .env, config or audit log)
+        ro = [*SYSTEM_READ_PATHS, *py_dirs, *s.read_paths, f"{work}/servers"]
         if s.servers_dir is not None:
             ro.append(str(s.servers_dir.resolve()))
         ro = [p for p in dict.fromkeys(ro) if os.path.lexists(p)]
@@ -503,6 +505,9 @@ class _Worker:
             "newroot": str(s.runtime_dir / "root"),
             "ro_paths": ro,
             "rw_paths": [f"{work}/{name}" for name in RW_DIRS],
+            "list_paths": [
+                work
+            ],  # without a view, Landlock lets scripts list it (to import servers), not read it
             "exec_paths": [p for p in dict.fromkeys([*SYSTEM_EXEC_PATHS, *py_dirs]) if os.path.lexists(p)],
             "devices": [d for d in DEVICES if os.path.exists(d)],
             "files": account_files(self.uid, f"{work}/.tmp"),

@@ -925,6 +925,62 @@ def test_ipc_objects_die_with_the_script(loop: asyncio.AbstractEventLoop, cm: Co
     assert report["private IPC namespace"].enforced
 
 
+PEEK = (
+    "import os\nprint(sorted(os.listdir('.')))\n"
+    "for name in ('.env', '.mcp.json', 'audit.jsonl'):\n"
+    "    try:\n        print(open(name).read())\n    except OSError as exc:\n        print(name, type(exc).__name__)\n"
+    "from servers.attack import echo\nprint('servers ok')"
+)
+
+
+def test_a_project_root_as_work_dir_shows_no_secrets(loop: asyncio.AbstractEventLoop, repo: Path) -> None:
+    """CodeMode(work_dir=<project root>) used to show the whole root read-only: .env, .mcp.json, the audit log."""
+
+    async def scenario() -> ToolUseResult:
+        async with CodeMode(servers_dir=repo / "servers", config=repo / ".mcp.json", work_dir=repo,
+                            limits=LIMITS, audit_log=repo / "audit-root.jsonl") as rooted:  # fmt: skip
+            await rooted.handle_tool_use("execute_code", {"code": "print(1)"})  # something in the audit log
+            return await rooted.handle_tool_use("execute_code", {"code": PEEK})
+
+    result = loop.run_until_complete(scenario())
+    OUTPUTS.append(result.text)
+    assert result.execution is not None, result.text
+    lines = result.execution.stdout.splitlines()
+    assert lines[0] == "['.tmp', 'servers', 'skills', 'workspace']", result.text
+    assert lines[1:] == [".env FileNotFoundError", ".mcp.json FileNotFoundError", "audit.jsonl FileNotFoundError",
+                         "servers ok"], result.text  # fmt: skip
+
+
+def test_without_a_view_landlock_lists_the_work_dir_but_reads_nothing_in_it(
+    tmp_path: Path, repo: Path
+) -> None:
+    from cfmigrate.runtime import Isolation, LocalExecutor, SandboxSession
+
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / ".env").write_text(f"API_KEY={DOTENV_CANARY}\n")
+    (root / ".mcp.json").write_text("{}")
+    (root / "audit.jsonl").write_text("{}")
+
+    async def scenario() -> Any:
+        executor = LocalExecutor(isolation=Isolation(mount=False), allow_unconfined=True)
+        session = SandboxSession(id="landlock-only", work_dir=root, runtime_dir=tmp_path / "rt",
+                                 servers_dir=repo / "servers", limits=Limits(timeout_s=20))  # fmt: skip
+        try:
+            report = {p.name: p for p in executor.protections(session)}
+            return await executor.run(PEEK, session=session), report
+        finally:
+            await executor.aclose()
+
+    result, report = asyncio.new_event_loop().run_until_complete(scenario())
+    OUTPUTS.extend([result.stdout, result.stderr, result.error or ""])
+    if "Landlock" not in report["reads confined"].how:
+        pytest.skip("no Landlock on this kernel")
+    lines = result.stdout.splitlines()
+    assert ".env" in lines[0] and lines[1:] == [".env PermissionError", ".mcp.json PermissionError",
+                                                "audit.jsonl PermissionError", "servers ok"], result.text()  # fmt: skip
+
+
 def test_host_accounts_are_not_visible(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
     code = "import os, pwd\nprint(open('/etc/passwd').read())\nprint('me', pwd.getpwuid(os.getuid()).pw_name)"
     result = run(loop, cm, code)

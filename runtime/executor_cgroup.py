@@ -192,6 +192,32 @@ def _usable(base: Path, limits: CgroupLimits, proc: Path, *, enable: bool) -> st
     return f"the probe cgroup {probe.path} could not be removed ({leftover})" if leftover else None
 
 
+def remove_stale(base: Path) -> list[str]:
+    """Remove the run cgroups a host that died left under `base` (named with its pid, which is gone)."""
+    removed: list[str] = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(base):
+            parts = entry.name.split("-")
+            if not (entry.name.startswith(PREFIX) and entry.is_dir(follow_symlinks=False)):
+                continue
+            pid = next((int(p) for p in parts[1:] if p.isdigit()), None)
+            if pid is None or pid == os.getpid() or _alive(pid):
+                continue
+            if remove_run(Path(entry.path), attempts=1) is None:
+                removed.append(entry.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def detect(
     limits: CgroupLimits, proc: Path = Path("/proc/self"), env: Mapping[str, str] | None = None
 ) -> CgroupSupport:
@@ -204,7 +230,10 @@ def detect(
     if chosen:
         base = Path(chosen)
         why = _usable(base, limits, proc, enable=True)
-        return CgroupSupport(base, f"{CGROUP_ENV}={base}") if why is None else CgroupSupport(None, why)
+        if why is not None:
+            return CgroupSupport(None, why)
+        remove_stale(base)
+        return CgroupSupport(base, f"{CGROUP_ENV}={base}")
     reasons: list[str] = []
     candidates = [own] + (
         [own.parent] if own.parent != own and (own.parent / "cgroup.controllers").exists() else []
@@ -212,6 +241,7 @@ def detect(
     for base in candidates:
         why = delegated(base) or _usable(base, limits, proc, enable=False)
         if why is None:
+            remove_stale(base)
             return CgroupSupport(
                 base, "this process's cgroup" if base == own else "the parent of this process's cgroup"
             )

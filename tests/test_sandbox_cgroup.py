@@ -148,6 +148,22 @@ def test_file_writes_one_run_cgroup_gets_every_limit_and_is_removed(
     assert executor_cgroup.remove_run(run.path) is None and not run.path.exists()
 
 
+def test_file_writes_cgroups_left_by_a_dead_host_are_removed(tmp_path: Path, kernel_like: list[str]) -> None:
+    """FILE WRITES ONLY: run cgroups named after a pid that is gone are removed at detection; others stay."""
+    dead_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # no process can have it
+    app = fake_cgroup(tmp_path / "cg" / "app", "memory pids", "memory pids")
+    fake_cgroup(app / "leaf", "memory pids")
+    for name in (f"cfmigrate-{dead_pid}-abc", f"cfmigrate-{os.getppid()}-def", "someone-elses"):
+        executor_cgroup._mkdir(app / name)
+    support = executor_cgroup.detect(LIMITS, fake_proc(tmp_path, "0::/app/leaf\n", tmp_path / "cg"), env={})
+    assert support.base == app
+    assert sorted(p.name for p in app.iterdir() if p.is_dir()) == [
+        f"cfmigrate-{os.getppid()}-def",
+        "leaf",
+        "someone-elses",
+    ]
+
+
 def test_file_writes_missing_swap_accounting_with_swap_on_is_a_failure(
     tmp_path: Path, kernel_like: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

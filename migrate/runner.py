@@ -681,8 +681,9 @@ def migrate(
         if rules:
             jobs_list.append((str(path), rel, plan, rule_ids))
     checked = 0
+    analysed = {rel for unit in plan.units for rel in unit.files}  # the audit read these: they parse
     for path, rel in files:  # no agent of the audit: still reported when it cannot even be read or parsed
-        if rel in chosen.files or rel.startswith(skip) or rel.startswith(".cfmigrate/"):
+        if rel in analysed or rel.startswith(skip) or rel.startswith(".cfmigrate/"):
             continue
         try:
             data = path.read_bytes()

@@ -191,11 +191,9 @@ def _reasons(
     ]
     changed = [m for m in members if m.status == "changed"]
     if found:
-        first = found[0].reason
-        why = f"{first} ({found[0].path}:{found[0].line}" + (
-            f", and {len(found) - 1} more)" if len(found) > 1 else ")"
-        )
-        found += _named(group, why)
+        where = ", ".join(f"{m.path}:{m.line} ({m.reason.split(':', 1)[0]})" for m in found[:3])
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        found += _named(group, f"the codemods cannot rewrite {where}{more}; its files are left unchanged")
         if changed:
             found.append(
                 Manual(
@@ -214,9 +212,7 @@ def _reasons(
             Manual(
                 u.path,
                 u.line,
-                f"{u.name} not moved onto code mode: no codemod applies to its code ({', '.join(u.files)}); "
-                "the audit sees it through code the rules cannot rewrite (a client built in another module, "
-                "a framework that loads the MCP tools itself); move it by hand",
+                f"{u.name} not moved onto code mode: {_unreached(u)}; move it by hand",
             )
             for u in untouched
         ] + _named(
@@ -252,6 +248,16 @@ def _reasons(
             "other calls stay on the MCP session; left unchanged",
         )
     return []
+
+
+def _unreached(unit: AgentUnit) -> str:
+    """Why no codemod touched an agent the audit sees."""
+    if len(unit.files) > 1:
+        return (
+            f"its MCP code is in {', '.join(unit.files[1:])} and its model requests in {unit.path}, and no codemod "
+            "can follow the session or client across these modules"
+        )
+    return f"no codemod rewrites its {unit.framework} code ({unit.path})"
 
 
 def _named(group: Sequence[AgentUnit], why: str) -> list[Manual]:

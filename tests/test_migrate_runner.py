@@ -185,7 +185,10 @@ def test_a_tool_script_is_not_an_agent_and_is_left_alone_even_with_all(tmp_path:
     done = cli(".", "--write", "--refresh", "--all", cwd=root)
     assert done.returncode == 0, done.stderr
     assert (root / "agent.py").read_text() == agent
-    assert "note: agent.py: agent is a tool script (it calls MCP tools and sends no model request)" in done.stderr
+    assert (
+        "note: agent.py: agent is a tool script (it calls MCP tools and sends no model request)"
+        in done.stderr
+    )
     assert not (root / "servers").exists()
     assert (root / ".cfmigrate" / "manifests").is_dir()  # --refresh still listed the server's tools
     assert cli(".", "--check", cwd=root).returncode == 0

@@ -78,7 +78,12 @@ def test_dicts_transports_and_urls() -> None:
 
     transport = StdioTransport(command="python", args=["-m", "pkg.server"], cwd="/work")
     spec = launch_spec("s", "s", transport)
-    assert (spec.command, spec.args, spec.cwd, spec.config_env) == ("python", ("-m", "pkg.server"), "/work", {})
+    assert (spec.command, spec.args, spec.cwd, spec.config_env) == (
+        "python",
+        ("-m", "pkg.server"),
+        "/work",
+        {},
+    )
     url = launch_spec("web", "web", "https://mcp.example.com/mcp")
     assert (url.transport, url.url) == ("http", "https://mcp.example.com/mcp")
     http = launch_spec("web", "web", {"url": "https://x.example/sse", "headers": {"Authorization": SECRET}})

@@ -35,6 +35,7 @@ from cfmigrate.analyzers.settings import Settings, load_settings
 from cfmigrate.analyzers.walk import iter_files
 from cfmigrate.migrate.rules import REGISTRY, MigrationPlan, MigrationRule, Site, select_rules
 from cfmigrate.migrate.rules._base import CACHE_KEY, ORPHANS_KEY, PATH_KEY, POLICY_KEY
+from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch, call_keys, find_launches
 from cfmigrate.migrate.rules._plan import (
     PLAN_KEY,
     SITES_KEY,
@@ -408,6 +409,7 @@ def transform_source(
     policy: dict[str, str] = {}
     code = original = module.code
     cache: dict[str, object] = {}
+    launches = _find_launches(module, rel, plan)
     for rule_id in rule_ids:
         rule: type[MigrationRule] = REGISTRY[rule_id]
         scratch: dict[str, object] = {
@@ -417,6 +419,7 @@ def transform_source(
             ORPHANS_KEY: orphans,
             POLICY_KEY: policy,
             CACHE_KEY: cache,
+            LAUNCH_KEY: launches,
         }
         if not rule.needed(code, scratch, plan):
             continue
@@ -439,6 +442,7 @@ def transform_source(
     new = module.bytes
     if new == source:
         return FileResult(rel, "unchanged", tuple(sites))
+    sites.extend(_second_sessions(launches, module.code, plan))
     try:
         reparsed = cst.parse_module(new)
         compile(reparsed.code, rel, "exec", dont_inherit=True)
@@ -449,6 +453,32 @@ def transform_source(
     if location is not None:
         new = tidy_imports(source, new, location)
     return FileResult(rel, "changed", tuple(sites), old=source, new=new)
+
+
+def _find_launches(module: cst.Module, rel: str, plan: MigrationPlan) -> list[Launch]:
+    """The agent's own launches in this file (see `rules._launch`); none when the file cannot be analysed."""
+    try:
+        return find_launches(module, rel, plan)
+    except Exception:  # an analysis bug must not stop the run: the file keeps the package's launch specs
+        return []
+
+
+def _second_sessions(launches: Sequence[Launch], code: str, plan: MigrationPlan) -> list[Site]:
+    """A server whose launch moved into CodeMode but whose own session is still opened would start twice."""
+    if plan.code_mode_var not in code or "launches=" not in code:
+        return []
+    left = call_keys(code)
+    return [
+        Site(
+            "CFM006",
+            launch.line,
+            False,
+            f"the agent's own session of server {launch.server!r} is still opened after the rewrite (something "
+            "still reads it), so CodeMode would start the server a second time",
+        )
+        for launch in launches
+        if any(key in left for key in launch.openers)
+    ]
 
 
 def parse_source(source: bytes, rel: str) -> cst.Module | FileResult:

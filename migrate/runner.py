@@ -34,7 +34,8 @@ from cfmigrate.analyzers.model import Agent, Inventory, Manifest, Problem, Serve
 from cfmigrate.analyzers.settings import Settings, load_settings
 from cfmigrate.analyzers.walk import iter_files
 from cfmigrate.migrate.rules import REGISTRY, MigrationPlan, MigrationRule, Site, select_rules
-from cfmigrate.migrate.rules._base import CACHE_KEY, ORPHANS_KEY, PATH_KEY, POLICY_KEY
+from cfmigrate.migrate.rules._base import CACHE_KEY, ORIGINAL_KEY, ORPHANS_KEY, PATH_KEY, POLICY_KEY
+from cfmigrate.migrate.rules._base import line_map as _line_map
 from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch, call_keys, find_launches
 from cfmigrate.migrate.rules._plan import (
     PLAN_KEY,
@@ -420,6 +421,7 @@ def transform_source(
             POLICY_KEY: policy,
             CACHE_KEY: cache,
             LAUNCH_KEY: launches,
+            ORIGINAL_KEY: original,
         }
         if not rule.needed(code, scratch, plan):
             continue
@@ -544,21 +546,6 @@ def _utf8(raw: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def _line_map(original: str, current: str) -> Callable[[int], int]:
-    """Map a 1-based line of `current` (an earlier rule's output) to the line of `original` it stands at."""
-    matcher = difflib.SequenceMatcher(None, original.splitlines(), current.splitlines(), autojunk=False)
-    opcodes = matcher.get_opcodes()
-
-    def where(line: int) -> int:
-        index = line - 1
-        for tag, i1, _i2, j1, j2 in opcodes:
-            if j1 <= index < j2:
-                return i1 + (index - j1) + 1 if tag == "equal" else i1 + 1
-        return line
-
-    return where
 
 
 def tidy_imports(old: bytes, new: bytes, location: Path) -> bytes:

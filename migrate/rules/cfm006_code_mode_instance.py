@@ -513,8 +513,7 @@ class InsertCodeMode(MigrationRule):
         launches = self._launches()
         if launches:  # the agent's own launch objects, so CodeMode starts each server exactly as it did
             items = "".join(
-                f"        {json.dumps(plan.server_ids.get(launch.server, launch.server))}: "
-                f"{_reindent(launch.expression, 8)},\n"
+                f"        {json.dumps(launch.server)}: {_reindent(launch.expression, 8)},\n"
                 for launch in launches
             )
             args.append(f"launches={{\n{items}    }}")

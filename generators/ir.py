@@ -22,6 +22,12 @@ class Arg:
     note: str  # what the signature cannot show ("date-time", "default {...}"), for the docstring
     description: str
 
+    @property
+    def comment(self) -> str:
+        """What the module says about the argument beside it in the signature (one line, printable)."""
+        text = f"({self.note}) {self.description}" if self.note else self.description
+        return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text).strip()
+
 
 @dataclass(frozen=True)
 class ToolIR:
@@ -46,6 +52,11 @@ class ToolIR:
     @property
     def return_type(self) -> str:
         return self.output_class or "_runtime.ToolResult"
+
+    @property
+    def commented(self) -> bool:
+        """Whether an argument carries a comment (then the signature has one argument per line)."""
+        return any(a.comment for a in self.args)
 
     @property
     def required_args(self) -> tuple[Arg, ...]:

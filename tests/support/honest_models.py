@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from support.honesty import HonestTurn
+from support.honesty import HonestTurn, visible_identifiers
 from support.scripted_api import (
     Exchange,
     PolicyError,
@@ -217,7 +217,7 @@ class CodeModel:
         tool = code_tool(request)
         runs = runs_of(request, tool)
         if not runs:
-            return self.discover(tool)
+            return self.discover(tool, request)
         tools = learn_tools([r.output for r in runs if not r.is_error])
         last = runs[-1]
         if last.is_error:
@@ -232,9 +232,18 @@ class CodeModel:
         return self.after(last.step, tool, request, runs, tools)
 
     # the generic parts ---------------------------------------------------------------------------
-    def discover(self, tool: str) -> Turn:
+    def discover(self, tool: str, request: Mapping[str, Any]) -> Turn:
+        """One search per need: by the tool's name with limit=1 when the request already names it (the
+        agent's instructions often do), else by the task's words with the prompt's limit."""
+        if len(self.queries) != len(self.needs):
+            raise PolicyError("a code model needs one query per need")
+        named = visible_identifiers(request)
+        searches = [
+            (need.tool, 1) if need.tool in named else (query, self.limit)
+            for query, need in zip(self.queries, self.needs, strict=True)
+        ]
         code = "# step: discover\nfrom servers import search_tools\n\n" + "".join(
-            f"print(search_tools({lit(q)}, limit={self.limit}))\n" for q in self.queries
+            f"print(search_tools({lit(q)}, limit={n}))\n" for q, n in searches
         )
         return Turn("First I'll find the tools this needs.", (ToolCall(tool, {"code": code}),))
 

@@ -691,3 +691,40 @@ def test_search_line_spells_out_small_nested_results() -> None:
     exec(compile(render(manifest("s", listing))["_index.py"], "_index.py", "exec"), index)
     (entry,) = index["TOOLS"]
     assert entry[3] == "list_things() -> {items: list[{id_, name}], owner: Owner | None, next_: str | None}"
+
+
+def test_search_line_names_fields_as_code_reads_them_and_stays_short() -> None:
+    """The fields in the line are the result's attributes (the naming rule applied), and an output with more
+    than NESTED_FIELDS_SHOWN fields lists names only; the typed model still has every field and type."""
+    wide = tool(
+        "get_record",
+        output_schema={
+            "type": "object",
+            "properties": {"id": {"type": "string"}, **{f"field{i}": {"type": "integer"} for i in range(13)}},
+        },
+    )
+    files = render(manifest("s", wide))
+    index: dict[str, Any] = {}
+    exec(compile(files["_index.py"], "_index.py", "exec"), index)
+    (entry,) = index["TOOLS"]
+    assert entry[3] == "get_record() -> {" + ", ".join(["id_", *(f"field{i}" for i in range(13))]) + "}"
+    assert 'id_: str | None = Field(None, alias="id")' in files["s/get_record.py"]
+    assert "field12: int | None = None" in files["s/get_record.py"]
+
+
+def test_argument_comments_are_one_printable_line() -> None:
+    """A description with newlines, a NUL, a line separator or a comment-looking tail becomes one comment
+    line: the module compiles, the text survives escaped, and nothing after it is code."""
+    hostile = "First line.\r\nSecond\x00line\u2028third\x85; x = 1  # not code\n\nimport os"
+    files = render(manifest("s", tool("do", {"arg": {"type": "string", "description": hostile}}, ["arg"])))
+    source = files["s/do.py"]
+    compile(source, "do.py", "exec")
+    (line,) = [line for line in source.splitlines() if line.strip().startswith("arg:")]
+    assert line.startswith("    arg: str,  # First line. Second\\x00line")
+    assert (
+        "\u2028" not in line and "\x85" not in line and "line third" in line
+    )  # separators collapse to spaces
+    tree = ast.parse(source)
+    assert [type(n).__name__ for n in tree.body] == ["ImportFrom", "AsyncFunctionDef"]
+    fn = tree.body[-1]
+    assert isinstance(fn, ast.AsyncFunctionDef) and [a.arg for a in fn.args.kwonlyargs] == ["arg"]

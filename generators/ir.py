@@ -7,7 +7,7 @@ from typing import Any
 
 from cfmigrate.analyzers.model import Problem
 
-PACKAGE_FORMAT = 1  # bump when the generated layout changes in a way readers must know about
+PACKAGE_FORMAT = 2  # bump when the generated layout (and so what reading it costs) changes; 2: arguments described beside them
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,7 @@ def _why_kept(name: str, entry: Any, spec: ServerSpec | None, gateway: GatewayVi
         and k not in DROPPABLE_KEYS
         and not (k == "disabled" and entry[k] is False)
         and not (k == "enabled" and entry[k] is True)
+        and not (k == "source" and entry[k] == "custom")  # Zed's flat shape
     )
     headers = [k for k in extra if k in _HEADER_KEYS]
     if headers:
@@ -301,8 +302,8 @@ def mask_line(line: str, names: Sequence[str] | set[str], values: Sequence[str] 
         bare = re.escape(name)
         for pattern in (
             rf'({quoted}\s*:\s*)"((?:[^"\\]|\\.)*)"',
-            rf'((?:^|[\s{{,])(?:{bare}|{quoted})\s*=\s*)"((?:[^"\\]|\\.)*)"',
-            rf"((?:^|[\s{{,])(?:{bare}|{quoted})\s*=\s*)'([^']*)'",
+            rf'((?:^[-+ ]?|[\s{{,])(?:{bare}|{quoted})\s*=\s*)"((?:[^"\\]|\\.)*)"',
+            rf"((?:^[-+ ]?|[\s{{,])(?:{bare}|{quoted})\s*=\s*)'([^']*)'",
         ):
             line = re.sub(
                 pattern,

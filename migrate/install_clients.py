@@ -30,6 +30,7 @@ class Client:
     # starts project servers in the project folder, or None for the absolute path (global-style configs)
     root_expr: str | None
     stdio_type: bool = False  # the entry carries "type": "stdio"
+    marker: tuple[tuple[str, str], ...] = ()  # fixed fields its entries carry (Zed: "source": "custom")
 
     def root_arg(self, root: Path) -> str:
         return self.root_expr if self.root_expr is not None else str(root.resolve())
@@ -69,7 +70,13 @@ CLIENTS: tuple[Client, ...] = (
     Client("roo", "Roo Code", (ConfigPlace(".roo/mcp.json", ("mcpServers",)),), None),
     Client("kiro", "Kiro", (ConfigPlace(".kiro/settings/mcp.json", ("mcpServers",)),), None),
     Client("amazon-q", "Amazon Q", (ConfigPlace(".amazonq/mcp.json", ("mcpServers",)),), None),
-    Client("zed", "Zed", (ConfigPlace(".zed/settings.json", ("context_servers",)),), None),
+    Client(
+        "zed",
+        "Zed",
+        (ConfigPlace(".zed/settings.json", ("context_servers",)),),
+        None,
+        marker=(("source", "custom"),),
+    ),
 )
 
 # formats the audit reads and `--install` does not rewrite, with the reason
@@ -107,7 +114,7 @@ def gateway_entry(
     env_vars: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The gateway's server entry in the client's own shape (keys in the order its docs show them)."""
-    entry: dict[str, Any] = {}
+    entry: dict[str, Any] = dict(client.marker)
     if client.stdio_type:
         entry["type"] = "stdio"
     entry["command"] = command

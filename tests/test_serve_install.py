@@ -462,3 +462,20 @@ def test_audit_sees_the_estate_through_an_installed_config(tmp_path: Path) -> No
     assert not [
         p for p in inv.problems if "defined twice" in p.message or "declared differently" in p.message
     ]
+
+
+def test_a_stale_backup_or_a_hand_added_gateway_is_not_overwritten(tmp_path: Path) -> None:
+    path = _repo(tmp_path, ".mcp.json", CLAUDE_CODE)
+    stale = tmp_path / ".mcp.json.cfmigrate-backup.json"
+    stale.write_text("{}")
+    with pytest.raises(
+        InstallError,
+        match=r"^\.mcp\.json\.cfmigrate-backup\.json exists but \.mcp\.json has no gateway entry",
+    ):
+        plan_install(tmp_path, "claude-code", _view(".mcp.json"))
+    stale.unlink()
+    path.write_text('{"mcpServers": {"gw": {"command": "cfmigrate", "args": ["serve", "."]}}}')
+    plan = plan_install(tmp_path, "claude-code", _view(".mcp.json"))
+    assert plan.state == "installed" and "no backup: it was added by hand" in plan.note
+    with pytest.raises(InstallError, match="did not install the gateway"):
+        plan_uninstall(tmp_path, "claude-code")

@@ -67,6 +67,11 @@ def test_install_writes_then_the_client_launch_serves_the_estate(repo: Path) -> 
         "args": ["serve", ".", "--config", ".mcp.json.cfmigrate-backup.json"],
     }
 
+    check = _cli(
+        "generate", "--root", str(repo), "--check"
+    )  # servers/ still matches: the estate is unchanged
+    assert check.returncode == 0, check.stdout + check.stderr
+
     again = _cli("serve", str(repo), "--install", "claude-code", "--write")
     assert again.returncode == 0 and again.stdout == ""
     assert "already points at the gateway ('cfmigrate'; installed by cfmigrate)" in again.stderr

@@ -181,6 +181,11 @@ def _servers_json(text: str, rel: str, place: ConfigPlace) -> LinedDict:
         raise InstallError(
             f"{rel}: `{'.'.join(place.key)}` must be an object mapping server names to entries; fix it and retry"
         )
+    if node.dupes:  # two members of one name: which one the client uses is its own business; edit neither
+        name, first, later = node.dupes[0]
+        raise InstallError(
+            f"{rel}: server '{name}' is defined twice (lines {first} and {later}); remove one and retry"
+        )
     return node
 
 

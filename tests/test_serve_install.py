@@ -479,3 +479,70 @@ def test_a_stale_backup_or_a_hand_added_gateway_is_not_overwritten(tmp_path: Pat
     assert plan.state == "installed" and "no backup: it was added by hand" in plan.note
     with pytest.raises(InstallError, match="did not install the gateway"):
         plan_uninstall(tmp_path, "claude-code")
+
+
+# ---------------------------------------------------------------------------------------------
+# The span editor on generated files: any layout json.dumps can write, with comments sprinkled in
+# ---------------------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from cfmigrate.migrate.install_edit import edit_json_members  # noqa: E402
+
+_names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_", min_size=1, max_size=8)
+_entry = st.fixed_dictionaries(
+    {"command": st.sampled_from(["npx", "uvx", "python"]), "args": st.lists(st.text(max_size=6), max_size=3)},
+    optional={
+        "env": st.dictionaries(st.from_regex(r"[A-Z]{1,6}", fullmatch=True), st.text(max_size=5), max_size=2)
+    },
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    servers=st.dictionaries(_names, _entry, min_size=1, max_size=5),
+    picks=st.lists(st.booleans(), min_size=5, max_size=5),
+    indent=st.sampled_from([None, 2, 4, "\t"]),
+    crlf=st.booleans(),
+    comment=st.booleans(),
+    final_newline=st.booleans(),
+)
+def test_span_edit_keeps_every_other_member_and_stays_valid(
+    servers: dict[str, dict[str, object]],
+    picks: list[bool],
+    indent: int | str | None,
+    crlf: bool,
+    comment: bool,
+    final_newline: bool,
+) -> None:
+    names = list(servers)
+    remove = [n for n, p in zip(names, picks, strict=False) if p] or names[:1]
+    doc = {"other": [1, 2], "mcpServers": servers, "after": {"x": True}}
+    text = json.dumps(doc, indent=indent)
+    if comment:
+        text = "// header comment\n" + text.replace('"after"', '/* kept */ "after"')
+    text += "\n" if final_newline else ""
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    parsed = parse_jsonc(text)
+    entry = {"command": "cfmigrate", "args": ["serve", "."]}
+    out = edit_json_members(text, parsed["mcpServers"], remove, ("cfmigrate", entry))
+    again = parse_jsonc(out)
+    expected = {n: v for n, v in servers.items() if n not in remove}
+    assert dict(again["mcpServers"]) == {**expected, "cfmigrate": entry} or (
+        list(again["mcpServers"]) != list(expected)
+        and dict(again["mcpServers"]) == {"cfmigrate": entry, **expected}
+    )
+    assert again["other"] == [1, 2] and again["after"] == {"x": True}
+    if not comment:
+        json.loads(out)  # strict JSON in, strict JSON out
+    assert out.endswith("\n") == final_newline and ("\r\n" in out) == ("\r\n" in text)
+    assert "\n" not in out.replace("\r\n", "") or not crlf
+    if comment:
+        assert out.startswith("// header comment") and "/* kept */" in out
+    before_servers = text[: text.index('"mcpServers"')]
+    after_servers = text[parsed["mcpServers"].end :]
+    assert out.startswith(before_servers) and out.endswith(
+        after_servers
+    )  # the rest of the file, byte for byte

@@ -25,6 +25,7 @@ from cfmigrate.analyzers.configs import (
     install_backup_name,
     is_gateway_launch,
     only_references,
+    parse_config_file,
     parse_config_text,
     parse_jsonc,
     redact_args,
@@ -222,7 +223,19 @@ def _refs_input(entry: Mapping[str, Any]) -> bool:
     return "${input:" in json.dumps(entry, default=str)
 
 
-def _why_kept(name: str, entry: Any, spec: ServerSpec | None, gateway: GatewayView, rel: str) -> str | None:
+def _launch_of(spec: ServerSpec) -> tuple[object, ...]:
+    return (spec.transport, spec.command, spec.args, spec.url, spec.cwd)
+
+
+def _declared_in(root: Path, rel: str, name: str) -> ServerSpec | None:
+    """The server `name` as another config of the repository declares it."""
+    parsed = parse_config_file(root / rel, rel)
+    return next((s for s in (parsed[0] if parsed else []) if s.name == name), None)
+
+
+def _why_kept(
+    name: str, entry: Any, spec: ServerSpec | None, gateway: GatewayView, rel: str, root: Path
+) -> str | None:
     """Why this entry must stay as it is, or None when the gateway can take it over."""
     if not isinstance(entry, Mapping):
         return "not an object"
@@ -263,7 +276,11 @@ def _why_kept(name: str, entry: Any, spec: ServerSpec | None, gateway: GatewayVi
         return "the gateway does not serve it (run `cfmigrate generate`, then retry)"
     where = gateway.served[name]
     if where is not None and where != rel:
-        return f"the gateway serves the '{name}' declared in {where}, not this one"
+        other = _declared_in(
+            root, where, name
+        )  # the same launch declared twice (e.g. .mcp.json and .vscode) is fine
+        if other is None or _launch_of(other) != _launch_of(spec):
+            return f"the gateway serves the '{name}' declared in {where}, which starts differently"
     return None
 
 
@@ -373,7 +390,7 @@ def plan_install(
     moved: list[str] = []
     kept: list[Kept] = []
     for name, entry in entries.items():
-        reason = _why_kept(name, entry, specs.get(name), view, rel)
+        reason = _why_kept(name, entry, specs.get(name), view, rel, root)
         if reason is None:
             moved.append(name)
         else:

@@ -397,13 +397,16 @@ def test_reasons_for_entries_that_stay(tmp_path: Path) -> None:
     lines = "\n".join(summary(plan, written=False))
     assert "kept as it is: docs (sends headers (Authorization)" in lines and "Bearer" not in lines
 
-    elsewhere = plan_install(
-        tmp_path, "claude-code", GatewayView(served={"github": "other/.mcp.json"}, unserved={})
-    )
+    # the gateway serves a 'github' declared in another config: moved only when it starts the same way
+    other = _repo(tmp_path, ".cursor/mcp.json", CURSOR.replace('"-y", ', ""))
+    view = GatewayView(served={"github": ".cursor/mcp.json", "drive": ".cursor/mcp.json"}, unserved={})
+    elsewhere = plan_install(tmp_path, "claude-code", view)
     assert {k.name: k.reason for k in elsewhere.kept}["github"] == (
-        "the gateway serves the 'github' declared in other/.mcp.json, not this one"
+        "the gateway serves the 'github' declared in .cursor/mcp.json, which starts differently"
     )
     assert elsewhere.state == "nothing" and elsewhere.after == elsewhere.before
+    other.write_text(CURSOR)  # the same command and args as .mcp.json's github
+    assert plan_install(tmp_path, "claude-code", view).moved == ("github",)
 
 
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:

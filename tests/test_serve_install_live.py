@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from cfmigrate.analyzers.audit_json import audit_from_json
+from cfmigrate.analyzers.configs import parse_jsonc
 from cfmigrate.generators.audit_report import render_json, render_markdown
 from cfmigrate.migrate.audit import AuditOptions, run_audit
 from cfmigrate.migrate.serve import gateway_tools
@@ -44,6 +45,39 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = _cli("generate", "--root", str(root))
     assert done.returncode == 0, done.stderr
     return root
+
+
+def _start(repo: Path, command: str, args: list[str]) -> tuple[list[str], str, bool]:
+    """Start a gateway entry as a client does (in the project folder, the user's environment with the tokens
+    and the PATH holding `cfmigrate`), list its tools and run a script that calls the Drive server."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_TOKEN", "_DATA"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(TOKENS)
+    (repo / "state").mkdir(exist_ok=True)
+    env.update({f"{s}_DATA": str(repo / "state" / f"{s.lower()}.json") for s in ("DRIVE", "CRM", "SLACK")})
+    errlog_path = repo / "gateway.stderr"
+
+    async def session() -> tuple[list[str], str, bool]:
+        from mcp import Client
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+
+        params = StdioServerParameters(command=command, args=args, cwd=str(repo), env=env)
+        with errlog_path.open("w") as errlog:
+            async with Client(stdio_client(params, errlog=errlog), read_timeout_seconds=120) as client:
+                listed = await client.list_tools()
+                script = (
+                    "from servers.drive import search_files\n"
+                    "found = await search_files(query='transcript')\n"
+                    "print(found.text[:400])\n"
+                )
+                result = await client.call_tool("execute_code", {"code": script})
+                text = "\n".join(c.text for c in result.content if c.type == "text")
+                return [t.name for t in listed.tools], text, bool(result.is_error)
+
+    out = asyncio.run(session())
+    for value in TOKENS.values():
+        assert value not in out[1] and value not in errlog_path.read_text()
+    return out
 
 
 def test_install_writes_then_the_client_launch_serves_the_estate(repo: Path) -> None:
@@ -76,36 +110,10 @@ def test_install_writes_then_the_client_launch_serves_the_estate(repo: Path) -> 
     assert again.returncode == 0 and again.stdout == ""
     assert "already points at the gateway ('cfmigrate'; installed by cfmigrate)" in again.stderr
 
-    # Claude Code starts a project server in the project folder with its own environment: the user's
-    # tokens and the PATH holding `cfmigrate`.
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_TOKEN", "_DATA"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(TOKENS)
-    (repo / "state").mkdir(exist_ok=True)
-    env.update({f"{s}_DATA": str(repo / "state" / f"{s.lower()}.json") for s in ("DRIVE", "CRM", "SLACK")})
-
-    async def session() -> tuple[list[str], str, bool]:
-        from mcp import Client
-        from mcp.client.stdio import StdioServerParameters, stdio_client
-
-        params = StdioServerParameters(command=launch["command"], args=launch["args"], cwd=str(repo), env=env)
-        with (repo / "gateway.stderr").open("w") as errlog:
-            async with Client(stdio_client(params, errlog=errlog), read_timeout_seconds=120) as client:
-                listed = await client.list_tools()
-                script = (
-                    "from servers.drive import search_files\n"
-                    "found = await search_files(query='transcript')\n"
-                    "print(found.text[:400])\n"
-                )
-                result = await client.call_tool("execute_code", {"code": script})
-                text = "\n".join(c.text for c in result.content if c.type == "text")
-                return [t.name for t in listed.tools], text, bool(result.is_error)
-
-    names, text, is_error = asyncio.run(session())
+    # Claude Code starts a project server in the project folder with its own environment
+    names, text, is_error = _start(repo, launch["command"], launch["args"])
     assert names == list(GATEWAY_TOOLS) == [t.name for t in gateway_tools(repo)]
     assert not is_error and "Discovery Call Transcript" in text  # drive started from the backup's entry
-    for value in TOKENS.values():
-        assert value not in text and value not in (repo / "gateway.stderr").read_text()
 
     undo = _cli("serve", str(repo), "--uninstall", "claude-code", "--write")
     assert undo.returncode == 1, undo.stderr
@@ -149,3 +157,37 @@ def test_cli_errors_are_one_line_and_write_nothing(repo: Path, tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == [".mcp.json"]
     both = _cli("serve", str(repo), "--install", "cursor", "--uninstall", "cursor")
     assert both.returncode == 2 and "exclusive" in both.stderr
+
+
+VSCODE = """{
+  // the same servers for Copilot's agent mode
+  "servers": {
+    "drive": {"type": "stdio", "command": "python", "args": ["mcp_servers/drive_server.py"],
+              "env": {"DRIVE_ACCESS_TOKEN": "${env:DRIVE_ACCESS_TOKEN}", "DRIVE_DATA": "${env:DRIVE_DATA}"}},
+    "slack": {"type": "stdio", "command": "python", "args": ["mcp_servers/slack_server.py"],
+              "env": {"SLACK_BOT_TOKEN": "${env:SLACK_BOT_TOKEN}", "SLACK_DATA": "${env:SLACK_DATA}"}},
+  },
+}
+"""
+
+
+def test_vscode_entry_with_workspace_folder_serves_the_estate(repo: Path) -> None:
+    """VS Code's JSONC config beside `.mcp.json`, same launches: its entries move, and the entry VS Code
+    starts (`${workspaceFolder}` expanded as VS Code does) reads the values from the JSONC backup."""
+    (repo / ".vscode").mkdir(exist_ok=True)
+    (repo / ".vscode" / "mcp.json").write_text(VSCODE)
+    done = _cli("serve", str(repo), "--install", "vscode", "--write")
+    assert done.returncode == 1, done.stderr
+    assert "moved behind the gateway: drive, slack" in done.stderr
+    installed = (repo / ".vscode" / "mcp.json").read_text()
+    assert installed.startswith("{\n  // the same servers for Copilot's agent mode\n")
+    entry = parse_jsonc(installed)["servers"]["cfmigrate"]
+    assert entry["args"] == [
+        "serve", "${workspaceFolder}", "--config", "${workspaceFolder}/.vscode/mcp.json.cfmigrate-backup.json"
+    ]  # fmt: skip
+    args = [a.replace("${workspaceFolder}", str(repo)) for a in entry["args"]]
+    names, text, is_error = _start(repo, entry["command"], args)
+    assert names == list(GATEWAY_TOOLS)
+    assert not is_error and "Discovery Call Transcript" in text
+    undo = _cli("serve", str(repo), "--uninstall", "vscode", "--write")
+    assert undo.returncode == 1 and (repo / ".vscode" / "mcp.json").read_text() == VSCODE

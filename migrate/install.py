@@ -215,7 +215,7 @@ def _servers_toml(text: str, rel: str, place: ConfigPlace) -> Mapping[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 _FILTER_KEYS = {"includeTools", "excludeTools", "enabled_tools", "disabled_tools", "tools"}
-_HEADER_KEYS = {"headers", "http_headers", "env_http_headers", "bearer_token_env_var", "requestOptions"}
+_HEADER_KEYS = {"http_headers", "env_http_headers", "bearer_token_env_var", "requestOptions"}
 
 
 def _refs_input(entry: Mapping[str, Any]) -> bool:
@@ -260,8 +260,8 @@ def _why_kept(
     if headers:
         names = ", ".join(spec.header_names) or ", ".join(headers)
         return (
-            f"sends headers ({names}); the gateway takes header values from its own environment, "
-            "which this client would no longer set"
+            f"sends headers ({names}) through `{headers[0]}`; the gateway reads header values from a config's "
+            "`headers` only"
         )
     filters = [k for k in extra if k in _FILTER_KEYS]
     if filters:

@@ -88,10 +88,23 @@ UNSUPPORTED: Mapping[str, str] = {
 GATEWAY_ENTRY = "cfmigrate"
 """The name of the entry `--install` adds."""
 
-# Keys of a server entry the gateway takes over (the launch) or that only tune how the client talks to
-# that one server; dropping them loses nothing the gateway needs.
+# Keys of a server entry the gateway takes over (the launch; env and `headers` values it reads from the
+# backup passed with --config) or that only tune how the client talks to that one server; dropping them
+# loses nothing the gateway needs.
 LAUNCH_KEYS = frozenset(
-    {"type", "transport", "command", "args", "env", "env_vars", "cwd", "url", "serverUrl", "httpUrl"}
+    {
+        "type",
+        "transport",
+        "command",
+        "args",
+        "env",
+        "env_vars",
+        "cwd",
+        "url",
+        "serverUrl",
+        "httpUrl",
+        "headers",
+    }
 )
 DROPPABLE_KEYS = frozenset(
     {"timeout", "trust", "description", "startup_timeout_sec", "startup_timeout_ms", "tool_timeout_sec"}

@@ -71,6 +71,11 @@ CURSOR = """{
     "context7": {
       "url": "https://mcp.context7.com/mcp",
       "headers": {"CONTEXT7_API_KEY": "${env:CONTEXT7_API_KEY}"}
+    },
+    "local": {
+      "command": "node",
+      "args": ["tools/local-mcp.js"],
+      "envFile": "${workspaceFolder}/.env"
     }
   }
 }
@@ -237,35 +242,37 @@ ZED = """// Zed settings
 # client -> (config path, text, servers that move, servers that stay)
 CASES: dict[str, tuple[str, str, set[str], set[str]]] = {
     "claude-code": (".mcp.json", CLAUDE_CODE, {"github", "drive"}, {"docs"}),
-    "cursor": (".cursor/mcp.json", CURSOR, {"github", "drive"}, {"context7"}),
+    "cursor": (".cursor/mcp.json", CURSOR, {"github", "drive", "context7"}, {"local"}),
     "vscode": (".vscode/mcp.json", VSCODE, {"github", "git"}, {"drive"}),
     "codex": (".codex/config.toml", CODEX, {"github", "drive"}, {"linear", "browser"}),
     "gemini": (".gemini/settings.json", GEMINI, {"github", "slack"}, {"drive"}),
-    "windsurf": (".codeium/windsurf/mcp_config.json", WINDSURF, {"github", "drive"}, {"remote", "old"}),
+    "windsurf": (".codeium/windsurf/mcp_config.json", WINDSURF, {"github", "drive", "remote"}, {"old"}),
     "claude-desktop": ("claude_desktop_config.json", CLAUDE_CODE, {"github", "drive"}, {"docs"}),
     "cline": ("cline_mcp_settings.json", FLAT, {"github"}, {"drive"}),
     "roo": (".roo/mcp.json", FLAT, {"github"}, {"drive"}),
-    "kiro": (".kiro/settings/mcp.json", CURSOR, {"github", "drive"}, {"context7"}),
+    "kiro": (".kiro/settings/mcp.json", CURSOR, {"github", "drive", "context7"}, {"local"}),
     "amazon-q": (".amazonq/mcp.json", FLAT, {"github"}, {"drive"}),
     "zed": (".zed/settings.json", ZED, {"github"}, {"drive"}),
 }
 
 
 def _view(config: str, *, unserved: dict[str, str] | None = None) -> GatewayView:
+    """The gateway serves every server of the fixtures but `docs` (no generated wrapper)."""
     names = {
         "github",
         "drive",
         "git",
         "slack",
-        "docs",
         "context7",
         "linear",
         "browser",
         "remote",
         "old",
         "time",
+        "local",
     }
-    return GatewayView(served={n: config for n in names}, unserved=unserved or {})
+    missing = {"docs": "its tools are unknown, so no wrapper exists: run `cfmigrate generate --refresh`"}
+    return GatewayView(served={n: config for n in names}, unserved=unserved or missing)
 
 
 def _repo(tmp_path: Path, rel: str, text: str, *, newline: str = "\n") -> Path:
@@ -393,9 +400,26 @@ def test_reasons_for_entries_that_stay(tmp_path: Path) -> None:
     reasons = {k.name: k.reason for k in plan.kept}
     assert plan.moved == ("github",)
     assert reasons["drive"] == "its tools are unknown, so no wrapper exists"
-    assert reasons["docs"].startswith("sends headers (Authorization)")
+    assert reasons["docs"] == "the gateway does not serve it (run `cfmigrate generate`, then retry)"
     lines = "\n".join(summary(plan, written=False))
-    assert "kept as it is: docs (sends headers (Authorization)" in lines and "Bearer" not in lines
+    assert (
+        "kept as it is: drive (its tools are unknown" in lines
+        and "would move behind the gateway: github" in lines
+    )
+    assert "Bearer" not in lines and "ghp_" not in lines
+
+    _repo(tmp_path, ".codex/config.toml", CODEX)
+    codex = {k.name: k.reason for k in plan_install(tmp_path, "codex", _view(".codex/config.toml")).kept}
+    assert codex == {
+        "linear": "sends headers (Authorization) through `bearer_token_env_var`; "
+        "the gateway reads header values from a config's `headers` only",
+        "browser": "disabled in this config",
+    }
+    _repo(tmp_path, ".cursor/mcp.json", CURSOR)
+    cursor = plan_install(tmp_path, "cursor", _view(".cursor/mcp.json"))
+    assert {k.name: k.reason for k in cursor.kept} == {
+        "local": "uses `envFile`, which the gateway entry cannot carry"
+    }
 
     # the gateway serves a 'github' declared in another config: moved only when it starts the same way
     other = _repo(tmp_path, ".cursor/mcp.json", CURSOR.replace('"-y", ', ""))

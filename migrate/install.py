@@ -273,7 +273,7 @@ def _why_kept(
     if name in gateway.unserved:
         return gateway.unserved[name]
     if name not in gateway.served:
-        return "the gateway does not serve it (run `cfmigrate generate`, then retry)"
+        return "the gateway has no server of this name (`cfmigrate audit` lists the names it knows; an alias of another name stays direct)"
     where = gateway.served[name]
     if where is not None and where != rel:
         other = _declared_in(

@@ -8,11 +8,12 @@ rendering, from the gateway's own `tools/list` (handed in by the caller: analyze
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from cfmigrate.analyzers.configs import INSTALL_BACKUP_TAG
-from cfmigrate.analyzers.model import Inventory, ToolDef
+from cfmigrate.analyzers.configs import INSTALL_BACKUP_TAG, parse_config_file
+from cfmigrate.analyzers.model import Inventory, ServerSpec, ToolDef
 
 # the `origin` of ServerSpec for configs an IDE or CLI client loads by itself
 CLIENT_ORIGINS: Mapping[str, str] = {
@@ -55,6 +56,9 @@ class GatewayList:
     tools: tuple[ToolDef, ...] | None
     served: frozenset[str] = frozenset()  # server names that can leave a client config
     source: str = ""  # e.g. "cfmigrate serve tools/list (servers/, 3 servers)" or why it is unknown
+    # config -> the servers `serve --install` would leave in it (its reasons go beyond `served`: headers,
+    # tool filters, prompts...); configs not listed keep what the gateway does not serve
+    direct: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,42 @@ class ClientFigure:
     note: str = ""
 
 
+# where the clients keep a repository's config (the same places `cfmigrate serve --install` rewrites)
+WELL_KNOWN_CONFIGS = (
+    ".mcp.json",
+    ".cursor/mcp.json",
+    ".vscode/mcp.json",
+    ".vscode/settings.json",
+    ".codex/config.toml",
+    ".gemini/settings.json",
+    ".codeium/windsurf/mcp_config.json",
+    ".windsurf/mcp_config.json",
+    "claude_desktop_config.json",
+    "cline_mcp_settings.json",
+    ".roo/mcp.json",
+    ".kiro/settings/mcp.json",
+    ".amazonq/mcp.json",
+    ".zed/settings.json",
+)
+
+
+def _client_configs(inv: Inventory) -> dict[str, list[ServerSpec]]:
+    """Every client config of the repository with the servers it declares itself.
+
+    Read per file: the inventory keeps one declaration per server name, but each client loads its own.
+    """
+    root = Path(inv.root)
+    paths = {_config_of(s.source.path) for s in inv.servers if s.origin in CLIENT_ORIGINS}
+    paths |= {p for p in WELL_KNOWN_CONFIGS if (root / p).is_file()}
+    out: dict[str, list[ServerSpec]] = {}
+    for rel in sorted(paths):
+        parsed = parse_config_file(root / rel, rel)
+        specs = [s for s in (parsed[0] if parsed else []) if s.origin in CLIENT_ORIGINS]
+        if specs:
+            out[rel] = specs
+    return out
+
+
 def _config_of(path: str) -> str:
     """The config a server entry belongs to (an installed config's entries are read from its backup)."""
     if INSTALL_BACKUP_TAG in path:
@@ -105,18 +145,15 @@ def client_figures(
     by_config: dict[str, list[str]] = {}
     origin: dict[str, str] = {}
     installed: dict[str, bool] = {}
-    disabled: set[str] = set()
-    for spec in inv.servers:
-        if spec.origin not in CLIENT_ORIGINS:
-            continue
-        config = _config_of(spec.source.path)
-        by_config.setdefault(config, [])
-        origin.setdefault(config, spec.origin)
-        installed[config] = installed.get(config, False) or INSTALL_BACKUP_TAG in spec.source.path
-        if spec.disabled:
-            disabled.add(f"{config}\0{spec.name}")
-        elif spec.name not in by_config[config]:
-            by_config[config].append(spec.name)
+    in_place: dict[str, set[str]] = {}  # servers an installed config still declares itself
+    for config, specs in _client_configs(inv).items():
+        by_config[config] = []
+        origin[config] = specs[0].origin
+        installed[config] = any(INSTALL_BACKUP_TAG in s.source.path for s in specs)
+        in_place[config] = {s.name for s in specs if INSTALL_BACKUP_TAG not in s.source.path}
+        for spec in specs:
+            if not spec.disabled and spec.name not in by_config[config]:
+                by_config[config].append(spec.name)
     gateway_tokens: int | None = None
     if gateway is not None and gateway.tools is not None:
         gateway_tokens = price(gateway.tools)
@@ -135,7 +172,12 @@ def client_figures(
         if gateway is None or gateway.tools is None:
             note = gateway.source if gateway is not None else "the gateway's tool list was not computed"
         else:
-            direct = tuple(n for n in names if n not in gateway.served)
+            if installed[config]:
+                direct = tuple(n for n in names if n in in_place.get(config, set()))
+            elif config in gateway.direct:
+                direct = tuple(n for n in names if n in gateway.direct[config])
+            else:
+                direct = tuple(n for n in names if n not in gateway.served)
             if any(server_tokens.get(n) is None for n in direct):
                 note = "tools unknown for servers that stay direct: " + ", ".join(
                     n for n in direct if server_tokens.get(n) is None

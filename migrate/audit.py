@@ -199,10 +199,14 @@ def _needed(inv: Inventory) -> dict[str, set[str]]:
 
 
 def gateway_list(root: Path, inv: Inventory) -> GatewayList | None:
-    """The gateway's tools/list for the repository (`cfmigrate serve`, nothing started), when a config-only client needs it."""
+    """The gateway's tools/list for the repository (`cfmigrate serve`, nothing started), when a config-only
+    client needs it, and per client config the servers `serve --install` would leave in it."""
     reached = {name for agent in inv.agents for name in agent.servers}
-    if not any(s.origin in CLIENT_ORIGINS and s.name not in reached for s in inv.servers):
+    configs = {s.source.path for s in inv.servers if s.origin in CLIENT_ORIGINS and s.name not in reached}
+    if not configs:
         return None
+    from cfmigrate.migrate.install import GatewayView, InstallError, plan_install
+    from cfmigrate.migrate.install_clients import CLIENTS
     from cfmigrate.migrate.serve import ServeError, gateway_estate
     from cfmigrate.runtime.gateway import GatewayError, gateway_tool_list
 
@@ -211,10 +215,27 @@ def gateway_list(root: Path, inv: Inventory) -> GatewayList | None:
         tools = gateway_tool_defs(gateway_tool_list(estate.spec()))
     except (ServeError, GatewayError) as exc:
         return GatewayList(None, source=str(exc))
+    view = GatewayView(
+        served={s.name: s.config for s in estate.served}, unserved={u.name: u.reason for u in estate.unserved}
+    )
+    direct: dict[str, frozenset[str]] = {}
+    for client in CLIENTS:
+        place = next(
+            (p for p in client.places if (root / p.path).is_file()), None
+        )  # what --install would edit
+        if place is None or place.path not in configs:
+            continue
+        try:
+            plan = plan_install(root, client.name, view)
+        except InstallError:
+            continue
+        if plan.state != "installed":
+            direct[place.path] = frozenset(k.name for k in plan.kept)
     return GatewayList(
         tools,
         served=frozenset(s.name for s in estate.served),
         source=f"`cfmigrate serve` tools/list over {estate.servers_dir.name}/ ({len(estate.served)} servers)",
+        direct=direct,
     )
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cfmigrate.analyzers.clients import CLIENT_ORIGINS, INSTALL_NAMES, GatewayList, client_figures
+from cfmigrate.analyzers.clients import (
+    CLIENT_ORIGINS,
+    INSTALL_NAMES,
+    WELL_KNOWN_CONFIGS,
+    GatewayList,
+    client_figures,
+)
 from cfmigrate.analyzers.configs import is_gateway_launch
 from cfmigrate.analyzers.discover import discover
 from cfmigrate.analyzers.measure import CodeModeCosts, measure
@@ -131,6 +137,18 @@ def test_the_plan_says_what_the_gateway_would_save(tmp_path: Path) -> None:
 def test_client_names_agree_with_install() -> None:
     assert set(INSTALL_NAMES) <= set(CLIENT_ORIGINS)
     assert sorted(INSTALL_NAMES.values()) == sorted(c.name for c in CLIENTS)
+    assert sorted(p.path for c in CLIENTS for p in c.places) == sorted(WELL_KNOWN_CONFIGS)
+
+
+def test_each_client_loads_its_own_declarations(tmp_path: Path) -> None:
+    """A server declared in two configs is one server in the inventory, but each client still loads it."""
+    root = _repo(tmp_path)
+    (root / ".mcp.json").write_text(json.dumps({"mcpServers": {"books": {"command": "books-mcp"}}}))
+    report = _report(root, GatewayList(GATEWAY_TOOLS, served=frozenset({"books", "films"}), source="test"))
+    clients = {c.config: c for c in report.clients}
+    assert clients[".mcp.json"].servers == ("books",)
+    assert clients[".cursor/mcp.json"].servers == ("books", "films", "remote")
+    assert clients[".mcp.json"].tokens_before == next(s.tokens for s in report.servers if s.name == "books")
 
 
 def test_the_gateway_entry_is_never_a_server(tmp_path: Path) -> None:
@@ -144,3 +162,17 @@ def test_the_gateway_entry_is_never_a_server(tmp_path: Path) -> None:
         '{"mcpServers": {"gw": {"command": "cfmigrate", "args": ["serve", "."]}, "git": {"command": "uvx", "args": ["mcp-server-git"]}}}'
     )
     assert [s.name for s in discover(tmp_path).servers] == ["git"]
+
+
+def test_servers_install_would_leave_in_the_config_count_as_direct(tmp_path: Path) -> None:
+    """`GatewayList.direct` (what `serve --install` would keep, e.g. a header-only or filtered entry) wins."""
+    keep = {".cursor/mcp.json": frozenset({"films"})}
+    gateway = GatewayList(
+        GATEWAY_TOOLS, served=frozenset({"books", "films", "remote"}), source="t", direct=keep
+    )
+    (client,) = _report(_repo(tmp_path), gateway).clients
+    films = next(s for s in _report(tmp_path, None).servers if s.name == "films")
+    assert client.direct == ("films",)
+    assert client.tokens_with_gateway == sum(tool_cost(t, "anthropic", TOK).total for t in GATEWAY_TOOLS) + (
+        films.tokens or 0
+    )

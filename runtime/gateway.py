@@ -105,10 +105,15 @@ def _tool(
 ) -> Any:
     from mcp.types import Tool, ToolAnnotations
 
+    # One key order whatever the source (snapshot, catalog, cache): the order the 2026-07-28 wire model
+    # writes (`$schema`, `type`, then the rest), so the text a client receives is the text computed here.
+    root = {"type": "object", **schema}
+    ordered = {key: root[key] for key in ("$schema", "type", "properties", "required") if key in root}
+    ordered.update((key, value) for key, value in root.items() if key not in ordered)
     return Tool(
         name=name,
         description=description,
-        input_schema=dict(schema),
+        input_schema=ordered,
         annotations=ToolAnnotations.model_validate(dict(annotations)) if annotations else None,
     )
 

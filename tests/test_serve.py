@@ -108,7 +108,7 @@ def gateway_env(root: Path) -> dict[str, str]:
 class Connected:
     """An mcp `Client` held open by its own task on a background loop, shared by the module's tests."""
 
-    def __init__(self, open_transport: Any) -> None:
+    def __init__(self, open_transport: Any, **client_options: Any) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -122,7 +122,7 @@ class Connected:
 
             self._stop = asyncio.Event()
             try:
-                async with Client(open_transport(), read_timeout_seconds=120) as client:
+                async with Client(open_transport(), read_timeout_seconds=120, **client_options) as client:
                     self.client = client
                     ready.set()
                     await self._stop.wait()

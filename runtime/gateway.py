@@ -433,7 +433,8 @@ def build_server(gateway: Gateway, *, name: str = "cfmigrate", version: str = ""
     from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
     bus = InMemorySubscriptionBus()
-    legacy: dict[int, Any] = {}  # handshake-era connection -> a session on it (its notifications use the connection)
+    # handshake-era connection -> a session on it (a session's notifications go out on its connection)
+    legacy: dict[int, Any] = {}
 
     async def track_sessions(ctx: Any, call_next: Any) -> Any:
         result = await call_next(ctx)

@@ -100,6 +100,8 @@ def gateway_env(root: Path) -> dict[str, str]:
         SLACK_DATA=str(root / "state" / "slack.json"),
         GW_MEMORY_FILE=str(root / "state" / "memory.jsonl"),
         FLAKY_MODE="broken",
+        # the configs launch `python`: the test interpreter's, as in an activated venv
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
     )
     (root / "state").mkdir(exist_ok=True)
     return env

@@ -994,6 +994,15 @@ def test_host_accounts_are_not_visible(loop: asyncio.AbstractEventLoop, cm: Code
     )
 
 
+def test_no_proc_no_sys_and_five_devices(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    code = "import os\nprint(sorted(os.listdir('/dev')), os.path.exists('/proc/self'), os.listdir('/sys') if os.path.exists('/sys') else None)"
+    result = run(loop, cm, code)
+    assert result.execution is not None, result.text
+    assert result.execution.stdout.strip() == "['full', 'null', 'random', 'urandom', 'zero'] False None", (
+        result.text
+    )
+
+
 def test_the_host_name_is_not_visible(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
     result = run(loop, cm, "import socket\nprint(socket.gethostname())")
     assert result.execution and result.execution.stdout.strip() == "sandbox", result.text

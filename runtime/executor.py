@@ -1246,13 +1246,25 @@ def describe_protections(
             f"(nosuid, nodev, noexec; {max(64, (lim.disk_mb << 20) // _sandbox.ENTRY_COST)} inodes), so a write "
             "past it fails with ENOSPC; copied to the work dir on disk after each script"
         )
+    elif report.get("workspace") == "tmpfs":  # mounted, but the last script's process did not see it capped
+        disk_how = ""
     else:
         disk_how = (
             f"{lim.disk_mb} MB in total for workspace/, skills/ and .tmp/, polled: the monitor measures every "
             f"{_sandbox.DISK_SCAN_S:g} s and kills the script past it (a fast writer can overshoot by one interval; "
             f"no tmpfs: {errors.get('workspace tmpfs', 'disabled')})"
         )
-    out.append(Protection("disk space", True, disk_how))
+    if disk_how:
+        out.append(Protection("disk space", True, disk_how))
+    else:
+        out.append(
+            Protection(
+                "disk space",
+                False,
+                f"a {lim.disk_mb} MB tmpfs was mounted, but the last script's process did not find its writable dirs "
+                "on it at that size; RLIMIT_FSIZE per file only",
+            )
+        )
     fs_confined = view or landlock
     identity = uid is not None or userns
     out.append(

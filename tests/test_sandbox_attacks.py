@@ -882,6 +882,30 @@ def test_before_any_script_the_probe_reports_the_tmpfs(tmp_path: Path) -> None:
     assert disk.enforced and "one tmpfs of that size" in disk.how, disk
 
 
+def test_the_disk_line_follows_what_the_scripts_process_saw() -> None:
+    from cfmigrate.runtime.executor import Isolation, SandboxSession, describe_protections
+
+    session = SandboxSession(id="x", work_dir=Path("/nonexistent/w"), runtime_dir=Path("/nonexistent/r"))
+    report = {"root": True, "view": True, "netns": True, "pidns": True, "uid": 5, "landlock_abi": 7,
+              "workspace": "tmpfs", "platform": "linux"}  # fmt: skip
+    layers = ["view", "netns", "pidns", "uid", "landlock", "seccomp"]
+
+    def disk(**extra: Any) -> tuple[bool, str]:
+        line = next(
+            p
+            for p in describe_protections(dict(report, **extra), session, Isolation())
+            if p.name == "disk space"
+        )
+        return line.enforced, line.how
+
+    assert disk()[0] and "one tmpfs" in disk()[1]  # before any script: the worker's word
+    assert disk(applied=[*layers, "tmpfs"])[0]
+    assert (
+        disk(applied=layers) == (False, disk(applied=layers)[1]) and "did not find" in disk(applied=layers)[1]
+    )
+    assert "polled" in disk(workspace="disk", errors={"workspace tmpfs": "EPERM"})[1]
+
+
 def test_without_tmpfs_the_polled_cap_is_reported_and_enforced(tmp_path: Path) -> None:
     from cfmigrate.runtime import Isolation, LocalExecutor, SandboxSession
 

@@ -857,6 +857,28 @@ def test_more_on_disk_than_fits_is_left_out_not_refused(
     clear_workspace(cm.work_dir)
 
 
+def test_a_sqlite_database_in_the_workspace_lives_across_runs(
+    loop: asyncio.AbstractEventLoop, cm: CodeMode
+) -> None:
+    """A real shape: a script keeps state in SQLite (locks and journal on the tmpfs), the next one and the host read it."""
+    make = (
+        "import sqlite3\ndb = sqlite3.connect('workspace/state.db')\n"
+        "db.execute('create table runs (n integer)')\ndb.executemany('insert into runs values (?)', [(i,) for i in range(500)])\n"
+        "db.commit()\nprint('made')"
+    )
+    assert run(loop, cm, make).text == "made"
+    grow = (
+        "import sqlite3\ndb = sqlite3.connect('workspace/state.db')\ndb.execute('insert into runs values (500)')\n"
+        "db.commit()\nprint(db.execute('select count(*) from runs').fetchone()[0])"
+    )
+    assert run(loop, cm, grow).text == "501"
+    import sqlite3
+
+    with sqlite3.connect(cm.work_dir / "workspace" / "state.db") as db:
+        assert db.execute("select max(n) from runs").fetchone()[0] == 500
+    clear_workspace(cm.work_dir)
+
+
 def test_sparse_files_stay_sparse_on_disk(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
     code = "with open('workspace/sparse', 'wb') as fh:\n    fh.truncate(3 << 20)\n    fh.write(b'end')\nprint('ok')"
     result = run(loop, cm, code)

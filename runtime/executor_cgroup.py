@@ -187,9 +187,43 @@ def _usable(base: Path, limits: CgroupLimits, proc: Path, *, enable: bool) -> st
         probe = create_run(base, limits, proc, name=f"{PREFIX}probe-{os.getpid()}-{secrets.token_hex(3)}")
     except OSError as exc:
         return f"a cgroup under {base} could not be set up ({exc})"
-    os.close(probe.procs_fd)
+    moved = _move_a_child(probe)
     leftover = remove_run(probe.path)
+    if moved is not None:
+        return f"a process of this cgroup cannot be moved into one under {base} ({moved})"
     return f"the probe cgroup {probe.path} could not be removed ({leftover})" if leftover else None
+
+
+def _move_a_child(run: RunCgroup) -> str | None:
+    """Move a short-lived child into the probe cgroup as the script's monitor will be moved (a write
+    of its pid to cgroup.procs, from this process's cgroup); None when the kernel took it."""
+    import subprocess
+    import sys
+
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", "import sys; sys.stdin.read()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        os.close(run.procs_fd)
+        return f"no child process to try with: {exc.strerror}"
+    try:
+        os.write(run.procs_fd, str(child.pid).encode())
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    finally:
+        os.close(run.procs_fd)
+        assert child.stdin is not None
+        child.stdin.close()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def remove_stale(base: Path) -> list[str]:

@@ -112,9 +112,20 @@ def kernel_like(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 def test_file_writes_a_leaf_of_a_delegated_cgroup_uses_its_parent(
-    tmp_path: Path, kernel_like: list[str]
+    tmp_path: Path, kernel_like: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """FILE WRITES ONLY, not kernel enforcement: detection picks the parent that has the controllers enabled."""
+    """FILE WRITES ONLY, not kernel enforcement: detection picks the parent that has the controllers enabled,
+    and its probe writes every limit and a child's pid to cgroup.procs (as the monitor's move will be)."""
+    probed: dict[str, str] = {}
+    real_rmdir = executor_cgroup._rmdir
+
+    def look_first(path: Path) -> None:
+        probed.update(
+            {n: (path / n).read_text() for n in ("memory.max", "memory.swap.max", "pids.max", "cgroup.procs")}
+        )
+        real_rmdir(path)
+
+    monkeypatch.setattr(executor_cgroup, "_rmdir", look_first)
     mount = tmp_path / "cg root"
     fake_cgroup(mount, "cpu memory pids", "memory pids")
     app = fake_cgroup(mount / "user.slice" / "app", "cpu memory pids", "memory pids")
@@ -125,6 +136,9 @@ def test_file_writes_a_leaf_of_a_delegated_cgroup_uses_its_parent(
     # the probe was made, written and removed: nothing is left behind
     assert [c.split()[0] for c in kernel_like] == ["mkdir", "rmdir"]
     assert sorted(p.name for p in app.iterdir() if p.is_dir()) == ["leaf"]
+    pid = probed.pop("cgroup.procs")
+    assert pid.isdigit() and int(pid) != os.getpid()
+    assert probed == {"memory.max": str(300 << 20), "memory.swap.max": "0", "pids.max": "33"}
 
 
 def test_file_writes_one_run_cgroup_gets_every_limit_and_is_removed(

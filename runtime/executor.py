@@ -1051,7 +1051,7 @@ class LocalExecutor:
         return {
             "enforced": True,
             "how": f"a cgroup per script under {support.base} ({support.reason}): memory.max {cg.memory_bytes >> 20} MB, "
-            f"memory.swap.max 0, pids.max {cg.pids} (a probe cgroup took every write)",
+            f"memory.swap.max 0, pids.max {cg.pids} (a probe cgroup took every write and a process moved into it)",
         }
 
     def _run_probe(self, session: SandboxSession) -> dict[str, Any]:

@@ -1462,6 +1462,15 @@ def monitor_main(
     owner = report.get("uid") if report.get("root") and isinstance(report.get("uid"), int) else None
     before: list[Snapshot] = []
     if tmpfs:  # the kernel enforces the cap; the disk dirs are what the host reads and writes between scripts
+        gone = [
+            n
+            for (disk, _mem), n in zip(WORKSPACE_FDS, WORKSPACE_NAMES, strict=True)
+            if not os.fstat(disk).st_nlink
+        ]
+        if gone:  # deleted (and maybe made again) on disk: what the script saved would go nowhere
+            _status({"kind": "exit", "restart": True, "setup_error": f"{gone[0]}/ was deleted from the work dir "
+                     "while the session was open; the sandbox worker must be started again"})  # fmt: skip
+            return 0
         left_out: list[str] = []
         taken, problem = sync_in(owner, disk_cap, left_out)
         if taken is None:

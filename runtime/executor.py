@@ -699,6 +699,8 @@ class _Worker:
             counted = await self._remove_cgroup(run_cgroup)
         duration = time.perf_counter() - started
         result, applied = _result(out, err, status, timed_out, duration, limits)
+        if next((e for e in _events(status) if e.get("kind") == "exit"), {}).get("restart") is True:
+            raise WorkerGone("the work dir's writable dirs were replaced; the script did not run")
         if applied is not None:
             self.applied = applied
         return self._cgroup_outcome(result, status, run_cgroup, cgroup_problem, counted, limits)

@@ -928,6 +928,29 @@ def test_the_disk_line_follows_what_the_scripts_process_saw() -> None:
     assert "polled" in disk(workspace="disk", errors={"workspace tmpfs": "EPERM"})[1]
 
 
+def test_a_workspace_made_again_under_an_open_session_is_picked_up(tmp_path: Path) -> None:
+    from cfmigrate.runtime import LocalExecutor, SandboxSession
+
+    async def scenario() -> tuple[Any, Any]:
+        executor = LocalExecutor()
+        session = SandboxSession(id="gone", work_dir=tmp_path / "work", runtime_dir=tmp_path / "rt",
+                                 limits=Limits(timeout_s=20))  # fmt: skip
+        try:
+            first = await executor.run("open('workspace/a.txt', 'w').write('a')", session=session)
+            import shutil
+
+            shutil.rmtree(session.work_dir / "workspace")
+            (session.work_dir / "workspace").mkdir()
+            return first, await executor.run("open('workspace/b.txt', 'w').write('b')", session=session)
+        finally:
+            await executor.aclose()
+
+    first, second = asyncio.new_event_loop().run_until_complete(scenario())
+    assert first.ok and second.ok, (first.text(), second.text())
+    # the worker held the deleted directory: it was started again on the new one, and the script ran once
+    assert [p.name for p in (tmp_path / "work" / "workspace").iterdir()] == ["b.txt"]
+
+
 def test_without_tmpfs_the_polled_cap_is_reported_and_enforced(tmp_path: Path) -> None:
     from cfmigrate.runtime import Isolation, LocalExecutor, SandboxSession
 

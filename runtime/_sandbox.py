@@ -1424,6 +1424,14 @@ def validate_result(raw: bytes) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None or k == "applied"}
 
 
+def _deleted(path: str) -> bool:
+    """Whether the directory at `path` (a bind mount in the view, when there is one) was deleted on disk."""
+    try:
+        return os.stat(path, follow_symlinks=False).st_nlink == 0
+    except OSError:
+        return False
+
+
 def monitor_main(
     cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any], fds: list[int], devnull: int
 ) -> int:
@@ -1461,16 +1469,20 @@ def monitor_main(
     tmpfs = bool(WORKSPACE_FDS)
     owner = report.get("uid") if report.get("root") and isinstance(report.get("uid"), int) else None
     before: list[Snapshot] = []
-    if tmpfs:  # the kernel enforces the cap; the disk dirs are what the host reads and writes between scripts
-        gone = [
+    # a writable dir deleted (and maybe made again) on disk: the worker holds the deleted one, so what the
+    # script wrote would go nowhere; the host starts a new worker and runs the script there
+    gone = [os.path.basename(p) for p in rw_paths if _deleted(p)]
+    if tmpfs:
+        gone += [
             n
             for (disk, _mem), n in zip(WORKSPACE_FDS, WORKSPACE_NAMES, strict=True)
             if not os.fstat(disk).st_nlink
         ]
-        if gone:  # deleted (and maybe made again) on disk: what the script saved would go nowhere
-            _status({"kind": "exit", "restart": True, "setup_error": f"{gone[0]}/ was deleted from the work dir "
-                     "while the session was open; the sandbox worker must be started again"})  # fmt: skip
-            return 0
+    if gone:
+        _status({"kind": "exit", "restart": True, "setup_error": f"{gone[0]}/ was deleted from the work dir "
+                 "while the session was open; the sandbox worker must be started again"})  # fmt: skip
+        return 0
+    if tmpfs:  # the kernel enforces the cap; the disk dirs are what the host reads and writes between scripts
         left_out: list[str] = []
         taken, problem = sync_in(owner, disk_cap, left_out)
         if taken is None:

@@ -928,11 +928,12 @@ def test_the_disk_line_follows_what_the_scripts_process_saw() -> None:
     assert "polled" in disk(workspace="disk", errors={"workspace tmpfs": "EPERM"})[1]
 
 
-def test_a_workspace_made_again_under_an_open_session_is_picked_up(tmp_path: Path) -> None:
-    from cfmigrate.runtime import LocalExecutor, SandboxSession
+@pytest.mark.parametrize("tmpfs", [True, False])
+def test_a_workspace_made_again_under_an_open_session_is_picked_up(tmp_path: Path, tmpfs: bool) -> None:
+    from cfmigrate.runtime import Isolation, LocalExecutor, SandboxSession
 
     async def scenario() -> tuple[Any, Any]:
-        executor = LocalExecutor()
+        executor = LocalExecutor(isolation=Isolation(tmpfs=tmpfs))
         session = SandboxSession(id="gone", work_dir=tmp_path / "work", runtime_dir=tmp_path / "rt",
                                  limits=Limits(timeout_s=20))  # fmt: skip
         try:

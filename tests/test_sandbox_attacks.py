@@ -753,7 +753,10 @@ def test_the_workspace_is_a_tmpfs_of_exactly_the_cap(loop: asyncio.AbstractEvent
     )
     report = {p.name: p for p in cm.protections()}
     assert report["disk space"].enforced and "tmpfs" in report["disk space"].how, report["disk space"]
-    assert cm.session is not None and "tmpfs" in (cm.executor._workers[cm.session.id].applied or [])  # type: ignore[attr-defined]
+    from cfmigrate.runtime import LocalExecutor
+
+    assert isinstance(cm.executor, LocalExecutor) and cm.session is not None
+    assert "tmpfs" in (cm.executor._workers[cm.session.id].applied or [])
     # what the host deletes on disk is gone in the sandbox too (the disk is what counts between scripts)
     clear_workspace(cm.work_dir)
     after = run(loop, cm, "import os\nprint(os.listdir('workspace'), os.statvfs('workspace').f_bfree > 0)")

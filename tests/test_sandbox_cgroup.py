@@ -52,7 +52,7 @@ def test_on_this_v1_machine_cgroup_limits_are_not_applied_and_the_report_says_wh
                                  limits=Limits(timeout_s=20))  # fmt: skip
         try:
             result = await executor.run("print('still limited by rlimits')", session=session)
-            return result.ok, [tuple(p) for p in executor.protections(session)]  # type: ignore[misc]
+            return result.ok, [(p.name, p.enforced, p.how) for p in executor.protections(session)]
         finally:
             await executor.aclose()
 
@@ -261,7 +261,7 @@ def test_file_writes_a_named_cgroup_gets_its_controllers_enabled(
 
 
 def test_file_writes_a_real_script_run_joins_and_removes_its_cgroup(
-    tmp_path: Path, kernel_like: list[str]
+    tmp_path: Path, kernel_like: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """FILE WRITES ONLY, not kernel enforcement: the run's cgroup.procs (a plain file here) receives the
     monitor's "0" before the script runs, the limits are written, and the directory is gone afterwards."""
@@ -273,7 +273,7 @@ def test_file_writes_a_real_script_run_joins_and_removes_its_cgroup(
         seen.update({name: (path / name).read_text() for name in ("cgroup.procs", "memory.max", "pids.max")})
         real_rmdir(path)
 
-    executor_cgroup._rmdir = keep_a_copy  # type: ignore[assignment]  # (undone by the fixture's monkeypatch)
+    monkeypatch.setattr(executor_cgroup, "_rmdir", keep_a_copy)
 
     async def scenario() -> tuple[bool, list[tuple[str, bool, str]]]:
         executor = LocalExecutor()
@@ -287,7 +287,7 @@ def test_file_writes_a_real_script_run_joins_and_removes_its_cgroup(
             )
             result = await executor.run(escape, session=session)
             assert result.stdout.startswith("ran "), result.text()
-            return result.ok, [tuple(p) for p in executor.protections(session)]  # type: ignore[misc]
+            return result.ok, [(p.name, p.enforced, p.how) for p in executor.protections(session)]
         finally:
             await executor.aclose()
 

@@ -140,3 +140,35 @@ def test_an_agent_sharing_a_file_with_one_that_stays_is_manual_unless_separable(
     migrated = AgentUnit("mod:c", "mod.py", 9, ("mod.py",), (), "anthropic", "already-code-mode", "code-mode")
     (manual,) = select([moving, migrated]).manual
     assert "already on code mode" in manual.reason and "--all" not in manual.reason
+
+
+def test_an_agent_whose_servers_are_all_kept_direct_is_skipped_not_manual(tmp_path: Path) -> None:
+    """`keep-direct` covering every server an agent reaches leaves nothing to move: skipped with the reason,
+    not "needs manual migration" (which would fail --check for an agent the user chose to keep)."""
+    from support.linked import WEATHER_SERVER, linked
+
+    loop = linked(
+        """\
+import anthropic
+from mcp import ClientSession
+
+
+async def step(session: ClientSession, messages: list) -> list:
+    client = anthropic.AsyncAnthropic()
+    listed = await session.list_tools()
+    tools = [{"name": t.name, "description": t.description, "input_schema": t.inputSchema} for t in listed.tools]
+    reply = await client.messages.create(model="m", max_tokens=9, tools=tools, messages=messages)
+    return [await session.call_tool(b.name, b.input) for b in reply.content if b.type == "tool_use"]
+"""
+    )
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "weather_server.py").write_text(WEATHER_SERVER)
+    (root / "agent.py").write_text(loop)
+    moved = _run(root, all_agents=True)
+    assert [f.path for f in moved.changed] == ["agent.py"]  # without keep-direct it moves
+    (root / "pyproject.toml").write_text('[tool.cfmigrate]\nkeep-direct = ["weather"]\n')
+    kept = _run(root, all_agents=True)
+    assert kept.changed == () and kept.manual == ()
+    ((path, _, why),) = kept.skipped
+    assert path == "agent.py" and "every server it reaches (weather) is kept direct" in why

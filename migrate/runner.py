@@ -34,7 +34,9 @@ from cfmigrate.analyzers.model import Agent, Inventory, Manifest, Problem, Serve
 from cfmigrate.analyzers.settings import Settings, load_settings
 from cfmigrate.analyzers.walk import iter_files
 from cfmigrate.migrate.rules import REGISTRY, MigrationPlan, MigrationRule, Site, select_rules
-from cfmigrate.migrate.rules._base import CACHE_KEY, ORPHANS_KEY, PATH_KEY, POLICY_KEY
+from cfmigrate.migrate.rules._base import CACHE_KEY, ORIGINAL_KEY, ORPHANS_KEY, PATH_KEY, POLICY_KEY
+from cfmigrate.migrate.rules._base import line_map as _line_map
+from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch, call_keys, find_launches
 from cfmigrate.migrate.rules._plan import (
     PLAN_KEY,
     SITES_KEY,
@@ -443,6 +445,7 @@ def transform_source(
     policy: dict[str, str] = {}
     code = original = module.code
     cache: dict[str, object] = {}
+    launches = _find_launches(module, rel, plan)
     for rule_id in rule_ids:
         rule: type[MigrationRule] = REGISTRY[rule_id]
         scratch: dict[str, object] = {
@@ -452,6 +455,8 @@ def transform_source(
             ORPHANS_KEY: orphans,
             POLICY_KEY: policy,
             CACHE_KEY: cache,
+            LAUNCH_KEY: launches,
+            ORIGINAL_KEY: original,
         }
         if not rule.needed(code, scratch, plan):
             continue
@@ -474,6 +479,7 @@ def transform_source(
     new = module.bytes
     if new == source:
         return FileResult(rel, "unchanged", tuple(sites))
+    sites.extend(_second_sessions(launches, module.code, plan))
     try:
         reparsed = cst.parse_module(new)
         compile(reparsed.code, rel, "exec", dont_inherit=True)
@@ -484,6 +490,32 @@ def transform_source(
     if location is not None:
         new = tidy_imports(source, new, location)
     return FileResult(rel, "changed", tuple(sites), old=source, new=new)
+
+
+def _find_launches(module: cst.Module, rel: str, plan: MigrationPlan) -> list[Launch]:
+    """The agent's own launches in this file (see `rules._launch`); none when the file cannot be analysed."""
+    try:
+        return find_launches(module, rel, plan)
+    except Exception:  # an analysis bug must not stop the run: the file keeps the package's launch specs
+        return []
+
+
+def _second_sessions(launches: Sequence[Launch], code: str, plan: MigrationPlan) -> list[Site]:
+    """A server whose launch moved into CodeMode but whose own session is still opened would start twice."""
+    if plan.code_mode_var not in code or "launches=" not in code:
+        return []
+    left = call_keys(code)
+    return [
+        Site(
+            "CFM006",
+            launch.line,
+            False,
+            f"the agent's own session of server {launch.server!r} is still opened after the rewrite (something "
+            "still reads it), so CodeMode would start the server a second time",
+        )
+        for launch in launches
+        if any(key in left for key in launch.openers)
+    ]
 
 
 def parse_source(source: bytes, rel: str) -> cst.Module | FileResult:
@@ -549,21 +581,6 @@ def _utf8(raw: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def _line_map(original: str, current: str) -> Callable[[int], int]:
-    """Map a 1-based line of `current` (an earlier rule's output) to the line of `original` it stands at."""
-    matcher = difflib.SequenceMatcher(None, original.splitlines(), current.splitlines(), autojunk=False)
-    opcodes = matcher.get_opcodes()
-
-    def where(line: int) -> int:
-        index = line - 1
-        for tag, i1, _i2, j1, j2 in opcodes:
-            if j1 <= index < j2:
-                return i1 + (index - j1) + 1 if tag == "equal" else i1 + 1
-        return line
-
-    return where
 
 
 def tidy_imports(old: bytes, new: bytes, location: Path) -> bytes:

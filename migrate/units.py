@@ -31,8 +31,9 @@ from cfmigrate.migrate.rules._plan import AgentUnit
 if TYPE_CHECKING:
     from cfmigrate.migrate.runner import FileResult
 
-# Sites these rules leave alone make the agent incomplete; CFM006-CFM008 only report.
-_BLOCKING_RULES = frozenset({"CFM001", "CFM002", "CFM003", "CFM004", "CFM005"})
+# Sites these rules leave alone make the agent incomplete (CFM006: CodeMode could not be opened with the
+# agent's own launches); CFM007 and CFM008 only report.
+_BLOCKING_RULES = frozenset({"CFM001", "CFM002", "CFM003", "CFM004", "CFM005", "CFM006"})
 _INFORMATIONAL = ("is kept on direct MCP by the audit decision",)
 _MODEL_RULES = frozenset({"CFM002", "CFM003"})
 

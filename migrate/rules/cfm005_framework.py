@@ -271,7 +271,7 @@ class FrameworkAgents(MigrationRule):
             if framework == "pydantic-ai" and any(q.startswith("pydantic_ai.") for q in qualified):
                 return True, {}  # a toolset that is not an MCP server stays as it is
             raise _NotSafe(f"`{code}` cannot be traced to the MCP server it constructs")
-        server = self.plan.code_servers.get(f"{self.path}:{self.line_of(ctor)}")
+        server = self.plan.code_servers.get(f"{self.path}:{self.source_line(ctor)}")
         if server is not None and self.plan.keeps_server(server):
             return True, {}
         if server is None and self.plan.kept_entries(self.path):

@@ -88,22 +88,26 @@ def test_helper_function_agent_is_named_and_left_for_manual_migration(tmp_path: 
     assert only.reason.startswith("bot.agent not moved onto code mode: its MCP code is in bot/mcp_tools.py")
 
 
-def test_subagents_only_the_code_first_one_is_converted_the_kept_ones_stay(tmp_path: Path) -> None:
+def test_subagents_are_decided_one_by_one_and_the_code_first_one_waits_for_its_session(
+    tmp_path: Path,
+) -> None:
+    """Six framework agents in one module: the five kept on direct MCP are skipped one by one, and only
+    team:github_agent (code-first) is considered. CFM005 can convert its construction alone, but main()
+    still connects the `github` server for every agent (`servers = [..., github]`), so CodeMode would
+    start it a second time: the honest outcome is team.py unchanged and team:github_agent under "needs
+    manual migration" with that reason (not the five kept agents' servers, which are not its own)."""
     root = _copy("subagents", tmp_path)
     decisions = {a.name: a.decision for a in run_audit(root, AuditOptions(progress=False)).agents}
     assert [n for n, d in decisions.items() if d == "code-first"] == ["team:github_agent"]
     result = _run(root)
-    assert result.manual == ()
     assert sorted(why.split(" ", 1)[0] for _, _, why in result.skipped) == sorted(
         n for n, d in decisions.items() if d == "keep-mcp"
     )
-    (team,) = result.changed
-    old, new = team.old.decode(), team.new.decode()
-    for kept in ("file_agent", "memory_agent", "web_agent", "time_agent", "git_agent"):
-        line = next(line for line in old.splitlines() if line.startswith(f"{kept} = "))
-        assert line in new.splitlines(), kept  # byte-identical construction: still on direct MCP
-    assert 'github_agent = Agent(name="GitHub", instructions=code_mode.system_prompt()' in new
-    assert "mcp_servers=[github]" not in new and "tools=[execute_code]" in new
+    assert result.changed == ()
+    reasons = {(m.path, m.line): m.reason for m in result.manual}
+    assert reasons[("team.py", 22)].startswith("team:github_agent not moved onto code mode")
+    assert "server 'github' is still opened after the rewrite" in reasons[("team.py", 15)]
+    assert not any("'files'" in why or "'git'" in why for why in reasons.values())
 
 
 def test_a_tool_script_is_never_rewritten(tmp_path: Path) -> None:

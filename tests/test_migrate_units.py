@@ -176,3 +176,36 @@ async def step(session: ClientSession, messages: list) -> list:
     assert kept.changed == () and kept.manual == ()
     ((path, _, why),) = kept.skipped
     assert path == "agent.py" and "every server it reaches (weather) is kept direct" in why
+
+
+PAIR = '''\
+"""Two specialists: one over the time server, one over GitHub."""
+
+from agents import Agent
+from agents.mcp import MCPServerStdio
+
+clock = MCPServerStdio(name="time", params={"command": "uvx", "args": ["mcp-server-time"]})
+github = MCPServerStdio(name="github", params={"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"]})
+
+time_agent = Agent(name="Time", instructions="Answer time questions.", mcp_servers=[clock], model="gpt-4.1")
+github_agent = Agent(name="GitHub", instructions="Work with issues.", mcp_servers=[github], model="gpt-4.1")
+'''
+
+
+def test_a_code_first_sub_agent_is_converted_alone_beside_one_kept_direct(tmp_path: Path) -> None:
+    """The audit decides keep-mcp for team:time_agent (2 tools) and code-first for team:github_agent (26):
+    only the second construction moves, CodeMode launches only its server, the first stays byte-identical."""
+    root = tmp_path / "pair"
+    root.mkdir()
+    (root / "team.py").write_text(PAIR)
+    decisions = {a.name: a.decision for a in run_audit(root, AuditOptions(progress=False)).agents}
+    assert decisions == {"team:time_agent": "keep-mcp", "team:github_agent": "code-first"}
+    result = _run(root)
+    assert result.manual == () and [(p, line) for p, line, _ in result.skipped] == [("team.py", 9)]
+    (team,) = result.changed
+    new = team.new.decode()
+    time_line = next(line for line in PAIR.splitlines() if line.startswith("time_agent = "))
+    assert time_line in new.splitlines() and 'clock = MCPServerStdio(name="time"' in new
+    assert "mcp_servers=[github]" not in new and "tools=[execute_code]" in new
+    launches = new[new.index("launches=") : new.index("policy=")]
+    assert '"github"' in launches and '"time"' not in launches

@@ -138,6 +138,16 @@ class InsertCodeMode(MigrationRule):
                     return False
         return True
 
+    def _after_launch_bindings(self, body: cst.IndentedBlock, first: cst.BaseStatement) -> cst.BaseStatement:
+        """The statement after the last one of `body` binding a name the launches read (`params = ...` in a
+        connect method), so CodeMode opens where its launch exists; else `first`."""
+        wanted = {name for launch in self._launches() for name in launch.names}
+        statements = list(body.body)
+        last = max((i for i, stmt in enumerate(statements) if _binds(stmt) & wanted), default=-1)
+        if last < 0 or last + 1 >= len(statements) or last < statements.index(first):
+            return first
+        return statements[last + 1]
+
     def _module_position(self, module: cst.Module, uses: list[cst.Name]) -> int | None:
         """Where a module-level CodeMode goes: after the imports and the statements binding its launches' names."""
         index = _after_imports(module.body)
@@ -257,6 +267,7 @@ class InsertCodeMode(MigrationRule):
                 first = body.body[0]
                 if _is_docstring(first) and len(body.body) > 1:
                     first = body.body[1]
+                first = self._after_launch_bindings(body, first)
                 if not self._launches_visible(first):
                     return True
                 construction = self._construction(self._path_free(), indent_call=True)

@@ -106,6 +106,7 @@ class RemoveDeadSessions(MigrationRule):
     def analyze(self, module: cst.Module) -> None:
         self._remove: set[int] = set()  # statements and functions to remove
         self._items: set[int] = set()  # with-items to remove
+        self._unwrap: set[int] = set()  # `with` statements left without items: their body takes their place
         orphans = self.context.scratch.get(ORPHANS_KEY) or set()
         assert isinstance(orphans, set)
         by_path: dict[str, set[str]] = {}
@@ -138,9 +139,17 @@ class RemoveDeadSessions(MigrationRule):
     ) -> cst.FunctionDef | cst.RemovalSentinel:
         return cst.RemoveFromParent() if id(original_node) in self._remove else updated_node
 
-    def leave_With(self, original_node: cst.With, updated_node: cst.With) -> cst.With:
+    def leave_With(
+        self, original_node: cst.With, updated_node: cst.With
+    ) -> cst.With | cst.FlattenSentinel[cst.BaseStatement]:
         if not any(id(item) in self._items for item in original_node.items):
             return updated_node
+        if id(original_node) in self._unwrap and isinstance(updated_node.body, cst.IndentedBlock):
+            body = list(updated_node.body.body)
+            body[0] = body[0].with_changes(
+                leading_lines=[*updated_node.leading_lines, *body[0].leading_lines]
+            )
+            return cst.FlattenSentinel(body)
         kept = [
             new
             for old, new in zip(original_node.items, updated_node.items, strict=True)
@@ -362,8 +371,10 @@ class RemoveDeadSessions(MigrationRule):
         ]
 
     def _keeps_blocks(self, top: list[_Unit]) -> bool:
-        """Removing these units leaves every block and `with` statement something to hold."""
+        """Removing these units leaves every block something to hold; a `with` left without items is
+        unwrapped (its body takes its place) when its body keeps a statement."""
         blocks: dict[int, tuple[int, int]] = {}  # block id -> (statements, removed)
+        holders: dict[int, cst.CSTNode] = {}
         for unit in top:
             holder = self.resolver.parent(unit.node)
             if holder is None:
@@ -371,7 +382,20 @@ class RemoveDeadSessions(MigrationRule):
             size = len(holder.items) if isinstance(holder, cst.With) else len(getattr(holder, "body", ()))
             seen, gone = blocks.get(id(holder), (size, 0))
             blocks[id(holder)] = (seen, gone + 1)
-        return all(gone < size for size, gone in blocks.values())
+            holders[id(holder)] = holder
+        unwrap: set[int] = set()
+        for key, (size, gone) in blocks.items():
+            if gone < size:
+                continue
+            holder = holders[key]
+            if not (isinstance(holder, cst.With) and isinstance(holder.body, cst.IndentedBlock)):
+                return False
+            body_size, body_gone = blocks.get(id(holder.body), (len(holder.body.body), 0))
+            if body_gone >= body_size:
+                return False
+            unwrap.add(key)
+        self._unwrap.update(unwrap)
+        return True
 
     # ------------------------------------------------------------------ module level
     def _helpers(self, module: cst.Module, dropped: set[str], gone: list[cst.CSTNode]) -> list[cst.CSTNode]:

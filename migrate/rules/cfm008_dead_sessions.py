@@ -117,6 +117,8 @@ class RemoveDeadSessions(MigrationRule):
             path = function_path(func, self.resolver.parent)
             if path in by_path:
                 gone.extend(self._function(func, by_path[path]))
+        classes = {path.partition(".")[0] for path in by_path if "." in path}
+        gone.extend(self._class_sessions(module, classes))
         dropped = {name for _, name in orphans}
         for node in gone:
             dropped.update(n.value for n in _names_in(node))
@@ -146,9 +148,11 @@ class RemoveDeadSessions(MigrationRule):
             return updated_node
         if id(original_node) in self._unwrap and isinstance(updated_node.body, cst.IndentedBlock):
             body = list(updated_node.body.body)
-            body[0] = body[0].with_changes(
-                leading_lines=[*updated_node.leading_lines, *body[0].leading_lines]
-            )
+            first = body[0]
+            if isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+                body[0] = first.with_changes(
+                    leading_lines=[*updated_node.leading_lines, *first.leading_lines]
+                )
             return cst.FlattenSentinel(body)
         kept = [
             new
@@ -397,6 +401,174 @@ class RemoveDeadSessions(MigrationRule):
         self._unwrap.update(unwrap)
         return True
 
+    # ------------------------------------------------------------------ sessions held on `self`
+    def _class_sessions(self, module: cst.Module, touched: set[str]) -> list[cst.CSTNode]:
+        """`self.<attr> = <MCP session>` that nothing reads any more (a class the rewrite touched): the
+        statements opening, initialising and resetting it, then the locals only they read, are removed."""
+        removed: list[cst.CSTNode] = []
+        for cls in module.body:
+            if not isinstance(cls, cst.ClassDef) or cls.name.value not in touched:
+                continue
+            methods = [m for m in cls.body.body if isinstance(m, cst.FunctionDef)]
+            selves = {id(m): _first_param(m) for m in methods}
+            opened: set[str] = set()
+            for m in methods:
+                for stmt in _walk_own(m.body):
+                    if not isinstance(stmt, cst.SimpleStatementLine):
+                        continue
+                    attr = self._self_assign(stmt, selves[id(m)])
+                    value = getattr(stmt.body[0], "value", None)
+                    if (
+                        attr is not None
+                        and isinstance(value, cst.BaseExpression)
+                        and self._effect(value) == "open"
+                    ):
+                        opened.add(attr)
+            for attr in sorted(opened):
+                units = self._attr_units(module, cls, methods, selves, attr)
+                if units is None:
+                    continue
+                nodes = units + self._dead_locals(methods, units)
+                if not self._blocks_survive(nodes):
+                    continue
+                for node in nodes:
+                    self._remove.add(id(node))
+                removed.extend(nodes)
+                self.applied(
+                    units[0],
+                    f"removed the MCP session self.{attr}: nothing reads it any more (CodeMode starts the server)",
+                )
+        return removed
+
+    @staticmethod
+    def _self_assign(stmt: cst.SimpleStatementLine, me: str | None) -> str | None:
+        """`<me>.<attr> = ...` / `<me>.<attr>: T = ...`: the attribute's name."""
+        if me is None or len(stmt.body) != 1:
+            return None
+        small = stmt.body[0]
+        target = (
+            small.targets[0].target
+            if isinstance(small, cst.Assign) and len(small.targets) == 1
+            else small.target
+            if isinstance(small, cst.AnnAssign)
+            else None
+        )
+        if (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and target.value.value == me
+        ):
+            return target.attr.value
+        return None
+
+    def _attr_units(
+        self,
+        module: cst.Module,
+        cls: cst.ClassDef,
+        methods: list[cst.FunctionDef],
+        selves: dict[int, str | None],
+        attr: str,
+    ) -> list[cst.CSTNode] | None:
+        """The statements that only open, initialise or reset `self.<attr>`; None when anything else reads it."""
+        units: list[cst.CSTNode] = []
+        unit_ids: set[int] = set()
+        for method in methods:
+            me = selves[id(method)]
+            for stmt in _walk_own(method.body):
+                if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+                    continue
+                small = stmt.body[0]
+                if self._self_assign(stmt, me) == attr:
+                    value = getattr(small, "value", None)
+                    if value is None or self._effect(value) == "open" or _empty_value(value):
+                        units.append(stmt)
+                        unit_ids.add(id(stmt))
+                elif isinstance(small, cst.Expr) and self._self_op(small.value, me, attr):
+                    units.append(stmt)
+                    unit_ids.add(id(stmt))
+        for stmt in cls.body.body:  # `session: ClientSession | None = None` in the class body
+            if (
+                isinstance(stmt, cst.SimpleStatementLine)
+                and len(stmt.body) == 1
+                and isinstance(stmt.body[0], cst.AnnAssign)
+                and isinstance(stmt.body[0].target, cst.Name)
+                and stmt.body[0].target.value == attr
+                and (stmt.body[0].value is None or _empty_value(stmt.body[0].value))
+            ):
+                units.append(stmt)
+                unit_ids.add(id(stmt))
+        if not units:
+            return None
+        stack: list[cst.CSTNode] = [module]
+        while stack:  # every other `.attr` anywhere in the module keeps it
+            node = stack.pop()
+            if id(node) in unit_ids:
+                continue
+            if isinstance(node, cst.Attribute) and node.attr.value == attr:
+                return None
+            if isinstance(node, cst.Name) and node.value == attr and self._inside(node, {id(cls)}):
+                parent = self.resolver.parent(node)
+                if not isinstance(parent, cst.Attribute) and not isinstance(parent, cst.FunctionDef):
+                    return None
+            stack.extend(node.children)
+        return units
+
+    def _self_op(self, value: cst.BaseExpression, me: str | None, attr: str) -> bool:
+        inner = value.expression if isinstance(value, cst.Await) else value
+        return (
+            isinstance(inner, cst.Call)
+            and isinstance(inner.func, cst.Attribute)
+            and inner.func.attr.value in _SESSION_OPS
+            and isinstance(inner.func.value, cst.Attribute)
+            and inner.func.value.attr.value == attr
+            and isinstance(inner.func.value.value, cst.Name)
+            and inner.func.value.value.value == me
+            and all(_harmless(a.value, calls=False) for a in inner.args)
+        )
+
+    def _dead_locals(self, methods: list[cst.FunctionDef], units: list[cst.CSTNode]) -> list[cst.CSTNode]:
+        """Local statements opening a transport (`read, write = await stack.enter_async_context(stdio_client(p))`)
+        whose names only the removed statements read."""
+        gone = {id(u) for u in units}
+        out: list[cst.CSTNode] = []
+        changed = True
+        while changed:
+            changed = False
+            for method in methods:
+                scope = self.get_metadata(ScopeProvider, method.body, None)
+                if not isinstance(scope, Scope):
+                    continue
+                for stmt in _walk_own(method.body):
+                    if id(stmt) in gone or not isinstance(stmt, cst.SimpleStatementLine):
+                        continue
+                    unit = self._line(stmt)
+                    if unit is None or unit.kind != "open" or not unit.defines:
+                        continue
+                    refs = [
+                        ref.node
+                        for name in unit.defines
+                        for a in scope[name]
+                        if isinstance(a, Assignment) and a.scope is scope
+                        for ref in a.references
+                    ]
+                    if refs and all(self._inside(r, gone) for r in refs):
+                        gone.add(id(stmt))
+                        out.append(stmt)
+                        changed = True
+        return out
+
+    def _blocks_survive(self, nodes: list[cst.CSTNode]) -> bool:
+        """Every block the removals touch keeps a statement."""
+        count: dict[int, tuple[int, int]] = {}
+        for node in nodes:
+            holder = self.resolver.parent(node)
+            body = getattr(holder, "body", None)
+            if holder is None or not isinstance(body, list | tuple):
+                return False
+            size, gone = count.get(id(holder), (len(body), 0))
+            count[id(holder)] = (size, gone + 1)
+        return all(gone < size for size, gone in count.values())
+
     # ------------------------------------------------------------------ module level
     def _helpers(self, module: cst.Module, dropped: set[str], gone: list[cst.CSTNode]) -> list[cst.CSTNode]:
         """Module functions no longer referenced after the removals (a cascade), removed."""
@@ -487,6 +659,23 @@ class RemoveDeadSessions(MigrationRule):
         ):
             return False
         return len(list(scope.assignments[name])) == 1 and self._opens(small.value)
+
+
+def _first_param(func: cst.FunctionDef) -> str | None:
+    params = [*func.params.posonly_params, *func.params.params]
+    if not params or any(
+        isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod")
+        for d in func.decorators
+    ):
+        return None
+    return params[0].name.value
+
+
+def _empty_value(value: cst.BaseExpression) -> bool:
+    """`None`, `{}`, `[]`: a reset, not a read."""
+    if isinstance(value, cst.Name):
+        return value.value == "None"
+    return isinstance(value, cst.Dict | cst.List) and not value.elements
 
 
 def _functions(module: cst.Module) -> Iterator[cst.FunctionDef]:

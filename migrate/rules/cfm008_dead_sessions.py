@@ -113,6 +113,10 @@ class RemoveDeadSessions(MigrationRule):
         for path, name in orphans:
             by_path.setdefault(path, set()).add(name)
         gone: list[cst.CSTNode] = []
+        self._dropped_params: dict[int, str] = {}  # function -> a session parameter nothing reads any more
+        self._dropped_args: dict[int, int] = {}  # call -> index of the argument passing it
+        self._gone_args: set[int] = set()
+        self._dead_params(module, by_path)
         for func in _functions(module):
             path = function_path(func, self.resolver.parent)
             if path in by_path:
@@ -139,7 +143,95 @@ class RemoveDeadSessions(MigrationRule):
     def leave_FunctionDef(
         self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
     ) -> cst.FunctionDef | cst.RemovalSentinel:
-        return cst.RemoveFromParent() if id(original_node) in self._remove else updated_node
+        if id(original_node) in self._remove:
+            return cst.RemoveFromParent()
+        param = self._dropped_params.get(id(original_node))
+        if param is None:
+            return updated_node
+        params = [p for p in updated_node.params.params if p.name.value != param]
+        if params:
+            params[-1] = params[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated_node.with_changes(params=updated_node.params.with_changes(params=params))
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        index = self._dropped_args.get(id(original_node))
+        if index is None:
+            return updated_node
+        args = [a for i, a in enumerate(updated_node.args) if i != index]
+        if args and index == len(updated_node.args) - 1:
+            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated_node.with_changes(args=args)
+
+    # ------------------------------------------------------------------ session parameters
+    def _dead_params(self, module: cst.Module, orphans: Mapping[str, set[str]]) -> None:
+        """A module function's session parameter the rewrite left unread (`async def agent(session, task)`)
+        is dropped, with the argument every call in the module passes for it; the caller's session may then
+        be unread too. Only for functions the module calls directly and does not export or decorate."""
+        exported = module_exports(module)
+        scope = self.get_metadata(ScopeProvider, module, None)
+        if exported is None or not isinstance(scope, Scope):
+            return
+        changed = True
+        while changed:  # dropping an argument may leave the caller's own parameter unread
+            changed = False
+            for func in module.body:
+                if isinstance(func, cst.FunctionDef) and id(func) not in self._dropped_params:
+                    changed |= self._dead_param(func, orphans, exported, scope)
+
+    def _dead_param(
+        self, func: cst.FunctionDef, orphans: Mapping[str, set[str]], exported: set[str], scope: Scope
+    ) -> bool:
+        """Drop one unread session parameter of a module function (see `_dead_params`); whether it did."""
+        if func.decorators or func.name.value in exported:
+            return False
+        if func.params.posonly_params or func.params.kwonly_params:
+            return False
+        body_scope = self.get_metadata(ScopeProvider, func.body, None)
+        if not isinstance(body_scope, Scope):
+            return False
+        orphaned = orphans.get(func.name.value, set())
+        for index, param in enumerate(func.params.params):
+            name = param.name.value
+            if name not in orphaned or param.default is not None:
+                continue
+            if any(
+                not self._inside(ref.node, self._gone_args)
+                for a in body_scope[name]
+                if isinstance(a, Assignment) and a.scope is body_scope
+                for ref in a.references
+            ):
+                continue
+            calls = self._calls_of(scope, func)
+            if calls is None:
+                return False
+            positions: dict[int, int] = {}
+            for call in calls:
+                at = _argument_index(call, index, name)
+                if at is None:
+                    return False
+                positions[id(call)] = at
+            self._dropped_params[id(func)] = name
+            for call in calls:
+                self._dropped_args[id(call)] = positions[id(call)]
+                self._gone_args.add(id(call.args[positions[id(call)]]))
+            self.applied(
+                param, f"removed the parameter {name} of {func.name.value}(): nothing reads it any more"
+            )
+            return True  # one parameter per function per run
+        return False
+
+    def _calls_of(self, scope: Scope, func: cst.FunctionDef) -> list[cst.Call] | None:
+        """Every reference to a module function, when each one is a direct call; else None."""
+        assignments = list(scope.assignments[func.name.value])
+        if len(assignments) != 1 or getattr(assignments[0], "node", None) is not func:
+            return None
+        calls: list[cst.Call] = []
+        for ref in assignments[0].references:
+            parent = self.resolver.parent(ref.node)
+            if not isinstance(parent, cst.Call) or parent.func is not ref.node:
+                return None
+            calls.append(parent)
+        return calls
 
     def leave_With(
         self, original_node: cst.With, updated_node: cst.With
@@ -324,7 +416,7 @@ class RemoveDeadSessions(MigrationRule):
                     or not self._inside(assignment.node, dead)
                 ):
                     return True
-                if any(not self._inside(ref.node, dead) for ref in assignment.references):
+                if any(not self._inside(ref.node, dead | self._gone_args) for ref in assignment.references):
                     return True
         return False
 
@@ -659,6 +751,17 @@ class RemoveDeadSessions(MigrationRule):
         ):
             return False
         return len(list(scope.assignments[name])) == 1 and self._opens(small.value)
+
+
+def _argument_index(call: cst.Call, position: int, name: str) -> int | None:
+    """Where a call passes the parameter at `position` named `name`: the index of that argument, else None."""
+    if any(a.star for a in call.args):
+        return None
+    for i, arg in enumerate(call.args):
+        if arg.keyword is not None and arg.keyword.value == name:
+            return i
+    positional = [i for i, a in enumerate(call.args) if a.keyword is None]
+    return positional[position] if position < len(positional) else None
 
 
 def _first_param(func: cst.FunctionDef) -> str | None:

@@ -659,7 +659,7 @@ class AgentRecognition(PromptRecognition):
             return UNKNOWN
         indices = self._helper_decls.get(qname)
         if indices is None:
-            declared = (self._declare(call, replace(decl)) for decl in helper.servers)
+            declared = (self._declare(call, replace(decl, via=helper.rel)) for decl in helper.servers)
             indices = frozenset(i for i in declared if i is not None)
             self._helper_decls[qname] = indices
         if isinstance(helper, HelperFunction):  # what it returns, reaching its servers from here

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -91,12 +91,25 @@ def _transport_of(entry: Mapping[str, Any]) -> Literal["stdio", "http", "sse"]:
     return "stdio"
 
 
-def load_launch_specs(servers_dir: Path | None, config: Path | None) -> dict[str, LaunchSpec]:
-    """Specs from `servers/_servers.json`, completed with values from the MCP config when one is given."""
+def load_launch_specs(
+    servers_dir: Path | None, config: Path | Sequence[Path] | None
+) -> dict[str, LaunchSpec]:
+    """Specs from `servers/_servers.json`, completed with values from the MCP config(s) when given.
+
+    With several configs, the first that declares a server gives its values (and, for a server the
+    package does not know, its launch spec).
+    """
+    configs = [config] if isinstance(config, Path) else list(config or ())
     from_config: dict[str, tuple[str, dict[str, Any]]] = {}
-    if config is not None and config.is_file():
-        for name, entry in _config_servers(config).items():
-            from_config[to_identifier(name)] = (name, entry)
+    config_dirs: dict[str, Path] = {}
+    for path in configs:
+        if not path.is_file():
+            continue
+        for name, entry in _config_servers(path).items():
+            key = to_identifier(name)
+            if key not in from_config:
+                from_config[key] = (name, entry)
+                config_dirs[key] = path.parent.resolve()
     specs: dict[str, LaunchSpec] = {}
     generated: dict[str, Any] = {}
     if servers_dir is not None and (servers_dir / "_servers.json").is_file():
@@ -157,7 +170,7 @@ def load_launch_specs(servers_dir: Path | None, config: Path | None) -> dict[str
             headers={h: h for h in headers},
             config_env=env,
             config_headers=headers,
-            base_dir=str(config.parent.resolve()) if config else ".",
+            base_dir=str(config_dirs[server_id]),
         )
     return specs
 

@@ -42,6 +42,13 @@ tools the audit keeps on direct MCP (a bare server id when it keeps them all), a
 `policy=Policy(destructive="allow")` keeps what the agent did before (it ran every tool its model
 chose), with `rules=...` carrying the tool filters and approvals CFM005 converted. A framework's MCP server in a `with` (Agents SDK `MCPServerStdio(...) as fs`) counts as a
 place that opens sessions. Nothing is inserted when the module already binds the name.
+
+A server the file launches itself is handed over as `launches={"<server>": <the agent's launch>}`
+(found by `rules._launch` on the file as written): a launch bound to a name is passed by name and
+stays where it is (`sys.executable`, `Path(__file__)`, literal env values included); an inline one
+moves into the call (CFM008 then removes the code that opened the old session). CodeMode opens after
+the statements that bind the names a launch reads; where those are not bound the agent is left for
+manual migration.
 """
 
 from __future__ import annotations

@@ -104,3 +104,78 @@ def test_a_launch_bound_after_codemode_opens_leaves_the_agent_alone() -> None:
     )
     _, sites = run(source)
     assert any(s.startswith("CFM006:False:") for s in sites), sites
+
+
+def _found(source: str) -> list[tuple[str, str, bool]]:
+    import libcst as cst
+
+    from cfmigrate.migrate.rules._launch import find_launches
+
+    launches = find_launches(cst.parse_module(textwrap.dedent(source)), "agent.py", PLAN)
+    return [(launch.server, " ".join(launch.expression.split()), launch.named) for launch in launches]
+
+
+def test_launch_shapes_of_mcp_and_the_frameworks() -> None:
+    assert _found(
+        """
+        from mcp import Client
+        async def main():
+            async with Client("http://127.0.0.1:8000/mcp") as client:
+                pass
+        """
+    ) == [("helpdesk", '"http://127.0.0.1:8000/mcp"', False)]
+    assert _found(
+        """
+        import os
+        from mcp.client.streamable_http import streamablehttp_client
+        async def main():
+            async with streamablehttp_client("https://x.example/mcp", headers={"X-Key": os.environ["K"]}) as t:
+                pass
+        """
+    ) == [("helpdesk", '{"url": "https://x.example/mcp", "headers": {"X-Key": os.environ["K"]}}', False)]
+    assert _found(
+        """
+        from agents.mcp import MCPServerStdio
+        async def main():
+            async with MCPServerStdio(name="helpdesk", params={"command": "python", "args": ["s.py"]}) as s:
+                pass
+        """
+    ) == [("helpdesk", '{"command": "python", "args": ["s.py"]}', False)]
+    assert _found(
+        """
+        import sys
+        from pydantic_ai.mcp import MCPServerStdio
+        server = MCPServerStdio(sys.executable, ["-m", "pkg.server"], env={"A": "b"}, cwd="backend")
+        """
+    ) == [
+        (
+            "helpdesk",
+            '{"command": sys.executable, "args": ["-m", "pkg.server"], "env": {"A": "b"}, "cwd": "backend"}',
+            False,
+        )
+    ]
+    assert _found(
+        """
+        from fastmcp import Client
+        from fastmcp.client.transports import StdioTransport
+        TRANSPORT = StdioTransport(command="python", args=["s.py"])
+        async def main():
+            async with Client(TRANSPORT) as client:
+                pass
+        """
+    ) == [("helpdesk", "TRANSPORT", True)]
+
+
+def test_a_launch_from_a_helper_function_is_not_carried() -> None:
+    assert (
+        _found(
+            """
+            from mcp import ClientSession
+            from mcp.client.stdio import stdio_client
+            async def main():
+                async with stdio_client(params_from_config()) as (read, write):
+                    pass
+            """
+        )
+        == []
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -23,7 +24,7 @@ from typing import Any, Literal
 from cfmigrate.runtime import prompts
 from cfmigrate.runtime.codemode import CODE_TOOL, CodeMode, CodeModeError, KeptTool
 from cfmigrate.runtime.executor import Limits
-from cfmigrate.runtime.policy import Approver, Policy
+from cfmigrate.runtime.policy import Approver, NoApprover, Policy, ToolCall
 
 log = logging.getLogger("cfmigrate.runtime")
 
@@ -36,6 +37,14 @@ MAX_LIMIT = 200
 
 class GatewayError(Exception):
     """The gateway cannot start; the message is one line naming the path and what to do."""
+
+
+class ClientCannotConfirm(NoApprover):
+    """The caller's client cannot ask its user (no elicitation support, or an MCP 2026-07-28 connection)."""
+
+
+# the MCP request context of the tools/call being handled (for asking its client's user)
+_CALLER: contextvars.ContextVar[Any] = contextvars.ContextVar("cfmigrate_gateway_caller", default=None)
 
 
 @dataclass(frozen=True)
@@ -228,8 +237,10 @@ class Gateway:
 
     def __init__(self, load: Loader, *, approve: Approver | None = None, poll_s: float = 1.0) -> None:
         self._load = load
-        self.approve = approve
+        self.approve: Approver = approve or self.ask_user
         self.poll_s = poll_s
+        self._script_caller: Any = None  # the request whose script is running (its calls ask that client)
+        self._scripts = asyncio.Lock()
         self._served: _Served | None = None
         self._listeners: list[Callable[[], Awaitable[None]]] = []
         self._swap = asyncio.Lock()
@@ -335,24 +346,69 @@ class Gateway:
     def instructions(self) -> str:
         return gateway_instructions(self._current().spec)
 
-    async def call(self, name: str, arguments: Mapping[str, Any] | None) -> Any:
-        """Handle one tools/call; always a `CallToolResult` (errors as `is_error` results)."""
+    async def call(self, name: str, arguments: Mapping[str, Any] | None, context: Any = None) -> Any:
+        """Handle one tools/call; always a `CallToolResult` (errors as `is_error` results).
+
+        `context` is the MCP server's request context: a call the policy says to ask about is put to that
+        client's user (elicitation), whether the model made it directly or a script made it.
+        """
         served = self._current()
         served.in_flight += 1
         served.idle.clear()
+        token = _CALLER.set(context)
         try:
             return await self._call(served, name, dict(arguments or {}))
         except CodeModeError as exc:
             return _error(str(exc))
         finally:
+            _CALLER.reset(token)
             served.in_flight -= 1
             if served.in_flight == 0:
                 served.idle.set()
 
+    async def ask_user(self, call: ToolCall) -> bool:
+        """The approver: ask the calling client's user to allow this one call (MCP elicitation).
+
+        Raises ClientCannotConfirm when there is nobody to ask; the policy then refuses the call and tells
+        the model so. Clients on MCP 2026-07-28 cannot be asked mid-call (the server may not send them
+        requests), nor can clients that do not declare elicitation.
+        """
+        from mcp.types import ClientCapabilities, ElicitationCapability
+        from pydantic import BaseModel, Field
+
+        context = _CALLER.get() if call.via == "direct" else self._script_caller
+        session = getattr(getattr(context, "request_context", None), "session", None)
+        if session is None or not session.check_client_capability(
+            ClientCapabilities(elicitation=ElicitationCapability())
+        ):
+            raise ClientCannotConfirm(f"the client cannot ask its user about {call.server}/{call.tool}")
+
+        class Confirm(BaseModel):
+            allow: bool = Field(description="Allow this one call")
+
+        shown = json.dumps(dict(call.arguments), ensure_ascii=False, default=str)
+        shown = shown if len(shown) <= 400 else shown[:400] + "…"
+        who = "A script the model wrote" if call.via == "code" else "The model"
+        try:
+            answer = await context.elicit(
+                f"{who} wants to call {call.server}/{call.tool} with {shown}. Allow this one call?", Confirm
+            )
+        except Exception as exc:
+            raise ClientCannotConfirm(f"the client did not answer ({type(exc).__name__})") from None
+        data = getattr(answer, "data", None)
+        return answer.action == "accept" and bool(getattr(data, "allow", False))
+
     async def _call(self, served: _Served, name: str, arguments: dict[str, Any]) -> Any:
         code_mode = served.code_mode
         if name == CODE_TOOL:
-            return _plain(await code_mode.handle_tool_use(CODE_TOOL, arguments))
+            async with (
+                self._scripts
+            ):  # one script at a time (as CodeMode runs them): its calls ask its client
+                self._script_caller = _CALLER.get()
+                try:
+                    return _plain(await code_mode.handle_tool_use(CODE_TOOL, arguments))
+                finally:
+                    self._script_caller = None
         if name == SEARCH_TOOL:
             return await self._search(served, arguments)
         if name == LIST_TOOL:
@@ -451,7 +507,7 @@ def build_server(gateway: Gateway, *, name: str = "cfmigrate", version: str = ""
             return gateway.tools()
 
         async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
-            return await gateway.call(name, arguments)
+            return await gateway.call(name, arguments, context)
 
     server = _GatewayServer(
         name=name,

@@ -114,6 +114,7 @@ class Connected:
         self.thread.start()
         self._stop: asyncio.Event | None = None
         self.client: Any = None
+        self.url: str | None = None  # the gateway's URL when it serves HTTP
         self.errors: list[BaseException] = []
         ready = threading.Event()
 
@@ -207,6 +208,7 @@ def gateway(request: pytest.FixtureRequest, estate: Path) -> Iterator[Connected]
         )
         wait_for_port(port, proc)
         connected = Connected(lambda: streamable_http_client(f"http://127.0.0.1:{port}/mcp"))
+        connected.url = f"http://127.0.0.1:{port}/mcp"
     connected.errlog = errlog  # type: ignore[attr-defined]
     try:
         yield connected
@@ -383,3 +385,75 @@ def test_audit_log_has_the_calls_and_no_secrets(gateway: Connected, estate: Path
     assert any(e.get("event") == "tool_call" and e.get("outcome") == "refused" for e in events)
     for secret in SECRETS.values():
         assert secret not in log
+
+
+DELETE = """
+import uuid
+from servers.memory import create_entities, delete_entities, open_nodes
+from servers import ToolError
+name = f"doomed-{uuid.uuid4().hex}"
+await create_entities(entities=[{"name": name, "entityType": "note", "observations": ["x"]}])
+try:
+    await delete_entities(entity_names=[name])
+    print("deleted")
+except ToolError as exc:
+    print("refused:", exc.message)
+print("left:", name in (await open_nodes(names=[name])).text)
+"""
+
+
+def test_destructive_call_is_refused_when_the_client_cannot_be_asked(gateway: Connected) -> None:
+    # a 2026-07-28 connection: the server may not send the client a request mid-call, so nobody is asked
+    text, error = gateway.text("execute_code", {"code": DELETE})
+    assert not error, text
+    assert (
+        "refused: denied: memory/delete_entities is marked destructive and no approver is configured" in text
+    )
+    assert text.strip().endswith("left: True")
+
+
+def test_a_legacy_client_is_asked_before_a_destructive_call(gateway: Connected) -> None:
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.types import ElicitResult
+
+    if gateway.url is None:
+        pytest.skip(
+            "one stdio client per gateway process: asked over HTTP, where a second client can connect"
+        )
+    url = gateway.url
+    asked: list[str] = []
+    answers = [True, False]
+
+    async def confirm(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"allow": answers.pop(0)})
+
+    legacy = Connected(lambda: streamable_http_client(url), mode="legacy", elicitation_callback=confirm)
+    try:
+        assert legacy.client.protocol_version != "2026-07-28"
+        allowed, error = legacy.text("execute_code", {"code": DELETE})
+        assert not error and allowed.strip().splitlines() == ["deleted", "left: False"], allowed
+        declined, error = legacy.text("execute_code", {"code": DELETE})
+        assert (
+            not error
+            and "refused: denied: memory/delete_entities is marked destructive and the approver declined it"
+            in declined
+        )
+        assert len(asked) == 2
+        assert asked[0].startswith("A script the model wrote wants to call memory/delete_entities with {")
+    finally:
+        legacy.close()
+
+
+def test_http_refuses_other_hosts_and_origins(gateway: Connected) -> None:
+    import httpx
+
+    if gateway.url is None:
+        pytest.skip("HTTP only")
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"Accept": "application/json, text/event-stream"}
+    rebound = httpx.post(gateway.url, json=body, headers={**headers, "Host": "evil.example"}, timeout=30)
+    foreign = httpx.post(
+        gateway.url, json=body, headers={**headers, "Origin": "http://evil.example"}, timeout=30
+    )
+    assert (rebound.status_code, foreign.status_code) == (421, 403)

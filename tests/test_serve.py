@@ -11,6 +11,7 @@ import ast
 import asyncio
 import json
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -34,6 +35,7 @@ SECRETS = {
     "CRM_API_TOKEN": "00D5f-crm-secret-9a7e",
     "SLACK_BOT_TOKEN": "xoxb-slack-secret-77d2",
     "FLAKY_TOKEN": "flaky-canary-5e0b9",
+    "GW_API_KEY": "gw-remote-key-0c41d",
 }
 
 FLAKY_SERVER = '''"""A server that starts only when FLAKY_MODE=ok (it leaks its token to stderr when it refuses)."""
@@ -61,8 +63,33 @@ if __name__ == "__main__":
 '''
 
 
-def make_estate(root: Path) -> Path:
-    """The seed scenario plus an npm server, a PyPI server kept direct, and a server that cannot start."""
+def start_remote() -> tuple[subprocess.Popen[str], str]:
+    """tests/servers/http_server.py over streamable HTTP; every request needs X-Api-Key = $GW_API_KEY."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "tests" / "servers" / "http_server.py"),
+            "streamable-http",
+            "X-Api-Key",
+            "GW_API_KEY",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "GW_API_KEY": SECRETS["GW_API_KEY"]},
+        text=True,
+    )
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    line = proc.stdout.readline() if ready else ""
+    if not line.startswith("PORT "):
+        proc.kill()
+        raise AssertionError(f"http_server.py did not start (got {line!r})")
+    return proc, f"http://127.0.0.1:{int(line.split()[1])}/mcp"
+
+
+def make_estate(root: Path, remote_url: str) -> Path:
+    """The seed scenario plus an npm server, a PyPI server kept direct, a remote HTTP server with a key in a
+    header, and a server that cannot start (it could when the tools were listed)."""
     shutil.copytree(REPO / "fixtures" / "seed-scenario", root, dirs_exist_ok=True)
     (root / "mcp_servers" / "flaky_server.py").write_text(FLAKY_SERVER, encoding="utf-8")
     config = json.loads((root / ".mcp.json").read_text(encoding="utf-8"))
@@ -79,13 +106,20 @@ def make_estate(root: Path) -> Path:
         "args": ["mcp_servers/flaky_server.py"],
         "env": {"FLAKY_MODE": "${FLAKY_MODE}", "FLAKY_TOKEN": "${FLAKY_TOKEN}"},
     }
+    config["mcpServers"]["remote"] = {
+        "type": "http",
+        "url": remote_url,
+        "headers": {"X-Api-Key": "${GW_API_KEY}"},
+    }
     (root / ".mcp.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     (root / "pyproject.toml").write_text('[tool.cfmigrate]\nkeep-direct = ["time"]\n', encoding="utf-8")
+    env = {**gateway_env(root), "FLAKY_MODE": "ok"}  # every server answers while its tools are listed
     done = subprocess.run(
-        [sys.executable, "-m", "cfmigrate.migrate.cli", "generate", "--root", str(root)],
+        [sys.executable, "-m", "cfmigrate.migrate.cli", "generate", "--refresh", "--root", str(root)],
         capture_output=True,
         text=True,
         timeout=300,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return root
@@ -177,12 +211,18 @@ def wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 120) 
 
 
 @pytest.fixture(scope="module")
-def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_estate(tmp_path_factory.mktemp("serve-estate"))
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    remote, url = start_remote()
+    try:
+        yield make_estate(tmp_path_factory.mktemp("serve-estate"), url)
+    finally:
+        remote.terminate()
+        remote.wait(30)
 
 
 SERVE = [sys.executable, "-m", "cfmigrate.migrate.cli", "serve"]
-DENY = ["--deny", "crm/convert_lead", "--deny", "time/convert_time"]
+# the remote fixture's tools carry no annotations, so they count as destructive unless allowed
+POLICY = ["--deny", "crm/convert_lead", "--deny", "time/convert_time", "--allow", "remote/*"]
 
 
 @pytest.fixture(scope="module", params=["stdio", "http"])
@@ -193,14 +233,14 @@ def gateway(request: pytest.FixtureRequest, estate: Path) -> Iterator[Connected]
     if request.param == "stdio":
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
-        params = StdioServerParameters(command=SERVE[0], args=[*SERVE[1:], str(estate), *DENY], env=env)
+        params = StdioServerParameters(command=SERVE[0], args=[*SERVE[1:], str(estate), *POLICY], env=env)
         connected = Connected(lambda: stdio_client(params, errlog=errlog))
     else:
         from mcp.client.streamable_http import streamable_http_client
 
         port = free_port()
         proc = subprocess.Popen(
-            [*SERVE, str(estate), "--http", str(port), *DENY],
+            [*SERVE, str(estate), "--http", str(port), *POLICY],
             env=env,
             stderr=errlog,
             stdout=subprocess.DEVNULL,
@@ -226,7 +266,8 @@ def gateway(request: pytest.FixtureRequest, estate: Path) -> Iterator[Connected]
 def test_estate_serves_configured_servers_and_keeps_time_direct(estate: Path) -> None:
     found = gateway_estate(estate)
     assert {s.name: s.kept_direct for s in found.served} == {
-        "crm": False, "drive": False, "flaky": False, "memory": False, "slack": False, "time": True,
+        "crm": False, "drive": False, "flaky": False, "memory": False, "remote": False, "slack": False,
+        "time": True,
     }  # fmt: skip
     assert found.unserved == ()
     assert found.kept == ("time/convert_time", "time/get_current_time")
@@ -276,7 +317,7 @@ def test_lists_the_same_tools_as_gateway_tools(gateway: Connected, estate: Path)
 def test_discovery_by_query_and_by_server(gateway: Connected, estate: Path) -> None:
     found, error = gateway.text("search_tools", {"query": "transcript note lead", "limit": 3})
     assert not error, found
-    assert found.splitlines()[0].startswith("servers.crm.attach_note_to_lead(lead_id: str")
+    assert found.splitlines()[0].startswith("servers.crm.attach_note_to_lead(")
     names, error = gateway.text("search_tools", {"query": "entities", "detail": "name"})
     assert not error and "servers.memory.create_entities" in names.splitlines()
     index, error = gateway.text("list_tools", {"server": "memory"})
@@ -289,7 +330,7 @@ def test_discovery_by_query_and_by_server(gateway: Connected, estate: Path) -> N
     )
     assert "crm (20 tools)" in overview and "memory (9 tools)" in overview
     unknown, error = gateway.text("list_tools", {"server": "nope"})
-    assert error and "servers: crm, drive, flaky, memory, slack, time" in unknown
+    assert error and "servers: crm, drive, flaky, memory, remote, slack, time" in unknown
 
 
 CHAIN = """
@@ -457,3 +498,15 @@ def test_http_refuses_other_hosts_and_origins(gateway: Connected) -> None:
         gateway.url, json=body, headers={**headers, "Origin": "http://evil.example"}, timeout=30
     )
     assert (rebound.status_code, foreign.status_code) == (421, 403)
+
+
+def test_remote_http_server_gets_its_key_from_the_host_only(gateway: Connected) -> None:
+    code = (
+        "from servers.remote import add, whoami\n"
+        "import os\n"
+        "print((await add(a=2, b=3)).text, (await whoami()).text, 'GW_API_KEY' in os.environ)\n"
+    )
+    text, error = gateway.text("execute_code", {"code": code})
+    assert not error, text
+    assert text.strip() == "5 http-fixture False"
+    assert SECRETS["GW_API_KEY"] not in text

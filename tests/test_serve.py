@@ -510,3 +510,60 @@ def test_remote_http_server_gets_its_key_from_the_host_only(gateway: Connected) 
     assert not error, text
     assert text.strip() == "5 http-fixture False"
     assert SECRETS["GW_API_KEY"] not in text
+
+
+def test_estate_names_what_it_cannot_serve_and_skips_itself(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "fixtures" / "small-toolset", root)
+    config = json.loads((root / ".mcp.json").read_text(encoding="utf-8"))
+    config["mcpServers"].update(
+        {
+            "off": {"command": "python", "args": ["mcp_servers/retired_server.py"], "disabled": True},
+            "far": {"type": "http", "url": "https://mcp.example.invalid/mcp"},
+            "gateway": {"command": "cfmigrate", "args": ["serve", "."]},
+        }
+    )
+    (root / ".mcp.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    (root / "pyproject.toml").write_text(
+        '[tool.cfmigrate]\nkeep-direct = ["weather/get_local_time", "nope"]\n', encoding="utf-8"
+    )
+    done = subprocess.run(
+        [*SERVE[:-1], "generate", "--root", str(root)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    found = gateway_estate(root)
+    assert [(s.name, s.kept_direct) for s in found.served] == [("weather", True)]
+    reasons = {u.name: u.reason for u in found.unserved}
+    assert sorted(reasons) == ["far", "off"]  # the gateway's own entry is neither served nor reported
+    assert reasons["off"] == "disabled in its config"
+    assert "its tools are unknown" in reasons["far"] and "cfmigrate generate --refresh" in reasons["far"]
+    assert found.kept == ("weather/get_local_time",)
+    assert found.notes == ("keep-direct 'nope': no known server or tool of that name (not passed through)",)
+    names = [t.name for t in gateway_tools(root)]
+    assert names == ["execute_code", "search_tools", "list_tools", "get_local_time"]
+    started = subprocess.run(
+        [*SERVE, str(root)], capture_output=True, text=True, timeout=120, input=""
+    )  # stdin closed at once: the gateway starts, names what it does not serve, and ends
+    assert "cfmigrate serve: not serving far (.mcp.json): its tools are unknown" in started.stderr
+    assert "cfmigrate serve: not serving off (.mcp.json): disabled in its config" in started.stderr
+    assert "Traceback" not in started.stderr
+
+
+def test_a_kept_tool_named_like_a_gateway_tool_is_prefixed() -> None:
+    from cfmigrate.analyzers.model import Manifest, ToolDef
+    from cfmigrate.migrate.serve import _kept_tools
+
+    manifests = {
+        "docs": Manifest(
+            server="docs",
+            tools=(ToolDef("search_tools", "Search the docs."), ToolDef("read", "Read a page.")),
+            origin="snapshot",
+        )
+    }
+    notes: list[str] = []
+    kept = _kept_tools(["docs"], manifests, {"docs": "docs"}, notes)
+    assert [(k.server, k.name, k.definition.name) for k in kept] == [
+        ("docs", "read", "read"),
+        ("docs", "search_tools", "docs_search_tools"),
+    ]
+    assert notes == []

@@ -298,8 +298,10 @@ class Gateway:
         """Poll the package's stamp; reload when `cfmigrate generate` rewrote it (runs until cancelled)."""
         while True:
             await asyncio.sleep(self.poll_s)
-            with contextlib.suppress(Exception):
+            try:
                 await self.reload_if_changed()
+            except Exception as exc:  # the watch must outlive one bad reload
+                log.warning("servers/ changed but the reload failed (%s: %s)", type(exc).__name__, exc)
 
     async def reload_if_changed(self) -> bool:
         """Reload when the package changed on disk and is complete again; True when the tool text changed."""
@@ -527,6 +529,7 @@ def build_server(gateway: Gateway, *, name: str = "cfmigrate", version: str = ""
     lowlevel.create_initialization_options = with_list_changed  # type: ignore[method-assign]
 
     async def changed() -> None:
+        lowlevel.instructions = gateway.instructions()  # the server list in it, for clients that connect next
         await bus.publish(ToolsListChanged())
         for key, session in list(legacy.items()):
             try:

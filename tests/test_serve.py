@@ -567,3 +567,18 @@ def test_a_kept_tool_named_like_a_gateway_tool_is_prefixed() -> None:
         ("docs", "search_tools", "docs_search_tools"),
     ]
     assert notes == []
+
+
+def test_gateway_log_names_the_failed_server_without_its_secret(gateway: Connected) -> None:
+    gateway.text(
+        "execute_code",
+        {
+            "code": "from servers.flaky import ping\ntry:\n    await ping(text='x')\nexcept Exception:\n    pass"
+        },
+    )
+    errlog = gateway.errlog  # type: ignore[attr-defined]
+    errlog.flush()
+    log = Path(errlog.name).read_text(encoding="utf-8")
+    assert "server flaky" in log and "flaky: refusing to start (token=***)" in log
+    for secret in SECRETS.values():
+        assert secret not in log

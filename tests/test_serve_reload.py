@@ -135,6 +135,11 @@ def test_reload_keeps_text_when_unchanged_and_announces_a_change(tmp_path: Path)
         assert not result.is_error, result.content[0].text
         assert result.content[0].text.strip() == "RELOADED!"
         assert "wx-secret-1234" not in log()
+        late = Connected(lambda: streamable_http_client(url))  # a client that connects after the reload
+        try:
+            assert "Servers: shout, weather." in (late.client.instructions or "")
+        finally:
+            late.close()
         listener.cancel()
     finally:
         modern.close()

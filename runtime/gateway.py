@@ -241,6 +241,7 @@ class Gateway:
         self.poll_s = poll_s
         self._script_caller: Any = None  # the request whose script is running (its calls ask that client)
         self._scripts = asyncio.Lock()
+        self._retiring: dict[asyncio.Task[None], _Served] = {}  # replaced generations, closed when idle
         self._served: _Served | None = None
         self._listeners: list[Callable[[], Awaitable[None]]] = []
         self._swap = asyncio.Lock()
@@ -276,8 +277,11 @@ class Gateway:
 
     async def aclose(self) -> None:
         served, self._served = self._served, None
-        if served is not None:
-            await served.code_mode.aclose()
+        retiring, self._retiring = self._retiring, {}
+        for task in retiring:
+            task.cancel()
+        for generation in [*retiring.values(), *([served] if served is not None else [])]:
+            await generation.code_mode.aclose()
 
     @property
     def spec(self) -> GatewaySpec:
@@ -322,7 +326,9 @@ class Gateway:
             old, self._served = self._served, fresh
         changed = old is None or old.text != fresh.text
         if old is not None:
-            asyncio.get_running_loop().create_task(self._retire(old))
+            task = asyncio.get_running_loop().create_task(self._retire(old), name="cfmigrate-gateway-retire")
+            self._retiring[task] = old
+            task.add_done_callback(lambda done: self._retiring.pop(done, None))
         log.info(
             "servers/ regenerated: reloaded (%s)", "tool list changed" if changed else "tool list unchanged"
         )

@@ -103,7 +103,10 @@ def _cli(*args: str) -> list[str]:
 def prepare_fixture(name: str, work: Path) -> Path:
     root = work / name
     shutil.copytree(REPO / "fixtures" / name, root)
-    env = dict(os.environ)
+    # the fixtures' configs launch `python`: this interpreter's, as in an activated venv
+    env = dict(
+        os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    )
     for var in ("DRIVE", "CRM", "SLACK", "HELPDESK", "CHAT", "WEATHER"):
         env[f"{var}_DATA"] = str(work / f"{name}-{var.lower()}.json")
     _run(_cli("generate", "--refresh", "--root", str(root)), env)

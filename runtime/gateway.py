@@ -561,6 +561,8 @@ async def serve(
     ready: Callable[[Gateway], None] | None = None,
 ) -> None:
     """Run the gateway until the client hangs up (stdio) or the process is stopped (HTTP)."""
+    if transport == "http":
+        _check_port(host, port)
     gateway = Gateway(load, poll_s=poll_s)
     await gateway.start()
     try:
@@ -579,3 +581,17 @@ async def serve(
                 await watcher
     finally:
         await gateway.aclose()
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line before anything starts when the HTTP port cannot be bound."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise GatewayError(
+                f"--http {port}: cannot listen on {host}:{port} ({exc.strerror or exc}); pick another port"
+            ) from None

@@ -588,3 +588,18 @@ def test_gateway_log_names_the_failed_server_without_its_secret(gateway: Connect
     assert "server flaky" in log and "flaky: refusing to start (token=***)" in log
     for secret in SECRETS.values():
         assert secret not in log
+
+
+def test_a_busy_http_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [*SERVE, str(tmp_path), "--http", str(port)], capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode == 2
+    assert (
+        done.stderr
+        == f"error: --http {port}: cannot listen on 127.0.0.1:{port} (Address already in use); pick another port\n"
+    )

@@ -603,3 +603,15 @@ def test_a_busy_http_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
         done.stderr
         == f"error: --http {port}: cannot listen on 127.0.0.1:{port} (Address already in use); pick another port\n"
     )
+
+
+def test_a_call_the_client_gives_up_on_stops_its_script(gateway: Connected) -> None:
+    from mcp import MCPError
+
+    code = "import time\ntime.sleep(25)\nprint('too late')"
+    with pytest.raises(MCPError):
+        gateway.run(gateway.client.call_tool("execute_code", {"code": code}, read_timeout_seconds=2))
+    started = time.monotonic()
+    text, error = gateway.text("execute_code", {"code": "print('next')"})
+    assert not error and text.strip() == "next"
+    assert time.monotonic() - started < 15  # the abandoned script was stopped, not waited for

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cfmigrate.runtime import prompts
-from cfmigrate.runtime.codemode import CODE_TOOL, CodeMode, CodeModeError, KeptTool
+from cfmigrate.runtime.codemode import CODE_TOOL, MAX_LISTED_SERVERS, CodeMode, CodeModeError, KeptTool
 from cfmigrate.runtime.executor import Limits
 from cfmigrate.runtime.policy import Approver, NoApprover, Policy, ToolCall
 
@@ -177,9 +177,8 @@ def gateway_tool_list(spec: GatewaySpec) -> list[Any]:
             {"readOnlyHint": True, "openWorldHint": False},
         ),
     ]
-    for kept in sorted(
-        spec.kept, key=lambda k: k.definition.name
-    ):  # exposed name (the wire name unless taken)
+    # kept tools by their exposed name (the wire name, unless a gateway tool has it)
+    for kept in sorted(spec.kept, key=lambda k: k.definition.name):
         tools.append(
             _tool(
                 kept.definition.name,
@@ -204,7 +203,7 @@ def gateway_instructions(spec: GatewaySpec) -> str:
     servers = package_servers(spec.servers_dir)
     return prompts.system_prompt(
         tool_name=CODE_TOOL,
-        servers=servers if len(servers) <= 12 else [],
+        servers=servers if len(servers) <= MAX_LISTED_SERVERS else [],
         server_count=len(servers),
         max_output=f"{spec.limits.max_output_bytes:,}",
         timeout=f"{spec.limits.timeout_s:g}",
@@ -409,9 +408,8 @@ class Gateway:
     async def _call(self, served: _Served, name: str, arguments: dict[str, Any]) -> Any:
         code_mode = served.code_mode
         if name == CODE_TOOL:
-            async with (
-                self._scripts
-            ):  # one script at a time (as CodeMode runs them): its calls ask its client
+            # one script at a time, as CodeMode runs them, so the calls it makes ask its own client
+            async with self._scripts:
                 self._script_caller = _CALLER.get()
                 try:
                     return _plain(await code_mode.handle_tool_use(CODE_TOOL, arguments))

@@ -173,15 +173,14 @@ def _serve(
                 f"--config {given} does not exist; pass an MCP config file (JSON, JSONC, TOML or YAML)"
             )
     rules: dict[str, Decision] = {}
-    given: tuple[tuple[Decision, list[str]], ...] = (("allow", allow), ("ask", ask), ("deny", deny))
-    for decision, patterns in given:  # deny wins a tie
+    by_decision: tuple[tuple[Decision, list[str]], ...] = (("allow", allow), ("ask", ask), ("deny", deny))
+    for decision, patterns in by_decision:  # deny wins a tie
         for pattern in patterns:
             rules[pattern] = decision
     policy = Policy(rules=rules)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="cfmigrate serve: %(message)s")
-    logging.getLogger("cfmigrate").setLevel(
-        logging.INFO
-    )  # start-up protections and reloads, for the operator
+    # start-up protections and reloads, for the operator
+    logging.getLogger("cfmigrate").setLevel(logging.INFO)
     first = True
 
     def load() -> GatewaySpec:

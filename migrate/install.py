@@ -84,9 +84,9 @@ class InstallPlan:
     client: Client
     root: Path
     rel: str  # the config, relative to root
-    before: str
-    after: str
-    state: Literal["change", "installed", "nothing"]
+    before: str = field(repr=False)  # the texts hold the config's secret values: never in a repr
+    after: str = field(repr=False)
+    state: Literal["change", "installed", "nothing"] = "nothing"
     moved: tuple[str, ...] = ()
     kept: tuple[Kept, ...] = ()
     note: str = ""

@@ -303,7 +303,7 @@ def test_install_then_uninstall_round_trips(tmp_path: Path, client: str) -> None
     assert dry.state == "change"
     assert set(dry.moved) == moves and {k.name for k in dry.kept} == stays
     assert path.read_bytes() == original and not dry.backup.exists()  # a dry run writes nothing
-    shown = dry.diff() + "\n".join(summary(dry, written=False))
+    shown = dry.diff() + "\n".join(summary(dry, written=False)) + repr(dry)
     assert not [s for s in SECRETS if s in shown], shown
 
     apply_install(dry)

@@ -89,12 +89,13 @@ def _read_costs(
     """
     from cfmigrate.generators.costs import module_read_costs
     from cfmigrate.generators.errors import GenerateFailure
+    from cfmigrate.generators.ir import PACKAGE_FORMAT
     from cfmigrate.migrate import __version__
 
     exact = hasattr(tok, "request_tokens")
     renamed = json.dumps(sorted(renames.items()))
-    key = hashlib.sha256(
-        f"{__version__}|{tok.label}|{manifest.server}|{manifest.sha256}|{renamed}".encode()
+    key = hashlib.sha256(  # the layout format too: a new layout costs differently under the same version
+        f"{__version__}|{PACKAGE_FORMAT}|{tok.label}|{manifest.server}|{manifest.sha256}|{renamed}".encode()
     ).hexdigest()
     path = _cache_dir() / f"{key}.json"
     if not exact:

@@ -165,19 +165,23 @@ def _serve(
     from cfmigrate.migrate.serve import ServeError, gateway_estate
     from cfmigrate.runtime.gateway import GatewayError, GatewaySpec
     from cfmigrate.runtime.gateway import serve as run_gateway
-    from cfmigrate.runtime.policy import Policy
+    from cfmigrate.runtime.policy import Decision, Policy
 
     for given in configs:
         if not given.is_file():
             raise _fail(
                 f"--config {given} does not exist; pass an MCP config file (JSON, JSONC, TOML or YAML)"
             )
-    rules: dict[str, str] = {}
-    for decision, patterns in (("allow", allow), ("ask", ask), ("deny", deny)):  # deny wins a tie
+    rules: dict[str, Decision] = {}
+    given: tuple[tuple[Decision, list[str]], ...] = (("allow", allow), ("ask", ask), ("deny", deny))
+    for decision, patterns in given:  # deny wins a tie
         for pattern in patterns:
             rules[pattern] = decision
-    policy = Policy(rules=rules)  # type: ignore[arg-type]
+    policy = Policy(rules=rules)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="cfmigrate serve: %(message)s")
+    logging.getLogger("cfmigrate").setLevel(
+        logging.INFO
+    )  # start-up protections and reloads, for the operator
     first = True
 
     def load() -> GatewaySpec:

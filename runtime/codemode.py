@@ -29,6 +29,7 @@ from cfmigrate.runtime.executor import (
     SandboxSession,
     UnconfinedError,
 )
+from cfmigrate.runtime.launches import LaunchError, apply_launches
 from cfmigrate.runtime.pii import PiiMasker
 from cfmigrate.runtime.policy import Approver, Policy, ToolCall, resolve
 from cfmigrate.runtime.results import ToolUseResult
@@ -112,6 +113,7 @@ class CodeMode:
         connect_timeout_s: float = 30.0,
         read_paths: Sequence[str] = (),
         allow_unconfined: bool | None = None,
+        launches: Mapping[str, Any] | None = None,
     ) -> None:
         self.servers_dir = Path(servers_dir).resolve() if servers_dir is not None else None
         given = [config] if isinstance(config, str | os.PathLike) else list(config or ())
@@ -129,6 +131,9 @@ class CodeMode:
         self.call_timeout_s = call_timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.read_paths = tuple(read_paths)
+        # server -> the launch the agent declares in its own code (StdioServerParameters, a params dict, a
+        # FastMCP transport, a URL): started exactly that way instead of by servers/_servers.json
+        self.launches: Mapping[str, Any] = dict(launches or {})
         self._own_executor = executor is None
         self.executor: Executor = executor or LocalExecutor(allow_unconfined=allow_unconfined)
         self.masker = PiiMasker() if mask_pii else None
@@ -217,9 +222,11 @@ class CodeMode:
                 "or pass servers_dir= the package's path"
             )
         try:
-            self.specs = load_launch_specs(self.servers_dir, self.configs)
+            self.specs = apply_launches(load_launch_specs(self.servers_dir, self.configs), self.launches)
         except SessionError as exc:
             raise CodeModeError(exc.message) from None
+        except LaunchError as exc:
+            raise CodeModeError(str(exc)) from None
         self.sessions = HostSessions(
             self.specs, call_timeout=self.call_timeout_s, connect_timeout=self.connect_timeout_s
         )

@@ -105,10 +105,17 @@ def _tool(
 ) -> Any:
     from mcp.types import Tool, ToolAnnotations
 
+    # One key order whatever the source (snapshot, catalog, cache): the order the 2026-07-28 wire model
+    # writes (`$schema`, `type`, then the rest), so the text a client receives is the text computed here.
+    root: dict[str, Any] = {"type": "object", **schema}
+    ordered: dict[str, Any] = {
+        key: root[key] for key in ("$schema", "type", "properties", "required") if key in root
+    }
+    ordered.update((key, value) for key, value in root.items() if key not in ordered)
     return Tool(
         name=name,
         description=description,
-        input_schema=dict(schema),
+        input_schema=ordered,
         annotations=ToolAnnotations.model_validate(dict(annotations)) if annotations else None,
     )
 
@@ -414,11 +421,30 @@ def _plain(result: Any) -> Any:
 
 
 def build_server(gateway: Gateway, *, name: str = "cfmigrate", version: str = "") -> Any:
-    """An `MCPServer` whose tools/list and tools/call are the gateway's; list changes reach listeners."""
+    """An `MCPServer` whose tools/list and tools/call are the gateway's; list changes reach every client.
+
+    Clients on MCP 2026-07-28 hear of a change on their `subscriptions/listen` stream; clients that
+    connected with an earlier (handshake) version get `notifications/tools/list_changed` on their session,
+    and the server's `tools.listChanged` capability says so.
+    """
     from mcp.server import MCPServer
+    from mcp.server.lowlevel.server import NotificationOptions
     from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
     bus = InMemorySubscriptionBus()
+    # handshake-era connection -> a session on it (a session's notifications go out on its connection)
+    legacy: dict[int, Any] = {}
+
+    async def track_sessions(ctx: Any, call_next: Any) -> Any:
+        result = await call_next(ctx)
+        connection = getattr(ctx.session, "_connection", None)  # mcp 2.3.0: the connection a session sends on
+        if connection is not None and connection.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            key = id(connection)
+            if key not in legacy:
+                legacy[key] = ctx.session
+                connection.exit_stack.callback(legacy.pop, key, None)
+        return result
 
     class _GatewayServer(MCPServer[Any]):
         async def list_tools(self) -> list[Any]:
@@ -433,10 +459,24 @@ def build_server(gateway: Gateway, *, name: str = "cfmigrate", version: str = ""
         instructions=gateway.instructions(),
         log_level="WARNING",
         subscriptions=bus,
+        middleware=[track_sessions],
     )
+    lowlevel = server._lowlevel_server  # mcp 2.3.0: handshake-era capabilities come from its init options
+    initialization_options = lowlevel.create_initialization_options
+
+    def with_list_changed(notification_options: Any = None, *args: Any, **kwargs: Any) -> Any:
+        options = notification_options or NotificationOptions(tools_changed=True)
+        return initialization_options(options, *args, **kwargs)
+
+    lowlevel.create_initialization_options = with_list_changed  # type: ignore[method-assign]
 
     async def changed() -> None:
         await bus.publish(ToolsListChanged())
+        for key, session in list(legacy.items()):
+            try:
+                await session.send_tool_list_changed()
+            except Exception:  # a client that went away
+                legacy.pop(key, None)
 
     gateway.on_tools_changed(changed)
     return server

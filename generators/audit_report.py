@@ -179,7 +179,7 @@ def client_lines(c: ClientFigure) -> list[str]:
     if c.tokens_with_gateway is not None:
         tools = f"{c.gateway_tool_count} tools" if c.gateway_tool_count is not None else "its tools"
         direct = f" + {', '.join(c.direct)} kept direct" if c.direct else ""
-        lines.append(f"with the gateway: {tools} (`cfmigrate serve` tools/list{direct})")
+        lines.append(f"with the gateway: {tools} and its instructions (`cfmigrate serve`{direct})")
     if c.note:
         lines.append(f"with the gateway: unknown ({c.note})")
     name = INSTALL_NAMES.get(c.client)

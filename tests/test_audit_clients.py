@@ -176,3 +176,16 @@ def test_servers_install_would_leave_in_the_config_count_as_direct(tmp_path: Pat
     assert client.tokens_with_gateway == sum(tool_cost(t, "anthropic", TOK).total for t in GATEWAY_TOOLS) + (
         films.tokens or 0
     )
+
+
+def test_the_gateway_instructions_count_on_its_side(tmp_path: Path) -> None:
+    words = "Write Python that imports servers.<server> and print only what you need. " * 4
+    with_text = GatewayList(
+        GATEWAY_TOOLS, served=frozenset({"books", "films", "remote"}), source="t", instructions=words
+    )
+    without = GatewayList(GATEWAY_TOOLS, served=frozenset({"books", "films", "remote"}), source="t")
+    (a,) = _report(_repo(tmp_path), with_text).clients
+    (b,) = _report(tmp_path, without).clients
+    assert a.tokens_with_gateway is not None and b.tokens_with_gateway is not None
+    assert a.tokens_with_gateway - b.tokens_with_gateway == TOK.count(words) > 0
+    assert f"with the gateway also its instructions ({TOK.count(words):,} tokens)" in a.basis

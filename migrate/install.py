@@ -335,18 +335,27 @@ def mask_line(line: str, names: Sequence[str] | set[str], values: Sequence[str] 
     return line
 
 
-def _launch(client: Client, root: Path, gateway: GatewayView, backup_rel: str) -> tuple[str, list[str]]:
-    """The command and args of the gateway entry: the repository, and the backup holding the moved entries' values."""
+def _launch(
+    client: Client, root: Path, gateway: GatewayView, backup_rel: str, serve_args: Sequence[str]
+) -> tuple[str, list[str]]:
+    """The command and args of the gateway entry: the repository, the backup holding the moved entries'
+    values, then `serve_args` (policy flags given with --install)."""
     repo = client.root_arg(root)
     backup = backup_rel if repo == "." else f"{repo.rstrip('/')}/{backup_rel}"
     command, *rest = gateway.command
-    return command, [*rest, repo, "--config", backup]
+    return command, [*rest, repo, "--config", backup, *serve_args]
 
 
 def plan_install(
-    root: Path, client_name: str, gateway: GatewayView | Callable[[], GatewayView]
+    root: Path,
+    client_name: str,
+    gateway: GatewayView | Callable[[], GatewayView],
+    serve_args: Sequence[str] = (),
 ) -> InstallPlan:
-    """What `--install CLIENT` would change in the repository; nothing is written."""
+    """What `--install CLIENT` would change in the repository; nothing is written.
+
+    `serve_args` are added to the gateway entry's command line (e.g. `--deny crm/delete_*`).
+    """
     client = resolve_client(client_name)
     root = root.resolve()
     place = _find_place(root, client)
@@ -404,7 +413,7 @@ def plan_install(
         listed = entries[name].get("env_vars")
         if isinstance(listed, list):
             env_vars += [str(v) for v in listed if str(v) not in env_vars]
-    command, args = _launch(client, root, view, base.backup_rel)
+    command, args = _launch(client, root, view, base.backup_rel, serve_args)
     entry = gateway_entry(client, command, args, {}, env_vars)
     try:
         if place.fmt == "toml":

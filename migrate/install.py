@@ -421,6 +421,7 @@ def plan_install(
         else:
             assert isinstance(entries, LinedDict)
             after = edit_json_members(text, entries, moved, (GATEWAY_ENTRY, entry))
+        _verify(text, after, place, moved, (GATEWAY_ENTRY, entry))
     except EditError as exc:
         raise InstallError(f"{rel}: cannot be edited safely ({exc}); nothing was written") from None
     return _replace(
@@ -431,6 +432,38 @@ def plan_install(
         moved=tuple(moved),
         kept=tuple(kept),
     )
+
+
+def _load(text: str, fmt: str) -> Any:
+    return tomllib.loads(text) if fmt == "toml" else json.loads(json.dumps(parse_jsonc(text)))
+
+
+def _verify(
+    before: str, after: str, place: ConfigPlace, moved: Sequence[str], add: tuple[str, Mapping[str, Any]]
+) -> None:
+    """Read the edited text back: the same document but for the moved entries and the gateway's; else refuse."""
+    try:
+        old, new = _load(before, place.fmt), _load(after, place.fmt)
+    except (ConfigSyntaxError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise EditError(f"the edited text does not parse ({exc})") from None
+    expected = old
+    node = expected
+    for key in place.key[:-1]:
+        node = node[key]
+    servers = {k: v for k, v in node[place.key[-1]].items() if k not in moved}
+    servers[add[0]] = json.loads(json.dumps(add[1]))
+    node[place.key[-1]] = servers
+    if new != expected:
+        raise EditError("reading the edited text back gives another document")
+    if place.fmt == "json":
+        try:
+            json.loads(before)
+        except ValueError:
+            return  # JSONC in, JSONC out
+        try:
+            json.loads(after)
+        except ValueError as exc:
+            raise EditError(f"the file was strict JSON and the edit is not ({exc})") from None
 
 
 def _replace(plan: InstallPlan, **changes: Any) -> InstallPlan:

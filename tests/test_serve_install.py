@@ -573,3 +573,23 @@ def test_span_edit_keeps_every_other_member_and_stays_valid(
     assert out.startswith(before_servers) and out.endswith(
         after_servers
     )  # the rest of the file, byte for byte
+
+
+def test_an_edit_that_reads_back_wrong_is_refused() -> None:
+    from cfmigrate.migrate.install import _verify
+    from cfmigrate.migrate.install_clients import ConfigPlace
+    from cfmigrate.migrate.install_edit import EditError
+
+    place = ConfigPlace(".mcp.json", ("mcpServers",))
+    before = '{"mcpServers": {"a": {"command": "x"}, "b": {"command": "y"}}, "keep": 1}'
+    gateway = ("cfmigrate", {"command": "cfmigrate", "args": ["serve", "."]})
+    good = '{"mcpServers": {"cfmigrate": {"command": "cfmigrate", "args": ["serve", "."]}, "b": {"command": "y"}}, "keep": 1}'
+    _verify(before, good, place, ["a"], gateway)
+    for bad in (
+        good.replace('"keep": 1', '"keep": 2'),  # something else changed
+        good.replace('"b": {"command": "y"}', '"b": {"command": "z"}'),  # a kept entry changed
+        good.replace('}, "keep"', '},, "keep"'),  # does not parse
+        good.replace('}, "keep"', '},\n // c\n "keep"'),  # strict JSON became JSONC
+    ):
+        with pytest.raises(EditError):
+            _verify(before, bad, place, ["a"], gateway)

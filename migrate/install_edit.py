@@ -202,6 +202,6 @@ def edit_toml_servers(
         out = out.lstrip("\n")
     if out.endswith("\n\n") and not text.endswith("\n\n"):
         out = out.rstrip("\n") + "\n"
-    if "\r\n" in text and "\r\n" not in out:
-        out = out.replace("\n", "\r\n")
+    if "\r\n" in text:  # tomlkit writes "\n" for what it adds: keep the file's CRLF
+        out = re.sub(r"(?<!\r)\n", "\r\n", out)
     return out

@@ -380,6 +380,19 @@ def test_vscode_settings_json_nested_servers(tmp_path: Path) -> None:
     assert path.read_bytes() == original
 
 
+def test_codex_crlf_round_trip(tmp_path: Path) -> None:
+    path = _repo(tmp_path, ".codex/config.toml", CODEX, newline="\r\n")
+    original = path.read_bytes()
+    apply_install(plan_install(tmp_path, "codex", _view(".codex/config.toml")))
+    after = path.read_bytes()
+    assert (
+        b"\n" not in after.replace(b"\r\n", b"")
+        and "cfmigrate" in tomllib.loads(after.decode())["mcp_servers"]
+    )
+    apply_uninstall(plan_uninstall(tmp_path, "codex"))
+    assert path.read_bytes() == original
+
+
 def test_crlf_and_no_final_newline_round_trip(tmp_path: Path) -> None:
     path = _repo(tmp_path, ".mcp.json", CLAUDE_CODE.rstrip("\n"), newline="\r\n")
     original = path.read_bytes()

@@ -468,7 +468,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
         plan_install(tmp_path, "claude-code", _view(".mcp.json"))
     _repo(tmp_path, ".codex/config.toml", 'mcp_servers = { a = { command = "x" } }\n')
     with pytest.raises(InstallError, match=r"is an inline table: write it as \[mcp_servers.<name>\] tables"):
-        plan_install(tmp_path, "codex", _view(".codex/config.toml"))
+        plan_install(tmp_path, "codex", GatewayView(served={"a": ".codex/config.toml"}, unserved={}))
     _repo(tmp_path, ".codex/config.toml", "[mcp_servers.a]\ncommand = \n")
     with pytest.raises(InstallError, match=r"^\.codex/config\.toml: malformed TOML"):
         plan_install(tmp_path, "codex", _view(".codex/config.toml"))

@@ -572,7 +572,10 @@ def apply_uninstall(plan: InstallPlan) -> None:
     """Put the backup's bytes back, then remove the backup and the record."""
     if plan.state != "change":
         return
-    atomic_write_bytes(plan.config, plan.after_bytes)
+    try:
+        atomic_write_bytes(plan.config, plan.after_bytes)
+    except OSError as exc:
+        raise InstallError(f"{plan.rel}: cannot write ({exc.strerror}); nothing was changed") from None
     plan.backup.unlink(missing_ok=True)
     plan.record.unlink(missing_ok=True)
     for folder in (plan.record.parent, plan.record.parent.parent):  # only when empty

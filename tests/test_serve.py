@@ -100,6 +100,8 @@ def gateway_env(root: Path) -> dict[str, str]:
         SLACK_DATA=str(root / "state" / "slack.json"),
         GW_MEMORY_FILE=str(root / "state" / "memory.jsonl"),
         FLAKY_MODE="broken",
+        # the configs launch `python`: the test interpreter's, as in an activated venv
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
     )
     (root / "state").mkdir(exist_ok=True)
     return env
@@ -374,6 +376,10 @@ def test_a_server_that_fails_to_start_is_a_clear_error_and_the_gateway_keeps_ser
 
 def test_audit_log_has_the_calls_and_no_secrets(gateway: Connected, estate: Path) -> None:
     gateway.text("execute_code", {"code": "print('audited')"})
+    gateway.call("get_current_time", {"timezone": "UTC"})  # a pass-through call, allowed
+    gateway.call(  # a pass-through call the policy refuses
+        "convert_time", {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}
+    )
     log = (estate / ".cfmigrate" / "audit.jsonl").read_text(encoding="utf-8")
     events = [json.loads(line) for line in log.splitlines()]
     assert any(

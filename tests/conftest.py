@@ -16,7 +16,9 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import configuration, settings
 
 os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -26,3 +28,45 @@ configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "cfmigrate-h
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, max_examples=300, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# ---------------------------------------------------------------------------------------------- xdist scheduling
+# The README runs `pytest -n auto --dist loadgroup`. pytest-xdist 3.8 cannot group by marks under pytest 9.2
+# (it renames `item._nodeid`, which pytest no longer reads), so the units are defined here, by node id:
+# every test file is one unit (its module fixtures are built once), except the files in SPREAD, whose tests
+# are a unit each (the end-to-end agent cases, 10-25 s apiece, spread over the workers), and the files in
+# SHARED, which are one unit together (they share one session fixture on one worker). Units holding a
+# `slow` test are handed out first and the many fast files fill in behind them, so no long test starts last.
+SPREAD = ("tests/e2e/test_agents.py",)
+SHARED: dict[str, str] = {}
+
+
+def unit_of(nodeid: str) -> str:
+    """The work unit a test belongs to (one worker runs a unit's tests in order)."""
+    path = nodeid.split("::", 1)[0]
+    if path in SPREAD:
+        return nodeid
+    return SHARED.get(path, path)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Units(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    config.option.loadscopereorder = False  # keep the order the workers collected (below)
+    return Units(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    members: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        members.setdefault(unit_of(item.nodeid), []).append(item)
+    slow = {u for u, its in members.items() if any(i.get_closest_marker("slow") for i in its)}
+    order = sorted(members, key=lambda u: (u not in slow, 0 if u in slow else -len(members[u])))
+    items[:] = [item for u in order for item in members[u]]

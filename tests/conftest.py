@@ -38,7 +38,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # SHARED, which are one unit together (they share one session fixture on one worker). Units holding a
 # `slow` test are handed out first and the many fast files fill in behind them, so no long test starts last.
 SPREAD = ("tests/e2e/test_agents.py",)
-SHARED: dict[str, str] = {}
+SHARED = {"tests/test_migrate_seed.py": "seed run", "tests/test_seed_benchmark.py": "seed run"}
 
 
 def unit_of(nodeid: str) -> str:
@@ -70,3 +70,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     slow = {u for u, its in members.items() if any(i.get_closest_marker("slow") for i in its)}
     order = sorted(members, key=lambda u: (u not in slow, 0 if u in slow else -len(members[u])))
     items[:] = [item for u in order for item in members[u]]
+
+
+@pytest.fixture(scope="session")
+def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The seed benchmark's default run (fixture migrated by migrate --write, direct and code mode), run once."""
+    from support.seed_run import run
+
+    return run(tmp_path_factory.mktemp("seed-run"))

@@ -38,7 +38,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # SHARED, which are one unit together (they share one session fixture on one worker). Units holding a
 # `slow` test are handed out first and the many fast files fill in behind them, so no long test starts last.
 SPREAD = ("tests/e2e/test_agents.py",)
-SHARED = {"tests/test_migrate_seed.py": "seed run", "tests/test_seed_benchmark.py": "seed run"}
+SHARED = {
+    "tests/test_migrate_seed.py": "seed run",
+    "tests/test_seed_benchmark.py": "seed run",
+    "tests/test_typing.py": "mypy",
+    "tests/test_generate_golden.py": "mypy",
+    "tests/test_generate_props.py": "mypy",
+}
 
 
 def unit_of(nodeid: str) -> str:
@@ -78,3 +84,10 @@ def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from support.seed_run import run
 
     return run(tmp_path_factory.mktemp("seed-run"))
+
+
+@pytest.fixture(scope="session")
+def mypy_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for the session's `mypy --strict` runs: the standard library, pydantic and mcp are
+    analysed once (a run still checks every file it is given; a cached module is reused only when unchanged)."""
+    return tmp_path_factory.mktemp("mypy-cache")

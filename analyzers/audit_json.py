@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cfmigrate.analyzers.clients import ClientFigure
 from cfmigrate.analyzers.measure import (
     REPORT_SCHEMA,
     AgentFigure,
@@ -178,6 +179,25 @@ def _agent(r: _Reader) -> AgentFigure:
     )
 
 
+def _client(r: _Reader) -> ClientFigure:
+    return ClientFigure(
+        client=r.text("client"),
+        label=r.text("label"),
+        config=r.text("config"),
+        installed=r.flag("installed"),
+        servers=r.texts("servers"),
+        unknown_servers=r.texts("unknown_servers"),
+        tool_count=r.integer("tool_count", optional=True),
+        tokens_before=r.integer("tokens_before", optional=True),
+        direct=r.texts("direct"),
+        gateway_tool_count=r.integer("gateway_tool_count", optional=True),
+        tokens_with_gateway=r.integer("tokens_with_gateway", optional=True),
+        reduction=r.number("reduction", optional=True),
+        basis=r.text("basis"),
+        note=r.text("note", optional=True) or "",
+    )
+
+
 def _problem(r: _Reader) -> Problem:
     src = r.text("source", optional=True)
     return Problem(
@@ -215,6 +235,7 @@ def audit_from_json(data: Any, where: str) -> AuditReport:
         files_scanned=r.integer("files_scanned"),
         totals=totals,
         tool_scripts=tuple(t.data for t in r.items("tool_scripts")),
+        clients=tuple(_client(c) for c in r.items("clients")),
     )
 
 

@@ -275,7 +275,8 @@ def _facts(analysis: ModuleAnalysis, rel: str) -> PythonFacts:
         if name in specs:
             continue
         specs[name] = _spec(decl, name, rel)
-    agents, config_refs = _agents(analysis.events, names, rel)
+    vias = {i: d.via for i, d in enumerate(analysis.decls) if d.via and d.via != rel}
+    agents, config_refs = _agents(analysis.events, names, rel, vias)
     for line, origin, parts in analysis.incomplete:
         if config_refs:  # built from a config file the module reads: those servers are listed from the config
             continue
@@ -331,7 +332,10 @@ def _server_name(ref: SrvRef, names: dict[int, str]) -> str:
 
 
 def _agents(
-    events: list[tuple[str | None, Event]], names: dict[int, str], rel: str
+    events: list[tuple[str | None, Event]],
+    names: dict[int, str],
+    rel: str,
+    vias: Mapping[int, str] | None = None,
 ) -> tuple[tuple[Agent, ...], tuple[ConfigRef, ...]]:
     by_unit: dict[str | None, list[Event]] = defaultdict(list)
     for unit, event in events:
@@ -357,7 +361,7 @@ def _agents(
     agents: list[Agent] = []
     refs: list[ConfigRef] = []
     for name, evs in groups:
-        agent, agent_refs = _agent(name, evs, names, rel, fallback)
+        agent, agent_refs = _agent(name, evs, names, rel, fallback, vias or {})
         agents.append(agent)
         refs.extend(agent_refs)
     return tuple(agents), tuple(refs)
@@ -394,7 +398,12 @@ def _constructions(name: str, events: list[Event], module: str) -> list[tuple[st
 
 
 def _agent(
-    name: str, events: Iterable[Event], names: dict[int, str], rel: str, fallback: bool
+    name: str,
+    events: Iterable[Event],
+    names: dict[int, str],
+    rel: str,
+    fallback: bool,
+    vias: Mapping[int, str],
 ) -> tuple[Agent, list[ConfigRef]]:
     ordered = sorted(events, key=lambda e: (e.line, e.kind, e.api, e.tool or ""))
     call_sites: list[CallSite] = []
@@ -445,6 +454,10 @@ def _agent(
         system_prompt_chars=len(system_prompt),
         system_prompt=system_prompt,
         tool_sequence=tuple(e.tool for e in ordered if e.kind == "call_tool" and e.tool),
+        files=(
+            rel,
+            *sorted({vias[r] for e in ordered for r in e.servers if isinstance(r, int) and r in vias}),
+        ),
     )
     refs = [
         ConfigRef(name, cands, SourceRef(rel, line))

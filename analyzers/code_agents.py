@@ -559,14 +559,67 @@ class AgentRecognition(PromptRecognition):
                 if config is not None
                 else frozenset(self.config_candidates(".mcp.json"))
             )
+            servers = self._code_mode_launches(kw.get("launches"))
             self._emit(
                 call,
                 Event(
-                    "code_mode", "cfmigrate.runtime.CodeMode", line, configs=configs, code_mode=True, mcp=True
+                    "code_mode",
+                    "cfmigrate.runtime.CodeMode",
+                    line,
+                    servers=servers,
+                    configs=configs,
+                    code_mode=True,
+                    mcp=True,
                 ),
             )
-            return Obj("cfmigrate.CodeMode", configs=configs)
+            return Obj("cfmigrate.CodeMode", servers, configs=configs)
         return UNKNOWN
+
+    def _code_mode_launches(self, node: cst.BaseExpression | None) -> frozenset[SrvRef]:
+        """Servers a migrated agent hands to `CodeMode(launches={name: launch})`, declared as the agent declared them."""
+        if not isinstance(node, cst.Dict):
+            return frozenset()
+        origin = "code:CodeMode.launches"
+        out: set[SrvRef] = set()
+        for element in node.elements:
+            if not isinstance(element, cst.DictElement):
+                continue
+            name = self._str(element.key)
+            target = element.value
+            if not name:
+                continue
+            value = self.eval(target)
+            index: int | None = None
+            api = self.api_of(target.func) if isinstance(target, cst.Call) else None
+            if isinstance(value, DictV):
+                index = self._decl_from_dict(target, value, origin, name)
+            elif isinstance(target, cst.Call) and api == "fastmcp.StdioTransport":
+                index = self._decl_from_kwargs(
+                    target,
+                    origin,
+                    kind="stdio",
+                    command=self._arg(target, 0, "command"),
+                    args=self._arg(target, 1, "args"),
+                    env=self._arg(target, 2, "env"),
+                    cwd=self._arg(target, 3, "cwd"),
+                    name=name,
+                )
+            elif isinstance(target, cst.Call) and api == "fastmcp.StreamableHttpTransport":
+                index = self._decl_from_kwargs(
+                    target,
+                    origin,
+                    kind="http",
+                    url=self._arg(target, 0, "url"),
+                    headers=self._arg(target, 1, "headers"),
+                    name=name,
+                )
+            elif (self._str(target) or "").startswith(("http://", "https://")):
+                index = self._decl_from_kwargs(target, origin, kind="http", url=target, name=name)
+            else:  # a launch object declared elsewhere in the module (`PARAMS = StdioServerParameters(...)`)
+                out.update(_servers_in(value))
+            if index is not None:
+                out.add(index)
+        return frozenset(out)
 
     def _path_values(self, api: str, call: cst.Call) -> Val:
         """helpers whose value matters for paths and environment names."""
@@ -606,7 +659,7 @@ class AgentRecognition(PromptRecognition):
             return UNKNOWN
         indices = self._helper_decls.get(qname)
         if indices is None:
-            declared = (self._declare(call, replace(decl)) for decl in helper.servers)
+            declared = (self._declare(call, replace(decl, via=helper.rel)) for decl in helper.servers)
             indices = frozenset(i for i in declared if i is not None)
             self._helper_decls[qname] = indices
         if isinstance(helper, HelperFunction):  # what it returns, reaching its servers from here

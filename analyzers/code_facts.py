@@ -37,6 +37,7 @@ class Decl:
     tool_filter: tuple[str, ...] | None = None
     dynamic: tuple[str, ...] = ()  # source text of launch parts that are not literals
     rel: str | None = None  # the file that declares it, when another module's helper brought it here
+    via: str | None = None  # the helper module (class or function) through which this module reaches it
 
     def launch(self) -> tuple[Any, ...]:
         return (self.kind, self.command, self.args, self.cwd, self.url)

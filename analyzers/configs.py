@@ -37,6 +37,7 @@ _STRONG_NAMES = {
 }
 _NEVER = {"package.json", "package-lock.json", "tsconfig.json", "jsconfig.json", "composer.json", "deno.json"}
 _MARKERS = ("mcpServers", "context_servers", "mcp_servers")
+INSTALL_BACKUP_TAG = ".cfmigrate-backup"  # `cfmigrate serve --install` backups: see install_backup_name
 
 
 def is_config_candidate(rel_path: str) -> bool:
@@ -44,7 +45,7 @@ def is_config_candidate(rel_path: str) -> bool:
     p = PurePosixPath(rel_path.replace("\\", "/"))
     name = p.name.lower()
     parts = [s.lower() for s in p.parts[:-1]]
-    if name in _NEVER or name.endswith(".tools.json"):
+    if name in _NEVER or name.endswith(".tools.json") or INSTALL_BACKUP_TAG in name:
         return False
     if name in _STRONG_NAMES or name in ("settings.json", "config.toml"):
         return True
@@ -75,13 +76,18 @@ def _is_strong(rel: str) -> bool:
 class LinedDict(dict[str, Any]):
     """A mapping from a config file that remembers where it and each of its keys start."""
 
-    __slots__ = ("dupes", "key_lines", "line")
+    __slots__ = ("dupes", "end", "key_lines", "line", "spans", "start")
 
-    def __init__(self, line: int) -> None:
+    def __init__(self, line: int, start: int = -1) -> None:
         super().__init__()
         self.line = line
         self.key_lines: dict[str, int] = {}
         self.dupes: list[tuple[str, int, int]] = []  # (key, first line, later line)
+        # JSON(C) only: offsets of `{` and just past `}`, and per key (start of its quoted name, end of
+        # its value), so an editor can change one member and leave every other character alone
+        self.start = start
+        self.end = -1
+        self.spans: dict[str, tuple[int, int]] = {}
 
     def put(self, key: str, value: Any, line: int) -> None:
         """Set a key; a repeated key wins (as JSON.parse does) and is remembered in `dupes`."""
@@ -197,7 +203,7 @@ class _Jsonc:
         return text
 
     def obj(self, depth: int) -> LinedDict:
-        out = LinedDict(self.line(self.i))
+        out = LinedDict(self.line(self.i), self.i)
         self.i += 1
         while True:
             self.skip()
@@ -205,10 +211,12 @@ class _Jsonc:
                 raise self.fail("unexpected end of file inside an object (missing '}')")
             if self.s[self.i] == "}":
                 self.i += 1
+                out.end = self.i
                 return out
             if self.s[self.i] != '"':
                 raise self.fail("expected a property name in double quotes")
             key_line = self.line(self.i)
+            key_start = self.i
             key = self.string()
             self.skip()
             if self.i >= self.n or self.s[self.i] != ":":
@@ -216,6 +224,7 @@ class _Jsonc:
             self.i += 1
             value = self.value(depth + 1)
             out.put(key, value, key_line)
+            out.spans[key] = (key_start, self.i)
             end = self.i
             self.skip()
             if self.i < self.n and self.s[self.i] == ",":
@@ -451,6 +460,11 @@ def _only_refs(value: str) -> bool:
     if not rest.strip(" :=") and _REF.search(value):
         return True
     return bool(_WHOLE_DOLLAR.match(value.strip()))
+
+
+def only_references(value: str) -> bool:
+    """True when a value names its secret (`${TOKEN}`, `Bearer ${env:TOKEN}`) instead of holding it."""
+    return _only_refs(value)
 
 
 def _scrub_defaults(value: str) -> str:
@@ -1172,13 +1186,54 @@ def parse_config_text(text: str, rel: str) -> tuple[list[ServerSpec], list[Probl
         return [], [Problem("error", f"{rel} is nested too deeply to be a config", SourceRef(rel, 1))]
 
 
+def install_backup_name(name: str) -> str:
+    """Where `cfmigrate serve --install` keeps a config's original bytes: `.mcp.json` -> `.mcp.json.cfmigrate-backup.json`.
+
+    The format's suffix is kept so any reader picks the right parser; the audit reads the backup only
+    through the installed config (see `parse_config_file`), never as a config of its own.
+    """
+    return f"{name}{INSTALL_BACKUP_TAG}{PurePosixPath(name).suffix}"
+
+
+def is_gateway_launch(command: str | None, args: Sequence[str]) -> bool:
+    """True for an entry that starts `cfmigrate serve` (the gateway itself: never one of the servers it fronts)."""
+    words = [PurePosixPath((command or "").replace("\\", "/")).name.lower().removesuffix(".exe"), *args]
+    if "serve" not in words[:4]:
+        return False
+    return any(w == "cfmigrate" or w.startswith("cfmigrate.") for w in words[: words.index("serve")])
+
+
+def _seen_through_install(
+    path: Path, rel: str, result: tuple[list[ServerSpec], list[Problem]]
+) -> tuple[list[ServerSpec], list[Problem]]:
+    """A config rewritten by `serve --install` declares the servers of its backup, less the gateway entry."""
+    specs, problems = result
+    specs = [s for s in specs if not is_gateway_launch(s.command, s.args)]
+    backup = path.with_name(install_backup_name(path.name))
+    if not backup.is_file():
+        return specs, problems
+    backup_rel = str(PurePosixPath(rel).with_name(backup.name))
+    text, read_problems = read_source(backup, backup_rel)
+    parsed = parse_config_text(text, rel) if text is not None else None
+    if parsed is None:
+        return specs, problems + read_problems
+    here = {s.name for s in specs}
+    behind = [
+        replace(s, source=SourceRef(backup_rel, s.source.line))
+        for s in parsed[0]
+        if s.name not in here and not is_gateway_launch(s.command, s.args)
+    ]
+    return specs + behind, problems + read_problems
+
+
 def parse_config_file(path: Path, rel: str) -> tuple[list[ServerSpec], list[Problem]] | None:
     """Servers declared by an MCP client config file; None when the file is not an MCP config. Never raises."""
     try:
         text, problems = read_source(path, rel)
         if text is None:
             return [], problems
-        return parse_config_text(text, rel)
+        result = parse_config_text(text, rel)
+        return None if result is None else _seen_through_install(path, rel, result)
     except Exception as exc:  # a bug must not stop the scan; report it without any file content
         return [], [
             Problem(

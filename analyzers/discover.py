@@ -320,10 +320,33 @@ def _size(path: Path) -> int:
 
 
 def _launch(spec: ServerSpec) -> tuple[object, ...]:
-    """A server's identity: what starts it (command and args) or where it answers (URL)."""
+    """A server's identity: what starts it (command, args and the folder it starts in) or where it answers
+    (URL). The same command in two working directories is two servers (relative paths in its args, the
+    files it reads); one launch under several names is one server."""
     if spec.url:
         return ("url", spec.url.rstrip("/"))
-    return ("command", spec.command, spec.args)
+    return ("command", spec.command, spec.args, _workdir(spec))
+
+
+_WORKSPACE = ("${workspaceFolder}", "${workspaceRoot}", "${PWD}")
+
+
+def _workdir(spec: ServerSpec) -> str | None:
+    """The folder a stdio server is started in when its declaration names one (`cwd`, resolved against the
+    declaring file's folder), repository-relative; None for the repository root or no `cwd` (where agents
+    and clients normally start it)."""
+    cwd = (spec.cwd or "").replace("\\", "/")
+    if not cwd:
+        return None
+    base = _spec_base(spec)
+    for prefix in _WORKSPACE:
+        if cwd.startswith(prefix):
+            cwd, base = cwd[len(prefix) :].lstrip("/") or ".", ""
+            break
+    if "${" in cwd or cwd.startswith("~") or posixpath.isabs(cwd):
+        return posixpath.normpath(cwd)
+    folder = posixpath.normpath(posixpath.join(base, cwd))
+    return None if folder == "." else folder
 
 
 # --- servers -------------------------------------------------------------------------------------

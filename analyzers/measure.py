@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from cfmigrate.analyzers import pricing
+from cfmigrate.analyzers.clients import ClientFigure, GatewayList, client_figures
 from cfmigrate.analyzers.model import Agent, Inventory, Manifest, Problem, ServerSpec, SourceRef, ToolDef
 from cfmigrate.analyzers.tokens import Provider, Tokenizer, tool_cost
 
@@ -194,6 +195,7 @@ class AuditReport:
     files_scanned: int
     totals: Mapping[str, Any]
     tool_scripts: tuple[Mapping[str, Any], ...] = ()  # code with MCP calls and no model request
+    clients: tuple[ClientFigure, ...] = ()  # config-only agents: client configs no Python agent reads
 
     def to_json(self) -> dict[str, Any]:
         """The documented, versioned JSON form (schema `cfmigrate.audit/1`)."""
@@ -544,8 +546,9 @@ def measure(
     trace: Mapping[str, list[dict[str, Any]]] | None = None,
     count_system: Callable[[Agent], int] | None = None,
     exact: ExactTools | None = None,
+    gateway: GatewayList | None = None,
 ) -> AuditReport:
-    """Figures for every server and agent of the inventory.
+    """Figures for every server and agent of the inventory, and for client configs no agent reads.
 
     With `exact` (Anthropic count_tokens), a server's figure is count(with its tools) - count(without)
     and each tool's its marginal difference; an agent's tool context is count(with all its tools) -
@@ -753,6 +756,38 @@ def measure(
         tool_scripts=tuple(
             {"name": a.name, "source": str(a.source), "servers": list(a.servers)} for a in inv.tool_scripts
         ),
+        clients=_clients(inv, servers, gateway, report_provider, tok, exact, label),
+    )
+
+
+def _clients(
+    inv: Inventory,
+    servers: Sequence[ServerFigure],
+    gateway: GatewayList | None,
+    provider: Provider,
+    tok: Tokenizer,
+    exact: ExactTools | None,
+    label: str,
+) -> tuple[ClientFigure, ...]:
+    """Config-only agents, priced like the servers: definitions in `provider`'s rendering, same tokenizer."""
+
+    def price(tools: Sequence[ToolDef]) -> int:
+        if exact is not None:
+            return sum(int(n) for n in exact.tools(tools).per_tool.values()) if tools else 0
+        return sum(tool_cost(t, provider, tok).total for t in tools)
+
+    basis = (
+        f"{label}; tool definitions as {provider} receives them"
+        + (" (sum of marginal counts)" if exact is not None else "")
+        + "; the client's own prompt and tool-use framing are the same on both sides and not counted"
+    )
+    return client_figures(
+        inv,
+        {s.name: s.tokens for s in servers},
+        {s.name: s.tool_count for s in servers},
+        gateway,
+        price,
+        basis,
     )
 
 

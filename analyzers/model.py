@@ -169,6 +169,9 @@ class Agent:
     # run time, such as a tool list, are left out)
     system_prompt: str = ""
     tool_sequence: tuple[str, ...] = ()  # literal tool calls in source order, when visible
+    # repository files holding its code: the file of `source` first, then the helper modules (a class
+    # wrapping the session, a function building the client) whose MCP code it runs; a rewrite takes them all
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,14 @@ DEFAULT_REQUESTS_PER_DAY = 1000
 
 _ANTHROPIC_PRICING = "platform.claude.com/docs/en/about-claude/pricing"
 _OPUS_5 = "platform.claude.com/docs/about-claude/models/whats-new-opus-5"
+_MODEL_PAGE = "platform.claude.com/docs/en/models/{}/overview"
 _SONNET_5 = (
-    "apidog.com/blog/claude-sonnet-5-pricing (Anthropic launch rates: $2 to 2026-08-31, $3 from 2026-09-01)"
+    _MODEL_PAGE.format("sonnet-5")
+    + " ($2 since launch; the $3 rate once announced for 2026-09-01 never applied)"
+)
+_LINEUP = "the current-lineup table on platform.claude.com/docs/about-claude/models/whats-new-opus-5"
+_OPUS_4X = (
+    "tokr pricing.toml and dev.to 'Claude API cheatsheet 2026' (secondary; Anthropic's model page not read)"
 )
 _OPENAI_PRICING = (
     "openai.com/api/pricing, as quoted by tokenmix.ai/blog/openai-api-cost-2026-gpt-5-5-5-4-nano-batch"
@@ -42,8 +48,17 @@ class OverheadRow:
 
 # Model-name prefix -> input price (longest prefix wins).
 INPUT_PRICES: dict[str, PriceRow] = {
+    "claude-fable-5-2": PriceRow(8.0, _MODEL_PAGE.format("opus-5") + " (lineup table, id locale)", "2026-12"),
+    "claude-fable-5-1": PriceRow(10.0, _LINEUP, "2026-12"),
+    "claude-opus-5-5": PriceRow(4.0, _MODEL_PAGE.format("opus-5-5"), "2026-12"),
     "claude-opus-5": PriceRow(5.0, _OPUS_5, "2026-07-24"),
-    "claude-sonnet-5": PriceRow(3.0, _SONNET_5, "2026-09-01"),
+    "claude-sonnet-5-5": PriceRow(2.0, _LINEUP, "2026-12"),
+    "claude-sonnet-5": PriceRow(2.0, _SONNET_5, "2026-12"),
+    # claude-haiku-5-5 is priced by prompt length ($0.10 up to 100k tokens, $0.50 above, per request):
+    # one rate per model cannot say which applies, so it stays out and asks for --price.
+    "claude-opus-4-8": PriceRow(5.0, _OPUS_4X, "2026-05"),
+    "claude-opus-4-7": PriceRow(5.0, _OPUS_4X, "2026-03"),
+    "claude-opus-4-6": PriceRow(5.0, _MODEL_PAGE.format("opus-4-6"), "2026-12"),
     "claude-haiku-4-5": PriceRow(1.0, _ANTHROPIC_PRICING, "2025-11-15"),
     "claude-opus-4-5": PriceRow(5.0, _ANTHROPIC_PRICING, "2025-11-24"),
     "claude-opus-4-1": PriceRow(15.0, _ANTHROPIC_PRICING, "2025-11-15"),
@@ -68,7 +83,7 @@ INPUT_PRICES: dict[str, PriceRow] = {
 }
 
 # Model-name prefix -> the tokens Anthropic adds as a tool-use system prompt when `tools` is non-empty.
-# No page publishes this figure for the Claude 5 models (claude-opus-5, claude-sonnet-5): they stay out
+# No page publishes this figure for the Claude 5 models (claude-opus-5, claude-sonnet-5, the 5.5s): they stay out
 # of the table, and the audit says so; `--tokenizer anthropic` measures it instead.
 TOOL_USE_OVERHEAD: dict[str, OverheadRow] = {
     "claude-opus-4": OverheadRow(346, 313, _TOOL_USE, "2025-11"),

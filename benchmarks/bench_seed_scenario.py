@@ -160,10 +160,42 @@ class Comparison:
     notes: tuple[str, ...] = ()
     context_tokens: int = 0
     context_label: str = ""
+    index_tokens: int = 0  # every tool's one-line entry (search_tools("")): an index in the system prompt
+    tool_count: int = 0
 
     @property
     def reduction(self) -> float:
         return (self.direct.billed_input - self.code.billed_input) / self.direct.billed_input
+
+    @property
+    def floor(self) -> int:
+        """Two requests carrying only what code mode's first request carries (instructions, code-mode prompt,
+        execute_code, the task, the tool-use prompt): no code-mode run of this agent can cost less, since the
+        model must see its script's output before it answers."""
+        return 2 * self.code.per_request[0] if self.code.per_request else 0
+
+    @property
+    def with_index(self) -> int:
+        """Estimate: this code run with every tool's line in the system prompt instead of its discovery round
+        (the round's request dropped; each later request without the round's script and output, plus the index)."""
+        later = self.code.per_request[1:]
+        return sum(n - self.code.discovery + self.index_tokens for n in later)
+
+
+def index_tokens(servers: Path) -> tuple[int, int]:
+    """(tokens, tools) of what `search_tools("")` prints for a generated package: one line per tool, the
+    index a client could put in the system prompt instead of a discovery round (o200k_base)."""
+    from cfmigrate.generators.costs import search_tokens
+
+    files = {p.relative_to(servers).as_posix(): p.read_bytes() for p in servers.rglob("*.py")}
+    files.update({p.relative_to(servers).as_posix(): p.read_bytes() for p in servers.glob("*.json")})
+    spec = importlib.util.spec_from_file_location("_bench_index", servers / "_index.py")
+    if spec is None or spec.loader is None:
+        raise BenchmarkError(f"{servers}: no _index.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    count = len(module.TOOLS)
+    return search_tokens(files, servers.name, [("", "summary", count)], O200K), count
 
 
 # ------------------------------------------------------------------------------------------------
@@ -462,6 +494,7 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
 
     async with CodeMode(servers_dir=code_repo / "servers", config=code_repo / ".mcp.json") as cm:
         tokens, label = cm.context_tokens("anthropic", BpeTokenizer("o200k_base"))
+    index, tool_count = index_tokens(code_repo / "servers")
     return Comparison(
         scenario="seed",
         title="Seed: transcript Drive -> Salesforce lead -> Slack (3 servers, 50 tools)",
@@ -471,6 +504,8 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
         notes=tuple(notes),
         context_tokens=tokens,
         context_label=label,
+        index_tokens=index,
+        tool_count=tool_count,
     )
 
 
@@ -522,6 +557,11 @@ def report(result: Comparison) -> str:
         ("billed input tokens (sum over requests)", f"{d.billed_input:,}", f"{c.billed_input:,}"),
         ("  of which the tool-use system prompt", f"{d.tool_use_prompt:,}", f"{c.tool_use_prompt:,}"),
         ("tokens spent on discovery (once)", f"{d.discovery:,}", f"{c.discovery:,}"),
+        (
+            "mean input tokens per request",
+            f"{d.billed_input / d.requests:,.0f}",
+            f"{c.billed_input / c.requests:,.0f}",
+        ),
         ("output tokens", f"{d.output_tokens:,}", f"{c.output_tokens:,}"),
         ("latency per task (wall time)", f"{d.wall_s * 1000:,.0f} ms", f"{c.wall_s * 1000:,.0f} ms"),
     ]
@@ -551,6 +591,22 @@ def report(result: Comparison) -> str:
     if result.context_tokens:
         lines.append(
             f"code-mode system prompt + execute_code tool: {result.context_tokens} tokens ({result.context_label})"
+        )
+    if result.scenario == "seed" and c.per_request:
+        best = 1 - result.floor / d.billed_input
+        lines.append(
+            f"floor: code mode's first request carries {c.per_request[0]:,} tokens before any discovery (the agent's "
+            f"instructions, the code-mode prompt, execute_code, the task, the tool-use prompt) and a run needs at "
+            f"least 2 requests (a script, then the answer after its output): >= {result.floor:,} tokens, at most "
+            f"{best:.2%} fewer; the {TARGET:.1%} target leaves {max(0, round(d.billed_input * (1 - TARGET)) - result.floor):,} "
+            "tokens for discovery, the script and its output together"
+        )
+    if result.index_tokens and c.discovery:
+        lines.append(
+            f"alternative: every tool's line in the system prompt ({result.tool_count} tools, {result.index_tokens:,} "
+            f"tokens on each request) instead of the discovery round: about {result.with_index:,} billed input "
+            f"tokens for this run (estimate from its requests: the round's request dropped, each later request "
+            f"without the round's {c.discovery:,} tokens plus the index) vs {c.billed_input:,} measured"
         )
     lines += [f"check: {line}" for line in result.checks]
     lines += [f"note: {line}" for line in result.notes]

@@ -176,13 +176,20 @@ def code_agent(bench: ModuleType, result: Any, dest: Path) -> Path:
     return agent
 
 
-async def context(dest: Path) -> tuple[int, str]:
+async def context(bench: ModuleType, dest: Path) -> dict[str, Any]:
+    """The code-mode prompt's size, and the size of an index of every tool in the system prompt."""
     from cfmigrate.analyzers.tokens import BpeTokenizer
     from cfmigrate.runtime import CodeMode
 
     async with CodeMode(servers_dir=dest / "servers", config=dest / ".mcp.json") as cm:
         tokens, label = cm.context_tokens("anthropic", BpeTokenizer("o200k_base"))
-    return int(tokens), str(label)
+    index, tools = bench.index_tokens(dest / "servers")
+    return {
+        "context_tokens": int(tokens),
+        "context_label": str(label),
+        "index_tokens": index,
+        "tool_count": tools,
+    }
 
 
 async def compare_records(bench: ModuleType, workdir: Path, migrate_to: Path | None = None) -> Any:
@@ -221,7 +228,7 @@ async def compare_records(bench: ModuleType, workdir: Path, migrate_to: Path | N
         "failed update_ticket calls (one parallel turn); code mode paged inside one script, its first script "
         "failed on the first update (nothing changed) and the rewritten one passed"
     )
-    tokens, label = await context(dest)
+    sizes = await context(bench, dest)
     return bench.Comparison(
         scenario="records",
         title="Records: 30 helpdesk tickets paged, filtered, 7 closed, counts posted (2 servers, 22 tools)",
@@ -233,8 +240,7 @@ async def compare_records(bench: ModuleType, workdir: Path, migrate_to: Path | N
             "Claude does with parallel tool use; one call per turn would cost direct MCP more requests.",
             f"code-mode agent: `cfmigrate migrate --write` (decision: {_decision(RECORDS)})",
         ),
-        context_tokens=tokens,
-        context_label=label,
+        **sizes,
     )
 
 
@@ -297,7 +303,7 @@ async def compare_small(bench: ModuleType, workdir: Path, migrate_to: Path | Non
     agent = code_agent(bench, result, dest)
     code = await bench.drive("code mode", agent, SmallCodeModel(), code_env, SMALL_TASK)
     checks += check_small(bench, code, code_env)
-    tokens, label = await context(dest)
+    sizes = await context(bench, dest)
     return bench.Comparison(
         scenario="small",
         title='Small toolset: weather, forecast, local time, frost alert (1 server, 5 tools; audit: "keep direct MCP")',
@@ -308,6 +314,5 @@ async def compare_small(bench: ModuleType, workdir: Path, migrate_to: Path | Non
             f"`cfmigrate migrate --write` left the agent on direct MCP: {refused.skipped[0][2]}",
             "the code-mode agent is what `cfmigrate migrate --write --all` makes of it (the only difference)",
         ),
-        context_tokens=tokens,
-        context_label=label,
+        **sizes,
     )

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cfmigrate.analyzers.clients import INSTALL_NAMES, ClientFigure
 from cfmigrate.analyzers.measure import AgentFigure, AuditReport, ServerFigure
 
 _DECISION = {
@@ -145,6 +146,55 @@ _SHORT = {
 }
 
 
+CLIENT_HEAD = ["client", "config", "servers", "tools", "today/request", "with gateway", "cut"]
+CLIENTS_TITLE = "Config-only agents (client configs no Python agent reads): tool definitions per request"
+
+
+def _client_cut(c: ClientFigure) -> str:
+    if c.reduction is None:
+        return "-"
+    return f"{c.reduction:.0%}" if c.reduction >= 0 else f"+{-c.reduction:.0%}"
+
+
+def _client_rows(clients: Sequence[ClientFigure]) -> list[list[str]]:
+    return [
+        [
+            c.label + (" (installed)" if c.installed else ""),
+            c.config,
+            ", ".join(c.servers),
+            _n(c.tool_count),
+            _n(c.tokens_before),
+            _n(c.tokens_with_gateway),
+            _client_cut(c),
+        ]
+        for c in clients
+    ]
+
+
+def client_lines(c: ClientFigure) -> list[str]:
+    """The notes under a config-only agent: what stays direct, how to install, how the figures were made."""
+    lines = []
+    if c.unknown_servers:
+        lines.append(f"tools unknown for {', '.join(c.unknown_servers)}: run with --connect")
+    if c.tokens_with_gateway is not None:
+        tools = f"{c.gateway_tool_count} tools" if c.gateway_tool_count is not None else "its tools"
+        direct = f" + {', '.join(c.direct)} kept direct" if c.direct else ""
+        lines.append(f"with the gateway: {tools} (`cfmigrate serve` tools/list{direct})")
+    if c.note:
+        lines.append(f"with the gateway: unknown ({c.note})")
+    name = INSTALL_NAMES.get(c.client)
+    if c.installed:
+        lines.append(
+            f"{c.config} already points at the gateway (`cfmigrate serve --uninstall {name}` restores it)"
+        )
+    elif name is not None:
+        lines.append(
+            f"install: `cfmigrate serve --install {name}` (a diff first; --write applies, with a backup)"
+        )
+    lines.append(f"figures: {c.basis}")
+    return lines
+
+
 def render_terminal(r: AuditReport, console: Console) -> None:
     """The human report: servers, agents ranked by waste, reasons, problems, summary line.
 
@@ -205,6 +255,18 @@ def render_terminal(r: AuditReport, console: Console) -> None:
         lines.append(f"price: {price} ({a.price_source})")
         for line in lines:
             console.print(f"  - {e(line)}")
+    if r.clients:
+        ct = Table(title=CLIENTS_TITLE, box=box.SIMPLE_HEAVY, title_justify="left")
+        ct.add_column("client", overflow="fold")
+        for h in ("servers", "tools", "today", "with gateway", "cut"):
+            ct.add_column(h, justify="left" if h == "servers" else "right", no_wrap=h != "servers")
+        for row in _client_rows(r.clients):
+            ct.add_row(e(f"{row[0]} ({row[1]})"), e(row[2]), *row[3:])
+        console.print(ct)
+        for c in r.clients:
+            console.print(f"[bold]{e(c.label)}[/bold] ({e(c.config)})")
+            for line in client_lines(c):
+                console.print(f"  - {e(line)}")
     for t in r.tool_scripts:
         console.print(
             f"[dim]tool script[/dim] {e(str(t['name']))} ({e(str(t['source']))}): calls MCP tools, sends no "
@@ -268,6 +330,10 @@ def render_markdown(r: AuditReport) -> str:
                 f"  - workflow: {w.billed_before:,} → {w.billed_after:,} billed input tokens "
                 f"({_less(w.reduction)}; {w.basis})"
             )
+    if r.clients:
+        out += ["", f"### {CLIENTS_TITLE}", "", _md_table(CLIENT_HEAD, _client_rows(r.clients)), ""]
+        for c in r.clients:
+            out.append(f"- **{c.label}** (`{c.config}`): " + "; ".join(client_lines(c)))
     if r.tool_scripts:
         out += ["", "### Tool scripts (MCP calls, no model request: not agents)", ""]
         out += [f"- `{t['source']}` {t['name']}" for t in r.tool_scripts]

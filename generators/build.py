@@ -332,17 +332,25 @@ NESTED_FIELDS_SHOWN = 12  # a nested output model with at most this many fields 
 
 
 def _returns(t: _Tool, module: ModelModule) -> str:
-    """The return part of a tool's one-line signature: the output fields, or a plain result with no schema."""
+    """The return part of a tool's one-line signature: the output fields as a caller reads them (attributes of
+    the result), or a plain result with no schema.
+
+    A nested model of at most NESTED_FIELDS_SHOWN fields is spelled out one level down (`list[{id_, name}]`);
+    a bigger one keeps its class name (its fields are in the module and in search's full detail). An output
+    with more than NESTED_FIELDS_SHOWN fields lists their names without types, so one line stays short.
+    """
     block = module.block(t.output_class) if t.output_class else None
     if block is None:
         return "ToolResult (no output schema)"
 
-    def nested(match: re.Match[str]) -> str:  # a small model one level down shows its field names too
+    def nested(match: re.Match[str]) -> str:
         inner = module.block(match.group(0))
         if inner is None or not inner.fields or len(inner.fields) > NESTED_FIELDS_SHOWN:
-            return match.group(0)  # a big one: its fields are in the module and in search's full detail
-        return f"{match.group(0)}{{{', '.join(f.name for f in inner.fields)}}}"
+            return match.group(0)
+        return "{" + ", ".join(f.name for f in inner.fields) + "}"
 
+    if len(block.fields) > NESTED_FIELDS_SHOWN:
+        return "{" + ", ".join(f.name for f in block.fields) + "}"
     fields = (f"{f.name}: {_CLASS_NAME.sub(nested, f.annotation)}" for f in block.fields)
     return "{" + ", ".join(fields) + "}"
 
@@ -439,7 +447,9 @@ def build_server(
         arg_docs = [(a.name, a.note, a.description) for a in args]
         hints = docs.hints(t.tool.annotations)
         # the module keeps the hint a caller must not miss; search's full detail shows them all
-        docstring = docs.function_docstring(description, arg_docs, [h for h in hints if h == "destructive"])
+        # the module describes each argument beside it in the signature (`Arg.comment`), so its docstring
+        # is the description and the hint a caller must not miss; search's full detail shows `Args:` and every hint
+        docstring = docs.function_docstring(description, [], [h for h in hints if h == "destructive"])
         details = docs.function_docstring(description, arg_docs, hints)
         ir = ToolIR(
             id=t.id,

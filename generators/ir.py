@@ -7,7 +7,7 @@ from typing import Any
 
 from cfmigrate.analyzers.model import Problem
 
-PACKAGE_FORMAT = 1  # bump when the generated layout changes in a way readers must know about
+PACKAGE_FORMAT = 2  # bump when the generated layout (and so what reading it costs) changes; 2: arguments described beside them
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,12 @@ class Arg:
     default: str  # Python source of the default ("None" when the tool has none the signature can show)
     note: str  # what the signature cannot show ("date-time", "default {...}"), for the docstring
     description: str
+
+    @property
+    def comment(self) -> str:
+        """What the module says about the argument beside it in the signature (one line, printable)."""
+        text = f"({self.note}) {self.description}" if self.note else self.description
+        return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text).strip()
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,11 @@ class ToolIR:
     @property
     def return_type(self) -> str:
         return self.output_class or "_runtime.ToolResult"
+
+    @property
+    def commented(self) -> bool:
+        """Whether an argument carries a comment (then the signature has one argument per line)."""
+        return any(a.comment for a in self.args)
 
     @property
     def required_args(self) -> tuple[Arg, ...]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from cfmigrate.analyzers import pricing
+from cfmigrate.analyzers.clients import CLIENT_ORIGINS, GatewayList, gateway_tool_defs
 from cfmigrate.analyzers.discover import discover
 from cfmigrate.analyzers.files import atomic_write_text
 from cfmigrate.analyzers.measure import AuditReport, CodeModeCosts, load_trace, measure
@@ -88,12 +89,13 @@ def _read_costs(
     """
     from cfmigrate.generators.costs import module_read_costs
     from cfmigrate.generators.errors import GenerateFailure
+    from cfmigrate.generators.ir import PACKAGE_FORMAT
     from cfmigrate.migrate import __version__
 
     exact = hasattr(tok, "request_tokens")
     renamed = json.dumps(sorted(renames.items()))
-    key = hashlib.sha256(
-        f"{__version__}|{tok.label}|{manifest.server}|{manifest.sha256}|{renamed}".encode()
+    key = hashlib.sha256(  # the layout format too: a new layout costs differently under the same version
+        f"{__version__}|{PACKAGE_FORMAT}|{tok.label}|{manifest.server}|{manifest.sha256}|{renamed}".encode()
     ).hexdigest()
     path = _cache_dir() / f"{key}.json"
     if not exact:
@@ -197,6 +199,47 @@ def _needed(inv: Inventory) -> dict[str, set[str]]:
     return needed
 
 
+def gateway_list(root: Path, inv: Inventory) -> GatewayList | None:
+    """The gateway's tools/list for the repository (`cfmigrate serve`, nothing started), when a config-only
+    client needs it, and per client config the servers `serve --install` would leave in it."""
+    reached = {name for agent in inv.agents for name in agent.servers}
+    configs = {s.source.path for s in inv.servers if s.origin in CLIENT_ORIGINS and s.name not in reached}
+    if not configs:
+        return None
+    from cfmigrate.migrate.install import GatewayView, InstallError, plan_install
+    from cfmigrate.migrate.install_clients import CLIENTS
+    from cfmigrate.migrate.serve import ServeError, gateway_estate
+    from cfmigrate.runtime.gateway import GatewayError, gateway_tool_list
+
+    try:
+        estate = gateway_estate(root)
+        tools = gateway_tool_defs(gateway_tool_list(estate.spec()))
+    except (ServeError, GatewayError) as exc:
+        return GatewayList(None, source=str(exc))
+    view = GatewayView(
+        served={s.name: s.config for s in estate.served}, unserved={u.name: u.reason for u in estate.unserved}
+    )
+    direct: dict[str, frozenset[str]] = {}
+    for client in CLIENTS:
+        place = next(
+            (p for p in client.places if (root / p.path).is_file()), None
+        )  # what --install would edit
+        if place is None or place.path not in configs:
+            continue
+        try:
+            plan = plan_install(root, client.name, view)
+        except InstallError:
+            continue
+        if plan.state != "installed":
+            direct[place.path] = frozenset(k.name for k in plan.kept)
+    return GatewayList(
+        tools,
+        served=frozenset(s.name for s in estate.served),
+        source=f"`cfmigrate serve` tools/list over {estate.servers_dir.name}/ ({len(estate.served)} servers)",
+        direct=direct,
+    )
+
+
 def run_audit(root: Path, opts: AuditOptions | None = None) -> AuditReport:
     """Discover, optionally list live, and measure one repository."""
     root = root.resolve()
@@ -248,6 +291,7 @@ def run_audit(root: Path, opts: AuditOptions | None = None) -> AuditReport:
         count_system=lambda agent: tok.count(agent.system_prompt) if agent.system_prompt else 0,
         price_source=price_source,
         exact=exact,  # type: ignore[arg-type]
+        gateway=gateway_list(root, inv),
     )
     if isinstance(tok, CachedCounts):
         tok.save()

@@ -106,6 +106,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("cfmigrate.migrate.cmd_migrate", "migrate"),
     "plan": ("cfmigrate.migrate.cmd_plan", "plan"),
     "measure": ("cfmigrate.migrate.cmd_measure", "measure"),
+    "serve": ("cfmigrate.migrate.cmd_serve", "serve"),
 }
 
 

@@ -34,21 +34,25 @@ from cfmigrate.analyzers.model import Agent, Inventory, Manifest, Problem, Serve
 from cfmigrate.analyzers.settings import Settings, load_settings
 from cfmigrate.analyzers.walk import iter_files
 from cfmigrate.migrate.rules import REGISTRY, MigrationPlan, MigrationRule, Site, select_rules
-from cfmigrate.migrate.rules._base import CACHE_KEY, ORPHANS_KEY, PATH_KEY, POLICY_KEY
+from cfmigrate.migrate.rules._base import CACHE_KEY, ORIGINAL_KEY, ORPHANS_KEY, PATH_KEY, POLICY_KEY
+from cfmigrate.migrate.rules._base import line_map as _line_map
+from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch, call_keys, find_launches
 from cfmigrate.migrate.rules._plan import (
     PLAN_KEY,
     SITES_KEY,
+    AgentUnit,
     ToolNames,
     tool_names_from_manifests,
     tool_names_from_package,
 )
-from cfmigrate.migrate.units import Manual, whole_agents
+from cfmigrate.migrate.units import Manual, select, whole_agents
 
 if TYPE_CHECKING:
     from cfmigrate.generators.api import GenerateOptions
 
 Status = Literal["unchanged", "changed", "error"]
-# A file is parsed only when it mentions MCP (or the runtime) and something a rule rewrites.
+# A file no agent of the audit holds is still parsed (to report a file that cannot be read) when it mentions
+# MCP (or the runtime) and something a rule rewrites.
 _MCP_MARKS = (b"mcp", b"MCP", b"code_mode", b"CodeMode")
 # Every rule resolves receivers through this file's imports, so a candidate imports an MCP client, a
 # framework that loads MCP tools, or the runtime (or already uses `code_mode`).
@@ -200,37 +204,60 @@ def build_plan(
         s.source.path for s in inventory.servers if not s.origin.startswith("code") and not s.disabled
     )
     config = sorted(configs.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if configs else None
-    file_servers: dict[str, tuple[str, ...]] = {}
-    site_servers: dict[str, str] = {}
-    skip_files: dict[str, str] = {}
-    held: dict[str, list[tuple[int, str]]] = {}
-    file_configs: dict[str, str] = {}
     generated = {m.server for m in usable}
     snapshotted = {m.server for m in inventory.manifests if m.origin in USABLE_ORIGINS}
-    decisions: dict[str, tuple[str, str]] = {}
+    units: list[AgentUnit] = []
     for agent in inventory.agents:
-        path = agent.source.path
-        if not agent.code_mode:
-            reason = _hold_reason(agent, inventory, generated, snapshotted, wanted, keep, all_agents)
-            if reason:
-                held.setdefault(path, []).append((agent.source.line or 1, reason))
-            decisions[agent.name] = (decide_agent(agent, inventory)[0], "held" if reason else "migrate")
+        if agent.code_mode:
+            decision, action, reason = (
+                "already-code-mode",
+                "code-mode",
+                f"{agent.name} is already on code mode; left alone",
+            )
         else:
-            decisions[agent.name] = ("already-code-mode", "code-mode")
+            decision = decide_agent(agent, inventory)[0]
+            reason = _hold_reason(agent, inventory, generated, snapshotted, wanted, keep, all_agents)
+            action = "held" if reason else "migrate"
+        units.append(
+            AgentUnit(
+                name=agent.name,
+                path=agent.source.path,
+                line=agent.source.line or 1,
+                files=agent.files or (agent.source.path,),
+                servers=agent.servers,
+                framework=agent.framework,
+                decision=decision,
+                action=action,  # type: ignore[arg-type]
+                reason=reason,
+            )
+        )
+    # Per file, what the rules need of the agents in it (a helper module gets its agents' servers); the
+    # agents that move come first where a file holds some that move and some that stay.
+    file_servers: dict[str, set[str]] = {}
+    file_configs: dict[str, str] = {}
+    moving = {u.name for u in units if u.action == "migrate"}
+    for agent in sorted(inventory.agents, key=lambda a: a.name not in moving):
         declared = {
             specs[n].source.path
             for n in agent.servers
             if n in specs and not specs[n].origin.startswith("code")
         }
-        if len(declared) == 1:
-            file_configs[path] = next(iter(declared))
-        if agent.code_mode:
-            skip_files[path] = f"{agent.name} is already on code mode; left alone"
-        if agent.servers:
-            file_servers[path] = tuple(sorted({*file_servers.get(path, ()), *agent.servers}))
-        for site in agent.call_sites:
-            if site.server and site.source.line:
-                site_servers[str(site.source)] = site.server
+        for rel in agent.files or (agent.source.path,):
+            if agent.name in moving or not any(rel in u.files for u in units if u.name in moving):
+                file_servers.setdefault(rel, set()).update(agent.servers)
+            if len(declared) == 1:
+                file_configs.setdefault(rel, next(iter(declared)))
+    notes.extend(
+        f"{script.source.path}: {script.name} is a tool script (it calls MCP tools and sends no model request): "
+        "not an agent, left alone"
+        for script in inventory.tool_scripts
+    )
+    site_servers = {
+        str(site.source): site.server
+        for agent in inventory.agents
+        for site in agent.call_sites
+        if site.server and site.source.line
+    }
     if not usable:
         notes.append(
             "no tool snapshots (.cfmigrate/manifests/) or catalog matches: literal tool calls cannot be mapped to "
@@ -241,17 +268,16 @@ def build_plan(
             f"kept on direct MCP (formal validation, as the audit decides): {', '.join(sorted(validation))}"
         )
     plan = MigrationPlan(
-        agents=decisions,
+        agents={u.name: (u.decision, u.action) for u in units},
+        units=tuple(units),
         tools=tools,
         keep_direct=frozenset(keep),
         package=package,
         servers_dir=os.path.relpath(options.out_dir, root).replace(os.sep, "/"),
         config=config,
         root=str(root),
-        file_servers=file_servers,
+        file_servers={rel: tuple(sorted(servers)) for rel, servers in file_servers.items() if servers},
         site_servers=site_servers,
-        skip_files=skip_files,
-        held_files={path: tuple(sorted(reasons)) for path, reasons in held.items()},
         file_configs=file_configs,
         server_ids={
             t.server: t.module.rsplit(".", 1)[-1] for entries in tools.values() for t in entries if t.module
@@ -408,6 +434,7 @@ def transform_source(
     policy: dict[str, str] = {}
     code = original = module.code
     cache: dict[str, object] = {}
+    launches = _find_launches(module, rel, plan)
     for rule_id in rule_ids:
         rule: type[MigrationRule] = REGISTRY[rule_id]
         scratch: dict[str, object] = {
@@ -417,6 +444,8 @@ def transform_source(
             ORPHANS_KEY: orphans,
             POLICY_KEY: policy,
             CACHE_KEY: cache,
+            LAUNCH_KEY: launches,
+            ORIGINAL_KEY: original,
         }
         if not rule.needed(code, scratch, plan):
             continue
@@ -439,6 +468,7 @@ def transform_source(
     new = module.bytes
     if new == source:
         return FileResult(rel, "unchanged", tuple(sites))
+    sites.extend(_second_sessions(launches, module.code, plan))
     try:
         reparsed = cst.parse_module(new)
         compile(reparsed.code, rel, "exec", dont_inherit=True)
@@ -449,6 +479,32 @@ def transform_source(
     if location is not None:
         new = tidy_imports(source, new, location)
     return FileResult(rel, "changed", tuple(sites), old=source, new=new)
+
+
+def _find_launches(module: cst.Module, rel: str, plan: MigrationPlan) -> list[Launch]:
+    """The agent's own launches in this file (see `rules._launch`); none when the file cannot be analysed."""
+    try:
+        return find_launches(module, rel, plan)
+    except Exception:  # an analysis bug must not stop the run: the file keeps the package's launch specs
+        return []
+
+
+def _second_sessions(launches: Sequence[Launch], code: str, plan: MigrationPlan) -> list[Site]:
+    """A server whose launch moved into CodeMode but whose own session is still opened would start twice."""
+    if plan.code_mode_var not in code or "launches=" not in code:
+        return []
+    left = call_keys(code)
+    return [
+        Site(
+            "CFM006",
+            launch.line,
+            False,
+            f"the agent's own session of server {launch.server!r} is still opened after the rewrite (something "
+            "still reads it), so CodeMode would start the server a second time",
+        )
+        for launch in launches
+        if any(key in left for key in launch.openers)
+    ]
 
 
 def parse_source(source: bytes, rel: str) -> cst.Module | FileResult:
@@ -514,21 +570,6 @@ def _utf8(raw: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def _line_map(original: str, current: str) -> Callable[[int], int]:
-    """Map a 1-based line of `current` (an earlier rule's output) to the line of `original` it stands at."""
-    matcher = difflib.SequenceMatcher(None, original.splitlines(), current.splitlines(), autojunk=False)
-    opcodes = matcher.get_opcodes()
-
-    def where(line: int) -> int:
-        index = line - 1
-        for tag, i1, _i2, j1, j2 in opcodes:
-            if j1 <= index < j2:
-                return i1 + (index - j1) + 1 if tag == "equal" else i1 + 1
-        return line
-
-    return where
 
 
 def tidy_imports(old: bytes, new: bytes, location: Path) -> bytes:
@@ -638,18 +679,28 @@ def migrate(
     walk_problems: list[Problem] = []
     files = _files(root, targets, settings, walk_problems)
     problems.extend(walk_problems)
+    tree = files if not targets else _files(root, (), settings, [])
+    paths = {rel: path for path, rel in tree}
+    # Which agents move, and which files they span, come from the audit's program model (the plan's units);
+    # a file no agent of the audit holds (a tool script, a server, a helper nobody uses) is left alone.
+    chosen = select(plan.units, [rel for _, rel in files] if targets else None)
+    notes.extend(chosen.notes)
     results: list[FileResult] = []
-    skipped: list[tuple[str, int, str]] = []
     jobs_list: list[tuple[str, str, MigrationPlan, tuple[str, ...]]] = []
     rule_ids = tuple(r.RULE_ID for r in rules)
-    for path, rel in files:
+    for rel in chosen.files:
         if rel.startswith(skip) or rel.startswith(".cfmigrate/"):
             continue
-        if rel in plan.skip_files:
-            notes.append(f"{rel}: {plan.skip_files[rel]}")
+        path = paths.get(rel, root / rel)
+        if not path.is_file():
+            results.append(FileResult(rel, "error", error="cannot read: no such file"))
             continue
-        if rel in plan.held_files:
-            skipped.extend((rel, line, why) for line, why in plan.held_files[rel])
+        if rules:
+            jobs_list.append((str(path), rel, plan, rule_ids))
+    checked = 0
+    analysed = {rel for unit in plan.units for rel in unit.files}  # the audit read these: they parse
+    for path, rel in files:  # no agent of the audit: still reported when it cannot even be read or parsed
+        if rel in analysed or rel.startswith(skip) or rel.startswith(".cfmigrate/"):
             continue
         try:
             data = path.read_bytes()
@@ -657,23 +708,25 @@ def migrate(
             results.append(FileResult(rel, "error", error=f"cannot read: {exc.strerror or exc}"))
             continue
         if rules and is_candidate(data, rules):
-            jobs_list.append((str(path), rel, plan, rule_ids))
+            checked += 1
+            parsed = parse_source(data, rel)
+            if isinstance(parsed, FileResult):
+                results.append(parsed)
     if progress:
         progress(f"{len(files)} Python files, {len(jobs_list)} to parse")
     results.extend(_map(jobs_list, jobs))
     results.sort(key=lambda r: r.path)
-    tree = files if not targets else _files(root, (), settings, [])
-    results, manual = whole_agents(results, {rel: path for path, rel in tree}, plan.code_mode_var)
+    results, manual = whole_agents(results, chosen.units, paths, plan.code_mode_var)
     result = MigrationResult(
         root=str(root),
         files=tuple(results),
         scanned=len(files),
-        parsed=len(jobs_list),
+        parsed=len(jobs_list) + checked,
         rules=tuple(r.RULE_ID for r in rules),
         notes=tuple(notes),
         problems=tuple(problems),
-        skipped=tuple(skipped),
-        manual=tuple(manual),
+        skipped=chosen.skipped,
+        manual=tuple(sorted({*chosen.manual, *manual}, key=lambda m: (m.path, m.line, m.reason))),
     )
     wrappers = check_wrappers(root, plan, settings, needed=_needs_wrappers(result, plan))
     if write and result.changed:

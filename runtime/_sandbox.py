@@ -39,6 +39,8 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUTS = 0x04000000
 # mount(2) flags
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -402,16 +404,39 @@ def _mirror(
     bound[path] = writable
 
 
-def build_view(newroot: str, ro_paths: list[str], rw_paths: list[str], devices: list[str]) -> None:
-    """Replace this mount namespace's root with a tmpfs that holds only the listed paths."""
+def build_view(
+    newroot: str,
+    ro_paths: list[str],
+    rw_paths: list[str],
+    devices: list[str],
+    workspace: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> str:
+    """Replace this mount namespace's root with a tmpfs that holds only the listed paths.
+
+    With `workspace` ({"bytes", "inodes", "owner"}) the writable paths are directories of one
+    size-limited tmpfs (the kernel enforces the cap: ENOSPC), kept in step with the directories on
+    disk by the monitor; where that tmpfs cannot be mounted they are bind mounts of the disk
+    directories (the cap is then polled). Returns "tmpfs" or "disk".
+    """
     os.umask(0o022)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", newroot, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
     bound: dict[str, bool] = {}
     for path in sorted(ro_paths):
         _mirror(newroot, path, writable=False, device=False, bound=bound)
-    for path in sorted(rw_paths):
-        _mirror(newroot, path, writable=True, device=False, bound=bound)
+    kind = "disk"
+    if workspace is not None:
+        try:
+            _workspace_tmpfs(newroot, rw_paths, workspace)
+            kind = "tmpfs"
+        except OSError as exc:
+            _close_workspace_fds()
+            if errors is not None:
+                errors["workspace tmpfs"] = str(exc)
+    if kind == "disk":
+        for path in sorted(rw_paths):
+            _mirror(newroot, path, writable=True, device=False, bound=bound)
     for path in devices:
         _mirror(newroot, path, writable=True, device=True, bound={})
     os.makedirs(newroot + "/tmp", exist_ok=True)
@@ -420,6 +445,55 @@ def build_view(newroot: str, ro_paths: list[str], rw_paths: list[str], devices: 
     _check(_libc.syscall(_nr("pivot_root"), b".", b"."), "pivot_root")
     _check(_libc.umount2(b".", MNT_DETACH), "umount old root")
     os.chdir("/")
+    return kind
+
+
+# The writable dirs as (disk dir fd, tmpfs dir fd) pairs, held by the worker and its monitors only
+# (each script's process closes every fd above its own five before any script code runs).
+WORKSPACE_FDS: list[tuple[int, int]] = []
+WORKSPACE_MOUNT_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
+STAGING = "/.cfm-workspace"
+
+
+def _close_workspace_fds() -> None:
+    for pair in WORKSPACE_FDS:
+        for fd in pair:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    WORKSPACE_FDS.clear()
+
+
+def _workspace_tmpfs(newroot: str, rw_paths: list[str], workspace: dict[str, Any]) -> None:
+    """Mount one tmpfs of `bytes` / `inodes` and bind a directory of it onto each writable path."""
+    size, inodes = int(workspace["bytes"]), int(workspace["inodes"])
+    owner = workspace.get("owner")
+    staging = newroot + STAGING
+    os.mkdir(staging, 0o700)
+    _mount("tmpfs", staging, "tmpfs", WORKSPACE_MOUNT_FLAGS, f"size={size},nr_inodes={inodes},mode=0700")
+    try:
+        for index, path in enumerate(rw_paths):
+            disk = _high(os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC))
+            name = str(index)
+            os.mkdir(f"{staging}/{name}", 0o700)
+            if isinstance(owner, int):
+                os.chown(f"{staging}/{name}", owner, owner)
+            mem = _high(
+                os.open(f"{staging}/{name}", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            )
+            WORKSPACE_FDS.append((disk, mem))
+            dst = newroot + os.path.realpath(path)
+            if not os.path.isdir(dst):
+                raise OSError(2, f"{path} is not in the filesystem view")
+            _mount(f"{staging}/{name}", dst, None, MS_BIND)
+            _mount(None, dst, None, MS_BIND | MS_REMOUNT | WORKSPACE_MOUNT_FLAGS)
+    finally:
+        _libc.umount2(staging.encode(), MNT_DETACH)  # the binds stay; the whole tmpfs is reachable nowhere
+        try:
+            os.rmdir(staging)
+        except OSError:
+            pass
 
 
 def _write_proc(path: str, text: str) -> None:
@@ -462,7 +536,6 @@ def _capset_zero() -> None:
 def setup_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     """Enter the namespaces and the filesystem view; return what was achieved and why not."""
     report: dict[str, Any] = {"root": os.geteuid() == 0, "errors": {}, "platform": sys.platform}
-    report["cgroup"] = cgroup_status()
     if not LINUX:
         report["errors"]["platform"] = (
             f"{sys.platform} has no supported sandbox backend (namespaces, Landlock and seccomp are Linux-only)"
@@ -499,13 +572,31 @@ def setup_worker(cfg: dict[str, Any]) -> dict[str, Any]:
             report["errors"]["user namespace"] = str(exc)
     report["userns"] = ns_ok and userns
     report["netns"] = ns_ok and bool(flags & CLONE_NEWNET)
-    report["view"] = False
-    if ns_ok and flags & CLONE_NEWNS:
+    report["utsns"] = False
+    if ns_ok:  # the host's name is none of the script's business
         try:
-            build_view(cfg["newroot"], cfg["ro_paths"], cfg["rw_paths"], cfg["devices"])
+            _check(_libc.unshare(CLONE_NEWUTS), "unshare(CLONE_NEWUTS)")
+            _check(_libc.sethostname(b"sandbox", ctypes.c_size_t(7)), "sethostname")
+            report["utsns"] = True
+        except OSError as exc:
+            report["errors"]["uts namespace"] = str(exc)
+    report["view"] = False
+    report["workspace"] = "disk"
+    if ns_ok and flags & CLONE_NEWNS:
+        workspace = cfg.get("workspace") if want.get("tmpfs", True) else None
+        if workspace is not None and root and cfg.get("uid") is not None:
+            workspace = dict(workspace, owner=cfg["uid"])
+        try:
+            report["workspace"] = build_view(
+                cfg["newroot"], cfg["ro_paths"], cfg["rw_paths"], cfg["devices"], workspace, report["errors"]
+            )
             report["view"] = True
         except OSError as exc:
+            _close_workspace_fds()
+            report["workspace"] = "disk"
             report["errors"]["filesystem view"] = str(exc)
+    elif cfg.get("workspace") is not None and want.get("tmpfs", True):
+        report["errors"]["workspace tmpfs"] = "no private mount namespace to mount it in"
     report["pidns"] = False
     if want.get("pid", True) and (root or report["userns"]):
         pid = os.fork()
@@ -531,26 +622,6 @@ def setup_worker(cfg: dict[str, Any]) -> dict[str, Any]:
                 f"{blocked[0]} is not readable by other users and there is no filesystem view to fix that"
             )
     return report
-
-
-def cgroup_status() -> str:
-    """Why no cgroup v2 limits are applied (memory.max / pids.max need a delegated v2 subtree)."""
-    try:
-        with open("/proc/self/cgroup") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return "no /proc/self/cgroup"
-    if any(not line.startswith("0::") for line in lines):
-        return "this machine uses cgroup v1 (or a hybrid hierarchy) for memory and pids"
-    own = next((line[3:] for line in lines if line.startswith("0::")), "/")
-    try:
-        with open(f"/sys/fs/cgroup{own.rstrip('/')}/cgroup.controllers") as fh:
-            controllers = set(fh.read().split())
-    except OSError:
-        return "the cgroup v2 hierarchy is not mounted at /sys/fs/cgroup"
-    if not {"memory", "pids"} <= controllers:
-        return "memory and pids controllers are not delegated to this process's cgroup"
-    return "a delegated cgroup v2 subtree is present, but per-script cgroups are not implemented yet"
 
 
 def _reachable_by(path: str, uid: int) -> bool:
@@ -670,6 +741,11 @@ def short_traceback(exc: BaseException, work_dir: str, site_dirs: list[str], lim
             "\n(hint: scripts may read only the work dir, the servers package and Python's own files, "
             "and write only in workspace/, skills/ and $TMPDIR)"
         )
+    elif isinstance(exc, OSError) and exc.errno == 28:
+        tail += (
+            "\n(hint: workspace/, skills/ and $TMPDIR share one disk limit and it is full; "
+            "delete files you no longer need)"
+        )
     elif isinstance(exc, MemoryError):
         tail += "\n(hint: the script hit its memory limit; process data in smaller pieces)"
     elif isinstance(exc, BlockingIOError) and exc.errno == 11:
@@ -764,8 +840,20 @@ def missing_layers(layers: set[str] | list[str], root: bool) -> list[str]:
     return [name for name in REQUIRED if not satisfied[name]]
 
 
+def workspace_capped(paths: list[str], cap: int) -> bool:
+    """Whether all writable paths are on one filesystem no larger than `cap` (as this process sees them)."""
+    try:
+        found = [os.statvfs(p) for p in paths]
+    except OSError:
+        return False
+    if cap <= 0 or not found or len({st.f_fsid for st in found}) != 1:
+        return False
+    st = found[0]
+    return bool(st.f_flag & os.ST_NOSUID) and st.f_blocks * st.f_frsize <= cap + st.f_frsize
+
+
 def script_main(
-    cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any], devnull: int, pidns: bool
+    cfg: dict[str, Any], report: dict[str, Any], req: dict[str, Any], devnull: int, pidns: bool | str
 ) -> int:
     """Confine this (forked) process and run the script; never returns to the worker loop."""
     os.setsid()
@@ -781,6 +869,8 @@ def script_main(
     applied = [name for name in ("view", "netns", "userns") if report.get(name)]
     if pidns:
         applied.append("pidns")
+    if pidns == "ipc":
+        applied.append("ipcns")
     _apply_limits(req["limits"])
     uid = report.get("uid")
     parent = os.getppid()
@@ -816,6 +906,10 @@ def script_main(
             applied.append("seccomp")
         except OSError:
             pass
+    if report.get("workspace") == "tmpfs" and workspace_capped(
+        cfg["rw_paths"], int(req["limits"].get("disk_bytes", 0))
+    ):
+        applied.append("tmpfs")
     missing = missing_layers(applied, bool(report.get("root")))
     if missing and not cfg.get("unconfined"):
         raise OSError(EPERM, "refused to run unconfined, missing: " + ", ".join(missing))
@@ -925,6 +1019,266 @@ def scan_tree(paths: list[str], strip_setuid: bool = False) -> int:
     return total
 
 
+class SyncError(OSError):
+    """The writable dirs could not be brought in step (what is left is consistent per file)."""
+
+
+SYNC_TMP = ".cfm-sync-"
+_SYNCED = (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK)
+
+
+Signature = tuple[int, int, int, int, int, int]
+Snapshot = dict[str, dict[str, Signature]]  # directory (relative, "" for the top) -> its entries
+_DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _signature(st: os.stat_result) -> Signature:
+    """What tells an entry changed: a script can forge mtime but not ctime or the inode number."""
+    return (stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns, st.st_mode, st.st_ino, st.st_ctime_ns)
+
+
+def _listing(fd: int) -> dict[str, os.stat_result]:
+    with os.scandir(fd) as it:
+        found = {e.name: e.stat(follow_symlinks=False) for e in it if not e.name.startswith(SYNC_TMP)}
+    return {n: st for n, st in found.items() if stat.S_IFMT(st.st_mode) in _SYNCED}
+
+
+def snapshot(fd: int, prefix: str = "", depth: int = 0, out: Snapshot | None = None) -> Snapshot:
+    """Every entry below the directory `fd` with its signature (links not followed)."""
+    out = {} if out is None else out
+    if depth >= MAX_SCAN_DEPTH:
+        raise SyncError(36, f"more than {MAX_SCAN_DEPTH} nested directories")
+    entries = _listing(fd)
+    out[prefix] = {name: _signature(st) for name, st in entries.items()}
+    for name, st in entries.items():
+        if stat.S_ISDIR(st.st_mode) and depth + 1 < MAX_SCAN_DEPTH:
+            sub = os.open(name, _DIR_OPEN, dir_fd=fd)
+            try:
+                snapshot(sub, f"{prefix}{name}/", depth + 1, out)
+            finally:
+                os.close(sub)
+    return out
+
+
+def mirror_tree(
+    src: int,
+    dst: int,
+    owner: int | None,
+    budget: list[int],
+    before: Snapshot | None = None,
+    prefix: str = "",
+    depth: int = 0,
+    skipped: list[str] | None = None,
+) -> None:
+    """Bring the directory `dst` in step with `src`: regular files, directories and symlinks.
+
+    Without `before`, `dst` becomes a copy of `src` (files compared by size, mtime and mode). With
+    `before` (a snapshot of `src` taken earlier), only what changed in `src` since is applied:
+    entries created or changed are copied, entries deleted are deleted, and whatever else `dst`
+    holds (say, files another session wrote meanwhile) is left alone.
+
+    Both are directory fds; nothing is followed (every open is O_NOFOLLOW relative to a directory
+    fd). Files are copied data extents only (a sparse file stays sparse), through a temporary name
+    renamed into place, so a hard link on the destination is replaced, never written through.
+    Modes lose setuid, setgid and sticky bits; with `owner` everything created is given to that
+    uid. Other file types are dropped. `budget` ([bytes]) is what may still be written; past it
+    SyncError is raised. Directories MAX_SCAN_DEPTH deep are not copied (without `before` they are
+    removed from `dst`), so what is saved can always be loaded again; their paths go to `skipped`.
+    """
+    if depth >= MAX_SCAN_DEPTH:
+        raise SyncError(36, f"more than {MAX_SCAN_DEPTH} nested directories")
+    wanted = _listing(src)
+    with os.scandir(dst) as it:
+        present = {e.name: e.stat(follow_symlinks=False) for e in it}
+    was = before.get(prefix, {}) if before is not None else None
+    for name, st in list(present.items()):
+        kind = stat.S_IFMT(st.st_mode)
+        if was is None:
+            gone = name not in wanted or kind != stat.S_IFMT(wanted[name].st_mode)
+        else:  # only what the source itself deleted or replaced by another kind
+            gone = name in was and (name not in wanted or was[name][0] != stat.S_IFMT(wanted[name].st_mode))
+            gone = gone or (name in wanted and kind != stat.S_IFMT(wanted[name].st_mode) and (
+                was.get(name) != _signature(wanted[name])
+            ))  # fmt: skip
+        if gone:
+            _remove(dst, name, st)
+            del present[name]
+    for name in sorted(wanted):
+        st = wanted[name]
+        old = present.get(name)
+        mode = stat.S_IMODE(st.st_mode) & 0o777
+        if stat.S_ISDIR(st.st_mode):
+            if depth + 1 >= MAX_SCAN_DEPTH:
+                if skipped is not None:
+                    skipped.append(prefix + name)
+                if was is None and old is not None:
+                    _remove(dst, name, old)
+                continue
+            if old is None:
+                os.mkdir(name, 0o700, dir_fd=dst)
+            elif not stat.S_ISDIR(old.st_mode):
+                continue  # the destination has something else there that the source did not change: kept
+            sub_src = os.open(name, _DIR_OPEN, dir_fd=src)
+            try:
+                sub_dst = os.open(name, _DIR_OPEN, dir_fd=dst)
+                try:
+                    if owner is not None:
+                        os.fchown(sub_dst, owner, owner)
+                    os.fchmod(sub_dst, mode | 0o700)
+                    mirror_tree(
+                        sub_src, sub_dst, owner, budget, before, f"{prefix}{name}/", depth + 1, skipped
+                    )
+                finally:
+                    os.close(sub_dst)
+            finally:
+                os.close(sub_src)
+            continue
+        if was is not None and was.get(name) == _signature(st):
+            continue  # not changed by the source: whatever the destination has stays
+        if old is not None and stat.S_IFMT(old.st_mode) != stat.S_IFMT(st.st_mode):
+            _remove(dst, name, old)
+            old = None
+        if stat.S_ISLNK(st.st_mode):
+            target = os.readlink(name, dir_fd=src)
+            if old is not None and os.readlink(name, dir_fd=dst) == target:
+                continue
+            if old is not None:
+                os.unlink(name, dir_fd=dst)
+            budget[0] -= len(target)
+            if budget[0] < 0:
+                raise SyncError(28, "over the size limit")
+            os.symlink(target, name, dir_fd=dst)
+            if owner is not None:
+                os.chown(name, owner, owner, dir_fd=dst, follow_symlinks=False)
+        elif stat.S_ISREG(st.st_mode):
+            same = (st.st_size, st.st_mtime_ns, mode)
+            if (
+                was is None
+                and old is not None
+                and (old.st_size, old.st_mtime_ns, stat.S_IMODE(old.st_mode)) == same
+            ):
+                continue
+            _copy_file(src, dst, name, st, mode, owner, budget)
+
+
+def _remove(dir_fd: int, name: str, st: os.stat_result) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        remove_tree(dir_fd, name)
+    else:
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def remove_tree(parent: int, name: str) -> None:
+    """Delete the directory `name` (in `parent`) and all below it, at any depth, with two fds at most."""
+    fd = os.open(name, _DIR_OPEN, dir_fd=parent)
+    names = [name]
+    try:
+        while names:
+            child = None
+            with os.scandir(fd) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+            if child is not None:
+                sub = os.open(child, _DIR_OPEN, dir_fd=fd)
+                os.close(fd)
+                fd = sub
+                names.append(child)
+                continue
+            if len(names) == 1:
+                os.rmdir(name, dir_fd=parent)
+                break
+            up = os.open("..", _DIR_OPEN, dir_fd=fd)
+            os.close(fd)
+            fd = up
+            os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_file(
+    src: int, dst: int, name: str, st: os.stat_result, mode: int, owner: int | None, budget: list[int]
+) -> None:
+    tmp = SYNC_TMP + os.urandom(6).hex()
+    fin = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=src)
+    try:
+        if not stat.S_ISREG(os.fstat(fin).st_mode):
+            return
+        fout = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dst
+        )
+        try:
+            size = os.fstat(fin).st_size
+            offset = 0
+            while offset < size:
+                try:
+                    start = os.lseek(fin, offset, os.SEEK_DATA)
+                except OSError:  # ENXIO: only a hole is left
+                    break
+                end = os.lseek(fin, start, os.SEEK_HOLE)
+                while start < end:
+                    chunk = os.pread(fin, min(1 << 20, end - start), start)
+                    if not chunk:
+                        break
+                    budget[0] -= len(chunk)
+                    if budget[0] < 0:
+                        raise SyncError(28, "over the size limit")
+                    os.pwrite(fout, chunk, start)
+                    start += len(chunk)
+                offset = end
+            os.ftruncate(fout, size)
+            if owner is not None:
+                os.fchown(fout, owner, owner)
+            os.fchmod(fout, mode)
+            os.utime(fout, ns=(st.st_atime_ns, st.st_mtime_ns))
+        except BaseException:
+            os.close(fout)
+            try:
+                os.unlink(tmp, dir_fd=dst)
+            except OSError:
+                pass
+            raise
+        os.close(fout)
+        os.rename(tmp, name, src_dir_fd=dst, dst_dir_fd=dst)
+    finally:
+        os.close(fin)
+
+
+def sync_in(owner: int | None, budget: int, skipped: list[str]) -> tuple[list[Snapshot] | None, str | None]:
+    """Before a script: each tmpfs dir becomes a copy of its disk dir; (their snapshots, None) or (None, why)."""
+    left = [budget]
+    try:
+        for disk, mem in WORKSPACE_FDS:
+            mirror_tree(disk, mem, owner, left, skipped=skipped)
+        return [snapshot(mem) for _disk, mem in WORKSPACE_FDS], None
+    except (OSError, RecursionError) as exc:
+        return None, f"{getattr(exc, 'strerror', None) or exc}"
+
+
+def sync_out(before: list[Snapshot], owner: int | None, budget: int) -> str | None:
+    """After a script: what it changed in the tmpfs dirs is applied to the disk dirs; None or why not all."""
+    left = [budget]
+    skipped: list[str] = []
+    try:
+        for (disk, mem), snap in zip(WORKSPACE_FDS, before, strict=True):
+            mirror_tree(mem, disk, owner, left, snap, skipped=skipped)
+    except (OSError, RecursionError) as exc:
+        return f"{getattr(exc, 'strerror', None) or exc}"
+    if skipped:
+        return f"directories nested more than {MAX_SCAN_DEPTH - 1} deep are not saved: {skipped[0][:120]}"
+    return None
+
+
+def tmpfs_usage() -> int:
+    """Bytes in use on the workspace tmpfs."""
+    if not WORKSPACE_FDS:
+        return 0
+    st = os.fstatvfs(WORKSPACE_FDS[0][1])
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
 def _strip_setuid(dir_fd: int, name: str, st: os.stat_result) -> None:
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     if stat.S_ISDIR(st.st_mode):
@@ -1008,7 +1362,8 @@ def monitor_main(
 
     fds = [_high(fd) for fd in fds]
     out_w, err_w, status_w = fds[:3]
-    bridge = fds[3] if len(fds) > 3 else None
+    bridge = fds[3] if req.get("bridge") else None
+    cgroup_fd = fds[-1] if req.get("cgroup") else None
     _status_fd = status_w
     devnull = _high(os.dup(devnull))
     if LINUX:
@@ -1018,14 +1373,50 @@ def monitor_main(
             )  # /proc/<monitor>/fd is then closed to the script, even at the same uid
         except OSError:
             pass
-    pidns = False
+    pidns: bool | str = False
     if report.get("pidns"):
-        _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
-        pidns = True
+        # with its own IPC namespace too: SysV segments and POSIX queues the script makes die with it,
+        # instead of outliving it in the host's namespace (memory outside every limit, a channel between runs)
+        try:
+            _check(_libc.unshare(CLONE_NEWPID | CLONE_NEWIPC), "unshare(CLONE_NEWPID | CLONE_NEWIPC)")
+            pidns = "ipc"
+        except OSError:
+            _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+            pidns = True
     res_r, res_w = (_high(fd) for fd in os.pipe())
     limits = req["limits"]
     disk_cap = int(limits.get("disk_bytes", 0))
     rw_paths = list(cfg["rw_paths"])
+    tmpfs = bool(WORKSPACE_FDS)
+    owner = report.get("uid") if report.get("root") and isinstance(report.get("uid"), int) else None
+    before: list[Snapshot] = []
+    if tmpfs:  # the kernel enforces the cap; the disk dirs are what the host reads and writes between scripts
+        left_out: list[str] = []
+        taken, problem = sync_in(owner, disk_cap, left_out)
+        if taken is None:
+            _status(
+                {
+                    "kind": "exit",
+                    "setup_error": "workspace/, skills/ and .tmp/ in the work dir cannot be copied into the "
+                    f"sandbox's {disk_cap >> 20} MB workspace ({problem}); delete files there",
+                }
+            )
+            return 0
+        before = taken
+        if left_out:
+            _status({"kind": "note", "text": f"directories nested more than {MAX_SCAN_DEPTH - 1} deep in the "
+                     f"work dir are not shown to the script: {left_out[0][:120]}"})  # fmt: skip
+        disk_cap = 0  # nothing to poll
+    cgroup: str | None = None
+    if (
+        cgroup_fd is not None
+    ):  # the host made this script's cgroup; joining it here puts the script in at birth
+        try:
+            os.write(cgroup_fd, b"0")
+            cgroup = "joined"
+        except OSError as exc:
+            cgroup = f"joining the script's cgroup failed: {exc.strerror}"
+        os.close(cgroup_fd)
     start_usage = scan_tree(rw_paths, strip_setuid=True) if disk_cap else 0
     started = time.monotonic()
     pid = os.fork()
@@ -1099,12 +1490,18 @@ def monitor_main(
         if not ready:
             break
     os.close(res_r)
-    disk = scan_tree(rw_paths, strip_setuid=True)  # no setuid file outlives the script
-    exit_info: dict[str, Any] = {
-        "kind": "exit",
-        "wall": round(time.monotonic() - started, 4),
-        "disk_bytes": disk,
-    }
+    wall = round(time.monotonic() - started, 4)
+    saved: str | None = None
+    if tmpfs:  # setuid bits are dropped on the way to disk
+        saved = sync_out(before, owner, int(limits.get("disk_bytes", 0)))
+        disk = tmpfs_usage()
+    else:
+        disk = scan_tree(rw_paths, strip_setuid=True)  # no setuid file outlives the script
+    exit_info: dict[str, Any] = {"kind": "exit", "wall": wall, "disk_bytes": disk}
+    if cgroup is not None:
+        exit_info["cgroup"] = cgroup
+    if saved is not None:
+        exit_info["sync_error"] = saved[:300]
     if os.WIFSIGNALED(status):
         exit_info["signal"] = os.WTERMSIG(status)
     else:
@@ -1168,7 +1565,7 @@ def worker_main() -> None:
         if got is None:
             break
         req, fds = got
-        if len(fds) != (4 if req.get("bridge") else 3):
+        if len(fds) != 3 + bool(req.get("bridge")) + bool(req.get("cgroup")):
             for fd in fds:
                 os.close(fd)
             _send(control, {"kind": "error", "id": req.get("id"), "error": "wrong number of descriptors"})

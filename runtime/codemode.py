@@ -29,6 +29,7 @@ from cfmigrate.runtime.executor import (
     SandboxSession,
     UnconfinedError,
 )
+from cfmigrate.runtime.launches import LaunchError, apply_launches
 from cfmigrate.runtime.pii import PiiMasker
 from cfmigrate.runtime.policy import Approver, Policy, ToolCall, resolve
 from cfmigrate.runtime.results import ToolUseResult
@@ -96,7 +97,7 @@ class CodeMode:
     def __init__(
         self,
         servers_dir: str | os.PathLike[str] | None = "servers",
-        config: str | os.PathLike[str] | None = ".mcp.json",
+        config: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = ".mcp.json",
         keep_direct: Sequence[str] = (),
         work_dir: str | os.PathLike[str] | None = None,
         *,
@@ -112,9 +113,12 @@ class CodeMode:
         connect_timeout_s: float = 30.0,
         read_paths: Sequence[str] = (),
         allow_unconfined: bool | None = None,
+        launches: Mapping[str, Any] | None = None,
     ) -> None:
         self.servers_dir = Path(servers_dir).resolve() if servers_dir is not None else None
-        self.config = Path(config).resolve() if config is not None else None
+        given = [config] if isinstance(config, str | os.PathLike) else list(config or ())
+        self.configs = tuple(Path(c).resolve() for c in given)  # the first one declaring a server wins
+        self.config = self.configs[0] if self.configs else None
         self.keep_direct = tuple(keep_direct)
         self._given_work_dir = Path(work_dir).resolve() if work_dir is not None else None
         self.limits = limits or Limits()
@@ -127,6 +131,9 @@ class CodeMode:
         self.call_timeout_s = call_timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.read_paths = tuple(read_paths)
+        # server -> the launch the agent declares in its own code (StdioServerParameters, a params dict, a
+        # FastMCP transport, a URL): started exactly that way instead of by servers/_servers.json
+        self.launches: Mapping[str, Any] = dict(launches or {})
         self._own_executor = executor is None
         self.executor: Executor = executor or LocalExecutor(allow_unconfined=allow_unconfined)
         self.masker = PiiMasker() if mask_pii else None
@@ -215,9 +222,11 @@ class CodeMode:
                 "or pass servers_dir= the package's path"
             )
         try:
-            self.specs = load_launch_specs(self.servers_dir, self.config)
+            self.specs = apply_launches(load_launch_specs(self.servers_dir, self.configs), self.launches)
         except SessionError as exc:
             raise CodeModeError(exc.message) from None
+        except LaunchError as exc:
+            raise CodeModeError(str(exc)) from None
         self.sessions = HostSessions(
             self.specs, call_timeout=self.call_timeout_s, connect_timeout=self.connect_timeout_s
         )
@@ -469,10 +478,18 @@ class CodeMode:
             return ToolUseResult.of_text(
                 f"unknown tool {name!r}; available tools: {available}", is_error=True
             )
-        arguments = input if isinstance(input, Mapping) else {}
+        return await self.call_direct(kept.server, kept.name, input if isinstance(input, Mapping) else {})
+
+    async def call_direct(self, server: str, tool: str, arguments: Mapping[str, Any]) -> ToolUseResult:
+        """A direct (hybrid) call the model made: policy, PII swap-back and audit as for scripts' calls.
+
+        The server starts on its first call; a server that cannot start, a tool it does not list or a
+        refusal comes back as an error result naming the server, never as an exception.
+        """
+        await self.ensure_open()
         try:
-            await self._bridge_check(kept.server, kept.name, direct=True)
-            wire = await self._call(kept.server, kept.name, dict(arguments), via="direct")
+            await self._bridge_check(server, tool, direct=True)
+            wire = await self._call(server, tool, dict(arguments), via="direct")
         except BridgeError as exc:
             return ToolUseResult.of_text(exc.message, is_error=True)
         return ToolUseResult.from_wire(wire)  # masked in _call when masking is on

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -24,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from cfmigrate.runtime import _sandbox
+from cfmigrate.runtime import _sandbox, executor_cgroup
+from cfmigrate.runtime.executor_cgroup import CgroupLimits, CgroupSupport, RunCgroup
 
 SANDBOX_SCRIPT = Path(_sandbox.__file__).resolve()
 UNCONFINED_ENV = "CFMIGRATE_ALLOW_UNCONFINED"
@@ -52,6 +54,7 @@ SYSTEM_EXEC_PATHS = ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 DEFAULT_PRELOAD = ("asyncio", "json", "pydantic")
 RW_DIRS = ("workspace", "skills", ".tmp")
+MONITOR_GRACE_S = 5.0  # after a timeout, how long the monitor may take to save the workspace and report
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,17 @@ class Limits:
     fsize_mb: int = 64  # RLIMIT_FSIZE: largest file a script may write
     nofile: int = 256  # RLIMIT_NOFILE
     max_output_bytes: int = 20_000  # per stream; the rest is counted and dropped with a note
-    disk_mb: int = (
-        256  # total of workspace/, skills/ and .tmp/; the monitor kills a script that grows past it
-    )
+    # total of workspace/, skills/ and .tmp/: the size of their tmpfs (writes past it get ENOSPC), or,
+    # where no tmpfs can be mounted, a cap the monitor polls (killing a script that grows past it)
+    disk_mb: int = 256
     max_tool_calls: int = 50  # per script; the next call is refused (0 = no tool calls at all)
+    # all of a script's processes together, where a delegated cgroup v2 subtree exists (memory.max:
+    # resident memory and page cache, including what the script writes to its tmpfs workspace)
+    total_memory_mb: int = 512
+
+    def cgroup(self) -> CgroupLimits:
+        """The per-script cgroup's limits (pids: the script's processes plus its monitor)."""
+        return CgroupLimits(max(16, int(self.total_memory_mb)) << 20, max(1, int(self.nproc)) + 1)
 
     def to_wire(self) -> dict[str, int]:
         return {
@@ -91,6 +101,8 @@ class Isolation:
     landlock: bool = True  # Landlock: writes/reads by path, TCP, signals, abstract sockets
     drop_uid: bool = True  # as root: run scripts as a dedicated unprivileged uid
     seccomp: bool = True  # a syscall filter: no namespaces, io_uring, bpf, keyctl, vsock/netlink sockets...
+    tmpfs: bool = True  # workspace/, skills/, .tmp/ on one size-limited tmpfs (else the disk, cap polled)
+    cgroup: bool = True  # a cgroup v2 per script (memory.max, pids.max) where a delegated subtree exists
 
 
 BridgeServe = Callable[[socket.socket], Awaitable[None]]
@@ -430,6 +442,7 @@ class _Worker:
         self.uid: int | None = None
         self.cfg: dict[str, Any] = {}
         self.applied: list[str] | None = None  # what the last script's process really had
+        self.cgroup_last: tuple[bool, str] | None = None  # whether the last script ran in its cgroup, how
 
     def config(self) -> dict[str, Any]:
         s = self.session
@@ -468,6 +481,11 @@ class _Worker:
                 "pid": iso.pid,
                 "landlock": iso.landlock,
                 "seccomp": iso.seccomp,
+                "tmpfs": iso.tmpfs,
+            },
+            "workspace": {
+                "bytes": s.limits.to_wire()["disk_bytes"],
+                "inodes": max(64, s.limits.to_wire()["disk_bytes"] // _sandbox.ENTRY_COST),
             },
             "newroot": str(s.runtime_dir / "root"),
             "ro_paths": ro,
@@ -590,8 +608,17 @@ class _Worker:
         if self.session.bridge is not None:
             host_end, script_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             send.append(script_end.detach())
+        run_cgroup, cgroup_problem = self._make_cgroup(limits)
+        if run_cgroup is not None:
+            send.append(run_cgroup.procs_fd)
         body = json.dumps(
-            {"id": 1, "code": code, "limits": limits.to_wire(), "bridge": host_end is not None}
+            {
+                "id": 1,
+                "code": code,
+                "limits": limits.to_wire(),
+                "bridge": host_end is not None,
+                "cgroup": run_cgroup is not None,
+            }
         ).encode()
         header = json.dumps({"length": len(body)}).encode() + b"\n"
         try:
@@ -602,6 +629,8 @@ class _Worker:
                 os.close(fd)
             if host_end is not None:
                 host_end.close()
+            if run_cgroup is not None:
+                await asyncio.to_thread(executor_cgroup.remove_run, run_cgroup.path)
             raise WorkerGone(str(exc)) from None
         finally:
             for fd in send:
@@ -632,8 +661,13 @@ class _Worker:
             _, pending = await asyncio.wait(waiting, timeout=max(0.0, deadline - time.perf_counter()))
             if pending:
                 timed_out = True
-                self._kill(monitor_pid, status)
-                await asyncio.wait(waiting, timeout=10)
+                # the script first: its monitor then copies the workspace to disk and reports; the
+                # monitor too if it has not finished within the grace period
+                self._kill(None, status)
+                _, pending = await asyncio.wait(waiting, timeout=MONITOR_GRACE_S)
+                if pending:
+                    self._kill(monitor_pid, status)
+                    await asyncio.wait(waiting, timeout=10)
         finally:
             for t in (out_t, err_t, st_t):
                 t.close()
@@ -643,11 +677,76 @@ class _Worker:
                     await serving
             if host_end is not None:
                 host_end.close()
+            counted = await self._remove_cgroup(run_cgroup)
         duration = time.perf_counter() - started
         result, applied = _result(out, err, status, timed_out, duration, limits)
         if applied is not None:
             self.applied = applied
-        return result
+        return self._cgroup_outcome(result, status, run_cgroup, cgroup_problem, counted, limits)
+
+    def _make_cgroup(self, limits: Limits) -> tuple[RunCgroup | None, str | None]:
+        """This script's cgroup (None where there is no delegated subtree, with why when it failed)."""
+        if not self.executor.isolation.cgroup:
+            return None, None
+        support = self.executor.cgroup_support(limits)
+        if support.base is None:
+            return None, None
+        try:
+            return executor_cgroup.create_run(support.base, limits.cgroup()), None
+        except OSError as exc:
+            log.warning("sandbox session %s: no cgroup for this script: %s", self.session.id, exc)
+            return None, f"its cgroup could not be set up under {support.base} ({exc})"
+
+    async def _remove_cgroup(self, run_cgroup: RunCgroup | None) -> dict[str, int]:
+        if run_cgroup is None:
+            return {}
+        counted = executor_cgroup.events(run_cgroup.path)
+        left = await asyncio.to_thread(executor_cgroup.remove_run, run_cgroup.path)
+        if left:
+            log.warning(
+                "sandbox session %s: cgroup %s was not removed: %s", self.session.id, run_cgroup.path, left
+            )
+        return counted
+
+    def _cgroup_outcome(
+        self,
+        result: ExecutionResult,
+        status: _Capture,
+        run_cgroup: RunCgroup | None,
+        problem: str | None,
+        counted: dict[str, int],
+        limits: Limits,
+    ) -> ExecutionResult:
+        """Record whether the script really ran in its cgroup; say what the kernel stopped."""
+        if run_cgroup is None:
+            if problem is not None:
+                self.cgroup_last = (False, problem)
+            return result
+        exit_event = next((e for e in _events(status) if e.get("kind") == "exit"), {})
+        joined = exit_event.get("cgroup")
+        if joined == "joined":
+            cg = limits.cgroup()
+            self.cgroup_last = (
+                True,
+                f"the last script ran in its own cgroup under {run_cgroup.path.parent}: memory.max "
+                f"{cg.memory_bytes >> 20} MB, memory.swap.max 0, pids.max {cg.pids}",
+            )
+        else:
+            self.cgroup_last = (
+                False,
+                _str(joined, 300) or "the script's monitor did not report joining its cgroup",
+            )
+        notes = list(result.notes)
+        if counted.get("oom_kill"):
+            notes.append(
+                f"stopped: the script's processes together used more than {limits.total_memory_mb} MB "
+                "(the kernel's OOM killer ended one)"
+            )
+        if counted.get("pids_max"):
+            notes.append(f"{counted['pids_max']} fork(s) refused: more than {limits.nproc} processes at once")
+        if notes == list(result.notes):
+            return result
+        return dataclasses.replace(result, notes=tuple(notes), ok=result.ok and not counted.get("oom_kill"))
 
     def _kill(self, monitor_pid: int | None, status: _Capture) -> None:
         """Kill the script, its process group and its monitor (the PID namespace takes the rest)."""
@@ -745,6 +844,17 @@ def _result(
         notes.append(f"the script exited with status {code}")
     if error and "MemoryError" in error:
         notes.append(f"memory limit: {limits.memory_mb} MB")
+    for event in events:  # the monitor's own remarks (only it writes the status pipe)
+        text = _str(event.get("text"), 300) if event.get("kind") == "note" else None
+        if text:
+            notes.append(text)
+    unsaved = _str(exit_event.get("sync_error"), 300)
+    if unsaved:
+        ok = False
+        notes.append(
+            f"workspace/, skills/ and .tmp/ were not saved completely to the work dir ({unsaved}; hard links "
+            "are saved as copies); what is missing there is gone for the next script"
+        )
     maxrss = _int(exit_event.get("maxrss_kb"))
     result = ExecutionResult(
         stdout=out.text(),
@@ -767,6 +877,8 @@ def _result(
 def expected_layers(report: Mapping[str, Any], iso: Isolation) -> list[str]:
     """The layers a script's process will have, as far as the worker's setup report shows."""
     layers = [name for name in ("view", "netns", "userns", "pidns") if report.get(name)]
+    if report.get("pidns"):
+        layers.append("ipcns")  # made with the PID namespace; confirmed by the first script's record
     if iso.landlock and int(report.get("landlock_abi", 0) or 0) > 0:
         layers.append("landlock")
     if isinstance(report.get("uid"), int):
@@ -821,6 +933,18 @@ class LocalExecutor:
         self._workers: dict[str, _Worker] = {}
         self._uids: dict[str, int] = {}
         self._probe: dict[str, Any] | None = None
+        self._cgroup: CgroupSupport | None = None
+
+    def cgroup_support(self, limits: Limits) -> CgroupSupport:
+        """Where this executor makes per-script cgroups, or why it cannot (decided once, with a probe)."""
+        if self._cgroup is None:
+            if not sys.platform.startswith("linux"):
+                self._cgroup = CgroupSupport(None, f"{sys.platform} has no cgroups")
+            elif not self.isolation.cgroup:
+                self._cgroup = CgroupSupport(None, "disabled (Isolation(cgroup=False))")
+            else:
+                self._cgroup = executor_cgroup.detect(limits.cgroup())
+        return self._cgroup
 
     def session_uid(self, session_id: str) -> int:
         """The unprivileged uid this session's scripts run as (stable across worker restarts)."""
@@ -888,12 +1012,28 @@ class LocalExecutor:
         """What the session's worker achieved when it set up, or a fresh probe of this machine."""
         worker = self._workers.get(session.id)
         if worker is not None and worker.report:
+            report = dict(worker.report, cgroup_v2=self._cgroup_line(session, worker))
             if worker.applied is not None:
-                return dict(worker.report, applied=worker.applied)
-            return worker.report
+                report["applied"] = worker.applied
+            return report
         if self._probe is None:
             self._probe = self._run_probe(session)
-        return self._probe
+        return dict(self._probe, cgroup_v2=self._cgroup_line(session, None))
+
+    def _cgroup_line(self, session: SandboxSession, worker: _Worker | None) -> dict[str, Any]:
+        """Whether cgroup v2 limits are in force: the last script's own record, else the probe's verdict."""
+        if worker is not None and worker.cgroup_last is not None:
+            enforced, how = worker.cgroup_last
+            return {"enforced": enforced, "how": how}
+        support = self.cgroup_support(session.limits)
+        if support.base is None:
+            return {"enforced": False, "how": support.reason}
+        cg = session.limits.cgroup()
+        return {
+            "enforced": True,
+            "how": f"a cgroup per script under {support.base} ({support.reason}): memory.max {cg.memory_bytes >> 20} MB, "
+            f"memory.swap.max 0, pids.max {cg.pids} (a probe cgroup took every write)",
+        }
 
     def _run_probe(self, session: SandboxSession) -> dict[str, Any]:
         """Set up a throwaway worker synchronously (namespaces, view) and read its report."""
@@ -908,6 +1048,8 @@ class LocalExecutor:
                 limits=session.limits,
             )
             probe_session.work_dir.mkdir()
+            for name in RW_DIRS:  # as a real session has them (the workspace tmpfs is mounted over them)
+                (probe_session.work_dir / name).mkdir()
             worker = _Worker(self, probe_session)
             cfg = worker.config()
             cfg["preload"] = []
@@ -959,6 +1101,19 @@ class LocalExecutor:
         report = self.worker_report(session)
         layers = report.get("applied") or expected_layers(report, self.isolation)
         return _sandbox.missing_layers(layers, bool(report.get("root")))
+
+
+def _cgroup_protection(report: Mapping[str, Any], lim: Limits) -> Protection:
+    line = report.get("cgroup_v2")
+    name = "total memory and processes (cgroup)"
+    if isinstance(line, Mapping) and line.get("enforced") is True and isinstance(line.get("how"), str):
+        return Protection(name, True, line["how"])
+    why = line.get("how") if isinstance(line, Mapping) and isinstance(line.get("how"), str) else "not checked"
+    return Protection(
+        name,
+        False,
+        f"no cgroup v2 limits: {why}; the bound is per process: RLIMIT_AS {lim.memory_mb} MB × RLIMIT_NPROC {lim.nproc}",
+    )
 
 
 def describe_protections(
@@ -1022,15 +1177,25 @@ def describe_protections(
             else f"process group only, a process that calls setsid() can outlive the script ({why('pid namespace', 'PID namespaces unavailable')})",
         ),
         Protection(
+            "private IPC namespace",
+            "ipcns" in layers,
+            "each script has its own: SysV shared memory, semaphores and POSIX message queues it makes die with it"
+            if "ipcns" in layers
+            else "scripts share the host's IPC namespace: SysV shared memory they make outlives them",
+        ),
+        Protection(
+            "host name hidden",
+            bool(report.get("utsns")),
+            "own UTS namespace: scripts see the host name 'sandbox'"
+            if report.get("utsns")
+            else f"scripts see the host's name ({why('uts namespace', 'no namespaces')})",
+        ),
+        Protection(
             "wall-clock timeout", True, f"{lim.timeout_s:g} s, the host kills the script and its namespace"
         ),
         Protection("CPU time", True, f"RLIMIT_CPU {lim.cpu_s} s per process"),
         Protection("memory", True, f"RLIMIT_AS {lim.memory_mb} MB of address space per process"),
-        Protection(
-            "total memory and processes (cgroup)",
-            False,
-            f"no cgroup v2 limits: {report.get('cgroup') or 'unknown'}; the bound is RLIMIT_AS × RLIMIT_NPROC",
-        ),
+        _cgroup_protection(report, lim),
     ]
     if uid is not None:
         nproc = Protection(
@@ -1056,13 +1221,19 @@ def describe_protections(
         )
     out.append(nproc)
     out.append(Protection("file size", True, f"RLIMIT_FSIZE {lim.fsize_mb} MB per file"))
-    out.append(
-        Protection(
-            "disk space",
-            True,
-            f"{lim.disk_mb} MB in total for workspace/, skills/ and .tmp/ (the monitor measures every 0.25 s and kills the script past it)",
+    if "tmpfs" in layers or (not isinstance(applied_raw, list) and report.get("workspace") == "tmpfs"):
+        disk_how = (
+            f"{lim.disk_mb} MB in total for workspace/, skills/ and .tmp/: one tmpfs of that size "
+            f"(nosuid, nodev, noexec; {max(64, (lim.disk_mb << 20) // _sandbox.ENTRY_COST)} inodes), so a write "
+            "past it fails with ENOSPC; copied to the work dir on disk after each script"
         )
-    )
+    else:
+        disk_how = (
+            f"{lim.disk_mb} MB in total for workspace/, skills/ and .tmp/, polled: the monitor measures every "
+            f"{_sandbox.DISK_SCAN_S:g} s and kills the script past it (a fast writer can overshoot by one interval; "
+            f"no tmpfs: {errors.get('workspace tmpfs', 'disabled')})"
+        )
+    out.append(Protection("disk space", True, disk_how))
     fs_confined = view or landlock
     identity = uid is not None or userns
     out.append(

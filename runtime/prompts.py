@@ -22,29 +22,39 @@ def system_prompt(
     mask_pii: bool,
     kept: Sequence[str],
 ) -> str:
-    """The code-first prompt (with the tool definition it stays under 600 tokens whatever the tool count)."""
-    find = '- Work in few runs. Run 1, find every tool the task needs in one script: `from servers import search_tools`, then `print(search_tools("words", limit=3))` once per need; each line is a tool\'s typed signature, return fields and summary (detail="full": the whole docstring). `servers/<server>/__init__.py` lists a server\'s tools.'
+    """The code-first prompt (with the tool definition it stays under 600 tokens whatever the tool count).
+
+    It teaches two runs: one script that finds every tool the task needs (one typed line per tool, return
+    fields included, so no documentation round is needed), then one script that does the whole task and
+    prints only what the model must read.
+    """
+    find = (
+        '- Run 1, find every tool the task needs: `from servers import search_tools`, `print(search_tools("words", limit=2))` per need. '
+        "A line is `servers.<server>.<tool>(<arguments>) -> {<result fields>} - <summary>`; "
+        'detail="full" adds the docstring; `servers/<server>/__init__.py` lists a server\'s tools.'
+    )
     if servers:
         find += f" Servers: {', '.join(servers)}."
     elif server_count:
         find += f" {server_count} servers: print `servers.SERVERS`."
     lines = [
-        f"You work by writing Python 3.11 that runs in a sandbox through the `{tool_name}` tool; the tools are Python functions there.",
+        f"You work by writing Python 3.11 run in a sandbox by the `{tool_name}` tool; tools are async functions there.",
         find,
-        "- Run 2, do the whole task in one script: `from servers.<server> import <tool>`, then `await <tool>(arg=...)` (top-level await works). Results have `.text`, `.structured_content` and typed fields when the tool has an output schema. A failure raises `ToolError`: read the traceback, fix the code, run again.",
-        f"- Only what you print comes back to you. Keep documents and records in variables and pass them from tool to tool inside one script; print only ids, counts, short excerpts and what you need to decide. Output over {max_output} characters is cut.",
+        "- Run 2, the whole task in one script (or in run 1, for tools you already know): "
+        "`from servers.<server> import <tool>`, `r = await <tool>(arg=...)` (top-level await). "
+        "Result fields are attributes named as in the line (`r.<field>`, `r.<list>[0].<field>`); `r.text` is the raw text. "
+        "A failure raises `ToolError`: read the traceback, fix the code, run again.",
+        f"- Only what you print comes back: keep documents and records in variables, pass them between tools in the script, print only the ids, counts and short excerpts you need. Output over {max_output} characters is cut.",
     ]
     if mask_pii:
         lines.append(
             "- Emails and phone numbers appear as placeholders like [EMAIL_1]; use them as they are in tool arguments and the real values are sent."
         )
     lines += [
-        "- Each run is a new process: keep state in files under `workspace/`; save reusable functions in `skills/<name>.py` and import them from `skills.<name>`.",
+        "- Each run is a new process: keep state in `workspace/`; save reusable functions in `skills/<name>.py` (import `skills.<name>`).",
         f"- No network except the tools; only `workspace/`, `skills/` and $TMPDIR are writable; a run stops after {timeout} s.",
     ]
     if kept:
         lines.append(f"- Also callable directly as tools: {', '.join(kept)}.")
-    lines.append(
-        "Do as much of the task as you safely can in one script, then give the user a short summary."
-    )
+    lines.append("Then give the user a short summary.")
     return "\n".join(lines)

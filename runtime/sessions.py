@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -46,6 +46,10 @@ class LaunchSpec:
     config_env: Mapping[str, str] = field(default_factory=dict, repr=False)  # literal values from the config
     config_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     base_dir: str = "."  # relative commands and cwd resolve against this
+    # Declared in the agent's code and handed to CodeMode(launches=...): started exactly as given (literal
+    # env values and headers in config_env / config_headers, cwd as given or the process's own), never
+    # resolved against base_dir (see cfmigrate.runtime.launches).
+    exact: bool = False
 
     def __repr__(self) -> str:  # never print config values
         return f"LaunchSpec({self.server_id!r}, transport={self.transport!r})"
@@ -87,12 +91,25 @@ def _transport_of(entry: Mapping[str, Any]) -> Literal["stdio", "http", "sse"]:
     return "stdio"
 
 
-def load_launch_specs(servers_dir: Path | None, config: Path | None) -> dict[str, LaunchSpec]:
-    """Specs from `servers/_servers.json`, completed with values from the MCP config when one is given."""
+def load_launch_specs(
+    servers_dir: Path | None, config: Path | Sequence[Path] | None
+) -> dict[str, LaunchSpec]:
+    """Specs from `servers/_servers.json`, completed with values from the MCP config(s) when given.
+
+    With several configs, the first that declares a server gives its values (and, for a server the
+    package does not know, its launch spec).
+    """
+    configs = [config] if isinstance(config, Path) else list(config or ())
     from_config: dict[str, tuple[str, dict[str, Any]]] = {}
-    if config is not None and config.is_file():
-        for name, entry in _config_servers(config).items():
-            from_config[to_identifier(name)] = (name, entry)
+    config_dirs: dict[str, Path] = {}
+    for path in configs:
+        if not path.is_file():
+            continue
+        for name, entry in _config_servers(path).items():
+            key = to_identifier(name)
+            if key not in from_config:
+                from_config[key] = (name, entry)
+                config_dirs[key] = path.parent.resolve()
     specs: dict[str, LaunchSpec] = {}
     generated: dict[str, Any] = {}
     if servers_dir is not None and (servers_dir / "_servers.json").is_file():
@@ -153,7 +170,7 @@ def load_launch_specs(servers_dir: Path | None, config: Path | None) -> dict[str
             headers={h: h for h in headers},
             config_env=env,
             config_headers=headers,
-            base_dir=str(config.parent.resolve()) if config else ".",
+            base_dir=str(config_dirs[server_id]),
         )
     return specs
 
@@ -192,6 +209,8 @@ class _Held:
 
     def _env(self) -> dict[str, str]:
         spec = self.spec
+        if spec.exact:
+            return dict(spec.config_env)
         env: dict[str, str] = {}
         for name in spec.env_names:
             if name in spec.config_env:
@@ -203,6 +222,8 @@ class _Held:
 
     def _headers(self) -> dict[str, str]:
         spec = self.spec
+        if spec.exact:
+            return dict(spec.config_headers)
         headers: dict[str, str] = {}
         for header, env_name in spec.headers.items():
             if header in spec.config_headers:
@@ -228,6 +249,12 @@ class _Held:
                 raise SessionError(f"{where}: no command in its launch spec", kind="invalid")
             env = self._env()
             self.secrets = [v for v in env.values() if len(v) >= 4]
+            self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+            if spec.exact:  # as the agent's MCP library started it: nothing expanded or re-based
+                exact = StdioServerParameters(
+                    command=spec.command, args=list(spec.args), env=env or None, cwd=spec.cwd
+                )
+                return Client(stdio_client(exact, errlog=self._errlog))
             base = Path(spec.base_dir)
             cwd = base / Path(_expand(spec.cwd, where, base)).expanduser() if spec.cwd else base
             params = StdioServerParameters(
@@ -236,11 +263,10 @@ class _Held:
                 env=env or None,
                 cwd=str(cwd),
             )
-            self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
             return Client(stdio_client(params, errlog=self._errlog))
         if not spec.url:
             raise SessionError(f"{where}: no url in its launch spec", kind="invalid")
-        url = _expand(spec.url, where, Path(spec.base_dir))
+        url = spec.url if spec.exact else _expand(spec.url, where, Path(spec.base_dir))
         headers = self._headers()
         self.secrets = [v for v in headers.values() if len(v) >= 4]
         if spec.transport == "sse":
@@ -344,6 +370,11 @@ class HostSessions:
         """Values the host passed to servers (env, headers): never to be shown to a script or the model."""
         values = {v for held in self._held.values() for v in held.secrets}
         for spec in self.specs.values():
+            if spec.exact:  # literal values from the agent's own launch object
+                values.update(
+                    v for v in (*spec.config_env.values(), *spec.config_headers.values()) if len(v) >= 4
+                )
+                continue
             for name in spec.env_names:
                 if name in os.environ and len(os.environ[name]) >= 4:
                     values.add(os.environ[name])

@@ -66,19 +66,6 @@ def test_plan_agrees_with_the_audit(name: str) -> None:
         assert counted[0].startswith(f"{left_out} of {len(report.agents)} agents are left out")
 
 
-# migrate decides with its own resolver (migrate/rules/_resolve.py, being rewritten on h/i9a and h/i9b);
-# where it does not yet see what the audit sees, the case is expected to fail, with the reason.
-MIGRATE_DISAGREES: dict[str, str] = {
-    "helper-agent": "migrate resolves one file at a time: it takes toolbox.py (the helper) for an agent file "
-    "and lists it under 'needs manual migration'; the audit reports the agent in assistant.py",
-    "helper-function": "migrate does not name bot.agent (hybrid, 27 tools): its resolver does not follow the "
-    "client that bot/mcp_tools.py:make_client builds into bot/agent.py, so it reports nothing for the agent",
-    "subagents": "migrate does not name team:github_agent (code-first, 26 tools) nor rewrite it: its resolver "
-    "does not split the module's six framework agents as the audit does",
-    "tool-script": "migrate would rewrite backup.py (literal call_tool -> typed wrappers) although the audit "
-    "reports it as a tool script that sends no model request (no agent, no decision)",
-}
-
 _NAMED = re.compile(r"^\s+(?P<file>\S+?):\d+\s+(?P<name>\S+) (?:kept on|not moved|is )", re.M)
 _CODE_MODE = re.compile(r"^note: (?P<file>\S+?): (?P<name>\S+) is already on code mode", re.M)
 _REWRITTEN = re.compile(r"^(?:rewrote|would rewrite) (?P<file>\S+)", re.M)
@@ -100,15 +87,7 @@ def _migrate_summary(name: str, tmp: Path) -> str:
     return proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason=MIGRATE_DISAGREES[n], strict=True))
-        if n in MIGRATE_DISAGREES
-        else n
-        for n in FIXTURES
-    ],
-)
+@pytest.mark.parametrize("name", FIXTURES)
 def test_migrate_names_the_agents_the_audit_names(name: str, tmp_path: Path) -> None:
     report = run_audit(CORPUS / name, AuditOptions(progress=False))
     summary = _migrate_summary(name, tmp_path)

@@ -370,3 +370,37 @@ def test_a_generated_servers_package_is_not_analysed_as_agent_code(tmp_path: Pat
     inv = discover(tmp_path)
     assert inv.agents == () and inv.servers == ()
     assert not [p for p in inv.problems if "_runtime.py" in str(p.source)]
+
+
+def test_server_identity_includes_the_working_directory(tmp_path: Path) -> None:
+    """A server is its launch: command + args + cwd. The same command started in two folders is two servers;
+    the same launch under several names (and `cwd` spelled two ways) is one server with aliases."""
+    config = {
+        "mcpServers": {
+            "notes-a": {"command": "python", "args": ["server.py"], "cwd": "a"},
+            "notes-b": {"command": "python", "args": ["server.py"], "cwd": "b"},
+            "notes": {"command": "python", "args": ["server.py"], "cwd": "./a/"},
+        }
+    }
+    write(tmp_path, ".mcp.json", json.dumps(config))
+    # the same launch in another config file, its cwd written from the workspace root
+    vscode = {
+        "servers": {
+            "notes-again": {"command": "python", "args": ["server.py"], "cwd": "${workspaceFolder}/a"}
+        }
+    }
+    write(tmp_path, ".vscode/mcp.json", json.dumps(vscode))
+    inv = discover(tmp_path)
+    assert sorted(s.name for s in inv.servers) == ["notes", "notes-b"]
+    assert inv.aliases == {"notes": ("notes-a", "notes-again")}
+    # without a cwd, or with the repository root as cwd, the launch is the same one
+    plain = {
+        "mcpServers": {
+            "x": {"command": "uvx", "args": ["mcp-server-time"]},
+            "y": {"command": "uvx", "args": ["mcp-server-time"], "cwd": "."},
+        }
+    }
+    other = tmp_path / "other"
+    write(other, ".mcp.json", json.dumps(plain))
+    inv = discover(other)
+    assert [s.name for s in inv.servers] == ["x"] and inv.aliases == {"x": ("y",)}

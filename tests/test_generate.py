@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -153,12 +154,24 @@ def test_docstring_is_complete_and_escaped(docs_files: dict[str, str]) -> None:
     doc = ast.get_docstring(fn, clean=True) or ""
     assert doc.startswith(HOSTILE.split("\n")[0])
     assert '"""; import os; os.system("x")  #' in doc  # the text survives, as text
-    # each argument's description once, its type only in the signature; arguments with nothing to add: absent
-    assert "document_id: Id of the document." in doc
-    assert "max_chars: Cut the body here." in doc
-    assert "from_ (date-time)" in doc
-    assert "format_" not in doc and "(str" not in doc
-    assert doc.count("Args:") == 1 and "Returns:" not in doc and "Raises:" not in doc
+    # each argument once: name, type, default and what it means on one line of the signature; arguments
+    # with nothing to add have no comment; the docstring is the description (no Args/Returns/Raises added)
+    source = docs_files["docs_server/get_document.py"]
+    assert "    document_id: str,  # Id of the document.\n" in source
+    assert "    max_chars: int = 1000,  # Cut the body here.\n" in source
+    assert "    from_: str | None = None,  # (date-time)\n" in source
+    assert re.search(r"^    format_: .*,$", source, re.MULTILINE)  # nothing to add: no comment
+    assert source.count("document_id") == 1 and source.count("Cut the body here.") == 1
+    assert "Args:" not in doc and "Returns:" not in doc and "Raises:" not in doc
+    # search's full detail keeps an Args section with every description
+    index: dict[str, Any] = {}
+    exec(docs_files["_index.py"], index)  # data only
+    full = next(e[5] for e in index["TOOLS"] if e[1] == "get_document")
+    assert (
+        full.count("Args:") == 1
+        and "document_id: Id of the document." in full
+        and "from_ (date-time)" in full
+    )
     # read-only and idempotent are in search's full detail; the module keeps only "destructive"
     assert "Hints:" not in doc
     # the injected code is not code: one function, one return, nothing else at module level
@@ -181,9 +194,13 @@ def test_docstring_never_repeats_a_section() -> None:
     files = render(manifest("s", described))
     fn = ast.parse(files["s/run.py"]).body[-1]
     doc = ast.get_docstring(fn) or ""
-    assert doc.count("Args:") == 1 and doc.count("Returns:") == 1
-    assert "x: thing to run" in doc and "the x" not in doc  # the description's own words win
-    assert "    y: the y" in doc.split("Returns:")[0]  # folded into the description's Args section
+    assert doc.count("Args:") == 1 and doc.count("Returns:") == 1  # the description's own sections, once
+    index: dict[str, Any] = {}
+    exec(files["_index.py"], index)  # data only
+    full = next(e[5] for e in index["TOOLS"] if e[1] == "run")  # search_tools(..., detail="full")
+    assert full.count("Args:") == 1 and full.count("Returns:") == 1
+    assert "x: thing to run" in full and "the x" not in full  # the description's own words win
+    assert "    y: the y" in full.split("Returns:")[0]  # folded into the description's Args section
 
 
 def test_index_and_search(docs_files: dict[str, str], tmp_path: Path) -> None:
@@ -673,6 +690,41 @@ def test_search_line_spells_out_small_nested_results() -> None:
     index: dict[str, Any] = {}
     exec(compile(render(manifest("s", listing))["_index.py"], "_index.py", "exec"), index)
     (entry,) = index["TOOLS"]
-    assert (
-        entry[3] == "list_things() -> {items: list[Item{id_, name}], owner: Owner | None, next_: str | None}"
+    assert entry[3] == "list_things() -> {items: list[{id_, name}], owner: Owner | None, next_: str | None}"
+
+
+def test_search_line_names_fields_as_code_reads_them_and_stays_short() -> None:
+    """The fields in the line are the result's attributes (the naming rule applied), and an output with more
+    than NESTED_FIELDS_SHOWN fields lists names only; the typed model still has every field and type."""
+    wide = tool(
+        "get_record",
+        output_schema={
+            "type": "object",
+            "properties": {"id": {"type": "string"}, **{f"field{i}": {"type": "integer"} for i in range(13)}},
+        },
     )
+    files = render(manifest("s", wide))
+    index: dict[str, Any] = {}
+    exec(compile(files["_index.py"], "_index.py", "exec"), index)
+    (entry,) = index["TOOLS"]
+    assert entry[3] == "get_record() -> {" + ", ".join(["id_", *(f"field{i}" for i in range(13))]) + "}"
+    assert 'id_: str | None = Field(None, alias="id")' in files["s/get_record.py"]
+    assert "field12: int | None = None" in files["s/get_record.py"]
+
+
+def test_argument_comments_are_one_printable_line() -> None:
+    """A description with newlines, a NUL, a line separator or a comment-looking tail becomes one comment
+    line: the module compiles, the text survives escaped, and nothing after it is code."""
+    hostile = "First line.\r\nSecond\x00line\u2028third\x85; x = 1  # not code\n\nimport os"
+    files = render(manifest("s", tool("do", {"arg": {"type": "string", "description": hostile}}, ["arg"])))
+    source = files["s/do.py"]
+    compile(source, "do.py", "exec")
+    (line,) = [line for line in source.splitlines() if line.strip().startswith("arg:")]
+    assert line.startswith("    arg: str,  # First line. Second\\x00line")
+    assert (
+        "\u2028" not in line and "\x85" not in line and "line third" in line
+    )  # separators collapse to spaces
+    tree = ast.parse(source)
+    assert [type(n).__name__ for n in tree.body] == ["ImportFrom", "AsyncFunctionDef"]
+    fn = tree.body[-1]
+    assert isinstance(fn, ast.AsyncFunctionDef) and [a.arg for a in fn.args.kwonlyargs] == ["arg"]

@@ -172,3 +172,34 @@ def test_the_code_model_discovers_first_then_reads_docs_when_signatures_lack_fie
 def test_next_steps_are_quoted_from_the_last_recap() -> None:
     text = "I'd suggest three: a, b. ... the next steps: one: Lena sends it. Two: I call Tom today. And six: done."
     assert next_steps(text) == ["Lena sends it", "I call Tom today", "done"]
+
+
+def test_the_code_model_searches_named_tools_by_name_and_works_from_typed_lines() -> None:
+    model = SeedCodeModel()
+    # the agent's instructions name two tools: those are searched by name (limit=1), the rest by words
+    first = model.respond(
+        request(system="Use `from servers import search_tools`. Read it with get_document; find_lead.")
+    )
+    code = first.tool_calls[0].input["code"]
+    assert 'search_tools("get_document", limit=1)' in code and 'search_tools("find_lead", limit=1)' in code
+    assert 'search_tools("search files", limit=2)' in code and 'search_tools("post message", limit=2)' in code
+    # lines with typed return fields (as `cfmigrate generate` prints them) are enough: no documentation round
+    lines = "\n".join(
+        [
+            "servers.drive.search_files(query: str) -> {files: list[{id_, name}], next_page_token: str | None} - Search.",
+            "servers.drive.get_document(document_id: str) -> ToolResult (no output schema) - Read a doc.",
+            "servers.crm.find_lead(query: str) -> {records: list[{company, id_, name}]} - Find leads.",
+            "servers.crm.attach_note_to_lead(body: str, lead_id: str, title: str) -> {note: {id_, title}} - Attach.",
+            "servers.slack.post_message(channel: str, text: str) -> {ok: bool, ts: str} - Post.",
+        ]
+    )
+    body = request(lines)
+    second = model.respond(body)
+    work = second.tool_calls[0].input["code"]
+    assert (
+        work.startswith("# step: attach") and "doc.id_" in work and "lead.id_" in work and "note.id_" in work
+    )
+    assert "structured_content" not in work
+    honesty_check(body, second)
+    # a line that calls the field `id` (what the code would have to write otherwise) sends it to the docs
+    assert 'detail="full"' in model.respond(request(lines.replace("id_", "id"))).tool_calls[0].input["code"]

@@ -168,7 +168,11 @@ def test_price_and_overhead_tables() -> None:
     unknown = pricing.input_price("my-local-llama")
     assert unknown.per_mtok is None and "not in the price table" in unknown.source  # unknown stays unknown
     current = pricing.input_price("claude-sonnet-5")
-    assert current.per_mtok == 3.0 and "2026" in current.source
+    assert current.per_mtok == 2.0 and "sonnet-5/overview" in current.source
+    assert pricing.input_price("claude-sonnet-5-5").per_mtok == 2.0
+    assert pricing.input_price("claude-opus-5-5").per_mtok == 4.0
+    assert pricing.input_price("claude-opus-4-6").per_mtok == 5.0  # not the claude-opus-4 row ($15)
+    assert pricing.input_price("claude-haiku-5-5").per_mtok is None  # tiered by prompt length: unknown
     assert pricing.input_price("claude-opus-5").per_mtok == 5.0
     assert pricing.tool_use_overhead("claude-sonnet-5", "anthropic").tokens is None  # no published figure
     for row in [*pricing.INPUT_PRICES.values(), *pricing.TOOL_USE_OVERHEAD.values()]:

@@ -49,9 +49,6 @@ def _agree(plan: MigrationPlan, audited: dict[str, str], all_agents: bool) -> No
             assert outcome == "held", f"{name}: an agent the audit cannot decide for is never migrated"
 
 
-def _reaches_unusable(plan: object, name: str) -> bool:
+def _reaches_unusable(plan: MigrationPlan, name: str) -> bool:
     """An agent the decision would move may still be held when a server it reaches cannot be used."""
-    held = getattr(plan, "held_files", {})
-    return any(
-        name in why and "not moved onto code mode" in why for reasons in held.values() for _, why in reasons
-    )
+    return any(u.name == name and "not moved onto code mode" in u.reason for u in plan.units)

@@ -246,6 +246,10 @@ def test_weak_kernel_is_refused_and_the_opt_in_report_is_truthful(tmp_path: Path
                   "reads confined", "credentials stay in the host", "scrubbed environment"):  # fmt: skip
         assert report[layer][0] is False, (layer, report[layer])
     assert report["syscall filter (seccomp)"][0] is True  # still installed on the weak kernel
+    assert report["private IPC namespace"][0] is False and report["host name hidden"][0] is False
+    assert (
+        report["disk space"][1].startswith(f"{Limits().disk_mb} MB") and "polled" in report["disk space"][1]
+    )
     assert "ran as" in out["ran"]
     uid = int(out["ran"].split()[-1])
     # as root without a view the sandbox uid needs Python on world-reachable paths; where it is not
@@ -705,29 +709,311 @@ def test_the_interpreter_prefix_is_not_visible(loop: asyncio.AbstractEventLoop, 
     assert venv_cfg.exists() or sys.prefix == sys.base_prefix
 
 
-def test_the_workspace_has_a_total_size_cap(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+def disk_bytes(work_dir: Path) -> int:
+    """What the host sees of the writable dirs on disk: bytes allocated by every file (links not followed)."""
+    total = 0
+    for name in ("workspace", "skills", ".tmp"):
+        for path in (work_dir / name).rglob("*"):
+            st = path.lstat()
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_blocks * 512
+    return total
+
+
+def clear_workspace(work_dir: Path) -> None:
+    import shutil
+
+    for path in (work_dir / "workspace").iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def test_the_workspace_is_a_tmpfs_of_exactly_the_cap(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
     code = (
-        "import os\nfor i in range(200):\n"
-        "    with open(f'workspace/fill{i}', 'wb') as fh: fh.write(os.urandom(1 << 20))\n"
-        "print('wrote it all')"
+        "import errno, os\nwrote = 0\ntry:\n"
+        "    for i in range(200):\n"
+        "        with open(f'workspace/fill{i}', 'wb') as fh:\n"
+        "            for _ in range(16):\n"
+        "                wrote += fh.write(os.urandom(1 << 16))\n"
+        "except OSError as exc:\n    print(errno.errorcode[exc.errno], wrote)\n"
+        "st = os.statvfs('workspace')\nprint(st.f_blocks * st.f_frsize, bool(st.f_flag & os.ST_NOSUID), bool(st.f_flag & os.ST_NODEV))\n"
     )
     result = run(loop, cm, code)
-    used = sum(p.stat().st_size for p in (cm.work_dir / "workspace").glob("fill*"))
-    assert result.is_error and "disk limit" in result.text, result.text
-    assert used < 3 * LIMITS.disk_mb << 20
-    for p in (cm.work_dir / "workspace").glob("fill*"):
-        p.unlink()
+    assert result.execution is not None, result.text
+    lines = result.execution.stdout.split("\n")
+    errname, wrote = lines[0].split()
+    assert errname == "ENOSPC" and int(wrote) <= LIMITS.disk_mb << 20, result.text
+    assert lines[1].split() == [str(LIMITS.disk_mb << 20), "True", "True"], result.text
+    # the host sees no more than the cap on disk, and the report names the mechanism really in force
+    assert disk_bytes(cm.work_dir) <= LIMITS.disk_mb << 20
+    assert (
+        sum(p.stat().st_size for p in (cm.work_dir / "workspace").glob("fill*")) >= (LIMITS.disk_mb - 2) << 20
+    )
+    report = {p.name: p for p in cm.protections()}
+    assert report["disk space"].enforced and "tmpfs" in report["disk space"].how, report["disk space"]
+    assert cm.session is not None and "tmpfs" in (cm.executor._workers[cm.session.id].applied or [])  # type: ignore[attr-defined]
+    # what the host deletes on disk is gone in the sandbox too (the disk is what counts between scripts)
+    clear_workspace(cm.work_dir)
+    after = run(loop, cm, "import os\nprint(os.listdir('workspace'), os.statvfs('workspace').f_bfree > 0)")
+    assert after.execution and after.execution.stdout.strip() == "[] True", after.text
 
 
 def test_empty_files_cannot_exhaust_inodes(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
-    code = "import os\nos.makedirs('workspace/many', exist_ok=True)\nfor i in range(200000):\n    open(f'workspace/many/{i}', 'w').close()\nprint('all')"
+    code = (
+        "import errno, os\nos.makedirs('workspace/many', exist_ok=True)\nmade = 0\ntry:\n"
+        "    for i in range(200000):\n        open(f'workspace/many/{i}', 'w').close(); made += 1\n"
+        "except OSError as exc:\n    print(errno.errorcode[exc.errno], made)"
+    )
     result = run(loop, cm, code)
-    made = len(os.listdir(cm.work_dir / "workspace" / "many"))
-    assert result.is_error and "disk limit" in result.text, result.text
-    assert made < 3 * (LIMITS.disk_mb << 20) // _sandbox.ENTRY_COST
-    import shutil
+    inodes = (LIMITS.disk_mb << 20) // _sandbox.ENTRY_COST
+    assert result.execution is not None and result.execution.stdout.split()[0] == "ENOSPC", result.text
+    assert int(result.execution.stdout.split()[1]) < inodes
+    assert len(os.listdir(cm.work_dir / "workspace" / "many")) < inodes
+    clear_workspace(cm.work_dir)
 
-    shutil.rmtree(cm.work_dir / "workspace" / "many")
+
+def test_the_workspace_cannot_be_remounted_without_its_size(
+    loop: asyncio.AbstractEventLoop, cm: CodeMode
+) -> None:
+    code = textwrap.dedent(
+        """
+        import ctypes, errno, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        def tried(result):
+            return 'ok' if result == 0 else errno.errorcode.get(ctypes.get_errno(), '?')
+        ws = os.path.abspath('workspace').encode()
+        print(tried(libc.mount(None, ws, None, 32 | 4096, b'size=4g')))           # remount, bigger
+        print(tried(libc.mount(b'tmpfs', ws, b'tmpfs', 0, b'size=4g')))           # a new tmpfs on top
+        print(tried(libc.mount(b'/', ws, None, 4096, None)))                      # bind something else
+        print(tried(libc.umount2(ws, 2)))                                         # uncover the disk dir
+        st = os.statvfs('workspace')
+        print(st.f_blocks * st.f_frsize)
+        """
+    )
+    result = run(loop, cm, code)
+    assert result.execution is not None, result.text
+    assert result.execution.stdout.split() == ["EPERM"] * 4 + [str(LIMITS.disk_mb << 20)], result.text
+
+
+def test_hard_links_cannot_multiply_what_reaches_the_disk(
+    loop: asyncio.AbstractEventLoop, cm: CodeMode
+) -> None:
+    code = (
+        "import os\nwith open('workspace/base', 'wb') as fh: fh.write(os.urandom(3 << 20))\nmade = 0\n"
+        "try:\n    for i in range(2000):\n        os.link('workspace/base', f'workspace/link{i}'); made += 1\n"
+        "except OSError:\n    pass\nprint(made)"
+    )
+    result = run(loop, cm, code)
+    assert result.execution is not None and int(result.execution.stdout) > 10, result.text
+    # on tmpfs they cost one inode each; as copies they would be GBs: the save stops at the cap
+    assert disk_bytes(cm.work_dir) <= LIMITS.disk_mb << 20
+    assert result.is_error and "not saved completely" in result.text, result.text
+    clear_workspace(cm.work_dir)
+    assert_alive(loop, cm)
+
+
+def test_a_very_deep_tree_does_not_break_the_session(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    code = (
+        "import os\nos.mkdir('workspace/deep')\nos.chdir('workspace/deep')\n"
+        "for _ in range(1500):\n    os.mkdir('d'); os.chdir('d')\nopen('bottom', 'w').write('x')\nprint('built')"
+    )
+    result = run(loop, cm, code)
+    assert result.execution and result.execution.stdout == "built\n", result.text
+    assert "not saved completely" in result.text and "nested more than" in result.text, result.text
+    after = run(loop, cm, "import os\nprint(sorted(os.listdir('workspace')))")
+    assert after.execution and after.execution.stdout.strip() in ("[]", "['deep']"), after.text
+    clear_workspace(cm.work_dir)
+    assert_alive(loop, cm)
+
+
+def test_sparse_files_stay_sparse_on_disk(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    code = "with open('workspace/sparse', 'wb') as fh:\n    fh.truncate(3 << 20)\n    fh.write(b'end')\nprint('ok')"
+    result = run(loop, cm, code)
+    assert not result.is_error, result.text
+    st = (cm.work_dir / "workspace" / "sparse").stat()
+    assert st.st_size == 3 << 20 and st.st_blocks * 512 < 1 << 20
+    clear_workspace(cm.work_dir)
+
+
+def test_a_timed_out_script_keeps_what_it_wrote(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    code = "open('workspace/progress.txt', 'w').write('half done')\nimport time\nwhile True: time.sleep(1)"
+    result = run(loop, cm, code)
+    assert result.execution is not None and result.execution.timed_out, result.text
+    assert (cm.work_dir / "workspace" / "progress.txt").read_text() == "half done"
+    clear_workspace(cm.work_dir)
+
+
+def test_before_any_script_the_probe_reports_the_tmpfs(tmp_path: Path) -> None:
+    from cfmigrate.runtime import LocalExecutor, SandboxSession
+
+    session = SandboxSession(id="unopened", work_dir=tmp_path / "work", runtime_dir=tmp_path / "rt")
+    disk = next(p for p in LocalExecutor().protections(session) if p.name == "disk space")
+    assert disk.enforced and "one tmpfs of that size" in disk.how, disk
+
+
+def test_without_tmpfs_the_polled_cap_is_reported_and_enforced(tmp_path: Path) -> None:
+    from cfmigrate.runtime import Isolation, LocalExecutor, SandboxSession
+
+    async def scenario() -> tuple[Any, list[Any]]:
+        executor = LocalExecutor(isolation=Isolation(tmpfs=False))
+        session = SandboxSession(id="polled", work_dir=tmp_path / "work", runtime_dir=tmp_path / "rt",
+                                 limits=Limits(timeout_s=20, disk_mb=4))  # fmt: skip
+        try:
+            code = "import os\nfor i in range(100):\n    open(f'workspace/f{i}', 'wb').write(os.urandom(1 << 20))"
+            result = await executor.run(code, session=session)
+            return result, executor.protections(session)
+        finally:
+            await executor.aclose()
+
+    result, report = loop_run(scenario())
+    disk = next(p for p in report if p.name == "disk space")
+    assert "polled" in disk.how and "tmpfs" not in disk.how.split(":")[0], disk
+    assert not result.ok and "disk limit" in result.text(), result.text()
+
+
+def loop_run(coro: Any) -> Any:
+    return asyncio.new_event_loop().run_until_complete(coro)
+
+
+def test_ipc_objects_die_with_the_script(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    """SysV shared memory used to outlive the script in the host's IPC namespace (host RAM outside every
+    limit, and a channel from one run, or session, to the next)."""
+    key = 0x5EED0000 + os.getpid() % 0xFFFF
+    make = (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        f"print(libc.shmget({key}, 1 << 20, 0o1000 | 0o600) >= 0, libc.shmget({key + 1}, 1 << 20, 0o1000 | 0o666) >= 0)"
+    )
+    made = run(loop, cm, make)
+    assert made.execution and made.execution.stdout.split() == ["True", "True"], made.text
+    host_keys = {int(line.split()[0]) for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]}
+    assert key not in host_keys and key + 1 not in host_keys
+    find = f"import ctypes\nlibc = ctypes.CDLL(None)\nprint(libc.shmget({key}, 0, 0), libc.shmget({key + 1}, 0, 0))"
+    found = run(loop, cm, find)
+    assert found.execution and found.execution.stdout.split() == ["-1", "-1"], found.text
+    report = {p.name: p for p in cm.protections()}
+    assert report["private IPC namespace"].enforced
+
+
+def test_the_host_name_is_not_visible(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    result = run(loop, cm, "import socket\nprint(socket.gethostname())")
+    assert result.execution and result.execution.stdout.strip() == "sandbox", result.text
+    assert {p.name: p for p in cm.protections()}["host name hidden"].enforced
+
+
+def test_cgroup_files_are_out_of_reach(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    """Whatever the hierarchy, a script cannot move itself (or anything) between cgroups."""
+    code = textwrap.dedent(
+        """
+        import ctypes, errno, glob, os
+        out = []
+        for path in ['/sys/fs/cgroup/cgroup.procs', '/sys/fs/cgroup/unified/cgroup.procs',
+                     '/sys/fs/cgroup/memory/cgroup.procs', '/sys/fs/cgroup/pids/tasks', '/proc/self/cgroup']:
+            try:
+                with open(path, 'w') as fh:
+                    fh.write('0')
+                out.append('wrote ' + path)
+            except OSError as exc:
+                out.append(errno.errorcode[exc.errno])
+        libc = ctypes.CDLL(None, use_errno=True)
+        os.makedirs('.tmp/cg', exist_ok=True)
+        for fstype in (b'cgroup2', b'cgroup'):
+            r = libc.mount(b'none', os.path.abspath('.tmp/cg').encode(), fstype, 0, None)
+            out.append('mounted' if r == 0 else errno.errorcode[ctypes.get_errno()])
+        print(' '.join(out))
+        print(glob.glob('/sys/*'))
+        """
+    )
+    result = run(loop, cm, code)
+    assert result.execution is not None, result.text
+    writes, sys_listing = result.execution.stdout.splitlines()
+    assert set(writes.split()[:5]) <= {"ENOENT", "EACCES", "EROFS", "EPERM"}, result.text
+    assert writes.split()[5:] == ["EPERM", "EPERM"] and sys_listing == "[]", result.text
+
+
+def test_mirroring_never_follows_links_and_drops_special_files(tmp_path: Path) -> None:
+    """The monitor's copy between disk and tmpfs, run here on two real directories."""
+    src, dst, outside = tmp_path / "src", tmp_path / "dst", tmp_path / "outside"
+    for d in (src, dst, outside):
+        d.mkdir()
+    (src / "x").mkdir()
+    (src / "x" / "inner.txt").write_text("inner")
+    (dst / "x").symlink_to(outside, target_is_directory=True)  # planted: must be replaced, not followed
+    (src / "suid").write_bytes(b"#!/bin/sh\n")
+    (src / "suid").chmod(0o6755)
+    (src / "link").symlink_to("/etc/passwd")
+    os.mkfifo(src / "fifo")
+    with open(src / "sparse", "wb") as fh:
+        fh.truncate(64 << 20)
+    os.link(src / "suid", src / "hard")
+    (dst / "stale.txt").write_text("gone after the mirror")
+    src_fd = os.open(src, os.O_RDONLY | os.O_DIRECTORY)
+    dst_fd = os.open(dst, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20])
+        assert sorted(os.listdir(dst)) == ["hard", "link", "sparse", "suid", "x"]
+        assert not (dst / "x").is_symlink() and (dst / "x" / "inner.txt").read_text() == "inner"
+        assert os.listdir(outside) == []
+        assert os.readlink(dst / "link") == "/etc/passwd"
+        assert stat.S_IMODE((dst / "suid").stat().st_mode) == 0o755
+        assert (dst / "sparse").stat().st_size == 64 << 20 and (dst / "sparse").stat().st_blocks < 64
+        unchanged = (dst / "suid").stat().st_ino
+        _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20])  # nothing changed: nothing copied again
+        assert (dst / "suid").stat().st_ino == unchanged
+        (src / "big").write_bytes(os.urandom(2 << 20))
+        with pytest.raises(_sandbox.SyncError):
+            _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20])
+        assert not (dst / "big").exists() and not [
+            n for n in os.listdir(dst) if n.startswith(_sandbox.SYNC_TMP)
+        ]
+        (src / "big").unlink()
+        # after a script only what it changed is applied: what another session wrote meanwhile stays
+        before = _sandbox.snapshot(src_fd)
+        (dst / "from-another-session.txt").write_text("theirs")
+        (src / "link").unlink()
+        (src / "new.txt").write_text("mine")
+        with open(src / "suid", "r+b") as fh:  # same size, mtime put back: still seen as changed
+            fh.write(b"#!/bin/XX")
+        os.utime(src / "suid", ns=(0, (dst / "suid").stat().st_mtime_ns))
+        _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20], before)
+        assert sorted(os.listdir(dst)) == [
+            "from-another-session.txt",
+            "hard",
+            "new.txt",
+            "sparse",
+            "suid",
+            "x",
+        ]
+        assert (dst / "suid").read_bytes().startswith(b"#!/bin/XX")
+    finally:
+        os.close(src_fd)
+        os.close(dst_fd)
+
+
+def test_a_tree_deeper_than_python_recursion_is_removed(tmp_path: Path) -> None:
+    import tempfile
+
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):  # a tmpfs, as in the sandbox (rmdir on
+        tmp_path = Path(tempfile.mkdtemp(dir="/dev/shm"))  # a loaded ext4 costs milliseconds each)
+    top = tmp_path / "top"
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    os.mkdir(top)
+    level = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(sys.getrecursionlimit() + 200):  # deeper than Python's recursion (shutil.rmtree's) goes
+        os.mkdir("d", dir_fd=level)
+        os.close(os.open("f", os.O_WRONLY | os.O_CREAT, dir_fd=level))
+        nxt = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=level)
+        os.close(level)
+        level = nxt
+    os.close(level)
+    try:
+        _sandbox.remove_tree(fd, "top")
+        assert os.listdir(tmp_path) == []
+    finally:
+        os.close(fd)
+        if str(tmp_path).startswith("/dev/shm/"):
+            os.rmdir(tmp_path)
 
 
 def test_request_floods_are_cut_off(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +28,9 @@ def check(bench: ModuleType, result: Any, logs: Path) -> None:
     # compare() already raised unless the note holds the whole transcript, the Slack note's next steps
     # were quoted from text the model was shown, and the honesty check passed every turn
     assert 3 <= result.code.requests <= 5
+    # the one-line search results carry the return fields as the code reads them: no documentation round
+    steps = re.findall(r"# step: ([a-z-]+)", json.dumps(result.code.records[-1].request))
+    assert steps == ["discover", "attach", "post"], steps
     assert bench.leaked(result.code.records, probes[:-3]) == []
     assert [t["name"] for t in result.code.records[0].request["tools"]] == ["execute_code"]
     assert result.context_tokens < 600
@@ -37,6 +41,8 @@ def check(bench: ModuleType, result: Any, logs: Path) -> None:
     assert result.reduction == pytest.approx(1 - result.code.billed_input / result.direct.billed_input)
     text = bench.report(result)
     assert "tool-use system prompt" in text and "reduction in billed input tokens" in text
+    assert f"floor: code mode's first request carries {result.code.per_request[0]:,} tokens" in text
+    assert result.floor == 2 * result.code.per_request[0] and "alternative: every tool's line" in text
     assert bench.describe_speed(result.direct.wall_s * 1000, result.code.wall_s * 1000) in text
     # the logs recount to the printed figures with an independent o200k_base implementation
     recount = load_module("recount_logs", REPO / "benchmarks" / "recount_logs.py")

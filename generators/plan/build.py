@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from cfmigrate.analyzers.clients import INSTALL_NAMES, ClientFigure
 from cfmigrate.analyzers.compare import Task
 from cfmigrate.analyzers.measure import DAYS_PER_MONTH, AgentFigure, AuditReport
 from cfmigrate.generators.plan.model import (
@@ -376,6 +377,7 @@ def build_plan(
             + "; ".join(f"`{a.name}`: {a.decision_text}" for a in agents)
             + "."
         )
+    summary += [client_sentence(c) for c in report.clients]
     kept = [a for a in agents if a.decision == "keep-mcp"]
     if kept and top is not None:
         summary.append("Stay on direct MCP: " + ", ".join(f"`{a.name}`" for a in kept) + ".")
@@ -431,7 +433,31 @@ def build_plan(
         summary=tuple(s for s in summary if s),
         trace_line=TRACE_LINE,
         notes=tuple(notes),
+        clients=report.clients,
     )
+
+
+def client_sentence(c: ClientFigure) -> str:
+    """One summary line for a config-only agent: what it loads per request, and with the gateway."""
+    name = INSTALL_NAMES.get(c.client)
+    loads = (
+        f"{c.label} loads `{c.config}` ({', '.join(c.servers)}): "
+        + (
+            f"{c.tool_count:,} tool definitions, {c.tokens_before:,} tokens with every request"
+            if c.tokens_before is not None and c.tool_count is not None
+            else f"tool definitions of unknown size (tools unknown for {', '.join(c.unknown_servers)})"
+        )
+        + ", and no Python code to migrate."
+    )
+    if c.tokens_with_gateway is None:
+        return f"{loads} With the `cfmigrate serve` gateway: unknown ({c.note})."
+    gateway = f"{c.tokens_with_gateway:,} tokens ({c.gateway_tool_count} tools"
+    gateway += f", {', '.join(c.direct)} kept direct)" if c.direct else ")"
+    cut = f", {c.reduction:.0%} less" if c.reduction is not None and c.reduction >= 0 else ""
+    if c.installed:
+        return f"{loads} It already points at the `cfmigrate serve` gateway: {gateway}{cut}."
+    how = f" `cfmigrate serve --install {name}` does it." if name else ""
+    return f"{loads} Behind the `cfmigrate serve` gateway it would send {gateway}{cut}.{how}"
 
 
 def _metrics(top: AgentRow | None, tok: str) -> tuple[Metric, ...]:

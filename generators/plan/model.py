@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cfmigrate.analyzers.clients import ClientFigure
 from cfmigrate.analyzers.measure import DAYS_PER_MONTH, ServerFigure, WorkflowFigure
 from cfmigrate.analyzers.model import Problem
 
@@ -274,6 +275,9 @@ class Plan:
     summary: tuple[str, ...]
     trace_line: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    clients: tuple[
+        ClientFigure, ...
+    ] = ()  # config-only agents and their gateway path (the audit's `clients`)
 
     @property
     def candidates(self) -> tuple[AgentRow, ...]:

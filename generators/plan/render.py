@@ -7,6 +7,7 @@ import re
 from dataclasses import asdict
 from typing import Any
 
+from cfmigrate.analyzers.clients import INSTALL_NAMES
 from cfmigrate.analyzers.measure import DAYS_PER_MONTH
 from cfmigrate.generators.plan.charts import breakdown_chart, savings_chart, tokens_chart
 from cfmigrate.generators.plan.model import (
@@ -67,6 +68,7 @@ def _context(plan: Plan) -> dict[str, Any]:
         "rollout_live_day": ROLLOUT_LIVE_DAY,
         "sandbox_from_day": SANDBOX_FROM_DAY,
         "days_per_month": DAYS_PER_MONTH,
+        "install_names": INSTALL_NAMES,
         "months_per_year": MONTHS_PER_YEAR,
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -28,6 +29,22 @@ PATH_KEY = "cfmigrate.path"  # the file's POSIX path relative to the root, set b
 POLICY_KEY = (
     "cfmigrate.policy"  # "server id/tool" -> decision: tool filters a rule carried over (CFM005 -> CFM006)
 )
+ORIGINAL_KEY = "cfmigrate.original"  # the file's source before any rule ran (lines the plan's sites refer to)
+
+
+def line_map(original: str, current: str) -> Callable[[int], int]:
+    """Map a 1-based line of `current` (an earlier rule's output) to the line of `original` it stands at."""
+    matcher = difflib.SequenceMatcher(None, original.splitlines(), current.splitlines(), autojunk=False)
+    opcodes = matcher.get_opcodes()
+
+    def where(line: int) -> int:
+        index = line - 1
+        for tag, i1, _i2, j1, j2 in opcodes:
+            if j1 <= index < j2:
+                return i1 + (index - j1) + 1 if tag == "equal" else i1 + 1
+        return line
+
+    return where
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,7 @@ class MigrationRule(VisitorBasedCodemodCommand):
         self.plan: MigrationPlan = plan or (found if isinstance(found, MigrationPlan) else MigrationPlan())
         self._resolver: Resolver | None = None
         self._planned = 0
+        self._source_lines: Callable[[int], int] | None = None
 
     @property
     def resolver(self) -> Resolver:
@@ -95,6 +113,7 @@ class MigrationRule(VisitorBasedCodemodCommand):
         """Analyse the original tree; visit it to apply edits only when the analysis planned some."""
         self._resolver = Resolver(self.get_metadata, tree, self.plan.code_mode_var)
         self._planned = 0
+        self._source_lines = None
         self.analyze(tree)
         if not self._planned:
             return tree
@@ -128,6 +147,17 @@ class MigrationRule(VisitorBasedCodemodCommand):
         """1-based line of an original node."""
         pos = self.get_metadata(PositionProvider, node, None)
         return int(pos.start.line) if pos is not None else 0
+
+    def source_line(self, node: cst.CSTNode) -> int:
+        """The node's line in the file as written (earlier rules of this run may have moved it)."""
+        line = self.line_of(node)
+        original = self.context.scratch.get(ORIGINAL_KEY)
+        if not isinstance(original, str):
+            return line
+        if self._source_lines is None:
+            current = self.resolver.module.code
+            self._source_lines = (lambda n: n) if current == original else line_map(original, current)
+        return self._source_lines(line)
 
     def _sites(self) -> list[Site]:
         sites = self.context.scratch.setdefault(SITES_KEY, [])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from cfmigrate.analyzers.model import Manifest
 from cfmigrate.analyzers.naming import assign, to_field_name
@@ -33,6 +33,33 @@ class ToolNames:
     collision: str = ""  # why no wrapper exists for this tool (a naming collision), else ""
 
 
+# frameworks whose agent constructions CFM005 converts one by one (a held one in the same module stays as it is)
+SEPARABLE_FRAMEWORKS = frozenset({"openai-agents", "pydantic-ai"})
+
+
+@dataclass(frozen=True)
+class AgentUnit:
+    """One agent as the audit's program model sees it, and what migrate does with it.
+
+    The unit of a rewrite: all of `files` are rewritten together or none of them changes.
+    """
+
+    name: str
+    path: str  # where the audit reports it (`source`)
+    line: int
+    files: tuple[str, ...]  # `path` first, then the helper modules whose MCP code it runs
+    servers: tuple[str, ...]
+    framework: str
+    decision: str  # the audit's: "code-first", "hybrid", "keep-mcp", "unknown", "already-code-mode"
+    action: Literal["migrate", "held", "code-mode"]
+    reason: str = ""  # held: why it stays on direct MCP and the fix; code-mode: the note
+
+    @property
+    def separable(self) -> bool:
+        """A framework agent built by one call in a single file: CFM005 can leave it alone beside others."""
+        return self.framework in SEPARABLE_FRAMEWORKS and self.files == (self.path,)
+
+
 @dataclass(frozen=True)
 class MigrationPlan:
     """Everything the rules read: the wrapper name map, what stays on direct MCP, and the runtime's setup."""
@@ -47,10 +74,6 @@ class MigrationPlan:
         default_factory=dict
     )  # agent file -> servers it reaches
     site_servers: Mapping[str, str] = field(default_factory=dict)  # "path:line" -> server of that call site
-    skip_files: Mapping[str, str] = field(default_factory=dict)  # agent file -> why it is left alone
-    held_files: Mapping[str, tuple[tuple[int, str], ...]] = field(
-        default_factory=dict
-    )  # agent file -> (line, why and the fix) per agent kept off code mode; listed as skipped
     file_configs: Mapping[str, str] = field(
         default_factory=dict
     )  # agent file -> the config declaring its servers
@@ -61,6 +84,18 @@ class MigrationPlan:
     code_mode_var: str = "code_mode"
     # agent name -> (the audit's decision, what migrate does: "migrate", "held" or "code-mode")
     agents: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    units: tuple[AgentUnit, ...] = ()  # every agent of the audit, with its files and what migrate does
+
+    def held_marks(self, path: str | None) -> frozenset[str]:
+        """The framework agents of this file that stay on direct MCP while another agent of it moves: the
+        variable or function each construction is named by in the audit (`module:label`), and `line<N>`."""
+        marks: set[str] = set()
+        for unit in self.units:
+            if unit.action == "held" and unit.path == path and unit.separable:
+                marks.add(f"line{unit.line}")
+                if ":" in unit.name:
+                    marks.add(unit.name.rsplit(":", 1)[1])
+        return frozenset(marks)
 
     def kept(self, server: str, tool: str) -> bool:
         """Whether the audit's decision keeps this tool on direct MCP."""

@@ -64,6 +64,7 @@ _SKIP = T("skip")  # a binding that carries no type evidence (augmented assignme
 #   llm_client(p)        anthropic / openai client; llm_ns(p, path) its namespaces; llm_response(p)
 #   tool_use(p)          a tool-use block / tool call of provider p; model_name, model_args(_json) its parts
 #   code_mode            a cfmigrate.runtime.CodeMode; cm_tools / cm_prompt / cm_result its products
+#   fw_server(framework) an Agents SDK ("agents") or pydantic-ai ("pydantic-ai") MCP server object
 #   list / dict / items  containers with an element type; str(value) a literal string
 #   cls(elem) / ucls(node) / func(node) / obj(node)   library class, user class, user function, instance
 
@@ -149,6 +150,8 @@ def classify_qualified_name(name: str) -> T | None:
         return T("cls", elem=T("llm_client", LLM_CLIENTS[name]))
     if name in FRAMEWORK_CLASSES:
         return T("cls", elem=T("framework", value="langchain_mcp_adapters.client.MultiServerMCPClient"))
+    if name in FRAMEWORK_MCP_SERVERS:
+        return T("cls", elem=T("fw_server", FRAMEWORK_MCP_SERVERS[name]))
     if name in CODE_MODE_CLASSES or (name.startswith("cfmigrate.runtime.") and name.endswith(".CodeMode")):
         return T("cls", elem=T("code_mode"))
     return None

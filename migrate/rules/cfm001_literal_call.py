@@ -19,7 +19,8 @@ After::
 
 Applies when the receiver resolves (by imports and bindings, never by spelling) to an MCP client
 session -- `mcp` 1.x `ClientSession`, 2.x `Client`, FastMCP `Client`, an mcp-use session, a
-`ClientSessionGroup` -- the tool name is a literal (or a module constant), exactly one known server
+`ClientSessionGroup` -- or to a framework's MCP server object the host calls itself (an Agents SDK
+server's `call_tool`, a pydantic-ai server's `direct_call_tool` whose result is not used), the tool name is a literal (or a module constant), exactly one known server
 offers the tool, and the arguments are a literal dict (or `dict(...)` keywords) whose keys are all
 properties of the tool, positional or `arguments=`. The wrapper keeps `.content`, `.text` and
 `.structured_content`, and raises `ToolError` where the session returned `isError`.
@@ -59,7 +60,7 @@ class LiteralCallTool(MigrationRule):
         self._local_names: dict[
             str, tuple[str, str]
         ] = {}  # local name -> (module, function) this pass imports
-        for node in _calls_named(module, "call_tool"):
+        for node in [*_calls_named(module, "call_tool"), *_calls_named(module, "direct_call_tool")]:
             replacement = self._decide(node)
             if replacement is not None:
                 self._rewrites[id(node)] = replacement
@@ -69,7 +70,7 @@ class LiteralCallTool(MigrationRule):
 
     def _decide(self, call: cst.Call) -> cst.Call | None:
         assert isinstance(call.func, cst.Attribute)
-        if not self.resolver.is_session(call.func.value):
+        if not self._host_receiver(call):
             return None
         bound, extra = call_args(call, _CALL_TOOL_PARAMS)
         if "name" not in bound:
@@ -121,6 +122,29 @@ class LiteralCallTool(MigrationRule):
             args=kwargs,
             whitespace_before_args=lpar_ws if kwargs else cst.SimpleWhitespace(""),
         )
+
+    def _host_receiver(self, call: cst.Call) -> bool:
+        """An MCP session's `call_tool`, an Agents SDK server's `call_tool`, or a pydantic-ai server's
+        `direct_call_tool` whose result is not used (it returns the processed value, not a CallToolResult)."""
+        assert isinstance(call.func, cst.Attribute)
+        method = call.func.attr.value
+        receiver = self.resolver.type_of(call.func.value)
+        if method == "call_tool":
+            return receiver.kind == "session" or (
+                receiver.kind == "fw_server" and receiver.flavor == "agents"
+            )
+        if receiver.kind != "fw_server" or receiver.flavor != "pydantic-ai":
+            return False
+        awaited = self.resolver.parent(call)
+        statement = self.resolver.parent(awaited) if isinstance(awaited, cst.Await) else None
+        if not isinstance(statement, cst.Expr):
+            self.skipped(
+                call,
+                "the result of direct_call_tool is used; it is the processed value, not the wrapper's result -- "
+                "migrate by hand",
+            )
+            return False
+        return True
 
     def _literal_tool(self, expr: cst.BaseExpression) -> str | None:
         value = string_value(expr)

@@ -169,6 +169,8 @@ class FrameworkAgents(MigrationRule):
             )
             if isinstance(given, cst.List | cst.Tuple) and not given.elements:
                 return  # no MCP server at all
+            if name in _CONVERTIBLE and self._held(call):
+                return  # the audit keeps this agent on direct MCP; another agent of the module moves
             if name in _CONVERTIBLE:
                 try:
                     self._convert(call, *_CONVERTIBLE[name])
@@ -182,6 +184,24 @@ class FrameworkAgents(MigrationRule):
                     return
             self.skipped(call, f"{framework} loads the MCP tools itself; by hand: {step}", manual=True)
             return
+
+    def _held(self, call: cst.Call) -> bool:
+        """Whether this construction is an agent the plan keeps on direct MCP (by its variable, function or line)."""
+        marks = self.plan.held_marks(self.path)
+        if not marks:
+            return False
+        names = {f"line{self.line_of(call)}"}
+        parent = self.resolver.parent(call)
+        if isinstance(parent, cst.Await):
+            parent = self.resolver.parent(parent)
+        if isinstance(parent, cst.Assign):
+            names.update(t.target.value for t in parent.targets if isinstance(t.target, cst.Name))
+        elif isinstance(parent, cst.AnnAssign | cst.AugAssign) and isinstance(parent.target, cst.Name):
+            names.add(parent.target.value)
+        func = self.resolver.enclosing(call, (cst.FunctionDef,))
+        if isinstance(func, cst.FunctionDef):
+            names.add(func.name.value)
+        return bool(names & marks)
 
     # ------------------------------------------------------------------ conversion
     def _convert(
@@ -251,7 +271,7 @@ class FrameworkAgents(MigrationRule):
             if framework == "pydantic-ai" and any(q.startswith("pydantic_ai.") for q in qualified):
                 return True, {}  # a toolset that is not an MCP server stays as it is
             raise _NotSafe(f"`{code}` cannot be traced to the MCP server it constructs")
-        server = self.plan.code_servers.get(f"{self.path}:{self.line_of(ctor)}")
+        server = self.plan.code_servers.get(f"{self.path}:{self.source_line(ctor)}")
         if server is not None and self.plan.keeps_server(server):
             return True, {}
         if server is None and self.plan.kept_entries(self.path):

@@ -52,9 +52,10 @@ from collections.abc import Mapping, Sequence
 
 import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
-from libcst.metadata import Assignment, BuiltinAssignment, ImportAssignment, ScopeProvider
+from libcst.metadata import Assignment, BuiltinAssignment, GlobalScope, ImportAssignment, ScopeProvider
 
 from cfmigrate.migrate.rules._base import POLICY_KEY, MigrationRule, register
+from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch
 from cfmigrate.migrate.rules._plan import MigrationPlan
 from cfmigrate.migrate.rules._resolve import FRAMEWORK_MCP_SERVERS
 
@@ -92,10 +93,14 @@ class InsertCodeMode(MigrationRule):
         self._to_self: dict[int, str] = {}  # use Name -> the method's self name
         self._insert_after: dict[int, cst.BaseStatement] = {}  # original statement -> new statement after it
         self._module_level = False
+        self._module_index: int | None = None
         uses = self._unbound_uses(module)
         if not uses:
             return
         if self._in_one_function(uses) or self._in_one_class(uses):
+            return
+        self._module_index = self._module_position(module, uses)
+        if self._module_index is None:
             return
         self._module_level = True
         self.applied(
@@ -103,6 +108,64 @@ class InsertCodeMode(MigrationRule):
             f"a module-level {self.plan.code_mode_var} was added: it opens on first use (one session per process) "
             "and closes when the event loop ends",
         )
+
+    # ------------------------------------------------------------------ the agent's own launches
+    def _launches(self) -> list[Launch]:
+        found = self.context.scratch.get(LAUNCH_KEY)
+        return [item for item in found if isinstance(item, Launch)] if isinstance(found, list) else []
+
+    def _launches_visible(self, at: cst.CSTNode) -> bool:
+        """Whether every name the agent's launches read is bound where CodeMode opens (else: skipped, blocking)."""
+        scope = self.get_metadata(ScopeProvider, at, None)
+        line = self.line_of(at)
+        for launch in self._launches():
+            for name in launch.names:
+                assignments = list(scope[name]) if scope is not None and name.isidentifier() else []
+                local_later = [
+                    a
+                    for a in assignments
+                    if isinstance(a, Assignment)
+                    and not isinstance(a.scope, GlobalScope)
+                    and self.line_of(a.node) >= line
+                ]
+                if not assignments or local_later:
+                    self.skipped(
+                        at,
+                        f"the launch of server {launch.server!r} (line {launch.line}) reads {name}, which is not "
+                        f"bound where {self.plan.code_mode_var} opens; CodeMode could not start the server the way "
+                        "the agent does",
+                    )
+                    return False
+        return True
+
+    def _module_position(self, module: cst.Module, uses: list[cst.Name]) -> int | None:
+        """Where a module-level CodeMode goes: after the imports and the statements binding its launches' names."""
+        index = _after_imports(module.body)
+        wanted = {name for launch in self._launches() for name in launch.names}
+        for i, stmt in enumerate(module.body):
+            if i >= index and _binds(stmt) & wanted:
+                index = i + 1
+        for use in uses:
+            if self._outer_function(use) is not None:
+                continue
+            top = self._top_statement(module, use)
+            if top is not None and module.body.index(top) < index:
+                self.skipped(
+                    use,
+                    f"{self.plan.code_mode_var} would be used here before the module creates it (after the "
+                    "statements its launches read)",
+                )
+                return None
+        return index
+
+    def _top_statement(self, module: cst.Module, node: cst.CSTNode) -> cst.BaseStatement | None:
+        cur: cst.CSTNode | None = node
+        while cur is not None:
+            parent = self.resolver.parent(cur)
+            if parent is module:
+                return cur if isinstance(cur, cst.BaseStatement) else None
+            cur = parent
+        return None
 
     # ------------------------------------------------------------------ placement
     def _in_one_function(self, uses: list[cst.Name]) -> bool:
@@ -121,6 +184,8 @@ class InsertCodeMode(MigrationRule):
         if not pool:
             return False
         best = pool[-1]  # pre-order: the innermost
+        if not self._launches_visible(best):
+            return True  # placed nowhere: the skip leaves the agent unmigrated
         construction = self._construction(self._path_free(), indent_call=True)
         if self._opener(best) == "stack":
             stack_name = next(
@@ -192,6 +257,8 @@ class InsertCodeMode(MigrationRule):
                 first = body.body[0]
                 if _is_docstring(first) and len(body.body) > 1:
                     first = body.body[1]
+                if not self._launches_visible(first):
+                    return True
                 construction = self._construction(self._path_free(), indent_call=True)
                 text = (
                     f"{me}.{self.plan.code_mode_var} = await {me}.{holder.attr.value}.enter_async_context(\n"
@@ -219,6 +286,8 @@ class InsertCodeMode(MigrationRule):
         first = body.body[0]
         if _is_docstring(first) and len(body.body) > 1:
             first = body.body[1]
+        if not self._launches_visible(first):
+            return True
         construction = self._construction(self._path_free(), indent_call=True)
         self._insert_before[id(first)] = cst.parse_statement(
             f"{me}.{self.plan.code_mode_var} = {construction}\n"
@@ -363,7 +432,7 @@ class InsertCodeMode(MigrationRule):
         if not self._module_level:
             return updated_node
         body = list(updated_node.body)
-        index = _after_imports(body)
+        index = self._module_index if self._module_index is not None else _after_imports(body)
         text = f"{self.plan.code_mode_var} = {self._construction(use_path, indent_call=False)}\n"
         statement = cst.parse_statement(text, config=updated_node.config_for_parsing)
         statement = statement.with_changes(leading_lines=[cst.EmptyLine()])
@@ -441,6 +510,13 @@ class InsertCodeMode(MigrationRule):
         config = plan.config_for(self.path)
         args = [f"servers_dir={where(plan.servers_dir)}"]
         args.append(f"config={where(config)}" if config else "config=None")
+        launches = self._launches()
+        if launches:  # the agent's own launch objects, so CodeMode starts each server exactly as it did
+            items = "".join(
+                f"        {json.dumps(launch.server)}: {_reindent(launch.expression, 8)},\n"
+                for launch in launches
+            )
+            args.append(f"launches={{\n{items}    }}")
         kept = plan.kept_entries(self.path)
         if len(kept) == 1:
             args.append(f'keep_direct=("{kept[0]}",)')
@@ -460,6 +536,44 @@ class InsertCodeMode(MigrationRule):
             args.append('policy=Policy(destructive="allow")')
         inner = "".join(f"    {a},\n" for a in args)
         return f"CodeMode(\n{inner})"
+
+
+def _reindent(source: str, indent: int) -> str:
+    """An expression's source with its continuation lines moved to `indent` spaces (relative layout kept)."""
+    lines = source.splitlines()
+    if len(lines) < 2:
+        return source
+    rest = [line for line in lines[1:] if line.strip()]
+    margin = min((len(line) - len(line.lstrip(" ")) for line in rest), default=0)
+    moved = [(" " * indent + line[margin:]) if line.strip() else "" for line in lines[1:]]
+    return "\n".join([lines[0], *moved])
+
+
+def _binds(stmt: cst.CSTNode) -> set[str]:
+    """Names a module-level statement binds (assignments, imports, defs)."""
+    if isinstance(stmt, cst.FunctionDef | cst.ClassDef):
+        return {stmt.name.value}
+    out: set[str] = set()
+    if isinstance(stmt, cst.SimpleStatementLine):
+        for small in stmt.body:
+            targets = (
+                [t.target for t in small.targets]
+                if isinstance(small, cst.Assign)
+                else [small.target]
+                if isinstance(small, cst.AnnAssign | cst.AugAssign)
+                else []
+            )
+            for target in targets:
+                out.update(n.value for n in _names(target))
+    return out
+
+
+def _names(node: cst.CSTNode) -> list[cst.Name]:
+    if isinstance(node, cst.Name):
+        return [node]
+    if isinstance(node, cst.Tuple | cst.List):
+        return [n for el in node.elements for n in _names(el.value)]
+    return []
 
 
 def _indent(text: str) -> str:

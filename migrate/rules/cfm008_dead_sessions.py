@@ -120,7 +120,7 @@ class RemoveDeadSessions(MigrationRule):
         for node in gone:
             dropped.update(n.value for n in _names_in(node))
         gone.extend(self._helpers(module, dropped, gone))
-        self._report_unused(module, dropped, gone)
+        gone.extend(self._report_unused(module, dropped, gone))
         for node in gone:
             RemoveImportsVisitor.remove_unused_import_by_node(self.context, node)
 
@@ -408,11 +408,15 @@ class RemoveDeadSessions(MigrationRule):
                 changed = True
         return removed
 
-    def _report_unused(self, module: cst.Module, dropped: set[str], gone: list[cst.CSTNode]) -> None:
-        """Module-level names only removed code read: reported as now unused (never removed)."""
+    def _report_unused(
+        self, module: cst.Module, dropped: set[str], gone: list[cst.CSTNode]
+    ) -> list[cst.CSTNode]:
+        """Module-level names only removed code read: reported as now unused; a framework's MCP server object
+        among them (`toolset = MCPToolset(...)`) is removed, since `CodeMode` starts that server now."""
+        removed: list[cst.CSTNode] = []
         scope = self.get_metadata(ScopeProvider, module, None)
         if scope is None:
-            return
+            return removed
         ids = {id(n) for n in gone}
         exported = module_exports(module) or set()
         for stmt in module.body:
@@ -429,12 +433,36 @@ class RemoveDeadSessions(MigrationRule):
                 if name not in dropped or name in exported or name.startswith("__"):
                     continue
                 refs = [r for a in scope.assignments[name] for r in a.references]
-                if all(self._inside(r.node, ids) for r in refs):
+                if not all(self._inside(r.node, ids) for r in refs):
+                    continue
+                if self._server_object(stmt, scope, name):
+                    self._remove.add(id(stmt))
+                    removed.append(stmt)
+                    self.applied(
+                        stmt,
+                        f"removed {name}: the agent's own MCP server object, which nothing reads any more",
+                    )
+                else:
                     self.skipped(
                         stmt,
                         f"{name} is now unused: only code the migration removed read it; delete it unless "
                         "another module imports it",
                     )
+        return removed
+
+    def _server_object(self, stmt: cst.CSTNode, scope: Scope, name: str) -> bool:
+        """`name = <MCP session, transport or framework server>(...)`, the name's only binding in the module."""
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return False
+        small = stmt.body[0]
+        if not (
+            isinstance(small, cst.Assign)
+            and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name)
+            and small.targets[0].target.value == name
+        ):
+            return False
+        return len(list(scope.assignments[name])) == 1 and self._opens(small.value)
 
 
 def _functions(module: cst.Module) -> Iterator[cst.FunctionDef]:

@@ -411,6 +411,7 @@ class Run:
     observed: list[tuple[str, Any]]
     state: dict[str, Any]
     scripts: list[str]
+    launches: dict[str, int] = field(default_factory=dict)  # server name -> processes started in the run
 
 
 def copy_repo(case: Case, dest: Path) -> Path:
@@ -422,7 +423,9 @@ def copy_repo(case: Case, dest: Path) -> Path:
     subprocess.run([*git, "init", "-q"], check=True)
     exclude = dest / ".git" / "info" / "exclude"  # the servers' state files are data, not source
     exclude.parent.mkdir(parents=True, exist_ok=True)
-    exclude.write_text("".join(f"/{rel}\n" for rel in case.state) + "*.tmp\n", encoding="utf-8")
+    exclude.write_text(
+        "".join(f"/{rel}\n" for rel in case.state) + "*.tmp\n" + f"{LAUNCH_LOG}\n", encoding="utf-8"
+    )
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "agent"], check=True)
     return dest
@@ -463,10 +466,30 @@ def offered_tools(request: Mapping[str, Any]) -> list[str]:
     return names
 
 
+# ---------------------------------------------------------------------------------------------- server starts
+
+LAUNCH_LOG = "launches.log"  # the in-repo servers append "<name> <pid>" beside their own file at start-up
+
+
+def take_launches(repo: Path) -> dict[str, int]:
+    """How many processes of each in-repo server started since the last call (the logs are removed)."""
+    counts: dict[str, int] = {}
+    for log in sorted(repo.rglob(LAUNCH_LOG)):
+        if log.relative_to(repo).parts[0] in (".git", "servers"):
+            continue
+        for line in log.read_text(encoding="utf-8").splitlines():
+            name = line.split(" ", 1)[0]
+            if name:
+                counts[name] = counts.get(name, 0) + 1
+        log.unlink()
+    return counts
+
+
 def run_agent(case: Case, repo: Path, brain: DirectBrain | CodeBrain) -> Run:
     """Run the agent in `repo` against a scripted model driven by `brain`."""
     for rel in case.state:  # a fresh start: the host creates the state the model then reads
         (repo / rel).unlink(missing_ok=True)
+    take_launches(repo)  # starts before this run (a migration listing the tools) do not count
     scenario = SCENARIOS[case.scenario]
     argv = [a.replace("{task}", scenario.task) for a in case.run]
     with model_server(case, brain) as api:
@@ -493,6 +516,7 @@ def run_agent(case: Case, repo: Path, brain: DirectBrain | CodeBrain) -> Run:
         observed=list(brain.observed),
         state=state,
         scripts=list(getattr(brain, "scripts", [])),
+        launches=take_launches(repo),
     )
     if errors or done.returncode != 0:
         raise AssertionError(

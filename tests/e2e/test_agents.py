@@ -96,3 +96,8 @@ def test_agent_end_to_end(case: Case, tmp_path: Path) -> None:
         "MCP tools still offered"
     )
     assert len(code.scripts) >= 2
+    # One session per server per agent: the host's own calls and the model's scripts reach one process.
+    assert code.launches and set(code.launches) == set(direct.launches), (
+        f"servers started:\n direct: {direct.launches}\n code:   {code.launches}"
+    )
+    assert all(n == 1 for n in code.launches.values()), f"a server started more than once: {code.launches}"

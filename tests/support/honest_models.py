@@ -8,9 +8,10 @@ answer) are quoted from text it was shown (``HonestTurn.quotes``). The server cu
 request's ``max_tokens``.
 
 Code mode works through the documented path: the first script searches the generated package
-(``search_tools``); the next one calls what it found, reading the signatures it was shown (argument
-names and return fields). When a signature leaves out something it needs, or a script fails, the model
-reads the tools' full documentation and writes the script again; after a second failure it gives up and
+(``search_tools``, as the prompt says: a few words per need, ``limit=2``); the next one calls what it
+found, reading the signatures it was shown (argument names, and return fields read as attributes under
+the names the line gives, e.g. ``doc.id_``). When a signature leaves out something it needs, or a script
+fails, the model reads the tools' full documentation and writes the script again; after a second failure it gives up and
 says so (the run then fails its checks). Each script starts with a ``# step: <name>`` comment, which is
 how the model recognises its own earlier work in the conversation.
 """
@@ -23,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from support.honesty import HonestTurn
+from support.honesty import HonestTurn, visible_identifiers
 from support.scripted_api import (
     Exchange,
     PolicyError,
@@ -181,6 +182,15 @@ def next_steps(text: str) -> list[str]:
     return [m.group(1).strip() for m in _ORDINAL.finditer(text[max(start, 0) :])]
 
 
+def import_lines(*tools: ToolInfo) -> str:
+    """`from servers.<server> import <tool>, ...`: one line per server, in the order the tools are given."""
+    servers = dict.fromkeys(t.server for t in tools)
+    return "".join(
+        f"from servers.{server} import {', '.join(t.tool for t in tools if t.server == server)}\n"
+        for server in servers
+    )
+
+
 @dataclass(frozen=True)
 class Need:
     """A tool the task needs: its name, the arguments the script passes and the result fields it reads."""
@@ -200,13 +210,14 @@ class CodeModel:
     queries: tuple[str, ...] = ()
     needs: tuple[Need, ...] = ()
     first_step = "work"
+    limit = 2  # what the prompt suggests per search
 
     def respond(self, request: Mapping[str, Any]) -> Turn:
         user_task(request)
         tool = code_tool(request)
         runs = runs_of(request, tool)
         if not runs:
-            return self.discover(tool)
+            return self.discover(tool, request)
         tools = learn_tools([r.output for r in runs if not r.is_error])
         last = runs[-1]
         if last.is_error:
@@ -221,9 +232,18 @@ class CodeModel:
         return self.after(last.step, tool, request, runs, tools)
 
     # the generic parts ---------------------------------------------------------------------------
-    def discover(self, tool: str) -> Turn:
+    def discover(self, tool: str, request: Mapping[str, Any]) -> Turn:
+        """One search per need: by the tool's name with limit=1 when the request already names it (the
+        agent's instructions often do), else by the task's words with the prompt's limit."""
+        if len(self.queries) != len(self.needs):
+            raise PolicyError("a code model needs one query per need")
+        named = visible_identifiers(request)
+        searches = [
+            (need.tool, 1) if need.tool in named else (query, self.limit)
+            for query, need in zip(self.queries, self.needs, strict=True)
+        ]
         code = "# step: discover\nfrom servers import search_tools\n\n" + "".join(
-            f"print(search_tools({lit(q)}, limit=3))\n" for q in self.queries
+            f"print(search_tools({lit(q)}, limit={n}))\n" for q, n in searches
         )
         return Turn("First I'll find the tools this needs.", (ToolCall(tool, {"code": code}),))
 
@@ -330,11 +350,11 @@ class SeedCodeModel(CodeModel):
 
     queries = ("search files", "get document", "find lead", "attach note lead", "post message")
     needs = (
-        Need("search_files", ("query",), ("files", "id", "name")),
-        Need("get_document", ("document_id",)),
-        Need("find_lead", ("query",), ("records", "id", "name", "company")),
-        Need("attach_note_to_lead", ("lead_id", "title", "body"), ("note", "id")),
-        Need("post_message", ("channel", "text")),
+        Need("search_files", ("query",), ("files", "id_", "name")),
+        Need("get_document", ("document_id",), ("ToolResult",)),
+        Need("find_lead", ("query",), ("records", "id_", "name", "company")),
+        Need("attach_note_to_lead", ("lead_id", "title", "body"), ("note", "id_")),
+        Need("post_message", ("channel", "text"), ("ok",)),
     )
     first_step = "attach"
 
@@ -355,25 +375,20 @@ class SeedCodeModel(CodeModel):
                 self.info(tools, n)
                 for n in ("search_files", "get_document", "find_lead", "attach_note_to_lead")
             )
-            match = " and ".join(f'{lit(x)} in f["name"].lower()' for x in w.document_words)
+            match = " and ".join(f"{lit(x)} in f.name.lower()" for x in w.document_words)
             code = f"""# step: attach
-from servers.{sf.server} import {sf.tool}
-from servers.{gd.server} import {gd.tool}
-from servers.{fl.server} import {fl.tool}
-from servers.{an.server} import {an.tool}
-
+{import_lines(sf, gd, fl, an)}
 found = await {sf.tool}(query={lit(w.document_query)})
-doc = next(f for f in found.structured_content["files"] if {match})
-transcript = (await {gd.tool}(document_id=doc["id"])).text
+doc = next(f for f in found.files if {match})
+transcript = (await {gd.tool}(document_id=doc.id_)).text
 leads = await {fl.tool}(query={lit(w.lead_query)})
-lead = next(r for r in leads.structured_content["records"] if {lit(w.company_word)} in r["company"].lower())
-attached = await {an.tool}(lead_id=lead["id"], title=doc["name"], body=transcript)
-note = attached.structured_content["note"]
-print(f"document: {{doc['name']}} ({{len(transcript)}} chars)")
-print(f"lead: {{lead['id']}}")
-print(f"lead name: {{lead['name']}}")
-print(f"company: {{lead['company']}}")
-print(f"note: {{note['id']}}")
+lead = next(r for r in leads.records if {lit(w.company_word)} in r.company.lower())
+note = (await {an.tool}(lead_id=lead.id_, title=doc.name, body=transcript)).note
+print(f"document: {{doc.name}} ({{len(transcript)}} chars)")
+print(f"lead: {{lead.id_}}")
+print(f"lead name: {{lead.name}}")
+print(f"company: {{lead.company}}")
+print(f"note: {{note.id_}}")
 start = transcript.lower().rfind("next step")
 print("end of the call:")
 print(transcript[start:start + 2500] if start >= 0 else transcript[-2500:])
@@ -395,7 +410,7 @@ print(transcript[start:start + 2500] if start >= 0 else transcript[-2500:])
 from servers.{pm.server} import {pm.tool}
 
 posted = await {pm.tool}(channel={lit(w.channel)}, text={lit(text)})
-print(posted.text[:400])
+print(f"posted: {{posted.ok}}")
 """
             return HonestTurn(
                 "Attached. Now a short note to the team with the next steps from the recap.",

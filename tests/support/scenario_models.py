@@ -9,8 +9,8 @@
 
 Both sides follow the rules of ``support.honest_models``: every turn passes the honesty check (tools,
 arguments, modules, result fields and quoted facts must appear in the request it answers), the code-mode
-models discover through ``search_tools`` (and read the full documentation when the search lines leave
-out a result field they need), react to a failed script by reading its error, and the direct models
+models discover through ``search_tools`` (one typed line per tool, return fields included; they read
+the full documentation only when a line leaves out a result field they need), react to a failed script by reading its error, and the direct models
 make the independent calls of one step in parallel (one turn), as Claude does.
 """
 
@@ -23,7 +23,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from support.honest_models import CodeModel, Need, Run, ToolInfo, error_line, lit, printed_value
+from support.honest_models import (
+    CodeModel,
+    Need,
+    Run,
+    ToolInfo,
+    error_line,
+    import_lines,
+    lit,
+    printed_value,
+)
 from support.honesty import HonestTurn
 from support.scripted_api import Exchange, PolicyError, ToolCall, Turn, exchanges, find_tool, user_task
 
@@ -151,7 +160,7 @@ class RecordsCodeModel(CodeModel):
         Need(
             "list_tickets",
             ("page_size", "page_token"),
-            ("tickets", "next_page_token", "id", "status", "priority", "updated_at"),
+            ("tickets", "next_page_token", "id_", "status", "priority", "updated_at"),
         ),
         Need("update_ticket", ("ticket_id", "status", "tags_add")),
         Need("post_message", ("channel", "text")),
@@ -164,21 +173,18 @@ class RecordsCodeModel(CodeModel):
         counts = ", ".join(f"{p} {{still_open[{p!r}]}}" for p in PRIORITIES)
         return f"""# step: triage
 from collections import Counter
-from servers.{lt.server} import {lt.tool}
-from servers.{ut.server} import {ut.tool}
-from servers.{pm.server} import {pm.tool}
-
+{import_lines(lt, ut, pm)}
 tickets, token = [], None
 while True:
     page = await {lt.tool}(page_size=10, page_token=token)
-    tickets += page.structured_content["tickets"]
-    token = page.structured_content["next_page_token"]
+    tickets += page.tickets
+    token = page.next_page_token
     if not token:
         break
-stale = sorted(t["id"] for t in tickets if t["status"] == "pending" and t["updated_at"] < {lit(RECORDS_CUTOFF)})
+stale = sorted(t.id_ for t in tickets if t.status == "pending" and t.updated_at < {lit(RECORDS_CUTOFF)})
 for ticket_id in stale:
     await {ut.tool}(ticket_id=ticket_id, status="closed", tags_add=[{lit(RECORDS_TAG)}]{extra})
-still_open = Counter(t["priority"] for t in tickets if t["status"] in {OPEN_STATUSES!r} and t["id"] not in stale)
+still_open = Counter(t.priority for t in tickets if t.status in {OPEN_STATUSES!r} and t.id_ not in stale)
 text = (
     f"Queue triage: {{sum(still_open.values())}} tickets still open by priority: {counts}. "
     f"Closed {{len(stale)}} pending tickets not updated since before {RECORDS_CUTOFF} "
@@ -326,7 +332,7 @@ class SmallCodeModel(CodeModel):
         Need("get_current_weather", ("city",), ("temperature_c", "condition")),
         Need("get_forecast", ("city", "days"), ("days", "date", "min_c", "max_c", "condition")),
         Need("get_local_time", ("city",), ("local_time",)),
-        Need("create_alert", ("city", "kind", "threshold_c"), ("id",)),
+        Need("create_alert", ("city", "kind", "threshold_c"), ("id_",)),
     )
     first_step = "weather"
 
@@ -349,21 +355,17 @@ class SmallCodeModel(CodeModel):
         )
         city = lit(self.w.city)
         code = f"""# step: weather
-from servers.{cw.server} import {cw.tool}
-from servers.{fc.server} import {fc.tool}
-from servers.{lt.server} import {lt.tool}
-from servers.{ca.server} import {ca.tool}
-
-now = (await {cw.tool}(city={city})).structured_content
-forecast = (await {fc.tool}(city={city}, days=2)).structured_content
-local = (await {lt.tool}(city={city})).structured_content
-day = next(d for d in forecast["days"] if d["date"] == {lit(self.w.tomorrow)})
-print(f"now: {{now['temperature_c']}} C, {{now['condition']}}")
-print(f"local time: {{local['local_time']}}")
-print(f"tomorrow: {{day['min_c']}} to {{day['max_c']}} C, {{day['condition']}}")
-if day["min_c"] < 0:
-    alert = (await {ca.tool}(city={city}, kind="frost", threshold_c=0)).structured_content
-    print(f"alert: {{alert['id']}}")
+{import_lines(cw, fc, lt, ca)}
+now = await {cw.tool}(city={city})
+forecast = await {fc.tool}(city={city}, days=2)
+local = await {lt.tool}(city={city})
+day = next(d for d in forecast.days if d.date == {lit(self.w.tomorrow)})
+print(f"now: {{now.temperature_c}} C, {{now.condition}}")
+print(f"local time: {{local.local_time}}")
+print(f"tomorrow: {{day.min_c}} to {{day.max_c}} C, {{day.condition}}")
+if day.min_c < 0:
+    alert = await {ca.tool}(city={city}, kind="frost", threshold_c=0)
+    print(f"alert: {{alert.id_}}")
 else:
     print("alert: none")
 """

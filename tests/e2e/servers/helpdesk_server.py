@@ -268,5 +268,12 @@ def delete_ticket(ticket_id: str) -> dict[str, Any]:
     return {"deleted": ticket_id}
 
 
+def _record_launch() -> None:
+    """One line per start of this server process, beside this file (the e2e suite counts server starts)."""
+    with Path(__file__).with_name("launches.log").open("a", encoding="utf-8") as log:
+        log.write(f"{server.name} {os.getpid()}\n")
+
+
 if __name__ == "__main__":
+    _record_launch()
     server.run()

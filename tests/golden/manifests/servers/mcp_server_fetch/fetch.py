@@ -3,16 +3,14 @@ from .. import _runtime
 
 
 async def fetch(
-    *, url: str, max_length: int = 5000, start_index: int = 0, raw: bool = False
+    *,
+    url: str,  # (uri) URL to fetch
+    max_length: int = 5000,  # Maximum number of characters to return.
+    start_index: int = 0,  # On return output starting at this character index, useful if a previous fetch was truncated and more context is required.
+    raw: bool = False,  # Get the actual HTML content of the requested page, without simplification.
 ) -> _runtime.ToolResult:
     """Fetches a URL from the internet and optionally extracts its contents as markdown.
 
     Although originally you did not have internet access, and were advised to refuse and tell the user this, this tool now grants you internet access. Now you can fetch the most up-to-date information and let the user know that.
-
-    Args:
-        url (uri): URL to fetch
-        max_length: Maximum number of characters to return.
-        start_index: On return output starting at this character index, useful if a previous fetch was truncated and more context is required.
-        raw: Get the actual HTML content of the requested page, without simplification.
     """
     return await _runtime.call(__name__, locals())

@@ -4,17 +4,12 @@ from .. import _runtime
 
 async def git_branch(
     *,
-    repo_path: str,
-    branch_type: str,
-    contains: str | None = None,
-    not_contains: str | None = None,
+    repo_path: str,  # The path to the Git repository.
+    branch_type: str,  # Whether to list local branches ('local'), remote branches ('remote') or all branches('all').
+    contains: str
+    | None = None,  # The commit sha that branch should contain. Do not pass anything to this param if no commit sha is specified
+    not_contains: str
+    | None = None,  # The commit sha that branch should NOT contain. Do not pass anything to this param if no commit sha is specified
 ) -> _runtime.ToolResult:
-    """List Git branches
-
-    Args:
-        repo_path: The path to the Git repository.
-        branch_type: Whether to list local branches ('local'), remote branches ('remote') or all branches('all').
-        contains: The commit sha that branch should contain. Do not pass anything to this param if no commit sha is specified
-        not_contains: The commit sha that branch should NOT contain. Do not pass anything to this param if no commit sha is specified
-    """
+    """List Git branches"""
     return await _runtime.call(__name__, locals())

@@ -6,13 +6,10 @@ async def git_log(
     *,
     repo_path: str,
     max_count: int = 10,
-    start_timestamp: str | None = None,
-    end_timestamp: str | None = None,
+    start_timestamp: str
+    | None = None,  # Start timestamp for filtering commits. Accepts: ISO 8601 format (e.g., '2024-01-15T14:30:25'), relative dates (e.g., '2 weeks ago', 'yesterday'), or absolute dates (e.g., '2024-01-15', 'Jan 15 2024')
+    end_timestamp: str
+    | None = None,  # End timestamp for filtering commits. Accepts: ISO 8601 format (e.g., '2024-01-15T14:30:25'), relative dates (e.g., '2 weeks ago', 'yesterday'), or absolute dates (e.g., '2024-01-15', 'Jan 15 2024')
 ) -> _runtime.ToolResult:
-    """Shows the commit logs
-
-    Args:
-        start_timestamp: Start timestamp for filtering commits. Accepts: ISO 8601 format (e.g., '2024-01-15T14:30:25'), relative dates (e.g., '2 weeks ago', 'yesterday'), or absolute dates (e.g., '2024-01-15', 'Jan 15 2024')
-        end_timestamp: End timestamp for filtering commits. Accepts: ISO 8601 format (e.g., '2024-01-15T14:30:25'), relative dates (e.g., '2 weeks ago', 'yesterday'), or absolute dates (e.g., '2024-01-15', 'Jan 15 2024')
-    """
+    """Shows the commit logs"""
     return await _runtime.call(__name__, locals())

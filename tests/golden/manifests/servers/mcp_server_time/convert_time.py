@@ -20,13 +20,10 @@ class ConvertTimeOutput(_runtime.ToolOutput):
 
 
 async def convert_time(
-    *, source_timezone: str, time: str, target_timezone: str
+    *,
+    source_timezone: str,  # Source IANA timezone name (e.g., 'America/New_York', 'Europe/London'). Use 'UTC' as local timezone if no source timezone provided by the user.
+    time: str,  # Time to convert in 24-hour format (HH:MM)
+    target_timezone: str,  # Target IANA timezone name (e.g., 'Asia/Tokyo', 'America/San_Francisco'). Use 'UTC' as local timezone if no target timezone provided by the user.
 ) -> ConvertTimeOutput:
-    """Convert time between timezones
-
-    Args:
-        source_timezone: Source IANA timezone name (e.g., 'America/New_York', 'Europe/London'). Use 'UTC' as local timezone if no source timezone provided by the user.
-        time: Time to convert in 24-hour format (HH:MM)
-        target_timezone: Target IANA timezone name (e.g., 'Asia/Tokyo', 'America/San_Francisco'). Use 'UTC' as local timezone if no target timezone provided by the user.
-    """
+    """Convert time between timezones"""
     return await _runtime.call(__name__, locals(), ConvertTimeOutput)

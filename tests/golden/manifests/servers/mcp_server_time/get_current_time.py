@@ -11,10 +11,9 @@ class GetCurrentTimeOutput(_runtime.ToolOutput):
     is_dst: bool
 
 
-async def get_current_time(*, timezone: str) -> GetCurrentTimeOutput:
-    """Get current time in a specific timezone
-
-    Args:
-        timezone: IANA timezone name (e.g., 'America/New_York', 'Europe/London'). Use 'UTC' as local timezone if no timezone provided by the user.
-    """
+async def get_current_time(
+    *,
+    timezone: str,  # IANA timezone name (e.g., 'America/New_York', 'Europe/London'). Use 'UTC' as local timezone if no timezone provided by the user.
+) -> GetCurrentTimeOutput:
+    """Get current time in a specific timezone"""
     return await _runtime.call(__name__, locals(), GetCurrentTimeOutput)

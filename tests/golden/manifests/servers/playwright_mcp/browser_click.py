@@ -6,21 +6,17 @@ from .. import _runtime
 
 async def browser_click(
     *,
-    target: str,
-    element: str | None = None,
-    double_click: bool | None = None,
-    button: Literal["left", "right", "middle"] | None = None,
+    target: str,  # Exact target element reference from the page snapshot, or a unique element selector
+    element: str
+    | None = None,  # Human-readable element description used to obtain permission to interact with the element
+    double_click: bool
+    | None = None,  # Whether to perform a double click instead of a single click
+    button: Literal["left", "right", "middle"]
+    | None = None,  # Button to click, defaults to left
     modifiers: list[Literal["Alt", "Control", "ControlOrMeta", "Meta", "Shift"]]
-    | None = None,
+    | None = None,  # Modifier keys to press
 ) -> _runtime.ToolResult:
     """Perform click on a web page
-
-    Args:
-        target: Exact target element reference from the page snapshot, or a unique element selector
-        element: Human-readable element description used to obtain permission to interact with the element
-        double_click: Whether to perform a double click instead of a single click
-        button: Button to click, defaults to left
-        modifiers: Modifier keys to press
 
     Hints: destructive.
     """

@@ -6,15 +6,13 @@ from .. import _runtime
 
 async def browser_console_messages(
     *,
-    level: Literal["error", "warning", "info", "debug"],
-    all_: bool | None = None,
-    filename: str | None = None,
+    level: Literal[
+        "error", "warning", "info", "debug"
+    ],  # Level of the console messages to return. Each level includes the messages of more severe levels. Defaults to "info".
+    all_: bool
+    | None = None,  # Return all console messages since the beginning of the session, not just since the last navigation. Defaults to false.
+    filename: str
+    | None = None,  # File name to save the console messages to. Relative file names are resolved against the workspace root. If not provided, messages are returned as text.
 ) -> _runtime.ToolResult:
-    """Returns all console messages
-
-    Args:
-        level: Level of the console messages to return. Each level includes the messages of more severe levels. Defaults to "info".
-        all_: Return all console messages since the beginning of the session, not just since the last navigation. Defaults to false.
-        filename: File name to save the console messages to. Relative file names are resolved against the workspace root. If not provided, messages are returned as text.
-    """
+    """Returns all console messages"""
     return await _runtime.call(__name__, locals())

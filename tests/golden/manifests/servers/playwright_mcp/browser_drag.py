@@ -4,18 +4,14 @@ from .. import _runtime
 
 async def browser_drag(
     *,
-    start_target: str,
-    end_target: str,
-    start_element: str | None = None,
-    end_element: str | None = None,
+    start_target: str,  # Exact target element reference from the page snapshot, or a unique element selector
+    end_target: str,  # Exact target element reference from the page snapshot, or a unique element selector
+    start_element: str
+    | None = None,  # Human-readable source element description used to obtain the permission to interact with the element
+    end_element: str
+    | None = None,  # Human-readable target element description used to obtain the permission to interact with the element
 ) -> _runtime.ToolResult:
     """Perform drag and drop between two elements
-
-    Args:
-        start_target: Exact target element reference from the page snapshot, or a unique element selector
-        end_target: Exact target element reference from the page snapshot, or a unique element selector
-        start_element: Human-readable source element description used to obtain the permission to interact with the element
-        end_element: Human-readable target element description used to obtain the permission to interact with the element
 
     Hints: destructive.
     """

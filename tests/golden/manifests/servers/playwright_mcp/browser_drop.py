@@ -4,18 +4,14 @@ from .. import _runtime
 
 async def browser_drop(
     *,
-    target: str,
-    element: str | None = None,
-    paths: list[str] | None = None,
-    data: dict[str, str] | None = None,
+    target: str,  # Exact target element reference from the page snapshot, or a unique element selector
+    element: str
+    | None = None,  # Human-readable element description used to obtain permission to interact with the element
+    paths: list[str] | None = None,  # Absolute paths to files to drop onto the element.
+    data: dict[str, str]
+    | None = None,  # Data to drop, as a map of MIME type to string value (e.g. {"text/plain": "hello", "text/uri-list": "https://example.com"}).
 ) -> _runtime.ToolResult:
     """Drop files or MIME-typed data onto an element, as if dragged from outside the page. At least one of "paths" or "data" must be provided.
-
-    Args:
-        target: Exact target element reference from the page snapshot, or a unique element selector
-        element: Human-readable element description used to obtain permission to interact with the element
-        paths: Absolute paths to files to drop onto the element.
-        data: Data to drop, as a map of MIME type to string value (e.g. {"text/plain": "hello", "text/uri-list": "https://example.com"}).
 
     Hints: destructive.
     """

@@ -6,20 +6,18 @@ from .. import _runtime
 
 async def browser_emulate_media(
     *,
-    color_scheme: Literal["light", "dark"] | None = None,
-    reduced_motion: Literal["reduce", "no-preference"] | None = None,
-    forced_colors: Literal["active", "none"] | None = None,
-    contrast: Literal["more", "no-preference"] | None = None,
-    media: Literal["screen", "print"] | None = None,
+    color_scheme: Literal["light", "dark"]
+    | None = None,  # Emulates the prefers-color-scheme media feature
+    reduced_motion: Literal["reduce", "no-preference"]
+    | None = None,  # Emulates the prefers-reduced-motion media feature
+    forced_colors: Literal["active", "none"]
+    | None = None,  # Emulates the forced-colors media feature
+    contrast: Literal["more", "no-preference"]
+    | None = None,  # Emulates the prefers-contrast media feature
+    media: Literal["screen", "print"]
+    | None = None,  # Changes the CSS media type of the page
 ) -> _runtime.ToolResult:
     """Emulate CSS media features for the page, for example switch between the light and dark color scheme. Omitted parameters are left unchanged; null clears an override.
-
-    Args:
-        color_scheme: Emulates the prefers-color-scheme media feature
-        reduced_motion: Emulates the prefers-reduced-motion media feature
-        forced_colors: Emulates the forced-colors media feature
-        contrast: Emulates the prefers-contrast media feature
-        media: Changes the CSS media type of the page
 
     Hints: destructive.
     """

@@ -4,18 +4,15 @@ from .. import _runtime
 
 async def browser_evaluate(
     *,
-    function: str,
-    element: str | None = None,
-    target: str | None = None,
-    filename: str | None = None,
+    function: str,  # () => { /* code */ } or (element) => { /* code */ } when element is provided
+    element: str
+    | None = None,  # Human-readable element description used to obtain permission to interact with the element
+    target: str
+    | None = None,  # Exact target element reference from the page snapshot, or a unique element selector
+    filename: str
+    | None = None,  # File name to save the result to. Relative file names are resolved against the workspace root. If not provided, result is returned as text.
 ) -> _runtime.ToolResult:
     """Evaluate JavaScript expression on page or element
-
-    Args:
-        function: () => { /* code */ } or (element) => { /* code */ } when element is provided
-        element: Human-readable element description used to obtain permission to interact with the element
-        target: Exact target element reference from the page snapshot, or a unique element selector
-        filename: File name to save the result to. Relative file names are resolved against the workspace root. If not provided, result is returned as text.
 
     Hints: destructive.
     """

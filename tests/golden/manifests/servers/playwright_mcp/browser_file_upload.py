@@ -2,11 +2,12 @@
 from .. import _runtime
 
 
-async def browser_file_upload(*, paths: list[str] | None = None) -> _runtime.ToolResult:
+async def browser_file_upload(
+    *,
+    paths: list[str]
+    | None = None,  # The absolute paths to the files to upload. Can be single file or multiple files. If omitted, file chooser is cancelled.
+) -> _runtime.ToolResult:
     """Upload one or multiple files
-
-    Args:
-        paths: The absolute paths to the files to upload. Can be single file or multiple files. If omitted, file chooser is cancelled.
 
     Hints: destructive.
     """

@@ -28,11 +28,11 @@ class FieldModel(BaseModel):
     )
 
 
-async def browser_fill_form(*, fields: list[FieldModel]) -> _runtime.ToolResult:
+async def browser_fill_form(
+    *,
+    fields: list[FieldModel],  # Fields to fill in
+) -> _runtime.ToolResult:
     """Fill multiple form fields
-
-    Args:
-        fields: Fields to fill in
 
     Hints: destructive.
     """

@@ -3,13 +3,13 @@ from .. import _runtime
 
 
 async def browser_find(
-    *, text: str | None = None, regex: str | None = None, filename: str | None = None
+    *,
+    text: str
+    | None = None,  # Plain text to search for in the page snapshot (case-insensitive substring match). Provide either text or regex, not both.
+    regex: str
+    | None = None,  # Regular expression to search for in the page snapshot. Matching is case-sensitive by default; wrap the pattern in slashes to add flags, e.g. "/error/i" for case-insensitive. Provide either text or regex, not both.
+    filename: str
+    | None = None,  # Save results to a file instead of returning them in the response. Relative file names are resolved against the workspace root.
 ) -> _runtime.ToolResult:
-    """Search the accessibility snapshot of the current page for text or a regular expression. Returns matching snapshot nodes with a few lines of surrounding context (like search snippets), each shown under its path from the root of the tree, which is cheaper than capturing the whole snapshot when you only need to locate an element and its ref.
-
-    Args:
-        text: Plain text to search for in the page snapshot (case-insensitive substring match). Provide either text or regex, not both.
-        regex: Regular expression to search for in the page snapshot. Matching is case-sensitive by default; wrap the pattern in slashes to add flags, e.g. "/error/i" for case-insensitive. Provide either text or regex, not both.
-        filename: Save results to a file instead of returning them in the response. Relative file names are resolved against the workspace root.
-    """
+    """Search the accessibility snapshot of the current page for text or a regular expression. Returns matching snapshot nodes with a few lines of surrounding context (like search snippets), each shown under its path from the root of the tree, which is cheaper than capturing the whole snapshot when you only need to locate an element and its ref."""
     return await _runtime.call(__name__, locals())

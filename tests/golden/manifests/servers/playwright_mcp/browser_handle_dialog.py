@@ -3,13 +3,12 @@ from .. import _runtime
 
 
 async def browser_handle_dialog(
-    *, accept: bool, prompt_text: str | None = None
+    *,
+    accept: bool,  # Whether to accept the dialog.
+    prompt_text: str
+    | None = None,  # The text of the prompt in case of a prompt dialog.
 ) -> _runtime.ToolResult:
     """Handle a dialog
-
-    Args:
-        accept: Whether to accept the dialog.
-        prompt_text: The text of the prompt in case of a prompt dialog.
 
     Hints: destructive.
     """

@@ -3,13 +3,12 @@ from .. import _runtime
 
 
 async def browser_hover(
-    *, target: str, element: str | None = None
+    *,
+    target: str,  # Exact target element reference from the page snapshot, or a unique element selector
+    element: str
+    | None = None,  # Human-readable element description used to obtain permission to interact with the element
 ) -> _runtime.ToolResult:
     """Hover over element on page
-
-    Args:
-        target: Exact target element reference from the page snapshot, or a unique element selector
-        element: Human-readable element description used to obtain permission to interact with the element
 
     Hints: destructive.
     """

@@ -2,11 +2,11 @@
 from .. import _runtime
 
 
-async def browser_navigate(*, url: str) -> _runtime.ToolResult:
+async def browser_navigate(
+    *,
+    url: str,  # The URL to navigate to
+) -> _runtime.ToolResult:
     """Navigate to a URL
-
-    Args:
-        url: The URL to navigate to
 
     Hints: destructive.
     """

@@ -6,18 +6,13 @@ from .. import _runtime
 
 async def browser_network_request(
     *,
-    index: int,
+    index: int,  # 1-based index of the request, as printed by browser_network_requests.
     part: Literal[
         "request-headers", "request-body", "response-headers", "response-body"
     ]
-    | None = None,
-    filename: str | None = None,
+    | None = None,  # Return only this part of the request. Omit to return full details.
+    filename: str
+    | None = None,  # File name to save the result to. Relative file names are resolved against the workspace root. If not provided, output is returned as text.
 ) -> _runtime.ToolResult:
-    """Returns full details (headers and body) of a single network request, or a single part if `part` is set. Use the number from browser_network_requests.
-
-    Args:
-        index: 1-based index of the request, as printed by browser_network_requests.
-        part: Return only this part of the request. Omit to return full details.
-        filename: File name to save the result to. Relative file names are resolved against the workspace root. If not provided, output is returned as text.
-    """
+    """Returns full details (headers and body) of a single network request, or a single part if `part` is set. Use the number from browser_network_requests."""
     return await _runtime.call(__name__, locals())

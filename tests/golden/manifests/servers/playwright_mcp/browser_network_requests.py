@@ -3,13 +3,12 @@ from .. import _runtime
 
 
 async def browser_network_requests(
-    *, static: bool, filter_: str | None = None, filename: str | None = None
+    *,
+    static: bool,  # Whether to include successful static resources like images, fonts, scripts, etc. Defaults to false.
+    filter_: str
+    | None = None,  # Only return requests whose URL matches this regexp (e.g. "/api/.*user").
+    filename: str
+    | None = None,  # File name to save the network requests to. Relative file names are resolved against the workspace root. If not provided, requests are returned as text.
 ) -> _runtime.ToolResult:
-    """Returns a numbered list of network requests since loading the page. Use browser_network_request with the number to get full details.
-
-    Args:
-        static: Whether to include successful static resources like images, fonts, scripts, etc. Defaults to false.
-        filter_: Only return requests whose URL matches this regexp (e.g. "/api/.*user").
-        filename: File name to save the network requests to. Relative file names are resolved against the workspace root. If not provided, requests are returned as text.
-    """
+    """Returns a numbered list of network requests since loading the page. Use browser_network_request with the number to get full details."""
     return await _runtime.call(__name__, locals())

@@ -2,11 +2,11 @@
 from .. import _runtime
 
 
-async def browser_press_key(*, key: str) -> _runtime.ToolResult:
+async def browser_press_key(
+    *,
+    key: str,  # Name of the key to press or a character to generate, such as `ArrowLeft` or `a`
+) -> _runtime.ToolResult:
     """Press a key on the keyboard
-
-    Args:
-        key: Name of the key to press or a character to generate, such as `ArrowLeft` or `a`
 
     Hints: destructive.
     """

@@ -2,12 +2,12 @@
 from .. import _runtime
 
 
-async def browser_resize(*, width: float, height: float) -> _runtime.ToolResult:
+async def browser_resize(
+    *,
+    width: float,  # Width of the browser window
+    height: float,  # Height of the browser window
+) -> _runtime.ToolResult:
     """Resize the browser window
-
-    Args:
-        width: Width of the browser window
-        height: Height of the browser window
 
     Hints: destructive.
     """

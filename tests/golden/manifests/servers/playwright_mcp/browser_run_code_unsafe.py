@@ -3,13 +3,13 @@ from .. import _runtime
 
 
 async def browser_run_code_unsafe(
-    *, code: str | None = None, filename: str | None = None
+    *,
+    code: str
+    | None = None,  # A JavaScript function containing Playwright code to execute. It will be invoked with a single argument, page, which you can use for any page interaction. For example: `async (page) => { await page.getByRole('button', { name: 'Submit' }).click(); return await page.title(); }`
+    filename: str
+    | None = None,  # Load code from the specified file. Relative file names are resolved against the workspace root. If both code and filename are provided, code will be ignored.
 ) -> _runtime.ToolResult:
     """Run a Playwright code snippet. Unsafe: executes arbitrary JavaScript in the Playwright server process and is RCE-equivalent.
-
-    Args:
-        code: A JavaScript function containing Playwright code to execute. It will be invoked with a single argument, page, which you can use for any page interaction. For example: `async (page) => { await page.getByRole('button', { name: 'Submit' }).click(); return await page.title(); }`
-        filename: Load code from the specified file. Relative file names are resolved against the workspace root. If both code and filename are provided, code will be ignored.
 
     Hints: destructive.
     """

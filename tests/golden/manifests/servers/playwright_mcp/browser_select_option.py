@@ -3,14 +3,15 @@ from .. import _runtime
 
 
 async def browser_select_option(
-    *, target: str, values: list[str], element: str | None = None
+    *,
+    target: str,  # Exact target element reference from the page snapshot, or a unique element selector
+    values: list[
+        str
+    ],  # Array of values to select in the dropdown. This can be a single value or multiple values.
+    element: str
+    | None = None,  # Human-readable element description used to obtain permission to interact with the element
 ) -> _runtime.ToolResult:
     """Select an option in a dropdown
-
-    Args:
-        target: Exact target element reference from the page snapshot, or a unique element selector
-        values: Array of values to select in the dropdown. This can be a single value or multiple values.
-        element: Human-readable element description used to obtain permission to interact with the element
 
     Hints: destructive.
     """

@@ -4,17 +4,13 @@ from .. import _runtime
 
 async def browser_snapshot(
     *,
-    target: str | None = None,
-    filename: str | None = None,
-    depth: float | None = None,
-    boxes: bool | None = None,
+    target: str
+    | None = None,  # Exact target element reference from the page snapshot, or a unique element selector
+    filename: str
+    | None = None,  # Save snapshot to a file instead of returning it in the response. Relative file names are resolved against the workspace root.
+    depth: float | None = None,  # Limit the depth of the snapshot tree
+    boxes: bool
+    | None = None,  # Include each element's bounding box as [box=x,y,width,height] in the snapshot. Coordinates are viewport-relative, in CSS pixels (Element.getBoundingClientRect)
 ) -> _runtime.ToolResult:
-    """Capture accessibility snapshot of the current page, this is better than screenshot
-
-    Args:
-        target: Exact target element reference from the page snapshot, or a unique element selector
-        filename: Save snapshot to a file instead of returning it in the response. Relative file names are resolved against the workspace root.
-        depth: Limit the depth of the snapshot tree
-        boxes: Include each element's bounding box as [box=x,y,width,height] in the snapshot. Coordinates are viewport-relative, in CSS pixels (Element.getBoundingClientRect)
-    """
+    """Capture accessibility snapshot of the current page, this is better than screenshot"""
     return await _runtime.call(__name__, locals())

@@ -6,16 +6,12 @@ from .. import _runtime
 
 async def browser_tabs(
     *,
-    action: Literal["list", "new", "close", "select"],
-    index: float | None = None,
-    url: str | None = None,
+    action: Literal["list", "new", "close", "select"],  # Operation to perform
+    index: float
+    | None = None,  # Tab index, used for close/select. If omitted for close, current tab is closed.
+    url: str | None = None,  # URL to navigate to in the new tab, used for new.
 ) -> _runtime.ToolResult:
     """List, create, close, or select a browser tab.
-
-    Args:
-        action: Operation to perform
-        index: Tab index, used for close/select. If omitted for close, current tab is closed.
-        url: URL to navigate to in the new tab, used for new.
 
     Hints: destructive.
     """

@@ -6,21 +6,19 @@ from .. import _runtime
 
 async def browser_take_screenshot(
     *,
-    scale: Literal["css", "device"],
-    element: str | None = None,
-    target: str | None = None,
-    type_: Literal["png", "jpeg", "webp"] | None = None,
-    filename: str | None = None,
-    full_page: bool | None = None,
+    scale: Literal[
+        "css", "device"
+    ],  # Image resolution scale. "css" produces a screenshot sized in CSS pixels (smaller, consistent across devices). "device" produces a high-resolution screenshot using device pixels (larger, accounts for the device pixel ratio). Default is css.
+    element: str
+    | None = None,  # Human-readable element description used to obtain permission to interact with the element
+    target: str
+    | None = None,  # Exact target element reference from the page snapshot, or a unique element selector
+    type_: Literal["png", "jpeg", "webp"]
+    | None = None,  # Image format for the screenshot. If unset, inferred from the filename extension, otherwise png.
+    filename: str
+    | None = None,  # File name to save the screenshot to. Relative file names are resolved against the workspace root. If not specified, the screenshot is saved into the output directory as `page-{timestamp}.{png|jpeg|webp}`.
+    full_page: bool
+    | None = None,  # When true, takes a screenshot of the full scrollable page, instead of the currently visible viewport. Cannot be used with element screenshots.
 ) -> _runtime.ToolResult:
-    """Take a screenshot of the current page. You can't perform actions based on the screenshot, use browser_snapshot for actions.
-
-    Args:
-        scale: Image resolution scale. "css" produces a screenshot sized in CSS pixels (smaller, consistent across devices). "device" produces a high-resolution screenshot using device pixels (larger, accounts for the device pixel ratio). Default is css.
-        element: Human-readable element description used to obtain permission to interact with the element
-        target: Exact target element reference from the page snapshot, or a unique element selector
-        type_: Image format for the screenshot. If unset, inferred from the filename extension, otherwise png.
-        filename: File name to save the screenshot to. Relative file names are resolved against the workspace root. If not specified, the screenshot is saved into the output directory as `page-{timestamp}.{png|jpeg|webp}`.
-        full_page: When true, takes a screenshot of the full scrollable page, instead of the currently visible viewport. Cannot be used with element screenshots.
-    """
+    """Take a screenshot of the current page. You can't perform actions based on the screenshot, use browser_snapshot for actions."""
     return await _runtime.call(__name__, locals())

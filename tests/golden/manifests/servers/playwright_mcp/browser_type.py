@@ -4,20 +4,15 @@ from .. import _runtime
 
 async def browser_type(
     *,
-    target: str,
-    text: str,
-    element: str | None = None,
-    submit: bool | None = None,
-    slowly: bool | None = None,
+    target: str,  # Exact target element reference from the page snapshot, or a unique element selector
+    text: str,  # Text to type into the element
+    element: str
+    | None = None,  # Human-readable element description used to obtain permission to interact with the element
+    submit: bool | None = None,  # Whether to submit entered text (press Enter after)
+    slowly: bool
+    | None = None,  # Whether to type one character at a time. Useful for triggering key handlers in the page. By default entire text is filled in at once.
 ) -> _runtime.ToolResult:
     """Type text into editable element
-
-    Args:
-        target: Exact target element reference from the page snapshot, or a unique element selector
-        text: Text to type into the element
-        element: Human-readable element description used to obtain permission to interact with the element
-        submit: Whether to submit entered text (press Enter after)
-        slowly: Whether to type one character at a time. Useful for triggering key handlers in the page. By default entire text is filled in at once.
 
     Hints: destructive.
     """

@@ -3,13 +3,10 @@ from .. import _runtime
 
 
 async def browser_wait_for(
-    *, time: float | None = None, text: str | None = None, text_gone: str | None = None
+    *,
+    time: float | None = None,  # The time to wait in seconds, at most 30
+    text: str | None = None,  # The text to wait for
+    text_gone: str | None = None,  # The text to wait for to disappear
 ) -> _runtime.ToolResult:
-    """Wait for text to appear or disappear or a specified time to pass
-
-    Args:
-        time: The time to wait in seconds, at most 30
-        text: The text to wait for
-        text_gone: The text to wait for to disappear
-    """
+    """Wait for text to appear or disappear or a specified time to pass"""
     return await _runtime.call(__name__, locals())

@@ -2,10 +2,9 @@
 from .. import _runtime
 
 
-async def echo(*, message: str) -> _runtime.ToolResult:
-    """Echoes back the input string
-
-    Args:
-        message: Message to echo
-    """
+async def echo(
+    *,
+    message: str,  # Message to echo
+) -> _runtime.ToolResult:
+    """Echoes back the input string"""
     return await _runtime.call(__name__, locals())

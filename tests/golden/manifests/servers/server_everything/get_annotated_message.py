@@ -5,12 +5,11 @@ from .. import _runtime
 
 
 async def get_annotated_message(
-    *, message_type: Literal["error", "success", "debug"], include_image: bool = False
+    *,
+    message_type: Literal[
+        "error", "success", "debug"
+    ],  # Type of message to demonstrate different annotation patterns
+    include_image: bool = False,  # Whether to include an example image
 ) -> _runtime.ToolResult:
-    """Demonstrates how annotations can be used to provide metadata about content.
-
-    Args:
-        message_type: Type of message to demonstrate different annotation patterns
-        include_image: Whether to include an example image
-    """
+    """Demonstrates how annotations can be used to provide metadata about content."""
     return await _runtime.call(__name__, locals())

@@ -2,10 +2,9 @@
 from .. import _runtime
 
 
-async def get_resource_links(*, count: float = 3) -> _runtime.ToolResult:
-    """Returns up to ten resource links that reference different types of resources
-
-    Args:
-        count: Number of resource links to return (1-10)
-    """
+async def get_resource_links(
+    *,
+    count: float = 3,  # Number of resource links to return (1-10)
+) -> _runtime.ToolResult:
+    """Returns up to ten resource links that reference different types of resources"""
     return await _runtime.call(__name__, locals())

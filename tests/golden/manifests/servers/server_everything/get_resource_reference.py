@@ -5,11 +5,9 @@ from .. import _runtime
 
 
 async def get_resource_reference(
-    *, resource_type: Literal["Text", "Blob"] = "Text", resource_id: float = 1
+    *,
+    resource_type: Literal["Text", "Blob"] = "Text",
+    resource_id: float = 1,  # ID of the text resource to fetch
 ) -> _runtime.ToolResult:
-    """Returns a resource reference that can be used by MCP clients
-
-    Args:
-        resource_id: ID of the text resource to fetch
-    """
+    """Returns a resource reference that can be used by MCP clients"""
     return await _runtime.call(__name__, locals())

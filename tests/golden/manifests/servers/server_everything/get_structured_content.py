@@ -15,11 +15,8 @@ class GetStructuredContentOutput(_runtime.ToolOutput):
 
 
 async def get_structured_content(
-    *, location: Literal["New York", "Chicago", "Los Angeles"]
+    *,
+    location: Literal["New York", "Chicago", "Los Angeles"],  # Choose city
 ) -> GetStructuredContentOutput:
-    """Returns structured content along with an output schema for client data validation
-
-    Args:
-        location: Choose city
-    """
+    """Returns structured content along with an output schema for client data validation"""
     return await _runtime.call(__name__, locals(), GetStructuredContentOutput)

@@ -2,11 +2,10 @@
 from .. import _runtime
 
 
-async def get_sum(*, a: float, b: float) -> _runtime.ToolResult:
-    """Returns the sum of two numbers
-
-    Args:
-        a: First number
-        b: Second number
-    """
+async def get_sum(
+    *,
+    a: float,  # First number
+    b: float,  # Second number
+) -> _runtime.ToolResult:
+    """Returns the sum of two numbers"""
     return await _runtime.call(__name__, locals())

@@ -6,15 +6,11 @@ from .. import _runtime
 
 async def gzip_file_as_resource(
     *,
-    name: str = "README.md.gz",
-    data: str = "https://raw.githubusercontent.com/modelcontextprotocol/servers/refs/heads/main/README.md",
-    output_type: Literal["resourceLink", "resource"] = "resourceLink",
+    name: str = "README.md.gz",  # Name of the output file
+    data: str = "https://raw.githubusercontent.com/modelcontextprotocol/servers/refs/heads/main/README.md",  # (uri) URL or data URI of the file content to compress
+    output_type: Literal[
+        "resourceLink", "resource"
+    ] = "resourceLink",  # How the resulting gzipped file should be returned. 'resourceLink' returns a link to a resource that can be read later, 'resource' returns a full resource object.
 ) -> _runtime.ToolResult:
-    """Compresses a single file using gzip compression. Depending upon the selected output type, returns either the compressed data as a gzipped resource or a resource link, allowing it to be downloaded in a subsequent request during the current session.
-
-    Args:
-        name: Name of the output file
-        data (uri): URL or data URI of the file content to compress
-        output_type: How the resulting gzipped file should be returned. 'resourceLink' returns a link to a resource that can be read later, 'resource' returns a full resource object.
-    """
+    """Compresses a single file using gzip compression. Depending upon the selected output type, returns either the compressed data as a gzipped resource or a resource link, allowing it to be downloaded in a subsequent request during the current session."""
     return await _runtime.call(__name__, locals())

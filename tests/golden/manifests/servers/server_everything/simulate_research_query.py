@@ -3,12 +3,9 @@ from .. import _runtime
 
 
 async def simulate_research_query(
-    *, topic: str, ambiguous: bool = False
+    *,
+    topic: str,  # The research topic to investigate
+    ambiguous: bool = False,  # Simulate an ambiguous query that requires clarification (triggers input_required status)
 ) -> _runtime.ToolResult:
-    """Simulates a deep research operation that gathers, analyzes, and synthesizes information. Demonstrates MCP task-based operations with progress through multiple stages. If 'ambiguous' is true and client supports elicitation, sends an elicitation request for clarification.
-
-    Args:
-        topic: The research topic to investigate
-        ambiguous: Simulate an ambiguous query that requires clarification (triggers input_required status)
-    """
+    """Simulates a deep research operation that gathers, analyzes, and synthesizes information. Demonstrates MCP task-based operations with progress through multiple stages. If 'ambiguous' is true and client supports elicitation, sends an elicitation request for clarification."""
     return await _runtime.call(__name__, locals())

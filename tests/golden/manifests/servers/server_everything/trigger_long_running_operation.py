@@ -3,12 +3,9 @@ from .. import _runtime
 
 
 async def trigger_long_running_operation(
-    *, duration: float = 10, steps: float = 5
+    *,
+    duration: float = 10,  # Duration of the operation in seconds
+    steps: float = 5,  # Number of steps in the operation
 ) -> _runtime.ToolResult:
-    """Demonstrates a long running operation with progress updates.
-
-    Args:
-        duration: Duration of the operation in seconds
-        steps: Number of steps in the operation
-    """
+    """Demonstrates a long running operation with progress updates."""
     return await _runtime.call(__name__, locals())

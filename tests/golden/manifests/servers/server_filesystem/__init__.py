@@ -10,7 +10,7 @@ list_directory(path: str) -> {content_: str} - Get a detailed listing of all fil
 list_directory_with_sizes(path: str, sort_by: Literal['name', 'size'] = 'name') -> {content_: str} - Get a detailed listing of all files and directories in a specified path, including sizes.
 move_file(source: str, destination: str) -> {content_: str} - Move or rename files and directories.
 read_file(path: str, tail: float | None = None, head: float | None = None) -> {content_: str} - Read the complete contents of a file as text.
-read_media_file(path: str) -> {content_: list[Content{type_, data, mime_type} | Content1{type_, resource}]} - Read a file and return it as a base64-encoded content block with its MIME type.
+read_media_file(path: str) -> {content_: list[{type_, data, mime_type} | {type_, resource}]} - Read a file and return it as a base64-encoded content block with its MIME type.
 read_multiple_files(paths: list[str]) -> {content_: str} - Read the contents of multiple files simultaneously.
 read_text_file(path: str, tail: float | None = None, head: float | None = None) -> {content_: str} - Read the complete contents of a file from the file system as text.
 search_files(path: str, pattern: str, exclude_patterns: list[str] | None = None) -> {content_: str} - Recursively search for files and directories matching a pattern.

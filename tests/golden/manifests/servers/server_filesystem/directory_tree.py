@@ -11,11 +11,9 @@ class DirectoryTreeOutput(_runtime.ToolOutput):
 
 
 async def directory_tree(
-    *, path: str, exclude_patterns: list[str] | None = None
+    *,
+    path: str,
+    exclude_patterns: list[str] | None = None,  # (default [])
 ) -> DirectoryTreeOutput:
-    """Get a recursive tree view of files and directories as a JSON structure. Each entry includes 'name', 'type' (file/directory), and 'children' for directories. Files have no children array, while directories always have a children array (which may be empty). The output is formatted with 2-space indentation for readability. Only works within allowed directories.
-
-    Args:
-        exclude_patterns (default [])
-    """
+    """Get a recursive tree view of files and directories as a JSON structure. Each entry includes 'name', 'type' (file/directory), and 'children' for directories. Files have no children array, while directories always have a children array (which may be empty). The output is formatted with 2-space indentation for readability. Only works within allowed directories."""
     return await _runtime.call(__name__, locals(), DirectoryTreeOutput)

@@ -18,12 +18,12 @@ class EditFileOutput(_runtime.ToolOutput):
 
 
 async def edit_file(
-    *, path: str, edits: list[Edit], dry_run: bool = False
+    *,
+    path: str,
+    edits: list[Edit],
+    dry_run: bool = False,  # Preview changes using git-style diff format
 ) -> EditFileOutput:
     """Make line-based edits to a text file. Each edit replaces exact line sequences with new content. Returns a git-style diff showing the changes made. Only works within allowed directories.
-
-    Args:
-        dry_run: Preview changes using git-style diff format
 
     Hints: destructive.
     """

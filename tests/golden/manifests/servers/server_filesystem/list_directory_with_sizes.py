@@ -13,11 +13,9 @@ class ListDirectoryWithSizesOutput(_runtime.ToolOutput):
 
 
 async def list_directory_with_sizes(
-    *, path: str, sort_by: Literal["name", "size"] = "name"
+    *,
+    path: str,
+    sort_by: Literal["name", "size"] = "name",  # Sort entries by name or size
 ) -> ListDirectoryWithSizesOutput:
-    """Get a detailed listing of all files and directories in a specified path, including sizes. Results clearly distinguish between files and directories with [FILE] and [DIR] prefixes. This tool is useful for understanding directory structure and finding specific files within a directory. Only works within allowed directories.
-
-    Args:
-        sort_by: Sort entries by name or size
-    """
+    """Get a detailed listing of all files and directories in a specified path, including sizes. Results clearly distinguish between files and directories with [FILE] and [DIR] prefixes. This tool is useful for understanding directory structure and finding specific files within a directory. Only works within allowed directories."""
     return await _runtime.call(__name__, locals(), ListDirectoryWithSizesOutput)

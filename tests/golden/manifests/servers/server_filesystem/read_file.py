@@ -11,12 +11,11 @@ class ReadFileOutput(_runtime.ToolOutput):
 
 
 async def read_file(
-    *, path: str, tail: float | None = None, head: float | None = None
+    *,
+    path: str,
+    tail: float | None = None,  # If provided, returns only the last N lines of the file
+    head: float
+    | None = None,  # If provided, returns only the first N lines of the file
 ) -> ReadFileOutput:
-    """Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead.
-
-    Args:
-        tail: If provided, returns only the last N lines of the file
-        head: If provided, returns only the first N lines of the file
-    """
+    """Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead."""
     return await _runtime.call(__name__, locals(), ReadFileOutput)

@@ -10,10 +10,11 @@ class ReadMultipleFilesOutput(_runtime.ToolOutput):
     content_: str = Field(..., alias="content")
 
 
-async def read_multiple_files(*, paths: list[str]) -> ReadMultipleFilesOutput:
-    """Read the contents of multiple files simultaneously. This is more efficient than reading files one by one when you need to analyze or compare multiple files. Each file's content is returned with its path as a reference. Failed reads for individual files won't stop the entire operation. Only works within allowed directories.
-
-    Args:
-        paths: Array of file paths to read. Each path must be a string pointing to a valid file within allowed directories.
-    """
+async def read_multiple_files(
+    *,
+    paths: list[
+        str
+    ],  # Array of file paths to read. Each path must be a string pointing to a valid file within allowed directories.
+) -> ReadMultipleFilesOutput:
+    """Read the contents of multiple files simultaneously. This is more efficient than reading files one by one when you need to analyze or compare multiple files. Each file's content is returned with its path as a reference. Failed reads for individual files won't stop the entire operation. Only works within allowed directories."""
     return await _runtime.call(__name__, locals(), ReadMultipleFilesOutput)

@@ -11,12 +11,11 @@ class ReadTextFileOutput(_runtime.ToolOutput):
 
 
 async def read_text_file(
-    *, path: str, tail: float | None = None, head: float | None = None
+    *,
+    path: str,
+    tail: float | None = None,  # If provided, returns only the last N lines of the file
+    head: float
+    | None = None,  # If provided, returns only the first N lines of the file
 ) -> ReadTextFileOutput:
-    """Read the complete contents of a file from the file system as text. Handles various text encodings and provides detailed error messages if the file cannot be read. Use this tool when you need to examine the contents of a single file. Use the 'head' parameter to read only the first N lines of a file, or the 'tail' parameter to read only the last N lines of a file. Operates on the file as text regardless of extension. Only works within allowed directories.
-
-    Args:
-        tail: If provided, returns only the last N lines of the file
-        head: If provided, returns only the first N lines of the file
-    """
+    """Read the complete contents of a file from the file system as text. Handles various text encodings and provides detailed error messages if the file cannot be read. Use this tool when you need to examine the contents of a single file. Use the 'head' parameter to read only the first N lines of a file, or the 'tail' parameter to read only the last N lines of a file. Operates on the file as text regardless of extension. Only works within allowed directories."""
     return await _runtime.call(__name__, locals(), ReadTextFileOutput)

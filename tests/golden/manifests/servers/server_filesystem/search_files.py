@@ -11,11 +11,10 @@ class SearchFilesOutput(_runtime.ToolOutput):
 
 
 async def search_files(
-    *, path: str, pattern: str, exclude_patterns: list[str] | None = None
+    *,
+    path: str,
+    pattern: str,
+    exclude_patterns: list[str] | None = None,  # (default [])
 ) -> SearchFilesOutput:
-    """Recursively search for files and directories matching a pattern. The patterns should be glob-style patterns that match paths relative to the working directory. Use pattern like '*.ext' to match files in current directory, and '**/*.ext' to match files in all subdirectories. Returns full paths to all matching items. Great for finding files when you don't know their exact location. Only searches within allowed directories.
-
-    Args:
-        exclude_patterns (default [])
-    """
+    """Recursively search for files and directories matching a pattern. The patterns should be glob-style patterns that match paths relative to the working directory. Use pattern like '*.ext' to match files in current directory, and '**/*.ext' to match files in all subdirectories. Returns full paths to all matching items. Great for finding files when you don't know their exact location. Only searches within allowed directories."""
     return await _runtime.call(__name__, locals(), SearchFilesOutput)

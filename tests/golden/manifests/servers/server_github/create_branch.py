@@ -3,14 +3,12 @@ from .. import _runtime
 
 
 async def create_branch(
-    *, owner: str, repo: str, branch: str, from_branch: str | None = None
+    *,
+    owner: str,  # Repository owner (username or organization)
+    repo: str,  # Repository name
+    branch: str,  # Name for the new branch
+    from_branch: str
+    | None = None,  # Optional: source branch to create from (defaults to the repository's default branch)
 ) -> _runtime.ToolResult:
-    """Create a new branch in a GitHub repository
-
-    Args:
-        owner: Repository owner (username or organization)
-        repo: Repository name
-        branch: Name for the new branch
-        from_branch: Optional: source branch to create from (defaults to the repository's default branch)
-    """
+    """Create a new branch in a GitHub repository"""
     return await _runtime.call(__name__, locals())

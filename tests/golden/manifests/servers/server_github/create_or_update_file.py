@@ -4,23 +4,14 @@ from .. import _runtime
 
 async def create_or_update_file(
     *,
-    owner: str,
-    repo: str,
-    path: str,
-    content: str,
-    message: str,
-    branch: str,
-    sha: str | None = None,
+    owner: str,  # Repository owner (username or organization)
+    repo: str,  # Repository name
+    path: str,  # Path where to create/update the file
+    content: str,  # Content of the file
+    message: str,  # Commit message
+    branch: str,  # Branch to create/update the file in
+    sha: str
+    | None = None,  # SHA of the file being replaced (required when updating existing files)
 ) -> _runtime.ToolResult:
-    """Create or update a single file in a GitHub repository
-
-    Args:
-        owner: Repository owner (username or organization)
-        repo: Repository name
-        path: Path where to create/update the file
-        content: Content of the file
-        message: Commit message
-        branch: Branch to create/update the file in
-        sha: SHA of the file being replaced (required when updating existing files)
-    """
+    """Create or update a single file in a GitHub repository"""
     return await _runtime.call(__name__, locals())

@@ -4,25 +4,15 @@ from .. import _runtime
 
 async def create_pull_request(
     *,
-    owner: str,
-    repo: str,
-    title: str,
-    head: str,
-    base: str,
-    body: str | None = None,
-    draft: bool | None = None,
-    maintainer_can_modify: bool | None = None,
+    owner: str,  # Repository owner (username or organization)
+    repo: str,  # Repository name
+    title: str,  # Pull request title
+    head: str,  # The name of the branch where your changes are implemented
+    base: str,  # The name of the branch you want the changes pulled into
+    body: str | None = None,  # Pull request body/description
+    draft: bool | None = None,  # Whether to create the pull request as a draft
+    maintainer_can_modify: bool
+    | None = None,  # Whether maintainers can modify the pull request
 ) -> _runtime.ToolResult:
-    """Create a new pull request in a GitHub repository
-
-    Args:
-        owner: Repository owner (username or organization)
-        repo: Repository name
-        title: Pull request title
-        head: The name of the branch where your changes are implemented
-        base: The name of the branch you want the changes pulled into
-        body: Pull request body/description
-        draft: Whether to create the pull request as a draft
-        maintainer_can_modify: Whether maintainers can modify the pull request
-    """
+    """Create a new pull request in a GitHub repository"""
     return await _runtime.call(__name__, locals())

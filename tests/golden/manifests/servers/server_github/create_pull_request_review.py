@@ -34,23 +34,16 @@ class Comments1(BaseModel):
 
 async def create_pull_request_review(
     *,
-    owner: str,
-    repo: str,
-    pull_number: float,
-    body: str,
-    event: Literal["APPROVE", "REQUEST_CHANGES", "COMMENT"],
-    commit_id: str | None = None,
-    comments: list[Comments | Comments1] | None = None,
+    owner: str,  # Repository owner (username or organization)
+    repo: str,  # Repository name
+    pull_number: float,  # Pull request number
+    body: str,  # The body text of the review
+    event: Literal[
+        "APPROVE", "REQUEST_CHANGES", "COMMENT"
+    ],  # The review action to perform
+    commit_id: str | None = None,  # The SHA of the commit that needs a review
+    comments: list[Comments | Comments1]
+    | None = None,  # Comments to post as part of the review (specify either position or line, not both)
 ) -> _runtime.ToolResult:
-    """Create a review on a pull request
-
-    Args:
-        owner: Repository owner (username or organization)
-        repo: Repository name
-        pull_number: Pull request number
-        body: The body text of the review
-        event: The review action to perform
-        commit_id: The SHA of the commit that needs a review
-        comments: Comments to post as part of the review (specify either position or line, not both)
-    """
+    """Create a review on a pull request"""
     return await _runtime.call(__name__, locals())

@@ -4,17 +4,10 @@ from .. import _runtime
 
 async def create_repository(
     *,
-    name: str,
-    description: str | None = None,
-    private: bool | None = None,
-    auto_init: bool | None = None,
+    name: str,  # Repository name
+    description: str | None = None,  # Repository description
+    private: bool | None = None,  # Whether the repository should be private
+    auto_init: bool | None = None,  # Initialize with README.md
 ) -> _runtime.ToolResult:
-    """Create a new GitHub repository in your account
-
-    Args:
-        name: Repository name
-        description: Repository description
-        private: Whether the repository should be private
-        auto_init: Initialize with README.md
-    """
+    """Create a new GitHub repository in your account"""
     return await _runtime.call(__name__, locals())

@@ -3,13 +3,11 @@ from .. import _runtime
 
 
 async def fork_repository(
-    *, owner: str, repo: str, organization: str | None = None
+    *,
+    owner: str,  # Repository owner (username or organization)
+    repo: str,  # Repository name
+    organization: str
+    | None = None,  # Optional: organization to fork to (defaults to your personal account)
 ) -> _runtime.ToolResult:
-    """Fork a GitHub repository to your account or specified organization
-
-    Args:
-        owner: Repository owner (username or organization)
-        repo: Repository name
-        organization: Optional: organization to fork to (defaults to your personal account)
-    """
+    """Fork a GitHub repository to your account or specified organization"""
     return await _runtime.call(__name__, locals())

@@ -3,14 +3,11 @@ from .. import _runtime
 
 
 async def get_file_contents(
-    *, owner: str, repo: str, path: str, branch: str | None = None
+    *,
+    owner: str,  # Repository owner (username or organization)
+    repo: str,  # Repository name
+    path: str,  # Path to the file or directory
+    branch: str | None = None,  # Branch to get contents from
 ) -> _runtime.ToolResult:
-    """Get the contents of a file or directory from a GitHub repository
-
-    Args:
-        owner: Repository owner (username or organization)
-        repo: Repository name
-        path: Path to the file or directory
-        branch: Branch to get contents from
-    """
+    """Get the contents of a file or directory from a GitHub repository"""
     return await _runtime.call(__name__, locals())

@@ -3,13 +3,10 @@ from .. import _runtime
 
 
 async def get_pull_request_reviews(
-    *, owner: str, repo: str, pull_number: float
+    *,
+    owner: str,  # Repository owner (username or organization)
+    repo: str,  # Repository name
+    pull_number: float,  # Pull request number
 ) -> _runtime.ToolResult:
-    """Get the reviews on a pull request
-
-    Args:
-        owner: Repository owner (username or organization)
-        repo: Repository name
-        pull_number: Pull request number
-    """
+    """Get the reviews on a pull request"""
     return await _runtime.call(__name__, locals())

@@ -6,27 +6,17 @@ from .. import _runtime
 
 async def list_pull_requests(
     *,
-    owner: str,
-    repo: str,
-    state: Literal["open", "closed", "all"] | None = None,
-    head: str | None = None,
-    base: str | None = None,
-    sort: Literal["created", "updated", "popularity", "long-running"] | None = None,
-    direction: Literal["asc", "desc"] | None = None,
-    per_page: float | None = None,
-    page: float | None = None,
+    owner: str,  # Repository owner (username or organization)
+    repo: str,  # Repository name
+    state: Literal["open", "closed", "all"]
+    | None = None,  # State of the pull requests to return
+    head: str | None = None,  # Filter by head user or head organization and branch name
+    base: str | None = None,  # Filter by base branch name
+    sort: Literal["created", "updated", "popularity", "long-running"]
+    | None = None,  # What to sort results by
+    direction: Literal["asc", "desc"] | None = None,  # The direction of the sort
+    per_page: float | None = None,  # Results per page (max 100)
+    page: float | None = None,  # Page number of the results
 ) -> _runtime.ToolResult:
-    """List and filter repository pull requests
-
-    Args:
-        owner: Repository owner (username or organization)
-        repo: Repository name
-        state: State of the pull requests to return
-        head: Filter by head user or head organization and branch name
-        base: Filter by base branch name
-        sort: What to sort results by
-        direction: The direction of the sort
-        per_page: Results per page (max 100)
-        page: Page number of the results
-    """
+    """List and filter repository pull requests"""
     return await _runtime.call(__name__, locals())

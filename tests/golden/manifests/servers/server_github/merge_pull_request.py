@@ -6,21 +6,14 @@ from .. import _runtime
 
 async def merge_pull_request(
     *,
-    owner: str,
-    repo: str,
-    pull_number: float,
-    commit_title: str | None = None,
-    commit_message: str | None = None,
-    merge_method: Literal["merge", "squash", "rebase"] | None = None,
+    owner: str,  # Repository owner (username or organization)
+    repo: str,  # Repository name
+    pull_number: float,  # Pull request number
+    commit_title: str | None = None,  # Title for the automatic commit message
+    commit_message: str
+    | None = None,  # Extra detail to append to automatic commit message
+    merge_method: Literal["merge", "squash", "rebase"]
+    | None = None,  # Merge method to use
 ) -> _runtime.ToolResult:
-    """Merge a pull request
-
-    Args:
-        owner: Repository owner (username or organization)
-        repo: Repository name
-        pull_number: Pull request number
-        commit_title: Title for the automatic commit message
-        commit_message: Extra detail to append to automatic commit message
-        merge_method: Merge method to use
-    """
+    """Merge a pull request"""
     return await _runtime.call(__name__, locals())

@@ -13,15 +13,12 @@ class File(BaseModel):
 
 
 async def push_files(
-    *, owner: str, repo: str, branch: str, files: list[File], message: str
+    *,
+    owner: str,  # Repository owner (username or organization)
+    repo: str,  # Repository name
+    branch: str,  # Branch to push to (e.g., 'main' or 'master')
+    files: list[File],  # Array of files to push
+    message: str,  # Commit message
 ) -> _runtime.ToolResult:
-    """Push multiple files to a GitHub repository in a single commit
-
-    Args:
-        owner: Repository owner (username or organization)
-        repo: Repository name
-        branch: Branch to push to (e.g., 'main' or 'master')
-        files: Array of files to push
-        message: Commit message
-    """
+    """Push multiple files to a GitHub repository in a single commit"""
     return await _runtime.call(__name__, locals())

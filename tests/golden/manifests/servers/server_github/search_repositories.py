@@ -3,13 +3,10 @@ from .. import _runtime
 
 
 async def search_repositories(
-    *, query: str, page: float | None = None, per_page: float | None = None
+    *,
+    query: str,  # Search query (see GitHub search syntax)
+    page: float | None = None,  # Page number for pagination (default: 1)
+    per_page: float | None = None,  # Number of results per page (default: 30, max: 100)
 ) -> _runtime.ToolResult:
-    """Search for GitHub repositories
-
-    Args:
-        query: Search query (see GitHub search syntax)
-        page: Page number for pagination (default: 1)
-        per_page: Number of results per page (default: 30, max: 100)
-    """
+    """Search for GitHub repositories"""
     return await _runtime.call(__name__, locals())

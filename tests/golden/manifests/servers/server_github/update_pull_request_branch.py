@@ -3,14 +3,12 @@ from .. import _runtime
 
 
 async def update_pull_request_branch(
-    *, owner: str, repo: str, pull_number: float, expected_head_sha: str | None = None
+    *,
+    owner: str,  # Repository owner (username or organization)
+    repo: str,  # Repository name
+    pull_number: float,  # Pull request number
+    expected_head_sha: str
+    | None = None,  # The expected SHA of the pull request's HEAD ref
 ) -> _runtime.ToolResult:
-    """Update a pull request branch with the latest changes from the base branch
-
-    Args:
-        owner: Repository owner (username or organization)
-        repo: Repository name
-        pull_number: Pull request number
-        expected_head_sha: The expected SHA of the pull request's HEAD ref
-    """
+    """Update a pull request branch with the latest changes from the base branch"""
     return await _runtime.call(__name__, locals())

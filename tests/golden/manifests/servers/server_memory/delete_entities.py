@@ -9,11 +9,11 @@ class DeleteEntitiesOutput(_runtime.ToolOutput):
     message: str
 
 
-async def delete_entities(*, entity_names: list[str]) -> DeleteEntitiesOutput:
+async def delete_entities(
+    *,
+    entity_names: list[str],  # An array of entity names to delete
+) -> DeleteEntitiesOutput:
     """Delete multiple entities and their associated relations from the knowledge graph
-
-    Args:
-        entity_names: An array of entity names to delete
 
     Hints: destructive.
     """

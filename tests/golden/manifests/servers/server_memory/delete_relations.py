@@ -10,11 +10,11 @@ class DeleteRelationsOutput(_runtime.ToolOutput):
     message: str
 
 
-async def delete_relations(*, relations: list[Relation]) -> DeleteRelationsOutput:
+async def delete_relations(
+    *,
+    relations: list[Relation],  # An array of relations to delete
+) -> DeleteRelationsOutput:
     """Delete multiple relations from the knowledge graph
-
-    Args:
-        relations: An array of relations to delete
 
     Hints: destructive.
     """

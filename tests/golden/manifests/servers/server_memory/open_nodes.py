@@ -10,10 +10,9 @@ class OpenNodesOutput(_runtime.ToolOutput):
     relations: list[Relation]
 
 
-async def open_nodes(*, names: list[str]) -> OpenNodesOutput:
-    """Open specific nodes in the knowledge graph by their names
-
-    Args:
-        names: An array of entity names to retrieve
-    """
+async def open_nodes(
+    *,
+    names: list[str],  # An array of entity names to retrieve
+) -> OpenNodesOutput:
+    """Open specific nodes in the knowledge graph by their names"""
     return await _runtime.call(__name__, locals(), OpenNodesOutput)

@@ -10,10 +10,9 @@ class SearchNodesOutput(_runtime.ToolOutput):
     relations: list[Relation]
 
 
-async def search_nodes(*, query: str) -> SearchNodesOutput:
-    """Search for nodes in the knowledge graph based on a query
-
-    Args:
-        query: The search query to match against entity names, types, and observation content
-    """
+async def search_nodes(
+    *,
+    query: str,  # The search query to match against entity names, types, and observation content
+) -> SearchNodesOutput:
+    """Search for nodes in the knowledge graph based on a query"""
     return await _runtime.call(__name__, locals(), SearchNodesOutput)

@@ -3,13 +3,10 @@ from .. import _runtime
 
 
 async def slack_add_reaction(
-    *, channel_id: str, timestamp: str, reaction: str
+    *,
+    channel_id: str,  # The ID of the channel containing the message
+    timestamp: str,  # The timestamp of the message to react to
+    reaction: str,  # The name of the emoji reaction (without ::)
 ) -> _runtime.ToolResult:
-    """Add a reaction emoji to a message
-
-    Args:
-        channel_id: The ID of the channel containing the message
-        timestamp: The timestamp of the message to react to
-        reaction: The name of the emoji reaction (without ::)
-    """
+    """Add a reaction emoji to a message"""
     return await _runtime.call(__name__, locals())

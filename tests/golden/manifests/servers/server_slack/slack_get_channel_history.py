@@ -3,12 +3,9 @@ from .. import _runtime
 
 
 async def slack_get_channel_history(
-    *, channel_id: str, limit: float = 10
+    *,
+    channel_id: str,  # The ID of the channel
+    limit: float = 10,  # Number of messages to retrieve (default 10)
 ) -> _runtime.ToolResult:
-    """Get recent messages from a channel
-
-    Args:
-        channel_id: The ID of the channel
-        limit: Number of messages to retrieve (default 10)
-    """
+    """Get recent messages from a channel"""
     return await _runtime.call(__name__, locals())

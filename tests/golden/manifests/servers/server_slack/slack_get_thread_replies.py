@@ -3,12 +3,9 @@ from .. import _runtime
 
 
 async def slack_get_thread_replies(
-    *, channel_id: str, thread_ts: str
+    *,
+    channel_id: str,  # The ID of the channel containing the thread
+    thread_ts: str,  # The timestamp of the parent message in the format '1234567890.123456'. Timestamps in the format without the period can be converted by adding the period such that 6 numbers come after it.
 ) -> _runtime.ToolResult:
-    """Get all replies in a message thread
-
-    Args:
-        channel_id: The ID of the channel containing the thread
-        thread_ts: The timestamp of the parent message in the format '1234567890.123456'. Timestamps in the format without the period can be converted by adding the period such that 6 numbers come after it.
-    """
+    """Get all replies in a message thread"""
     return await _runtime.call(__name__, locals())

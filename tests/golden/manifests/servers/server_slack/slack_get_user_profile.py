@@ -2,10 +2,9 @@
 from .. import _runtime
 
 
-async def slack_get_user_profile(*, user_id: str) -> _runtime.ToolResult:
-    """Get detailed profile information for a specific user
-
-    Args:
-        user_id: The ID of the user
-    """
+async def slack_get_user_profile(
+    *,
+    user_id: str,  # The ID of the user
+) -> _runtime.ToolResult:
+    """Get detailed profile information for a specific user"""
     return await _runtime.call(__name__, locals())

@@ -3,12 +3,9 @@ from .. import _runtime
 
 
 async def slack_get_users(
-    *, cursor: str | None = None, limit: float = 100
+    *,
+    cursor: str | None = None,  # Pagination cursor for next page of results
+    limit: float = 100,  # Maximum number of users to return (default 100, max 200)
 ) -> _runtime.ToolResult:
-    """Get a list of all users in the workspace with their basic profile information
-
-    Args:
-        cursor: Pagination cursor for next page of results
-        limit: Maximum number of users to return (default 100, max 200)
-    """
+    """Get a list of all users in the workspace with their basic profile information"""
     return await _runtime.call(__name__, locals())

@@ -3,12 +3,9 @@ from .. import _runtime
 
 
 async def slack_list_channels(
-    *, limit: float = 100, cursor: str | None = None
+    *,
+    limit: float = 100,  # Maximum number of channels to return (default 100, max 200)
+    cursor: str | None = None,  # Pagination cursor for next page of results
 ) -> _runtime.ToolResult:
-    """List public or pre-defined channels in the workspace with pagination
-
-    Args:
-        limit: Maximum number of channels to return (default 100, max 200)
-        cursor: Pagination cursor for next page of results
-    """
+    """List public or pre-defined channels in the workspace with pagination"""
     return await _runtime.call(__name__, locals())

@@ -2,11 +2,10 @@
 from .. import _runtime
 
 
-async def slack_post_message(*, channel_id: str, text: str) -> _runtime.ToolResult:
-    """Post a new message to a Slack channel
-
-    Args:
-        channel_id: The ID of the channel to post to
-        text: The message text to post
-    """
+async def slack_post_message(
+    *,
+    channel_id: str,  # The ID of the channel to post to
+    text: str,  # The message text to post
+) -> _runtime.ToolResult:
+    """Post a new message to a Slack channel"""
     return await _runtime.call(__name__, locals())

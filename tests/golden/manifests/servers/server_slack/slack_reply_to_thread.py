@@ -3,13 +3,10 @@ from .. import _runtime
 
 
 async def slack_reply_to_thread(
-    *, channel_id: str, thread_ts: str, text: str
+    *,
+    channel_id: str,  # The ID of the channel containing the thread
+    thread_ts: str,  # The timestamp of the parent message in the format '1234567890.123456'. Timestamps in the format without the period can be converted by adding the period such that 6 numbers come after it.
+    text: str,  # The reply text
 ) -> _runtime.ToolResult:
-    """Reply to a specific message thread in Slack
-
-    Args:
-        channel_id: The ID of the channel containing the thread
-        thread_ts: The timestamp of the parent message in the format '1234567890.123456'. Timestamps in the format without the period can be converted by adding the period such that 6 numbers come after it.
-        text: The reply text
-    """
+    """Reply to a specific message thread in Slack"""
     return await _runtime.call(__name__, locals())

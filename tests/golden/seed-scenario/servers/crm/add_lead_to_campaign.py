@@ -6,9 +6,11 @@ from .. import _runtime
 
 async def add_lead_to_campaign(
     *,
-    campaign_id: str,
-    lead_id: str,
-    member_status: Literal["Sent", "Responded", "Attended", "Registered"] = "Sent",
+    campaign_id: str,  # Campaign id (701...).
+    lead_id: str,  # Lead to add.
+    member_status: Literal[
+        "Sent", "Responded", "Attended", "Registered"
+    ] = "Sent",  # Campaign member status.
 ) -> _runtime.ToolResult:
     """Add a lead to a marketing campaign with a member status, for attribution and nurture emails.
 
@@ -19,10 +21,5 @@ async def add_lead_to_campaign(
         INVALID_ID_FIELD for an unknown lead or campaign id.
 
     Salesforce REST: POST /sobjects/CampaignMember.
-
-    Args:
-        campaign_id: Campaign id (701...).
-        lead_id: Lead to add.
-        member_status: Campaign member status.
     """
     return await _runtime.call(__name__, locals())

@@ -3,7 +3,10 @@ from .. import _runtime
 
 
 async def assign_lead_owner(
-    *, lead_id: str, owner_id: str, notify_owner: bool = True
+    *,
+    lead_id: str,  # Lead to reassign.
+    owner_id: str,  # User id of the new owner (005...), from list_users.
+    notify_owner: bool = True,  # Email the new owner about the assignment.
 ) -> _runtime.ToolResult:
     """Give a lead to another sales rep. Open tasks on the lead move to the new owner too.
 
@@ -14,10 +17,5 @@ async def assign_lead_owner(
         INVALID_CROSS_REFERENCE_KEY when the user id is not an active user.
 
     Salesforce REST: PATCH /sobjects/Lead/{id} (OwnerId).
-
-    Args:
-        lead_id: Lead to reassign.
-        owner_id: User id of the new owner (005...), from list_users.
-        notify_owner: Email the new owner about the assignment.
     """
     return await _runtime.call(__name__, locals())

@@ -66,7 +66,11 @@ class AttachNoteToLeadOutput(_runtime.ToolOutput):
 
 
 async def attach_note_to_lead(
-    *, body: str, lead_id: str, title: str, is_private: bool = False
+    *,
+    body: str,  # Full note text. Plain text; line breaks are kept. Enhanced Notes have no practical length limit, so whole meeting transcripts can be attached as they are.
+    lead_id: str,  # Lead to attach the note to (00Q...).
+    title: str,  # Note title, up to 255 characters.
+    is_private: bool = False,  # Visible only to the owner and admins.
 ) -> AttachNoteToLeadOutput:
     """Attach a note (Salesforce Enhanced Note / ContentNote) to a lead.
 
@@ -88,11 +92,5 @@ async def attach_note_to_lead(
         attach_note_to_lead(lead_id="00Q5f00001Dw7XYEAZ", title="Discovery call transcript 2025-03-13", body="<full text>")
 
     Salesforce REST: POST /sobjects/ContentNote, then POST /sobjects/ContentDocumentLink.
-
-    Args:
-        body: Full note text. Plain text; line breaks are kept. Enhanced Notes have no practical length limit, so whole meeting transcripts can be attached as they are.
-        lead_id: Lead to attach the note to (00Q...).
-        title: Note title, up to 255 characters.
-        is_private: Visible only to the owner and admins.
     """
     return await _runtime.call(__name__, locals(), AttachNoteToLeadOutput)

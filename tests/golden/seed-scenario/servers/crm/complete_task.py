@@ -2,7 +2,11 @@
 from .. import _runtime
 
 
-async def complete_task(*, task_id: str, comment: str = "") -> _runtime.ToolResult:
+async def complete_task(
+    *,
+    task_id: str,  # Task to mark completed (00T...).
+    comment: str = "",  # Optional outcome, appended to the description.
+) -> _runtime.ToolResult:
     """Mark a task completed, optionally recording the outcome.
 
     Returns:
@@ -12,9 +16,5 @@ async def complete_task(*, task_id: str, comment: str = "") -> _runtime.ToolResu
         INVALID_ID_FIELD for an unknown task id.
 
     Salesforce REST: PATCH /sobjects/Task/{id} (Status=Completed).
-
-    Args:
-        task_id: Task to mark completed (00T...).
-        comment: Optional outcome, appended to the description.
     """
     return await _runtime.call(__name__, locals())

@@ -4,9 +4,10 @@ from .. import _runtime
 
 async def convert_lead(
     *,
-    lead_id: str,
-    create_opportunity: bool = True,
-    opportunity_name: str | None = None,
+    lead_id: str,  # Lead to convert.
+    create_opportunity: bool = True,  # Also create an opportunity for the new account.
+    opportunity_name: str
+    | None = None,  # Name for the new opportunity; defaults to '<Company> - New Business'.
 ) -> _runtime.ToolResult:
     """Convert a qualified lead into an account, a contact and optionally an opportunity.
 
@@ -20,10 +21,5 @@ async def convert_lead(
         INVALID_ID_FIELD for an unknown id; the lead must not be converted already.
 
     Salesforce REST: POST /services/data/v58.0/actions/standard/convertLead.
-
-    Args:
-        lead_id: Lead to convert.
-        create_opportunity: Also create an opportunity for the new account.
-        opportunity_name: Name for the new opportunity; defaults to '<Company> - New Business'.
     """
     return await _runtime.call(__name__, locals())

@@ -47,12 +47,13 @@ class CreateLeadOutput(_runtime.ToolOutput):
 
 async def create_lead(
     *,
-    company: str,
-    first_name: str,
-    last_name: str,
-    custom_fields: dict[str, str | int | float | bool | None] | None = None,
-    description: str = "",
-    email: str = "",
+    company: str,  # Company name (required by Salesforce).
+    first_name: str,  # The person's first name.
+    last_name: str,  # The person's last name (required by Salesforce).
+    custom_fields: dict[str, str | int | float | bool | None]
+    | None = None,  # Custom Lead fields by API name, e.g. {"Pilot_Site__c": "Reno", "Peak_Headcount__c": 120}. Field names end in __c; unknown names fail with INVALID_FIELD. Use null to clear a field.
+    description: str = "",  # Free-text background on the lead.
+    email: str = "",  # Work email address.
     lead_source: Literal[
         "Web",
         "Phone Inquiry",
@@ -60,9 +61,9 @@ async def create_lead(
         "Trade Show",
         "Word of mouth",
         "Other",
-    ] = "Other",
-    phone: str = "",
-    title: str = "",
+    ] = "Other",  # Where the lead came from.
+    phone: str = "",  # Phone number in any format.
+    title: str = "",  # Job title.
 ) -> CreateLeadOutput:
     """Create a new lead owned by the connected user, with status 'Open - Not Contacted'.
 
@@ -80,16 +81,5 @@ async def create_lead(
         create_lead(first_name="Tom", last_name="Okafor", company="Acme Logistics", title="Director of IT")
 
     Salesforce REST: POST /services/data/v58.0/sobjects/Lead.
-
-    Args:
-        company: Company name (required by Salesforce).
-        first_name: The person's first name.
-        last_name: The person's last name (required by Salesforce).
-        custom_fields: Custom Lead fields by API name, e.g. {"Pilot_Site__c": "Reno", "Peak_Headcount__c": 120}. Field names end in __c; unknown names fail with INVALID_FIELD. Use null to clear a field.
-        description: Free-text background on the lead.
-        email: Work email address.
-        lead_source: Where the lead came from.
-        phone: Phone number in any format.
-        title: Job title.
     """
     return await _runtime.call(__name__, locals(), CreateLeadOutput)

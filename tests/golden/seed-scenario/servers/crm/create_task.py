@@ -24,13 +24,14 @@ class CreateTaskOutput(_runtime.ToolOutput):
 
 async def create_task(
     *,
-    subject: str,
-    description: str = "",
-    due_date: str | None = None,
-    owner_id: str | None = None,
-    priority: Literal["High", "Normal", "Low"] = "Normal",
-    what_id: str | None = None,
-    who_id: str | None = None,
+    subject: str,  # What needs doing, e.g. 'Send security questionnaire'.
+    description: str = "",  # Details for the assignee.
+    due_date: str | None = None,  # Due date, YYYY-MM-DD.
+    owner_id: str | None = None,  # Assignee user id; defaults to the connected user.
+    priority: Literal["High", "Normal", "Low"] = "Normal",  # Task priority.
+    what_id: str
+    | None = None,  # Account (001...) or opportunity (006...) it relates to.
+    who_id: str | None = None,  # Lead (00Q...) or contact (003...) the task is about.
 ) -> CreateTaskOutput:
     """Create a follow-up task (to-do) on a lead, contact, account or opportunity.
 
@@ -45,14 +46,5 @@ async def create_task(
         create_task(subject="Send security package to Tom Okafor", who_id="00Q5f00001Dw7XYEAZ", due_date="2025-03-17", priority="High")
 
     Salesforce REST: POST /services/data/v58.0/sobjects/Task.
-
-    Args:
-        subject: What needs doing, e.g. 'Send security questionnaire'.
-        description: Details for the assignee.
-        due_date: Due date, YYYY-MM-DD.
-        owner_id: Assignee user id; defaults to the connected user.
-        priority: Task priority.
-        what_id: Account (001...) or opportunity (006...) it relates to.
-        who_id: Lead (00Q...) or contact (003...) the task is about.
     """
     return await _runtime.call(__name__, locals(), CreateTaskOutput)

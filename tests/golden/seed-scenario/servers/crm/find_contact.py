@@ -3,7 +3,9 @@ from .. import _runtime
 
 
 async def find_contact(
-    *, query: str, account_id: str | None = None
+    *,
+    query: str,  # Name, email or phone of the contact.
+    account_id: str | None = None,  # Only contacts of this account.
 ) -> _runtime.ToolResult:
     """Find contacts (people at existing customer accounts) by name, email or phone.
 
@@ -11,9 +13,5 @@ async def find_contact(
         One line per contact: id | name | title | email | account id, or a no-match message.
 
     Salesforce REST: SOSL on Contact.
-
-    Args:
-        query: Name, email or phone of the contact.
-        account_id: Only contacts of this account.
     """
     return await _runtime.call(__name__, locals())

@@ -29,16 +29,16 @@ class FindLeadOutput(_runtime.ToolOutput):
 
 async def find_lead(
     *,
-    query: str,
-    include_converted: bool = False,
-    limit: int = 10,
+    query: str,  # Name, company, email or phone to search for. Several words narrow the search (all must match), e.g. 'Dana Acme' or 'dana.whitfield@acmelogistics.com'.
+    include_converted: bool = False,  # Also return leads already converted to contacts.
+    limit: int = 10,  # Maximum number of leads to return (1-200).
     status: Literal[
         "Open - Not Contacted",
         "Working - Contacted",
         "Closed - Converted",
         "Closed - Not Converted",
     ]
-    | None = None,
+    | None = None,  # Only leads with this status.
 ) -> FindLeadOutput:
     """Find Salesforce leads by person name, company, email address or phone number.
 
@@ -60,11 +60,5 @@ async def find_lead(
         find_lead(query="acmelogistics.com", status="Working - Contacted")
 
     Salesforce REST: GET /services/data/v58.0/parameterizedSearch (sobject=Lead).
-
-    Args:
-        query: Name, company, email or phone to search for. Several words narrow the search (all must match), e.g. 'Dana Acme' or 'dana.whitfield@acmelogistics.com'.
-        include_converted: Also return leads already converted to contacts.
-        limit: Maximum number of leads to return (1-200).
-        status: Only leads with this status.
     """
     return await _runtime.call(__name__, locals(), FindLeadOutput)

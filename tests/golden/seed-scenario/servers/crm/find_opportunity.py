@@ -3,7 +3,9 @@ from .. import _runtime
 
 
 async def find_opportunity(
-    *, query: str, open_only: bool = True
+    *,
+    query: str,  # Words from the opportunity or account name.
+    open_only: bool = True,  # Hide Closed Won and Closed Lost opportunities.
 ) -> _runtime.ToolResult:
     """Find opportunities by name or account name, with stage, amount and close date.
 
@@ -11,9 +13,5 @@ async def find_opportunity(
         One line per opportunity: id | name | stage | amount | close date.
 
     Salesforce REST: SOSL on Opportunity.
-
-    Args:
-        query: Words from the opportunity or account name.
-        open_only: Hide Closed Won and Closed Lost opportunities.
     """
     return await _runtime.call(__name__, locals())

@@ -2,7 +2,10 @@
 from .. import _runtime
 
 
-async def get_account(*, account_id: str) -> _runtime.ToolResult:
+async def get_account(
+    *,
+    account_id: str,  # Account id (001...).
+) -> _runtime.ToolResult:
     """Get an account with its industry, size, owner, contacts and open opportunities.
 
     Returns:
@@ -12,8 +15,5 @@ async def get_account(*, account_id: str) -> _runtime.ToolResult:
         INVALID_ID_FIELD for an unknown id.
 
     Salesforce REST: GET /sobjects/Account/{id} with related lists.
-
-    Args:
-        account_id: Account id (001...).
     """
     return await _runtime.call(__name__, locals())

@@ -3,7 +3,9 @@ from .. import _runtime
 
 
 async def get_activity_timeline(
-    *, record_id: str, limit: int = 20
+    *,
+    record_id: str,  # Lead, contact, account or opportunity id.
+    limit: int = 20,  # Maximum number of entries.
 ) -> _runtime.ToolResult:
     """Show a record's activity timeline: notes, tasks and logged calls, newest first.
 
@@ -11,9 +13,5 @@ async def get_activity_timeline(
         One line per entry: date, kind, id, subject or title.
 
     Salesforce REST: SOQL on ActivityHistory, OpenActivity and ContentDocumentLink.
-
-    Args:
-        record_id: Lead, contact, account or opportunity id.
-        limit: Maximum number of entries.
     """
     return await _runtime.call(__name__, locals())

@@ -45,7 +45,10 @@ class GetLeadOutput(_runtime.ToolOutput):
     website: str
 
 
-async def get_lead(*, lead_id: str) -> GetLeadOutput:
+async def get_lead(
+    *,
+    lead_id: str,  # 18-character Lead id (starts with 00Q), from find_lead.
+) -> GetLeadOutput:
     """Get one lead's full record: contact details, company profile, address, status, owner and activity counts.
 
     Returns:
@@ -59,8 +62,5 @@ async def get_lead(*, lead_id: str) -> GetLeadOutput:
         INVALID_ID_FIELD when no lead has this id.
 
     Salesforce REST: GET /services/data/v58.0/sobjects/Lead/{id}.
-
-    Args:
-        lead_id: 18-character Lead id (starts with 00Q), from find_lead.
     """
     return await _runtime.call(__name__, locals(), GetLeadOutput)

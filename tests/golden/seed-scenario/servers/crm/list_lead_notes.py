@@ -3,7 +3,9 @@ from .. import _runtime
 
 
 async def list_lead_notes(
-    *, lead_id: str, include_body: bool = False
+    *,
+    lead_id: str,  # Lead whose notes to list.
+    include_body: bool = False,  # Include each note's full text, not just its title.
 ) -> _runtime.ToolResult:
     """List the notes attached to a lead, newest first, with titles, sizes and authors.
 
@@ -15,9 +17,5 @@ async def list_lead_notes(
         INVALID_ID_FIELD for an unknown lead id.
 
     Salesforce REST: SOQL on ContentDocumentLink where LinkedEntityId = the lead.
-
-    Args:
-        lead_id: Lead whose notes to list.
-        include_body: Include each note's full text, not just its title.
     """
     return await _runtime.call(__name__, locals())

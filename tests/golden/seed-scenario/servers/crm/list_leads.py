@@ -6,16 +6,17 @@ from .. import _runtime
 
 async def list_leads(
     *,
-    limit: int = 25,
-    owner_id: str | None = None,
-    rating: Literal["Hot", "Warm", "Cold"] | None = None,
+    limit: int = 25,  # Maximum number of leads to return.
+    owner_id: str | None = None,  # Only leads owned by this user id (see list_users).
+    rating: Literal["Hot", "Warm", "Cold"]
+    | None = None,  # Only leads with this rating.
     status: Literal[
         "Open - Not Contacted",
         "Working - Contacted",
         "Closed - Converted",
         "Closed - Not Converted",
     ]
-    | None = None,
+    | None = None,  # Only leads with this status.
 ) -> _runtime.ToolResult:
     """List leads filtered by status, owner and rating, most recently active first.
 
@@ -29,11 +30,5 @@ async def list_leads(
         list_leads(status="Working - Contacted", rating="Hot")
 
     Salesforce REST: GET /services/data/v58.0/query (SOQL on Lead).
-
-    Args:
-        limit: Maximum number of leads to return.
-        owner_id: Only leads owned by this user id (see list_users).
-        rating: Only leads with this rating.
-        status: Only leads with this status.
     """
     return await _runtime.call(__name__, locals())

@@ -4,9 +4,9 @@ from .. import _runtime
 
 async def list_tasks(
     *,
-    include_completed: bool = False,
-    owner_id: str | None = None,
-    who_id: str | None = None,
+    include_completed: bool = False,  # Also list completed tasks and logged calls.
+    owner_id: str | None = None,  # Only tasks assigned to this user id.
+    who_id: str | None = None,  # Only tasks about this lead or contact.
 ) -> _runtime.ToolResult:
     """List tasks and logged calls, open ones first, ordered by due date.
 
@@ -14,10 +14,5 @@ async def list_tasks(
         One line per task: id | subject | status | priority | due date | owner.
 
     Salesforce REST: SOQL on Task.
-
-    Args:
-        include_completed: Also list completed tasks and logged calls.
-        owner_id: Only tasks assigned to this user id.
-        who_id: Only tasks about this lead or contact.
     """
     return await _runtime.call(__name__, locals())

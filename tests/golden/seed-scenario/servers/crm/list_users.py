@@ -2,15 +2,16 @@
 from .. import _runtime
 
 
-async def list_users(*, role: str | None = None) -> _runtime.ToolResult:
+async def list_users(
+    *,
+    role: str
+    | None = None,  # Only users whose role contains this text, e.g. 'AE' or 'SDR'.
+) -> _runtime.ToolResult:
     """List active Salesforce users with their ids, roles and emails (for assigning owners and tasks).
 
     Returns:
         One line per user: id | name | role | email.
 
     Salesforce REST: SOQL on User where IsActive = true.
-
-    Args:
-        role: Only users whose role contains this text, e.g. 'AE' or 'SDR'.
     """
     return await _runtime.call(__name__, locals())

@@ -24,14 +24,14 @@ class LogCallOutput(_runtime.ToolOutput):
 
 async def log_call(
     *,
-    duration_minutes: int,
-    subject: str,
-    who_id: str,
-    call_date: str | None = None,
-    notes: str = "",
+    duration_minutes: int,  # Call length in minutes.
+    subject: str,  # Short summary line, e.g. 'Discovery call'.
+    who_id: str,  # Lead or contact the call was with.
+    call_date: str | None = None,  # Date of the call, YYYY-MM-DD; defaults to today.
+    notes: str = "",  # Call notes (max 32,000 characters).
     outcome: Literal[
         "Connected", "Left voicemail", "No answer", "Meeting booked"
-    ] = "Connected",
+    ] = "Connected",  # How the call went.
 ) -> LogCallOutput:
     """Log a call that already happened as a completed Call activity on a lead or contact.
 
@@ -49,13 +49,5 @@ async def log_call(
         log_call(who_id="00Q5f00001Dw7XYEAZ", subject="Discovery call", duration_minutes=120, outcome="Meeting booked")
 
     Salesforce REST: POST /sobjects/Task (TaskSubtype=Call, Status=Completed).
-
-    Args:
-        duration_minutes: Call length in minutes.
-        subject: Short summary line, e.g. 'Discovery call'.
-        who_id: Lead or contact the call was with.
-        call_date: Date of the call, YYYY-MM-DD; defaults to today.
-        notes: Call notes (max 32,000 characters).
-        outcome: How the call went.
     """
     return await _runtime.call(__name__, locals(), LogCallOutput)

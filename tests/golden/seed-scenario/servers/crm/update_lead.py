@@ -47,20 +47,22 @@ class UpdateLeadOutput(_runtime.ToolOutput):
 
 async def update_lead(
     *,
-    lead_id: str,
-    custom_fields: dict[str, str | int | float | bool | None] | None = None,
-    description: str | None = None,
-    email: str | None = None,
-    phone: str | None = None,
-    rating: Literal["Hot", "Warm", "Cold"] | None = None,
+    lead_id: str,  # Lead to update.
+    custom_fields: dict[str, str | int | float | bool | None]
+    | None = None,  # Custom Lead fields by API name, e.g. {"Pilot_Site__c": "Reno", "Peak_Headcount__c": 120}. Field names end in __c; unknown names fail with INVALID_FIELD. Use null to clear a field.
+    description: str
+    | None = None,  # Replaces the description field (max 32,000 characters). Use notes for long text.
+    email: str | None = None,  # New email address.
+    phone: str | None = None,  # New phone number.
+    rating: Literal["Hot", "Warm", "Cold"] | None = None,  # New rating.
     status: Literal[
         "Open - Not Contacted",
         "Working - Contacted",
         "Closed - Converted",
         "Closed - Not Converted",
     ]
-    | None = None,
-    title: str | None = None,
+    | None = None,  # New lead status.
+    title: str | None = None,  # New job title.
 ) -> UpdateLeadOutput:
     """Update fields on a lead. Only the fields you pass change; returns the updated record.
 
@@ -78,15 +80,5 @@ async def update_lead(
         update_lead(lead_id="00Q5f00001Dw7XYEAZ", status="Working - Contacted", rating="Hot")
 
     Salesforce REST: PATCH /services/data/v58.0/sobjects/Lead/{id}.
-
-    Args:
-        lead_id: Lead to update.
-        custom_fields: Custom Lead fields by API name, e.g. {"Pilot_Site__c": "Reno", "Peak_Headcount__c": 120}. Field names end in __c; unknown names fail with INVALID_FIELD. Use null to clear a field.
-        description: Replaces the description field (max 32,000 characters). Use notes for long text.
-        email: New email address.
-        phone: New phone number.
-        rating: New rating.
-        status: New lead status.
-        title: New job title.
     """
     return await _runtime.call(__name__, locals(), UpdateLeadOutput)

@@ -6,7 +6,7 @@ from .. import _runtime
 
 async def update_opportunity_stage(
     *,
-    opportunity_id: str,
+    opportunity_id: str,  # Opportunity to move (006...).
     stage: Literal[
         "Prospecting",
         "Qualification",
@@ -16,9 +16,9 @@ async def update_opportunity_stage(
         "Negotiation/Review",
         "Closed Won",
         "Closed Lost",
-    ],
-    amount: int | None = None,
-    close_date: str | None = None,
+    ],  # The new sales stage.
+    amount: int | None = None,  # Updated deal size in USD.
+    close_date: str | None = None,  # Updated expected close date, YYYY-MM-DD.
 ) -> _runtime.ToolResult:
     """Move an opportunity to another sales stage, optionally updating amount and close date.
 
@@ -33,11 +33,5 @@ async def update_opportunity_stage(
         without amount and close date.
 
     Salesforce REST: PATCH /sobjects/Opportunity/{id}.
-
-    Args:
-        opportunity_id: Opportunity to move (006...).
-        stage: The new sales stage.
-        amount: Updated deal size in USD.
-        close_date: Updated expected close date, YYYY-MM-DD.
     """
     return await _runtime.call(__name__, locals())

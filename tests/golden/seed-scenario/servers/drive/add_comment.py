@@ -4,10 +4,11 @@ from .. import _runtime
 
 async def add_comment(
     *,
-    file_id: str,
-    text: str,
-    quoted_text: str | None = None,
-    supports_all_drives: bool = False,
+    file_id: str,  # File to comment on.
+    text: str,  # Comment text. Mention people with +email@domain.
+    quoted_text: str
+    | None = None,  # Exact passage of the document the comment refers to, if any.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> _runtime.ToolResult:
     """Add a comment to a file, optionally anchored to a quoted passage.
 
@@ -25,11 +26,5 @@ async def add_comment(
     Requires the https://www.googleapis.com/auth/drive scope.
 
     Drive API: comments.create.
-
-    Args:
-        file_id: File to comment on.
-        text: Comment text. Mention people with +email@domain.
-        quoted_text: Exact passage of the document the comment refers to, if any.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals())

@@ -4,11 +4,11 @@ from .. import _runtime
 
 async def create_document(
     *,
-    name: str,
-    content: str = "",
-    description: str = "",
-    folder_id: str = "root",
-    supports_all_drives: bool = False,
+    name: str,  # Title of the new Google Doc.
+    content: str = "",  # Initial body text. Blank lines separate paragraphs.
+    description: str = "",  # Optional short description shown in Drive.
+    folder_id: str = "root",  # Folder to create it in; 'root' for My Drive.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> _runtime.ToolResult:
     """Create a new Google Doc, optionally with initial text, in a given folder.
 
@@ -27,12 +27,5 @@ async def create_document(
     Requires the https://www.googleapis.com/auth/drive.file scope.
 
     Drive API: files.create (mimeType=Google Docs).
-
-    Args:
-        name: Title of the new Google Doc.
-        content: Initial body text. Blank lines separate paragraphs.
-        description: Optional short description shown in Drive.
-        folder_id: Folder to create it in; 'root' for My Drive.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals())

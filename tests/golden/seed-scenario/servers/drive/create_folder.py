@@ -3,7 +3,10 @@ from .. import _runtime
 
 
 async def create_folder(
-    *, name: str, parent_id: str = "root", supports_all_drives: bool = False
+    *,
+    name: str,  # Name of the new folder.
+    parent_id: str = "root",  # Folder to create it in; 'root' for My Drive.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> _runtime.ToolResult:
     """Create a folder in Google Drive.
 
@@ -19,10 +22,5 @@ async def create_folder(
     Requires the https://www.googleapis.com/auth/drive.file scope.
 
     Drive API: files.create (mimeType=folder).
-
-    Args:
-        name: Name of the new folder.
-        parent_id: Folder to create it in; 'root' for My Drive.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals())

@@ -6,9 +6,11 @@ from .. import _runtime
 
 async def export_document(
     *,
-    file_id: str,
-    export_format: Literal["text", "markdown", "html"] = "markdown",
-    supports_all_drives: bool = False,
+    file_id: str,  # Id of the Google Doc to export.
+    export_format: Literal[
+        "text", "markdown", "html"
+    ] = "markdown",  # Target format: 'text' (plain), 'markdown' (headings and lists kept) or 'html'.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> _runtime.ToolResult:
     """Export a Google Doc to plain text, Markdown or HTML.
 
@@ -29,10 +31,5 @@ async def export_document(
     Requires the https://www.googleapis.com/auth/drive.readonly scope.
 
     Drive API: files.export.
-
-    Args:
-        file_id: Id of the Google Doc to export.
-        export_format: Target format: 'text' (plain), 'markdown' (headings and lists kept) or 'html'.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals())

@@ -3,7 +3,11 @@ from .. import _runtime
 
 
 async def get_document(
-    *, document_id: str, max_chars: int | None = None, supports_all_drives: bool = False
+    *,
+    document_id: str,  # Id of a Google Doc, as returned by search_files or list_folder.
+    max_chars: int
+    | None = None,  # Return at most this many characters of the body. Omit to get the whole document.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> _runtime.ToolResult:
     """Read the full text of a Google Doc.
 
@@ -26,10 +30,5 @@ async def get_document(
     Requires the https://www.googleapis.com/auth/documents.readonly scope.
 
     Docs API: documents.get, flattened to text.
-
-    Args:
-        document_id: Id of a Google Doc, as returned by search_files or list_folder.
-        max_chars: Return at most this many characters of the body. Omit to get the whole document.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals())

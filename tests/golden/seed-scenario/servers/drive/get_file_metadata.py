@@ -27,7 +27,9 @@ class GetFileMetadataOutput(_runtime.ToolOutput):
 
 
 async def get_file_metadata(
-    *, file_id: str, supports_all_drives: bool = False
+    *,
+    file_id: str,  # Drive file or folder id.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> GetFileMetadataOutput:
     """Get everything Drive knows about a file except its content.
 
@@ -47,9 +49,5 @@ async def get_file_metadata(
     Requires the https://www.googleapis.com/auth/drive.metadata.readonly scope.
 
     Drive API: files.get (fields=*).
-
-    Args:
-        file_id: Drive file or folder id.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals(), GetFileMetadataOutput)

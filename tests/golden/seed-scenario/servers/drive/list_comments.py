@@ -3,7 +3,10 @@ from .. import _runtime
 
 
 async def list_comments(
-    *, file_id: str, include_resolved: bool = False, supports_all_drives: bool = False
+    *,
+    file_id: str,  # File whose comments to list.
+    include_resolved: bool = False,  # Also list resolved comments.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> _runtime.ToolResult:
     """List the comments on a file, oldest first, with author, time and the passage they quote.
 
@@ -13,10 +16,5 @@ async def list_comments(
     Requires the https://www.googleapis.com/auth/drive.readonly scope.
 
     Drive API: comments.list.
-
-    Args:
-        file_id: File whose comments to list.
-        include_resolved: Also list resolved comments.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals())

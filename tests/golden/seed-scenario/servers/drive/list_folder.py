@@ -14,10 +14,10 @@ class ListFolderOutput(_runtime.ToolOutput):
 
 async def list_folder(
     *,
-    folder_id: str = "root",
-    page_size: int = 50,
-    page_token: str | None = None,
-    supports_all_drives: bool = False,
+    folder_id: str = "root",  # Folder id, or 'root' for the top of My Drive.
+    page_size: int = 50,  # Maximum number of entries to return (1-200).
+    page_token: str | None = None,  # The next_page_token of a previous call.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> ListFolderOutput:
     """List the files and subfolders directly inside a Drive folder.
 
@@ -38,11 +38,5 @@ async def list_folder(
     Requires the https://www.googleapis.com/auth/drive.readonly scope.
 
     Drive API: files.list (q='<folder_id>' in parents).
-
-    Args:
-        folder_id: Folder id, or 'root' for the top of My Drive.
-        page_size: Maximum number of entries to return (1-200).
-        page_token: The next_page_token of a previous call.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals(), ListFolderOutput)

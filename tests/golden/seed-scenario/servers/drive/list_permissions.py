@@ -27,7 +27,9 @@ class ListPermissionsOutput(_runtime.ToolOutput):
 
 
 async def list_permissions(
-    *, file_id: str, supports_all_drives: bool = False
+    *,
+    file_id: str,  # File or folder whose sharing to list.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> ListPermissionsOutput:
     """List who can access a file: owners, people, groups, domain and link sharing.
 
@@ -40,9 +42,5 @@ async def list_permissions(
     Requires the https://www.googleapis.com/auth/drive.metadata.readonly scope.
 
     Drive API: permissions.list.
-
-    Args:
-        file_id: File or folder whose sharing to list.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals(), ListPermissionsOutput)

@@ -3,7 +3,10 @@ from .. import _runtime
 
 
 async def list_revisions(
-    *, file_id: str, page_size: int = 20, supports_all_drives: bool = False
+    *,
+    file_id: str,  # File whose revision history to list.
+    page_size: int = 20,  # Maximum number of revisions to return.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> _runtime.ToolResult:
     """List a file's saved revisions, newest first, with author and time.
 
@@ -16,10 +19,5 @@ async def list_revisions(
     Requires the https://www.googleapis.com/auth/drive.readonly scope.
 
     Drive API: revisions.list.
-
-    Args:
-        file_id: File whose revision history to list.
-        page_size: Maximum number of revisions to return.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals())

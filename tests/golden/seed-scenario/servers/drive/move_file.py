@@ -3,7 +3,10 @@ from .. import _runtime
 
 
 async def move_file(
-    *, file_id: str, new_parent_id: str, supports_all_drives: bool = False
+    *,
+    file_id: str,  # File or folder to move.
+    new_parent_id: str,  # Destination folder id, or 'root'.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> _runtime.ToolResult:
     """Move a file or folder to another folder, removing it from its current parents.
 
@@ -18,10 +21,5 @@ async def move_file(
     Requires the https://www.googleapis.com/auth/drive scope.
 
     Drive API: files.update (addParents/removeParents).
-
-    Args:
-        file_id: File or folder to move.
-        new_parent_id: Destination folder id, or 'root'.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals())

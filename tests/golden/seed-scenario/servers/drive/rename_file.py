@@ -3,7 +3,10 @@ from .. import _runtime
 
 
 async def rename_file(
-    *, file_id: str, new_name: str, supports_all_drives: bool = False
+    *,
+    file_id: str,  # File or folder to rename.
+    new_name: str,  # The new name, including any extension.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> _runtime.ToolResult:
     """Rename a file or folder. Links and sharing keep working; only the display name changes.
 
@@ -16,10 +19,5 @@ async def rename_file(
     Requires the https://www.googleapis.com/auth/drive scope.
 
     Drive API: files.update (name).
-
-    Args:
-        file_id: File or folder to rename.
-        new_name: The new name, including any extension.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals())

@@ -3,7 +3,10 @@ from .. import _runtime
 
 
 async def revoke_permission(
-    *, file_id: str, permission_id: str, supports_all_drives: bool = False
+    *,
+    file_id: str,  # File or folder to change.
+    permission_id: str,  # Permission id from list_permissions or share_file.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> _runtime.ToolResult:
     """Remove one person's, group's or link's access to a file. The owner's permission cannot be removed.
 
@@ -16,11 +19,6 @@ async def revoke_permission(
     Requires the https://www.googleapis.com/auth/drive scope.
 
     Drive API: permissions.delete.
-
-    Args:
-        file_id: File or folder to change.
-        permission_id: Permission id from list_permissions or share_file.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 
     Hints: destructive.
     """

@@ -16,13 +16,15 @@ class SearchFilesOutput(_runtime.ToolOutput):
 
 async def search_files(
     *,
-    query: str,
-    folder_id: str | None = None,
-    include_trashed: bool = False,
-    mime_type: str | None = None,
-    page_size: int = 10,
-    page_token: str | None = None,
-    supports_all_drives: bool = False,
+    query: str,  # Words to look for. Every word must appear in the file's name, description or text (case-insensitive). Quote nothing; use plain words such as 'Acme discovery transcript'.
+    folder_id: str | None = None,  # Only files directly inside this folder id.
+    include_trashed: bool = False,  # Also return files in the trash.
+    mime_type: str
+    | None = None,  # Only files of this MIME type, e.g. 'application/vnd.google-apps.document' for Google Docs or 'application/pdf'. Omit to search every type.
+    page_size: int = 10,  # Maximum number of files to return (1-100).
+    page_token: str
+    | None = None,  # The next_page_token of a previous call, to continue a listing.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> SearchFilesOutput:
     """Search Google Drive for files and folders the connected account can see.
 
@@ -47,14 +49,5 @@ async def search_files(
     Requires the https://www.googleapis.com/auth/drive.readonly scope.
 
     Drive API: files.list (q=fullText contains ...).
-
-    Args:
-        query: Words to look for. Every word must appear in the file's name, description or text (case-insensitive). Quote nothing; use plain words such as 'Acme discovery transcript'.
-        folder_id: Only files directly inside this folder id.
-        include_trashed: Also return files in the trash.
-        mime_type: Only files of this MIME type, e.g. 'application/vnd.google-apps.document' for Google Docs or 'application/pdf'. Omit to search every type.
-        page_size: Maximum number of files to return (1-100).
-        page_token: The next_page_token of a previous call, to continue a listing.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals(), SearchFilesOutput)

@@ -6,12 +6,14 @@ from .. import _runtime
 
 async def share_file(
     *,
-    email_address: str,
-    file_id: str,
-    message: str = "",
-    notify: bool = True,
-    role: Literal["reader", "commenter", "writer"] = "reader",
-    supports_all_drives: bool = False,
+    email_address: str,  # Person or Google Group to share with.
+    file_id: str,  # File or folder to share.
+    message: str = "",  # Optional note included in the notification email.
+    notify: bool = True,  # Send the person an email about the share.
+    role: Literal[
+        "reader", "commenter", "writer"
+    ] = "reader",  # Access level: 'reader' (view), 'commenter' (view and comment) or 'writer' (edit).
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> _runtime.ToolResult:
     """Share a file or folder with a person or group by email address.
 
@@ -32,13 +34,5 @@ async def share_file(
     Requires the https://www.googleapis.com/auth/drive scope.
 
     Drive API: permissions.create.
-
-    Args:
-        email_address: Person or Google Group to share with.
-        file_id: File or folder to share.
-        message: Optional note included in the notification email.
-        notify: Send the person an email about the share.
-        role: Access level: 'reader' (view), 'commenter' (view and comment) or 'writer' (edit).
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
     """
     return await _runtime.call(__name__, locals())

@@ -3,7 +3,9 @@ from .. import _runtime
 
 
 async def trash_file(
-    *, file_id: str, supports_all_drives: bool = False
+    *,
+    file_id: str,  # File or folder to move to the trash.
+    supports_all_drives: bool = False,  # Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 ) -> _runtime.ToolResult:
     """Move a file or folder to the trash.
 
@@ -19,10 +21,6 @@ async def trash_file(
     Requires the https://www.googleapis.com/auth/drive scope.
 
     Drive API: files.update (trashed=true).
-
-    Args:
-        file_id: File or folder to move to the trash.
-        supports_all_drives: Set true when the file may live in a shared drive (formerly Team Drive). Without it, files in shared drives are reported as not found and left out of listings.
 
     Hints: destructive.
     """

@@ -2,7 +2,12 @@
 from .. import _runtime
 
 
-async def add_reaction(*, channel: str, emoji: str, ts: str) -> _runtime.ToolResult:
+async def add_reaction(
+    *,
+    channel: str,  # Channel of the message.
+    emoji: str,  # Emoji name without colons, e.g. 'white_check_mark'.
+    ts: str,  # ts of the message to react to.
+) -> _runtime.ToolResult:
     """Add an emoji reaction to a message as the bot.
 
     Returns:
@@ -12,10 +17,5 @@ async def add_reaction(*, channel: str, emoji: str, ts: str) -> _runtime.ToolRes
         message_not_found, already_reacted.
 
     Slack Web API: reactions.add.
-
-    Args:
-        channel: Channel of the message.
-        emoji: Emoji name without colons, e.g. 'white_check_mark'.
-        ts: ts of the message to react to.
     """
     return await _runtime.call(__name__, locals())

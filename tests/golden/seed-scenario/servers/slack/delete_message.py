@@ -2,7 +2,11 @@
 from .. import _runtime
 
 
-async def delete_message(*, channel: str, ts: str) -> _runtime.ToolResult:
+async def delete_message(
+    *,
+    channel: str,  # Channel of the message.
+    ts: str,  # ts of the bot's message to delete.
+) -> _runtime.ToolResult:
     """Delete a message the bot posted. This cannot be undone.
 
     Returns:
@@ -12,10 +16,6 @@ async def delete_message(*, channel: str, ts: str) -> _runtime.ToolResult:
         message_not_found, cant_delete_message.
 
     Slack Web API: chat.delete.
-
-    Args:
-        channel: Channel of the message.
-        ts: ts of the bot's message to delete.
 
     Hints: destructive.
     """

@@ -2,15 +2,15 @@
 from .. import _runtime
 
 
-async def find_user(*, query: str) -> _runtime.ToolResult:
+async def find_user(
+    *,
+    query: str,  # Name, display name or email of the person.
+) -> _runtime.ToolResult:
     """Find workspace members by name or email; returns user ids usable in <@U...> mentions.
 
     Returns:
         One line per member: id | real name (@handle) | title | email.
 
     Slack Web API: users.list filtered locally, or users.lookupByEmail for exact emails.
-
-    Args:
-        query: Name, display name or email of the person.
     """
     return await _runtime.call(__name__, locals())

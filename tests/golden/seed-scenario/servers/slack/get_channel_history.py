@@ -3,7 +3,10 @@ from .. import _runtime
 
 
 async def get_channel_history(
-    *, channel: str, limit: int = 20, oldest: str | None = None
+    *,
+    channel: str,  # Channel name or id.
+    limit: int = 20,  # Maximum number of messages, newest first.
+    oldest: str | None = None,  # Only messages after this ts.
 ) -> _runtime.ToolResult:
     """Read recent messages of a channel, newest first, with author, ts, thread and reactions.
 
@@ -14,10 +17,5 @@ async def get_channel_history(
         channel_not_found for an unknown channel.
 
     Slack Web API: conversations.history (Tier 3).
-
-    Args:
-        channel: Channel name or id.
-        limit: Maximum number of messages, newest first.
-        oldest: Only messages after this ts.
     """
     return await _runtime.call(__name__, locals())

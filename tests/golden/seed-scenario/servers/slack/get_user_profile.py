@@ -2,7 +2,10 @@
 from .. import _runtime
 
 
-async def get_user_profile(*, user_id: str) -> _runtime.ToolResult:
+async def get_user_profile(
+    *,
+    user_id: str,  # Member id (U...).
+) -> _runtime.ToolResult:
     """Get a member's profile: real name, title, email, time zone and status.
 
     Returns:
@@ -12,8 +15,5 @@ async def get_user_profile(*, user_id: str) -> _runtime.ToolResult:
         user_not_found.
 
     Slack Web API: users.info.
-
-    Args:
-        user_id: Member id (U...).
     """
     return await _runtime.call(__name__, locals())

@@ -23,7 +23,9 @@ class ListChannelsOutput(_runtime.ToolOutput):
 
 
 async def list_channels(
-    *, include_private: bool = False, member_only: bool = False
+    *,
+    include_private: bool = False,  # Also list private channels the bot belongs to.
+    member_only: bool = False,  # Only channels the bot has joined (where it can post).
 ) -> ListChannelsOutput:
     """List the workspace's channels with ids, topics, member counts and whether the bot can post there.
 
@@ -32,9 +34,5 @@ async def list_channels(
         sorted by name.
 
     Slack Web API: conversations.list (Tier 2 rate limit).
-
-    Args:
-        include_private: Also list private channels the bot belongs to.
-        member_only: Only channels the bot has joined (where it can post).
     """
     return await _runtime.call(__name__, locals(), ListChannelsOutput)

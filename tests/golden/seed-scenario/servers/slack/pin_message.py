@@ -2,7 +2,11 @@
 from .. import _runtime
 
 
-async def pin_message(*, channel: str, ts: str) -> _runtime.ToolResult:
+async def pin_message(
+    *,
+    channel: str,  # Channel of the message.
+    ts: str,  # ts of the message to pin.
+) -> _runtime.ToolResult:
     """Pin a message to the channel's details so it stays easy to find.
 
     Returns:
@@ -12,9 +16,5 @@ async def pin_message(*, channel: str, ts: str) -> _runtime.ToolResult:
         message_not_found, already_pinned.
 
     Slack Web API: pins.add.
-
-    Args:
-        channel: Channel of the message.
-        ts: ts of the message to pin.
     """
     return await _runtime.call(__name__, locals())

@@ -50,14 +50,17 @@ class PostMessageOutput(_runtime.ToolOutput):
 
 async def post_message(
     *,
-    channel: str,
-    text: str,
+    channel: str,  # Channel to post in: '#sales-updates', 'sales-updates' or a channel id such as C05ABCD1234.
+    text: str,  # Message text in Slack mrkdwn: *bold*, _italic_, `code`, <https://url|label> links, <@U123> user mentions. Up to 40,000 characters.
     blocks: list[SectionBlock | HeaderBlock | DividerBlock | ContextBlock]
-    | None = None,
-    icon_emoji: str | None = None,
-    thread_ts: str | None = None,
-    unfurl_links: bool = False,
-    username: str | None = None,
+    | None = None,  # Optional Block Kit layout (header, section, divider, context blocks, up to 50). When given, text is used only as the notification fallback, so keep it a short summary.
+    icon_emoji: str
+    | None = None,  # Emoji to show as the bot's avatar for this message, e.g. ':robot_face:'.
+    thread_ts: str
+    | None = None,  # Post as a reply in this message's thread instead of the channel.
+    unfurl_links: bool = False,  # Show previews of links in the message.
+    username: str
+    | None = None,  # Display name for this message instead of 'Northwind Bot'.
 ) -> PostMessageOutput:
     """Post a message to a Slack channel as the Northwind bot.
 
@@ -76,14 +79,5 @@ async def post_message(
         post_message(channel="#sales-updates", text="*Acme Logistics* discovery call notes are on the lead :white_check_mark:")
 
     Slack Web API: chat.postMessage (rate limit: about one message per second per channel).
-
-    Args:
-        channel: Channel to post in: '#sales-updates', 'sales-updates' or a channel id such as C05ABCD1234.
-        text: Message text in Slack mrkdwn: *bold*, _italic_, `code`, <https://url|label> links, <@U123> user mentions. Up to 40,000 characters.
-        blocks: Optional Block Kit layout (header, section, divider, context blocks, up to 50). When given, text is used only as the notification fallback, so keep it a short summary.
-        icon_emoji: Emoji to show as the bot's avatar for this message, e.g. ':robot_face:'.
-        thread_ts: Post as a reply in this message's thread instead of the channel.
-        unfurl_links: Show previews of links in the message.
-        username: Display name for this message instead of 'Northwind Bot'.
     """
     return await _runtime.call(__name__, locals(), PostMessageOutput)

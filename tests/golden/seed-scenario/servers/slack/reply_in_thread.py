@@ -31,17 +31,17 @@ class ReplyInThreadSectionBlock(BaseModel):
 
 async def reply_in_thread(
     *,
-    channel: str,
-    text: str,
-    thread_ts: str,
+    channel: str,  # Channel of the parent message.
+    text: str,  # Reply text in Slack mrkdwn.
+    thread_ts: str,  # ts of the message to reply to.
     blocks: list[
         ReplyInThreadSectionBlock
         | ReplyInThreadHeaderBlock
         | DividerBlock
         | ReplyInThreadContextBlock
     ]
-    | None = None,
-    broadcast: bool = False,
+    | None = None,  # Optional Block Kit layout (header, section, divider, context blocks, up to 50). When given, text is used only as the notification fallback, so keep it a short summary.
+    broadcast: bool = False,  # Also show the reply in the channel.
 ) -> _runtime.ToolResult:
     """Reply in a message's thread, optionally also broadcasting the reply to the channel.
 
@@ -52,12 +52,5 @@ async def reply_in_thread(
         channel_not_found, message_not_found (no such parent ts), not_in_channel.
 
     Slack Web API: chat.postMessage with thread_ts.
-
-    Args:
-        channel: Channel of the parent message.
-        text: Reply text in Slack mrkdwn.
-        thread_ts: ts of the message to reply to.
-        blocks: Optional Block Kit layout (header, section, divider, context blocks, up to 50). When given, text is used only as the notification fallback, so keep it a short summary.
-        broadcast: Also show the reply in the channel.
     """
     return await _runtime.call(__name__, locals())

@@ -31,16 +31,16 @@ class ScheduleMessageSectionBlock(BaseModel):
 
 async def schedule_message(
     *,
-    channel: str,
-    post_at: int,
-    text: str,
+    channel: str,  # Channel to post in.
+    post_at: int,  # When to post, as a Unix timestamp in seconds (up to 120 days ahead).
+    text: str,  # Message text in Slack mrkdwn.
     blocks: list[
         ScheduleMessageSectionBlock
         | ScheduleMessageHeaderBlock
         | DividerBlock
         | ScheduleMessageContextBlock
     ]
-    | None = None,
+    | None = None,  # Optional Block Kit layout (header, section, divider, context blocks, up to 50). When given, text is used only as the notification fallback, so keep it a short summary.
 ) -> _runtime.ToolResult:
     """Schedule a message to be posted to a channel later. Returns the scheduled message id.
 
@@ -51,11 +51,5 @@ async def schedule_message(
         time_in_past, time_too_far, channel_not_found.
 
     Slack Web API: chat.scheduleMessage.
-
-    Args:
-        channel: Channel to post in.
-        post_at: When to post, as a Unix timestamp in seconds (up to 120 days ahead).
-        text: Message text in Slack mrkdwn.
-        blocks: Optional Block Kit layout (header, section, divider, context blocks, up to 50). When given, text is used only as the notification fallback, so keep it a short summary.
     """
     return await _runtime.call(__name__, locals())

@@ -2,7 +2,11 @@
 from .. import _runtime
 
 
-async def search_messages(*, query: str, limit: int = 20) -> _runtime.ToolResult:
+async def search_messages(
+    *,
+    query: str,  # Words to find. Supports 'in:#channel' and 'from:@name' modifiers, e.g. 'acme in:#sales-updates'.
+    limit: int = 20,  # Maximum number of matches.
+) -> _runtime.ToolResult:
     """Search messages across the channels the bot can read, newest first.
 
     Returns:
@@ -12,9 +16,5 @@ async def search_messages(*, query: str, limit: int = 20) -> _runtime.ToolResult
         search_messages(query="acme in:#sales-updates")
 
     Slack Web API: search.messages (needs a user token scope search:read).
-
-    Args:
-        query: Words to find. Supports 'in:#channel' and 'from:@name' modifiers, e.g. 'acme in:#sales-updates'.
-        limit: Maximum number of matches.
     """
     return await _runtime.call(__name__, locals())

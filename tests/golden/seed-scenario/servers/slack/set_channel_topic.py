@@ -2,16 +2,16 @@
 from .. import _runtime
 
 
-async def set_channel_topic(*, channel: str, topic: str) -> _runtime.ToolResult:
+async def set_channel_topic(
+    *,
+    channel: str,  # Channel to change.
+    topic: str,  # The new topic, up to 250 characters.
+) -> _runtime.ToolResult:
     """Set a channel's topic (the line shown under its name).
 
     Returns:
         A confirmation.
 
     Slack Web API: conversations.setTopic.
-
-    Args:
-        channel: Channel to change.
-        topic: The new topic, up to 250 characters.
     """
     return await _runtime.call(__name__, locals())

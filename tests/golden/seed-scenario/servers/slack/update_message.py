@@ -31,16 +31,16 @@ class UpdateMessageSectionBlock(BaseModel):
 
 async def update_message(
     *,
-    channel: str,
-    text: str,
-    ts: str,
+    channel: str,  # Channel of the message.
+    text: str,  # The new text, replacing the old.
+    ts: str,  # ts of the bot's message to edit.
     blocks: list[
         UpdateMessageSectionBlock
         | UpdateMessageHeaderBlock
         | DividerBlock
         | UpdateMessageContextBlock
     ]
-    | None = None,
+    | None = None,  # Optional Block Kit layout (header, section, divider, context blocks, up to 50). When given, text is used only as the notification fallback, so keep it a short summary.
 ) -> _runtime.ToolResult:
     """Edit a message the bot posted earlier. Messages by people cannot be edited.
 
@@ -51,11 +51,5 @@ async def update_message(
         message_not_found, cant_update_message (not the bot's message).
 
     Slack Web API: chat.update.
-
-    Args:
-        channel: Channel of the message.
-        text: The new text, replacing the old.
-        ts: ts of the bot's message to edit.
-        blocks: Optional Block Kit layout (header, section, divider, context blocks, up to 50). When given, text is used only as the notification fallback, so keep it a short summary.
     """
     return await _runtime.call(__name__, locals())

@@ -4,11 +4,11 @@ from .. import _runtime
 
 async def upload_snippet(
     *,
-    channel: str,
-    content: str,
-    title: str,
-    filetype: str = "text",
-    initial_comment: str = "",
+    channel: str,  # Channel to share the snippet in.
+    content: str,  # The text to upload, up to 1 MB.
+    title: str,  # Snippet title.
+    filetype: str = "text",  # Syntax highlighting: 'text', 'markdown', 'python', 'json', ...
+    initial_comment: str = "",  # Message posted with the snippet.
 ) -> _runtime.ToolResult:
     """Share long text (a document, log or transcript) in a channel as a collapsible snippet file.
 
@@ -19,12 +19,5 @@ async def upload_snippet(
         file_too_large (over 1 MB), channel_not_found, not_in_channel.
 
     Slack Web API: files.uploadV2.
-
-    Args:
-        channel: Channel to share the snippet in.
-        content: The text to upload, up to 1 MB.
-        title: Snippet title.
-        filetype: Syntax highlighting: 'text', 'markdown', 'python', 'json', ...
-        initial_comment: Message posted with the snippet.
     """
     return await _runtime.call(__name__, locals())

@@ -35,8 +35,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # (it renames `item._nodeid`, which pytest no longer reads), so the units are defined here, by node id:
 # every test file is one unit (its module fixtures are built once), except the files in SPREAD, whose tests
 # are a unit each (the end-to-end agent cases, 10-25 s apiece, spread over the workers), and the files in
-# SHARED, which are one unit together (they share one session fixture on one worker). Units holding a
-# `slow` test are handed out first and the many fast files fill in behind them, so no long test starts last.
+# SHARED, which are one unit together (they share one session fixture on one worker). Long units are handed
+# out first (HEAVY, in the order of their measured CPU time, then any unit holding a `slow` test) and the many
+# fast files fill in behind them, so no long test starts last and leaves the other worker idle.
 SPREAD = ("tests/e2e/test_agents.py",)
 SHARED = {
     "tests/test_migrate_seed.py": "seed run",
@@ -45,6 +46,24 @@ SHARED = {
     "tests/test_generate_golden.py": "mypy",
     "tests/test_generate_props.py": "mypy",
 }
+
+
+# CPU seconds measured on 2026-12-05 (tests + their subprocesses); only the order matters, a stale figure
+# costs some balance, never a result.
+HEAVY = (
+    "tests/test_migrate_runner.py",  # 67
+    "tests/test_runtime_footprint.py",  # 51
+    "seed run",  # 49
+    "mypy",  # 47
+    "tests/test_audit_corpus.py",  # 44
+    "tests/test_migrate_integration.py",  # 40
+    "tests/test_migrate_decisions.py",  # 28
+    "tests/test_runtime_codemode.py",  # 27
+    "tests/test_more_scenarios.py",  # 26
+    "tests/test_connect.py",  # 25
+    "tests/test_seed_scenario.py",  # 22
+    "tests/e2e/test_agents.py",  # 230 over 14 cases of 10-25
+)
 
 
 def unit_of(nodeid: str) -> str:
@@ -74,7 +93,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         members.setdefault(unit_of(item.nodeid), []).append(item)
     slow = {u for u, its in members.items() if any(i.get_closest_marker("slow") for i in its)}
-    order = sorted(members, key=lambda u: (u not in slow, 0 if u in slow else -len(members[u])))
+
+    def rank(unit: str) -> tuple[int, int]:
+        path = unit.split("::", 1)[0]
+        if path in HEAVY or unit in HEAVY:
+            return (0, HEAVY.index(path if path in HEAVY else unit))
+        return (1, 0) if unit in slow else (2, -len(members[unit]))
+
+    order = sorted(members, key=rank)
     items[:] = [item for u in order for item in members[u]]
 
 

@@ -323,6 +323,17 @@ def _hold_reason(
         )
     # Servers it reaches, as the audit counts them: the ones linked to it (never "every configured server").
     reach = set(agent.servers)
+
+    def kept_whole(server: str) -> bool:
+        manifest = inventory.manifest(server)
+        tools = {t.name for t in manifest.tools} if manifest is not None else set()
+        return server in keep or bool(tools and all(f"{server}/{t}" in keep for t in tools))
+
+    if reach and all(kept_whole(server) for server in reach):
+        return (
+            f"{agent.name} kept on direct MCP: every server it reaches ({', '.join(sorted(reach))}) is kept direct "
+            "(`keep-direct` in [tool.cfmigrate], or a browser-automation/validation server)"
+        )
     specs = {s.name: s for s in inventory.servers if not s.disabled}
     unlaunchable = sorted(
         name

@@ -286,7 +286,8 @@ def find_launches(module: cst.Module, path: str, plan: MigrationPlan) -> list[La
     for item in raw:
         source, node, named, names, opener = item
         server = _server_of(finder, node, opener, declared, reach, len(raw))
-        if server is not None:
+        if server is not None and (server in reach or not reach):
+            # a server of another agent of the file (one that stays on direct MCP) is not this CodeMode's
             by_server.setdefault(server, []).append(item)
     out: list[Launch] = []
     for server, items in sorted(by_server.items()):

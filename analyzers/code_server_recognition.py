@@ -54,7 +54,7 @@ class ServerRecognition(Bindings):
 
     def _decl_from_kwargs(
         self,
-        call: cst.Call,
+        call: cst.CSTNode,
         origin: str,
         *,
         kind: str,

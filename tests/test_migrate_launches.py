@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from cfmigrate.migrate.rules import MigrationPlan, all_rules
 from cfmigrate.migrate.runner import transform_source
@@ -179,3 +180,36 @@ def test_a_launch_from_a_helper_function_is_not_carried() -> None:
         )
         == []
     )
+
+
+def test_an_agent_whose_launch_is_only_known_at_run_time_is_not_migrated(tmp_path: Path) -> None:
+    from cfmigrate.migrate.runner import migrate
+
+    agent = (
+        textwrap.dedent(
+            """
+        import sys
+
+        from anthropic import AsyncAnthropic
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+        llm = AsyncAnthropic()
+        PARAMS = StdioServerParameters(command=sys.argv[1], args=sys.argv[2:])
+
+
+        async def main():
+            async with stdio_client(PARAMS) as (read, write), ClientSession(read, write) as session:
+                await session.initialize()
+        """
+        )
+        + textwrap.dedent(LOOP).replace("\n", "\n        ").rstrip()
+        + "\n"
+    )
+    (tmp_path / "agent.py").write_text(agent)
+    result = migrate(tmp_path, write=True, allow_dirty=True, generate=False)
+    assert (tmp_path / "agent.py").read_text() == agent
+    assert not result.changed
+    assert [(path, "cannot be linked statically" in reason) for path, _, reason in result.skipped] == [
+        ("agent.py", True)
+    ], result.skipped

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from anthropic import Anthropic
 from cfmigrate.runtime import CodeMode, Policy
-from mcp import ClientSession, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from mcp import StdioServerParameters
 from servers.weather import get_alerts, get_forecast
 
 MODEL = "claude-sonnet-4-5"
@@ -21,26 +20,25 @@ SYSTEM_PROMPT = (
 
 class WeatherAgent:
     def __init__(self) -> None:
-        self.session: ClientSession | None = None
         self.exit_stack = AsyncExitStack()
         self.anthropic = Anthropic()
 
     async def connect(self) -> None:
-        self.code_mode = await self.exit_stack.enter_async_context(
-            CodeMode(
-                servers_dir=Path(__file__).resolve().parents[1] / "servers",
-                config=Path(__file__).resolve().parents[1] / ".mcp.json",
-                policy=Policy(destructive="allow"),
-            )
-        )
         weather_params = StdioServerParameters(
             command="python",
             args=["mcp_servers/weather_server.py"],
             env={"WEATHER_API_KEY": os.environ["WEATHER_API_KEY"], "LOG_LEVEL": "info"},
         )
-        read, write = await self.exit_stack.enter_async_context(stdio_client(weather_params))
-        self.session = await self.exit_stack.enter_async_context(ClientSession(read, write))
-        await self.session.initialize()
+        self.code_mode = await self.exit_stack.enter_async_context(
+            CodeMode(
+                servers_dir=Path(__file__).resolve().parents[1] / "servers",
+                config=Path(__file__).resolve().parents[1] / ".mcp.json",
+                launches={
+                    "weather": weather_params,
+                },
+                policy=Policy(destructive="allow"),
+            )
+        )
 
     async def ask(self, query: str) -> str:
         tools = self.code_mode.tool_definitions("anthropic")

@@ -16,6 +16,9 @@ async def run(question: str) -> str:
     async with CodeMode(
         servers_dir=Path(__file__).resolve().parents[1] / "servers",
         config=Path(__file__).resolve().parents[1] / ".mcp.json",
+        launches={
+            "notes": NOTES_URL,
+        },
         policy=Policy(destructive="allow"),
     ) as code_mode:
         tools = code_mode.tool_definitions("openai")

@@ -49,9 +49,10 @@ def test_migrated_seed_agent_runs_end_to_end_with_the_reduction(seed_run: Any, t
         1 - comparison.code.billed_input / comparison.direct.billed_input
     )
     # Regression floor, not the seed target: the honest run (scripted models use only what they were shown)
-    # measured 88.97 % (181,646 -> 20,039 billed input tokens, o200k_base) on 2026-12-05. The 98.7 % target
-    # is checked by `python benchmarks/bench_seed_scenario.py`, which prints the ratio and exits 1 when missed.
-    assert comparison.reduction >= 0.80, bench.report(comparison)
+    # measured 94.97 % (181,646 -> 9,128 billed input tokens over 4 requests, o200k_base) on 2026-12-05; the
+    # token figures are deterministic. The 98.7 % target is checked by `python benchmarks/bench_seed_scenario.py`,
+    # which prints the ratio and the floor that puts it out of reach, and exits 1 when missed.
+    assert comparison.reduction >= 0.93, bench.report(comparison)
     # the logs recount to the same billed figures with an independent o200k_base implementation
     logs = tmp_path / "logs"
     bench.write_logs(logs, comparison)

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 import pytest
 from support.real_servers import REPO, npm_server, pypi_server
 
+from cfmigrate.analyzers.model import Manifest, ToolDef
+from cfmigrate.analyzers.snapshots import write_snapshot
 from cfmigrate.migrate.serve import gateway_command, gateway_estate, gateway_tools
 from cfmigrate.runtime.gateway import tool_list_text
 
@@ -113,16 +115,35 @@ def make_estate(root: Path, remote_url: str) -> Path:
     }
     (root / ".mcp.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     (root / "pyproject.toml").write_text('[tool.cfmigrate]\nkeep-direct = ["time"]\n', encoding="utf-8")
-    env = {**gateway_env(root), "FLAKY_MODE": "ok"}  # every server answers while its tools are listed
+    write_snapshot(root, asyncio.run(list_remote(remote_url)))  # the others: their code, or the catalog
     done = subprocess.run(
-        [sys.executable, "-m", "cfmigrate.migrate.cli", "generate", "--refresh", "--root", str(root)],
+        [sys.executable, "-m", "cfmigrate.migrate.cli", "generate", "--root", str(root)],
         capture_output=True,
         text=True,
         timeout=300,
-        env=env,
     )
     assert done.returncode == 0, done.stderr
     return root
+
+
+async def list_remote(url: str) -> Manifest:
+    """The remote server's tools/list, live, as `audit --connect` would snapshot it."""
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with (
+        httpx2.AsyncClient(headers={"X-Api-Key": SECRETS["GW_API_KEY"]}) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        listed = (await client.list_tools()).tools
+    tools = []
+    for tool in listed:
+        wire = tool.model_dump(by_alias=True, exclude_none=True, mode="json")
+        tools.append(
+            ToolDef(tool.name, wire.get("description", ""), wire["inputSchema"], wire.get("outputSchema"))
+        )
+    return Manifest(server="remote", tools=tuple(tools), origin="snapshot")
 
 
 def gateway_env(root: Path) -> dict[str, str]:
@@ -319,7 +340,9 @@ def test_lists_the_same_tools_as_gateway_tools(gateway: Connected, estate: Path)
 def test_discovery_by_query_and_by_server(gateway: Connected, estate: Path) -> None:
     found, error = gateway.text("search_tools", {"query": "transcript note lead", "limit": 3})
     assert not error, found
-    assert found.splitlines()[0].startswith("servers.crm.attach_note_to_lead(")
+    assert found.splitlines()[0].startswith(
+        "servers.crm.attach_note_to_lead(lead_id: str, title: str, body: str"
+    )
     names, error = gateway.text("search_tools", {"query": "entities", "detail": "name"})
     assert not error and "servers.memory.create_entities" in names.splitlines()
     index, error = gateway.text("list_tools", {"server": "memory"})
@@ -556,7 +579,6 @@ def test_estate_names_what_it_cannot_serve_and_skips_itself(tmp_path: Path) -> N
 
 
 def test_a_kept_tool_named_like_a_gateway_tool_is_prefixed() -> None:
-    from cfmigrate.analyzers.model import Manifest, ToolDef
     from cfmigrate.migrate.serve import _kept_tools
 
     manifests = {

@@ -114,7 +114,9 @@ def make_estate(root: Path, remote_url: str) -> Path:
         "headers": {"X-Api-Key": "${GW_API_KEY}"},
     }
     (root / ".mcp.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-    (root / "pyproject.toml").write_text('[tool.cfmigrate]\nkeep-direct = ["time"]\n', encoding="utf-8")
+    (root / "pyproject.toml").write_text(
+        '[tool.cfmigrate]\nkeep-direct = ["time", "memory/delete_relations"]\n', encoding="utf-8"
+    )
     write_snapshot(root, asyncio.run(list_remote(remote_url)))  # the others: their code, or the catalog
     done = subprocess.run(
         [sys.executable, "-m", "cfmigrate.migrate.cli", "generate", "--root", str(root)],
@@ -289,11 +291,11 @@ def gateway(request: pytest.FixtureRequest, estate: Path) -> Iterator[Connected]
 def test_estate_serves_configured_servers_and_keeps_time_direct(estate: Path) -> None:
     found = gateway_estate(estate)
     assert {s.name: s.kept_direct for s in found.served} == {
-        "crm": False, "drive": False, "flaky": False, "memory": False, "remote": False, "slack": False,
+        "crm": False, "drive": False, "flaky": False, "memory": True, "remote": False, "slack": False,
         "time": True,
     }  # fmt: skip
     assert found.unserved == ()
-    assert found.kept == ("time/convert_time", "time/get_current_time")
+    assert found.kept == ("memory/delete_relations", "time/convert_time", "time/get_current_time")
     assert found.configs == ((estate / ".mcp.json").resolve(),)
     assert gateway_command(estate) == ["cfmigrate", "serve", str(estate)]
 
@@ -305,6 +307,7 @@ def test_tool_list_is_constant_and_small(estate: Path) -> None:
         "search_tools",
         "list_tools",
         "convert_time",
+        "delete_relations",
         "get_current_time",
     ]
     assert tool_list_text(first) == tool_list_text(second)
@@ -333,7 +336,8 @@ def test_lists_the_same_tools_as_gateway_tools(gateway: Connected, estate: Path)
     instructions = gateway.client.instructions or ""
     assert (
         "execute_code" in instructions
-        and "Also callable directly as tools: convert_time, get_current_time" in instructions
+        and "Also callable directly as tools: convert_time, delete_relations, get_current_time"
+        in instructions
     )
 
 
@@ -637,3 +641,41 @@ def test_a_call_the_client_gives_up_on_stops_its_script(gateway: Connected) -> N
     text, error = gateway.text("execute_code", {"code": "print('next')"})
     assert not error and text.strip() == "next"
     assert time.monotonic() - started < 15  # the abandoned script was stopped, not waited for
+
+
+def test_a_direct_call_on_2026_07_28_asks_through_an_input_request(gateway: Connected) -> None:
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.types import ElicitResult
+
+    refused, error = gateway.text(
+        "delete_relations", {"relations": []}
+    )  # this client declares no elicitation
+    assert error and "memory/delete_relations is marked destructive and no approver is configured" in refused
+    if gateway.url is None:
+        return  # one stdio client per gateway process: the asking client connects over HTTP
+    url = gateway.url
+    asked: list[str] = []
+    answers = [True, False]
+
+    async def confirm(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"allow": answers.pop(0)})
+
+    modern = Connected(lambda: streamable_http_client(url), elicitation_callback=confirm)
+    try:
+        assert modern.client.protocol_version == "2026-07-28"
+        allowed, error = modern.text("delete_relations", {"relations": []})
+        assert not error, allowed
+        declined, error = modern.text("delete_relations", {"relations": []})
+        assert (
+            error and "memory/delete_relations is marked destructive and the approver declined it" in declined
+        )
+        assert (
+            asked
+            == [
+                'The model wants to call memory/delete_relations with {"relations": []}. Allow this one call?'
+            ]
+            * 2
+        )
+    finally:
+        modern.close()

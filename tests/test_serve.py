@@ -679,3 +679,29 @@ def test_a_direct_call_on_2026_07_28_asks_through_an_input_request(gateway: Conn
         )
     finally:
         modern.close()
+
+
+def test_an_answer_counts_only_for_the_call_it_was_asked_for() -> None:
+    from types import SimpleNamespace
+
+    from mcp.types import ElicitResult
+
+    from cfmigrate.runtime import gateway as gw
+    from cfmigrate.runtime.policy import ToolCall
+
+    asked_for = {"relations": []}
+    context = SimpleNamespace(
+        input_responses={gw.APPROVAL_KEY: ElicitResult(action="accept", content={"allow": True})},
+        request_state=gw._approval_state("memory", "delete_relations", asked_for),
+    )
+    gateway = gw.Gateway(lambda: (_ for _ in ()).throw(AssertionError("not loaded")))
+
+    async def answer(arguments: dict[str, Any]) -> bool:
+        token = gw._CALLER.set(context)
+        try:
+            return await gateway.ask_user(ToolCall("memory", "delete_relations", arguments, via="direct"))
+        finally:
+            gw._CALLER.reset(token)
+
+    assert asyncio.run(answer(asked_for)) is True
+    assert asyncio.run(answer({"relations": [{"from": "a", "to": "b", "relationType": "r"}]})) is False

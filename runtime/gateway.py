@@ -25,6 +25,7 @@ from cfmigrate.runtime import prompts
 from cfmigrate.runtime.codemode import CODE_TOOL, MAX_LISTED_SERVERS, CodeMode, CodeModeError, KeptTool
 from cfmigrate.runtime.executor import Limits
 from cfmigrate.runtime.policy import Approver, NoApprover, Policy, ToolCall
+from cfmigrate.runtime.sessions import SessionError
 
 log = logging.getLogger("cfmigrate.runtime")
 
@@ -45,6 +46,27 @@ class ClientCannotConfirm(NoApprover):
 
 # the MCP request context of the tools/call being handled (for asking its client's user)
 _CALLER: contextvars.ContextVar[Any] = contextvars.ContextVar("cfmigrate_gateway_caller", default=None)
+APPROVAL_KEY = "cfmigrate/approve"  # the input request a 2026-07-28 client answers before a direct call
+
+
+def _approval_state(server: str, tool: str, arguments: Mapping[str, Any]) -> str:
+    """Binds an answer to the call it was asked for (same server, tool and arguments)."""
+    text = json.dumps([server, tool, dict(arguments)], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _approval_message(call: ToolCall) -> str:
+    shown = json.dumps(dict(call.arguments), ensure_ascii=False, default=str)
+    shown = shown if len(shown) <= 400 else shown[:400] + "…"
+    who = "A script the model wrote" if call.via == "code" else "The model"
+    return f"{who} wants to call {call.server}/{call.tool} with {shown}. Allow this one call?"
+
+
+_APPROVAL_SCHEMA = {
+    "type": "object",
+    "properties": {"allow": {"type": "boolean", "description": "Allow this one call"}},
+    "required": ["allow"],
+}
 
 
 @dataclass(frozen=True)
@@ -384,6 +406,15 @@ class Gateway:
         from pydantic import BaseModel, Field
 
         context = _CALLER.get() if call.via == "direct" else self._script_caller
+        responses = getattr(context, "input_responses", None) if call.via == "direct" else None
+        if responses and APPROVAL_KEY in responses:  # the answer to the input request of a 2026-07-28 call
+            if getattr(context, "request_state", None) != _approval_state(
+                call.server, call.tool, call.arguments
+            ):
+                return False  # an answer given for another call
+            answer = responses[APPROVAL_KEY]
+            content = getattr(answer, "content", None) or {}
+            return getattr(answer, "action", None) == "accept" and content.get("allow") is True
         session = getattr(getattr(context, "request_context", None), "session", None)
         if session is None or not session.check_client_capability(
             ClientCapabilities(elicitation=ElicitationCapability())
@@ -393,13 +424,8 @@ class Gateway:
         class Confirm(BaseModel):
             allow: bool = Field(description="Allow this one call")
 
-        shown = json.dumps(dict(call.arguments), ensure_ascii=False, default=str)
-        shown = shown if len(shown) <= 400 else shown[:400] + "…"
-        who = "A script the model wrote" if call.via == "code" else "The model"
         try:
-            answer = await context.elicit(
-                f"{who} wants to call {call.server}/{call.tool} with {shown}. Allow this one call?", Confirm
-            )
+            answer = await context.elicit(_approval_message(call), Confirm)
         except Exception as exc:
             raise ClientCannotConfirm(f"the client did not answer ({type(exc).__name__})") from None
         data = getattr(answer, "data", None)
@@ -423,7 +449,52 @@ class Gateway:
         if kept is None:
             names = ", ".join(t.name for t in served.tools)
             return _error(f"unknown tool {name[:64]!r}; this gateway's tools: {names}")
+        asked = await self._input_required(served, kept, arguments)
+        if asked is not None:
+            return asked
         return _plain(await code_mode.call_direct(kept.server, kept.name, arguments))
+
+    async def _input_required(self, served: _Served, kept: KeptTool, arguments: dict[str, Any]) -> Any:
+        """On a 2026-07-28 connection, a direct call the policy asks about is answered first: an
+        `InputRequiredResult` asks the client's user (elicitation); the client calls again with the answer,
+        which `ask_user` reads. None when there is nothing to ask or nobody to ask."""
+        from mcp.types import (
+            ClientCapabilities,
+            ElicitationCapability,
+            ElicitRequest,
+            ElicitRequestFormParams,
+            InputRequiredResult,
+        )
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+        context = _CALLER.get()
+        request = getattr(context, "request_context", None)
+        if request is None or getattr(context, "input_responses", None):
+            return None
+        if (
+            request.protocol_version not in MODERN_PROTOCOL_VERSIONS
+            or not request.session.check_client_capability(
+                ClientCapabilities(elicitation=ElicitationCapability())
+            )
+        ):
+            return None
+        sessions = served.code_mode.sessions
+        if sessions is None:
+            return None
+        try:
+            annotations = await sessions.annotations(kept.server, kept.name)
+        except SessionError:
+            return None  # the call itself reports why the server cannot be reached
+        call = ToolCall(
+            server=kept.server, tool=kept.name, arguments=arguments, annotations=annotations, via="direct"
+        )
+        if served.spec.policy.decide(call) != "ask":
+            return None
+        form = ElicitRequestFormParams(message=_approval_message(call), requested_schema=_APPROVAL_SCHEMA)
+        return InputRequiredResult(
+            input_requests={APPROVAL_KEY: ElicitRequest(params=form)},
+            request_state=_approval_state(kept.server, kept.name, arguments),
+        )
 
     async def _search(self, served: _Served, arguments: Mapping[str, Any]) -> Any:
         query = arguments.get("query", "")

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 import pytest
 from support.real_servers import REPO, npm_server, pypi_server
 
+from cfmigrate.analyzers.model import Manifest, ToolDef
+from cfmigrate.analyzers.snapshots import write_snapshot
 from cfmigrate.migrate.serve import gateway_command, gateway_estate, gateway_tools
 from cfmigrate.runtime.gateway import tool_list_text
 
@@ -112,17 +114,38 @@ def make_estate(root: Path, remote_url: str) -> Path:
         "headers": {"X-Api-Key": "${GW_API_KEY}"},
     }
     (root / ".mcp.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-    (root / "pyproject.toml").write_text('[tool.cfmigrate]\nkeep-direct = ["time"]\n', encoding="utf-8")
-    env = {**gateway_env(root), "FLAKY_MODE": "ok"}  # every server answers while its tools are listed
+    (root / "pyproject.toml").write_text(
+        '[tool.cfmigrate]\nkeep-direct = ["time", "memory/delete_relations"]\n', encoding="utf-8"
+    )
+    write_snapshot(root, asyncio.run(list_remote(remote_url)))  # the others: their code, or the catalog
     done = subprocess.run(
-        [sys.executable, "-m", "cfmigrate.migrate.cli", "generate", "--refresh", "--root", str(root)],
+        [sys.executable, "-m", "cfmigrate.migrate.cli", "generate", "--root", str(root)],
         capture_output=True,
         text=True,
         timeout=300,
-        env=env,
     )
     assert done.returncode == 0, done.stderr
     return root
+
+
+async def list_remote(url: str) -> Manifest:
+    """The remote server's tools/list, live, as `audit --connect` would snapshot it."""
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with (
+        httpx2.AsyncClient(headers={"X-Api-Key": SECRETS["GW_API_KEY"]}) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        listed = (await client.list_tools()).tools
+    tools = []
+    for tool in listed:
+        wire = tool.model_dump(by_alias=True, exclude_none=True, mode="json")
+        tools.append(
+            ToolDef(tool.name, wire.get("description", ""), wire["inputSchema"], wire.get("outputSchema"))
+        )
+    return Manifest(server="remote", tools=tuple(tools), origin="snapshot")
 
 
 def gateway_env(root: Path) -> dict[str, str]:
@@ -268,11 +291,11 @@ def gateway(request: pytest.FixtureRequest, estate: Path) -> Iterator[Connected]
 def test_estate_serves_configured_servers_and_keeps_time_direct(estate: Path) -> None:
     found = gateway_estate(estate)
     assert {s.name: s.kept_direct for s in found.served} == {
-        "crm": False, "drive": False, "flaky": False, "memory": False, "remote": False, "slack": False,
+        "crm": False, "drive": False, "flaky": False, "memory": True, "remote": False, "slack": False,
         "time": True,
     }  # fmt: skip
     assert found.unserved == ()
-    assert found.kept == ("time/convert_time", "time/get_current_time")
+    assert found.kept == ("memory/delete_relations", "time/convert_time", "time/get_current_time")
     assert found.configs == ((estate / ".mcp.json").resolve(),)
     assert gateway_command(estate) == ["cfmigrate", "serve", str(estate)]
 
@@ -284,6 +307,7 @@ def test_tool_list_is_constant_and_small(estate: Path) -> None:
         "search_tools",
         "list_tools",
         "convert_time",
+        "delete_relations",
         "get_current_time",
     ]
     assert tool_list_text(first) == tool_list_text(second)
@@ -312,14 +336,17 @@ def test_lists_the_same_tools_as_gateway_tools(gateway: Connected, estate: Path)
     instructions = gateway.client.instructions or ""
     assert (
         "execute_code" in instructions
-        and "Also callable directly as tools: convert_time, get_current_time" in instructions
+        and "Also callable directly as tools: convert_time, delete_relations, get_current_time"
+        in instructions
     )
 
 
 def test_discovery_by_query_and_by_server(gateway: Connected, estate: Path) -> None:
     found, error = gateway.text("search_tools", {"query": "transcript note lead", "limit": 3})
     assert not error, found
-    assert found.splitlines()[0].startswith("servers.crm.attach_note_to_lead(")
+    assert found.splitlines()[0].startswith(
+        "servers.crm.attach_note_to_lead(lead_id: str, title: str, body: str"
+    )
     names, error = gateway.text("search_tools", {"query": "entities", "detail": "name"})
     assert not error and "servers.memory.create_entities" in names.splitlines()
     index, error = gateway.text("list_tools", {"server": "memory"})
@@ -556,7 +583,6 @@ def test_estate_names_what_it_cannot_serve_and_skips_itself(tmp_path: Path) -> N
 
 
 def test_a_kept_tool_named_like_a_gateway_tool_is_prefixed() -> None:
-    from cfmigrate.analyzers.model import Manifest, ToolDef
     from cfmigrate.migrate.serve import _kept_tools
 
     manifests = {
@@ -615,3 +641,67 @@ def test_a_call_the_client_gives_up_on_stops_its_script(gateway: Connected) -> N
     text, error = gateway.text("execute_code", {"code": "print('next')"})
     assert not error and text.strip() == "next"
     assert time.monotonic() - started < 15  # the abandoned script was stopped, not waited for
+
+
+def test_a_direct_call_on_2026_07_28_asks_through_an_input_request(gateway: Connected) -> None:
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.types import ElicitResult
+
+    refused, error = gateway.text(
+        "delete_relations", {"relations": []}
+    )  # this client declares no elicitation
+    assert error and "memory/delete_relations is marked destructive and no approver is configured" in refused
+    if gateway.url is None:
+        return  # one stdio client per gateway process: the asking client connects over HTTP
+    url = gateway.url
+    asked: list[str] = []
+    answers = [True, False]
+
+    async def confirm(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"allow": answers.pop(0)})
+
+    modern = Connected(lambda: streamable_http_client(url), elicitation_callback=confirm)
+    try:
+        assert modern.client.protocol_version == "2026-07-28"
+        allowed, error = modern.text("delete_relations", {"relations": []})
+        assert not error, allowed
+        declined, error = modern.text("delete_relations", {"relations": []})
+        assert (
+            error and "memory/delete_relations is marked destructive and the approver declined it" in declined
+        )
+        assert (
+            asked
+            == [
+                'The model wants to call memory/delete_relations with {"relations": []}. Allow this one call?'
+            ]
+            * 2
+        )
+    finally:
+        modern.close()
+
+
+def test_an_answer_counts_only_for_the_call_it_was_asked_for() -> None:
+    from types import SimpleNamespace
+
+    from mcp.types import ElicitResult
+
+    from cfmigrate.runtime import gateway as gw
+    from cfmigrate.runtime.policy import ToolCall
+
+    asked_for = {"relations": []}
+    context = SimpleNamespace(
+        input_responses={gw.APPROVAL_KEY: ElicitResult(action="accept", content={"allow": True})},
+        request_state=gw._approval_state("memory", "delete_relations", asked_for),
+    )
+    gateway = gw.Gateway(lambda: (_ for _ in ()).throw(AssertionError("not loaded")))
+
+    async def answer(arguments: dict[str, Any]) -> bool:
+        token = gw._CALLER.set(context)
+        try:
+            return await gateway.ask_user(ToolCall("memory", "delete_relations", arguments, via="direct"))
+        finally:
+            gw._CALLER.reset(token)
+
+    assert asyncio.run(answer(asked_for)) is True
+    assert asyncio.run(answer({"relations": [{"from": "a", "to": "b", "relationType": "r"}]})) is False

@@ -36,7 +36,7 @@ from cfmigrate.analyzers.walk import iter_files
 from cfmigrate.migrate.rules import REGISTRY, MigrationPlan, MigrationRule, Site, select_rules
 from cfmigrate.migrate.rules._base import CACHE_KEY, ORIGINAL_KEY, ORPHANS_KEY, PATH_KEY, POLICY_KEY
 from cfmigrate.migrate.rules._base import line_map as _line_map
-from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch, call_keys, find_launches
+from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch, call_keys, find_launches, session_openers
 from cfmigrate.migrate.rules._plan import (
     PLAN_KEY,
     SITES_KEY,
@@ -479,7 +479,7 @@ def transform_source(
     new = module.bytes
     if new == source:
         return FileResult(rel, "unchanged", tuple(sites))
-    sites.extend(_second_sessions(launches, module.code, plan))
+    sites.extend(_second_sessions(launches, module, original, rel, plan))
     try:
         reparsed = cst.parse_module(new)
         compile(reparsed.code, rel, "exec", dont_inherit=True)
@@ -500,12 +500,18 @@ def _find_launches(module: cst.Module, rel: str, plan: MigrationPlan) -> list[La
         return []
 
 
-def _second_sessions(launches: Sequence[Launch], code: str, plan: MigrationPlan) -> list[Site]:
-    """A server whose launch moved into CodeMode but whose own session is still opened would start twice."""
-    if plan.code_mode_var not in code or "launches=" not in code:
+def _second_sessions(
+    launches: Sequence[Launch], module: cst.Module, original: str, rel: str, plan: MigrationPlan
+) -> list[Site]:
+    """An agent on CodeMode that still opens its own MCP session would start that server a second time.
+
+    Sessions of servers the audit keeps on direct MCP may stay (the agent keeps calling them itself).
+    """
+    code = module.code
+    if "CodeMode(" not in code and f"{plan.code_mode_var}." not in code:
         return []
     left = call_keys(code)
-    return [
+    sites = [
         Site(
             "CFM006",
             launch.line,
@@ -515,6 +521,23 @@ def _second_sessions(launches: Sequence[Launch], code: str, plan: MigrationPlan)
         )
         for launch in launches
         if any(key in left for key in launch.openers)
+    ]
+    if sites or plan.kept_entries(rel):
+        return sites
+    try:
+        lines = session_openers(cst.parse_module(code))
+    except Exception:  # the rewritten file is checked again below; this check stays silent then
+        return []
+    where = _line_map(original, code)
+    return [
+        Site(
+            "CFM006",
+            where(line),
+            False,
+            "the agent still opens its own MCP session here after the rewrite (something still reads it), so "
+            "CodeMode would start that server a second time; remove that code by hand, then run again",
+        )
+        for line in lines
     ]
 
 

@@ -16,7 +16,9 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import configuration, settings
 
 os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -26,3 +28,92 @@ configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "cfmigrate-h
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, max_examples=300, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# ---------------------------------------------------------------------------------------------- xdist scheduling
+# The README runs `pytest -n auto --dist loadgroup`. pytest-xdist 3.8 cannot group by marks under pytest 9.2
+# (it renames `item._nodeid`, which pytest no longer reads), so the units are defined here, by node id:
+# every test file is one unit (its module fixtures are built once), except the files in SPREAD, whose tests
+# are a unit each (the end-to-end agent cases, 10-25 s apiece, spread over the workers), and the files in
+# SHARED, which are one unit together (they share one session fixture on one worker). Long units are handed
+# out first (HEAVY, in the order of their measured CPU time, then any unit holding a `slow` test) and the many
+# fast files fill in behind them, so no long test starts last and leaves the other worker idle.
+SPREAD = ("tests/e2e/test_agents.py",)
+SHARED = {
+    "tests/test_migrate_seed.py": "seed run",
+    "tests/test_seed_benchmark.py": "seed run",
+    "tests/test_typing.py": "mypy",
+    "tests/test_generate_golden.py": "mypy",
+    "tests/test_generate_props.py": "mypy",
+}
+
+
+# CPU seconds measured on 2026-12-05 (tests + their subprocesses); only the order matters, a stale figure
+# costs some balance, never a result.
+HEAVY = (
+    "tests/test_migrate_runner.py",  # 67
+    "tests/test_runtime_footprint.py",  # 51
+    "seed run",  # 49
+    "mypy",  # 47
+    "tests/test_audit_corpus.py",  # 44
+    "tests/test_migrate_integration.py",  # 40
+    "tests/test_migrate_decisions.py",  # 28
+    "tests/test_runtime_codemode.py",  # 27
+    "tests/test_more_scenarios.py",  # 26
+    "tests/test_connect.py",  # 25
+    "tests/test_seed_scenario.py",  # 22
+    "tests/e2e/test_agents.py",  # 230 over 14 cases of 10-25
+)
+
+
+def unit_of(nodeid: str) -> str:
+    """The work unit a test belongs to (one worker runs a unit's tests in order)."""
+    path = nodeid.split("::", 1)[0]
+    if path in SPREAD:
+        return nodeid
+    return SHARED.get(path, path)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Units(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    config.option.loadscopereorder = False  # keep the order the workers collected (below)
+    return Units(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    members: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        members.setdefault(unit_of(item.nodeid), []).append(item)
+    slow = {u for u, its in members.items() if any(i.get_closest_marker("slow") for i in its)}
+
+    def rank(unit: str) -> tuple[int, int]:
+        path = unit.split("::", 1)[0]
+        if path in HEAVY or unit in HEAVY:
+            return (0, HEAVY.index(path if path in HEAVY else unit))
+        return (1, 0) if unit in slow else (2, -len(members[unit]))
+
+    order = sorted(members, key=rank)
+    items[:] = [item for u in order for item in members[u]]
+
+
+@pytest.fixture(scope="session")
+def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The seed benchmark's default run (fixture migrated by migrate --write, direct and code mode), run once."""
+    from support.seed_run import run
+
+    return run(tmp_path_factory.mktemp("seed-run"))
+
+
+@pytest.fixture(scope="session")
+def mypy_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for the session's `mypy --strict` runs: the standard library, pydantic and mcp are
+    analysed once (a run still checks every file it is given; a cached module is reused only when unchanged)."""
+    return tmp_path_factory.mktemp("mypy-cache")

@@ -101,10 +101,10 @@ def test_golden_trees_pass_ruff_defaults(name: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_golden_trees_pass_mypy_strict(tmp_path: Path) -> None:
+def test_golden_trees_pass_mypy_strict(mypy_cache_dir: Path) -> None:
     for name in ("manifests", "seed-scenario"):
         done = subprocess.run(
-            [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / name), "servers"],
+            [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(mypy_cache_dir), "servers"],
             cwd=GOLDEN / name,
             capture_output=True,
             text=True,

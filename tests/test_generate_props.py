@@ -201,14 +201,14 @@ def test_generated_schemas_never_crash(manifest: Manifest, tmp_path_factory: pyt
         TYPECHECK_SAMPLE.append(root)
 
 
-def test_sampled_packages_type_check(tmp_path: Path) -> None:
+def test_sampled_packages_type_check(mypy_cache_dir: Path) -> None:
     """mypy --strict over a few of the packages the property test generated (mypy is slow; a sample)."""
     if not TYPECHECK_SAMPLE:
         pytest.skip("run together with test_generated_schemas_never_crash")
     for root in TYPECHECK_SAMPLE:
         package = next(p.name for p in root.iterdir() if p.name.startswith("props_"))
         done = subprocess.run(
-            [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / package), package],
+            [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(mypy_cache_dir), package],
             cwd=root,
             capture_output=True,
             text=True,

@@ -1,29 +1,24 @@
 """The migrated seed agent is `cfmigrate migrate --write` output, and it runs the scenario on the code-mode runtime.
 
-`migrate_tree` copies `fixtures/seed-scenario/`, lists the three real servers' tools (`--refresh`), generates
-the wrappers and rewrites `agent.py`; the scenario benchmark then drives that agent against the scripted
-Messages API and the real fixture servers, checks the transcript reached the CRM without ever entering a
-model request, and measures the reduction in billed input tokens (against a regression floor; the seed
+The seed benchmark's default run (`seed_run`, shared with tests/test_seed_benchmark.py) copies
+`fixtures/seed-scenario/`, lists the three real servers' tools (`migrate_tree(..., refresh=True)`), generates
+the wrappers and rewrites `agent.py`; it then drives that agent against the scripted Messages API and the
+real fixture servers. This test checks the migration, that the transcript reached the CRM without ever
+entering a model request, and the reduction in billed input tokens (against a regression floor; the seed
 target itself is the benchmark script's exit status).
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
-from cfmigrate.migrate.runner import migrate_tree
-
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _bench() -> ModuleType:
-    return _load("bench_seed_scenario", REPO / "benchmarks" / "bench_seed_scenario.py")
 
 
 def _load(name: str, path: Path) -> ModuleType:
@@ -36,18 +31,13 @@ def _load(name: str, path: Path) -> ModuleType:
 
 
 @pytest.mark.slow
-def test_migrated_seed_agent_runs_end_to_end_with_the_reduction(tmp_path: Path) -> None:
-    bench = _bench()
-    with bench.environment(bench.server_env(tmp_path / "state-migrate")):
-        # from a copy: --refresh starts the servers in the tree it reads (their imports would write __pycache__)
-        source = bench.copy_fixture(tmp_path / "seed-source")
-        result = migrate_tree(source, tmp_path / "seed-migrated", refresh=True)
+def test_migrated_seed_agent_runs_end_to_end_with_the_reduction(seed_run: Any, tmp_path: Path) -> None:
+    bench, comparison, result = seed_run.bench, seed_run.comparison, seed_run.migration
     assert [f.path for f in result.changed] == ["agent.py"] and result.written
     assert result.wrappers is not None and result.wrappers.state == "generated"
-    agent = (tmp_path / "seed-migrated" / "agent.py").read_text()
+    agent = (seed_run.migrated / "agent.py").read_text()
     assert ".call_tool(" not in agent and "code_mode.handle_tool_use(block.name, block.input)" in agent
-    comparison = asyncio.run(bench.compare(tmp_path / "seed-migrated" / "agent.py", tmp_path / "bench"))
-    assert comparison.code.agent == str(tmp_path / "seed-migrated" / "agent.py")
+    assert comparison.code.agent == str(seed_run.migrated / "agent.py")
     # compare() raised unless both runs did the task (the CRM note holds the whole transcript, the Slack
     # update's next steps were quoted from text the model was shown) and the honesty check passed every turn
     probes = bench.transcript_probes((bench.FIXTURE / "data" / "transcript.txt").read_text())

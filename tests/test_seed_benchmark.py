@@ -1,8 +1,11 @@
-"""The seed scenario end to end on code mode: real SDK, scripted model, real servers, generated package, sandbox."""
+"""The seed scenario end to end on code mode: real SDK, scripted model, real servers, generated package, sandbox.
+
+The run is the benchmark's default comparison (`seed_run` in tests/conftest.py, shared with
+tests/test_migrate_seed.py): one run, checked by both files.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import re
@@ -14,16 +17,6 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / "benchmarks" / "bench_seed_scenario.py"
-
-
-def load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_seed_scenario", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def check(bench: ModuleType, result: Any, logs: Path) -> None:
@@ -71,18 +64,18 @@ def load_module(name: str, path: Path) -> ModuleType:
 
 
 @pytest.mark.slow
-def test_default_run_migrates_the_fixture_and_its_records_pass_measure(tmp_path: Path) -> None:
+def test_default_run_migrates_the_fixture_and_its_records_pass_measure(seed_run: Any, tmp_path: Path) -> None:
     """The default code-mode agent is `cfmigrate migrate --write`'s output; `measure` accepts the records
     and reports latency with the benchmark's definition."""
     from typer.testing import CliRunner
 
     from cfmigrate.migrate.cli import app
 
-    bench = load_bench()
-    result = asyncio.run(asyncio.wait_for(bench.compare(None, workdir=tmp_path), 900))
+    bench, result = seed_run.bench, seed_run.comparison
     bench.write_logs(tmp_path / "logs", result)
     check(bench, result, tmp_path / "logs")
-    migrated = tmp_path / "seed-migrated" / "agent.py"  # not build/: the suite writes nothing into the tree
+    migrated = seed_run.migrated / "agent.py"  # not build/: the suite writes nothing into the tree
+    assert migrated.parent.parent == seed_run.workdir
     assert result.code.agent == str(migrated)
     assert "CodeMode" in migrated.read_text()
     records = tmp_path / "bench.jsonl"

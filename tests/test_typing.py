@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_package_passes_mypy_strict(tmp_path: Path) -> None:
+def test_package_passes_mypy_strict(tmp_path: Path, mypy_cache_dir: Path) -> None:
     root = tmp_path / "cfmigrate"
     root.mkdir()
     for folder in ("analyzers", "generators", "migrate", "runtime", "templates"):
@@ -26,7 +26,7 @@ def test_package_passes_mypy_strict(tmp_path: Path) -> None:
             "--namespace-packages",
             "--explicit-package-bases",
             "--cache-dir",
-            str(tmp_path / ".mypy_cache"),
+            str(mypy_cache_dir),
             "-p",
             "cfmigrate",
         ],

@@ -175,6 +175,7 @@ def _agent(r: _Reader) -> AgentFigure:
         code_mode=r.flag("code_mode"),
         workflow=_workflow(r.obj("workflow")),
         tool_sequence=r.texts("tool_sequence"),
+        files=r.texts("files"),
         breakdown={k: int(v) for k, v in breakdown.data.items()} if breakdown is not None else {},
     )
 

@@ -5,7 +5,7 @@ library API.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import libcst as cst
@@ -88,9 +88,11 @@ class AgentRecognition(PromptRecognition):
             return None, CHAT_MODEL_PROVIDERS[value.api]
         return None, None
 
-    def _model_call(self, call: cst.Call, provider: str, api: str) -> Val:
+    def _model_call(
+        self, call: cst.Call, provider: str, api: str, body: Mapping[str, cst.BaseExpression] | None = None
+    ) -> Val:
         line = self.line(call)
-        _, kw = self._args(call)
+        kw = body if body is not None else self._args(call)[1]
         model, _ = self._model(kw.get("model"))
         if provider == "anthropic":
             prompt = self._prompt(kw.get("system"))
@@ -367,6 +369,34 @@ class AgentRecognition(PromptRecognition):
             model = self._str(self._arg(call, 0, "model")) or self._str(kw.get("model_name"))
             return Obj(api, model=model)
         return UNKNOWN
+
+    def _httpx(self, api: str, call: cst.Call) -> Val:
+        """An httpx client: its POSTs to an OpenAI-compatible chat endpoint are model requests."""
+        return Obj(api) if api == "httpx.Client" else UNKNOWN
+
+    def _http_model_call(self, call: cst.Call) -> Val:
+        """`http.post(f"{BASE}/chat/completions", json={"model": ..., "messages": ..., "tools": ...})`: an
+        OpenAI-compatible request (Ollama, vLLM, LM Studio) sent without an SDK; its JSON body is read like
+        the SDK's keyword arguments."""
+        url = self.eval(self._arg(call, 0, "url"))
+        text = (
+            url.value if isinstance(url, Lit) and isinstance(url.value, str) else getattr(url, "static", "")
+        )
+        body = self._args(call)[1].get("json")
+        if not isinstance(text, str) or not text.rstrip("/").endswith("/chat/completions"):
+            return UNKNOWN
+        if not isinstance(body, cst.Dict):
+            return UNKNOWN
+        fields: dict[str, cst.BaseExpression] = {}
+        for element in body.elements:
+            if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                key = element.key.evaluated_value
+                if isinstance(key, str):
+                    fields[key] = element.value
+        if "messages" not in fields:
+            return UNKNOWN
+        provider = "ollama" if ":11434" in text else "openai"
+        return self._model_call(call, provider, "openai.http.chat.completions", fields)
 
     def _ollama(self, api: str, call: cst.Call) -> Val:
         """Ollama's own client."""
@@ -757,6 +787,8 @@ class AgentRecognition(PromptRecognition):
             return self._model_call(call, "anthropic", "anthropic." + ".".join(path))
         if obj.api == "openai.Client" and path in _OPENAI_METHODS:
             return self._model_call(call, obj.provider or "openai", "openai." + ".".join(path))
+        if obj.api == "httpx.Client" and path == ("post",):
+            return self._http_model_call(call)
         if obj.api == "ollama.Client" and path == ("chat",):
             return self._model_call(call, "ollama", "ollama.Client.chat")
         if obj.api.startswith("helper:"):
@@ -839,6 +871,7 @@ _RECOGNISERS: dict[str, _Recogniser] = {
         AgentRecognition._langchain,
     ),
     **dict.fromkeys(("ollama.Client", "ollama.chat"), AgentRecognition._ollama),
+    "httpx.Client": AgentRecognition._httpx,
     **dict.fromkeys(
         (
             "smolagents.Agent",

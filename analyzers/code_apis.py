@@ -110,6 +110,7 @@ _BY_ROOT: dict[str, dict[str, str]] = {
         "AsyncAzureOpenAI": "openai.Client",
     },
     "cfmigrate": {"CodeMode": "cfmigrate.CodeMode"},
+    "httpx": {"AsyncClient": "httpx.Client", "Client": "httpx.Client"},
 }
 CHAT_MODEL_PROVIDERS: dict[str, str] = {
     "langchain.ChatAnthropic": "anthropic",

@@ -54,7 +54,7 @@ class ServerRecognition(Bindings):
 
     def _decl_from_kwargs(
         self,
-        call: cst.CSTNode,
+        call: cst.CSTNode,  # the constructor call, or the URL a toolset is given directly
         origin: str,
         *,
         kind: str,

@@ -179,6 +179,7 @@ class AgentFigure:
     workflow: WorkflowFigure | None = None
     tool_sequence: tuple[str, ...] = ()
     breakdown: Mapping[str, int] = field(default_factory=dict)  # the parts of tool_context_tokens
+    files: tuple[str, ...] = ()  # files holding its code: `source`'s file, then helper modules it runs
 
 
 @dataclass(frozen=True)
@@ -703,6 +704,7 @@ def measure(
                 code_mode=agent.code_mode,
                 workflow=workflow,
                 tool_sequence=agent.tool_sequence,
+                files=agent.files,
                 breakdown=breakdown,
             )
         )

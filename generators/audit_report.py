@@ -240,6 +240,8 @@ def render_terminal(r: AuditReport, console: Console) -> None:
         lines.append(f"figures: {a.basis}")
         if a.breakdown:
             lines.append("tool context: " + _breakdown(a))
+        if len(a.files) > 1:
+            lines.append(f"code in: {', '.join(a.files)} (migrate rewrites them together or not at all)")
         if a.servers_basis != "static":
             lines.append(f"servers: {a.servers_basis}")
         if a.unknown_servers:
@@ -324,6 +326,10 @@ def render_markdown(r: AuditReport) -> str:
     for a in r.agents:
         out.append(f"- **{a.name}** (`{a.source}`): {_DECISION[a.decision]} — " + "; ".join(a.reasons))
         out.append(f"  - figures: {a.basis}")
+        if len(a.files) > 1:
+            out.append(
+                f"  - code in: {', '.join(f'`{f}`' for f in a.files)} (rewritten together or not at all)"
+            )
         if a.breakdown:
             out.append(f"  - tool context: {_breakdown(a)}")
         if a.deferred_tokens is not None:

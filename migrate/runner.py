@@ -529,6 +529,15 @@ def _second_sessions(
     except Exception:  # the rewritten file is checked again below; this check stays silent then
         return []
     where = _line_map(original, code)
+    if plan.held_marks(rel):  # agents of this file kept on direct MCP keep opening their own servers
+        reach = set(plan.file_servers.get(rel, ()))
+        theirs = {
+            int(spot)
+            for at, name in plan.code_servers.items()
+            for path, _, spot in [at.rpartition(":")]
+            if path == rel and spot.isdigit() and name not in reach
+        }
+        lines = [line for line in lines if where(line) not in theirs]
     return [
         Site(
             "CFM006",

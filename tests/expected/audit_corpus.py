@@ -37,6 +37,7 @@ def inventory(name: str) -> dict[str, Any]:
         {
             "name": a["name"],
             "source": a["source"],
+            "files": a["files"],
             "framework": a["framework"],
             "provider": a["provider"],
             "model": a["model"],

@@ -56,6 +56,7 @@ class GatewayList:
     tools: tuple[ToolDef, ...] | None
     served: frozenset[str] = frozenset()  # server names that can leave a client config
     source: str = ""  # e.g. "cfmigrate serve tools/list (servers/, 3 servers)" or why it is unknown
+    instructions: str = ""  # the gateway's `instructions`, which clients add to the model's context
     # config -> the servers `serve --install` would leave in it (its reasons go beyond `served`: headers,
     # tool filters, prompts...); configs not listed keep what the gateway does not serve
     direct: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -135,11 +136,13 @@ def client_figures(
     gateway: GatewayList | None,
     price: Callable[[Sequence[ToolDef]], int],
     basis: str,
+    count: Callable[[str], int] | None = None,
 ) -> tuple[ClientFigure, ...]:
     """A figure per client config whose servers no agent reaches.
 
     `server_tokens`/`server_tools`: the audit's per-server figures; `price`: the same measure applied to
-    the gateway's tool list (the audit's tokenizer and provider rendering).
+    the gateway's tool list (the audit's tokenizer and provider rendering); `count`: the tokenizer, for
+    the gateway's instructions (counted on the gateway's side only: the servers' own are not known).
     """
     reached = {name for agent in inv.agents for name in agent.servers}
     by_config: dict[str, list[str]] = {}
@@ -157,6 +160,8 @@ def client_figures(
     gateway_tokens: int | None = None
     if gateway is not None and gateway.tools is not None:
         gateway_tokens = price(gateway.tools)
+        if gateway.instructions and count is not None:
+            gateway_tokens += count(gateway.instructions)
     out: list[ClientFigure] = []
     for config in sorted(by_config):
         names = tuple(sorted(by_config[config]))

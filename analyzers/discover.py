@@ -485,17 +485,18 @@ def _launched_files(spec: ServerSpec, root: Path) -> set[str]:
     args = list(spec.args)
     root_text = str(root).replace("\\", "/").rstrip("/") + "/"
     found: set[str] = set()
-    for i, raw in enumerate([spec.command, *args]):
+    items = [spec.command, *args]
+    for i, raw in enumerate(items):
         arg = raw.replace("\\", "/")
         for prefix in ("${workspaceFolder}/", "${PWD}/", "./"):
             if arg.startswith(prefix):
                 arg = arg[len(prefix) :]
         if arg.startswith(root_text):
             arg = arg[len(root_text) :]
-        if i > 0 and args[i - 1] in ("--directory", "--cwd"):
+        if i > 0 and items[i - 1] in ("--directory", "--cwd"):
             bases |= {posixpath.normpath(posixpath.join(b, arg)) for b in list(bases)}
             continue
-        if i > 0 and args[i - 1] == "-m":
+        if i > 0 and items[i - 1] == "-m":
             module = arg.replace(".", "/")
             for b in bases:
                 for candidate in (f"{module}.py", f"{module}/__main__.py", f"src/{module}.py"):

@@ -776,9 +776,16 @@ def _clients(
             return sum(int(n) for n in exact.tools(tools).per_tool.values()) if tools else 0
         return sum(tool_cost(t, provider, tok).total for t in tools)
 
+    instructions = (
+        f"; with the gateway also its instructions ({tok.count(gateway.instructions):,} tokens), which clients "
+        "add to the prompt (the servers' own are not known, so not counted today)"
+        if gateway is not None and gateway.tools is not None and gateway.instructions
+        else ""
+    )
     basis = (
         f"{label}; tool definitions as {provider} receives them"
         + (" (sum of marginal counts)" if exact is not None else "")
+        + instructions
         + "; the client's own prompt and tool-use framing are the same on both sides and not counted"
     )
     return client_figures(
@@ -788,6 +795,7 @@ def _clients(
         gateway,
         price,
         basis,
+        tok.count,
     )
 
 

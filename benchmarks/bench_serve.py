@@ -12,6 +12,8 @@ package is generated, and then:
   `cfmigrate.analyzers.pricing`): what a client that loads every server sends on every request;
 * gateway: `cfmigrate serve`'s tools/list on the same two bases, and its `instructions` (the code-first prompt
   a client adds to the model's context), counted separately;
+* discovery: what reading every server's index through `list_tools` once costs (a task usually reads
+  one or two, or searches);
 * the live check: a real gateway process is started (stdio) and its tools/list must be byte-identical to the
   computed one.
 
@@ -38,7 +40,7 @@ from cfmigrate.analyzers.pricing import tool_use_overhead
 from cfmigrate.analyzers.snapshots import write_snapshot
 from cfmigrate.analyzers.tokens import BpeTokenizer, compact, render_tool
 from cfmigrate.migrate.serve import gateway_estate, gateway_tools
-from cfmigrate.runtime.gateway import gateway_instructions, tool_list_text
+from cfmigrate.runtime.gateway import gateway_instructions, package_docstring, package_servers, tool_list_text
 
 REPO = Path(__file__).resolve().parents[1]
 TOKENIZER = BpeTokenizer("o200k_base")
@@ -73,6 +75,7 @@ class Row:
     gateway_wire: int
     gateway_request: int
     instructions: int
+    indexes: int
     live_identical: bool
 
 
@@ -100,7 +103,10 @@ def _cli(*args: str) -> list[str]:
 def prepare_fixture(name: str, work: Path) -> Path:
     root = work / name
     shutil.copytree(REPO / "fixtures" / name, root)
-    env = dict(os.environ)
+    # the fixtures' configs launch `python`: this interpreter's, as in an activated venv
+    env = dict(
+        os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    )
     for var in ("DRIVE", "CRM", "SLACK", "HELPDESK", "CHAT", "WEATHER"):
         env[f"{var}_DATA"] = str(work / f"{name}-{var.lower()}.json")
     _run(_cli("generate", "--refresh", "--root", str(root)), env)
@@ -154,6 +160,10 @@ def measure(label: str, root: Path) -> Row:
         gateway_wire=TOKENIZER.count(computed),
         gateway_request=_anthropic_tokens(gateway_defs),
         instructions=TOKENIZER.count(gateway_instructions(estate.spec())),
+        indexes=sum(
+            TOKENIZER.count(package_docstring(estate.servers_dir / server / "__init__.py"))
+            for server in package_servers(estate.servers_dir)
+        ),
         live_identical=live == computed,
     )
 
@@ -177,7 +187,7 @@ def main() -> None:
     head = (
         "| fixture | servers | tools | estate tools/list (wire) | estate per request | gateway tools "
         "| gateway tools/list (wire) | gateway per request | + instructions | cut per request (with instructions) "
-        "| live = computed |"
+        "| every server's index (list_tools, read once) | live = computed |"
     )
     print(head)
     print("|---" * (head.count("|") - 1) + "|")
@@ -188,7 +198,7 @@ def main() -> None:
         print(
             f"| {r.fixture} | {r.servers} | {r.tools} | {r.estate_wire:,} | {r.estate_request:,} "
             f"| {r.gateway_tools}{kept} | {r.gateway_wire:,} | {r.gateway_request:,} | {r.instructions:,} "
-            f"| {cut:.1f} % | {'yes' if r.live_identical else 'NO'} |"
+            f"| {cut:.1f} % | {r.indexes:,} | {'yes' if r.live_identical else 'NO'} |"
         )
 
 

@@ -179,15 +179,19 @@ def client_lines(c: ClientFigure) -> list[str]:
     if c.tokens_with_gateway is not None:
         tools = f"{c.gateway_tool_count} tools" if c.gateway_tool_count is not None else "its tools"
         direct = f" + {', '.join(c.direct)} kept direct" if c.direct else ""
-        lines.append(f"with the gateway: {tools} (`cfmigrate serve` tools/list{direct})")
+        lines.append(f"with the gateway: {tools} and its instructions (`cfmigrate serve`{direct})")
     if c.note:
         lines.append(f"with the gateway: unknown ({c.note})")
     name = INSTALL_NAMES.get(c.client)
+    if c.reduction is not None and c.reduction < 0:
+        lines.append(
+            "the gateway would send more than the definitions it replaces (few tools): keep these servers direct"
+        )
     if c.installed:
         lines.append(
             f"{c.config} already points at the gateway (`cfmigrate serve --uninstall {name}` restores it)"
         )
-    elif name is not None:
+    elif name is not None and not (c.reduction is not None and c.reduction < 0):
         lines.append(
             f"install: `cfmigrate serve --install {name}` (a diff first; --write applies, with a backup)"
         )

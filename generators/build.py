@@ -446,9 +446,8 @@ def build_server(
         )
         arg_docs = [(a.name, a.note, a.description) for a in args]
         hints = docs.hints(t.tool.annotations)
-        # the module keeps the hint a caller must not miss; search's full detail shows them all
-        # the module describes each argument beside it in the signature (`Arg.comment`), so its docstring
-        # is the description and the hint a caller must not miss; search's full detail shows `Args:` and every hint
+        # the module describes each argument beside it in the signature (`Arg.comment`), so its docstring is
+        # the description plus the hint a caller must not miss; search's full detail adds `Args:` and every hint
         docstring = docs.function_docstring(description, [], [h for h in hints if h == "destructive"])
         details = docs.function_docstring(description, arg_docs, hints)
         ir = ToolIR(

@@ -19,7 +19,7 @@ class Arg:
     annotation: str  # Python type expression
     required: bool
     default: str  # Python source of the default ("None" when the tool has none the signature can show)
-    note: str  # what the signature cannot show ("date-time", "default {...}"), for the docstring
+    note: str  # what the signature cannot show ("date-time", "default {...}"): in its comment and `Args:`
     description: str
 
     @property

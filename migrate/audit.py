@@ -209,11 +209,13 @@ def gateway_list(root: Path, inv: Inventory) -> GatewayList | None:
     from cfmigrate.migrate.install import GatewayView, InstallError, plan_install
     from cfmigrate.migrate.install_clients import CLIENTS
     from cfmigrate.migrate.serve import ServeError, gateway_estate
-    from cfmigrate.runtime.gateway import GatewayError, gateway_tool_list
+    from cfmigrate.runtime.gateway import GatewayError, gateway_instructions, gateway_tool_list
 
     try:
         estate = gateway_estate(root)
-        tools = gateway_tool_defs(gateway_tool_list(estate.spec()))
+        spec = estate.spec()
+        tools = gateway_tool_defs(gateway_tool_list(spec))
+        instructions = gateway_instructions(spec)
     except (ServeError, GatewayError) as exc:
         return GatewayList(None, source=str(exc))
     view = GatewayView(
@@ -236,6 +238,7 @@ def gateway_list(root: Path, inv: Inventory) -> GatewayList | None:
         tools,
         served=frozenset(s.name for s in estate.served),
         source=f"`cfmigrate serve` tools/list over {estate.servers_dir.name}/ ({len(estate.served)} servers)",
+        instructions=instructions,
         direct=direct,
     )
 

@@ -89,7 +89,14 @@ def serve(
     first: the gateway serves the generated servers/ package and reloads when it is regenerated.
     """
     if install is not None or uninstall is not None or write:
-        _install(path, install=install, uninstall=uninstall, write=write, http=http, config=config)
+        policy = [
+            f"--{flag}={pattern}"
+            for flag, given in (("allow", allow), ("deny", deny), ("ask", ask))
+            for pattern in given or ()
+        ]
+        _install(
+            path, install=install, uninstall=uninstall, write=write, http=http, config=config, policy=policy
+        )
     _serve(path, http=http, configs=tuple(config or ()), allow=allow or [], deny=deny or [], ask=ask or [])
 
 
@@ -101,8 +108,11 @@ def _install(
     write: bool,
     http: int | None,
     config: list[Path] | None,
+    policy: list[str],
 ) -> None:
     """`--install/--uninstall CLIENT [--write]`: a diff (secret values as ***), then what moved and what stayed.
+
+    `--allow/--deny/--ask` given with `--install` go into the gateway entry, so the client's gateway applies them.
 
     Exit codes follow `migrate`: 1 when the config changes or would change, 0 when there is nothing to do,
     2 on an error (one line on stderr, nothing written).
@@ -124,6 +134,8 @@ def _install(
         raise _fail("--write applies --install CLIENT or --uninstall CLIENT; pass one of them")
     if http is not None or config:
         raise _fail("--install/--uninstall edit a client config and start nothing: drop --http and --config")
+    if uninstall is not None and policy:
+        raise _fail("--allow/--deny/--ask go into the gateway entry with --install; --uninstall takes none")
     root = path.resolve()
     if not root.is_dir():
         raise _fail(f"{path} is not a directory; pass the repository whose client config to edit")
@@ -137,7 +149,7 @@ def _install(
 
     try:
         if install is not None:
-            plan = plan_install(root, install, view)
+            plan = plan_install(root, install, view, policy)
             if write:
                 apply_install(plan)
         else:
@@ -173,15 +185,14 @@ def _serve(
                 f"--config {given} does not exist; pass an MCP config file (JSON, JSONC, TOML or YAML)"
             )
     rules: dict[str, Decision] = {}
-    given: tuple[tuple[Decision, list[str]], ...] = (("allow", allow), ("ask", ask), ("deny", deny))
-    for decision, patterns in given:  # deny wins a tie
+    by_decision: tuple[tuple[Decision, list[str]], ...] = (("allow", allow), ("ask", ask), ("deny", deny))
+    for decision, patterns in by_decision:  # deny wins a tie
         for pattern in patterns:
             rules[pattern] = decision
     policy = Policy(rules=rules)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="cfmigrate serve: %(message)s")
-    logging.getLogger("cfmigrate").setLevel(
-        logging.INFO
-    )  # start-up protections and reloads, for the operator
+    # start-up protections and reloads, for the operator
+    logging.getLogger("cfmigrate").setLevel(logging.INFO)
     first = True
 
     def load() -> GatewaySpec:

@@ -84,9 +84,9 @@ class InstallPlan:
     client: Client
     root: Path
     rel: str  # the config, relative to root
-    before: str
-    after: str
-    state: Literal["change", "installed", "nothing"]
+    before: str = field(repr=False)  # the texts hold the config's secret values: never in a repr
+    after: str = field(repr=False)
+    state: Literal["change", "installed", "nothing"] = "nothing"
     moved: tuple[str, ...] = ()
     kept: tuple[Kept, ...] = ()
     note: str = ""
@@ -335,18 +335,27 @@ def mask_line(line: str, names: Sequence[str] | set[str], values: Sequence[str] 
     return line
 
 
-def _launch(client: Client, root: Path, gateway: GatewayView, backup_rel: str) -> tuple[str, list[str]]:
-    """The command and args of the gateway entry: the repository, and the backup holding the moved entries' values."""
+def _launch(
+    client: Client, root: Path, gateway: GatewayView, backup_rel: str, serve_args: Sequence[str]
+) -> tuple[str, list[str]]:
+    """The command and args of the gateway entry: the repository, the backup holding the moved entries'
+    values, then `serve_args` (policy flags given with --install)."""
     repo = client.root_arg(root)
     backup = backup_rel if repo == "." else f"{repo.rstrip('/')}/{backup_rel}"
     command, *rest = gateway.command
-    return command, [*rest, repo, "--config", backup]
+    return command, [*rest, repo, "--config", backup, *serve_args]
 
 
 def plan_install(
-    root: Path, client_name: str, gateway: GatewayView | Callable[[], GatewayView]
+    root: Path,
+    client_name: str,
+    gateway: GatewayView | Callable[[], GatewayView],
+    serve_args: Sequence[str] = (),
 ) -> InstallPlan:
-    """What `--install CLIENT` would change in the repository; nothing is written."""
+    """What `--install CLIENT` would change in the repository; nothing is written.
+
+    `serve_args` are added to the gateway entry's command line (e.g. `--deny crm/delete_*`).
+    """
     client = resolve_client(client_name)
     root = root.resolve()
     place = _find_place(root, client)
@@ -404,7 +413,7 @@ def plan_install(
         listed = entries[name].get("env_vars")
         if isinstance(listed, list):
             env_vars += [str(v) for v in listed if str(v) not in env_vars]
-    command, args = _launch(client, root, view, base.backup_rel)
+    command, args = _launch(client, root, view, base.backup_rel, serve_args)
     entry = gateway_entry(client, command, args, {}, env_vars)
     try:
         if place.fmt == "toml":
@@ -412,6 +421,7 @@ def plan_install(
         else:
             assert isinstance(entries, LinedDict)
             after = edit_json_members(text, entries, moved, (GATEWAY_ENTRY, entry))
+        _verify(text, after, place, moved, (GATEWAY_ENTRY, entry))
     except EditError as exc:
         raise InstallError(f"{rel}: cannot be edited safely ({exc}); nothing was written") from None
     return _replace(
@@ -422,6 +432,38 @@ def plan_install(
         moved=tuple(moved),
         kept=tuple(kept),
     )
+
+
+def _load(text: str, fmt: str) -> Any:
+    return tomllib.loads(text) if fmt == "toml" else json.loads(json.dumps(parse_jsonc(text)))
+
+
+def _verify(
+    before: str, after: str, place: ConfigPlace, moved: Sequence[str], add: tuple[str, Mapping[str, Any]]
+) -> None:
+    """Read the edited text back: the same document but for the moved entries and the gateway's; else refuse."""
+    try:
+        old, new = _load(before, place.fmt), _load(after, place.fmt)
+    except (ConfigSyntaxError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise EditError(f"the edited text does not parse ({exc})") from None
+    expected = old
+    node = expected
+    for key in place.key[:-1]:
+        node = node[key]
+    servers = {k: v for k, v in node[place.key[-1]].items() if k not in moved}
+    servers[add[0]] = json.loads(json.dumps(add[1]))
+    node[place.key[-1]] = servers
+    if new != expected:
+        raise EditError("reading the edited text back gives another document")
+    if place.fmt == "json":
+        try:
+            json.loads(before)
+        except ValueError:
+            return  # JSONC in, JSONC out
+        try:
+            json.loads(after)
+        except ValueError as exc:
+            raise EditError(f"the file was strict JSON and the edit is not ({exc})") from None
 
 
 def _replace(plan: InstallPlan, **changes: Any) -> InstallPlan:
@@ -530,7 +572,10 @@ def apply_uninstall(plan: InstallPlan) -> None:
     """Put the backup's bytes back, then remove the backup and the record."""
     if plan.state != "change":
         return
-    atomic_write_bytes(plan.config, plan.after_bytes)
+    try:
+        atomic_write_bytes(plan.config, plan.after_bytes)
+    except OSError as exc:
+        raise InstallError(f"{plan.rel}: cannot write ({exc.strerror}); nothing was changed") from None
     plan.backup.unlink(missing_ok=True)
     plan.record.unlink(missing_ok=True)
     for folder in (plan.record.parent, plan.record.parent.parent):  # only when empty

@@ -180,7 +180,9 @@ def edit_toml_servers(
     except Exception as exc:  # tomlkit raises its own ParseError family
         raise EditError(f"not valid TOML ({exc})") from None
     servers = doc.get(table)
-    if not isinstance(servers, tomlkit.items.Table | tomlkit.items.InlineTable):
+    if isinstance(servers, tomlkit.items.InlineTable):
+        raise EditError(f"`{table}` is an inline table: write it as [{table}.<name>] tables, then retry")
+    if not isinstance(servers, tomlkit.items.Table):
         raise EditError(f"`{table}` is not a table")
     for name in remove:
         if name not in servers:
@@ -196,12 +198,15 @@ def edit_toml_servers(
         else:
             new.add(key, value)
     new.add(tomlkit.nl())  # a blank line before whatever table follows
-    servers.add(name, new)
-    out = tomlkit.dumps(doc)
+    try:
+        servers.add(name, new)
+        out = tomlkit.dumps(doc)
+    except Exception as exc:  # tomlkit refuses some layouts with plain exceptions: report, write nothing
+        raise EditError(f"tomlkit cannot add the entry here ({exc})") from None
     if not text.startswith("\n"):
         out = out.lstrip("\n")
     if out.endswith("\n\n") and not text.endswith("\n\n"):
         out = out.rstrip("\n") + "\n"
-    if "\r\n" in text and "\r\n" not in out:
-        out = out.replace("\n", "\r\n")
+    if "\r\n" in text:  # tomlkit writes "\n" for what it adds: keep the file's CRLF
+        out = re.sub(r"(?<!\r)\n", "\r\n", out)
     return out

@@ -36,7 +36,7 @@ from cfmigrate.analyzers.walk import iter_files
 from cfmigrate.migrate.rules import REGISTRY, MigrationPlan, MigrationRule, Site, select_rules
 from cfmigrate.migrate.rules._base import CACHE_KEY, ORIGINAL_KEY, ORPHANS_KEY, PATH_KEY, POLICY_KEY
 from cfmigrate.migrate.rules._base import line_map as _line_map
-from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch, call_keys, find_launches
+from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch, call_keys, find_launches, session_openers
 from cfmigrate.migrate.rules._plan import (
     PLAN_KEY,
     SITES_KEY,
@@ -323,6 +323,17 @@ def _hold_reason(
         )
     # Servers it reaches, as the audit counts them: the ones linked to it (never "every configured server").
     reach = set(agent.servers)
+
+    def kept_whole(server: str) -> bool:
+        manifest = inventory.manifest(server)
+        tools = {t.name for t in manifest.tools} if manifest is not None else set()
+        return server in keep or bool(tools and all(f"{server}/{t}" in keep for t in tools))
+
+    if reach and all(kept_whole(server) for server in reach):
+        return (
+            f"{agent.name} kept on direct MCP: every server it reaches ({', '.join(sorted(reach))}) is kept direct "
+            "(`keep-direct` in [tool.cfmigrate], or a browser-automation/validation server)"
+        )
     specs = {s.name: s for s in inventory.servers if not s.disabled}
     unlaunchable = sorted(
         name
@@ -468,7 +479,7 @@ def transform_source(
     new = module.bytes
     if new == source:
         return FileResult(rel, "unchanged", tuple(sites))
-    sites.extend(_second_sessions(launches, module.code, plan))
+    sites.extend(_second_sessions(launches, module, original, rel, plan))
     try:
         reparsed = cst.parse_module(new)
         compile(reparsed.code, rel, "exec", dont_inherit=True)
@@ -489,12 +500,18 @@ def _find_launches(module: cst.Module, rel: str, plan: MigrationPlan) -> list[La
         return []
 
 
-def _second_sessions(launches: Sequence[Launch], code: str, plan: MigrationPlan) -> list[Site]:
-    """A server whose launch moved into CodeMode but whose own session is still opened would start twice."""
-    if plan.code_mode_var not in code or "launches=" not in code:
+def _second_sessions(
+    launches: Sequence[Launch], module: cst.Module, original: str, rel: str, plan: MigrationPlan
+) -> list[Site]:
+    """An agent on CodeMode that still opens its own MCP session would start that server a second time.
+
+    Sessions of servers the audit keeps on direct MCP may stay (the agent keeps calling them itself).
+    """
+    code = module.code
+    if "CodeMode(" not in code and f"{plan.code_mode_var}." not in code:
         return []
     left = call_keys(code)
-    return [
+    sites = [
         Site(
             "CFM006",
             launch.line,
@@ -504,6 +521,23 @@ def _second_sessions(launches: Sequence[Launch], code: str, plan: MigrationPlan)
         )
         for launch in launches
         if any(key in left for key in launch.openers)
+    ]
+    if sites or plan.kept_entries(rel):
+        return sites
+    try:
+        lines = session_openers(cst.parse_module(code))
+    except Exception:  # the rewritten file is checked again below; this check stays silent then
+        return []
+    where = _line_map(original, code)
+    return [
+        Site(
+            "CFM006",
+            where(line),
+            False,
+            "the agent still opens its own MCP session here after the rewrite (something still reads it), so "
+            "CodeMode would start that server a second time; remove that code by hand, then run again",
+        )
+        for line in lines
     ]
 
 

@@ -192,6 +192,7 @@ def _reasons(
     ]
     changed = [m for m in members if m.status == "changed"]
     if found:
+        found.sort(key=lambda m: (m.path, m.line))
         where = ", ".join(f"{m.path}:{m.line} ({m.reason.split(':', 1)[0]})" for m in found[:3])
         more = f" and {len(found) - 3} more" if len(found) > 3 else ""
         found += _named(group, f"the codemods cannot rewrite {where}{more}; its files are left unchanged")

@@ -7,9 +7,11 @@ the constants below.
 Layers, each applied when the kernel allows it and reported to the host either way:
 
 * once per worker: private mount namespace with a read-only view of the listed paths (pivot_root
-  onto a tmpfs), an empty network namespace, a user namespace when not started as root;
-* once per script: a fresh PID namespace (its death kills every process the script started), a new
-  session, rlimits (CPU, address space, processes, file size, open files, core), a dedicated
+  onto a tmpfs) whose writable dirs are one size-limited tmpfs, an empty network namespace, a UTS
+  namespace, a user namespace when not started as root;
+* once per script: a fresh PID and IPC namespace (its death kills every process the script started
+  and every SysV object it made), the workspace brought in step with the disk before and saved
+  after, the script's cgroup joined when the host made one, a new session, rlimits (CPU, address space, processes, file size, open files, core), a dedicated
   unprivileged uid when started as root, no capabilities, no_new_privs, and a Landlock domain
   (writes only below the read-write paths, reads only inside the view, no TCP, no signals or
   abstract sockets outside the sandbox).
@@ -270,8 +272,11 @@ def _fs_rights(abi: int) -> int:
     return rights
 
 
-def landlock_restrict(read_paths: list[str], write_paths: list[str], exec_paths: list[str]) -> list[str]:
-    """Confine this process: reads below `read_paths`, writes below `write_paths`, no TCP, scoped IPC.
+def landlock_restrict(
+    read_paths: list[str], write_paths: list[str], exec_paths: list[str], list_paths: list[str] | None = None
+) -> list[str]:
+    """Confine this process: reads below `read_paths`, writes below `write_paths`, directory listings
+    only below `list_paths`, no TCP, scoped IPC.
 
     Returns the names of the restrictions in force (depends on the ABI).
     """
@@ -290,6 +295,8 @@ def landlock_restrict(read_paths: list[str], write_paths: list[str], exec_paths:
     write = handled_fs & ~FS_EXECUTE
     try:
         grants: dict[str, int] = {}
+        for path in list_paths or []:
+            grants[path] = grants.get(path, 0) | FS_READ_DIR
         for path in read_paths:
             grants[path] = grants.get(path, 0) | read
         for path in exec_paths:
@@ -411,8 +418,12 @@ def build_view(
     devices: list[str],
     workspace: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
 ) -> str:
     """Replace this mount namespace's root with a tmpfs that holds only the listed paths.
+
+    `files` ({path: text}) are written into the view instead of showing the host's file at that
+    path (the account databases: scripts need their own entries, not the host's user names).
 
     With `workspace` ({"bytes", "inodes", "owner"}) the writable paths are directories of one
     size-limited tmpfs (the kernel enforces the cap: ENOSPC), kept in step with the directories on
@@ -423,8 +434,14 @@ def build_view(
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", newroot, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
     bound: dict[str, bool] = {}
+    files = files or {}
     for path in sorted(ro_paths):
-        _mirror(newroot, path, writable=False, device=False, bound=bound)
+        if path not in files:
+            _mirror(newroot, path, writable=False, device=False, bound=bound)
+    for path, text in sorted(files.items()):
+        os.makedirs(os.path.dirname(newroot + path), exist_ok=True)
+        with open(newroot + path, "w", encoding="utf-8") as fh:
+            fh.write(text)
     kind = "disk"
     if workspace is not None:
         try:
@@ -451,6 +468,7 @@ def build_view(
 # The writable dirs as (disk dir fd, tmpfs dir fd) pairs, held by the worker and its monitors only
 # (each script's process closes every fd above its own five before any script code runs).
 WORKSPACE_FDS: list[tuple[int, int]] = []
+WORKSPACE_NAMES: list[str] = []  # their last path components, for messages
 WORKSPACE_MOUNT_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
 STAGING = "/.cfm-workspace"
 
@@ -463,6 +481,7 @@ def _close_workspace_fds() -> None:
             except OSError:
                 pass
     WORKSPACE_FDS.clear()
+    WORKSPACE_NAMES.clear()
 
 
 def _workspace_tmpfs(newroot: str, rw_paths: list[str], workspace: dict[str, Any]) -> None:
@@ -483,9 +502,9 @@ def _workspace_tmpfs(newroot: str, rw_paths: list[str], workspace: dict[str, Any
                 os.open(f"{staging}/{name}", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
             )
             WORKSPACE_FDS.append((disk, mem))
+            WORKSPACE_NAMES.append(os.path.basename(path.rstrip("/")))
             dst = newroot + os.path.realpath(path)
-            if not os.path.isdir(dst):
-                raise OSError(2, f"{path} is not in the filesystem view")
+            os.makedirs(dst, exist_ok=True)
             _mount(f"{staging}/{name}", dst, None, MS_BIND)
             _mount(None, dst, None, MS_BIND | MS_REMOUNT | WORKSPACE_MOUNT_FLAGS)
     finally:
@@ -588,7 +607,13 @@ def setup_worker(cfg: dict[str, Any]) -> dict[str, Any]:
             workspace = dict(workspace, owner=cfg["uid"])
         try:
             report["workspace"] = build_view(
-                cfg["newroot"], cfg["ro_paths"], cfg["rw_paths"], cfg["devices"], workspace, report["errors"]
+                cfg["newroot"],
+                cfg["ro_paths"],
+                cfg["rw_paths"],
+                cfg["devices"],
+                workspace,
+                report["errors"],
+                cfg.get("files"),
             )
             report["view"] = True
         except OSError as exc:
@@ -898,7 +923,9 @@ def script_main(
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     if cfg.get("isolate", {}).get("landlock", True) and report.get("landlock_abi", 0) > 0:
         reads = ["/"] if report.get("view") else cfg["ro_paths"] + cfg["exec_paths"] + cfg["devices"]
-        landlock_restrict(reads, cfg["rw_paths"] + ["/dev/null"], cfg["exec_paths"])
+        landlock_restrict(
+            reads, cfg["rw_paths"] + ["/dev/null"], cfg["exec_paths"], cfg.get("list_paths", [])
+        )
         applied.append("landlock")
     if cfg.get("isolate", {}).get("seccomp", True):
         try:
@@ -967,12 +994,12 @@ UNMEASURABLE = 1 << 62
 MAX_SCAN_DEPTH = 128
 
 
-# How often the monitor measures the writable dirs against the disk cap. The cap is polled: a script can
-# overshoot it by what it writes in one interval before it is killed (a size-limited tmpfs would make it exact).
+# How often the monitor measures the writable dirs against the disk cap where they could not be put
+# on a size-limited tmpfs (the fallback): a script can overshoot it by what it writes in one interval.
 DISK_SCAN_S = 0.05
 
 
-def scan_tree(paths: list[str], strip_setuid: bool = False) -> int:
+def scan_tree(paths: list[str] | list[int], strip_setuid: bool = False) -> int:
     """Bytes below `paths` (at least ENTRY_COST per entry), walked depth-first by directory fds without
     following any link; optionally clears setuid/setgid bits on the way. A tree that cannot be walked
     whole (too deep, out of descriptors) measures as UNMEASURABLE, so a cap on it fails closed."""
@@ -980,7 +1007,7 @@ def scan_tree(paths: list[str], strip_setuid: bool = False) -> int:
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     for path in paths:
         try:
-            top = os.open(path, flags)
+            top = os.dup(path) if isinstance(path, int) else os.open(path, flags)
         except FileNotFoundError:
             continue
         except OSError:
@@ -1060,6 +1087,18 @@ def snapshot(fd: int, prefix: str = "", depth: int = 0, out: Snapshot | None = N
     return out
 
 
+def _cost(st: os.stat_result) -> int:
+    """What an entry counts against the cap (as scan_tree measures it)."""
+    return max(st.st_blocks * 512, ENTRY_COST)
+
+
+def _charge(budget: list[int], amount: int) -> None:
+    budget[0] -= amount
+    if budget[0] < 0:
+        budget[0] += amount
+        raise SyncError(28, "over the size limit")
+
+
 def mirror_tree(
     src: int,
     dst: int,
@@ -1072,52 +1111,63 @@ def mirror_tree(
 ) -> None:
     """Bring the directory `dst` in step with `src`: regular files, directories and symlinks.
 
-    Without `before`, `dst` becomes a copy of `src` (files compared by size, mtime and mode). With
-    `before` (a snapshot of `src` taken earlier), only what changed in `src` since is applied:
-    entries created or changed are copied, entries deleted are deleted, and whatever else `dst`
-    holds (say, files another session wrote meanwhile) is left alone.
+    Without `before` (loading the sandbox), `dst` becomes a copy of `src` as far as it fits:
+    files compared by size, mtime and mode; a file that does not fit is left out (and named in
+    `skipped`), never a reason to stop. With `before` (saving, a snapshot of `src` taken when the
+    script started), only what changed in `src` since is applied: entries created or changed are
+    copied, entries deleted are deleted, and whatever else `dst` holds (files another session or
+    the host wrote meanwhile) is left alone; past the budget SyncError is raised.
 
     Both are directory fds; nothing is followed (every open is O_NOFOLLOW relative to a directory
     fd). Files are copied data extents only (a sparse file stays sparse), through a temporary name
     renamed into place, so a hard link on the destination is replaced, never written through.
     Modes lose setuid, setgid and sticky bits; with `owner` everything created is given to that
-    uid. Other file types are dropped. `budget` ([bytes]) is what may still be written; past it
-    SyncError is raised. Directories MAX_SCAN_DEPTH deep are not copied (without `before` they are
-    removed from `dst`), so what is saved can always be loaded again; their paths go to `skipped`.
+    uid. Other file types are dropped. `budget` ([bytes], as scan_tree counts them) is what `dst`
+    may still grow by: what is removed or replaced there is credited back. Directories
+    MAX_SCAN_DEPTH deep are not copied (when loading they are removed from `dst`), so what is saved
+    can always be loaded again.
     """
     if depth >= MAX_SCAN_DEPTH:
         raise SyncError(36, f"more than {MAX_SCAN_DEPTH} nested directories")
+    loading = before is None
     wanted = _listing(src)
     with os.scandir(dst) as it:
         present = {e.name: e.stat(follow_symlinks=False) for e in it}
-    was = before.get(prefix, {}) if before is not None else None
+    was = before.get(prefix, {}) if before is not None else {}
     for name, st in list(present.items()):
         kind = stat.S_IFMT(st.st_mode)
-        if was is None:
-            gone = name not in wanted or kind != stat.S_IFMT(wanted[name].st_mode)
-        else:  # only what the source itself deleted or replaced by another kind
-            gone = name in was and (name not in wanted or was[name][0] != stat.S_IFMT(wanted[name].st_mode))
-            gone = gone or (name in wanted and kind != stat.S_IFMT(wanted[name].st_mode) and (
-                was.get(name) != _signature(wanted[name])
-            ))  # fmt: skip
+        now = wanted.get(name)
+        if loading:
+            gone = now is None or kind != stat.S_IFMT(now.st_mode)
+        else:  # what the script deleted or replaced, a conflict it wins, or a temp file left by a killed save
+            gone = (name in was and (now is None or was[name][0] != stat.S_IFMT(now.st_mode))) or (
+                now is not None and kind != stat.S_IFMT(now.st_mode) and was.get(name) != _signature(now)
+            ) or name.startswith(SYNC_TMP)  # fmt: skip
         if gone:
-            _remove(dst, name, st)
+            budget[0] += _remove(dst, name, st)
             del present[name]
     for name in sorted(wanted):
         st = wanted[name]
         old = present.get(name)
         mode = stat.S_IMODE(st.st_mode) & 0o777
         if stat.S_ISDIR(st.st_mode):
-            if depth + 1 >= MAX_SCAN_DEPTH:
-                if skipped is not None:
+            if depth + 1 >= MAX_SCAN_DEPTH or (old is not None and not stat.S_ISDIR(old.st_mode)):
+                # too deep to keep; or (saving) the destination has something there the script did not change
+                if depth + 1 >= MAX_SCAN_DEPTH and skipped is not None:
                     skipped.append(prefix + name)
-                if was is None and old is not None:
-                    _remove(dst, name, old)
+                if loading and old is not None:
+                    budget[0] += _remove(dst, name, old)
                 continue
             if old is None:
-                os.mkdir(name, 0o700, dir_fd=dst)
-            elif not stat.S_ISDIR(old.st_mode):
-                continue  # the destination has something else there that the source did not change: kept
+                try:
+                    _charge(budget, ENTRY_COST)
+                    os.mkdir(name, 0o700, dir_fd=dst)
+                except OSError as exc:
+                    if not loading or exc.errno not in (28, 122):
+                        raise
+                    if skipped is not None:
+                        skipped.append(prefix + name)
+                    continue
             sub_src = os.open(name, _DIR_OPEN, dir_fd=src)
             try:
                 sub_dst = os.open(name, _DIR_OPEN, dir_fd=dst)
@@ -1133,45 +1183,54 @@ def mirror_tree(
             finally:
                 os.close(sub_src)
             continue
-        if was is not None and was.get(name) == _signature(st):
-            continue  # not changed by the source: whatever the destination has stays
-        if old is not None and stat.S_IFMT(old.st_mode) != stat.S_IFMT(st.st_mode):
-            _remove(dst, name, old)
-            old = None
+        if not loading and was.get(name) == _signature(st):
+            continue  # not changed by the script: whatever the destination has stays
+        same = old is not None and (old.st_size, old.st_mtime_ns, stat.S_IMODE(old.st_mode)) == (
+            st.st_size, st.st_mtime_ns, mode
+        )  # fmt: skip
+        if loading and same and stat.S_ISREG(st.st_mode):
+            continue
         if stat.S_ISLNK(st.st_mode):
             target = os.readlink(name, dir_fd=src)
             if old is not None and os.readlink(name, dir_fd=dst) == target:
                 continue
-            if old is not None:
+        credit = _cost(old) if old is not None else 0  # what it replaces is freed
+        budget[0] += credit
+        try:
+            if stat.S_ISLNK(st.st_mode):
+                _charge(budget, ENTRY_COST)
+                if old is not None:
+                    os.unlink(name, dir_fd=dst)
+                    old, credit = None, 0
+                os.symlink(target, name, dir_fd=dst)
+                if owner is not None:
+                    os.chown(name, owner, owner, dir_fd=dst, follow_symlinks=False)
+            else:
+                _copy_file(src, dst, name, st, mode, owner, budget)  # renamed over what it replaces
+        except OSError as exc:
+            if not loading or exc.errno not in (28, 122):  # ENOSPC, EDQUOT
+                budget[0] -= credit  # what it would have replaced stays
+                raise
+            if old is not None:  # loading: left out of the sandbox rather than shown stale
                 os.unlink(name, dir_fd=dst)
-            budget[0] -= len(target)
-            if budget[0] < 0:
-                raise SyncError(28, "over the size limit")
-            os.symlink(target, name, dir_fd=dst)
-            if owner is not None:
-                os.chown(name, owner, owner, dir_fd=dst, follow_symlinks=False)
-        elif stat.S_ISREG(st.st_mode):
-            same = (st.st_size, st.st_mtime_ns, mode)
-            if (
-                was is None
-                and old is not None
-                and (old.st_size, old.st_mtime_ns, stat.S_IMODE(old.st_mode)) == same
-            ):
-                continue
-            _copy_file(src, dst, name, st, mode, owner, budget)
+            if skipped is not None:
+                skipped.append(prefix + name)
 
 
-def _remove(dir_fd: int, name: str, st: os.stat_result) -> None:
+def _remove(dir_fd: int, name: str, st: os.stat_result) -> int:
+    """Delete an entry (a directory with all below it); what it counted against the cap."""
     if stat.S_ISDIR(st.st_mode):
-        remove_tree(dir_fd, name)
-    else:
-        os.unlink(name, dir_fd=dir_fd)
+        return remove_tree(dir_fd, name)
+    os.unlink(name, dir_fd=dir_fd)
+    return _cost(st)
 
 
-def remove_tree(parent: int, name: str) -> None:
-    """Delete the directory `name` (in `parent`) and all below it, at any depth, with two fds at most."""
+def remove_tree(parent: int, name: str) -> int:
+    """Delete the directory `name` (in `parent`) and all below it, at any depth, with two fds at most;
+    returns what it all counted against the cap."""
     fd = os.open(name, _DIR_OPEN, dir_fd=parent)
     names = [name]
+    freed = 0
     try:
         while names:
             child = None
@@ -1180,6 +1239,7 @@ def remove_tree(parent: int, name: str) -> None:
                     if entry.is_dir(follow_symlinks=False):
                         child = entry.name
                         break
+                    freed += _cost(entry.stat(follow_symlinks=False))
                     os.unlink(entry.name, dir_fd=fd)
             if child is not None:
                 sub = os.open(child, _DIR_OPEN, dir_fd=fd)
@@ -1187,6 +1247,7 @@ def remove_tree(parent: int, name: str) -> None:
                 fd = sub
                 names.append(child)
                 continue
+            freed += ENTRY_COST
             if len(names) == 1:
                 os.rmdir(name, dir_fd=parent)
                 break
@@ -1196,6 +1257,7 @@ def remove_tree(parent: int, name: str) -> None:
             os.rmdir(names.pop(), dir_fd=fd)
     finally:
         os.close(fd)
+    return freed
 
 
 def _copy_file(
@@ -1209,6 +1271,7 @@ def _copy_file(
         fout = os.open(
             tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dst
         )
+        charged = 0
         try:
             size = os.fstat(fin).st_size
             offset = 0
@@ -1222,18 +1285,21 @@ def _copy_file(
                     chunk = os.pread(fin, min(1 << 20, end - start), start)
                     if not chunk:
                         break
-                    budget[0] -= len(chunk)
-                    if budget[0] < 0:
-                        raise SyncError(28, "over the size limit")
+                    blocks = -(-len(chunk) // 4096) * 4096  # as the destination allocates it
+                    _charge(budget, blocks)
+                    charged += blocks
                     os.pwrite(fout, chunk, start)
                     start += len(chunk)
                 offset = end
+            _charge(budget, max(0, ENTRY_COST - charged))
+            charged = max(charged, ENTRY_COST)
             os.ftruncate(fout, size)
             if owner is not None:
                 os.fchown(fout, owner, owner)
             os.fchmod(fout, mode)
             os.utime(fout, ns=(st.st_atime_ns, st.st_mtime_ns))
         except BaseException:
+            budget[0] += charged
             os.close(fout)
             try:
                 os.unlink(tmp, dir_fd=dst)
@@ -1247,19 +1313,24 @@ def _copy_file(
 
 
 def sync_in(owner: int | None, budget: int, skipped: list[str]) -> tuple[list[Snapshot] | None, str | None]:
-    """Before a script: each tmpfs dir becomes a copy of its disk dir; (their snapshots, None) or (None, why)."""
+    """Before a script: each tmpfs dir becomes a copy of its disk dir as far as it fits (the rest is named in
+    `skipped`); (their snapshots, None) or (None, why)."""
     left = [budget]
     try:
-        for disk, mem in WORKSPACE_FDS:
-            mirror_tree(disk, mem, owner, left, skipped=skipped)
+        for (disk, mem), name in zip(WORKSPACE_FDS, WORKSPACE_NAMES, strict=True):
+            mine: list[str] = []
+            mirror_tree(disk, mem, owner, left, skipped=mine)
+            skipped.extend(f"{name}/{path}" for path in mine)
         return [snapshot(mem) for _disk, mem in WORKSPACE_FDS], None
     except (OSError, RecursionError) as exc:
         return None, f"{getattr(exc, 'strerror', None) or exc}"
 
 
-def sync_out(before: list[Snapshot], owner: int | None, budget: int) -> str | None:
-    """After a script: what it changed in the tmpfs dirs is applied to the disk dirs; None or why not all."""
-    left = [budget]
+def sync_out(before: list[Snapshot], owner: int | None, cap: int) -> str | None:
+    """After a script: what it changed in the tmpfs dirs is applied to the disk dirs, so that they never
+    hold more than `cap` (as scan_tree measures them); None or why not everything was saved."""
+    disk_now = scan_tree([disk for disk, _mem in WORKSPACE_FDS])
+    left = [max(0, cap - disk_now)]
     skipped: list[str] = []
     try:
         for (disk, mem), snap in zip(WORKSPACE_FDS, before, strict=True):
@@ -1404,8 +1475,9 @@ def monitor_main(
             return 0
         before = taken
         if left_out:
-            _status({"kind": "note", "text": f"directories nested more than {MAX_SCAN_DEPTH - 1} deep in the "
-                     f"work dir are not shown to the script: {left_out[0][:120]}"})  # fmt: skip
+            _status({"kind": "note", "text": f"{len(left_out)} entries of the work dir did not fit in the sandbox's "
+                     f"{disk_cap >> 20} MB workspace (or are nested more than {MAX_SCAN_DEPTH - 1} directories deep) "
+                     f"and are not shown to the script, e.g. {left_out[0][:120]}; delete files to make room"})  # fmt: skip
         disk_cap = 0  # nothing to poll
     cgroup: str | None = None
     if (

@@ -229,6 +229,19 @@ def _python_paths() -> tuple[list[str], list[str], list[str]]:
     return list(dict.fromkeys(stdlib + site)), shown, site
 
 
+def account_files(uid: int | None, home: str) -> dict[str, str]:
+    """/etc/passwd and /etc/group as scripts see them: root, nobody and the sandbox's own uid only."""
+    users = [("root", 0, "/root"), ("nobody", 65534, "/nonexistent")]
+    if uid is not None:
+        users.insert(1, ("sandbox", uid, home))
+    return {
+        "/etc/passwd": "".join(
+            f"{name}:x:{n}:{n}:{name}:{dir_}:/usr/sbin/nologin\n" for name, n, dir_ in users
+        ),
+        "/etc/group": "".join(f"{'nogroup' if n == 65534 else name}:x:{n}:\n" for name, n, _ in users),
+    }
+
+
 def _third_party_imports(servers_dir: Path | None) -> list[str]:
     """Top-level modules the generated package imports at load time (preloaded in the warm worker)."""
     if servers_dir is None:
@@ -449,7 +462,9 @@ class _Worker:
         iso = self.executor.isolation
         sys_path, py_dirs, site = _python_paths()
         work = str(s.work_dir.resolve())
-        ro = [*SYSTEM_READ_PATHS, *py_dirs, work, *s.read_paths]
+        # not the work dir itself: only its servers link and writable dirs are shown (a work dir that is
+        # a project root must not show its .env, config or audit log)
+        ro = [*SYSTEM_READ_PATHS, *py_dirs, *s.read_paths, f"{work}/servers"]
         if s.servers_dir is not None:
             ro.append(str(s.servers_dir.resolve()))
         ro = [p for p in dict.fromkeys(ro) if os.path.lexists(p)]
@@ -490,8 +505,12 @@ class _Worker:
             "newroot": str(s.runtime_dir / "root"),
             "ro_paths": ro,
             "rw_paths": [f"{work}/{name}" for name in RW_DIRS],
+            "list_paths": [
+                work
+            ],  # without a view, Landlock lets scripts list it (to import servers), not read it
             "exec_paths": [p for p in dict.fromkeys([*SYSTEM_EXEC_PATHS, *py_dirs]) if os.path.lexists(p)],
             "devices": [d for d in DEVICES if os.path.exists(d)],
+            "files": account_files(self.uid, f"{work}/.tmp"),
             "env": env,
             "uid": self.uid,
             "unconfined": self.executor.allow_unconfined,
@@ -1032,7 +1051,7 @@ class LocalExecutor:
         return {
             "enforced": True,
             "how": f"a cgroup per script under {support.base} ({support.reason}): memory.max {cg.memory_bytes >> 20} MB, "
-            f"memory.swap.max 0, pids.max {cg.pids} (a probe cgroup took every write)",
+            f"memory.swap.max 0, pids.max {cg.pids} (a probe cgroup took every write and a process moved into it)",
         }
 
     def _run_probe(self, session: SandboxSession) -> dict[str, Any]:
@@ -1227,13 +1246,25 @@ def describe_protections(
             f"(nosuid, nodev, noexec; {max(64, (lim.disk_mb << 20) // _sandbox.ENTRY_COST)} inodes), so a write "
             "past it fails with ENOSPC; copied to the work dir on disk after each script"
         )
+    elif report.get("workspace") == "tmpfs":  # mounted, but the last script's process did not see it capped
+        disk_how = ""
     else:
         disk_how = (
             f"{lim.disk_mb} MB in total for workspace/, skills/ and .tmp/, polled: the monitor measures every "
             f"{_sandbox.DISK_SCAN_S:g} s and kills the script past it (a fast writer can overshoot by one interval; "
             f"no tmpfs: {errors.get('workspace tmpfs', 'disabled')})"
         )
-    out.append(Protection("disk space", True, disk_how))
+    if disk_how:
+        out.append(Protection("disk space", True, disk_how))
+    else:
+        out.append(
+            Protection(
+                "disk space",
+                False,
+                f"a {lim.disk_mb} MB tmpfs was mounted, but the last script's process did not find its writable dirs "
+                "on it at that size; RLIMIT_FSIZE per file only",
+            )
+        )
     fs_confined = view or landlock
     identity = uid is not None or userns
     out.append(
@@ -1266,7 +1297,7 @@ def describe_protections(
         Protection(
             "isolated filesystem view",
             view,
-            "private mount namespace: only the standard library, site-packages, system libraries, the servers package and the work dir are visible, read-only except workspace/, skills/, .tmp/ (nosuid, nodev)"
+            "private mount namespace: only the standard library, site-packages, system libraries, the servers package and the work dir are visible, read-only except workspace/, skills/, .tmp/ (nosuid, nodev); /etc/passwd and /etc/group list only root, nobody and the sandbox's uid"
             if view
             else why("filesystem view", why("namespaces", "disabled")),
         )

@@ -5,8 +5,9 @@ Used only where the kernel gives this process a cgroup v2 subtree it may write t
 with `Delegate=yes`, a user session under `user@.service`, a container with a writable
 /sys/fs/cgroup); anywhere else the sandbox keeps its per-process rlimits and says so. The host
 process is never moved: the base is either the directory named by $CFMIGRATE_CGROUP, or the
-process's own cgroup when it may hold children with these controllers (the root cgroup), or its
-parent (a process that lives in a leaf of a delegated cgroup, e.g. systemd's `DelegateSubgroup=`).
+process's own cgroup when it may hold children with these controllers, or its parent (a process
+that lives in a leaf of a delegated cgroup, e.g. systemd's `DelegateSubgroup=`) — those two only
+when delegated (systemd's delegation mark, or owned by this non-root user), never merely writable.
 """
 
 from __future__ import annotations
@@ -140,6 +141,23 @@ def own_cgroup(proc: Path = Path("/proc/self")) -> tuple[Path | None, str]:
     return None, "the cgroup v2 hierarchy holding this process is not mounted here"
 
 
+def delegated(base: Path) -> str | None:
+    """None when `base` is delegated to this process, else why not: systemd marks the cgroups it
+    delegates (xattr trusted.delegate / user.delegate = 1); a cgroup chowned to this (non-root) user
+    is delegated the classic way. Root can write anywhere, which is not the same as being given it."""
+    for attr in ("trusted.delegate", "user.delegate"):
+        with contextlib.suppress(OSError):
+            if os.getxattr(base, attr) == b"1":
+                return None
+    try:
+        owner = os.stat(base).st_uid
+    except OSError as exc:
+        return f"{base} cannot be read ({exc.strerror})"
+    if owner == os.geteuid() != 0:
+        return None
+    return f"{base} is not delegated to this process (no systemd delegation mark; owner uid {owner})"
+
+
 def _usable(base: Path, limits: CgroupLimits, proc: Path, *, enable: bool) -> str | None:
     """None when per-script cgroups can be made under `base` (tried with a probe), else why not."""
     try:
@@ -169,9 +187,69 @@ def _usable(base: Path, limits: CgroupLimits, proc: Path, *, enable: bool) -> st
         probe = create_run(base, limits, proc, name=f"{PREFIX}probe-{os.getpid()}-{secrets.token_hex(3)}")
     except OSError as exc:
         return f"a cgroup under {base} could not be set up ({exc})"
-    os.close(probe.procs_fd)
+    moved = _move_a_child(probe)
     leftover = remove_run(probe.path)
+    if moved is not None:
+        return f"a process of this cgroup cannot be moved into one under {base} ({moved})"
     return f"the probe cgroup {probe.path} could not be removed ({leftover})" if leftover else None
+
+
+def _move_a_child(run: RunCgroup) -> str | None:
+    """Move a short-lived child into the probe cgroup as the script's monitor will be moved (a write
+    of its pid to cgroup.procs, from this process's cgroup); None when the kernel took it."""
+    import subprocess
+    import sys
+
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", "import sys; sys.stdin.read()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        os.close(run.procs_fd)
+        return f"no child process to try with: {exc.strerror}"
+    try:
+        os.write(run.procs_fd, str(child.pid).encode())
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    finally:
+        os.close(run.procs_fd)
+        assert child.stdin is not None
+        child.stdin.close()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def remove_stale(base: Path) -> list[str]:
+    """Remove the run cgroups a host that died left under `base` (named with its pid, which is gone)."""
+    removed: list[str] = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(base):
+            parts = entry.name.split("-")
+            if not (entry.name.startswith(PREFIX) and entry.is_dir(follow_symlinks=False)):
+                continue
+            pid = next((int(p) for p in parts[1:] if p.isdigit()), None)
+            if pid is None or pid == os.getpid() or _alive(pid):
+                continue
+            if remove_run(Path(entry.path), attempts=1) is None:
+                removed.append(entry.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def detect(
@@ -186,14 +264,18 @@ def detect(
     if chosen:
         base = Path(chosen)
         why = _usable(base, limits, proc, enable=True)
-        return CgroupSupport(base, f"{CGROUP_ENV}={base}") if why is None else CgroupSupport(None, why)
+        if why is not None:
+            return CgroupSupport(None, why)
+        remove_stale(base)
+        return CgroupSupport(base, f"{CGROUP_ENV}={base}")
     reasons: list[str] = []
     candidates = [own] + (
         [own.parent] if own.parent != own and (own.parent / "cgroup.controllers").exists() else []
     )
     for base in candidates:
-        why = _usable(base, limits, proc, enable=False)
+        why = delegated(base) or _usable(base, limits, proc, enable=False)
         if why is None:
+            remove_stale(base)
             return CgroupSupport(
                 base, "this process's cgroup" if base == own else "the parent of this process's cgroup"
             )

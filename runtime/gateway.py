@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -21,9 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cfmigrate.runtime import prompts
-from cfmigrate.runtime.codemode import CODE_TOOL, CodeMode, CodeModeError, KeptTool
+from cfmigrate.runtime.codemode import CODE_TOOL, MAX_LISTED_SERVERS, CodeMode, CodeModeError, KeptTool
 from cfmigrate.runtime.executor import Limits
-from cfmigrate.runtime.policy import Approver, Policy
+from cfmigrate.runtime.policy import Approver, NoApprover, Policy, ToolCall
 
 log = logging.getLogger("cfmigrate.runtime")
 
@@ -36,6 +37,14 @@ MAX_LIMIT = 200
 
 class GatewayError(Exception):
     """The gateway cannot start; the message is one line naming the path and what to do."""
+
+
+class ClientCannotConfirm(NoApprover):
+    """The caller's client cannot ask its user (no elicitation support, or an MCP 2026-07-28 connection)."""
+
+
+# the MCP request context of the tools/call being handled (for asking its client's user)
+_CALLER: contextvars.ContextVar[Any] = contextvars.ContextVar("cfmigrate_gateway_caller", default=None)
 
 
 @dataclass(frozen=True)
@@ -168,9 +177,8 @@ def gateway_tool_list(spec: GatewaySpec) -> list[Any]:
             {"readOnlyHint": True, "openWorldHint": False},
         ),
     ]
-    for kept in sorted(
-        spec.kept, key=lambda k: k.definition.name
-    ):  # exposed name (the wire name unless taken)
+    # kept tools by their exposed name (the wire name, unless a gateway tool has it)
+    for kept in sorted(spec.kept, key=lambda k: k.definition.name):
         tools.append(
             _tool(
                 kept.definition.name,
@@ -195,7 +203,7 @@ def gateway_instructions(spec: GatewaySpec) -> str:
     servers = package_servers(spec.servers_dir)
     return prompts.system_prompt(
         tool_name=CODE_TOOL,
-        servers=servers if len(servers) <= 12 else [],
+        servers=servers if len(servers) <= MAX_LISTED_SERVERS else [],
         server_count=len(servers),
         max_output=f"{spec.limits.max_output_bytes:,}",
         timeout=f"{spec.limits.timeout_s:g}",
@@ -228,8 +236,11 @@ class Gateway:
 
     def __init__(self, load: Loader, *, approve: Approver | None = None, poll_s: float = 1.0) -> None:
         self._load = load
-        self.approve = approve
+        self.approve: Approver = approve or self.ask_user
         self.poll_s = poll_s
+        self._script_caller: Any = None  # the request whose script is running (its calls ask that client)
+        self._scripts = asyncio.Lock()
+        self._retiring: dict[asyncio.Task[None], _Served] = {}  # replaced generations, closed when idle
         self._served: _Served | None = None
         self._listeners: list[Callable[[], Awaitable[None]]] = []
         self._swap = asyncio.Lock()
@@ -265,8 +276,11 @@ class Gateway:
 
     async def aclose(self) -> None:
         served, self._served = self._served, None
-        if served is not None:
-            await served.code_mode.aclose()
+        retiring, self._retiring = self._retiring, {}
+        for task in retiring:
+            task.cancel()
+        for generation in [*retiring.values(), *([served] if served is not None else [])]:
+            await generation.code_mode.aclose()
 
     @property
     def spec(self) -> GatewaySpec:
@@ -287,8 +301,10 @@ class Gateway:
         """Poll the package's stamp; reload when `cfmigrate generate` rewrote it (runs until cancelled)."""
         while True:
             await asyncio.sleep(self.poll_s)
-            with contextlib.suppress(Exception):
+            try:
                 await self.reload_if_changed()
+            except Exception as exc:  # the watch must outlive one bad reload
+                log.warning("servers/ changed but the reload failed (%s: %s)", type(exc).__name__, exc)
 
     async def reload_if_changed(self) -> bool:
         """Reload when the package changed on disk and is complete again; True when the tool text changed."""
@@ -309,7 +325,9 @@ class Gateway:
             old, self._served = self._served, fresh
         changed = old is None or old.text != fresh.text
         if old is not None:
-            asyncio.get_running_loop().create_task(self._retire(old))
+            task = asyncio.get_running_loop().create_task(self._retire(old), name="cfmigrate-gateway-retire")
+            self._retiring[task] = old
+            task.add_done_callback(lambda done: self._retiring.pop(done, None))
         log.info(
             "servers/ regenerated: reloaded (%s)", "tool list changed" if changed else "tool list unchanged"
         )
@@ -335,24 +353,68 @@ class Gateway:
     def instructions(self) -> str:
         return gateway_instructions(self._current().spec)
 
-    async def call(self, name: str, arguments: Mapping[str, Any] | None) -> Any:
-        """Handle one tools/call; always a `CallToolResult` (errors as `is_error` results)."""
+    async def call(self, name: str, arguments: Mapping[str, Any] | None, context: Any = None) -> Any:
+        """Handle one tools/call; always a `CallToolResult` (errors as `is_error` results).
+
+        `context` is the MCP server's request context: a call the policy says to ask about is put to that
+        client's user (elicitation), whether the model made it directly or a script made it.
+        """
         served = self._current()
         served.in_flight += 1
         served.idle.clear()
+        token = _CALLER.set(context)
         try:
             return await self._call(served, name, dict(arguments or {}))
         except CodeModeError as exc:
             return _error(str(exc))
         finally:
+            _CALLER.reset(token)
             served.in_flight -= 1
             if served.in_flight == 0:
                 served.idle.set()
 
+    async def ask_user(self, call: ToolCall) -> bool:
+        """The approver: ask the calling client's user to allow this one call (MCP elicitation).
+
+        Raises ClientCannotConfirm when there is nobody to ask; the policy then refuses the call and tells
+        the model so. Clients on MCP 2026-07-28 cannot be asked mid-call (the server may not send them
+        requests), nor can clients that do not declare elicitation.
+        """
+        from mcp.types import ClientCapabilities, ElicitationCapability
+        from pydantic import BaseModel, Field
+
+        context = _CALLER.get() if call.via == "direct" else self._script_caller
+        session = getattr(getattr(context, "request_context", None), "session", None)
+        if session is None or not session.check_client_capability(
+            ClientCapabilities(elicitation=ElicitationCapability())
+        ):
+            raise ClientCannotConfirm(f"the client cannot ask its user about {call.server}/{call.tool}")
+
+        class Confirm(BaseModel):
+            allow: bool = Field(description="Allow this one call")
+
+        shown = json.dumps(dict(call.arguments), ensure_ascii=False, default=str)
+        shown = shown if len(shown) <= 400 else shown[:400] + "…"
+        who = "A script the model wrote" if call.via == "code" else "The model"
+        try:
+            answer = await context.elicit(
+                f"{who} wants to call {call.server}/{call.tool} with {shown}. Allow this one call?", Confirm
+            )
+        except Exception as exc:
+            raise ClientCannotConfirm(f"the client did not answer ({type(exc).__name__})") from None
+        data = getattr(answer, "data", None)
+        return answer.action == "accept" and bool(getattr(data, "allow", False))
+
     async def _call(self, served: _Served, name: str, arguments: dict[str, Any]) -> Any:
         code_mode = served.code_mode
         if name == CODE_TOOL:
-            return _plain(await code_mode.handle_tool_use(CODE_TOOL, arguments))
+            # one script at a time, as CodeMode runs them, so the calls it makes ask its own client
+            async with self._scripts:
+                self._script_caller = _CALLER.get()
+                try:
+                    return _plain(await code_mode.handle_tool_use(CODE_TOOL, arguments))
+                finally:
+                    self._script_caller = None
         if name == SEARCH_TOOL:
             return await self._search(served, arguments)
         if name == LIST_TOOL:
@@ -451,7 +513,7 @@ def build_server(gateway: Gateway, *, name: str = "cfmigrate", version: str = ""
             return gateway.tools()
 
         async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
-            return await gateway.call(name, arguments)
+            return await gateway.call(name, arguments, context)
 
     server = _GatewayServer(
         name=name,
@@ -471,6 +533,7 @@ def build_server(gateway: Gateway, *, name: str = "cfmigrate", version: str = ""
     lowlevel.create_initialization_options = with_list_changed  # type: ignore[method-assign]
 
     async def changed() -> None:
+        lowlevel.instructions = gateway.instructions()  # the server list in it, for clients that connect next
         await bus.publish(ToolsListChanged())
         for key, session in list(legacy.items()):
             try:
@@ -496,6 +559,8 @@ async def serve(
     ready: Callable[[Gateway], None] | None = None,
 ) -> None:
     """Run the gateway until the client hangs up (stdio) or the process is stopped (HTTP)."""
+    if transport == "http":
+        _check_port(host, port)
     gateway = Gateway(load, poll_s=poll_s)
     await gateway.start()
     try:
@@ -514,3 +579,17 @@ async def serve(
                 await watcher
     finally:
         await gateway.aclose()
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line before anything starts when the HTTP port cannot be bound."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise GatewayError(
+                f"--http {port}: cannot listen on {host}:{port} ({exc.strerror or exc}); pick another port"
+            ) from None

@@ -39,6 +39,10 @@ class ToolCall:
 Approver = Callable[[ToolCall], bool | Awaitable[bool]]
 
 
+class NoApprover(Exception):
+    """Raised by an approver that has nobody to ask for this call: refused as if no approver were configured."""
+
+
 @dataclass(frozen=True)
 class Policy:
     """Rules keyed `"server/tool"` (shell wildcards allowed: `"crm/*"`, `"*/delete_*"`); the most specific wins.
@@ -84,15 +88,18 @@ async def resolve(policy: Policy, call: ToolCall, approve: Approver | None) -> t
         )
     else:
         why = "needs approval under the host's policy"
+    unasked = (
+        f"{name} {why} and no approver is configured, so it was not called; "
+        "tell the user what you would do and ask them to run it or to allow it"
+    )
     if approve is None:
-        return False, (
-            f"{name} {why} and no approver is configured, so it was not called; "
-            "tell the user what you would do and ask them to run it or to allow it"
-        )
+        return False, unasked
     try:
         answer = approve(call)
         if inspect.isawaitable(answer):
             answer = await answer
+    except NoApprover:
+        return False, unasked
     except Exception as exc:  # an approver that fails must not approve
         return False, f"{name} {why}; the approval check failed ({type(exc).__name__}), so it was not called"
     if answer:

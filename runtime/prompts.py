@@ -43,17 +43,17 @@ def system_prompt(
         "- Run 2, the whole task in one script (or in run 1, for tools you already know): "
         "`from servers.<server> import <tool>`, `r = await <tool>(arg=...)` (top-level await). "
         "Result fields are attributes named as in the line (`r.<field>`, `r.<list>[0].<field>`); `r.text` is the raw text. "
-        "A failure raises `ToolError`: read the traceback, fix the code, run again.",
+        "A failure raises `ToolError`: fix the code from the traceback and run again.",
         f"- Only what you print comes back: keep documents and records in variables, pass them between tools in the script, print only the ids, counts and short excerpts you need. Output over {max_output} characters is cut.",
     ]
     if mask_pii:
         lines.append(
             "- Emails and phone numbers appear as placeholders like [EMAIL_1]; use them as they are in tool arguments and the real values are sent."
         )
-    lines += [
-        "- Each run is a new process: keep state in `workspace/`; save reusable functions in `skills/<name>.py` (import `skills.<name>`).",
-        f"- No network except the tools; only `workspace/`, `skills/` and $TMPDIR are writable; a run stops after {timeout} s.",
-    ]
+    lines.append(
+        f"- Each run is a new process with no network but the tools, stopped after {timeout} s; only `workspace/` (state), "
+        "`skills/<name>.py` (reusable functions: `import skills.<name>`) and $TMPDIR are writable."
+    )
     if kept:
         lines.append(f"- Also callable directly as tools: {', '.join(kept)}.")
     lines.append("Then give the user a short summary.")

@@ -176,3 +176,32 @@ def test_servers_install_would_leave_in_the_config_count_as_direct(tmp_path: Pat
     assert client.tokens_with_gateway == sum(tool_cost(t, "anthropic", TOK).total for t in GATEWAY_TOOLS) + (
         films.tokens or 0
     )
+
+
+def test_the_gateway_instructions_count_on_its_side(tmp_path: Path) -> None:
+    words = "Write Python that imports servers.<server> and print only what you need. " * 4
+    with_text = GatewayList(
+        GATEWAY_TOOLS, served=frozenset({"books", "films", "remote"}), source="t", instructions=words
+    )
+    without = GatewayList(GATEWAY_TOOLS, served=frozenset({"books", "films", "remote"}), source="t")
+    (a,) = _report(_repo(tmp_path), with_text).clients
+    (b,) = _report(tmp_path, without).clients
+    assert a.tokens_with_gateway is not None and b.tokens_with_gateway is not None
+    assert a.tokens_with_gateway - b.tokens_with_gateway == TOK.count(words) > 0
+    assert f"with the gateway also its instructions ({TOK.count(words):,} tokens)" in a.basis
+
+
+def test_a_small_toolset_is_told_to_stay_direct(tmp_path: Path) -> None:
+    """Two short tools cost less than the gateway's three: the audit and the plan say keep it, and offer no install."""
+    (tmp_path / ".mcp.json").write_text(json.dumps({"mcpServers": {"tiny": {"command": "tiny-mcp"}}}))
+    (tmp_path / "tiny.tools.json").write_text(json.dumps({"tools": [_tool("ping", 1), _tool("pong", 1)]}))
+    words = "Write Python that imports servers.<server> and print only what you need. " * 6
+    report = _report(
+        tmp_path, GatewayList(GATEWAY_TOOLS, served=frozenset({"tiny"}), source="t", instructions=words)
+    )
+    (client,) = report.clients
+    assert client.reduction is not None and client.reduction < 0
+    md = render_markdown(report)
+    assert "keep these servers direct" in md and "serve --install" not in md
+    line = next(s for s in build_plan(report, audit_source="x").summary if s.startswith("Claude Code loads"))
+    assert line.endswith(f"{-client.reduction:.0%} more: keep it as it is.")

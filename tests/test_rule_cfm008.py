@@ -209,15 +209,19 @@ class TestRemoveDeadSessions(CodemodTest):
         """
         self.check(code, code, {("connect", "session")})
 
-    def test_a_with_whose_only_item_is_the_session(self) -> None:
-        code = """
+    def test_a_with_whose_only_item_is_the_session_is_unwrapped(self) -> None:
+        before = """
             from mcp import ClientSession
 
             async def ask(read, write, task):
                 async with ClientSession(read, write) as session:
                     return task
         """
-        self.check(code, code, {("ask", "session")})
+        after = """
+            async def ask(read, write, task):
+                return task
+        """
+        self.check(before, after, {("ask", "session")})
 
     def test_not_an_mcp_session(self) -> None:
         code = """
@@ -263,3 +267,142 @@ class TestRemoveDeadSessions(CodemodTest):
                 "another module imports it"
             ],
         )
+
+
+class TestSessionsNothingReads(CodemodTest):
+    """Sessions held on `self`, nested `with` statements and session parameters the rewrite left unread."""
+
+    TRANSFORM = RemoveDeadSessions
+
+    def check(self, before: str, after: str, orphans: set[tuple[str, str]]) -> list[str]:
+        context = CodemodContext(scratch={ORPHANS_KEY: set(orphans), SITES_KEY: []})
+        self.assertCodemod(before, after, plan=PLAN, context_override=context)
+        return [s.message for s in context.scratch[SITES_KEY] if s.applied]
+
+    def test_a_with_left_without_items_is_unwrapped(self) -> None:
+        before = """
+            from cfmigrate.runtime import CodeMode
+            from mcp import ClientSession
+            from mcp.client.stdio import stdio_client
+
+
+            async def run(params, task):
+                async with stdio_client(params) as (read, write):
+                    async with ClientSession(read, write) as session, CodeMode() as code_mode:
+                        await session.initialize()
+                        return await code_mode.handle_tool_use("execute_code", {"code": task})
+        """
+        after = """
+            from cfmigrate.runtime import CodeMode
+
+
+            async def run(params, task):
+                async with CodeMode() as code_mode:
+                    return await code_mode.handle_tool_use("execute_code", {"code": task})
+        """
+        self.check(before, after, {("run", "session")})
+
+    def test_a_session_held_on_self_goes_with_its_transport(self) -> None:
+        before = """
+            from contextlib import AsyncExitStack
+
+            from mcp import ClientSession, StdioServerParameters
+            from mcp.client.stdio import stdio_client
+
+
+            class Bot:
+                def __init__(self):
+                    self.session: ClientSession | None = None
+                    self.stack = AsyncExitStack()
+
+                async def connect(self):
+                    params = StdioServerParameters(command="python", args=["srv.py"])
+                    self.code_mode = await self.stack.enter_async_context(CodeMode(launches={"srv": params}))
+                    read, write = await self.stack.enter_async_context(stdio_client(params))
+                    self.session = await self.stack.enter_async_context(ClientSession(read, write))
+                    await self.session.initialize()
+
+                async def ask(self, task):
+                    return await self.code_mode.handle_tool_use("execute_code", {"code": task})
+        """
+        after = """
+            from contextlib import AsyncExitStack
+
+            from mcp import StdioServerParameters
+
+
+            class Bot:
+                def __init__(self):
+                    self.stack = AsyncExitStack()
+
+                async def connect(self):
+                    params = StdioServerParameters(command="python", args=["srv.py"])
+                    self.code_mode = await self.stack.enter_async_context(CodeMode(launches={"srv": params}))
+
+                async def ask(self, task):
+                    return await self.code_mode.handle_tool_use("execute_code", {"code": task})
+        """
+        applied = self.check(before, after, {("Bot.ask", "self")})
+        assert any("self.session" in m for m in applied), applied
+
+    def test_a_session_still_read_on_self_stays(self) -> None:
+        before = """
+            from mcp import ClientSession
+
+
+            class Bot:
+                async def connect(self, read, write):
+                    self.session = await self.stack.enter_async_context(ClientSession(read, write))
+                    await self.session.initialize()
+
+                async def names(self):
+                    return await self.session.list_tools()
+
+                async def ask(self, task):
+                    return await self.code_mode.handle_tool_use("execute_code", {"code": task})
+        """
+        self.check(before, before, {("Bot.ask", "self")})
+
+    def test_an_unread_session_parameter_goes_with_the_callers_argument(self) -> None:
+        before = """
+            from mcp import ClientSession, StdioServerParameters
+            from mcp.client.stdio import stdio_client
+
+            PARAMS = StdioServerParameters(command="python", args=["srv.py"])
+
+
+            async def agent(session: ClientSession, task: str) -> str:
+                return await code_mode.handle_tool_use("execute_code", {"code": task})
+
+
+            async def main(task: str) -> str:
+                async with stdio_client(PARAMS) as (read, write), ClientSession(read, write) as session:
+                    await session.initialize()
+                    return await agent(session, task)
+        """
+        after = """
+            from mcp import StdioServerParameters
+
+            PARAMS = StdioServerParameters(command="python", args=["srv.py"])
+
+
+            async def agent(task: str) -> str:
+                return await code_mode.handle_tool_use("execute_code", {"code": task})
+
+
+            async def main(task: str) -> str:
+                return await agent(task)
+        """
+        self.check(before, after, {("agent", "session"), ("main", "session")})
+
+    def test_an_exported_function_keeps_its_parameter(self) -> None:
+        before = """
+            from mcp import ClientSession
+
+            __all__ = ["agent"]
+
+
+            async def agent(session: ClientSession, task: str) -> str:
+                return await code_mode.handle_tool_use("execute_code", {"code": task})
+        """
+        self.check(before, before, {("agent", "session")})

@@ -828,6 +828,57 @@ def test_a_very_deep_tree_does_not_break_the_session(loop: asyncio.AbstractEvent
     assert_alive(loop, cm)
 
 
+def test_runs_cannot_pile_up_more_than_the_cap_on_disk(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    """Each save may copy up to the cap; what is on disk already counts, so hard-link copies do not accumulate."""
+    for k in range(3):
+        code = (
+            f"import os\nwith open('workspace/f{k}', 'wb') as fh: fh.write(os.urandom(2 << 20))\n"
+            f"for i in range(60):\n    os.link('workspace/f{k}', f'workspace/f{k}-{{i}}')\nprint('ok')"
+        )
+        result = run(loop, cm, code)
+        assert result.execution and result.execution.stdout == "ok\n", result.text
+        assert disk_bytes(cm.work_dir) <= LIMITS.disk_mb << 20, k
+    clear_workspace(cm.work_dir)
+
+
+def test_more_on_disk_than_fits_is_left_out_not_refused(
+    loop: asyncio.AbstractEventLoop, cm: CodeMode
+) -> None:
+    for i in range(5):  # the host (or another session) put 20 MB in a 16 MB workspace
+        (cm.work_dir / "workspace" / f"host{i}.bin").write_bytes(os.urandom(4 << 20))
+    result = run(
+        loop, cm, "import os\nprint(len(os.listdir('workspace')))\nopen('workspace/mine.txt', 'w').write('x')"
+    )
+    assert result.execution is not None and 0 < int(result.execution.stdout) < 6, result.text
+    assert f"did not fit in the sandbox's {LIMITS.disk_mb} MB workspace" in result.text, result.text
+    assert sorted(p.name for p in (cm.work_dir / "workspace").iterdir())[:5] == [
+        f"host{i}.bin" for i in range(5)
+    ]
+    clear_workspace(cm.work_dir)
+
+
+def test_a_sqlite_database_in_the_workspace_lives_across_runs(
+    loop: asyncio.AbstractEventLoop, cm: CodeMode
+) -> None:
+    """A real shape: a script keeps state in SQLite (locks and journal on the tmpfs), the next one and the host read it."""
+    make = (
+        "import sqlite3\ndb = sqlite3.connect('workspace/state.db')\n"
+        "db.execute('create table runs (n integer)')\ndb.executemany('insert into runs values (?)', [(i,) for i in range(500)])\n"
+        "db.commit()\nprint('made')"
+    )
+    assert run(loop, cm, make).text == "made"
+    grow = (
+        "import sqlite3\ndb = sqlite3.connect('workspace/state.db')\ndb.execute('insert into runs values (500)')\n"
+        "db.commit()\nprint(db.execute('select count(*) from runs').fetchone()[0])"
+    )
+    assert run(loop, cm, grow).text == "501"
+    import sqlite3
+
+    with sqlite3.connect(cm.work_dir / "workspace" / "state.db") as db:
+        assert db.execute("select max(n) from runs").fetchone()[0] == 500
+    clear_workspace(cm.work_dir)
+
+
 def test_sparse_files_stay_sparse_on_disk(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
     code = "with open('workspace/sparse', 'wb') as fh:\n    fh.truncate(3 << 20)\n    fh.write(b'end')\nprint('ok')"
     result = run(loop, cm, code)
@@ -851,6 +902,30 @@ def test_before_any_script_the_probe_reports_the_tmpfs(tmp_path: Path) -> None:
     session = SandboxSession(id="unopened", work_dir=tmp_path / "work", runtime_dir=tmp_path / "rt")
     disk = next(p for p in LocalExecutor().protections(session) if p.name == "disk space")
     assert disk.enforced and "one tmpfs of that size" in disk.how, disk
+
+
+def test_the_disk_line_follows_what_the_scripts_process_saw() -> None:
+    from cfmigrate.runtime.executor import Isolation, SandboxSession, describe_protections
+
+    session = SandboxSession(id="x", work_dir=Path("/nonexistent/w"), runtime_dir=Path("/nonexistent/r"))
+    report = {"root": True, "view": True, "netns": True, "pidns": True, "uid": 5, "landlock_abi": 7,
+              "workspace": "tmpfs", "platform": "linux"}  # fmt: skip
+    layers = ["view", "netns", "pidns", "uid", "landlock", "seccomp"]
+
+    def disk(**extra: Any) -> tuple[bool, str]:
+        line = next(
+            p
+            for p in describe_protections(dict(report, **extra), session, Isolation())
+            if p.name == "disk space"
+        )
+        return line.enforced, line.how
+
+    assert disk()[0] and "one tmpfs" in disk()[1]  # before any script: the worker's word
+    assert disk(applied=[*layers, "tmpfs"])[0]
+    assert (
+        disk(applied=layers) == (False, disk(applied=layers)[1]) and "did not find" in disk(applied=layers)[1]
+    )
+    assert "polled" in disk(workspace="disk", errors={"workspace tmpfs": "EPERM"})[1]
 
 
 def test_without_tmpfs_the_polled_cap_is_reported_and_enforced(tmp_path: Path) -> None:
@@ -894,6 +969,84 @@ def test_ipc_objects_die_with_the_script(loop: asyncio.AbstractEventLoop, cm: Co
     assert found.execution and found.execution.stdout.split() == ["-1", "-1"], found.text
     report = {p.name: p for p in cm.protections()}
     assert report["private IPC namespace"].enforced
+
+
+PEEK = (
+    "import os\nprint(sorted(os.listdir('.')))\n"
+    "for name in ('.env', '.mcp.json', 'audit.jsonl'):\n"
+    "    try:\n        print(open(name).read())\n    except OSError as exc:\n        print(name, type(exc).__name__)\n"
+    "from servers.attack import echo\nprint('servers ok')"
+)
+
+
+def test_a_project_root_as_work_dir_shows_no_secrets(loop: asyncio.AbstractEventLoop, repo: Path) -> None:
+    """CodeMode(work_dir=<project root>) used to show the whole root read-only: .env, .mcp.json, the audit log."""
+
+    async def scenario() -> ToolUseResult:
+        async with CodeMode(servers_dir=repo / "servers", config=repo / ".mcp.json", work_dir=repo,
+                            limits=LIMITS, audit_log=repo / "audit-root.jsonl") as rooted:  # fmt: skip
+            await rooted.handle_tool_use("execute_code", {"code": "print(1)"})  # something in the audit log
+            return await rooted.handle_tool_use("execute_code", {"code": PEEK})
+
+    result = loop.run_until_complete(scenario())
+    OUTPUTS.append(result.text)
+    assert result.execution is not None, result.text
+    lines = result.execution.stdout.splitlines()
+    assert lines[0] == "['.tmp', 'servers', 'skills', 'workspace']", result.text
+    assert lines[1:] == [".env FileNotFoundError", ".mcp.json FileNotFoundError", "audit.jsonl FileNotFoundError",
+                         "servers ok"], result.text  # fmt: skip
+
+
+def test_without_a_view_landlock_lists_the_work_dir_but_reads_nothing_in_it(
+    tmp_path: Path, repo: Path
+) -> None:
+    from cfmigrate.runtime import Isolation, LocalExecutor, SandboxSession
+
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / ".env").write_text(f"API_KEY={DOTENV_CANARY}\n")
+    (root / ".mcp.json").write_text("{}")
+    (root / "audit.jsonl").write_text("{}")
+
+    async def scenario() -> Any:
+        executor = LocalExecutor(isolation=Isolation(mount=False), allow_unconfined=True)
+        session = SandboxSession(id="landlock-only", work_dir=root, runtime_dir=tmp_path / "rt",
+                                 servers_dir=repo / "servers", limits=Limits(timeout_s=20))  # fmt: skip
+        try:
+            report = {p.name: p for p in executor.protections(session)}
+            return await executor.run(PEEK, session=session), report
+        finally:
+            await executor.aclose()
+
+    result, report = asyncio.new_event_loop().run_until_complete(scenario())
+    OUTPUTS.extend([result.stdout, result.stderr, result.error or ""])
+    if "Landlock" not in report["reads confined"].how:
+        pytest.skip("no Landlock on this kernel")
+    lines = result.stdout.splitlines()
+    assert ".env" in lines[0] and lines[1:] == [".env PermissionError", ".mcp.json PermissionError",
+                                                "audit.jsonl PermissionError", "servers ok"], result.text()  # fmt: skip
+
+
+def test_host_accounts_are_not_visible(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    code = "import os, pwd\nprint(open('/etc/passwd').read())\nprint('me', pwd.getpwuid(os.getuid()).pw_name)"
+    result = run(loop, cm, code)
+    assert result.execution is not None, result.text
+    seen = {line.split(":")[0] for line in result.execution.stdout.splitlines() if ":" in line}
+    host = {line.split(":")[0] for line in Path("/etc/passwd").read_text().splitlines() if ":" in line}
+    assert seen <= {"root", "sandbox", "nobody"} and seen, result.text
+    assert not (host - {"root", "nobody"}) & seen
+    assert result.execution.stdout.split()[-2:] == ["me", "sandbox" if os.geteuid() == 0 else "root"], (
+        result.text
+    )
+
+
+def test_no_proc_no_sys_and_five_devices(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
+    code = "import os\nprint(sorted(os.listdir('/dev')), os.path.exists('/proc/self'), os.listdir('/sys') if os.path.exists('/sys') else None)"
+    result = run(loop, cm, code)
+    assert result.execution is not None, result.text
+    assert result.execution.stdout.strip() == "['full', 'null', 'random', 'urandom', 'zero'] False None", (
+        result.text
+    )
 
 
 def test_the_host_name_is_not_visible(loop: asyncio.AbstractEventLoop, cm: CodeMode) -> None:
@@ -962,13 +1115,12 @@ def test_mirroring_never_follows_links_and_drops_special_files(tmp_path: Path) -
         _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20])  # nothing changed: nothing copied again
         assert (dst / "suid").stat().st_ino == unchanged
         (src / "big").write_bytes(os.urandom(2 << 20))
-        with pytest.raises(_sandbox.SyncError):
-            _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20])
-        assert not (dst / "big").exists() and not [
-            n for n in os.listdir(dst) if n.startswith(_sandbox.SYNC_TMP)
-        ]
+        left_out: list[str] = []  # loading: what does not fit is left out and named, never a reason to stop
+        _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20], skipped=left_out)
+        assert left_out == ["big"] and not (dst / "big").exists()
+        assert not [n for n in os.listdir(dst) if n.startswith(_sandbox.SYNC_TMP)]
         (src / "big").unlink()
-        # after a script only what it changed is applied: what another session wrote meanwhile stays
+        # saving: only what the script changed is applied; what another session wrote meanwhile stays
         before = _sandbox.snapshot(src_fd)
         (dst / "from-another-session.txt").write_text("theirs")
         (src / "link").unlink()
@@ -986,6 +1138,13 @@ def test_mirroring_never_follows_links_and_drops_special_files(tmp_path: Path) -
             "x",
         ]
         assert (dst / "suid").read_bytes().startswith(b"#!/bin/XX")
+        # saving past the budget stops, and what a failed copy would have replaced stays
+        before = _sandbox.snapshot(src_fd)
+        (src / "new.txt").write_bytes(os.urandom(2 << 20))
+        with pytest.raises(_sandbox.SyncError):
+            _sandbox.mirror_tree(src_fd, dst_fd, None, [1 << 20], before)
+        assert (dst / "new.txt").read_text() == "mine"
+        assert not [n for n in os.listdir(dst) if n.startswith(_sandbox.SYNC_TMP)]
     finally:
         os.close(src_fd)
         os.close(dst_fd)

@@ -79,8 +79,10 @@ def fake_proc(tmp_path: Path, cgroup: str, mountpoint: Path, swap: bool = False)
     return proc / "self"
 
 
-def fake_cgroup(path: Path, controllers: str, subtree: str = "") -> Path:
+def fake_cgroup(path: Path, controllers: str, subtree: str = "", delegated: bool = True) -> Path:
     path.mkdir(parents=True, exist_ok=True)
+    if delegated:  # as systemd marks a cgroup it delegates (user.* needs no privilege)
+        os.setxattr(path, "user.delegate", b"1")
     (path / "cgroup.controllers").write_text(controllers + "\n")
     (path / "cgroup.subtree_control").write_text(subtree + "\n")
     (path / "cgroup.procs").write_text("")
@@ -110,9 +112,20 @@ def kernel_like(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 def test_file_writes_a_leaf_of_a_delegated_cgroup_uses_its_parent(
-    tmp_path: Path, kernel_like: list[str]
+    tmp_path: Path, kernel_like: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """FILE WRITES ONLY, not kernel enforcement: detection picks the parent that has the controllers enabled."""
+    """FILE WRITES ONLY, not kernel enforcement: detection picks the parent that has the controllers enabled,
+    and its probe writes every limit and a child's pid to cgroup.procs (as the monitor's move will be)."""
+    probed: dict[str, str] = {}
+    real_rmdir = executor_cgroup._rmdir
+
+    def look_first(path: Path) -> None:
+        probed.update(
+            {n: (path / n).read_text() for n in ("memory.max", "memory.swap.max", "pids.max", "cgroup.procs")}
+        )
+        real_rmdir(path)
+
+    monkeypatch.setattr(executor_cgroup, "_rmdir", look_first)
     mount = tmp_path / "cg root"
     fake_cgroup(mount, "cpu memory pids", "memory pids")
     app = fake_cgroup(mount / "user.slice" / "app", "cpu memory pids", "memory pids")
@@ -123,6 +136,9 @@ def test_file_writes_a_leaf_of_a_delegated_cgroup_uses_its_parent(
     # the probe was made, written and removed: nothing is left behind
     assert [c.split()[0] for c in kernel_like] == ["mkdir", "rmdir"]
     assert sorted(p.name for p in app.iterdir() if p.is_dir()) == ["leaf"]
+    pid = probed.pop("cgroup.procs")
+    assert pid.isdigit() and int(pid) != os.getpid()
+    assert probed == {"memory.max": str(300 << 20), "memory.swap.max": "0", "pids.max": "33"}
 
 
 def test_file_writes_one_run_cgroup_gets_every_limit_and_is_removed(
@@ -144,6 +160,22 @@ def test_file_writes_one_run_cgroup_gets_every_limit_and_is_removed(
     finally:
         os.close(run.procs_fd)
     assert executor_cgroup.remove_run(run.path) is None and not run.path.exists()
+
+
+def test_file_writes_cgroups_left_by_a_dead_host_are_removed(tmp_path: Path, kernel_like: list[str]) -> None:
+    """FILE WRITES ONLY: run cgroups named after a pid that is gone are removed at detection; others stay."""
+    dead_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # no process can have it
+    app = fake_cgroup(tmp_path / "cg" / "app", "memory pids", "memory pids")
+    fake_cgroup(app / "leaf", "memory pids")
+    for name in (f"cfmigrate-{dead_pid}-abc", f"cfmigrate-{os.getppid()}-def", "someone-elses"):
+        executor_cgroup._mkdir(app / name)
+    support = executor_cgroup.detect(LIMITS, fake_proc(tmp_path, "0::/app/leaf\n", tmp_path / "cg"), env={})
+    assert support.base == app
+    assert sorted(p.name for p in app.iterdir() if p.is_dir()) == [
+        f"cfmigrate-{os.getppid()}-def",
+        "leaf",
+        "someone-elses",
+    ]
 
 
 def test_file_writes_missing_swap_accounting_with_swap_on_is_a_failure(
@@ -187,6 +219,20 @@ def test_file_writes_detection_refuses_what_is_not_delegated(
     support = executor_cgroup.detect(LIMITS, fake_proc(tmp_path, cgroup, mount), env={})
     assert not support.available and expected in support.reason, support.reason
     assert kernel_like == []  # nothing was created
+
+
+def test_file_writes_writable_is_not_delegated(tmp_path: Path, kernel_like: list[str]) -> None:
+    """FILE WRITES ONLY: root may write into any cgroup; without a delegation mark it is left alone."""
+    mount = tmp_path / "cg"
+    slice_ = fake_cgroup(mount / "system.slice", "memory pids", "memory pids", delegated=False)
+    fake_cgroup(slice_ / "agent.service", "memory pids", delegated=False)
+    support = executor_cgroup.detect(
+        LIMITS, fake_proc(tmp_path, "0::/system.slice/agent.service\n", mount), env={}
+    )
+    if os.geteuid() != 0 and slice_.stat().st_uid == os.geteuid():
+        pytest.skip("owned by this non-root user: delegated the classic way")
+    assert not support.available and "not delegated to this process" in support.reason, support.reason
+    assert kernel_like == []
 
 
 def test_file_writes_an_unwritable_subtree_is_not_used(tmp_path: Path, kernel_like: list[str]) -> None:

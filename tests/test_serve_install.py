@@ -303,7 +303,7 @@ def test_install_then_uninstall_round_trips(tmp_path: Path, client: str) -> None
     assert dry.state == "change"
     assert set(dry.moved) == moves and {k.name for k in dry.kept} == stays
     assert path.read_bytes() == original and not dry.backup.exists()  # a dry run writes nothing
-    shown = dry.diff() + "\n".join(summary(dry, written=False))
+    shown = dry.diff() + "\n".join(summary(dry, written=False)) + repr(dry)
     assert not [s for s in SECRETS if s in shown], shown
 
     apply_install(dry)
@@ -380,6 +380,19 @@ def test_vscode_settings_json_nested_servers(tmp_path: Path) -> None:
     assert path.read_bytes() == original
 
 
+def test_codex_crlf_round_trip(tmp_path: Path) -> None:
+    path = _repo(tmp_path, ".codex/config.toml", CODEX, newline="\r\n")
+    original = path.read_bytes()
+    apply_install(plan_install(tmp_path, "codex", _view(".codex/config.toml")))
+    after = path.read_bytes()
+    assert (
+        b"\n" not in after.replace(b"\r\n", b"")
+        and "cfmigrate" in tomllib.loads(after.decode())["mcp_servers"]
+    )
+    apply_uninstall(plan_uninstall(tmp_path, "codex"))
+    assert path.read_bytes() == original
+
+
 def test_crlf_and_no_final_newline_round_trip(tmp_path: Path) -> None:
     path = _repo(tmp_path, ".mcp.json", CLAUDE_CODE.rstrip("\n"), newline="\r\n")
     original = path.read_bytes()
@@ -453,6 +466,9 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     )
     with pytest.raises(InstallError, match="a server named 'cfmigrate' already exists"):
         plan_install(tmp_path, "claude-code", _view(".mcp.json"))
+    _repo(tmp_path, ".codex/config.toml", 'mcp_servers = { a = { command = "x" } }\n')
+    with pytest.raises(InstallError, match=r"is an inline table: write it as \[mcp_servers.<name>\] tables"):
+        plan_install(tmp_path, "codex", GatewayView(served={"a": ".codex/config.toml"}, unserved={}))
     _repo(tmp_path, ".codex/config.toml", "[mcp_servers.a]\ncommand = \n")
     with pytest.raises(InstallError, match=r"^\.codex/config\.toml: malformed TOML"):
         plan_install(tmp_path, "codex", _view(".codex/config.toml"))
@@ -573,3 +589,23 @@ def test_span_edit_keeps_every_other_member_and_stays_valid(
     assert out.startswith(before_servers) and out.endswith(
         after_servers
     )  # the rest of the file, byte for byte
+
+
+def test_an_edit_that_reads_back_wrong_is_refused() -> None:
+    from cfmigrate.migrate.install import _verify
+    from cfmigrate.migrate.install_clients import ConfigPlace
+    from cfmigrate.migrate.install_edit import EditError
+
+    place = ConfigPlace(".mcp.json", ("mcpServers",))
+    before = '{"mcpServers": {"a": {"command": "x"}, "b": {"command": "y"}}, "keep": 1}'
+    gateway = ("cfmigrate", {"command": "cfmigrate", "args": ["serve", "."]})
+    good = '{"mcpServers": {"cfmigrate": {"command": "cfmigrate", "args": ["serve", "."]}, "b": {"command": "y"}}, "keep": 1}'
+    _verify(before, good, place, ["a"], gateway)
+    for bad in (
+        good.replace('"keep": 1', '"keep": 2'),  # something else changed
+        good.replace('"b": {"command": "y"}', '"b": {"command": "z"}'),  # a kept entry changed
+        good.replace('}, "keep"', '},, "keep"'),  # does not parse
+        good.replace('}, "keep"', '},\n // c\n "keep"'),  # strict JSON became JSONC
+    ):
+        with pytest.raises(EditError):
+            _verify(before, bad, place, ["a"], gateway)

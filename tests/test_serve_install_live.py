@@ -67,8 +67,14 @@ def _start(repo: Path, command: str, args: list[str]) -> tuple[list[str], str, b
                 listed = await client.list_tools()
                 script = (
                     "from servers.drive import search_files\n"
+                    "from servers.slack import list_channels\n"
                     "found = await search_files(query='transcript')\n"
                     "print(found.text[:400])\n"
+                    "try:\n"
+                    "    await list_channels()\n"
+                    "    print('slack: allowed')\n"
+                    "except Exception as exc:\n"
+                    "    print('slack:', type(exc).__name__, str(exc)[:200])\n"
                 )
                 result = await client.call_tool("execute_code", {"code": script})
                 text = "\n".join(c.text for c in result.content if c.type == "text")
@@ -88,7 +94,7 @@ def test_install_writes_then_the_client_launch_serves_the_estate(repo: Path) -> 
     assert "would move behind the gateway: drive, crm, slack" in dry.stderr
     assert (repo / ".mcp.json").read_bytes() == original
 
-    done = _cli("serve", str(repo), "--install", "claude-code", "--write")
+    done = _cli("serve", str(repo), "--install", "claude-code", "--write", "--deny", "slack/list_*")
     assert done.returncode == 1, done.stderr
     assert "wrote .mcp.json; the original is in .mcp.json.cfmigrate-backup.json" in done.stderr
     assert (repo / ".mcp.json.cfmigrate-backup.json").read_bytes() == original
@@ -98,8 +104,8 @@ def test_install_writes_then_the_client_launch_serves_the_estate(repo: Path) -> 
     assert launch == {
         "type": "stdio",
         "command": "cfmigrate",
-        "args": ["serve", ".", "--config", ".mcp.json.cfmigrate-backup.json"],
-    }
+        "args": ["serve", ".", "--config", ".mcp.json.cfmigrate-backup.json", "--deny=slack/list_*"],
+    }  # the policy given with --install travels in the entry
 
     check = _cli(
         "generate", "--root", str(repo), "--check"
@@ -114,6 +120,7 @@ def test_install_writes_then_the_client_launch_serves_the_estate(repo: Path) -> 
     names, text, is_error = _start(repo, launch["command"], launch["args"])
     assert names == list(GATEWAY_TOOLS) == [t.name for t in gateway_tools(repo)]
     assert not is_error and "Discovery Call Transcript" in text  # drive started from the backup's entry
+    assert "slack: ToolError" in text and "slack: allowed" not in text  # the entry's --deny applies
 
     undo = _cli("serve", str(repo), "--uninstall", "claude-code", "--write")
     assert undo.returncode == 1, undo.stderr
@@ -188,6 +195,6 @@ def test_vscode_entry_with_workspace_folder_serves_the_estate(repo: Path) -> Non
     args = [a.replace("${workspaceFolder}", str(repo)) for a in entry["args"]]
     names, text, is_error = _start(repo, entry["command"], args)
     assert names == list(GATEWAY_TOOLS)
-    assert not is_error and "Discovery Call Transcript" in text
+    assert not is_error and "Discovery Call Transcript" in text and "slack: allowed" in text
     undo = _cli("serve", str(repo), "--uninstall", "vscode", "--write")
     assert undo.returncode == 1 and (repo / ".vscode" / "mcp.json").read_text() == VSCODE

@@ -64,7 +64,12 @@ def test_reload_keeps_text_when_unchanged_and_announces_a_change(tmp_path: Path)
     shutil.copytree(REPO / "fixtures" / "small-toolset", root)
     generate(root)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CFM_")}
-    env.update(WEATHER_API_KEY="wx-secret-1234", WEATHER_DATA=str(tmp_path / "weather.json"))
+    env.update(
+        WEATHER_API_KEY="wx-secret-1234",
+        WEATHER_DATA=str(tmp_path / "weather.json"),
+        # the configs launch `python`: the test interpreter's, as in an activated venv
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
     errlog = (tmp_path / "gateway.stderr").open("w+", encoding="utf-8")
     port = free_port()
     proc = subprocess.Popen(
@@ -135,6 +140,11 @@ def test_reload_keeps_text_when_unchanged_and_announces_a_change(tmp_path: Path)
         assert not result.is_error, result.content[0].text
         assert result.content[0].text.strip() == "RELOADED!"
         assert "wx-secret-1234" not in log()
+        late = Connected(lambda: streamable_http_client(url))  # a client that connects after the reload
+        try:
+            assert "Servers: shout, weather." in (late.client.instructions or "")
+        finally:
+            late.close()
         listener.cancel()
     finally:
         modern.close()

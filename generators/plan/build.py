@@ -453,9 +453,16 @@ def client_sentence(c: ClientFigure) -> str:
         return f"{loads} With the `cfmigrate serve` gateway: unknown ({c.note})."
     gateway = f"{c.tokens_with_gateway:,} tokens ({c.gateway_tool_count} tools"
     gateway += f", {', '.join(c.direct)} kept direct)" if c.direct else ")"
-    cut = f", {c.reduction:.0%} less" if c.reduction is not None and c.reduction >= 0 else ""
+    more = c.reduction is not None and c.reduction < 0
+    cut = (
+        f", {-c.reduction:.0%} more"
+        if more
+        else (f", {c.reduction:.0%} less" if c.reduction is not None else "")
+    )
     if c.installed:
         return f"{loads} It already points at the `cfmigrate serve` gateway: {gateway}{cut}."
+    if more:
+        return f"{loads} Behind the `cfmigrate serve` gateway it would send {gateway}{cut}: keep it as it is."
     how = f" `cfmigrate serve --install {name}` does it." if name else ""
     return f"{loads} Behind the `cfmigrate serve` gateway it would send {gateway}{cut}.{how}"
 

@@ -286,7 +286,8 @@ def find_launches(module: cst.Module, path: str, plan: MigrationPlan) -> list[La
     for item in raw:
         source, node, named, names, opener = item
         server = _server_of(finder, node, opener, declared, reach, len(raw))
-        if server is not None:
+        if server is not None and (server in reach or not reach):
+            # a server of another agent of the file (one that stays on direct MCP) is not this CodeMode's
             by_server.setdefault(server, []).append(item)
     out: list[Launch] = []
     for server, items in sorted(by_server.items()):
@@ -330,4 +331,25 @@ def _server_of(
     return None
 
 
-__all__ = ["LAUNCH_KEY", "Launch", "call_keys", "expression_key", "find_launches"]
+_SESSION_OPENERS = (
+    _STDIO_CLIENTS
+    | _MCP_CLIENTS
+    | _FASTMCP_CLIENTS
+    | frozenset(_HTTP_CLIENTS)
+    | frozenset(_AGENTS_SERVERS)
+    | _PYDANTIC_STDIO
+    | frozenset(_PYDANTIC_HTTP)
+    | _PYDANTIC_TOOLSET
+    | frozenset({"mcp.ClientSession", "mcp.client.session.ClientSession", "mcp.client.ClientSession"})
+)
+
+
+def session_openers(module: cst.Module) -> list[int]:
+    """Lines of the calls that open an MCP session, transport or framework server of the agent's own."""
+    finder = _Finder(module)
+    return sorted(
+        {finder.line(call) for call in finder.calls() if finder.names(call.func) & _SESSION_OPENERS}
+    )
+
+
+__all__ = ["LAUNCH_KEY", "Launch", "call_keys", "expression_key", "find_launches", "session_openers"]

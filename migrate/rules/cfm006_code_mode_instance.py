@@ -42,6 +42,13 @@ tools the audit keeps on direct MCP (a bare server id when it keeps them all), a
 `policy=Policy(destructive="allow")` keeps what the agent did before (it ran every tool its model
 chose), with `rules=...` carrying the tool filters and approvals CFM005 converted. A framework's MCP server in a `with` (Agents SDK `MCPServerStdio(...) as fs`) counts as a
 place that opens sessions. Nothing is inserted when the module already binds the name.
+
+A server the file launches itself is handed over as `launches={"<server>": <the agent's launch>}`
+(found by `rules._launch` on the file as written): a launch bound to a name is passed by name and
+stays where it is (`sys.executable`, `Path(__file__)`, literal env values included); an inline one
+moves into the call (CFM008 then removes the code that opened the old session). CodeMode opens after
+the statements that bind the names a launch reads; where those are not bound the agent is left for
+manual migration.
 """
 
 from __future__ import annotations
@@ -137,6 +144,16 @@ class InsertCodeMode(MigrationRule):
                     )
                     return False
         return True
+
+    def _after_launch_bindings(self, body: cst.IndentedBlock, first: cst.BaseStatement) -> cst.BaseStatement:
+        """The statement after the last one of `body` binding a name the launches read (`params = ...` in a
+        connect method), so CodeMode opens where its launch exists; else `first`."""
+        wanted = {name for launch in self._launches() for name in launch.names}
+        statements = list(body.body)
+        last = max((i for i, stmt in enumerate(statements) if _binds(stmt) & wanted), default=-1)
+        if last < 0 or last + 1 >= len(statements) or last < statements.index(first):
+            return first
+        return statements[last + 1]
 
     def _module_position(self, module: cst.Module, uses: list[cst.Name]) -> int | None:
         """Where a module-level CodeMode goes: after the imports and the statements binding its launches' names."""
@@ -257,6 +274,7 @@ class InsertCodeMode(MigrationRule):
                 first = body.body[0]
                 if _is_docstring(first) and len(body.body) > 1:
                     first = body.body[1]
+                first = self._after_launch_bindings(body, first)
                 if not self._launches_visible(first):
                     return True
                 construction = self._construction(self._path_free(), indent_call=True)

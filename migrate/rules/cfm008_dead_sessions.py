@@ -106,16 +106,23 @@ class RemoveDeadSessions(MigrationRule):
     def analyze(self, module: cst.Module) -> None:
         self._remove: set[int] = set()  # statements and functions to remove
         self._items: set[int] = set()  # with-items to remove
+        self._unwrap: set[int] = set()  # `with` statements left without items: their body takes their place
         orphans = self.context.scratch.get(ORPHANS_KEY) or set()
         assert isinstance(orphans, set)
         by_path: dict[str, set[str]] = {}
         for path, name in orphans:
             by_path.setdefault(path, set()).add(name)
         gone: list[cst.CSTNode] = []
+        self._dropped_params: dict[int, str] = {}  # function -> a session parameter nothing reads any more
+        self._dropped_args: dict[int, int] = {}  # call -> index of the argument passing it
+        self._gone_args: set[int] = set()
+        self._dead_params(module, by_path)
         for func in _functions(module):
             path = function_path(func, self.resolver.parent)
             if path in by_path:
                 gone.extend(self._function(func, by_path[path]))
+        classes = {path.partition(".")[0] for path in by_path if "." in path}
+        gone.extend(self._class_sessions(module, classes))
         dropped = {name for _, name in orphans}
         for node in gone:
             dropped.update(n.value for n in _names_in(node))
@@ -136,11 +143,109 @@ class RemoveDeadSessions(MigrationRule):
     def leave_FunctionDef(
         self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
     ) -> cst.FunctionDef | cst.RemovalSentinel:
-        return cst.RemoveFromParent() if id(original_node) in self._remove else updated_node
+        if id(original_node) in self._remove:
+            return cst.RemoveFromParent()
+        param = self._dropped_params.get(id(original_node))
+        if param is None:
+            return updated_node
+        params = [p for p in updated_node.params.params if p.name.value != param]
+        if params:
+            params[-1] = params[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated_node.with_changes(params=updated_node.params.with_changes(params=params))
 
-    def leave_With(self, original_node: cst.With, updated_node: cst.With) -> cst.With:
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        index = self._dropped_args.get(id(original_node))
+        if index is None:
+            return updated_node
+        args = [a for i, a in enumerate(updated_node.args) if i != index]
+        if args and index == len(updated_node.args) - 1:
+            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated_node.with_changes(args=args)
+
+    # ------------------------------------------------------------------ session parameters
+    def _dead_params(self, module: cst.Module, orphans: Mapping[str, set[str]]) -> None:
+        """A module function's session parameter the rewrite left unread (`async def agent(session, task)`)
+        is dropped, with the argument every call in the module passes for it; the caller's session may then
+        be unread too. Only for functions the module calls directly and does not export or decorate."""
+        exported = module_exports(module)
+        scope = self.get_metadata(ScopeProvider, module, None)
+        if exported is None or not isinstance(scope, Scope):
+            return
+        changed = True
+        while changed:  # dropping an argument may leave the caller's own parameter unread
+            changed = False
+            for func in module.body:
+                if isinstance(func, cst.FunctionDef) and id(func) not in self._dropped_params:
+                    changed |= self._dead_param(func, orphans, exported, scope)
+
+    def _dead_param(
+        self, func: cst.FunctionDef, orphans: Mapping[str, set[str]], exported: set[str], scope: Scope
+    ) -> bool:
+        """Drop one unread session parameter of a module function (see `_dead_params`); whether it did."""
+        if func.decorators or func.name.value in exported:
+            return False
+        if func.params.posonly_params or func.params.kwonly_params:
+            return False
+        body_scope = self.get_metadata(ScopeProvider, func.body, None)
+        if not isinstance(body_scope, Scope):
+            return False
+        orphaned = orphans.get(func.name.value, set())
+        for index, param in enumerate(func.params.params):
+            name = param.name.value
+            if name not in orphaned or param.default is not None:
+                continue
+            if any(
+                not self._inside(ref.node, self._gone_args)
+                for a in body_scope[name]
+                if isinstance(a, Assignment) and a.scope is body_scope
+                for ref in a.references
+            ):
+                continue
+            calls = self._calls_of(scope, func)
+            if calls is None:
+                return False
+            positions: dict[int, int] = {}
+            for call in calls:
+                at = _argument_index(call, index, name)
+                if at is None:
+                    return False
+                positions[id(call)] = at
+            self._dropped_params[id(func)] = name
+            for call in calls:
+                self._dropped_args[id(call)] = positions[id(call)]
+                self._gone_args.add(id(call.args[positions[id(call)]]))
+            self.applied(
+                param, f"removed the parameter {name} of {func.name.value}(): nothing reads it any more"
+            )
+            return True  # one parameter per function per run
+        return False
+
+    def _calls_of(self, scope: Scope, func: cst.FunctionDef) -> list[cst.Call] | None:
+        """Every reference to a module function, when each one is a direct call; else None."""
+        assignments = list(scope.assignments[func.name.value])
+        if len(assignments) != 1 or getattr(assignments[0], "node", None) is not func:
+            return None
+        calls: list[cst.Call] = []
+        for ref in assignments[0].references:
+            parent = self.resolver.parent(ref.node)
+            if not isinstance(parent, cst.Call) or parent.func is not ref.node:
+                return None
+            calls.append(parent)
+        return calls
+
+    def leave_With(
+        self, original_node: cst.With, updated_node: cst.With
+    ) -> cst.With | cst.FlattenSentinel[cst.BaseStatement]:
         if not any(id(item) in self._items for item in original_node.items):
             return updated_node
+        if id(original_node) in self._unwrap and isinstance(updated_node.body, cst.IndentedBlock):
+            body = list(updated_node.body.body)
+            first = body[0]
+            if isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+                body[0] = first.with_changes(
+                    leading_lines=[*updated_node.leading_lines, *first.leading_lines]
+                )
+            return cst.FlattenSentinel(body)
         kept = [
             new
             for old, new in zip(original_node.items, updated_node.items, strict=True)
@@ -311,7 +416,7 @@ class RemoveDeadSessions(MigrationRule):
                     or not self._inside(assignment.node, dead)
                 ):
                     return True
-                if any(not self._inside(ref.node, dead) for ref in assignment.references):
+                if any(not self._inside(ref.node, dead | self._gone_args) for ref in assignment.references):
                     return True
         return False
 
@@ -362,8 +467,10 @@ class RemoveDeadSessions(MigrationRule):
         ]
 
     def _keeps_blocks(self, top: list[_Unit]) -> bool:
-        """Removing these units leaves every block and `with` statement something to hold."""
+        """Removing these units leaves every block something to hold; a `with` left without items is
+        unwrapped (its body takes its place) when its body keeps a statement."""
         blocks: dict[int, tuple[int, int]] = {}  # block id -> (statements, removed)
+        holders: dict[int, cst.CSTNode] = {}
         for unit in top:
             holder = self.resolver.parent(unit.node)
             if holder is None:
@@ -371,7 +478,188 @@ class RemoveDeadSessions(MigrationRule):
             size = len(holder.items) if isinstance(holder, cst.With) else len(getattr(holder, "body", ()))
             seen, gone = blocks.get(id(holder), (size, 0))
             blocks[id(holder)] = (seen, gone + 1)
-        return all(gone < size for size, gone in blocks.values())
+            holders[id(holder)] = holder
+        unwrap: set[int] = set()
+        for key, (size, gone) in blocks.items():
+            if gone < size:
+                continue
+            holder = holders[key]
+            if not (isinstance(holder, cst.With) and isinstance(holder.body, cst.IndentedBlock)):
+                return False
+            body_size, body_gone = blocks.get(id(holder.body), (len(holder.body.body), 0))
+            if body_gone >= body_size:
+                return False
+            unwrap.add(key)
+        self._unwrap.update(unwrap)
+        return True
+
+    # ------------------------------------------------------------------ sessions held on `self`
+    def _class_sessions(self, module: cst.Module, touched: set[str]) -> list[cst.CSTNode]:
+        """`self.<attr> = <MCP session>` that nothing reads any more (a class the rewrite touched): the
+        statements opening, initialising and resetting it, then the locals only they read, are removed."""
+        removed: list[cst.CSTNode] = []
+        for cls in module.body:
+            if not isinstance(cls, cst.ClassDef) or cls.name.value not in touched:
+                continue
+            methods = [m for m in cls.body.body if isinstance(m, cst.FunctionDef)]
+            selves = {id(m): _first_param(m) for m in methods}
+            opened: set[str] = set()
+            for m in methods:
+                for stmt in _walk_own(m.body):
+                    if not isinstance(stmt, cst.SimpleStatementLine):
+                        continue
+                    attr = self._self_assign(stmt, selves[id(m)])
+                    value = getattr(stmt.body[0], "value", None)
+                    if (
+                        attr is not None
+                        and isinstance(value, cst.BaseExpression)
+                        and self._effect(value) == "open"
+                    ):
+                        opened.add(attr)
+            for attr in sorted(opened):
+                units = self._attr_units(module, cls, methods, selves, attr)
+                if units is None:
+                    continue
+                nodes = units + self._dead_locals(methods, units)
+                if not self._blocks_survive(nodes):
+                    continue
+                for node in nodes:
+                    self._remove.add(id(node))
+                removed.extend(nodes)
+                self.applied(
+                    units[0],
+                    f"removed the MCP session self.{attr}: nothing reads it any more (CodeMode starts the server)",
+                )
+        return removed
+
+    @staticmethod
+    def _self_assign(stmt: cst.SimpleStatementLine, me: str | None) -> str | None:
+        """`<me>.<attr> = ...` / `<me>.<attr>: T = ...`: the attribute's name."""
+        if me is None or len(stmt.body) != 1:
+            return None
+        small = stmt.body[0]
+        target = (
+            small.targets[0].target
+            if isinstance(small, cst.Assign) and len(small.targets) == 1
+            else small.target
+            if isinstance(small, cst.AnnAssign)
+            else None
+        )
+        if (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and target.value.value == me
+        ):
+            return target.attr.value
+        return None
+
+    def _attr_units(
+        self,
+        module: cst.Module,
+        cls: cst.ClassDef,
+        methods: list[cst.FunctionDef],
+        selves: dict[int, str | None],
+        attr: str,
+    ) -> list[cst.CSTNode] | None:
+        """The statements that only open, initialise or reset `self.<attr>`; None when anything else reads it."""
+        units: list[cst.CSTNode] = []
+        unit_ids: set[int] = set()
+        for method in methods:
+            me = selves[id(method)]
+            for stmt in _walk_own(method.body):
+                if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+                    continue
+                small = stmt.body[0]
+                if self._self_assign(stmt, me) == attr:
+                    value = getattr(small, "value", None)
+                    if value is None or self._effect(value) == "open" or _empty_value(value):
+                        units.append(stmt)
+                        unit_ids.add(id(stmt))
+                elif isinstance(small, cst.Expr) and self._self_op(small.value, me, attr):
+                    units.append(stmt)
+                    unit_ids.add(id(stmt))
+        for stmt in cls.body.body:  # `session: ClientSession | None = None` in the class body
+            if (
+                isinstance(stmt, cst.SimpleStatementLine)
+                and len(stmt.body) == 1
+                and isinstance(stmt.body[0], cst.AnnAssign)
+                and isinstance(stmt.body[0].target, cst.Name)
+                and stmt.body[0].target.value == attr
+                and (stmt.body[0].value is None or _empty_value(stmt.body[0].value))
+            ):
+                units.append(stmt)
+                unit_ids.add(id(stmt))
+        if not units:
+            return None
+        stack: list[cst.CSTNode] = [module]
+        while stack:  # every other `.attr` anywhere in the module keeps it
+            node = stack.pop()
+            if id(node) in unit_ids:
+                continue
+            if isinstance(node, cst.Attribute) and node.attr.value == attr:
+                return None
+            if isinstance(node, cst.Name) and node.value == attr and self._inside(node, {id(cls)}):
+                parent = self.resolver.parent(node)
+                if not isinstance(parent, cst.Attribute) and not isinstance(parent, cst.FunctionDef):
+                    return None
+            stack.extend(node.children)
+        return units
+
+    def _self_op(self, value: cst.BaseExpression, me: str | None, attr: str) -> bool:
+        inner = value.expression if isinstance(value, cst.Await) else value
+        return (
+            isinstance(inner, cst.Call)
+            and isinstance(inner.func, cst.Attribute)
+            and inner.func.attr.value in _SESSION_OPS
+            and isinstance(inner.func.value, cst.Attribute)
+            and inner.func.value.attr.value == attr
+            and isinstance(inner.func.value.value, cst.Name)
+            and inner.func.value.value.value == me
+            and all(_harmless(a.value, calls=False) for a in inner.args)
+        )
+
+    def _dead_locals(self, methods: list[cst.FunctionDef], units: list[cst.CSTNode]) -> list[cst.CSTNode]:
+        """Local statements opening a transport (`read, write = await stack.enter_async_context(stdio_client(p))`)
+        whose names only the removed statements read."""
+        gone = {id(u) for u in units}
+        out: list[cst.CSTNode] = []
+        changed = True
+        while changed:
+            changed = False
+            for method in methods:
+                scope = self.get_metadata(ScopeProvider, method.body, None)
+                if not isinstance(scope, Scope):
+                    continue
+                for stmt in _walk_own(method.body):
+                    if id(stmt) in gone or not isinstance(stmt, cst.SimpleStatementLine):
+                        continue
+                    unit = self._line(stmt)
+                    if unit is None or unit.kind != "open" or not unit.defines:
+                        continue
+                    refs = [
+                        ref.node
+                        for name in unit.defines
+                        for a in scope[name]
+                        if isinstance(a, Assignment) and a.scope is scope
+                        for ref in a.references
+                    ]
+                    if refs and all(self._inside(r, gone) for r in refs):
+                        gone.add(id(stmt))
+                        out.append(stmt)
+                        changed = True
+        return out
+
+    def _blocks_survive(self, nodes: list[cst.CSTNode]) -> bool:
+        """Every block the removals touch keeps a statement."""
+        count: dict[int, tuple[int, int]] = {}
+        for node in nodes:
+            holder = self.resolver.parent(node)
+            body = getattr(holder, "body", None)
+            if holder is None or not isinstance(body, list | tuple):
+                return False
+            size, gone = count.get(id(holder), (len(body), 0))
+            count[id(holder)] = (size, gone + 1)
+        return all(gone < size for size, gone in count.values())
 
     # ------------------------------------------------------------------ module level
     def _helpers(self, module: cst.Module, dropped: set[str], gone: list[cst.CSTNode]) -> list[cst.CSTNode]:
@@ -463,6 +751,34 @@ class RemoveDeadSessions(MigrationRule):
         ):
             return False
         return len(list(scope.assignments[name])) == 1 and self._opens(small.value)
+
+
+def _argument_index(call: cst.Call, position: int, name: str) -> int | None:
+    """Where a call passes the parameter at `position` named `name`: the index of that argument, else None."""
+    if any(a.star for a in call.args):
+        return None
+    for i, arg in enumerate(call.args):
+        if arg.keyword is not None and arg.keyword.value == name:
+            return i
+    positional = [i for i, a in enumerate(call.args) if a.keyword is None]
+    return positional[position] if position < len(positional) else None
+
+
+def _first_param(func: cst.FunctionDef) -> str | None:
+    params = [*func.params.posonly_params, *func.params.params]
+    if not params or any(
+        isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod")
+        for d in func.decorators
+    ):
+        return None
+    return params[0].name.value
+
+
+def _empty_value(value: cst.BaseExpression) -> bool:
+    """`None`, `{}`, `[]`: a reset, not a read."""
+    if isinstance(value, cst.Name):
+        return value.value == "None"
+    return isinstance(value, cst.Dict | cst.List) and not value.elements
 
 
 def _functions(module: cst.Module) -> Iterator[cst.FunctionDef]:

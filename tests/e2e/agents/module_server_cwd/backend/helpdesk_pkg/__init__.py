@@ -1,0 +1,1 @@
+"""The help-desk MCP server, run as `python -m helpdesk_pkg.server` from backend/."""

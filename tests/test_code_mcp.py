@@ -314,7 +314,10 @@ def test_look_alikes_in_mcp_importing_files(source: str) -> None:
 
 def _live_tools(script: Path) -> dict[str, dict[str, object]]:
     async def main() -> dict[str, dict[str, object]]:
-        params = StdioServerParameters(command=sys.executable, args=[str(script)], cwd=str(script.parent))
+        # -B: the server runs from the source tree, and the MCP client passes it no PYTHONDONTWRITEBYTECODE
+        params = StdioServerParameters(
+            command=sys.executable, args=["-B", str(script)], cwd=str(script.parent)
+        )
         async with Client(params) as client:
             listed = await client.list_tools()
             return {t.name: t.model_dump(by_alias=True, exclude_none=True) for t in listed.tools}

@@ -22,6 +22,7 @@ from cfmigrate.analyzers.code_bindings import _code
 from cfmigrate.analyzers.code_facts import DefinedServer, Event
 from cfmigrate.analyzers.code_prompts import PromptRecognition
 from cfmigrate.analyzers.code_repo import HelperClass, HelperFunction
+from cfmigrate.analyzers.code_server_recognition import FASTMCP_TRANSPORTS
 from cfmigrate.analyzers.code_values import (
     UNKNOWN,
     DictV,
@@ -623,26 +624,8 @@ class AgentRecognition(PromptRecognition):
             api = self.api_of(target.func) if isinstance(target, cst.Call) else None
             if isinstance(value, DictV):
                 index = self._decl_from_dict(target, value, origin, name)
-            elif isinstance(target, cst.Call) and api == "fastmcp.StdioTransport":
-                index = self._decl_from_kwargs(
-                    target,
-                    origin,
-                    kind="stdio",
-                    command=self._arg(target, 0, "command"),
-                    args=self._arg(target, 1, "args"),
-                    env=self._arg(target, 2, "env"),
-                    cwd=self._arg(target, 3, "cwd"),
-                    name=name,
-                )
-            elif isinstance(target, cst.Call) and api == "fastmcp.StreamableHttpTransport":
-                index = self._decl_from_kwargs(
-                    target,
-                    origin,
-                    kind="http",
-                    url=self._arg(target, 0, "url"),
-                    headers=self._arg(target, 1, "headers"),
-                    name=name,
-                )
+            elif isinstance(target, cst.Call) and api in FASTMCP_TRANSPORTS:
+                index = self._decl_from_transport(target, target, api, origin, name)
             elif (self._str(target) or "").startswith(("http://", "https://")):
                 index = self._decl_from_kwargs(target, origin, kind="http", url=target, name=name)
             else:  # a launch object declared elsewhere in the module (`PARAMS = StdioServerParameters(...)`)

@@ -38,6 +38,9 @@ from cfmigrate.analyzers.code_values import (
 )
 from cfmigrate.analyzers.model import ToolDef
 
+# FastMCP client transports that carry a server launch
+FASTMCP_TRANSPORTS = ("fastmcp.StdioTransport", "fastmcp.StreamableHttpTransport")
+
 
 class ServerRecognition(Bindings):
     """Server declarations and definitions of one module."""
@@ -51,6 +54,30 @@ class ServerRecognition(Bindings):
             decl.variable = self._hints.get(call)
         self.decls.append(decl)
         return len(self.decls) - 1
+
+    def _decl_from_transport(
+        self, anchor: cst.CSTNode, transport: cst.Call, api: str | None, origin: str, name: str | None
+    ) -> int | None:
+        """A server declared by a FastMCP client transport (`StdioTransport(...)`, `StreamableHttpTransport(...)`)."""
+        if api == "fastmcp.StdioTransport":
+            return self._decl_from_kwargs(
+                anchor,
+                origin,
+                kind="stdio",
+                command=self._arg(transport, 0, "command"),
+                args=self._arg(transport, 1, "args"),
+                env=self._arg(transport, 2, "env"),
+                cwd=self._arg(transport, 3, "cwd"),
+                name=name,
+            )
+        return self._decl_from_kwargs(
+            anchor,
+            origin,
+            kind="http",
+            url=self._arg(transport, 0, "url"),
+            headers=self._arg(transport, 1, "headers"),
+            name=name,
+        )
 
     def _decl_from_kwargs(
         self,
@@ -94,26 +121,8 @@ class ServerRecognition(Bindings):
         target = self._arg(call, 0, "client")
         index: int | None = None
         inner = self.api_of(target.func) if isinstance(target, cst.Call) else None
-        if isinstance(target, cst.Call) and inner == "fastmcp.StdioTransport":
-            index = self._decl_from_kwargs(
-                call,
-                origin,
-                kind="stdio",
-                command=self._arg(target, 0, "command"),
-                args=self._arg(target, 1, "args"),
-                env=self._arg(target, 2, "env"),
-                cwd=self._arg(target, 3, "cwd"),
-                name=name,
-            )
-        elif isinstance(target, cst.Call) and inner == "fastmcp.StreamableHttpTransport":
-            index = self._decl_from_kwargs(
-                call,
-                origin,
-                kind="http",
-                url=self._arg(target, 0, "url"),
-                headers=self._arg(target, 1, "headers"),
-                name=name,
-            )
+        if isinstance(target, cst.Call) and inner in FASTMCP_TRANSPORTS:
+            index = self._decl_from_transport(call, target, inner, origin, name)
         elif target is not None and (self._str(target) or "").startswith(("http://", "https://")):
             index = self._decl_from_kwargs(call, origin, kind="http", url=target, name=name)
         return frozenset({index}) if index is not None else frozenset()

@@ -10,24 +10,13 @@ target itself is the benchmark script's exit status).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from support.seed_run import load_module
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
@@ -56,7 +45,7 @@ def test_migrated_seed_agent_runs_end_to_end_with_the_reduction(seed_run: Any, t
     # the logs recount to the same billed figures with an independent o200k_base implementation
     logs = tmp_path / "logs"
     bench.write_logs(logs, comparison)
-    recount = _load("recount_logs", REPO / "benchmarks" / "recount_logs.py")
+    recount = load_module("recount_logs", REPO / "benchmarks" / "recount_logs.py")
     direct, code = recount.recount(logs / "direct.jsonl"), recount.recount(logs / "code.jsonl")
     assert direct.agrees and code.agrees
     assert (direct.billed_input, code.billed_input) == (

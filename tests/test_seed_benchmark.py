@@ -6,15 +6,14 @@ tests/test_migrate_seed.py): one run, checked by both files.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from support.seed_run import load_module
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,15 +51,6 @@ def check(bench: ModuleType, result: Any, logs: Path) -> None:
     assert f"{direct.billed_input:,}" in text and f"{code.billed_input:,}" in text
     first = json.loads((logs / "code.jsonl").read_text().splitlines()[0])
     assert set(first) == {"request", "response"} and first["request"]["max_tokens"] == 4096
-
-
-def load_module(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow

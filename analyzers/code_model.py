@@ -23,7 +23,7 @@ from typing import Literal
 import libcst as cst
 
 from cfmigrate.analyzers.code import server_names
-from cfmigrate.analyzers.code_apis import SESSION_APIS
+from cfmigrate.analyzers.code_apis import LIBRARY_APIS, Role
 from cfmigrate.analyzers.code_eval import ModuleAnalysis
 from cfmigrate.analyzers.code_repo import External
 from cfmigrate.analyzers.code_values import Obj, SrvRef
@@ -32,21 +32,26 @@ __all__ = ["McpReach", "ProgramModel", "ReachKind"]
 
 ReachKind = Literal["session", "client", "tools", "server_params", "server", "agent", "code_mode"]
 
+_ROLE_KINDS: dict[Role, ReachKind] = {
+    Role.SESSION: "session",
+    Role.SESSION_FACTORY: "client",
+    Role.TRANSPORT: "server_params",
+    Role.SERVER_PARAMS: "server_params",
+    Role.FRAMEWORK_SERVER: "server",
+    Role.CODE_MODE: "code_mode",
+}
 _KINDS: dict[str, ReachKind] = {
-    **{api: "session" for api in SESSION_APIS},
-    "mcp.stdio_client": "server_params",
-    "mcp.streamable_http_client": "server_params",
-    "mcp.sse_client": "server_params",
+    **{api.id: _ROLE_KINDS[api.role] for api in LIBRARY_APIS if api.role in _ROLE_KINDS},
+    **{api.id: "client" for api in LIBRARY_APIS if api.role is Role.FRAMEWORK_TOOLS and api.tool_loaders},
     "server_params": "server_params",
     "agents.MCPServer": "server",
     "pydantic_ai.MCPServer": "server",
-    "langchain.MultiServerMCPClient": "client",
-    "mcp_use.MCPClient": "client",
     "mcp.tools": "tools",
     "mcp.tools_result": "tools",
     "agent": "agent",
-    "cfmigrate.CodeMode": "code_mode",
 }
+"""What the evaluation's values are to MCP: library classes by their role in the shared API table, plus the
+values the recognisers build (a server's parameters, a framework's server, tool lists, an agent)."""
 
 
 @dataclass(frozen=True)

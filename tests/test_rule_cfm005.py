@@ -7,7 +7,8 @@ from libcst.codemod import CodemodContext, CodemodTest
 from cfmigrate.migrate.rules import MigrationPlan
 from cfmigrate.migrate.rules._base import ORPHANS_KEY, PATH_KEY, POLICY_KEY
 from cfmigrate.migrate.rules._plan import SITES_KEY
-from cfmigrate.migrate.rules.cfm005_framework import FRAMEWORK_APIS, FrameworkAgents
+from cfmigrate.analyzers.code_apis import api_of
+from cfmigrate.migrate.rules.cfm005_framework import MANUAL_STEPS, FrameworkAgents
 
 PLAN = MigrationPlan(
     keep_direct=frozenset({"playwright/browser_snapshot"}),
@@ -17,13 +18,20 @@ PLAN = MigrationPlan(
 )
 
 
+def _manual(qname: str) -> tuple[str, str]:
+    """The framework name and manual step of an API (or of the class whose method `qname` names)."""
+    api = api_of(qname) or api_of(qname.rpartition(".")[0])
+    assert api is not None, qname
+    return MANUAL_STEPS[api.flavor]
+
+
 def _step(api: str) -> str:
-    framework, _, step = FRAMEWORK_APIS[api]
+    framework, step = _manual(api)
     return f"{framework} loads the MCP tools itself; by hand: {step}"
 
 
 def _not_converted(api: str, why: str) -> str:
-    framework, _, step = FRAMEWORK_APIS[api]
+    framework, step = _manual(api)
     return f"{framework} loads the MCP tools itself and {why}, so it was not converted; by hand: {step}"
 
 

@@ -57,8 +57,7 @@ from cfmigrate.migrate.rules._base import (
     register,
 )
 from cfmigrate.migrate.rules._plan import MigrationPlan
-from cfmigrate.migrate.rules._resolve import FRAMEWORK_MCP_SERVERS
-from cfmigrate.migrate.rules.cfm006_code_mode_instance import TRANSPORTS
+from cfmigrate.migrate.rules._resolve import opens_mcp
 
 _ENTER = frozenset({"enter_async_context", "enter_context"})
 _SESSION_OPS = frozenset(
@@ -394,12 +393,9 @@ class RemoveDeadSessions(MigrationRule):
             return False
         if self.resolver.type_of(expr).kind in ("session", "mcp_use_client"):
             return True
-        names = (
+        return isinstance(expr.func, cst.Name | cst.Attribute) and opens_mcp(
             self.resolver.qualified_names(expr.func)
-            if isinstance(expr.func, cst.Name | cst.Attribute)
-            else set()
         )
-        return bool(names & TRANSPORTS) or bool(names & set(FRAMEWORK_MCP_SERVERS))
 
     def _live(self, unit: _Unit, dead: set[int], scope: Scope) -> bool:
         """Whether a unit must stay: a name it binds is read (or bound) outside dead code."""

@@ -149,11 +149,11 @@ class ServerRecognition(Bindings):
         if (
             isinstance(value, Obj) and value.api == "server_params"
         ):  # a FastMCP transport (see `_RECOGNISERS`)
-            for ref in value.servers:
-                if isinstance(ref, int):
-                    self.decls[ref].origin = origin
-                    self.decls[ref].explicit_name = name or self.decls[ref].explicit_name
-            return frozenset(value.servers)
+            found = frozenset(ref for ref in value.servers if isinstance(ref, int))
+            for ref in found:
+                self.decls[ref].origin = origin
+                self.decls[ref].explicit_name = name or self.decls[ref].explicit_name
+            return found
         index: int | None = None
         if target is not None and (self._str(target) or "").startswith(("http://", "https://")):
             index = self._decl_from_kwargs(call, origin, kind="http", url=target, name=name)

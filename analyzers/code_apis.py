@@ -38,6 +38,7 @@ class Role(StrEnum):
     SERVER_PARAMS = "server_params"  # a server's launch held as a value (transport: its kind)
     FRAMEWORK_SERVER = "framework_server"  # a framework's MCP server object (flavor: the framework)
     FRAMEWORK_TOOLS = "framework_tools"  # loads MCP tools into a framework (flavor: the framework)
+    SERVER_CONFIG = "server_config"  # reads a framework's server objects from an MCP config file
     FRAMEWORK_AGENT = "framework_agent"  # a framework agent that sends the model requests
     TOOL_FILTER = "tool_filter"  # builds a framework server's static tool filter
     CHAT_MODEL = "chat_model"  # a framework's chat model (flavor: its provider, "" when the model says)
@@ -172,7 +173,7 @@ LIBRARY_APIS: tuple[LibraryApi, ...] = (
          "pydantic_ai.mcp.MCPServerHTTP", flavor="pydantic-ai", transport="sse", launch_arg=(0, "url")),
     _api("pydantic_ai.MCPToolset", Role.FRAMEWORK_SERVER, "pydantic_ai.mcp.MCPToolset",
          flavor="pydantic-ai", launch_arg=(0, "client")),
-    _api("pydantic_ai.load_mcp_servers", Role.FRAMEWORK_TOOLS, "pydantic_ai.mcp.load_mcp_servers",
+    _api("pydantic_ai.load_mcp_servers", Role.SERVER_CONFIG, "pydantic_ai.mcp.load_mcp_servers",
          flavor="pydantic-ai"),
     _api("pydantic_ai.Agent", Role.FRAMEWORK_AGENT, "pydantic_ai.Agent", "pydantic_ai.agent.Agent",
          flavor="pydantic-ai", server_keywords=("toolsets", "mcp_servers"),
@@ -299,6 +300,7 @@ MCP_ROLES = frozenset(
         Role.SERVER_PARAMS,
         Role.FRAMEWORK_SERVER,
         Role.FRAMEWORK_TOOLS,
+        Role.SERVER_CONFIG,
         Role.TOOL_FILTER,
         Role.CODE_MODE,
         Role.SERVER_DEF,

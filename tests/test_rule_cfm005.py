@@ -375,6 +375,31 @@ class TestFrameworkAgents(CodemodTest):
             ],
         )
 
+    def test_sites_are_read_from_the_shared_api_table(self) -> None:
+        # spellings the audit knew and the rule did not: ADK's McpToolset, smolagents' MCPClient, langchain's
+        # package-level MultiServerMCPClient; a config loader of pydantic-ai is not a site (its servers are)
+        code = """
+            from google.adk.tools.mcp_tool import McpToolset
+            from langchain_mcp_adapters import MultiServerMCPClient
+            from pydantic_ai.mcp import load_mcp_servers
+            from smolagents import MCPClient
+
+            toolset = McpToolset(connection_params=None)
+            servers = load_mcp_servers("mcp.json")
+            with MCPClient({"url": "http://localhost:8000/mcp"}) as tools:
+                pass
+            async def tools() -> list:
+                return await MultiServerMCPClient({}).get_tools()
+        """
+        self.check(
+            code,
+            [
+                f"CFM005 line 6: {_step('google.adk.tools.mcp_tool.McpToolset')}",
+                f"CFM005 line 8: {_step('smolagents.MCPClient')}",
+                f"CFM005 line 11: {_step('langchain_mcp_adapters.MultiServerMCPClient.get_tools')}",
+            ],
+        )
+
     # ------------------------------------------------------------------ not frameworks with MCP
     def test_agent_without_mcp_servers(self) -> None:
         self.check(

@@ -19,7 +19,7 @@ left (the server would start twice), else the agent is not migrated.
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -182,8 +182,7 @@ class _Finder:
             return isinstance(text, str) and text.startswith(("http://", "https://"))
         if not isinstance(value, cst.Call):
             return False
-        api = self.api(value.func)
-        return api is not None and api.role is Role.SERVER_PARAMS
+        return is_launch_class(self.names(value.func))
 
     def single_binding(self, name: cst.Name) -> cst.BaseExpression | None:
         """The value of the one plain assignment of a name (module or function level), else None."""
@@ -296,6 +295,11 @@ def _server_of(
     return None
 
 
+def is_launch_class(names: Iterable[str]) -> bool:
+    """Whether a callee's qualified names build a launch object (`StdioServerParameters`, a FastMCP transport)."""
+    return any((api := api_of(name)) is not None and api.role is Role.SERVER_PARAMS for name in names)
+
+
 def _opens_session(api: LibraryApi | None) -> bool:
     """An MCP transport, client session or framework server that starts (or connects to) a server itself."""
     if api is None:
@@ -311,4 +315,12 @@ def session_openers(module: cst.Module) -> list[int]:
     return sorted({finder.line(call) for call in finder.calls() if _opens_session(finder.api(call.func))})
 
 
-__all__ = ["LAUNCH_KEY", "Launch", "call_keys", "expression_key", "find_launches", "session_openers"]
+__all__ = [
+    "LAUNCH_KEY",
+    "Launch",
+    "call_keys",
+    "expression_key",
+    "find_launches",
+    "is_launch_class",
+    "session_openers",
+]

@@ -43,7 +43,7 @@ import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ImportAssignment, ScopeProvider
 
-from cfmigrate.analyzers.code_apis import LibraryApi, Role, api_by_id, api_of
+from cfmigrate.analyzers.code_apis import LIBRARY_APIS, LibraryApi, Role, api_by_id, api_of
 from cfmigrate.analyzers.naming import to_identifier
 from cfmigrate.migrate.rules._base import POLICY_KEY, MigrationRule, register, string_value
 
@@ -82,6 +82,20 @@ MANUAL_STEPS: dict[str, tuple[str, str]] = {
         "code_mode.system_prompt()",
     ),
 }
+
+
+def _triggers() -> tuple[bytes, ...]:
+    """What a file must mention to hold a site: a framework agent's server keyword, a tool loader's method,
+    or the name of an API whose call loads the tools (all from the shared API table)."""
+    words: set[str] = set()
+    for api in LIBRARY_APIS:
+        if api.role is Role.FRAMEWORK_AGENT:
+            words.update(api.server_keywords)
+        elif api.role is Role.FRAMEWORK_TOOLS:
+            words.update(api.tool_loaders + api.constructors or api.names)
+    return tuple(sorted(word.encode() for word in words))
+
+
 CODE_TOOL = "execute_code"
 _DOC = "Run a Python script in the code-mode sandbox; returns what it printed (a short traceback on error)."
 
@@ -100,15 +114,7 @@ class FrameworkAgents(MigrationRule):
         "Agents SDK `mcp_servers=` and pydantic-ai `toolsets=` → one `execute_code` function tool on CodeMode; "
         "langchain, smolagents, CrewAI, ADK → reported with what to do."
     )
-    TRIGGERS = (
-        b"mcp_servers",
-        b"toolsets",
-        b"get_tools",
-        b"load_mcp_tools",
-        b"from_mcp",
-        b"MCPServerAdapter",
-        b"MCPToolset",
-    )
+    TRIGGERS = _triggers()
 
     def analyze(self, module: cst.Module) -> None:
         self._calls: dict[int, cst.Call] = {}

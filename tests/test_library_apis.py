@@ -189,9 +189,13 @@ def _spelled_library_names(source: str) -> list[tuple[int, str]]:
                 found.append((node.lineno, text))  # an API, or a method of one
         elif isinstance(node, ast.JoinedStr):
             head = node.values[0] if node.values else None
-            if isinstance(head, ast.Constant) and isinstance(head.value, str):
-                if head.value.split(".", 1)[0] in MCP_PACKAGES and "." in head.value:
-                    found.append((node.lineno, head.value + "…"))  # a table built by formatting names
+            if (
+                isinstance(head, ast.Constant)
+                and isinstance(head.value, str)
+                and "." in head.value
+                and head.value.split(".", 1)[0] in MCP_PACKAGES
+            ):
+                found.append((node.lineno, head.value + "…"))  # a table built by formatting names
     return found
 
 

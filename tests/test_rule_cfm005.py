@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from libcst.codemod import CodemodContext, CodemodTest
 
+from cfmigrate.analyzers.code_apis import api_of
 from cfmigrate.migrate.rules import MigrationPlan
 from cfmigrate.migrate.rules._base import ORPHANS_KEY, PATH_KEY, POLICY_KEY
 from cfmigrate.migrate.rules._plan import SITES_KEY
-from cfmigrate.analyzers.code_apis import api_of
 from cfmigrate.migrate.rules.cfm005_framework import MANUAL_STEPS, FrameworkAgents
 
 PLAN = MigrationPlan(

@@ -116,7 +116,7 @@ LIBRARY_APIS: tuple[LibraryApi, ...] = (
     _api("mcp.MCPServer", Role.SERVER_DEF, "mcp.server.MCPServer", "mcp.server.mcpserver.MCPServer",
          "mcp.server.mcpserver.server.MCPServer", flavor="mcp", under=("mcp.server",)),
     _api("mcp.FastMCP", Role.SERVER_DEF, "mcp.server.fastmcp.FastMCP", "mcp.server.fastmcp.server.FastMCP",
-         flavor="mcp", under=("mcp.server.fastmcp",)),
+         "mcp.server.FastMCP", flavor="mcp", under=("mcp.server.fastmcp",)),
     _api("fastmcp.FastMCP", Role.SERVER_DEF, "fastmcp.FastMCP", "fastmcp.server.server.FastMCP",
          flavor="fastmcp2"),
     _api("mcp.LowLevelServer", Role.SERVER_DEF, "mcp.server.Server", "mcp.server.lowlevel.Server",

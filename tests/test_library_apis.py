@@ -23,7 +23,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from cfmigrate.analyzers.code import PREFILTER
+from cfmigrate.analyzers.code import PREFILTER, analyze_python
 from cfmigrate.analyzers.code_apis import (
     LIBRARY_APIS,
     MCP_PACKAGES,
@@ -217,3 +217,17 @@ def test_the_spelling_check_finds_a_table() -> None:
     assert sorted(line for line, _ in _spelled_library_names(tables)) == [1, 2, 3]
     harmless = '"""mcp.ClientSession in a docstring."""\nIMPORT = ("agents", "function_tool")\n'
     assert _spelled_library_names(harmless) == []
+
+
+def test_a_spelling_in_the_table_reaches_the_audits_server_recognition() -> None:
+    # mcp 1.x re-exports FastMCP from mcp.server; neither side knew that spelling before the table had it
+    source = (
+        "from mcp.server import FastMCP\n\n"
+        'notes = FastMCP("notes")\n\n\n'
+        "@notes.tool()\n"
+        "def add(text: str) -> str:\n"
+        '    """Add a note."""\n'
+        "    return text\n"
+    )
+    facts = analyze_python(source.encode(), "server.py")
+    assert [(d.server, [t.name for t in d.tools]) for d in facts.defined] == [("notes", ["add"])]

@@ -25,6 +25,7 @@ __all__ = [
     "api_by_id",
     "api_of",
     "canonical",
+    "packages_of",
     "provider_of_model",
 ]
 
@@ -313,6 +314,13 @@ MCP_PACKAGES: tuple[str, ...] = tuple(
     sorted({s.split(".", 1)[0] for api in LIBRARY_APIS if api.role in MCP_ROLES for s in api.spellings})
 )
 """The top-level packages of those APIs: a Python file that imports none of them holds no MCP code."""
+
+
+def packages_of(flavor: str) -> frozenset[str]:
+    """The top-level packages of a library or framework (`"pydantic-ai"` -> `{"pydantic_ai"}`)."""
+    return frozenset(
+        s.split(".", 1)[0] for api in LIBRARY_APIS if api.flavor == flavor for s in api.spellings
+    )
 
 
 def ids_with(role: Role) -> frozenset[str]:

@@ -43,7 +43,7 @@ import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ImportAssignment, ScopeProvider
 
-from cfmigrate.analyzers.code_apis import LIBRARY_APIS, LibraryApi, Role, api_by_id, api_of
+from cfmigrate.analyzers.code_apis import LIBRARY_APIS, LibraryApi, Role, api_by_id, api_of, packages_of
 from cfmigrate.analyzers.naming import to_identifier
 from cfmigrate.migrate.rules._base import POLICY_KEY, MigrationRule, register, string_value
 
@@ -269,7 +269,9 @@ class FrameworkAgents(MigrationRule):
             (api := api_of(q)) is not None and api.role is Role.FRAMEWORK_SERVER and api.flavor == framework
             for q in qualified
         ):
-            if framework == "pydantic-ai" and any(q.startswith("pydantic_ai.") for q in qualified):
+            if framework == "pydantic-ai" and any(
+                q.split(".", 1)[0] in packages_of(framework) for q in qualified
+            ):
                 return True, {}  # a toolset that is not an MCP server stays as it is
             raise _NotSafe(f"`{code}` cannot be traced to the MCP server it constructs")
         server = self.plan.code_servers.get(f"{self.path}:{self.source_line(ctor)}")

@@ -27,6 +27,7 @@ __all__ = [
     "canonical",
     "packages_of",
     "provider_of_model",
+    "role_of",
 ]
 
 
@@ -314,6 +315,12 @@ MCP_PACKAGES: tuple[str, ...] = tuple(
     sorted({s.split(".", 1)[0] for api in LIBRARY_APIS if api.role in MCP_ROLES for s in api.spellings})
 )
 """The top-level packages of those APIs: a Python file that imports none of them holds no MCP code."""
+
+
+def role_of(api_id: str) -> Role | None:
+    """The role of a canonical API id (None for values the recognisers build, such as "server_params")."""
+    api = _BY_ID.get(api_id)
+    return api.role if api is not None else None
 
 
 def packages_of(flavor: str) -> frozenset[str]:

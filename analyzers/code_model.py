@@ -23,7 +23,7 @@ from typing import Literal
 import libcst as cst
 
 from cfmigrate.analyzers.code import server_names
-from cfmigrate.analyzers.code_apis import LIBRARY_APIS, Role
+from cfmigrate.analyzers.code_apis import Role, api_by_id
 from cfmigrate.analyzers.code_eval import ModuleAnalysis
 from cfmigrate.analyzers.code_repo import External
 from cfmigrate.analyzers.code_values import Obj, SrvRef
@@ -41,8 +41,6 @@ _ROLE_KINDS: dict[Role, ReachKind] = {
     Role.CODE_MODE: "code_mode",
 }
 _KINDS: dict[str, ReachKind] = {
-    **{api.id: _ROLE_KINDS[api.role] for api in LIBRARY_APIS if api.role in _ROLE_KINDS},
-    **{api.id: "client" for api in LIBRARY_APIS if api.role is Role.FRAMEWORK_TOOLS and api.tool_loaders},
     "server_params": "server_params",
     "agents.MCPServer": "server",
     "pydantic_ai.MCPServer": "server",
@@ -50,8 +48,20 @@ _KINDS: dict[str, ReachKind] = {
     "mcp.tools_result": "tools",
     "agent": "agent",
 }
-"""What the evaluation's values are to MCP: library classes by their role in the shared API table, plus the
-values the recognisers build (a server's parameters, a framework's server, tool lists, an agent)."""
+"""What the values the recognisers build are to MCP (a server's parameters, a framework's server, tool
+lists, an agent); library classes are answered by their role in the shared API table (`_kind`)."""
+
+
+def _kind(api_id: str) -> ReachKind | None:
+    """What a value of the evaluation is to MCP, by the id of the API or value it stands for."""
+    if api_id in _KINDS:
+        return _KINDS[api_id]
+    api = api_by_id(api_id)
+    if api is None:
+        return "client" if api_id.startswith("helper:") else None
+    if api.role is Role.FRAMEWORK_TOOLS and api.tool_loaders:
+        return "client"  # hands out the servers' tools (`MultiServerMCPClient`)
+    return _ROLE_KINDS.get(api.role)
 
 
 @dataclass(frozen=True)
@@ -83,9 +93,7 @@ class ProgramModel:
         value = self._analysis.eval(node)
         if not isinstance(value, Obj) or value.path:
             return None
-        kind = _KINDS.get(value.api)
-        if kind is None and value.api.startswith("helper:"):
-            kind = "client"
+        kind = _kind(value.api)
         if kind is None:
             return None
         return McpReach(

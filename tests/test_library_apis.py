@@ -15,6 +15,7 @@ from typing import Any
 
 import libcst as cst
 import pytest
+from libcst.codemod import CodemodContext
 from libcst.metadata import (
     MetadataWrapper,
     ParentNodeProvider,
@@ -23,6 +24,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from cfmigrate.analyzers import code_apis
 from cfmigrate.analyzers.code import PREFILTER, analyze_python
 from cfmigrate.analyzers.code_apis import (
     LIBRARY_APIS,
@@ -37,7 +39,11 @@ from cfmigrate.analyzers.code_apis import (
 from cfmigrate.analyzers.code_eval import ModuleAnalysis
 from cfmigrate.analyzers.code_model import ProgramModel
 from cfmigrate.analyzers.code_values import Obj
+from cfmigrate.migrate.rules import MigrationPlan
+from cfmigrate.migrate.rules._base import PATH_KEY, Site
+from cfmigrate.migrate.rules._plan import SITES_KEY
 from cfmigrate.migrate.rules._resolve import Resolver, library_api, opens_mcp
+from cfmigrate.migrate.rules.cfm005_framework import FrameworkAgents
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -231,3 +237,62 @@ def test_a_spelling_in_the_table_reaches_the_audits_server_recognition() -> None
     )
     facts = analyze_python(source.encode(), "server.py")
     assert [(d.server, [t.name for t in d.tools]) for d in facts.defined] == [("notes", ["add"])]
+
+
+# ------------------------------------------------------------------ a framework added in one place
+
+
+@pytest.fixture
+def acme(monkeypatch: pytest.MonkeyPatch) -> tuple[LibraryApi, LibraryApi]:
+    """Two entries of a library the table did not have, indexed the way the table indexes its own."""
+    session = LibraryApi("acme.Session", Role.SESSION, ("acme_mcp.client.AcmeSession",), flavor="mcp")
+    toolkit = LibraryApi("acme.Toolkit", Role.FRAMEWORK_TOOLS, ("acme_agents.mcp.Toolkit",), flavor="acme")
+    for api in (session, toolkit):
+        monkeypatch.setitem(code_apis._BY_ID, api.id, api)
+        for spelling in api.spellings:
+            monkeypatch.setitem(code_apis._BY_SPELLING, spelling, api)
+        for name in api.names:
+            monkeypatch.setitem(code_apis._BY_NAME, name, (*code_apis._BY_NAME.get(name, ()), api))
+    return session, toolkit
+
+
+ACME = """\
+from acme_agents.mcp import Toolkit
+from acme_mcp.client import AcmeSession
+
+
+async def run(session: AcmeSession) -> None:
+    await session.call_tool("search", {"q": "budget"})
+    tools = Toolkit(session)
+"""
+
+
+def test_a_new_table_entry_is_recognised_by_both_sides(acme: tuple[LibraryApi, LibraryApi]) -> None:
+    module = cst.parse_module(ACME)
+    # the audit: the session's literal call is an MCP call site, the session an MCP session
+    analysis = ModuleAnalysis(module, "agent.py")
+    analysis.run()
+    calls = [(e.kind, e.api, e.tool) for _, e in analysis.events if e.kind == "call_tool"]
+    assert calls == [("call_tool", "acme.Session.call_tool", "search")]
+    (receiver,) = _call_receivers(module, "call_tool")
+    reach = ProgramModel(module, "agent.py").mcp_reach(receiver)
+    assert reach is not None and (reach.kind, reach.api) == ("session", "acme.Session")
+    # the rules: the same receiver is a session, and the framework's tool loader is a manual site
+    assert _resolver(module).type_of(receiver).kind == "session"
+    sites: list[Site] = []
+    context = CodemodContext(scratch={SITES_KEY: sites, PATH_KEY: "agent.py"})
+    FrameworkAgents(context, MigrationPlan()).transform_module(module)
+    assert [(s.line, s.manual) for s in sites] == [(7, True)]
+    assert sites[0].message.startswith("acme loads the MCP tools itself; by hand: define a function tool")
+
+
+def _call_receivers(module: cst.Module, method: str) -> list[cst.BaseExpression]:
+    found: list[cst.BaseExpression] = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value == method:
+                found.append(node.func.value)
+
+    module.visit(Finder())
+    return found

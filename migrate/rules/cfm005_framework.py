@@ -48,6 +48,11 @@ from cfmigrate.analyzers.naming import to_identifier
 from cfmigrate.migrate.rules._base import POLICY_KEY, MigrationRule, register, string_value
 
 _RUN = "`(await code_mode.handle_tool_use('execute_code', {'code': code})).text`"
+_ANY_FRAMEWORK = (
+    f"define a function tool `execute_code(code: str) -> str` returning {_RUN}, give the agent that tool instead of "
+    "its MCP tools, and put code_mode.system_prompt() in its instructions"
+)
+"""The manual step of a framework the table knows and this rule has no documented recipe for."""
 # framework (the shared API table's flavor) -> (its name in messages, the manual step)
 MANUAL_STEPS: dict[str, tuple[str, str]] = {
     "openai-agents": (
@@ -134,9 +139,9 @@ class FrameworkAgents(MigrationRule):
 
     def _site(self, call: cst.Call) -> None:
         api = self._framework_api(call)
-        if api is None or api.flavor not in MANUAL_STEPS:
+        if api is None:
             return
-        framework, step = MANUAL_STEPS[api.flavor]
+        framework, step = MANUAL_STEPS.get(api.flavor, (api.flavor, _ANY_FRAMEWORK))
         keywords = api.server_keywords if api.role is Role.FRAMEWORK_AGENT else ()
         if keywords and not any(a.keyword is not None and a.keyword.value in keywords for a in call.args):
             return

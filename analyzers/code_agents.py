@@ -400,11 +400,6 @@ class AgentRecognition(PromptRecognition):
         provider = "ollama" if ":11434" in text else "openai"
         return self._model_call(call, provider, "openai.http.chat.completions", fields)
 
-    def _fastmcp_transport(self, api: str, call: cst.Call) -> Val:
-        """A FastMCP client transport: the server it launches or connects to, as parameters."""
-        index = self._decl_from_transport(call, call, api, f"code:{api.split('.')[-1]}", None)
-        return Obj("server_params", frozenset({index}) if index is not None else frozenset())
-
     def _ollama(self, api: str, call: cst.Call) -> Val:
         """Ollama's own client."""
         if api == "ollama.Client":
@@ -859,7 +854,6 @@ _RECOGNISERS: dict[str, _Recogniser] = {
         ),
         AgentRecognition._langchain,
     ),
-    **dict.fromkeys(FASTMCP_TRANSPORTS, AgentRecognition._fastmcp_transport),
     **dict.fromkeys(("ollama.Client", "ollama.chat"), AgentRecognition._ollama),
     "httpx.Client": AgentRecognition._httpx,
     **dict.fromkeys(

@@ -64,7 +64,7 @@ class ServerRecognition(Bindings):
         """A server declared by a FastMCP client transport (`StdioTransport(...)`, `PythonStdioTransport(...)`,
         `StreamableHttpTransport(...)`, `SSETransport(...)`)."""
         entry = api_by_id(api) if api else None
-        if entry is not None and entry.transport == "stdio" and api == "fastmcp.PythonStdioTransport":
+        if api == "fastmcp.PythonStdioTransport":
             return self._python_transport(anchor, transport, origin, name)
         if entry is not None and entry.transport == "stdio":
             return self._decl_from_kwargs(
@@ -145,17 +145,11 @@ class ServerRecognition(Bindings):
         """
         origin = "code:pydantic_ai.MCPToolset"
         target = self._arg(call, 0, "client")
-        value = self.eval(target)
-        if (
-            isinstance(value, Obj) and value.api == "server_params"
-        ):  # a FastMCP transport (see `_RECOGNISERS`)
-            found = frozenset(ref for ref in value.servers if isinstance(ref, int))
-            for ref in found:
-                self.decls[ref].origin = origin
-                self.decls[ref].explicit_name = name or self.decls[ref].explicit_name
-            return found
         index: int | None = None
-        if target is not None and (self._str(target) or "").startswith(("http://", "https://")):
+        inner = self.api_of(target.func) if isinstance(target, cst.Call) else None
+        if isinstance(target, cst.Call) and inner in FASTMCP_TRANSPORTS:
+            index = self._decl_from_transport(call, target, inner, origin, name)
+        elif target is not None and (self._str(target) or "").startswith(("http://", "https://")):
             index = self._decl_from_kwargs(call, origin, kind="http", url=target, name=name)
         return frozenset({index}) if index is not None else frozenset()
 

@@ -239,6 +239,26 @@ def test_a_spelling_in_the_table_reaches_the_audits_server_recognition() -> None
     assert [(d.server, [t.name for t in d.tools]) for d in facts.defined] == [("notes", ["add"])]
 
 
+def test_fastmcp_transports_the_rules_knew_are_servers_to_the_audit() -> None:
+    # PythonStdioTransport and SSETransport were launch values to the rules only
+    source = (
+        "from fastmcp.client.transports import PythonStdioTransport, SSETransport\n"
+        "from pydantic_ai import Agent\n"
+        "from pydantic_ai.mcp import MCPToolset\n\n"
+        'notes = MCPToolset(PythonStdioTransport("notes_server.py", args=["--db", "n.db"]), id="notes")\n'
+        'wiki = MCPToolset(SSETransport("http://localhost:9001/sse"), id="wiki")\n'
+        'agent = Agent("openai:gpt-5", toolsets=[notes, wiki])\n'
+    )
+    facts = analyze_python(source.encode(), "agent.py")
+    found = {s.name: (s.transport, s.command, s.args, s.url) for s in facts.servers}
+    assert found == {
+        "notes": ("stdio", "python", ("notes_server.py", "--db", "n.db"), None),
+        "wiki": ("sse", None, (), "http://localhost:9001/sse"),
+    }
+    (agent,) = facts.agents
+    assert agent.servers == ("notes", "wiki")
+
+
 # ------------------------------------------------------------------ a framework added in one place
 
 

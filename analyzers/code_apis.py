@@ -56,7 +56,7 @@ class Role(StrEnum):
 class LibraryApi:
     """One library API: the qualified names it is imported by, and what it is."""
 
-    id: str  # canonical id: the audit's vocabulary ("mcp.ClientSession", "openai-agents" servers, ...)
+    id: str  # canonical id, the audit's vocabulary: "mcp.ClientSession", "agents.MCPServerStdio", ...
     role: Role
     spellings: tuple[str, ...]  # qualified names of every supported version, as imports resolve them
     flavor: str = ""  # the session's library, the provider, the framework or the server SDK (see Role)

@@ -49,6 +49,7 @@ _FASTMCP_TRANSPORTS = frozenset(
     for cls in ("StdioTransport", "PythonStdioTransport", "StreamableHttpTransport", "SSETransport")
 ) | frozenset({"fastmcp.client.StdioTransport", "fastmcp.client.StreamableHttpTransport"})
 _LAUNCH_VALUES = _STDIO_PARAMS | _FASTMCP_TRANSPORTS
+LAUNCH_VALUES = _LAUNCH_VALUES  # launch objects (CFM008 drops one that only removed code read)
 _STDIO_CLIENTS = frozenset({"mcp.client.stdio.stdio_client", "mcp.stdio_client"})
 _MCP_CLIENTS = frozenset({"mcp.Client", "mcp.client.Client", "mcp.client.client.Client"})
 _FASTMCP_CLIENTS = frozenset({"fastmcp.Client", "fastmcp.client.Client", "fastmcp.client.client.Client"})

@@ -50,12 +50,15 @@ from libcst.metadata import Assignment, Scope, ScopeProvider
 
 from cfmigrate.migrate.rules._base import (
     ORPHANS_KEY,
+    PATH_KEY,
     MigrationRule,
     _names_in,
     function_path,
     module_exports,
     register,
 )
+from cfmigrate.migrate.rules._launch import LAUNCH_VALUES
+from cfmigrate.migrate.rules._listing import code_mode_at, listing_call, server_at
 from cfmigrate.migrate.rules._plan import MigrationPlan
 from cfmigrate.migrate.rules._resolve import FRAMEWORK_MCP_SERVERS
 from cfmigrate.migrate.rules.cfm006_code_mode_instance import TRANSPORTS
@@ -73,6 +76,7 @@ _SESSION_OPS = frozenset(
     }
 )
 _INTROSPECTION = frozenset({"locals", "vars", "eval", "exec"})
+_FILLS = frozenset({"append", "add"})  # `self.sessions.append(session)`: filling a container
 
 
 @dataclass(eq=False)
@@ -80,7 +84,7 @@ class _Unit:
     """One removable piece: a statement line, a loop, or one item of a `with`."""
 
     node: cst.CSTNode
-    kind: str  # open / op / store / init / loop / item
+    kind: str  # open / op / store / init / loop / item / launch
     defines: set[str] = field(default_factory=set)  # names it binds (or the container it fills)
     children: list[_Unit] = field(default_factory=list)  # units inside a loop's body
     direct: set[int] = field(default_factory=set)  # a loop: ids of its body's own statements
@@ -116,11 +120,19 @@ class RemoveDeadSessions(MigrationRule):
         self._dropped_params: dict[int, str] = {}  # function -> a session parameter nothing reads any more
         self._dropped_args: dict[int, int] = {}  # call -> index of the argument passing it
         self._gone_args: set[int] = set()
+        # a connect-time `session.list_tools()` -> `code_mode.list_tools(server)`
+        self._listed: dict[int, cst.Call] = {}
+        self._me: str | None = None
+        self._fill: set[str] = set()
+        self._skip: set[int] = set()
+        self._ignored: set[int] = set()
+        self._containers = self._dead_containers(module)
         self._dead_params(module, by_path)
         for func in _functions(module):
             path = function_path(func, self.resolver.parent)
             if path in by_path:
-                gone.extend(self._function(func, by_path[path]))
+                gone.extend(self._function(module, func, by_path[path]))
+        gone.extend(self._container_inits(module, gone))
         classes = {path.partition(".")[0] for path in by_path if "." in path}
         gone.extend(self._class_sessions(module, classes))
         dropped = {name for _, name in orphans}
@@ -154,6 +166,9 @@ class RemoveDeadSessions(MigrationRule):
         return updated_node.with_changes(params=updated_node.params.with_changes(params=params))
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        listed = self._listed.get(id(original_node))
+        if listed is not None:
+            return listed
         index = self._dropped_args.get(id(original_node))
         if index is None:
             return updated_node
@@ -261,8 +276,12 @@ class RemoveDeadSessions(MigrationRule):
         return updated_node.with_changes(items=kept)
 
     # ------------------------------------------------------------------ sessions inside one function
-    def _function(self, func: cst.FunctionDef, orphaned: set[str]) -> list[cst.CSTNode]:
-        """The dead session code of one function, removed; returns the removed nodes."""
+    def _function(self, module: cst.Module, func: cst.FunctionDef, orphaned: set[str]) -> list[cst.CSTNode]:
+        """The dead session code of one function, removed; returns the removed nodes.
+
+        A connect-time listing that alone keeps a session alive (`r = await session.list_tools()`, its result
+        printed) is read from CodeMode instead (`_listing`), but only when the session then dies.
+        """
         if any(
             isinstance(n, cst.Name) and n.value in _INTROSPECTION and self.resolver.is_builtin(n, n.value)
             for n in _walk_own(func.body)
@@ -271,6 +290,45 @@ class RemoveDeadSessions(MigrationRule):
         scope = self.get_metadata(ScopeProvider, func.body, None)
         if not isinstance(scope, Scope):
             return []
+        self._me = _first_param(func) if self._class_of(func) is not None else None
+        self._fill = self._containers.get(id(self._class_of(func)), set()) if self._me else set()
+        listings = self._listings(module, func, scope)
+        while True:
+            self._skip = {id(stmt) for stmt, _, _ in listings.values()}
+            self._ignored = {id(receiver) for _, receiver, _ in listings.values()}
+            plan = self._dead(func, scope, orphaned)
+            gone = {id(u.node) for top, _ in plan for u in top}
+            alive = [
+                k for k, (_, receiver, _) in listings.items() if not self._binding_gone(receiver, scope, gone)
+            ]
+            if not alive:
+                break
+            for key in alive:
+                del listings[key]
+        self._skip, self._ignored = set(), set()
+        removed: list[cst.CSTNode] = []
+        for top, component in plan:
+            self._keeps_blocks(top, self._unwrap)
+            for unit in top:
+                (self._items if unit.kind == "item" else self._remove).add(id(unit.node))
+                removed.append(unit.node)
+            first = min(top, key=lambda u: self.line_of(u.node))
+            names = sorted({n for u in component for n in u.defines})
+            self.applied(first.node, f"removed MCP session code nothing reads any more ({', '.join(names)})")
+        for stmt, receiver, call in listings.values():
+            self._listed[id(listing_call(stmt)[0])] = call  # type: ignore[index]
+            removed.append(receiver)
+            self.applied(
+                stmt,
+                f"the connect-time tool listing now comes from {cst.Module([]).code_for_node(call)}: "
+                "CodeMode's own session of that server (the agent's session is removed)",
+            )
+        return removed
+
+    def _dead(
+        self, func: cst.FunctionDef, scope: Scope, orphaned: set[str]
+    ) -> list[tuple[list[_Unit], list[_Unit]]]:
+        """The components of dead session code in `func` that can go (top units, all units); no edits."""
         units = self._units(func.body)
         flat = list(_flatten(units))
         dead = {id(u.node) for u in flat}
@@ -282,18 +340,46 @@ class RemoveDeadSessions(MigrationRule):
                 if id(unit.node) in dead and self._live(unit, dead, scope):
                     dead.discard(id(unit.node))
                     changed = True
-        removed: list[cst.CSTNode] = []
+        out: list[tuple[list[_Unit], list[_Unit]]] = []
         for component in self._components([by_node[k] for k in dead], orphaned):
             top = [u for u in component if not self._under_unit(u.node, {id(c.node) for c in component})]
-            if not self._keeps_blocks(top):
+            if self._keeps_blocks(top, set()):
+                out.append((top, component))
+        return out
+
+    def _listings(
+        self, module: cst.Module, func: cst.FunctionDef, scope: Scope
+    ) -> dict[int, tuple[cst.SimpleStatementLine, cst.BaseExpression, cst.Call]]:
+        """`r = await session.list_tools()` on a local session, where the server and CodeMode are known:
+        the statement, the receiver and the call that replaces the listing."""
+        path = self.context.scratch.get(PATH_KEY)
+        servers = tuple(self.plan.file_servers.get(path, ())) if isinstance(path, str) else ()
+        out: dict[int, tuple[cst.SimpleStatementLine, cst.BaseExpression, cst.Call]] = {}
+        for stmt in _walk_own(func.body):
+            found = listing_call(stmt)
+            if found is None or not isinstance(stmt, cst.SimpleStatementLine):
                 continue
-            for unit in top:
-                (self._items if unit.kind == "item" else self._remove).add(id(unit.node))
-                removed.append(unit.node)
-            first = min(top, key=lambda u: self.line_of(u.node))
-            names = sorted({n for u in component for n in u.defines})
-            self.applied(first.node, f"removed MCP session code nothing reads any more ({', '.join(names)})")
-        return removed
+            _, receiver = found
+            if not isinstance(receiver, cst.Name) or not self.resolver.is_session(receiver):
+                continue
+            if not any(isinstance(a, Assignment) and a.scope is scope for a in scope[receiver.value]):
+                continue
+            server = server_at(self, module, func, stmt, servers)
+            code_mode = code_mode_at(self, func, stmt)
+            if server is None or code_mode is None:
+                continue
+            call = cst.Call(
+                func=cst.Attribute(value=code_mode, attr=cst.Name("list_tools")), args=[cst.Arg(value=server)]
+            )
+            out[id(stmt)] = (stmt, receiver, call)
+        return out
+
+    def _binding_gone(self, receiver: cst.BaseExpression, scope: Scope, gone: set[int]) -> bool:
+        """Every binding of the receiver's name in this function is inside code about to be removed."""
+        if not isinstance(receiver, cst.Name):
+            return False
+        binders = [a for a in scope[receiver.value] if isinstance(a, Assignment) and a.scope is scope]
+        return bool(binders) and all(self._inside(a.node, gone) for a in binders)
 
     def _units(self, block: cst.CSTNode) -> list[_Unit]:
         """Removable units of a block, recursively (not into nested functions or classes)."""
@@ -331,9 +417,11 @@ class RemoveDeadSessions(MigrationRule):
         return out
 
     def _line(self, line: cst.SimpleStatementLine) -> _Unit | None:
-        if len(line.body) != 1:
+        if len(line.body) != 1 or id(line) in getattr(self, "_skip", ()):
             return None
         stmt = line.body[0]
+        if self._fills(stmt):
+            return _Unit(line, "store")
         if isinstance(stmt, cst.Expr):
             kind = self._effect(stmt.value)
             return _Unit(line, kind) if kind else None
@@ -359,7 +447,7 @@ class RemoveDeadSessions(MigrationRule):
             and _empty(stmt.value, self)
         ):
             return _Unit(line, "init", names)
-        kind = self._effect(stmt.value)
+        kind = self._effect(stmt.value) or self._launch_value(stmt.value)
         return _Unit(line, kind, names) if kind else None
 
     def _item(self, item: cst.WithItem) -> _Unit | None:
@@ -387,6 +475,14 @@ class RemoveDeadSessions(MigrationRule):
         ):
             return "op"
         return ""
+
+    def _launch_value(self, value: cst.BaseExpression) -> str:
+        """ "launch" for a launch object built from plain values (`StdioServerParameters(command=..., ...)`)."""
+        if not isinstance(value, cst.Call) or not isinstance(value.func, cst.Name | cst.Attribute):
+            return ""
+        if not self.resolver.qualified_names(value.func) & LAUNCH_VALUES:
+            return ""
+        return "launch" if all(_harmless(a.value) and not a.star for a in value.args) else ""
 
     def _opens(self, expr: cst.BaseExpression) -> bool:
         """A call that opens an MCP session or transport, or builds a framework's MCP server."""
@@ -416,7 +512,10 @@ class RemoveDeadSessions(MigrationRule):
                     or not self._inside(assignment.node, dead)
                 ):
                     return True
-                if any(not self._inside(ref.node, dead | self._gone_args) for ref in assignment.references):
+                if any(
+                    not self._inside(ref.node, dead | self._gone_args | getattr(self, "_ignored", set()))
+                    for ref in assignment.references
+                ):
                     return True
         return False
 
@@ -466,9 +565,9 @@ class RemoveDeadSessions(MigrationRule):
             if any(u.defines & orphaned for u in group) and any(u.kind in ("open", "item") for u in group)
         ]
 
-    def _keeps_blocks(self, top: list[_Unit]) -> bool:
+    def _keeps_blocks(self, top: list[_Unit], unwrapped: set[int]) -> bool:
         """Removing these units leaves every block something to hold; a `with` left without items is
-        unwrapped (its body takes its place) when its body keeps a statement."""
+        unwrapped (its body takes its place, noted in `unwrapped`) when its body keeps a statement."""
         blocks: dict[int, tuple[int, int]] = {}  # block id -> (statements, removed)
         holders: dict[int, cst.CSTNode] = {}
         for unit in top:
@@ -490,8 +589,131 @@ class RemoveDeadSessions(MigrationRule):
             if body_gone >= body_size:
                 return False
             unwrap.add(key)
-        self._unwrap.update(unwrap)
+        unwrapped.update(unwrap)
         return True
+
+    # ------------------------------------------------------------------ containers on `self` nothing reads
+    def _class_of(self, func: cst.FunctionDef) -> cst.ClassDef | None:
+        parent = self.resolver.parent(func)
+        if isinstance(parent, cst.IndentedBlock):
+            parent = self.resolver.parent(parent)
+        return parent if isinstance(parent, cst.ClassDef) else None
+
+    def _dead_containers(self, module: cst.Module) -> dict[int, set[str]]:
+        """Per class, the `self.<attr>` containers the module only empties and fills, never reads (the
+        `self.sessions[tool.name] = session` table whose lookups the rewrite removed)."""
+        out: dict[int, set[str]] = {}
+        for cls in _classes(module):
+            methods = [m for m in cls.body.body if isinstance(m, cst.FunctionDef)]
+            candidates: set[str] = set()
+            for method in methods:
+                me = _first_param(method)
+                for node in _walk_own(method.body):
+                    if (
+                        isinstance(node, cst.SimpleStatementLine)
+                        and self._container_init(node, me) is not None
+                    ):
+                        candidates.add(self._container_init(node, me) or "")
+            kept: set[str] = set()
+            for attr in sorted(candidates):
+                if self._only_filled(module, methods, attr):
+                    kept.add(attr)
+            if kept:
+                out[id(cls)] = kept
+        return out
+
+    def _container_init(self, stmt: cst.SimpleStatementLine, me: str | None) -> str | None:
+        """`<me>.<attr> = {}` / `<me>.<attr>: dict[...] = {}` (or `[]`, `dict()`, `list()`): the attribute."""
+        attr = self._self_assign(stmt, me)
+        value = getattr(stmt.body[0], "value", None) if attr is not None else None
+        return attr if isinstance(value, cst.BaseExpression) and _empty(value, self) else None
+
+    def _only_filled(self, module: cst.Module, methods: list[cst.FunctionDef], attr: str) -> bool:
+        """Every `.attr` in the module is an empty init or a fill by a method of the class."""
+        allowed: set[int] = set()
+        for method in methods:
+            me = _first_param(method)
+            for node in _walk_own(method.body):
+                if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+                    continue
+                if self._container_init(node, me) == attr or self._fill_of(node.body[0], me) == attr:
+                    allowed.add(id(node))
+        stack: list[cst.CSTNode] = [module]
+        while stack:
+            node = stack.pop()
+            if id(node) in allowed:
+                continue
+            if isinstance(node, cst.Attribute) and node.attr.value == attr:
+                return False
+            stack.extend(node.children)
+        return True
+
+    def _fill_of(self, small: cst.BaseSmallStatement, me: str | None) -> str | None:
+        """`<me>.<attr>[key] = value` / `<me>.<attr>.append(value)` with nothing that runs code: the attribute."""
+        if me is None:
+            return None
+        holder: cst.BaseExpression | None = None
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            target = small.targets[0].target
+            if (
+                isinstance(target, cst.Subscript)
+                and all(_harmless(e, calls=False) for e in target.slice)
+                and _harmless(small.value, calls=False)
+            ):
+                holder = target.value
+        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            call = small.value
+            if (
+                isinstance(call.func, cst.Attribute)
+                and call.func.attr.value in _FILLS
+                and len(call.args) == 1
+                and not call.args[0].star
+                and _harmless(call.args[0].value, calls=False)
+            ):
+                holder = call.func.value
+        if (
+            isinstance(holder, cst.Attribute)
+            and isinstance(holder.value, cst.Name)
+            and holder.value.value == me
+        ):
+            return holder.attr.value
+        return None
+
+    def _fills(self, small: cst.BaseSmallStatement) -> bool:
+        """A fill of a container of this class that nothing reads (see `_dead_containers`)."""
+        attr = self._fill_of(small, self._me) if self._fill else None
+        return attr is not None and attr in self._fill
+
+    def _container_inits(self, module: cst.Module, gone: list[cst.CSTNode]) -> list[cst.CSTNode]:
+        """The empty inits of a dead container whose every fill was removed: removed too."""
+        removed: list[cst.CSTNode] = []
+        ids = {id(n) for n in gone} | self._remove
+        for cls in _classes(module):
+            attrs = self._containers.get(id(cls), set())
+            methods = [m for m in cls.body.body if isinstance(m, cst.FunctionDef)]
+            for attr in sorted(attrs):
+                inits: list[cst.CSTNode] = []
+                fills: list[cst.CSTNode] = []
+                for method in methods:
+                    me = _first_param(method)
+                    for node in _walk_own(method.body):
+                        if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+                            continue
+                        if self._container_init(node, me) == attr:
+                            inits.append(node)
+                        elif self._fill_of(node.body[0], me) == attr:
+                            fills.append(node)
+                if not fills or not inits or any(not self._inside(n, ids) for n in fills):
+                    continue
+                if not self._blocks_survive(inits):
+                    continue
+                for node in inits:
+                    self._remove.add(id(node))
+                removed.extend(inits)
+                self.applied(
+                    inits[0], f"removed self.{attr}: it only held MCP sessions and nothing reads it any more"
+                )
+        return removed
 
     # ------------------------------------------------------------------ sessions held on `self`
     def _class_sessions(self, module: cst.Module, touched: set[str]) -> list[cst.CSTNode]:
@@ -779,6 +1001,15 @@ def _empty_value(value: cst.BaseExpression) -> bool:
     if isinstance(value, cst.Name):
         return value.value == "None"
     return isinstance(value, cst.Dict | cst.List) and not value.elements
+
+
+def _classes(module: cst.Module) -> Iterator[cst.ClassDef]:
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.ClassDef):
+            yield node
+        stack.extend(node.children)
 
 
 def _functions(module: cst.Module) -> Iterator[cst.FunctionDef]:

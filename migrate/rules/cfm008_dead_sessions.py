@@ -84,7 +84,7 @@ class _Unit:
     """One removable piece: a statement line, a loop, or one item of a `with`."""
 
     node: cst.CSTNode
-    kind: str  # open / op / store / init / loop / item / launch
+    kind: str  # open / op / store / init / loop / item / launch / alias
     defines: set[str] = field(default_factory=set)  # names it binds (or the container it fills)
     children: list[_Unit] = field(default_factory=list)  # units inside a loop's body
     direct: set[int] = field(default_factory=set)  # a loop: ids of its body's own statements
@@ -448,6 +448,8 @@ class RemoveDeadSessions(MigrationRule):
         ):
             return _Unit(line, "init", names)
         kind = self._effect(stmt.value) or self._launch_value(stmt.value)
+        if not kind and _simple_target(stmt.value):  # `read, write = transport`: an alias of what it names
+            kind = "alias"
         return _Unit(line, kind, names) if kind else None
 
     def _item(self, item: cst.WithItem) -> _Unit | None:
@@ -482,7 +484,7 @@ class RemoveDeadSessions(MigrationRule):
             return ""
         if not self.resolver.qualified_names(value.func) & LAUNCH_VALUES:
             return ""
-        return "launch" if all(_harmless(a.value) and not a.star for a in value.args) else ""
+        return "launch" if all(_harmless(a.value) for a in value.args) else ""
 
     def _opens(self, expr: cst.BaseExpression) -> bool:
         """A call that opens an MCP session or transport, or builds a framework's MCP server."""

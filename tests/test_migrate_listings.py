@@ -1,0 +1,260 @@
+"""Connect-time tool listings move onto `CodeMode.list_tools(server)`, so the agent's own sessions die whole.
+
+Multi-server chatbots print what each server offers as they connect and route tool calls through a
+table of sessions filled at the same time. After the rewrite only that listing (and the dead table)
+still touches the sessions; CFM008 reads the listing from CodeMode instead and removes the sessions.
+Where the server's name is not known at the listing, nothing moves and the agent needs manual work.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from cfmigrate.migrate.rules import MigrationPlan, all_rules
+from cfmigrate.migrate.runner import transform_source
+
+RULES = tuple(r.RULE_ID for r in all_rules())
+TWO = MigrationPlan(file_servers={"bot.py": ("helpdesk", "kb")}, config="servers_config.json")
+ONE = MigrationPlan(file_servers={"bot.py": ("helpdesk",)})
+
+CHAT_METHOD = """
+    async def chat(self, query):
+        messages = [{"role": "user", "content": query}]
+        while True:
+            response = self.llm.messages.create(
+                model="claude-opus-5", max_tokens=1000, messages=messages, tools=self.available_tools
+            )
+            if response.stop_reason != "tool_use":
+                return response.content[0].text
+            results = []
+            for use in response.content:
+                if use.type == "tool_use":
+                    session = self.SESSIONS[use.name]
+                    result = await session.call_tool(use.name, use.input)
+                    results.append({"type": "tool_result", "tool_use_id": use.id, "content": result.content[0].text})
+            messages.append({"role": "user", "content": results})
+"""
+CHAT = "\n" + textwrap.indent(textwrap.dedent(CHAT_METHOD), " " * 12)  # a method of the classes below
+
+
+def run(source: str, plan: MigrationPlan = TWO) -> tuple[str, list[str]]:
+    result = transform_source(textwrap.dedent(source).encode(), "bot.py", plan, RULES)
+    assert result.status != "error", result.error
+    text = (result.new or result.old or b"").decode()
+    return text, [f"{s.rule}:{s.applied}:{s.message}" for s in result.sites]
+
+
+def manual(sites: list[str]) -> list[str]:
+    return [s for s in sites if ":False:" in s]
+
+
+def test_a_config_loop_printing_each_servers_tools_lists_them_from_code_mode() -> None:
+    source = """
+        import json
+        from contextlib import AsyncExitStack
+
+        from anthropic import Anthropic
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+
+        class Chat:
+            def __init__(self):
+                self.exit_stack = AsyncExitStack()
+                self.sessions: dict[str, ClientSession] = {}
+                self.available_tools = []
+                self.llm = Anthropic()
+
+            async def connect(self):
+                with open("servers_config.json") as f:
+                    config = json.load(f)
+                for name, spec in config["mcpServers"].items():
+                    params = StdioServerParameters(command=spec["command"], args=spec["args"], env=spec.get("env"))
+                    read, write = await self.exit_stack.enter_async_context(stdio_client(params))
+                    session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+                    await session.initialize()
+                    response = await session.list_tools()
+                    for tool in response.tools:
+                        self.sessions[tool.name] = session
+                        self.available_tools.append(
+                            {"name": tool.name, "description": tool.description, "input_schema": tool.inputSchema}
+                        )
+                    print(f"connected to {name}: {len(response.tools)} tools")
+""" + CHAT.replace("SESSIONS", "sessions")
+    text, sites = run(source)
+    assert not manual(sites), sites
+    assert "response = await self.code_mode.list_tools(name)" in text, text
+    assert 'print(f"connected to {name}: {len(response.tools)} tools")' in text
+    for gone in ("ClientSession", "stdio_client", "StdioServerParameters", "self.sessions", "initialize()"):
+        assert gone not in text, (gone, text)
+    assert "self.code_mode.handle_tool_use(use.name, use.input)" in text
+    assert any("connect-time tool listing" in s for s in sites), sites
+
+
+def test_a_connect_method_called_per_config_entry_takes_the_server_name_from_its_parameter() -> None:
+    # The course-style chatbot: `connect_to_server(server_name, server_config)` called from a loop over
+    # `data.get("mcpServers", {})`, sessions appended to a list and a tool -> session table.
+    source = """
+        import json
+        from contextlib import AsyncExitStack
+        from typing import Dict, List
+
+        from anthropic import Anthropic
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+
+        class MCP_ChatBot:
+            def __init__(self):
+                self.sessions: List[ClientSession] = []
+                self.exit_stack = AsyncExitStack()
+                self.llm = Anthropic()
+                self.available_tools = []
+                self.tool_to_session: Dict[str, ClientSession] = {}
+
+            async def connect_to_server(self, server_name, server_config):
+                server_params = StdioServerParameters(**server_config)
+                stdio_transport = await self.exit_stack.enter_async_context(stdio_client(server_params))
+                read, write = stdio_transport
+                session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+                await session.initialize()
+                self.sessions.append(session)
+                response = await session.list_tools()
+                tools = response.tools
+                print(f"Connected to {server_name} with tools:", [t.name for t in tools])
+                for tool in tools:
+                    self.tool_to_session[tool.name] = session
+                    self.available_tools.append(
+                        {"name": tool.name, "description": tool.description, "input_schema": tool.inputSchema}
+                    )
+
+            async def connect_to_servers(self):
+                with open("servers_config.json", "r") as file:
+                    data = json.load(file)
+                servers = data.get("mcpServers", {})
+                for server_name, server_config in servers.items():
+                    await self.connect_to_server(server_name, server_config)
+""" + CHAT.replace("SESSIONS", "tool_to_session")
+    text, sites = run(source)
+    assert "response = await self.code_mode.list_tools(server_name)" in text, (text, sites)
+    assert 'print(f"Connected to {server_name} with tools:", [t.name for t in tools])' in text
+    for gone in ("ClientSession", "stdio_client", "self.sessions", "self.tool_to_session", "read, write"):
+        assert gone not in text, (gone, text)
+    assert "StdioServerParameters" not in text and "stdio_transport" not in text, text
+    assert not manual(sites), sites
+
+
+def test_a_single_server_agent_lists_its_one_server_by_name() -> None:
+    source = """
+        from contextlib import AsyncExitStack
+
+        from anthropic import Anthropic
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+        PARAMS = StdioServerParameters(command="python", args=["helpdesk_server.py"])
+
+
+        class Chat:
+            def __init__(self):
+                self.exit_stack = AsyncExitStack()
+                self.sessions = {}
+                self.available_tools = []
+                self.llm = Anthropic()
+
+            async def connect(self):
+                read, write = await self.exit_stack.enter_async_context(stdio_client(PARAMS))
+                session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+                await session.initialize()
+                listed = await session.list_tools()
+                print("tools:", ", ".join(t.name for t in listed.tools))
+                for tool in listed.tools:
+                    self.sessions[tool.name] = session
+                    self.available_tools.append(
+                        {"name": tool.name, "description": tool.description, "input_schema": tool.inputSchema}
+                    )
+""" + CHAT.replace("SESSIONS", "sessions")
+    text, sites = run(source, ONE)
+    assert not manual(sites), sites
+    assert "listed = await self.code_mode.list_tools('helpdesk')" in text, text
+    assert "ClientSession" not in text and "self.sessions" not in text, text
+
+
+def test_a_listing_whose_server_cannot_be_named_stays_and_the_agent_needs_manual_work() -> None:
+    # A list of launches, not a config's server table: which server a session belongs to is not known here.
+    source = """
+        from contextlib import AsyncExitStack
+
+        from anthropic import Anthropic
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+        LAUNCHES = [StdioServerParameters(command="python", args=[f"{n}_server.py"]) for n in ("helpdesk", "kb")]
+
+
+        class Chat:
+            def __init__(self):
+                self.exit_stack = AsyncExitStack()
+                self.sessions = {}
+                self.available_tools = []
+                self.llm = Anthropic()
+
+            async def connect(self):
+                for params in LAUNCHES:
+                    read, write = await self.exit_stack.enter_async_context(stdio_client(params))
+                    session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+                    await session.initialize()
+                    response = await session.list_tools()
+                    print(f"{params.args[0]}: {len(response.tools)} tools")
+                    for tool in response.tools:
+                        self.sessions[tool.name] = session
+                        self.available_tools.append(
+                            {"name": tool.name, "description": tool.description, "input_schema": tool.inputSchema}
+                        )
+""" + CHAT.replace("SESSIONS", "sessions")
+    text, sites = run(source)
+    assert "code_mode.list_tools" not in text, text
+    assert any("CodeMode would start that server a second time" in s for s in manual(sites)), sites
+
+
+def test_a_session_table_still_read_elsewhere_keeps_the_sessions() -> None:
+    # `self.sessions` is also read by a health check: the table, the sessions and the listing stay.
+    source = """
+        import json
+        from contextlib import AsyncExitStack
+
+        from anthropic import Anthropic
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+
+        class Chat:
+            def __init__(self):
+                self.exit_stack = AsyncExitStack()
+                self.sessions = {}
+                self.available_tools = []
+                self.llm = Anthropic()
+
+            async def connect(self):
+                config = json.load(open("servers_config.json"))
+                for name, spec in config["mcpServers"].items():
+                    params = StdioServerParameters(command=spec["command"], args=spec["args"])
+                    read, write = await self.exit_stack.enter_async_context(stdio_client(params))
+                    session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+                    await session.initialize()
+                    response = await session.list_tools()
+                    print(name, len(response.tools))
+                    for tool in response.tools:
+                        self.sessions[tool.name] = session
+                        self.available_tools.append(
+                            {"name": tool.name, "description": tool.description, "input_schema": tool.inputSchema}
+                        )
+
+            async def ping_all(self):
+                for session in set(self.sessions.values()):
+                    await session.send_ping()
+""" + CHAT.replace("SESSIONS", "sessions")
+    text, sites = run(source)
+    assert "code_mode.list_tools" not in text, text
+    assert "self.sessions[tool.name] = session" in text
+    assert manual(sites), sites

@@ -113,27 +113,34 @@ def test_a_connect_method_called_per_config_entry_takes_the_server_name_from_its
                 self.tool_to_session: Dict[str, ClientSession] = {}
 
             async def connect_to_server(self, server_name, server_config):
-                server_params = StdioServerParameters(**server_config)
-                stdio_transport = await self.exit_stack.enter_async_context(stdio_client(server_params))
-                read, write = stdio_transport
-                session = await self.exit_stack.enter_async_context(ClientSession(read, write))
-                await session.initialize()
-                self.sessions.append(session)
-                response = await session.list_tools()
-                tools = response.tools
-                print(f"Connected to {server_name} with tools:", [t.name for t in tools])
-                for tool in tools:
-                    self.tool_to_session[tool.name] = session
-                    self.available_tools.append(
-                        {"name": tool.name, "description": tool.description, "input_schema": tool.inputSchema}
-                    )
+                try:
+                    server_params = StdioServerParameters(**server_config)
+                    stdio_transport = await self.exit_stack.enter_async_context(stdio_client(server_params))
+                    read, write = stdio_transport
+                    session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+                    await session.initialize()
+                    self.sessions.append(session)
+                    response = await session.list_tools()
+                    tools = response.tools
+                    print(f"Connected to {server_name} with tools:", [t.name for t in tools])
+                    for tool in tools:
+                        self.tool_to_session[tool.name] = session
+                        self.available_tools.append(
+                            {"name": tool.name, "description": tool.description, "input_schema": tool.inputSchema}
+                        )
+                except Exception as e:
+                    print(f"Failed to connect to {server_name}: {e}")
 
             async def connect_to_servers(self):
-                with open("servers_config.json", "r") as file:
-                    data = json.load(file)
-                servers = data.get("mcpServers", {})
-                for server_name, server_config in servers.items():
-                    await self.connect_to_server(server_name, server_config)
+                try:
+                    with open("servers_config.json", "r") as file:
+                        data = json.load(file)
+                    servers = data.get("mcpServers", {})
+                    for server_name, server_config in servers.items():
+                        await self.connect_to_server(server_name, server_config)
+                except Exception as e:
+                    print(f"Error loading server configuration: {e}")
+                    raise
 """ + CHAT.replace("SESSIONS", "tool_to_session")
     text, sites = run(source)
     assert "response = await self.code_mode.list_tools(server_name)" in text, (text, sites)
@@ -176,7 +183,7 @@ def test_a_single_server_agent_lists_its_one_server_by_name() -> None:
 """ + CHAT.replace("SESSIONS", "sessions")
     text, sites = run(source, ONE)
     assert not manual(sites), sites
-    assert "listed = await self.code_mode.list_tools('helpdesk')" in text, text
+    assert 'listed = await self.code_mode.list_tools("helpdesk")' in text, text
     assert "ClientSession" not in text and "self.sessions" not in text, text
 
 
@@ -258,3 +265,65 @@ def test_a_session_table_still_read_elsewhere_keeps_the_sessions() -> None:
     assert "code_mode.list_tools" not in text, text
     assert "self.sessions[tool.name] = session" in text
     assert manual(sites), sites
+
+
+QUICKSTART_LOOP = """
+    async def process_query(self, query):
+        response = await self.session.list_tools()
+        available_tools = [
+            {"name": tool.name, "description": tool.description, "input_schema": tool.inputSchema}
+            for tool in response.tools
+        ]
+        messages = [{"role": "user", "content": query}]
+        while True:
+            response = self.anthropic.messages.create(
+                model="claude-sonnet-5", max_tokens=1000, messages=messages, tools=available_tools
+            )
+            results = []
+            for content in response.content:
+                if content.type == "tool_use":
+                    result = await self.session.call_tool(content.name, content.input)
+                    results.append({"type": "tool_result", "tool_use_id": content.id, "content": result.content})
+            if not results:
+                return response.content[0].text
+            messages.append({"role": "assistant", "content": response.content})
+            messages.append({"role": "user", "content": results})
+"""
+
+
+def test_a_session_held_on_self_and_listed_at_connect_time_moves_whole() -> None:
+    # The quickstart client's shape with a fixed server: `self.session`, its tools printed on connect.
+    source = (
+        """
+        from contextlib import AsyncExitStack
+        from typing import Optional
+
+        from anthropic import Anthropic
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+        PARAMS = StdioServerParameters(command="python", args=["helpdesk_server.py"])
+
+
+        class MCPClient:
+            def __init__(self):
+                self.session: Optional[ClientSession] = None
+                self.exit_stack = AsyncExitStack()
+                self.anthropic = Anthropic()
+
+            async def connect_to_server(self):
+                read, write = await self.exit_stack.enter_async_context(stdio_client(PARAMS))
+                self.session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+                await self.session.initialize()
+                response = await self.session.list_tools()
+                tools = response.tools
+                print("Connected to server with tools:", [tool.name for tool in tools])
+"""
+        + "\n"
+        + textwrap.indent(textwrap.dedent(QUICKSTART_LOOP), " " * 12)
+    )
+    text, sites = run(source, ONE)
+    assert not manual(sites), (sites, text)
+    assert 'response = await self.code_mode.list_tools("helpdesk")' in text, text
+    assert 'print("Connected to server with tools:", [tool.name for tool in tools])' in text
+    assert "ClientSession" not in text and "self.session" not in text and "stdio_client" not in text, text

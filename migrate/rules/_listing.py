@@ -25,6 +25,7 @@ The server's name at the listing, in this order:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import libcst as cst
@@ -75,25 +76,40 @@ def server_at(
     if param is not None:
         return cst.Name(param)
     if len(servers) == 1:
-        return cst.SimpleString(repr(servers[0]))
+        return cst.SimpleString(json.dumps(servers[0]))
     return None
 
 
-def code_mode_at(rule: MigrationRule, func: cst.FunctionDef, stmt: cst.CSTNode) -> cst.BaseExpression | None:
-    """How `stmt` reaches the CodeMode bound before it: `self.code_mode` (set in `__init__` or earlier in this
-    method) or a `code_mode` bound at module level or earlier in an enclosing block; None when it cannot."""
+def code_mode_at(
+    rule: MigrationRule, func: cst.FunctionDef, stmt: cst.CSTNode, session_attr: str | None = None
+) -> cst.BaseExpression | None:
+    """How `stmt` reaches the CodeMode bound before it, else None: `self.code_mode` set in `__init__`, earlier
+    in this method, or -- for a listing of `self.<session_attr>` -- before every place that sets that session
+    (where the session could be listed, CodeMode is set); or a `code_mode` bound at module level or earlier
+    in an enclosing block."""
     var = rule.plan.code_mode_var
     me = _self_name(func)
     cls = _class_of(rule, func)
     if me is not None and cls is not None:
-        for method in (m for m in cls.body.body if isinstance(m, cst.FunctionDef)):
-            owner = _self_name(method)
-            for node in _walk_own(method.body):
-                if _assigns_attr(node, owner, var) and (
-                    method.name.value == "__init__"
-                    or (method is func and _before(rule, node, stmt) and _encloses(rule, node, stmt))
-                ):
-                    return cst.Attribute(value=cst.Name(me), attr=cst.Name(var))
+        methods = [m for m in cls.body.body if isinstance(m, cst.FunctionDef)]
+        sets = [(m, n) for m in methods for n in _walk_own(m.body) if _assigns_attr(n, _self_name(m), var)]
+        for method, node in sets:
+            if method.name.value == "__init__" or (
+                method is func and _before(rule, node, stmt) and _encloses(rule, node, stmt)
+            ):
+                return cst.Attribute(value=cst.Name(me), attr=cst.Name(var))
+        if session_attr is not None:
+            opens = [
+                (m, n)
+                for m in methods
+                for n in _walk_own(m.body)
+                if _assigns_attr(n, _self_name(m), session_attr) and not _is_none(n)
+            ]
+            if opens and all(
+                any(m is method and _before(rule, n, at) and _encloses(rule, n, at) for m, n in sets)
+                for method, at in opens
+            ):
+                return cst.Attribute(value=cst.Name(me), attr=cst.Name(var))
     scope = rule.get_metadata(ScopeProvider, stmt, None)
     if not isinstance(scope, Scope):
         return None
@@ -272,6 +288,11 @@ def _assigns_attr(node: cst.CSTNode, owner: str | None, attr: str) -> bool:
         and t.value.value == owner
         for t in targets
     )
+
+
+def _is_none(node: cst.CSTNode) -> bool:
+    value = getattr(node, "value", None)
+    return isinstance(value, cst.Name) and value.value == "None"
 
 
 def _before(rule: MigrationRule, first: cst.CSTNode, then: cst.CSTNode) -> bool:

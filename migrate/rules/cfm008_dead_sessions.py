@@ -318,11 +318,7 @@ class RemoveDeadSessions(MigrationRule):
         for stmt, receiver, call in listings.values():
             self._listed[id(listing_call(stmt)[0])] = call  # type: ignore[index]
             removed.append(receiver)
-            self.applied(
-                stmt,
-                f"the connect-time tool listing now comes from {cst.Module([]).code_for_node(call)}: "
-                "CodeMode's own session of that server (the agent's session is removed)",
-            )
+            self.applied(stmt, _listing_message(call))
         return removed
 
     def _dead(
@@ -364,14 +360,9 @@ class RemoveDeadSessions(MigrationRule):
                 continue
             if not any(isinstance(a, Assignment) and a.scope is scope for a in scope[receiver.value]):
                 continue
-            server = server_at(self, module, func, stmt, servers)
-            code_mode = code_mode_at(self, func, stmt)
-            if server is None or code_mode is None:
-                continue
-            call = cst.Call(
-                func=cst.Attribute(value=code_mode, attr=cst.Name("list_tools")), args=[cst.Arg(value=server)]
-            )
-            out[id(stmt)] = (stmt, receiver, call)
+            call = self._listing_call(module, func, stmt, servers)
+            if call is not None:
+                out[id(stmt)] = (stmt, receiver, call)
         return out
 
     def _binding_gone(self, receiver: cst.BaseExpression, scope: Scope, gone: set[int]) -> bool:
@@ -741,7 +732,10 @@ class RemoveDeadSessions(MigrationRule):
                     ):
                         opened.add(attr)
             for attr in sorted(opened):
+                listings = self._attr_listings(module, methods, selves, attr)
+                self._ignored = {id(receiver) for _, receiver, _ in listings}
                 units = self._attr_units(module, cls, methods, selves, attr)
+                self._ignored = set()
                 if units is None:
                     continue
                 nodes = units + self._dead_locals(methods, units)
@@ -754,7 +748,58 @@ class RemoveDeadSessions(MigrationRule):
                     units[0],
                     f"removed the MCP session self.{attr}: nothing reads it any more (CodeMode starts the server)",
                 )
+                for stmt, receiver, call in listings:
+                    self._listed[id(listing_call(stmt)[0])] = call  # type: ignore[index]
+                    removed.append(receiver)
+                    self.applied(stmt, _listing_message(call))
         return removed
+
+    def _attr_listings(
+        self,
+        module: cst.Module,
+        methods: list[cst.FunctionDef],
+        selves: dict[int, str | None],
+        attr: str,
+    ) -> list[tuple[cst.SimpleStatementLine, cst.BaseExpression, cst.Call]]:
+        """`r = await self.<attr>.list_tools()` in the class's methods where the server and CodeMode are known."""
+        path = self.context.scratch.get(PATH_KEY)
+        servers = tuple(self.plan.file_servers.get(path, ())) if isinstance(path, str) else ()
+        out: list[tuple[cst.SimpleStatementLine, cst.BaseExpression, cst.Call]] = []
+        for method in methods:
+            me = selves[id(method)]
+            for stmt in _walk_own(method.body):
+                found = listing_call(stmt)
+                if found is None or not isinstance(stmt, cst.SimpleStatementLine):
+                    continue
+                receiver = found[1]
+                if not (
+                    isinstance(receiver, cst.Attribute)
+                    and receiver.attr.value == attr
+                    and isinstance(receiver.value, cst.Name)
+                    and receiver.value.value == me
+                ):
+                    continue
+                call = self._listing_call(module, method, stmt, servers, attr)
+                if call is not None:
+                    out.append((stmt, receiver, call))
+        return out
+
+    def _listing_call(
+        self,
+        module: cst.Module,
+        func: cst.FunctionDef,
+        stmt: cst.CSTNode,
+        servers: tuple[str, ...],
+        session_attr: str | None = None,
+    ) -> cst.Call | None:
+        """`<code mode>.list_tools(<server>)` for a listing at `stmt`, when both are known there."""
+        server = server_at(self, module, func, stmt, servers)
+        code_mode = code_mode_at(self, func, stmt, session_attr)
+        if server is None or code_mode is None:
+            return None
+        return cst.Call(
+            func=cst.Attribute(value=code_mode, attr=cst.Name("list_tools")), args=[cst.Arg(value=server)]
+        )
 
     @staticmethod
     def _self_assign(stmt: cst.SimpleStatementLine, me: str | None) -> str | None:
@@ -818,7 +863,7 @@ class RemoveDeadSessions(MigrationRule):
         stack: list[cst.CSTNode] = [module]
         while stack:  # every other `.attr` anywhere in the module keeps it
             node = stack.pop()
-            if id(node) in unit_ids:
+            if id(node) in unit_ids or id(node) in self._ignored:
                 continue
             if isinstance(node, cst.Attribute) and node.attr.value == attr:
                 return None
@@ -975,6 +1020,13 @@ class RemoveDeadSessions(MigrationRule):
         ):
             return False
         return len(list(scope.assignments[name])) == 1 and self._opens(small.value)
+
+
+def _listing_message(call: cst.Call) -> str:
+    return (
+        f"the connect-time tool listing now comes from {cst.Module([]).code_for_node(call)}: "
+        "CodeMode's own session of that server (the agent's session is removed)"
+    )
 
 
 def _argument_index(call: cst.Call, position: int, name: str) -> int | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from cfmigrate.migrate.rules import MigrationPlan, all_rules
 from cfmigrate.migrate.runner import transform_source
 
@@ -291,7 +293,20 @@ QUICKSTART_LOOP = """
 """
 
 
-def test_a_session_held_on_self_and_listed_at_connect_time_moves_whole() -> None:
+CONNECT_LOCALS = """
+            read, write = await self.exit_stack.enter_async_context(stdio_client(PARAMS))
+            self.session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+"""
+CONNECT_ON_SELF = """
+            server_params = StdioServerParameters(command="python", args=["helpdesk_server.py"], env=None)
+            stdio_transport = await self.exit_stack.enter_async_context(stdio_client(server_params))
+            self.stdio, self.write = stdio_transport
+            self.session = await self.exit_stack.enter_async_context(ClientSession(self.stdio, self.write))
+"""
+
+
+@pytest.mark.parametrize("connect", [CONNECT_LOCALS, CONNECT_ON_SELF], ids=["locals", "transport-on-self"])
+def test_a_session_held_on_self_and_listed_at_connect_time_moves_whole(connect: str) -> None:
     # The quickstart client's shape with a fixed server: `self.session`, its tools printed on connect.
     source = (
         """
@@ -311,9 +326,9 @@ def test_a_session_held_on_self_and_listed_at_connect_time_moves_whole() -> None
                 self.exit_stack = AsyncExitStack()
                 self.anthropic = Anthropic()
 
-            async def connect_to_server(self):
-                read, write = await self.exit_stack.enter_async_context(stdio_client(PARAMS))
-                self.session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+            async def connect_to_server(self):"""
+        + connect.rstrip().replace("\n            ", "\n                ")
+        + """
                 await self.session.initialize()
                 response = await self.session.list_tools()
                 tools = response.tools
@@ -326,4 +341,7 @@ def test_a_session_held_on_self_and_listed_at_connect_time_moves_whole() -> None
     assert not manual(sites), (sites, text)
     assert 'response = await self.code_mode.list_tools("helpdesk")' in text, text
     assert 'print("Connected to server with tools:", [tool.name for tool in tools])' in text
-    assert "ClientSession" not in text and "self.session" not in text and "stdio_client" not in text, text
+    for gone in ("ClientSession", "self.session", "stdio_client", "self.stdio"):
+        assert gone not in text, (gone, text)
+    launch = "server_params" if "server_params" in connect else "PARAMS"
+    assert f'"helpdesk": {launch},' in text, text  # the agent's own launch is what CodeMode starts

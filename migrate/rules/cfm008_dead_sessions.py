@@ -738,7 +738,7 @@ class RemoveDeadSessions(MigrationRule):
                 self._ignored = set()
                 if units is None:
                     continue
-                nodes = units + self._dead_locals(methods, units)
+                nodes = units + self._dead_locals(module, methods, units)
                 if not self._blocks_survive(nodes):
                     continue
                 for node in nodes:
@@ -887,9 +887,12 @@ class RemoveDeadSessions(MigrationRule):
             and all(_harmless(a.value, calls=False) for a in inner.args)
         )
 
-    def _dead_locals(self, methods: list[cst.FunctionDef], units: list[cst.CSTNode]) -> list[cst.CSTNode]:
-        """Local statements opening a transport (`read, write = await stack.enter_async_context(stdio_client(p))`)
-        whose names only the removed statements read."""
+    def _dead_locals(
+        self, module: cst.Module, methods: list[cst.FunctionDef], units: list[cst.CSTNode]
+    ) -> list[cst.CSTNode]:
+        """Local statements opening a transport (`read, write = await stack.enter_async_context(stdio_client(p))`),
+        building its launch or unpacking it (`self.stdio, self.write = transport`) whose names only the removed
+        statements read."""
         gone = {id(u) for u in units}
         out: list[cst.CSTNode] = []
         changed = True
@@ -902,8 +905,13 @@ class RemoveDeadSessions(MigrationRule):
                 for stmt in _walk_own(method.body):
                     if id(stmt) in gone or not isinstance(stmt, cst.SimpleStatementLine):
                         continue
+                    if self._attr_alias(module, stmt, _first_param(method), gone):
+                        gone.add(id(stmt))
+                        out.append(stmt)
+                        changed = True
+                        continue
                     unit = self._line(stmt)
-                    if unit is None or unit.kind != "open" or not unit.defines:
+                    if unit is None or unit.kind not in ("open", "alias", "launch") or not unit.defines:
                         continue
                     refs = [
                         ref.node
@@ -917,6 +925,38 @@ class RemoveDeadSessions(MigrationRule):
                         out.append(stmt)
                         changed = True
         return out
+
+    def _attr_alias(
+        self, module: cst.Module, stmt: cst.SimpleStatementLine, me: str | None, gone: set[int]
+    ) -> bool:
+        """`<me>.a, <me>.b = name` where nothing but removed code reads or sets `.a` and `.b` anywhere."""
+        small = stmt.body[0] if len(stmt.body) == 1 else None
+        if (
+            not isinstance(small, cst.Assign)
+            or len(small.targets) != 1
+            or not isinstance(small.value, cst.Name)
+        ):
+            return False
+        target = small.targets[0].target
+        parts = [e.value for e in target.elements] if isinstance(target, cst.Tuple | cst.List) else [target]
+        attrs: set[str] = set()
+        for part in parts:
+            if not (
+                isinstance(part, cst.Attribute)
+                and isinstance(part.value, cst.Name)
+                and part.value.value == me
+            ):
+                return False
+            attrs.add(part.attr.value)
+        stack: list[cst.CSTNode] = [module]
+        while stack:
+            node = stack.pop()
+            if node is stmt or id(node) in gone or isinstance(node, cst.Import | cst.ImportFrom):
+                continue
+            if isinstance(node, cst.Attribute) and node.attr.value in attrs:
+                return False
+            stack.extend(node.children)
+        return True
 
     def _blocks_survive(self, nodes: list[cst.CSTNode]) -> bool:
         """Every block the removals touch keeps a statement."""

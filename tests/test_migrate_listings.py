@@ -345,3 +345,63 @@ def test_a_session_held_on_self_and_listed_at_connect_time_moves_whole(connect: 
         assert gone not in text, (gone, text)
     launch = "server_params" if "server_params" in connect else "PARAMS"
     assert f'"helpdesk": {launch},' in text, text  # the agent's own launch is what CodeMode starts
+
+
+def test_sessions_kept_by_server_name_and_a_tool_to_server_table_go_the_same_way() -> None:
+    # `self.sessions[server_name] = session` outside the tool loop; the tool -> server table stays (it
+    # holds names, not sessions), the sessions table goes once the dispatch no longer reads it.
+    source = """
+        import json
+        from contextlib import AsyncExitStack
+
+        from anthropic import AsyncAnthropic
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+
+        class MultiServerClient:
+            def __init__(self):
+                self.exit_stack = AsyncExitStack()
+                self.sessions: dict[str, ClientSession] = {}
+                self.tool_server: dict[str, str] = {}
+                self.tools = []
+                self.client = AsyncAnthropic()
+
+            async def start(self):
+                with open("servers_config.json") as fh:
+                    servers = json.load(fh)["mcpServers"]
+                for server_name, cfg in servers.items():
+                    params = StdioServerParameters(command=cfg["command"], args=cfg.get("args", []))
+                    read, write = await self.exit_stack.enter_async_context(stdio_client(params))
+                    session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+                    await session.initialize()
+                    self.sessions[server_name] = session
+                    listing = await session.list_tools()
+                    print(f"[{server_name}] {', '.join(t.name for t in listing.tools)}")
+                    for t in listing.tools:
+                        self.tool_server[t.name] = server_name
+                        self.tools.append({"name": t.name, "description": t.description, "input_schema": t.inputSchema})
+
+            async def ask(self, question):
+                messages = [{"role": "user", "content": question}]
+                while True:
+                    reply = await self.client.messages.create(
+                        model="claude-sonnet-5", max_tokens=800, messages=messages, tools=self.tools
+                    )
+                    uses = [b for b in reply.content if b.type == "tool_use"]
+                    if not uses:
+                        return reply.content[0].text
+                    messages.append({"role": "assistant", "content": reply.content})
+                    results = []
+                    for use in uses:
+                        session = self.sessions[self.tool_server[use.name]]
+                        out = await session.call_tool(use.name, use.input)
+                        results.append({"type": "tool_result", "tool_use_id": use.id, "content": out.content[0].text})
+                    messages.append({"role": "user", "content": results})
+    """
+    text, sites = run(source)
+    assert not manual(sites), sites
+    assert "listing = await self.code_mode.list_tools(server_name)" in text, text
+    assert "self.tool_server[t.name] = server_name" in text
+    for gone in ("ClientSession", "self.sessions", "stdio_client", "StdioServerParameters"):
+        assert gone not in text, (gone, text)

@@ -84,7 +84,9 @@ class _Unit:
     """One removable piece: a statement line, a loop, or one item of a `with`."""
 
     node: cst.CSTNode
-    kind: str  # open / op / store / init / loop / item / launch / alias
+    kind: (
+        str  # open / op / store / fill (a table on self nothing reads) / init / loop / item / launch / alias
+    )
     defines: set[str] = field(default_factory=set)  # names it binds (or the container it fills)
     children: list[_Unit] = field(default_factory=list)  # units inside a loop's body
     direct: set[int] = field(default_factory=set)  # a loop: ids of its body's own statements
@@ -412,7 +414,7 @@ class RemoveDeadSessions(MigrationRule):
             return None
         stmt = line.body[0]
         if self._fills(stmt):
-            return _Unit(line, "store")
+            return _Unit(line, "fill")
         if isinstance(stmt, cst.Expr):
             kind = self._effect(stmt.value)
             return _Unit(line, kind) if kind else None
@@ -555,7 +557,8 @@ class RemoveDeadSessions(MigrationRule):
         return [
             group
             for group in groups.values()
-            if any(u.defines & orphaned for u in group) and any(u.kind in ("open", "item") for u in group)
+            if any(u.defines & orphaned or u.kind == "fill" for u in group)
+            and any(u.kind in ("open", "item") for u in group)
         ]
 
     def _keeps_blocks(self, top: list[_Unit], unwrapped: set[int]) -> bool:

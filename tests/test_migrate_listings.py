@@ -50,8 +50,20 @@ def manual(sites: list[str]) -> list[str]:
     return [s for s in sites if ":False:" in s]
 
 
-def test_a_config_loop_printing_each_servers_tools_lists_them_from_code_mode() -> None:
-    source = """
+CONFIG_IN_METHOD = """
+                with open("servers_config.json") as f:
+                    config = json.load(f)
+                for name, spec in config["mcpServers"].items():"""
+CONFIG_ON_SELF = """
+                for name, spec in self.servers.items():"""
+
+
+@pytest.mark.parametrize(
+    "table", [CONFIG_IN_METHOD, CONFIG_ON_SELF], ids=["config-in-method", "servers-on-self"]
+)
+def test_a_config_loop_printing_each_servers_tools_lists_them_from_code_mode(table: str) -> None:
+    source = (
+        """
         import json
         from contextlib import AsyncExitStack
 
@@ -66,11 +78,10 @@ def test_a_config_loop_printing_each_servers_tools_lists_them_from_code_mode() -
                 self.sessions: dict[str, ClientSession] = {}
                 self.available_tools = []
                 self.llm = Anthropic()
-
-            async def connect(self):
                 with open("servers_config.json") as f:
-                    config = json.load(f)
-                for name, spec in config["mcpServers"].items():
+                    self.servers = json.load(f)["mcpServers"]
+
+            async def connect(self):TABLE
                     params = StdioServerParameters(command=spec["command"], args=spec["args"], env=spec.get("env"))
                     read, write = await self.exit_stack.enter_async_context(stdio_client(params))
                     session = await self.exit_stack.enter_async_context(ClientSession(read, write))
@@ -82,7 +93,9 @@ def test_a_config_loop_printing_each_servers_tools_lists_them_from_code_mode() -
                             {"name": tool.name, "description": tool.description, "input_schema": tool.inputSchema}
                         )
                     print(f"connected to {name}: {len(response.tools)} tools")
-""" + CHAT.replace("SESSIONS", "sessions")
+""".replace("TABLE", table)
+        + CHAT.replace("SESSIONS", "sessions")
+    )
     text, sites = run(source)
     assert not manual(sites), sites
     assert "response = await self.code_mode.list_tools(name)" in text, text

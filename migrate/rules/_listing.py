@@ -173,7 +173,8 @@ def _table_key(rule: MigrationRule, func: cst.FunctionDef, loop: cst.For) -> str
 def _server_table(
     rule: MigrationRule, func: cst.FunctionDef, expr: cst.BaseExpression, depth: int = 0
 ) -> bool:
-    """`cfg["mcpServers"]`, `cfg.get("mcpServers", {})`, or a name bound once in `func` to one of them."""
+    """`cfg["mcpServers"]`, `cfg.get("mcpServers", {})`, or a name bound once in `func` (an attribute set once in
+    the class: `self.servers`) to one of them."""
     if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
         index = expr.slice[0].slice
         return isinstance(index, cst.Index) and _string(index.value) in SERVER_TABLES
@@ -190,6 +191,27 @@ def _server_table(
         stmt = rule.resolver.parent(stmt) if isinstance(stmt, cst.AssignTarget) else stmt
         value = stmt.value if isinstance(stmt, cst.Assign | cst.AnnAssign) else None
         return value is not None and _server_table(rule, func, value, depth + 1)
+    cls = _class_of(rule, func)
+    if (
+        isinstance(expr, cst.Attribute)
+        and isinstance(expr.value, cst.Name)
+        and cls is not None
+        and depth == 0
+    ):
+        if expr.value.value != _self_name(func):
+            return False
+        sets = [
+            (method, node)
+            for method in cls.body.body
+            if isinstance(method, cst.FunctionDef)
+            for node in _walk_own(method.body)
+            if _assigns_attr(node, _self_name(method), expr.attr.value)
+        ]
+        if len(sets) != 1:
+            return False
+        method, node = sets[0]
+        value = getattr(node, "value", None)
+        return isinstance(value, cst.BaseExpression) and _server_table(rule, method, value, depth + 1)
     return False
 
 

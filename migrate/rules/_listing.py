@@ -323,7 +323,7 @@ def _before(rule: MigrationRule, first: cst.CSTNode, then: cst.CSTNode) -> bool:
 
 def _encloses(rule: MigrationRule, binder: cst.CSTNode, stmt: cst.CSTNode) -> bool:
     """The block holding `binder`'s statement also holds `stmt` (directly or nested): it runs first."""
-    line = binder
+    line: cst.CSTNode | None = binder
     while line is not None and not isinstance(line, cst.SimpleStatementLine):
         line = rule.resolver.parent(line)
     block = rule.resolver.parent(line) if line is not None else None

@@ -418,3 +418,61 @@ def test_sessions_kept_by_server_name_and_a_tool_to_server_table_go_the_same_way
     assert "self.tool_server[t.name] = server_name" in text
     for gone in ("ClientSession", "self.sessions", "stdio_client", "StdioServerParameters"):
         assert gone not in text, (gone, text)
+
+
+def test_a_function_agent_printing_each_servers_tool_count_lists_them_from_its_code_mode() -> None:
+    # No class: the sessions live in a local table inside `async with AsyncExitStack()`; the loop is over the
+    # table's keys and reads each entry (`spec = config["mcpServers"][name]`).
+    source = """
+        import json
+        import sys
+        from contextlib import AsyncExitStack
+        from pathlib import Path
+
+        from anthropic import AsyncAnthropic
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+        CONFIG = Path(__file__).with_name("servers_config.json")
+
+
+        async def run(task):
+            llm = AsyncAnthropic()
+            config = json.loads(CONFIG.read_text())
+            async with AsyncExitStack() as stack:
+                sessions = {}
+                tools = []
+                for name in config["mcpServers"]:
+                    spec = config["mcpServers"][name]
+                    params = StdioServerParameters(command=spec["command"], args=spec["args"])
+                    read, write = await stack.enter_async_context(stdio_client(params))
+                    session = await stack.enter_async_context(ClientSession(read, write))
+                    await session.initialize()
+                    listing = await session.list_tools()
+                    print(f"{name}: {len(listing.tools)} tools", file=sys.stderr)
+                    for t in listing.tools:
+                        sessions[t.name] = session
+                        tools.append({"name": t.name, "description": t.description, "input_schema": t.inputSchema})
+                messages = [{"role": "user", "content": task}]
+                while True:
+                    reply = await llm.messages.create(model="claude-sonnet-5", max_tokens=900, tools=tools, messages=messages)
+                    messages.append({"role": "assistant", "content": reply.content})
+                    uses = [b for b in reply.content if b.type == "tool_use"]
+                    if not uses:
+                        return reply.content[-1].text
+                    results = []
+                    for use in uses:
+                        out = await sessions[use.name].call_tool(use.name, use.input)
+                        results.append({"type": "tool_result", "tool_use_id": use.id, "content": out.content[0].text})
+                    messages.append({"role": "user", "content": results})
+    """
+    text, sites = run(source)
+    assert not manual(sites), sites
+    assert "listing = await code_mode.list_tools(name)" in text, text
+    assert 'print(f"{name}: {len(listing.tools)} tools", file=sys.stderr)' in text
+    for gone in ("ClientSession", "sessions", "spec", "StdioServerParameters", "stdio_client"):
+        assert gone not in text, (gone, text)
+    # CodeMode is entered before the loop that lists from it
+    assert text.index("code_mode = await stack.enter_async_context(") < text.index(
+        "code_mode.list_tools(name)"
+    )

@@ -441,7 +441,7 @@ class RemoveDeadSessions(MigrationRule):
         ):
             return _Unit(line, "init", names)
         kind = self._effect(stmt.value) or self._launch_value(stmt.value)
-        if not kind and _simple_target(stmt.value):  # `read, write = transport`: an alias of what it names
+        if not kind and _plain_read(stmt.value):  # `read, write = transport`, `spec = cfg["servers"][name]`
             kind = "alias"
         return _Unit(line, kind, names) if kind else None
 
@@ -1140,6 +1140,21 @@ def _simple_target(target: cst.BaseExpression) -> bool:
         return True
     if isinstance(target, cst.Tuple | cst.List):
         return all(isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in target.elements)
+    return False
+
+
+def _plain_read(node: cst.BaseExpression) -> bool:
+    """Names, attributes and subscripts by names or literals (and tuples of them): a read that runs no code."""
+    if isinstance(node, cst.Name | cst.SimpleString | cst.Integer):
+        return True
+    if isinstance(node, cst.Attribute):
+        return _plain_read(node.value)
+    if isinstance(node, cst.Subscript):
+        return _plain_read(node.value) and all(
+            isinstance(e.slice, cst.Index) and _plain_read(e.slice.value) for e in node.slice
+        )
+    if isinstance(node, cst.Tuple):
+        return all(isinstance(e, cst.Element) and _plain_read(e.value) for e in node.elements)
     return False
 
 

@@ -55,6 +55,32 @@ class TestCodeFirstPrompt(CodemodTest):
         """
         self.check(before, after)
 
+    def test_streamed_anthropic_call_gets_system_not_a_system_message(self) -> None:
+        """`messages.stream(...)` is the Messages API: the prompt goes to `system=`, never into `messages`."""
+        before = """
+            import anthropic
+
+            async def run(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                messages = [{"role": "user", "content": "hi"}]
+                async with anthropic.AsyncAnthropic().messages.stream(
+                    model="m", max_tokens=5, tools=tools, messages=messages
+                ) as stream:
+                    return await stream.get_final_message()
+        """
+        after = """
+            import anthropic
+
+            async def run(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                messages = [{"role": "user", "content": "hi"}]
+                async with anthropic.AsyncAnthropic().messages.stream(
+                    model="m", max_tokens=5, system=code_mode.system_prompt(), tools=tools, messages=messages
+                ) as stream:
+                    return await stream.get_final_message()
+        """
+        self.check(before, after)
+
     def test_format_of_a_constant_read_twice_keeps_its_text(self) -> None:
         before = """
             import anthropic

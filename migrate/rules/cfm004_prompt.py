@@ -107,7 +107,7 @@ class CodeFirstPrompt(MigrationRule):
     # ------------------------------------------------------------------ model calls
     def _model_call(self, call: cst.Call) -> None:
         response = self.resolver.type_of(call)
-        if response.kind != "llm_response":
+        if response.kind not in ("llm_response", "llm_stream"):  # streamed (`messages.stream`) or not
             self._carried(call)
             return
         tools = next((a for a in call.args if a.keyword is not None and a.keyword.value == "tools"), None)

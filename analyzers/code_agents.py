@@ -624,8 +624,8 @@ class AgentRecognition(PromptRecognition):
             api = self.api_of(target.func) if isinstance(target, cst.Call) else None
             if isinstance(value, DictV):
                 index = self._decl_from_dict(target, value, origin, name)
-            elif isinstance(target, cst.Call) and api in FASTMCP_TRANSPORTS:
-                index = self._decl_from_transport(target, target, api, origin, name)
+            elif (transport := self._transport_call(target)) is not None:  # inline, or a name bound to one
+                index = self._decl_from_transport(transport, transport, self.api_of(transport.func), origin, name)
             elif (self._str(target) or "").startswith(("http://", "https://")):
                 index = self._decl_from_kwargs(target, origin, kind="http", url=target, name=name)
             else:  # a launch object declared elsewhere in the module (`PARAMS = StdioServerParameters(...)`)

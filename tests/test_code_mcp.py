@@ -152,6 +152,32 @@ def test_fastmcp_client_to_script_and_config_dict() -> None:
     ]
 
 
+def test_fastmcp_client_on_a_transport_bound_to_a_name() -> None:
+    """`transport = StdioTransport(...)` then `Client(transport)` (inline too) links the server it launches."""
+    f = analyze(
+        """
+        from fastmcp import Client
+        from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+
+        class Desk:
+            def __init__(self):
+                transport = StdioTransport(command="python", args=["srv/desk.py"], env={"DESK_DATA": "d.json"})
+                self.client = Client(transport)
+
+            async def go(self):
+                async with self.client:
+                    await self.client.call_tool("open_ticket", {"title": "x"})
+                async with Client(StreamableHttpTransport("http://127.0.0.1:9000/mcp")) as web:
+                    await web.call_tool("ping", {})
+        """
+    )
+    by_tool = {c.tool: c.server for c in f.agents[0].call_sites} if f.agents else {}
+    specs = {s.name: s for s in f.servers}
+    desk = specs[by_tool["open_ticket"]]
+    assert (desk.command, desk.args, desk.env_names) == ("python", ("srv/desk.py",), ("DESK_DATA",))
+    assert specs[by_tool["ping"]].url == "http://127.0.0.1:9000/mcp"
+
+
 def test_two_agents_in_one_module_are_split_per_class() -> None:
     f = analyze(
         """

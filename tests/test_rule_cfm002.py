@@ -117,6 +117,52 @@ class TestDynamicDispatch(CodemodTest):
             ],
         )
 
+    def test_fastmcp_raise_on_error_false_goes(self) -> None:
+        """handle_tool_use returns a failed tool as an error result: `raise_on_error=False` asks for just that."""
+        before = """
+            import anthropic
+            from fastmcp import Client
+
+            async def run_tool(client: Client, use) -> str:
+                result = await client.call_tool(use.name, use.input, raise_on_error=False)
+                return result.content[0].text
+
+            async def turn(client: Client, messages: list) -> None:
+                reply = await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=9, messages=messages)
+                for use in reply.content:
+                    await run_tool(client, use)
+        """
+        after = """
+            import anthropic
+            from fastmcp import Client
+
+            async def run_tool(client: Client, use) -> str:
+                result = await code_mode.handle_tool_use(use.name, use.input)
+                return result.content[0].text
+
+            async def turn(client: Client, messages: list) -> None:
+                reply = await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=9, messages=messages)
+                for use in reply.content:
+                    await run_tool(client, use)
+        """
+        self.check(before, after)
+
+    def test_fastmcp_raise_on_error_true_stays(self) -> None:
+        before = """
+            import anthropic
+            from fastmcp import Client
+
+            async def turn(client: Client, messages: list) -> None:
+                reply = await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=9, messages=messages)
+                for use in reply.content:
+                    await client.call_tool(use.name, use.input, raise_on_error=True)
+        """
+        self.check(
+            before,
+            before,
+            warnings=["CFM002 line 7: the call passes raise_on_error=, which handle_tool_use does not take"],
+        )
+
     def test_openai_chat_tool_calls_with_json_arguments_mcp2_client(self) -> None:
         before = """
             import json

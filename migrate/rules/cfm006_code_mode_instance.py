@@ -125,7 +125,7 @@ class InsertCodeMode(MigrationRule):
         found = self.context.scratch.get(LAUNCH_KEY)
         return [item for item in found if isinstance(item, Launch)] if isinstance(found, list) else []
 
-    def _launches_visible(self, at: cst.CSTNode) -> bool:
+    def _launches_visible(self, at: cst.CSTNode, warn: bool = True) -> bool:
         """Whether every name the agent's launches read is bound where CodeMode opens (else: skipped, blocking)."""
         scope = self.get_metadata(ScopeProvider, at, None)
         line = self.line_of(at)
@@ -140,6 +140,8 @@ class InsertCodeMode(MigrationRule):
                     and self.line_of(a.node) >= line
                 ]
                 if not assignments or local_later:
+                    if not warn:
+                        return False
                     self.skipped(
                         at,
                         f"the launch of server {launch.server!r} (line {launch.line}) reads {name}, which is not "
@@ -205,7 +207,12 @@ class InsertCodeMode(MigrationRule):
         if not pool:
             return False
         best = pool[-1]  # pre-order: the innermost
-        if not self._launches_visible(best):
+        if not self._launches_visible(best, warn=False):
+            info = self.resolver.enclosing_class(func)
+            init = info.methods.get("__init__") if info is not None else None
+            if init is not None and self._holds_session(init):
+                return False  # the class builds its client in __init__: CodeMode goes there (`_in_one_class`)
+            self._launches_visible(best)
             return True  # placed nowhere: the skip leaves the agent unmigrated
         construction = self._construction(self._path_free(), indent_call=True)
         if self._opener(best) == "stack":

@@ -196,7 +196,7 @@ class AgentRecognition(PromptRecognition):
         if api in ("mcp.Client", "fastmcp.Client"):
             return Obj(api, self._client_target(call, api))
         if api == "mcp.ClientSessionGroup":
-            return Obj(api)
+            return Obj(api, self._group_servers(call))
         if api in _SERVER_DEF_APIS:
             name = self._str(self._arg(call, 0, "name"))
             variable = self._hints.get(call)
@@ -221,6 +221,36 @@ class AgentRecognition(PromptRecognition):
             )
             return Obj("server_def", defined=len(self.defined) - 1)
         return UNKNOWN
+
+    def _group_servers(self, call: cst.Call) -> frozenset[SrvRef]:
+        """The servers a `ClientSessionGroup()` bound to a name is connected to: every
+        `<name>.connect_to_server(params)` of the module, each item when `params` walks a list."""
+        name = self._hints.get(call)
+        if name is None:
+            return frozenset()
+        out: set[SrvRef] = set()
+        stack: list[cst.CSTNode] = [self.module]
+        while stack:
+            node = stack.pop()
+            stack.extend(node.children)
+            if not (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value == "connect_to_server"
+                and isinstance(node.func.value, cst.Name)
+                and node.func.value.value == name
+            ):
+                continue
+            arg = self._arg(node, 0, "server_params")
+            bound = [self._bindings.get(t) for t in self._assignments(arg)] if isinstance(arg, cst.Name) else []
+            if len(bound) == 1 and bound[0] is not None and bound[0].kind == "iter" and not bound[0].unpack:
+                items = self.eval(bound[0].expr)  # `for params in SERVERS:` connects every item
+                if isinstance(items, Seq):
+                    for item in items.items:
+                        out |= _servers_in(item)
+                    continue
+            out |= _servers_in(self.eval(arg))
+        return frozenset(out)
 
     def _openai_agents(self, api: str, call: cst.Call) -> Val:
         """OpenAI Agents SDK."""

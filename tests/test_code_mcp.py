@@ -178,6 +178,33 @@ def test_fastmcp_client_on_a_transport_bound_to_a_name() -> None:
     assert specs[by_tool["ping"]].url == "http://127.0.0.1:9000/mcp"
 
 
+def test_client_session_group_reaches_every_server_it_connects() -> None:
+    """`for params in SERVERS: await group.connect_to_server(params)` links every server of the list."""
+    f = analyze(
+        """
+        import anthropic
+        from mcp import ClientSessionGroup, StdioServerParameters
+
+        SERVERS = [
+            StdioServerParameters(command="python", args=["desk.py"]),
+            StdioServerParameters(command="python", args=["kb.py"]),
+        ]
+
+        async def main(task):
+            async with ClientSessionGroup() as group:
+                for params in SERVERS:
+                    await group.connect_to_server(params)
+                await group.call_tool("create_ticket", {"title": task})
+                await anthropic.AsyncAnthropic().messages.create(model="claude-sonnet-5", max_tokens=9, messages=[])
+        """
+    )
+    [agent] = f.agents
+    assert sorted(s.args[0] for s in f.servers) == ["desk.py", "kb.py"]
+    assert len(agent.servers) == 2
+    [site] = agent.call_sites
+    assert site.tool == "create_ticket"
+
+
 def test_two_agents_in_one_module_are_split_per_class() -> None:
     f = analyze(
         """

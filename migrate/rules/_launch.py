@@ -341,6 +341,8 @@ _SESSION_OPENERS = (
     | frozenset(_PYDANTIC_HTTP)
     | _PYDANTIC_TOOLSET
     | frozenset({"mcp.ClientSession", "mcp.client.session.ClientSession", "mcp.client.ClientSession"})
+    # a group left in place still connects its servers (`connect_to_server`) beside CodeMode's
+    | frozenset({"mcp.ClientSessionGroup", "mcp.client.session_group.ClientSessionGroup"})
 )
 
 

@@ -715,6 +715,14 @@ class Resolver:
             it = self.type_of(holder.iter)
             if it.kind == "items" and len(container.elements) == 2 and container.elements[1] is element:
                 return it.elem or UNKNOWN
+            if (  # `for name, tool in group.tools.items()`: a tool dict is keyed by the tool's name
+                it.kind == "items"
+                and it.elem is not None
+                and it.elem.kind == "tool"
+                and len(container.elements) == 2
+                and container.elements[0] is element
+            ):
+                return T("tool_field", value="name")
         return UNKNOWN
 
     @staticmethod

@@ -22,7 +22,6 @@ from cfmigrate.analyzers.code_bindings import _code
 from cfmigrate.analyzers.code_facts import DefinedServer, Event
 from cfmigrate.analyzers.code_prompts import PromptRecognition
 from cfmigrate.analyzers.code_repo import HelperClass, HelperFunction
-from cfmigrate.analyzers.code_server_recognition import FASTMCP_TRANSPORTS
 from cfmigrate.analyzers.code_values import (
     UNKNOWN,
     DictV,
@@ -242,7 +241,9 @@ class AgentRecognition(PromptRecognition):
             ):
                 continue
             arg = self._arg(node, 0, "server_params")
-            bound = [self._bindings.get(t) for t in self._assignments(arg)] if isinstance(arg, cst.Name) else []
+            bound = (
+                [self._bindings.get(t) for t in self._assignments(arg)] if isinstance(arg, cst.Name) else []
+            )
             if len(bound) == 1 and bound[0] is not None and bound[0].kind == "iter" and not bound[0].unpack:
                 items = self.eval(bound[0].expr)  # `for params in SERVERS:` connects every item
                 if isinstance(items, Seq):
@@ -651,11 +652,12 @@ class AgentRecognition(PromptRecognition):
                 continue
             value = self.eval(target)
             index: int | None = None
-            api = self.api_of(target.func) if isinstance(target, cst.Call) else None
             if isinstance(value, DictV):
                 index = self._decl_from_dict(target, value, origin, name)
             elif (transport := self._transport_call(target)) is not None:  # inline, or a name bound to one
-                index = self._decl_from_transport(transport, transport, self.api_of(transport.func), origin, name)
+                index = self._decl_from_transport(
+                    transport, transport, self.api_of(transport.func), origin, name
+                )
             elif (self._str(target) or "").startswith(("http://", "https://")):
                 index = self._decl_from_kwargs(target, origin, kind="http", url=target, name=name)
             else:  # a launch object declared elsewhere in the module (`PARAMS = StdioServerParameters(...)`)

@@ -616,7 +616,9 @@ class RemoveDeadSessions(MigrationRule):
         stack: list[cst.CSTNode] = [module]
         while stack:  # every other `.attr` anywhere in the module keeps it
             node = stack.pop()
-            if id(node) in unit_ids or isinstance(node, cst.Import | cst.ImportFrom):  # `fastmcp.client` is no read
+            if id(node) in unit_ids or isinstance(
+                node, cst.Import | cst.ImportFrom
+            ):  # `fastmcp.client` is no read
                 continue
             if isinstance(node, cst.Attribute) and node.attr.value == attr:
                 return None

@@ -711,8 +711,12 @@ def sse_events(message: Mapping[str, Any]) -> bytes:
         else:
             head = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
             delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
-        events.append(("content_block_start", {"type": "content_block_start", "index": index, "content_block": head}))
-        events.append(("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+        events.append(
+            ("content_block_start", {"type": "content_block_start", "index": index, "content_block": head})
+        )
+        events.append(
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        )
         events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
     events.append((
         "message_delta",

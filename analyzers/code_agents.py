@@ -18,7 +18,7 @@ from cfmigrate.analyzers.code_apis import (
     SESSION_APIS,
     provider_of_model,
 )
-from cfmigrate.analyzers.code_bindings import _code
+from cfmigrate.analyzers.code_bindings import _ENTER_METHODS, _code
 from cfmigrate.analyzers.code_facts import DefinedServer, Event
 from cfmigrate.analyzers.code_prompts import PromptRecognition
 from cfmigrate.analyzers.code_repo import HelperClass, HelperFunction
@@ -820,7 +820,7 @@ class AgentRecognition(PromptRecognition):
                     _, kw = self._args(call)
                     self._add_tool(obj.defined, fn.node, kw)
             return UNKNOWN
-        if method in ("enter_async_context", "enter_context") and call.args:
+        if method in _ENTER_METHODS and call.args:
             return self.eval(call.args[0].value)
         return UNKNOWN
 

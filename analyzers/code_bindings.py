@@ -81,6 +81,9 @@ def _unwrap_annotation(node: cst.BaseExpression) -> Iterator[cst.BaseExpression]
 
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
+# Calls that enter a context manager and give what it yields: an exit stack's, and anyio's blocking portal
+# (`portal.wrap_async_context_manager(ClientSession(read, write))`, how sync code holds an async session).
+_ENTER_METHODS = frozenset({"enter_async_context", "enter_context", "wrap_async_context_manager"})
 
 
 _AUGMENTED: dict[type, type[cst.BaseBinaryOp]] = {
@@ -517,7 +520,7 @@ class Bindings:
         if (
             isinstance(inner, cst.Call)
             and isinstance(inner.func, cst.Attribute)
-            and inner.func.attr.value in ("enter_async_context", "enter_context")
+            and inner.func.attr.value in _ENTER_METHODS
             and inner.args
         ):
             # `x = await stack.enter_async_context(Decl(...))` names the inner declaration too
@@ -905,13 +908,30 @@ class Bindings:
                 receiver = self.eval(node.func.value)
                 if _is_text(receiver):
                     return self._str_method(receiver, method, node)
-            if method in ("enter_async_context", "enter_context") and node.args:
+            if method in _ENTER_METHODS and node.args:
                 return self.eval(node.args[0].value)
+            if method == "call" and node.args and isinstance(node.args[0].value, cst.Attribute):
+                return self._portal_call(node)
             if method in ("resolve", "absolute", "expanduser") and isinstance(
                 self.eval(node.func.value), FileRef
             ):
                 return self.eval(node.func.value)
         return UNKNOWN
+
+    def _portal_call(self, node: cst.Call) -> Val:
+        """`portal.call(session.call_tool, name, args)` (anyio's blocking portal runs a coroutine function from sync
+        code): the call of the method it is given, recorded at this line."""
+        target = self.eval(node.args[0].value)
+        if not (isinstance(target, Obj) and target.path) or any(a.keyword or a.star for a in node.args):
+            return UNKNOWN
+        inner = cst.Call(func=node.args[0].value, args=node.args[1:])
+        self._lines[inner] = self.line(node)
+        self._order[inner] = self._pos(node)
+        value = self._call_method(target, inner)
+        events = self._node_events.pop(inner, None)
+        if events:
+            self._node_events.setdefault(node, []).extend(events)
+        return value
 
     # --- library calls: recognised by the subclasses (a call no recogniser knows holds an unknown value)
 

@@ -205,6 +205,36 @@ def test_client_session_group_reaches_every_server_it_connects() -> None:
     assert site.tool == "create_ticket"
 
 
+def test_a_sync_agent_behind_an_anyio_portal_is_an_agent() -> None:
+    """`portal.wrap_async_context_manager(...)` yields what it enters; `portal.call(session.call_tool, ...)` is the call."""
+    f = analyze(
+        """
+        from anyio.from_thread import start_blocking_portal
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+        from openai import OpenAI
+
+        PARAMS = StdioServerParameters(command="python", args=["desk.py"])
+
+        def main(task):
+            with (
+                start_blocking_portal() as portal,
+                portal.wrap_async_context_manager(stdio_client(PARAMS)) as (read, write),
+                portal.wrap_async_context_manager(ClientSession(read, write)) as session,
+            ):
+                portal.call(session.initialize)
+                portal.call(session.call_tool, "create_ticket", {"title": task})
+                tools = portal.call(session.list_tools).tools
+                OpenAI().chat.completions.create(model="gpt-5", messages=[], tools=tools)
+        """
+    )
+    [agent] = f.agents
+    [spec] = f.servers
+    assert spec.args == ("desk.py",)
+    calls = [(c.tool, c.server, c.source.line) for c in agent.call_sites if c.tool]
+    assert calls == [("create_ticket", spec.name, 16)]
+
+
 def test_two_agents_in_one_module_are_split_per_class() -> None:
     f = analyze(
         """

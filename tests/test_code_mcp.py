@@ -235,6 +235,56 @@ def test_a_sync_agent_behind_an_anyio_portal_is_an_agent() -> None:
     assert calls == [("create_ticket", spec.name, 16)]
 
 
+QUICKSTART = """
+    import sys
+    from contextlib import AsyncExitStack
+    from anthropic import Anthropic
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    class MCPClient:
+        def __init__(self):
+            self.exit_stack = AsyncExitStack()
+
+        async def connect_to_server(self, server_script_path: str):
+            params = StdioServerParameters(command="python", args=[server_script_path])
+            read, write = await self.exit_stack.enter_async_context(stdio_client(params))
+            self.session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+
+        async def ask(self, q):
+            Anthropic().messages.create(model="claude-sonnet-5", max_tokens=9, messages=[])
+            await self.session.call_tool("ping", {})
+
+    async def main():
+        client = MCPClient()
+        await client.connect_to_server(SCRIPT)
+"""
+
+
+@pytest.mark.parametrize(
+    ("defined", "args"),
+    [
+        ('SCRIPT = "srv/desk.py"', ("srv/desk.py",)),  # every caller passes the same constant: linked
+        ("SCRIPT = sys.argv[1]", None),  # a run-time value: unknown, as before
+    ],
+)
+def test_a_parameter_takes_the_value_every_caller_passes(defined: str, args: tuple[str, ...] | None) -> None:
+    """The quickstart client's `connect_to_server(server_script_path)` launched with a module constant."""
+    f = analyze(QUICKSTART + "\n" + textwrap.indent(defined, "    ") + "\n")
+    assert [s.args for s in f.servers] == ([args] if args else [])
+
+
+def test_callers_that_disagree_leave_the_parameter_unknown() -> None:
+    f = analyze(
+        QUICKSTART.replace(
+            "await client.connect_to_server(SCRIPT)",
+            'await client.connect_to_server("a.py")\n        await client.connect_to_server(SCRIPT)',
+        )
+        + '\n    SCRIPT = "b.py"\n'
+    )
+    assert f.servers == ()
+
+
 def test_two_agents_in_one_module_are_split_per_class() -> None:
     f = analyze(
         """

@@ -147,11 +147,21 @@ def test_api_key_is_checked_and_failures_are_recorded() -> None:
             client(api, "wrong-key").messages.count_tokens(
                 model="m", messages=[{"role": "user", "content": "x"}]
             )
+        with pytest.raises(
+            anthropic.BadRequestError, match="tool_choice: tool 'get_time' is not one of the tools"
+        ):
+            client(api, "right-key").messages.create(
+                model="m",
+                max_tokens=5,
+                messages=[{"role": "user", "content": "x"}],
+                tools=[WEATHER_TOOL],
+                tool_choice={"type": "tool", "name": "get_time"},
+            )
         with pytest.raises(anthropic.BadRequestError, match="Tool names must be unique"):
             client(api, "right-key").messages.count_tokens(
                 model="m", messages=[{"role": "user", "content": "x"}], tools=[WEATHER_TOOL, WEATHER_TOOL]
             )
-    assert [r.status for r in api.records] == [401, 400]
+    assert [r.status for r in api.records] == [401, 400, 400]
     assert all(r.error for r in api.records)
     assert api.billed_input_tokens() == 0
 

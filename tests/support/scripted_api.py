@@ -438,6 +438,11 @@ def _validate(body: Any, *, create: bool) -> Mapping[str, Any]:
             raise _Failure(
                 400, "invalid_request_error", f"tools.{i}.custom.input_schema.type: Input should be 'object'"
             )
+    choice = body.get("tool_choice")  # a tool forced by name must be one of the tools, as the API checks
+    if isinstance(choice, Mapping) and choice.get("type") == "tool" and choice.get("name") not in seen:
+        raise _Failure(
+            400, "invalid_request_error", f"tool_choice: tool {choice.get('name')!r} is not one of the tools"
+        )
     return body
 
 

@@ -376,6 +376,8 @@ class Case:
     pending: str = ""  # a known gap in cfmigrate this case still shows (the test is an expected failure)
     provider: str = "anthropic"  # the model API: "anthropic" or "openai" (Chat Completions and Responses)
     not_run: str = ""  # why the agent cannot run here (a library that cannot be installed)
+    # a regex: the lines of the agent's output it matches are the same after the migration
+    same_lines: str = ""
 
     @classmethod
     def load(cls, folder: Path) -> Case:
@@ -393,6 +395,7 @@ class Case:
             pending=data.get("pending", ""),
             provider=data.get("provider", "anthropic"),
             not_run=data.get("not_run", ""),
+            same_lines=data.get("same_lines", ""),
         )
 
 

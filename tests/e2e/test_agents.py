@@ -11,6 +11,7 @@ byte-identical, and the report says why.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,13 @@ def test_agent_end_to_end(case: Case, tmp_path: Path) -> None:
     observed_equal(direct, code)
     assert code.state == direct.state, f"side effects differ:\n direct: {direct.state}\n code:   {code.state}"
     assert answer_in(code) == direct_answer, f"final answer:\n{code.stdout[-2000:]}"
+    # What the agent prints besides the answer (e.g. what each server offers at connect time) stays the same.
+    if case.same_lines:
+        shown = re.compile(case.same_lines)
+        before = [line for line in direct.stdout.splitlines() if shown.search(line)]
+        assert before, f"the original printed no line matching {case.same_lines!r}"
+        after = [line for line in code.stdout.splitlines() if shown.search(line)]
+        assert after == before, f"printed lines differ:\n direct: {before}\n code:   {after}"
     assert all(name == "execute_code" for r in code.requests for name in offered_tools(r)), (
         "MCP tools still offered"
     )

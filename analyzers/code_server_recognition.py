@@ -260,6 +260,11 @@ class ServerRecognition(Bindings):
     def _client_target(self, call: cst.Call, api: str) -> frozenset[SrvRef]:
         """What `mcp.Client(...)` / `fastmcp.Client(...)` connects to."""
         arg = self._arg(call, 0, "server" if api == "mcp.Client" else "transport")
+        transport = self._transport_call(arg) if api == "fastmcp.Client" else None
+        if transport is not None:  # `Client(StdioTransport(...))`, or the transport bound to a name first
+            inner = self.api_of(transport.func)
+            index = self._decl_from_transport(transport, transport, inner, f"code:{inner}", None)
+            return frozenset({index}) if index is not None else frozenset()
         value = self.eval(arg)
         if (isinstance(value, Lit) and isinstance(value.value, str)) or isinstance(value, FileRef):
             text = value.rel if isinstance(value, FileRef) else str(value.value)
@@ -283,6 +288,16 @@ class ServerRecognition(Bindings):
         if isinstance(value, Obj) and value.defined is not None:
             return frozenset({self.defined[value.defined].name})
         return _servers_in(value)
+
+    def _transport_call(self, node: cst.BaseExpression | None) -> cst.Call | None:
+        """The FastMCP transport constructor `node` is, or the one a local name is bound to once."""
+        if isinstance(node, cst.Name):
+            bound = [self._bindings.get(target) for target in self._assignments(node)]
+            values = [b.expr for b in bound if b is not None and b.kind == "value" and not b.unpack]
+            node = values[0] if len(values) == 1 and len(bound) == 1 else None
+        if isinstance(node, cst.Call) and self.api_of(node.func) in FASTMCP_TRANSPORTS:
+            return node
+        return None
 
     def _named(self, servers: frozenset[SrvRef], name: str | None) -> frozenset[SrvRef]:
         if name is None:

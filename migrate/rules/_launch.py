@@ -305,7 +305,7 @@ def _opens_session(api: LibraryApi | None) -> bool:
     if api is None:
         return False
     if api.role is Role.SESSION:
-        return api.flavor in ("mcp", "fastmcp")  # not a session group or an mcp-use session (built by others)
+        return api.flavor in ("mcp", "fastmcp", "group")  # a group left in place still connects its servers; an mcp-use session is built by others
     return api.role in (Role.TRANSPORT, Role.FRAMEWORK_SERVER)
 
 

@@ -53,6 +53,12 @@ class T:
         )
 
 
+# The method of a streamed model request that returns the whole response (the SDKs' stream helpers).
+_FINAL_OF_STREAM = {
+    "anthropic": ("get_final_message",),
+    "openai-chat": ("get_final_completion",),
+    "openai-responses": ("get_final_response",),
+}
 UNKNOWN = T("?")
 NONE = T("none")
 _SKIP = T("skip")  # a binding that carries no type evidence (augmented assignment, deletion)
@@ -64,6 +70,7 @@ _SKIP = T("skip")  # a binding that carries no type evidence (augmented assignme
 #   tools / tool         MCP tool objects; tool_field: t.name / t.description / t.inputSchema
 #   tool_text            a string built from tool fields (a tool listing in a prompt)
 #   llm_client(p)        a provider's SDK client (anthropic, openai, ollama); llm_ns(p, path) its namespaces; llm_response(p)
+#   llm_stream(p)        a streamed request (`messages.stream(...)`); its final message is an llm_response(p)
 #   tool_use(p)          a tool-use block / tool call of provider p; model_name, model_args(_json) its parts
 #   code_mode            a cfmigrate.runtime.CodeMode; cm_tools / cm_prompt / cm_result its products
 #   fw_server(framework) an Agents SDK ("openai-agents") or pydantic-ai ("pydantic-ai") MCP server object
@@ -678,6 +685,14 @@ class Resolver:
             it = self.type_of(holder.iter)
             if it.kind == "items" and len(container.elements) == 2 and container.elements[1] is element:
                 return it.elem or UNKNOWN
+            if (  # `for name, tool in group.tools.items()`: a tool dict is keyed by the tool's name
+                it.kind == "items"
+                and it.elem is not None
+                and it.elem.kind == "tool"
+                and len(container.elements) == 2
+                and container.elements[0] is element
+            ):
+                return T("tool_field", value="name")
         return UNKNOWN
 
     @staticmethod
@@ -965,6 +980,11 @@ class Resolver:
             if method in ("create_all_sessions", "get_all_active_sessions"):
                 return T("dict", elem=T("session", "mcp-use"))
             return UNKNOWN
+        if kind == "llm_ns" and method == "stream":  # `async with client.messages.stream(...) as stream`
+            response = self._method(receiver, "create", node)
+            return T("llm_stream", response.flavor) if response.kind == "llm_response" else UNKNOWN
+        if kind == "llm_stream" and method in _FINAL_OF_STREAM.get(flavor or "", ()):
+            return T("llm_response", flavor)
         if kind == "llm_ns" and method in ("create", "parse"):
             path = receiver.value or ""
             if flavor == "anthropic" and path.endswith("messages"):

@@ -737,11 +737,20 @@ class RemoveDeadSessions(MigrationRule):
                 self._ignored = set()
                 if units is None:
                     continue
+                items = [u for u in units if isinstance(u, cst.WithItem)]
+                units = [u for u in units if not isinstance(u, cst.WithItem)]
+                if not units:  # entered but never built here: not a session this class opens
+                    continue
                 nodes = units + self._dead_locals(module, methods, units)
                 if not self._blocks_survive(nodes):
                     continue
                 for node in nodes:
                     self._remove.add(id(node))
+                for item in items:
+                    self._items.add(id(item))
+                    holder = self.resolver.parent(item)
+                    if isinstance(holder, cst.With) and all(id(i) in self._items for i in holder.items):
+                        self._unwrap.add(id(holder))
                 removed.extend(nodes)
                 self.applied(
                     units[0],
@@ -846,6 +855,19 @@ class RemoveDeadSessions(MigrationRule):
                 elif isinstance(small, cst.Expr) and self._self_op(small.value, me, attr):
                     units.append(stmt)
                     unit_ids.add(id(stmt))
+            for node in _walk_own(method.body):  # `async with self.client:` (no `as`) only enters it
+                if not isinstance(node, cst.With):
+                    continue
+                for item in node.items:
+                    if (
+                        item.asname is None
+                        and isinstance(item.item, cst.Attribute)
+                        and item.item.attr.value == attr
+                        and isinstance(item.item.value, cst.Name)
+                        and item.item.value.value == me
+                    ):
+                        units.append(item)
+                        unit_ids.add(id(item))
         for stmt in cls.body.body:  # `session: ClientSession | None = None` in the class body
             if (
                 isinstance(stmt, cst.SimpleStatementLine)
@@ -862,7 +884,11 @@ class RemoveDeadSessions(MigrationRule):
         stack: list[cst.CSTNode] = [module]
         while stack:  # every other `.attr` anywhere in the module keeps it
             node = stack.pop()
-            if id(node) in unit_ids or id(node) in self._ignored:
+            if (
+                id(node) in unit_ids
+                or id(node) in self._ignored
+                or isinstance(node, cst.Import | cst.ImportFrom)  # `fastmcp.client` is no read
+            ):
                 continue
             if isinstance(node, cst.Attribute) and node.attr.value == attr:
                 return None

@@ -32,6 +32,7 @@ from e2e.harness import (
     offered_tools,
     ruff_unused,
     run_agent,
+    served,
 )
 
 pytestmark = pytest.mark.slow
@@ -57,7 +58,8 @@ def test_agent_end_to_end(case: Case, tmp_path: Path) -> None:
 
     if case.not_run:  # the original cannot run here; what migrate does to it is still checked
         assert case.expect == "manual", f"{case.name}: only a manual case may skip the runs ({case.not_run})"
-        migration = migrate(repo)
+        with served(case, repo):
+            migration = migrate(repo)
         report = migration.stdout + migration.stderr
         assert migration.changed() == [], f"files changed: {migration.changed()}\n{report}"
         assert case.reason in report, report
@@ -69,7 +71,8 @@ def test_agent_end_to_end(case: Case, tmp_path: Path) -> None:
     direct_answer = answer_in(direct)
     assert direct_answer, f"the final answer did not reach the caller:\n{direct.stdout[-2000:]}"
 
-    migration = migrate(repo)
+    with served(case, repo):  # `migrate --refresh` lists the tools of a server that runs on its own live
+        migration = migrate(repo)
     report = migration.stdout + migration.stderr
     if case.expect in ("manual", "skipped"):
         # Not migrated safely: every file byte-identical, the report says why (and --check agrees).

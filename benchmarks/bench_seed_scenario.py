@@ -162,6 +162,7 @@ class Comparison:
     context_label: str = ""
     index_tokens: int = 0  # every tool's one-line entry (search_tools("")): an index in the system prompt
     tool_count: int = 0
+    as_written: RunResult | None = None  # the seed agent as written (cut off), before the direct baseline
 
     @property
     def reduction(self) -> float:
@@ -506,6 +507,7 @@ async def compare(code_agent: Path | str | None = None, workdir: Path | None = N
         context_label=label,
         index_tokens=index,
         tool_count=tool_count,
+        as_written=as_written,
     )
 
 

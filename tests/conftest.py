@@ -48,21 +48,20 @@ SHARED = {
 }
 
 
-# CPU seconds measured on 2026-12-05 (tests + their subprocesses); only the order matters, a stale figure
-# costs some balance, never a result.
+# CPU seconds measured on 2026-12-05 after the suite was made cheaper (tests + their subprocesses; `-p support.cputime`,
+# tests/README.md); only the order matters, a stale figure costs some balance, never a result.
 HEAVY = (
-    "tests/test_migrate_runner.py",  # 67
-    "tests/test_runtime_footprint.py",  # 51
-    "seed run",  # 49
-    "mypy",  # 47
-    "tests/test_audit_corpus.py",  # 44
-    "tests/test_migrate_integration.py",  # 40
-    "tests/test_migrate_decisions.py",  # 28
-    "tests/test_runtime_codemode.py",  # 27
-    "tests/test_more_scenarios.py",  # 26
-    "tests/test_connect.py",  # 25
-    "tests/test_seed_scenario.py",  # 22
-    "tests/e2e/test_agents.py",  # 230 over 14 cases of 10-25
+    "tests/test_migrate_runner.py",  # 39
+    "seed run",  # 38
+    "mypy",  # 37
+    "tests/test_runtime_codemode.py",  # 30
+    "tests/test_serve.py",  # 30
+    "tests/test_runtime_footprint.py",  # 29
+    "tests/test_more_scenarios.py",  # 28
+    "tests/test_connect.py",  # 27
+    "tests/test_migrate_follows_audit.py",  # 23
+    "tests/test_migrate_integration.py",  # 22
+    "tests/e2e/test_agents.py",  # 16 cases of 3-16
 )
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.cli import cfmigrate
 from typer.testing import CliRunner
 
 from cfmigrate.migrate.cli import app
@@ -82,12 +83,7 @@ def test_settings_from_pyproject_and_output_file(tmp_path: Path) -> None:
     ],
 )
 def test_usage_errors_exit_2_without_traceback(args: list[str], message: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "cfmigrate.migrate.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=FIXTURES / "negatives",
-    )
+    proc = cfmigrate(*args, cwd=FIXTURES / "negatives")  # in this process (tests/support/cli.py)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
 

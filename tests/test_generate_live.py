@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from support.cli import cfmigrate as in_process
 
 from tests.support.real_servers import npm_server, pypi_server
 
@@ -92,12 +93,14 @@ def test_generate_from_live_servers_and_call_them(tmp_path: Path) -> None:
     (project / ".mcp.json").write_text(json.dumps(config, indent=2))
     env = {**os.environ, "MEMORY_FILE_PATH": str(tmp_path / "memory.jsonl")}
     cfmigrate = Path(sys.executable).with_name("cfmigrate")
-    done = subprocess.run(
-        [str(cfmigrate), "generate", "--refresh", "--root", str(project)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
+    # the CLI's app in this process (tests/support/cli.py); the five servers it lists are real processes
+    done = in_process(
+        "generate",
+        "--refresh",
+        "--root",
+        str(project),
+        cwd=project,
+        env={"MEMORY_FILE_PATH": env["MEMORY_FILE_PATH"]},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "5 servers" in done.stdout

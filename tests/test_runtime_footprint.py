@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import tomllib
-import venv
 from pathlib import Path
 from types import ModuleType
 
@@ -172,6 +171,13 @@ print(json.dumps({"closure": sorted(closure), "loaded": sorted(loaded), "seconds
 """
 
 
+def _uv() -> str:
+    """The `uv` of the test dependencies (installed beside this interpreter)."""
+    import uv
+
+    return str(uv.find_uv_bin())
+
+
 @pytest.mark.slow
 def test_a_clean_venv_with_only_the_runtime_runs_the_migrated_seed_agent(tmp_path: Path) -> None:
     from cfmigrate.migrate.runner import migrate_tree
@@ -179,12 +185,16 @@ def test_a_clean_venv_with_only_the_runtime_runs_the_migrated_seed_agent(tmp_pat
     bench = _bench()
     wheel = _runtime_wheel(tmp_path)
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
+    # uv (a test dependency) makes the venv and installs into it: 2 CPU-s instead of 20 for ensurepip and two
+    # pip runs; `--seed` puts pip in for the probe's requirement parser. Bytecode is written on first import
+    # (only what the runs import is compiled), into this venv in the temp dir.
+    subprocess.run([_uv(), "venv", "-q", "--seed", "--python", sys.executable, str(env_dir)], check=True)
     py = env_dir / "bin" / "python"
-    pip = [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, str(wheel)], check=True, capture_output=True)  # the runtime alone
+    own = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    install = [_uv(), "pip", "install", "-q", "--python", str(py)]
+    subprocess.run([*install, str(wheel)], check=True, capture_output=True)  # the runtime alone
     probe = subprocess.run(
-        [str(py), "-c", FOOTPRINT], capture_output=True, text=True, check=True, cwd=tmp_path
+        [str(py), "-c", FOOTPRINT], capture_output=True, text=True, check=True, cwd=tmp_path, env=own
     )
     footprint = json.loads(probe.stdout)
     assert {"mcp", "pydantic"} <= set(footprint["closure"])
@@ -192,8 +202,10 @@ def test_a_clean_venv_with_only_the_runtime_runs_the_migrated_seed_agent(tmp_pat
     # importing the runtime loads nothing outside what cfmigrate-runtime requires
     assert set(footprint["loaded"]) <= set(footprint["closure"]), footprint
     # the agent's own model SDK (the seed agent calls the Anthropic API)
-    subprocess.run([*pip, "anthropic"], check=True, capture_output=True)
-    missing = subprocess.run([str(py), "-c", "import cfmigrate.analyzers"], capture_output=True, cwd=tmp_path)
+    subprocess.run([*install, "anthropic"], check=True, capture_output=True)
+    missing = subprocess.run(
+        [str(py), "-c", "import cfmigrate.analyzers"], capture_output=True, cwd=tmp_path, env=own
+    )
     assert missing.returncode != 0  # the tool itself is not there
 
     state = bench.server_env(tmp_path / "state")
@@ -217,7 +229,7 @@ def test_a_clean_venv_with_only_the_runtime_runs_the_migrated_seed_agent(tmp_pat
         env.update(state)
         # `python` in the servers' launch specs is the clean venv's interpreter
         env.update(PATH=f"{env_dir / 'bin'}{os.pathsep}/usr/bin:/bin", ANTHROPIC_BASE_URL=api.url)
-        env.update(ANTHROPIC_API_KEY="sk-scripted", PYTHONDONTWRITEBYTECODE="1")
+        env.update(ANTHROPIC_API_KEY="sk-scripted")  # bytecode goes to the venv and the copy, both in tmp
         done = subprocess.run(
             [str(py), "-c", run, bench.SEED_TASK],
             cwd=repo,

@@ -75,3 +75,19 @@ def test_default_run_migrates_the_fixture_and_its_records_pass_measure(seed_run:
     assert "o200k_base" in measured.output
     speed = bench.describe_speed(result.direct.wall_s * 1000, result.code.wall_s * 1000)
     assert speed in measured.output and bench.LATENCY_DEFINITION in measured.output
+
+
+@pytest.mark.slow
+def test_the_seed_agent_as_written_is_cut_off_copying_the_transcript(seed_run: Any) -> None:
+    """max_tokens 4,096 (the fixture agent as written) cannot hold the ~12k-token copy: the turn is cut and the
+    agent's loop stops (the benchmark's first run; the direct run as a process is in tests/test_seed_scenario.py)."""
+    run = seed_run.comparison.as_written
+    assert run is not None
+    records = run.records  # compare() raised on a failed run or a model error
+    assert [r.response["stop_reason"] for r in records] == ["tool_use", "tool_use", "tool_use", "max_tokens"]
+    assert records[-1].output_tokens == 4096
+    assert [b["type"] for b in records[-1].response["content"]] == ["text"]  # the cut tool_use is not sent
+    crm_file = seed_run.workdir / "state-as-written" / "crm.json"
+    crm = json.loads(crm_file.read_text()) if crm_file.exists() else {"notes": {}}
+    dana = "00Q5f00001Dw7XYEAZ"  # the lead the transcript belongs on; its one note predates the run
+    assert all(n["parent_id"] != dana or n["id"] == "0695f00000Ab1CdEAF" for n in crm["notes"].values())

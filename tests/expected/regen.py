@@ -18,7 +18,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = Path(__file__).resolve().parent
@@ -64,11 +66,17 @@ def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def migrate_fixture(name: str, work: Path) -> tuple[Path, dict[str, bytes], str, int]:
-    """Run the migration on a copy: (the copy, changed files by relative path, summary, exit code)."""
+def migrate_fixture(
+    name: str, work: Path, run: Callable[..., Any] | None = None
+) -> tuple[Path, dict[str, bytes], str, int]:
+    """Run the migration on a copy: (the copy, changed files by relative path, summary, exit code).
+
+    `run(root, *args)` runs `cfmigrate migrate <root> ARGS` and returns an object with `returncode` and
+    `stderr`; by default the installed console script (`run_cli`).
+    """
     root = copy_fixture(name, work)
     before = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-    done = run_cli(root, "--write", "--allow-dirty", "--no-generate", *FIXTURES[name])
+    done = (run or run_cli)(root, "--write", "--allow-dirty", "--no-generate", *FIXTURES[name])
     changed = {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))

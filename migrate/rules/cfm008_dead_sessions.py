@@ -29,9 +29,17 @@ What counts as provably dead, inside one function: statements that open an MCP s
 framework's `MCPServerStdio(...)` in a `with`), run `initialize()` / `list_tools()` on one, or store
 one into a local container (`sessions[name] = session`) -- when every name they bind is read only by
 statements of the same kind, the loops around them do nothing else, and a rule of this run removed
-the last other read (a `call_tool`, a tool list). Locals only: attributes (`self.session`), module
-globals, parameters and anything still read -- a session kept for a direct tool, say -- stay. A
-function using `locals()`/`vars()`/`eval`/`exec` is left alone.
+the last other read (a `call_tool`, a tool list). The launch objects, transport aliases and plain reads
+(`spec = cfg["mcpServers"][name]`) only they used go with them. Of attributes, a session held on `self`
+(with a transport unpacked onto `self`) and a table on `self` that only ever holds sessions
+(`self.sessions[tool.name] = session`, `self.sessions.append(session)`, its empty init) go when nothing
+else in the module reads them; module globals, parameters and anything still read -- a session kept
+for a direct tool, say -- stay. A function using `locals()`/`vars()`/`eval`/`exec` is left alone.
+
+A connect-time listing that is the last reader of a session (`response = await session.list_tools()`,
+then `print(name, len(response.tools))`) reads `await code_mode.list_tools(name)` instead -- the same
+`ListToolsResult` from CodeMode's session of that server -- when the server's name and CodeMode are
+known at that place (`_listing`), and only when the session then goes; otherwise it stays.
 
 Module-level functions are removed only when code the rules removed called them, no reference is left
 anywhere in the module, they are not decorated and `__all__` does not export them (a non-literal
@@ -410,7 +418,7 @@ class RemoveDeadSessions(MigrationRule):
         return out
 
     def _line(self, line: cst.SimpleStatementLine) -> _Unit | None:
-        if len(line.body) != 1 or id(line) in getattr(self, "_skip", ()):
+        if len(line.body) != 1 or id(line) in self._skip:
             return None
         stmt = line.body[0]
         if self._fills(stmt):
@@ -508,7 +516,7 @@ class RemoveDeadSessions(MigrationRule):
                 ):
                     return True
                 if any(
-                    not self._inside(ref.node, dead | self._gone_args | getattr(self, "_ignored", set()))
+                    not self._inside(ref.node, dead | self._gone_args | self._ignored)
                     for ref in assignment.references
                 ):
                     return True

@@ -109,7 +109,8 @@ class RemoveDeadSessions(MigrationRule):
     TITLE = "dead MCP sessions and helpers removed"
     DESCRIPTION = (
         "MCP sessions the rewrite left unread (opened, initialised, stored only), then module helpers and "
-        "imports only they used, are removed (always on)."
+        "imports only they used, are removed; a connect-time listing of one reads code_mode.list_tools(server) "
+        "(always on)."
     )
     ALWAYS = True
 

@@ -15,14 +15,14 @@ from cfmigrate.analyzers.code_apis import (
     _OPENAI_METHODS,
     _SERVER_DEF_APIS,
     CHAT_MODEL_PROVIDERS,
-    SESSION_APIS,
+    Role,
     provider_of_model,
+    role_of,
 )
-from cfmigrate.analyzers.code_bindings import _code
+from cfmigrate.analyzers.code_bindings import _ENTER_METHODS, _code
 from cfmigrate.analyzers.code_facts import DefinedServer, Event
 from cfmigrate.analyzers.code_prompts import PromptRecognition
 from cfmigrate.analyzers.code_repo import HelperClass, HelperFunction
-from cfmigrate.analyzers.code_server_recognition import FASTMCP_TRANSPORTS
 from cfmigrate.analyzers.code_values import (
     UNKNOWN,
     DictV,
@@ -196,7 +196,7 @@ class AgentRecognition(PromptRecognition):
         if api in ("mcp.Client", "fastmcp.Client"):
             return Obj(api, self._client_target(call, api))
         if api == "mcp.ClientSessionGroup":
-            return Obj(api)
+            return Obj(api, self._group_servers(call))
         if api in _SERVER_DEF_APIS:
             name = self._str(self._arg(call, 0, "name"))
             variable = self._hints.get(call)
@@ -221,6 +221,38 @@ class AgentRecognition(PromptRecognition):
             )
             return Obj("server_def", defined=len(self.defined) - 1)
         return UNKNOWN
+
+    def _group_servers(self, call: cst.Call) -> frozenset[SrvRef]:
+        """The servers a `ClientSessionGroup()` bound to a name is connected to: every
+        `<name>.connect_to_server(params)` of the module, each item when `params` walks a list."""
+        name = self._hints.get(call)
+        if name is None:
+            return frozenset()
+        out: set[SrvRef] = set()
+        stack: list[cst.CSTNode] = [self.module]
+        while stack:
+            node = stack.pop()
+            stack.extend(node.children)
+            if not (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value == "connect_to_server"
+                and isinstance(node.func.value, cst.Name)
+                and node.func.value.value == name
+            ):
+                continue
+            arg = self._arg(node, 0, "server_params")
+            bound = (
+                [self._bindings.get(t) for t in self._assignments(arg)] if isinstance(arg, cst.Name) else []
+            )
+            if len(bound) == 1 and bound[0] is not None and bound[0].kind == "iter" and not bound[0].unpack:
+                items = self.eval(bound[0].expr)  # `for params in SERVERS:` connects every item
+                if isinstance(items, Seq):
+                    for item in items.items:
+                        out |= _servers_in(item)
+                    continue
+            out |= _servers_in(self.eval(arg))
+        return frozenset(out)
 
     def _openai_agents(self, api: str, call: cst.Call) -> Val:
         """OpenAI Agents SDK."""
@@ -621,11 +653,12 @@ class AgentRecognition(PromptRecognition):
                 continue
             value = self.eval(target)
             index: int | None = None
-            api = self.api_of(target.func) if isinstance(target, cst.Call) else None
             if isinstance(value, DictV):
                 index = self._decl_from_dict(target, value, origin, name)
-            elif isinstance(target, cst.Call) and api in FASTMCP_TRANSPORTS:
-                index = self._decl_from_transport(target, target, api, origin, name)
+            elif (transport := self._transport_call(target)) is not None:  # inline, or a name bound to one
+                index = self._decl_from_transport(
+                    transport, transport, self.api_of(transport.func), origin, name
+                )
             elif (self._str(target) or "").startswith(("http://", "https://")):
                 index = self._decl_from_kwargs(target, origin, kind="http", url=target, name=name)
             else:  # a launch object declared elsewhere in the module (`PARAMS = StdioServerParameters(...)`)
@@ -724,7 +757,7 @@ class AgentRecognition(PromptRecognition):
         line = self.line(call)
         path = obj.path
         method = path[-1] if path else ""
-        if obj.api in SESSION_APIS and path in (("call_tool",), ("connector", "call_tool")):
+        if role_of(obj.api) is Role.SESSION and path in (("call_tool",), ("connector", "call_tool")):
             name = self._str(self._arg(call, 0, "name"))
             api = "mcp_use.MCPSession.call_tool" if obj.api == "mcp_use.Session" else f"{obj.api}.call_tool"
             detail = "" if name else f"dynamic tool name: {_code(self._arg(call, 0, 'name') or call.func)}"
@@ -732,7 +765,7 @@ class AgentRecognition(PromptRecognition):
                 call, Event("call_tool", api, line, tool=name, servers=obj.servers, mcp=True, detail=detail)
             )
             return Obj("mcp.call_result", obj.servers)
-        if obj.api in SESSION_APIS and path in (("list_tools",), ("connector", "list_tools")):
+        if role_of(obj.api) is Role.SESSION and path in (("list_tools",), ("connector", "list_tools")):
             api = "mcp_use.MCPSession.list_tools" if obj.api == "mcp_use.Session" else f"{obj.api}.list_tools"
             self._emit(call, Event("list_tools", api, line, servers=obj.servers, mcp=True))
             return Obj("mcp.tools_result" if obj.api != "fastmcp.Client" else "mcp.tools", obj.servers)
@@ -788,7 +821,7 @@ class AgentRecognition(PromptRecognition):
                     _, kw = self._args(call)
                     self._add_tool(obj.defined, fn.node, kw)
             return UNKNOWN
-        if method in ("enter_async_context", "enter_context") and call.args:
+        if method in _ENTER_METHODS and call.args:
             return self.eval(call.args[0].value)
         return UNKNOWN
 

@@ -13,7 +13,7 @@ from typing import Any
 import libcst as cst
 from libcst._nodes.internal import CodegenState  # the hook PositionProvider uses, without its overhead
 
-from cfmigrate.analyzers.code_apis import _TRANSPORT_APIS, canonical
+from cfmigrate.analyzers.code_apis import Role, canonical, role_of
 from cfmigrate.analyzers.code_facts import Decl, DefinedServer, Event
 from cfmigrate.analyzers.code_values import (
     _MAX_TEXT,
@@ -62,6 +62,30 @@ class _Binding:
     annotation: cst.BaseExpression | None = None
 
 
+def _plain_value(value: Val) -> bool:
+    """A literal, a path, an environment lookup or a list of them: what a launch is written with (not objects)."""
+    if isinstance(value, Seq):
+        return all(_plain_value(item) for item in value.items)
+    return isinstance(value, Lit | FileRef | EnvRef)
+
+
+def _params_of(func: cst.FunctionDef) -> list[cst.Param]:
+    p = func.params
+    star = [p.star_arg] if isinstance(p.star_arg, cst.Param) else []
+    kwargs = [p.star_kwarg] if p.star_kwarg is not None else []
+    return [*p.posonly_params, *p.params, *star, *p.kwonly_params, *kwargs]
+
+
+def _nodes(root: cst.CSTNode) -> list[cst.CSTNode]:
+    out: list[cst.CSTNode] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(node.children)
+    return out
+
+
 def _code(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
@@ -81,6 +105,9 @@ def _unwrap_annotation(node: cst.BaseExpression) -> Iterator[cst.BaseExpression]
 
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
+# Calls that enter a context manager and give what it yields: an exit stack's, and anyio's blocking portal
+# (`portal.wrap_async_context_manager(ClientSession(read, write))`, how sync code holds an async session).
+_ENTER_METHODS = frozenset({"enter_async_context", "enter_context", "wrap_async_context_manager"})
 
 
 _AUGMENTED: dict[type, type[cst.BaseBinaryOp]] = {
@@ -256,6 +283,9 @@ class Bindings:
         self.module = module
         self._lines = _line_numbers(module)
         self._order: dict[cst.CSTNode, int] = {}  # source order of names and binding nodes
+        self._param_owner: dict[cst.Param, cst.FunctionDef] = {}  # a def's own parameters -> the def
+        self._param_busy: set[cst.Param] = set()
+        self._all_calls: list[cst.Call] | None = None
         self._name_scope: dict[cst.Name, _Scope] = {}
         self._import_qnames: dict[cst.CSTNode, str] = {}  # import alias node -> qualified name it binds
         self.rel = rel
@@ -393,6 +423,8 @@ class Bindings:
 
             def visit_Param(self, node: cst.Param) -> None:
                 self.scope.bind(node.name.value, node)
+                if self.functions and any(p is node for p in _params_of(self.functions[-1])):
+                    analysis._param_owner[node] = self.functions[-1]
                 if node.annotation is not None:
                     analysis._bindings[node] = _Binding(
                         "annotation", None, annotation=node.annotation.annotation
@@ -517,7 +549,7 @@ class Bindings:
         if (
             isinstance(inner, cst.Call)
             and isinstance(inner.func, cst.Attribute)
-            and inner.func.attr.value in ("enter_async_context", "enter_context")
+            and inner.func.attr.value in _ENTER_METHODS
             and inner.args
         ):
             # `x = await stack.enter_async_context(Decl(...))` names the inner declaration too
@@ -697,11 +729,50 @@ class Bindings:
             if target in self._self_params:
                 return SelfRef(self._self_params[target])
             binding = self._bindings.get(target)
+            if binding is None or binding.kind == "annotation":  # what the callers pass says more than a type
+                passed = self._param_from_calls(target)
+                if passed is not UNKNOWN:
+                    return passed
             return self._eval_binding(binding) if binding else UNKNOWN
         binding = self._bindings.get(target)
         if binding is None:
             return UNKNOWN
         return self._eval_binding(binding)
+
+    def _param_from_calls(self, param: cst.Param) -> Val:
+        """A parameter's value when every call of its function in this module passes the same known value
+        (`await client.connect_to_server(SERVER_SCRIPT)` in the quickstart client), else unknown."""
+        func = self._param_owner.get(param)
+        if func is None or param.default is not None or param in self._param_busy:
+            return UNKNOWN
+        ordered = [*func.params.posonly_params, *func.params.params]
+        position = next((i for i, p in enumerate(ordered) if p is param), None)
+        method = bool(ordered) and ordered[0] in self._self_params
+        if self._all_calls is None:
+            self._all_calls = [n for n in _nodes(self.module) if isinstance(n, cst.Call)]
+        self._param_busy.add(param)
+        try:
+            values: list[Val] = []
+            for call in self._all_calls:
+                if (
+                    method
+                    and isinstance(call.func, cst.Attribute)
+                    and call.func.attr.value == func.name.value
+                ):
+                    index = None if position is None else position - 1
+                elif not method and isinstance(call.func, cst.Name) and call.func.value == func.name.value:
+                    index = position
+                else:
+                    continue
+                if any(a.star for a in call.args):
+                    return UNKNOWN
+                arg = self._arg(call, index, param.name.value)
+                values.append(self.eval(arg) if arg is not None else UNKNOWN)
+        finally:
+            self._param_busy.discard(param)
+        if not values or any(v != values[0] for v in values) or not _plain_value(values[0]):
+            return UNKNOWN
+        return values[0]
 
     def _eval_binding(self, binding: _Binding) -> Val:
         if binding in self._busy_bindings:
@@ -750,7 +821,7 @@ class Bindings:
     def _unpack(self, value: Val, index: int) -> Val:
         if isinstance(value, Seq):
             return value.items[index] if index < len(value.items) else UNKNOWN
-        if isinstance(value, Obj) and value.api in _TRANSPORT_APIS:
+        if isinstance(value, Obj) and role_of(value.api) is Role.TRANSPORT:
             return value  # (read, write[, get_session_id]) all lead to the same server
         return UNKNOWN
 
@@ -905,13 +976,30 @@ class Bindings:
                 receiver = self.eval(node.func.value)
                 if _is_text(receiver):
                     return self._str_method(receiver, method, node)
-            if method in ("enter_async_context", "enter_context") and node.args:
+            if method in _ENTER_METHODS and node.args:
                 return self.eval(node.args[0].value)
+            if method == "call" and node.args and isinstance(node.args[0].value, cst.Attribute):
+                return self._portal_call(node)
             if method in ("resolve", "absolute", "expanduser") and isinstance(
                 self.eval(node.func.value), FileRef
             ):
                 return self.eval(node.func.value)
         return UNKNOWN
+
+    def _portal_call(self, node: cst.Call) -> Val:
+        """`portal.call(session.call_tool, name, args)` (anyio's blocking portal runs a coroutine function from sync
+        code): the call of the method it is given, recorded at this line."""
+        target = self.eval(node.args[0].value)
+        if not (isinstance(target, Obj) and target.path) or any(a.keyword or a.star for a in node.args):
+            return UNKNOWN
+        inner = cst.Call(func=node.args[0].value, args=node.args[1:])
+        self._lines[inner] = self.line(node)
+        self._order[inner] = self._pos(node)
+        value = self._call_method(target, inner)
+        events = self._node_events.pop(inner, None)
+        if events:
+            self._node_events.setdefault(node, []).extend(events)
+        return value
 
     # --- library calls: recognised by the subclasses (a call no recogniser knows holds an unknown value)
 

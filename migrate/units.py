@@ -214,7 +214,7 @@ def _reasons(
             Manual(
                 u.path,
                 u.line,
-                f"{u.name} not moved onto code mode: {_unreached(u)}; move it by hand",
+                f"{u.name} not moved onto code mode: {_unreached(u, _text(b'', files.get(u.path)))}; move it by hand",
             )
             for u in untouched
         ] + _named(
@@ -252,12 +252,21 @@ def _reasons(
     return []
 
 
-def _unreached(unit: AgentUnit) -> str:
+def _unreached(unit: AgentUnit, source: str = "") -> str:
     """Why no codemod touched an agent the audit sees."""
     if len(unit.files) > 1:
         return (
             f"its MCP code is in {', '.join(unit.files[1:])} and its model requests in {unit.path}, and no codemod "
             "can follow the session or client across these modules"
+        )
+    if (
+        ".wrap_async_context_manager(" in source
+    ):  # anyio's blocking portal: sync code holding an async session
+        return (
+            f"no codemod rewrites its {unit.framework} code ({unit.path}): it drives its MCP session through an anyio "
+            "blocking portal (`portal.call(session.call_tool, ...)`); open CodeMode with "
+            "`portal.wrap_async_context_manager(CodeMode(...))` and dispatch with "
+            "`portal.call(code_mode.handle_tool_use, name, arguments)`"
         )
     return f"no codemod rewrites its {unit.framework} code ({unit.path})"
 

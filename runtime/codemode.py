@@ -37,6 +37,10 @@ from cfmigrate.runtime.results import ToolUseResult
 from cfmigrate.runtime.sessions import HostSessions, LaunchSpec, SessionError, load_launch_specs
 from cfmigrate.runtime.tools import ToolDefinition, compact, render_tool
 
+SERVERS_ENV = "CFMIGRATE_SERVERS"
+"""Scripts see the servers this CodeMode reaches here (comma-separated ids): the package's `search_tools` lists only
+their tools (a server defined in code that nothing launches has a module in `servers/` but cannot be called)."""
+
 log = logging.getLogger("cfmigrate.runtime")
 
 Provider = Literal["anthropic", "openai", "openai-responses"]
@@ -258,6 +262,9 @@ class CodeMode:
             bridge=self._bridge.serve_connector,
             limits=self.limits,
             read_paths=self.read_paths,
+            env={
+                SERVERS_ENV: ",".join(sorted(self.specs))
+            },  # search_tools lists only the servers it can reach
         )
         if isinstance(self.executor, LocalExecutor):
             try:
@@ -409,9 +416,17 @@ class CodeMode:
         )
 
     def _package_servers(self) -> list[str]:
+        """The package's servers this CodeMode could start (before it opens): not those with no known launch."""
         if self.servers_dir is None or not self.servers_dir.is_dir():
             return []
-        return sorted(p.name for p in self.servers_dir.iterdir() if (p / "__init__.py").is_file())
+        try:
+            reachable = set(load_launch_specs(self.servers_dir, self.configs)) | {
+                to_identifier(name) for name in self.launches
+            }
+        except SessionError:
+            reachable = set()
+        found = sorted(p.name for p in self.servers_dir.iterdir() if (p / "__init__.py").is_file())
+        return [name for name in found if name in reachable] or found
 
     def context_tokens(self, provider: Provider, tokenizer: Tokenizer) -> tuple[int, str]:
         """Tokens of the system prompt plus the code tool definition, and the tokenizer label.

@@ -124,6 +124,9 @@ def load_launch_specs(
     for server_id, entry in sorted(generated.items()):
         if not isinstance(entry, dict):
             continue
+        if entry.get("transport") == "unknown" and server_id not in from_config:
+            continue  # no launch known (a server defined in code that nothing starts): not reachable; a config or
+            # `CodeMode(launches=...)` entry for it still adds it
         name = str(entry.get("name") or server_id)
         config_name, config_entry = from_config.get(
             server_id, from_config.get(to_identifier(name), (name, {}))

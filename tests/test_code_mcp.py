@@ -152,6 +152,139 @@ def test_fastmcp_client_to_script_and_config_dict() -> None:
     ]
 
 
+def test_fastmcp_client_on_a_transport_bound_to_a_name() -> None:
+    """`transport = StdioTransport(...)` then `Client(transport)` (inline too) links the server it launches."""
+    f = analyze(
+        """
+        from fastmcp import Client
+        from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+
+        class Desk:
+            def __init__(self):
+                transport = StdioTransport(command="python", args=["srv/desk.py"], env={"DESK_DATA": "d.json"})
+                self.client = Client(transport)
+
+            async def go(self):
+                async with self.client:
+                    await self.client.call_tool("open_ticket", {"title": "x"})
+                async with Client(StreamableHttpTransport("http://127.0.0.1:9000/mcp")) as web:
+                    await web.call_tool("ping", {})
+        """
+    )
+    by_tool = {c.tool: c.server for c in f.agents[0].call_sites} if f.agents else {}
+    specs = {s.name: s for s in f.servers}
+    desk = specs[by_tool["open_ticket"]]
+    assert (desk.command, desk.args, desk.env_names) == ("python", ("srv/desk.py",), ("DESK_DATA",))
+    assert specs[by_tool["ping"]].url == "http://127.0.0.1:9000/mcp"
+
+
+def test_client_session_group_reaches_every_server_it_connects() -> None:
+    """`for params in SERVERS: await group.connect_to_server(params)` links every server of the list."""
+    f = analyze(
+        """
+        import anthropic
+        from mcp import ClientSessionGroup, StdioServerParameters
+
+        SERVERS = [
+            StdioServerParameters(command="python", args=["desk.py"]),
+            StdioServerParameters(command="python", args=["kb.py"]),
+        ]
+
+        async def main(task):
+            async with ClientSessionGroup() as group:
+                for params in SERVERS:
+                    await group.connect_to_server(params)
+                await group.call_tool("create_ticket", {"title": task})
+                await anthropic.AsyncAnthropic().messages.create(model="claude-sonnet-5", max_tokens=9, messages=[])
+        """
+    )
+    [agent] = f.agents
+    assert sorted(s.args[0] for s in f.servers) == ["desk.py", "kb.py"]
+    assert len(agent.servers) == 2
+    [site] = agent.call_sites
+    assert site.tool == "create_ticket"
+
+
+def test_a_sync_agent_behind_an_anyio_portal_is_an_agent() -> None:
+    """`portal.wrap_async_context_manager(...)` yields what it enters; `portal.call(session.call_tool, ...)` is the call."""
+    f = analyze(
+        """
+        from anyio.from_thread import start_blocking_portal
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+        from openai import OpenAI
+
+        PARAMS = StdioServerParameters(command="python", args=["desk.py"])
+
+        def main(task):
+            with (
+                start_blocking_portal() as portal,
+                portal.wrap_async_context_manager(stdio_client(PARAMS)) as (read, write),
+                portal.wrap_async_context_manager(ClientSession(read, write)) as session,
+            ):
+                portal.call(session.initialize)
+                portal.call(session.call_tool, "create_ticket", {"title": task})
+                tools = portal.call(session.list_tools).tools
+                OpenAI().chat.completions.create(model="gpt-5", messages=[], tools=tools)
+        """
+    )
+    [agent] = f.agents
+    [spec] = f.servers
+    assert spec.args == ("desk.py",)
+    calls = [(c.tool, c.server, c.source.line) for c in agent.call_sites if c.tool]
+    assert calls == [("create_ticket", spec.name, 16)]
+
+
+QUICKSTART = """
+    import sys
+    from contextlib import AsyncExitStack
+    from anthropic import Anthropic
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    class MCPClient:
+        def __init__(self):
+            self.exit_stack = AsyncExitStack()
+
+        async def connect_to_server(self, server_script_path: str):
+            params = StdioServerParameters(command="python", args=[server_script_path])
+            read, write = await self.exit_stack.enter_async_context(stdio_client(params))
+            self.session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+
+        async def ask(self, q):
+            Anthropic().messages.create(model="claude-sonnet-5", max_tokens=9, messages=[])
+            await self.session.call_tool("ping", {})
+
+    async def main():
+        client = MCPClient()
+        await client.connect_to_server(SCRIPT)
+"""
+
+
+@pytest.mark.parametrize(
+    ("defined", "args"),
+    [
+        ('SCRIPT = "srv/desk.py"', ("srv/desk.py",)),  # every caller passes the same constant: linked
+        ("SCRIPT = sys.argv[1]", None),  # a run-time value: unknown, as before
+    ],
+)
+def test_a_parameter_takes_the_value_every_caller_passes(defined: str, args: tuple[str, ...] | None) -> None:
+    """The quickstart client's `connect_to_server(server_script_path)` launched with a module constant."""
+    f = analyze(QUICKSTART + "\n" + textwrap.indent(defined, "    ") + "\n")
+    assert [s.args for s in f.servers] == ([args] if args else [])
+
+
+def test_callers_that_disagree_leave_the_parameter_unknown() -> None:
+    f = analyze(
+        QUICKSTART.replace(
+            "await client.connect_to_server(SCRIPT)",
+            'await client.connect_to_server("a.py")\n        await client.connect_to_server(SCRIPT)',
+        )
+        + '\n    SCRIPT = "b.py"\n'
+    )
+    assert f.servers == ()
+
+
 def test_two_agents_in_one_module_are_split_per_class() -> None:
     f = analyze(
         """

@@ -213,3 +213,16 @@ def test_an_agent_whose_launch_is_only_known_at_run_time_is_not_migrated(tmp_pat
     assert [(path, "cannot be linked statically" in reason) for path, _, reason in result.skipped] == [
         ("agent.py", True)
     ], result.skipped
+
+
+def test_a_session_group_still_constructed_opens_sessions() -> None:
+    """A `ClientSessionGroup` left beside CodeMode still connects its servers: the runner must see it."""
+    import libcst as cst
+
+    from cfmigrate.migrate.rules._launch import session_openers
+
+    module = cst.parse_module(
+        "from mcp import ClientSessionGroup\n\nasync def main():\n    async with ClientSessionGroup() as group:\n"
+        "        pass\n"
+    )
+    assert session_openers(module) == [4]

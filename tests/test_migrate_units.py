@@ -209,3 +209,14 @@ def test_a_code_first_sub_agent_is_converted_alone_beside_one_kept_direct(tmp_pa
     assert "mcp_servers=[github]" not in new and "tools=[execute_code]" in new
     launches = new[new.index("launches=") : new.index("policy=")]
     assert '"github"' in launches and '"time"' not in launches
+
+
+def test_an_agent_behind_a_blocking_portal_is_told_how_to_migrate() -> None:
+    """No codemod rewrites `portal.call(session.call_tool, ...)`: the reason names the portal and the by-hand steps."""
+    from cfmigrate.migrate.units import _unreached
+
+    unit = AgentUnit("bot", "bot.py", 9, ("bot.py",), ("desk",), "openai", "code-first", "migrate")
+    source = "with portal.wrap_async_context_manager(ClientSession(r, w)) as session:\n    ...\n"
+    assert "anyio blocking portal" in _unreached(unit, source)
+    assert "portal.call(code_mode.handle_tool_use, name, arguments)" in _unreached(unit, source)
+    assert _unreached(unit, "session = ClientSession(r, w)\n") == "no codemod rewrites its openai code (bot.py)"

@@ -49,6 +49,120 @@ class TestDynamicDispatch(CodemodTest):
         """
         self.check(before, after)
 
+    def test_streamed_reply_final_message(self) -> None:
+        """`async with client.messages.stream(...) as stream` + `stream.get_final_message()` is a model reply."""
+        before = """
+            import anthropic
+            from mcp import ClientSession
+
+            async def turn(session: ClientSession, messages: list) -> list:
+                client = anthropic.AsyncAnthropic()
+                async with client.messages.stream(model="m", max_tokens=10, messages=messages) as stream:
+                    reply = await stream.get_final_message()
+                return [await session.call_tool(b.name, b.input) for b in reply.content if b.type == "tool_use"]
+        """
+        after = """
+            import anthropic
+            from mcp import ClientSession
+
+            async def turn(session: ClientSession, messages: list) -> list:
+                client = anthropic.AsyncAnthropic()
+                async with client.messages.stream(model="m", max_tokens=10, messages=messages) as stream:
+                    reply = await stream.get_final_message()
+                return [await code_mode.handle_tool_use(b.name, b.input) for b in reply.content if b.type == "tool_use"]
+        """
+        self.check(before, after)
+
+    def test_streamed_responses_final_response(self) -> None:
+        before = """
+            import json
+            from mcp import ClientSession
+            from openai import OpenAI
+
+            async def turn(session: ClientSession, items: list) -> None:
+                with OpenAI().responses.stream(model="m", input=items) as stream:
+                    response = stream.get_final_response()
+                for item in response.output:
+                    await session.call_tool(item.name, json.loads(item.arguments))
+        """
+        after = """
+            import json
+            from mcp import ClientSession
+            from openai import OpenAI
+
+            async def turn(session: ClientSession, items: list) -> None:
+                with OpenAI().responses.stream(model="m", input=items) as stream:
+                    response = stream.get_final_response()
+                for item in response.output:
+                    await code_mode.handle_tool_use(item.name, json.loads(item.arguments))
+        """
+        self.check(before, after)
+
+    def test_stream_text_is_not_a_tool_name(self) -> None:
+        before = """
+            import anthropic
+            from mcp import ClientSession
+
+            async def turn(session: ClientSession, messages: list) -> None:
+                async with anthropic.AsyncAnthropic().messages.stream(model="m", max_tokens=9, messages=messages) as stream:
+                    async for text in stream.text_stream:
+                        await session.call_tool(text, {})
+        """
+        self.check(
+            before,
+            before,
+            warnings=[
+                "CFM002 line 7: the tool name is computed here, not taken from a model's tool-use block; if it is "
+                "the model's choice, call code_mode.handle_tool_use(name, arguments) by hand"
+            ],
+        )
+
+    def test_fastmcp_raise_on_error_false_goes(self) -> None:
+        """handle_tool_use returns a failed tool as an error result: `raise_on_error=False` asks for just that."""
+        before = """
+            import anthropic
+            from fastmcp import Client
+
+            async def run_tool(client: Client, use) -> str:
+                result = await client.call_tool(use.name, use.input, raise_on_error=False)
+                return result.content[0].text
+
+            async def turn(client: Client, messages: list) -> None:
+                reply = await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=9, messages=messages)
+                for use in reply.content:
+                    await run_tool(client, use)
+        """
+        after = """
+            import anthropic
+            from fastmcp import Client
+
+            async def run_tool(client: Client, use) -> str:
+                result = await code_mode.handle_tool_use(use.name, use.input)
+                return result.content[0].text
+
+            async def turn(client: Client, messages: list) -> None:
+                reply = await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=9, messages=messages)
+                for use in reply.content:
+                    await run_tool(client, use)
+        """
+        self.check(before, after)
+
+    def test_fastmcp_raise_on_error_true_stays(self) -> None:
+        before = """
+            import anthropic
+            from fastmcp import Client
+
+            async def turn(client: Client, messages: list) -> None:
+                reply = await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=9, messages=messages)
+                for use in reply.content:
+                    await client.call_tool(use.name, use.input, raise_on_error=True)
+        """
+        self.check(
+            before,
+            before,
+            warnings=["CFM002 line 7: the call passes raise_on_error=, which handle_tool_use does not take"],
+        )
+
     def test_openai_chat_tool_calls_with_json_arguments_mcp2_client(self) -> None:
         before = """
             import json

@@ -67,6 +67,25 @@ class TestToolList(CodemodTest):
         """
         self.check(before, after)
 
+    def test_session_group_tools_keyed_by_name(self) -> None:
+        """`ClientSessionGroup.tools` maps each tool's name to the tool: the key is the tool name."""
+        before = """
+            from mcp import ClientSessionGroup
+
+            async def tools(group: ClientSessionGroup):
+                return [
+                    {"name": name, "description": tool.description or "", "input_schema": tool.input_schema}
+                    for name, tool in group.tools.items()
+                ]
+        """
+        after = """
+            from mcp import ClientSessionGroup
+
+            async def tools(group: ClientSessionGroup):
+                return code_mode.tool_definitions("anthropic")
+        """
+        self.check(before, after)
+
     def test_openai_shape_through_a_helper_and_list_of_generator_mcp2(self) -> None:
         before = """
             from mcp import Client

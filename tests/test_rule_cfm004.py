@@ -55,6 +55,79 @@ class TestCodeFirstPrompt(CodemodTest):
         """
         self.check(before, after)
 
+    def test_streamed_anthropic_call_gets_system_not_a_system_message(self) -> None:
+        """`messages.stream(...)` is the Messages API: the prompt goes to `system=`, never into `messages`."""
+        before = """
+            import anthropic
+
+            async def run(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                messages = [{"role": "user", "content": "hi"}]
+                async with anthropic.AsyncAnthropic().messages.stream(
+                    model="m", max_tokens=5, tools=tools, messages=messages
+                ) as stream:
+                    return await stream.get_final_message()
+        """
+        after = """
+            import anthropic
+
+            async def run(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                messages = [{"role": "user", "content": "hi"}]
+                async with anthropic.AsyncAnthropic().messages.stream(
+                    model="m", max_tokens=5, system=code_mode.system_prompt(), tools=tools, messages=messages
+                ) as stream:
+                    return await stream.get_final_message()
+        """
+        self.check(before, after)
+
+    def test_tool_choice_forcing_an_mcp_tool_leaves_the_call(self) -> None:
+        """Forcing one MCP tool by name cannot survive code mode (that tool is no longer offered): manual."""
+        for choice, shown in (
+            ('{"type": "tool", "name": "list_tickets"} if first else {"type": "auto"}', "'list_tickets'"),
+            ('{"type": "function", "function": {"name": "get_ticket"}}', "'get_ticket'"),
+        ):
+            before = f"""
+                import anthropic
+
+                async def run(messages, first):
+                    tools = code_mode.tool_definitions("anthropic")
+                    return await anthropic.AsyncAnthropic().messages.create(
+                        model="m", max_tokens=5, system="Be brief.", tools=tools, tool_choice={choice}, messages=messages
+                    )
+            """
+            self.check(
+                before,
+                before,
+                warnings=[
+                    f"CFM004 line 5: tool_choice forces the tool {shown}, which the model is no longer offered on "
+                    "code mode (the request would be refused); force the code tool or drop tool_choice by hand"
+                ],
+            )
+
+    def test_tool_choice_any_or_auto_is_kept(self) -> None:
+        before = """
+            import anthropic
+
+            async def run(messages, first):
+                tools = code_mode.tool_definitions("anthropic")
+                return await anthropic.AsyncAnthropic().messages.create(
+                    model="m", max_tokens=5, tools=tools, tool_choice={"type": "any"} if first else {"type": "auto"},
+                    messages=messages,
+                )
+        """
+        after = """
+            import anthropic
+
+            async def run(messages, first):
+                tools = code_mode.tool_definitions("anthropic")
+                return await anthropic.AsyncAnthropic().messages.create(
+                    model="m", max_tokens=5, system=code_mode.system_prompt(), tools=tools, tool_choice={"type": "any"} if first else {"type": "auto"},
+                    messages=messages,
+                )
+        """
+        self.check(before, after)
+
     def test_format_of_a_constant_read_twice_keeps_its_text(self) -> None:
         before = """
             import anthropic

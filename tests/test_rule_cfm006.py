@@ -19,6 +19,7 @@ PLAN = MigrationPlan(
 
 class TestInsertCodeMode(CodemodTest):
     TRANSFORM = InsertCodeMode
+    maxDiff = None
 
     def check(
         self, before: str, after: str, warnings: list[str] | None = None, path: str = "agent.py"
@@ -120,6 +121,75 @@ class TestInsertCodeMode(CodemodTest):
                     return await self.code_mode.handle_tool_use(block.name, block.input)
         """
         self.check(before, after)
+
+    def check_launch(self, before: str, after: str, warnings: list[str] | None = None) -> None:
+        """With the agent's own launch `transport` (a name bound in `__init__`) handed to CodeMode."""
+        from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch
+
+        launch = Launch("desk", "transport", ("transport",), (), 5, True)
+        context = CodemodContext(scratch={PATH_KEY: "agent.py", LAUNCH_KEY: [launch]})
+        self.assertCodemod(before, after, plan=PLAN, context_override=context, expected_warnings=warnings)
+
+    def test_class_holding_its_client_on_self_gets_code_mode_in_init_after_the_launch(self) -> None:
+        """`self.client = Client(transport)` in __init__, entered later: CodeMode is built where `transport` exists."""
+        before = """
+            from fastmcp import Client
+            from fastmcp.client.transports import StdioTransport
+
+            class Desk:
+                def __init__(self):
+                    transport = StdioTransport(command="python", args=["desk.py"])
+                    self.client = Client(transport)
+
+                async def ask(self, use):
+                    async with self.client:
+                        return await code_mode.handle_tool_use(use.name, use.input)
+        """
+        after = """
+            from fastmcp import Client
+            from fastmcp.client.transports import StdioTransport
+            from cfmigrate.runtime import CodeMode, Policy
+            from pathlib import Path
+
+            class Desk:
+                def __init__(self):
+                    transport = StdioTransport(command="python", args=["desk.py"])
+                    self.code_mode = CodeMode(
+                        servers_dir=Path(__file__).with_name("servers"),
+                        config=Path(__file__).with_name(".mcp.json"),
+                        launches={
+                            "desk": transport,
+                        },
+                        policy=Policy(destructive="allow"),
+                    )
+                    self.client = Client(transport)
+
+                async def ask(self, use):
+                    async with self.client:
+                        return await self.code_mode.handle_tool_use(use.name, use.input)
+        """
+        self.check_launch(before, after)
+
+    def test_module_level_code_mode_never_reads_a_function_local_launch(self) -> None:
+        """No session to open next to: a module-level CodeMode could not see `transport`, so nothing is placed."""
+        before = """
+            from fastmcp.client.transports import StdioTransport
+
+            def build():
+                transport = StdioTransport(command="python", args=["desk.py"])
+                return transport
+
+            async def ask(use):
+                return await code_mode.handle_tool_use(use.name, use.input)
+        """
+        self.check_launch(
+            before,
+            before,
+            warnings=[
+                "CFM006 line 3: the launch of server 'desk' (line 5) reads transport, which is not bound where "
+                "code_mode opens; CodeMode could not start the server the way the agent does"
+            ],
+        )
 
     def test_no_session_opened_falls_back_to_a_module_level_code_mode_that_opens_itself(self) -> None:
         before = """

@@ -302,6 +302,55 @@ class TestSessionsNothingReads(CodemodTest):
         """
         self.check(before, after, {("run", "session")})
 
+    def test_a_client_held_on_self_and_entered_without_as_goes(self) -> None:
+        """`self.client = Client(transport)` + `async with self.client:`: the with is unwrapped, the client goes."""
+        before = """
+            from fastmcp import Client
+            from fastmcp.client.transports import StdioTransport
+
+
+            class Desk:
+                def __init__(self):
+                    transport = StdioTransport(command="python", args=["desk.py"])
+                    self.code_mode = CodeMode(launches={"desk": transport})
+                    self.client = Client(transport)
+
+                async def ask(self, task):
+                    async with self.client:
+                        print("asking")
+                        return await self.code_mode.handle_tool_use("execute_code", {"code": task})
+        """
+        after = """
+            from fastmcp.client.transports import StdioTransport
+
+
+            class Desk:
+                def __init__(self):
+                    transport = StdioTransport(command="python", args=["desk.py"])
+                    self.code_mode = CodeMode(launches={"desk": transport})
+
+                async def ask(self, task):
+                    print("asking")
+                    return await self.code_mode.handle_tool_use("execute_code", {"code": task})
+        """
+        assert self.check(before, after, {("Desk.ask", "self")})
+
+    def test_a_client_on_self_read_elsewhere_stays(self) -> None:
+        before = """
+            from fastmcp import Client
+
+
+            class Desk:
+                def __init__(self):
+                    self.client = Client("desk.py")
+
+                async def ask(self, task):
+                    async with self.client:
+                        print(await self.client.list_resources())
+                        return await self.code_mode.handle_tool_use("execute_code", {"code": task})
+        """
+        assert not self.check(before, before, {("Desk.ask", "self")})
+
     def test_a_session_held_on_self_goes_with_its_transport(self) -> None:
         before = """
             from contextlib import AsyncExitStack

@@ -228,6 +228,57 @@ def test_launch_specs_from_the_package_and_config(tmp_path: Path, monkeypatch: p
         load_launch_specs(servers, None)
 
 
+def test_a_server_with_no_known_launch_is_not_reachable(tmp_path: Path) -> None:
+    """A package server whose launch is unknown (defined in code, started by nothing) is no spec: CodeMode cannot
+    start it, its prompt and its scripts' `search_tools` leave it out; a config or `launches=` entry still adds it."""
+    from cfmigrate.runtime import CodeMode
+
+    servers = tmp_path / "servers"
+    for name in ("desk", "web_desk"):
+        (servers / name).mkdir(parents=True)
+        (servers / name / "__init__.py").write_text("")
+    (servers / "__init__.py").write_text("")
+    (servers / "_servers.json").write_text(
+        json.dumps(
+            {
+                "servers": {
+                    "desk": {"name": "desk", "transport": "unknown"},
+                    "web_desk": {"name": "web-desk", "transport": "http", "url": "http://127.0.0.1:9/mcp"},
+                }
+            }
+        )
+    )
+    assert sorted(load_launch_specs(servers, None)) == ["web_desk"]
+    config = tmp_path / ".mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"desk": {"command": "python", "args": ["desk.py"]}}}))
+    assert sorted(load_launch_specs(servers, config)) == ["desk", "web_desk"]
+    assert "Servers: web_desk." in CodeMode(servers_dir=servers, config=None).system_prompt()
+    launched = CodeMode(
+        servers_dir=servers, config=None, launches={"desk": {"command": "python", "args": ["d.py"]}}
+    )
+    assert "Servers: desk, web_desk." in launched.system_prompt()
+
+
+def test_search_tools_lists_only_the_servers_a_script_can_reach(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a CodeMode script `CFMIGRATE_SERVERS` names the servers it reaches; the generated search_tools follows it."""
+    import importlib
+    import sys
+
+    golden = Path(__file__).resolve().parent / "golden" / "manifests"
+    monkeypatch.syspath_prepend(str(golden))
+    for name in [m for m in sys.modules if m == "servers" or m.startswith("servers.")]:
+        monkeypatch.delitem(sys.modules, name)
+    package = importlib.import_module("servers")
+    everything = package.search_tools("", detail="name", limit=1000).splitlines()
+    assert {line.split(".")[1] for line in everything} == set(package.SERVERS)
+    monkeypatch.setenv("CFMIGRATE_SERVERS", "mcp_server_time,server_memory")
+    reached = package.search_tools("", detail="name", limit=1000).splitlines()
+    assert reached and {line.split(".")[1] for line in reached} == {"mcp_server_time", "server_memory"}
+    assert package.search_tools("no-such-word").endswith("servers: mcp_server_time, server_memory")
+    for name in [m for m in sys.modules if m == "servers" or m.startswith("servers.")]:
+        monkeypatch.delitem(sys.modules, name)
+
+
 def test_audit_log_lines(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit.jsonl", session="s1")
     log.execution(

@@ -118,19 +118,48 @@ def test_count_tokens_matches_usage_of_the_same_request() -> None:
     assert api.billed_input_tokens() == created.usage.input_tokens  # count_tokens is not billed
 
 
+def test_messages_stream_accumulates_the_same_message() -> None:
+    """`stream: true` is answered with server-sent events that the SDK's `messages.stream` turns into the message."""
+    with ScriptedAPI(WeatherPolicy()) as api:
+        c = client(api)
+        messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather in Reno?"}]
+        with c.messages.stream(model="m", max_tokens=512, tools=[WEATHER_TOOL], messages=messages) as stream:
+            texts = list(stream.text_stream)
+            first = stream.get_final_message()
+        assert texts == ["Checking."]
+        assert first.stop_reason == "tool_use"
+        use = first.content[1]
+        assert use.type == "tool_use" and use.name == "get_weather" and use.input == {"city": "Reno"}
+        assert first.usage.output_tokens == api.records[0].output_tokens
+        messages += [
+            {"role": "assistant", "content": first.content},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny"}]},
+        ]
+        with c.messages.stream(model="m", max_tokens=512, tools=[WEATHER_TOOL], messages=messages) as stream:
+            final = stream.get_final_message()
+        assert final.stop_reason == "end_turn" and final.content[0].text == "The weather: sunny"
+    assert [r.status for r in api.records] == [200, 200]
+
+
 def test_api_key_is_checked_and_failures_are_recorded() -> None:
     with ScriptedAPI(WeatherPolicy(), api_keys={"right-key"}) as api:
         with pytest.raises(anthropic.AuthenticationError, match="invalid x-api-key"):
             client(api, "wrong-key").messages.count_tokens(
                 model="m", messages=[{"role": "user", "content": "x"}]
             )
+        with pytest.raises(
+            anthropic.BadRequestError, match="tool_choice: tool 'get_time' is not one of the tools"
+        ):
+            client(api, "right-key").messages.create(
+                model="m",
+                max_tokens=5,
+                messages=[{"role": "user", "content": "x"}],
+                tools=[WEATHER_TOOL],
+                tool_choice={"type": "tool", "name": "get_time"},
+            )
         with pytest.raises(anthropic.BadRequestError, match="Tool names must be unique"):
             client(api, "right-key").messages.count_tokens(
                 model="m", messages=[{"role": "user", "content": "x"}], tools=[WEATHER_TOOL, WEATHER_TOOL]
-            )
-        with pytest.raises(anthropic.BadRequestError, match="non-streaming"):
-            client(api, "right-key").messages.create(
-                model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}], stream=True
             )
     assert [r.status for r in api.records] == [401, 400, 400]
     assert all(r.error for r in api.records)

@@ -93,6 +93,17 @@ def test_a_chat_tool_shape_sent_to_the_responses_api_is_refused(server: Scripted
         client(server).responses.create(model="gpt-5", input="hi", tools=[LOOKUP])  # type: ignore[list-item]
 
 
+def test_tool_choice_naming_a_function_not_offered_is_refused(server: ScriptedOpenAI) -> None:
+    server.reset(Scripted(lambda c: ToolCall("lookup", {})))
+    with pytest.raises(openai.BadRequestError, match="tool_choice: no function named 'search'"):
+        client(server).chat.completions.create(
+            model="gpt-5",
+            messages=[{"role": "user", "content": "hi"}],
+            tools=[LOOKUP],
+            tool_choice={"type": "function", "function": {"name": "search"}},
+        )
+
+
 @pytest.mark.parametrize(
     ("make_call", "why"),
     [

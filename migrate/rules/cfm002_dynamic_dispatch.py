@@ -24,7 +24,8 @@ A `session = sessions[name]` lookup that only picked the receiver is removed wit
 
 Left alone with a warning: a name computed some other way, a session chosen by trying sessions in a
 loop or under a check on the tool name (the check would reject `execute_code`), a lookup whose result
-is used elsewhere, and extra options the runtime does not take (`read_timeout_seconds=` ...).
+is used elsewhere, and extra options the runtime does not take (`read_timeout_seconds=` ...). FastMCP's
+`raise_on_error=False` goes: handle_tool_use returns a failed tool as an error result anyway.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class DynamicDispatch(MigrationRule):
                 f"choice, call {self.plan.code_mode_var}.handle_tool_use(name, arguments) by hand",
             )
             return None
+        dropped = any(_returns_errors(a) for a in extra)
+        extra = [a for a in extra if not _returns_errors(a)]
         if extra:
             what = ", ".join(f"{a.keyword.value}=" if a.keyword else "a positional option" for a in extra)
             self.skipped(call, f"the call passes {what}, which handle_tool_use does not take")
@@ -104,6 +107,8 @@ class DynamicDispatch(MigrationRule):
         else:
             args[0] = args[0].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
             args.append(cst.Arg(value=cst.Dict([])))
+        if dropped:  # the comma that led to the dropped option goes with it
+            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
         self._remove |= set(routing)
         self.orphan(receiver)
         for line in routing.values():
@@ -236,6 +241,16 @@ class DynamicDispatch(MigrationRule):
                 )
             cur = self.resolver.parent(cur)
         return ""
+
+
+def _returns_errors(arg: cst.Arg) -> bool:
+    """FastMCP's `raise_on_error=False`: a failed tool comes back as an error result, as handle_tool_use does anyway."""
+    return (
+        arg.keyword is not None
+        and arg.keyword.value == "raise_on_error"
+        and isinstance(arg.value, cst.Name)
+        and arg.value.value == "False"
+    )
 
 
 def _mentions(test: cst.CSTNode, code: str) -> bool:

@@ -35,7 +35,9 @@ literal `messages` list). A loop that posts the request itself (httpx to an Open
 endpoint: `chat(http, messages, tools)` where `tools` are the code-mode definitions) gets the system
 message at the head of the literal message list it passes along with them.
 
-Left alone with a warning: a prompt whose tool list cannot be told apart from its instructions (a
+Left alone with a warning (the agent then needs manual migration): a model call whose literal `tool_choice`
+forces one MCP tool by name (code mode no longer offers it, the request would be refused), a prompt whose tool list
+cannot be told apart from its instructions (a
 helper that mixes both, `**kwargs` formatting), an OpenAI `messages` list that cannot be traced to a
 literal list, and an Anthropic `system=` given as content blocks that are not literal.
 """
@@ -107,7 +109,7 @@ class CodeFirstPrompt(MigrationRule):
     # ------------------------------------------------------------------ model calls
     def _model_call(self, call: cst.Call) -> None:
         response = self.resolver.type_of(call)
-        if response.kind != "llm_response":
+        if response.kind not in ("llm_response", "llm_stream"):  # streamed (`messages.stream`) or not
             self._carried(call)
             return
         tools = next((a for a in call.args if a.keyword is not None and a.keyword.value == "tools"), None)
@@ -116,6 +118,14 @@ class CodeFirstPrompt(MigrationRule):
         conflict = self.code_mode_conflict(call)
         if conflict:
             self.skipped(call, conflict)
+            return
+        forced = _forced_tool(call)
+        if forced is not None:
+            self.skipped(
+                call,
+                f"tool_choice forces the tool {forced!r}, which the model is no longer offered on code mode (the "
+                "request would be refused); force the code tool or drop tool_choice by hand",
+            )
             return
         provider = response.flavor
         if provider in _PROMPT_ARG:
@@ -595,6 +605,40 @@ class CodeFirstPrompt(MigrationRule):
         )
         elements.insert(0, cst.Element(message, comma=comma))
         return literal.with_changes(elements=elements)
+
+
+def _forced_tool(call: cst.Call) -> str | None:
+    """The tool a model call's literal `tool_choice` forces by name: Anthropic `{"type": "tool", "name": X}`, Chat
+    Completions `{"type": "function", "function": {"name": X}}`, Responses `{"type": "function", "name": X}`."""
+    choice = next(
+        (a.value for a in call.args if a.keyword is not None and a.keyword.value == "tool_choice"), None
+    )
+    stack: list[cst.CSTNode] = [choice] if choice is not None else []
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        if not isinstance(node, cst.Dict):
+            continue
+        fields = {
+            string_value(el.key): el.value
+            for el in node.elements
+            if isinstance(el, cst.DictElement) and string_value(el.key) is not None
+        }
+        kind = string_value(fields["type"]) if "type" in fields else None
+        inner = fields.get("function")
+        named = fields.get("name") if kind in ("tool", "function") else None
+        if kind == "function" and isinstance(inner, cst.Dict):
+            named = next(
+                (
+                    el.value
+                    for el in inner.elements
+                    if isinstance(el, cst.DictElement) and string_value(el.key) == "name"
+                ),
+                None,
+            )
+        if named is not None:
+            return string_value(named) or cst.Module([]).code_for_node(named)
+    return None
 
 
 def _chat_messages(literal: cst.List) -> bool:

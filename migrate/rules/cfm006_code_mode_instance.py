@@ -64,19 +64,10 @@ from libcst.metadata import Assignment, BuiltinAssignment, GlobalScope, ImportAs
 from cfmigrate.migrate.rules._base import POLICY_KEY, MigrationRule, register
 from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch
 from cfmigrate.migrate.rules._plan import MigrationPlan
-from cfmigrate.migrate.rules._resolve import FRAMEWORK_MCP_SERVERS
+from cfmigrate.migrate.rules._resolve import opens_mcp
 
 RUNTIME_MODULE = "cfmigrate.runtime"
 _EXIT_STACKS = frozenset({"contextlib.AsyncExitStack"})
-TRANSPORTS = frozenset(
-    {
-        "mcp.client.stdio.stdio_client",
-        "mcp.stdio_client",
-        "mcp.client.streamable_http.streamablehttp_client",
-        "mcp.client.streamable_http.streamable_http_client",
-        "mcp.client.sse.sse_client",
-    }
-)
 
 
 @register
@@ -109,6 +100,10 @@ class InsertCodeMode(MigrationRule):
         self._module_index = self._module_position(module, uses)
         if self._module_index is None:
             return
+        anchor = module.body[min(self._module_index, len(module.body) - 1)]
+        if not self._launches_visible(anchor):  # a launch read from a function's local: not at module level
+            self._module_index = None
+            return
         self._module_level = True
         self.applied(
             uses[0],
@@ -121,7 +116,7 @@ class InsertCodeMode(MigrationRule):
         found = self.context.scratch.get(LAUNCH_KEY)
         return [item for item in found if isinstance(item, Launch)] if isinstance(found, list) else []
 
-    def _launches_visible(self, at: cst.CSTNode) -> bool:
+    def _launches_visible(self, at: cst.CSTNode, warn: bool = True) -> bool:
         """Whether every name the agent's launches read is bound where CodeMode opens (else: skipped, blocking)."""
         scope = self.get_metadata(ScopeProvider, at, None)
         line = self.line_of(at)
@@ -136,6 +131,8 @@ class InsertCodeMode(MigrationRule):
                     and self.line_of(a.node) >= line
                 ]
                 if not assignments or local_later:
+                    if not warn:
+                        return False
                     self.skipped(
                         at,
                         f"the launch of server {launch.server!r} (line {launch.line}) reads {name}, which is not "
@@ -201,7 +198,12 @@ class InsertCodeMode(MigrationRule):
         if not pool:
             return False
         best = pool[-1]  # pre-order: the innermost
-        if not self._launches_visible(best):
+        if not self._launches_visible(best, warn=False):
+            info = self.resolver.enclosing_class(func)
+            init = info.methods.get("__init__") if info is not None else None
+            if init is not None and self._holds_session(init):
+                return False  # the class builds its client in __init__: CodeMode goes there (`_in_one_class`)
+            self._launches_visible(best)
             return True  # placed nowhere: the skip leaves the agent unmigrated
         construction = self._construction(self._path_free(), indent_call=True)
         if self._opener(best) == "stack":
@@ -250,6 +252,9 @@ class InsertCodeMode(MigrationRule):
         init = info.methods.get("__init__")
         if init is not None and any(self._within(u, init) for u in uses):
             return self._in_init(init, selves)
+        if init is not None and not self._enters_on_stack(info) and self._holds_session(init):
+            # `self.client = Client(...)` in __init__, entered later with `async with self.client:`
+            return self._in_init(init, selves, after_launches=True)
         for method in info.methods.values():
             me = _self_param(method)
             if me is None:
@@ -291,11 +296,13 @@ class InsertCodeMode(MigrationRule):
                 return True
         return False
 
-    def _in_init(self, init: cst.FunctionDef, selves: dict[int, str]) -> bool:
+    def _in_init(self, init: cst.FunctionDef, selves: dict[int, str], after_launches: bool = False) -> bool:
         """`self.code_mode = CodeMode(...)` first in `__init__` (a use there comes before any connect method).
 
         The runtime opens it on first use; when `__init__` creates an exit stack the class closes in its
-        cleanup, `aclose` is pushed onto that stack, so the cleanup closes CodeMode too.
+        cleanup, `aclose` is pushed onto that stack, so the cleanup closes CodeMode too. With
+        `after_launches` (no use in `__init__`: it only builds the session the class enters later), it goes
+        after the statements binding the names its launches read (`transport = StdioTransport(...)`).
         """
         me = _self_param(init)
         body = init.body
@@ -304,6 +311,8 @@ class InsertCodeMode(MigrationRule):
         first = body.body[0]
         if _is_docstring(first) and len(body.body) > 1:
             first = body.body[1]
+        if after_launches:
+            first = self._after_launch_bindings(body, first)
         if not self._launches_visible(first):
             return True
         construction = self._construction(self._path_free(), indent_call=True)
@@ -321,6 +330,34 @@ class InsertCodeMode(MigrationRule):
         self._to_self = selves
         self.applied(init, f"{me}.{self.plan.code_mode_var} created in __init__ (used there); {how}")
         return True
+
+    def _enters_on_stack(self, info: object) -> bool:
+        """Whether a method of the class enters something on an exit stack held on `self` (the connect-method case)."""
+        for method in getattr(info, "methods", {}).values():
+            for node in _walk_own(method):
+                if (
+                    isinstance(node, cst.Call)
+                    and isinstance(node.func, cst.Attribute)
+                    and node.func.attr.value == "enter_async_context"
+                ):
+                    return True
+        return False
+
+    def _holds_session(self, init: cst.FunctionDef) -> bool:
+        """Whether `__init__` stores an MCP session/client on `self` (`self.client = Client(params)`)."""
+        me = _self_param(init)
+        for node in _walk_own(init):
+            if not isinstance(node, cst.Assign) or len(node.targets) != 1:
+                continue
+            target = node.targets[0].target
+            if (
+                isinstance(target, cst.Attribute)
+                and isinstance(target.value, cst.Name)
+                and target.value.value == me
+                and self.resolver.type_of(node.value).kind == "session"
+            ):
+                return True
+        return False
 
     def _init_stack(self, init: cst.FunctionDef, me: str) -> tuple[cst.BaseStatement, str] | None:
         """The `self.<attr> = AsyncExitStack()` statement of `__init__`, when there is one at its top level."""
@@ -376,8 +413,7 @@ class InsertCodeMode(MigrationRule):
             return True
         if not isinstance(expr, cst.Call):
             return False
-        names = self.resolver.qualified_names(expr.func)
-        return bool(names & TRANSPORTS) or bool(names & set(FRAMEWORK_MCP_SERVERS))
+        return opens_mcp(self.resolver.qualified_names(expr.func))
 
     def _outer_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
         found: cst.FunctionDef | None = None

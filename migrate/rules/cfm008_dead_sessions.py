@@ -65,11 +65,10 @@ from cfmigrate.migrate.rules._base import (
     module_exports,
     register,
 )
-from cfmigrate.migrate.rules._launch import LAUNCH_VALUES
+from cfmigrate.migrate.rules._launch import is_launch_class
 from cfmigrate.migrate.rules._listing import code_mode_at, listing_call, server_at
 from cfmigrate.migrate.rules._plan import MigrationPlan
-from cfmigrate.migrate.rules._resolve import FRAMEWORK_MCP_SERVERS
-from cfmigrate.migrate.rules.cfm006_code_mode_instance import TRANSPORTS
+from cfmigrate.migrate.rules._resolve import opens_mcp
 
 _ENTER = frozenset({"enter_async_context", "enter_context"})
 _SESSION_OPS = frozenset(
@@ -484,7 +483,7 @@ class RemoveDeadSessions(MigrationRule):
         """ "launch" for a launch object built from plain values (`StdioServerParameters(command=..., ...)`)."""
         if not isinstance(value, cst.Call) or not isinstance(value.func, cst.Name | cst.Attribute):
             return ""
-        if not self.resolver.qualified_names(value.func) & LAUNCH_VALUES:
+        if not is_launch_class(self.resolver.qualified_names(value.func)):
             return ""
         return "launch" if all(_harmless(a.value) for a in value.args) else ""
 
@@ -494,12 +493,9 @@ class RemoveDeadSessions(MigrationRule):
             return False
         if self.resolver.type_of(expr).kind in ("session", "mcp_use_client"):
             return True
-        names = (
+        return isinstance(expr.func, cst.Name | cst.Attribute) and opens_mcp(
             self.resolver.qualified_names(expr.func)
-            if isinstance(expr.func, cst.Name | cst.Attribute)
-            else set()
         )
-        return bool(names & TRANSPORTS) or bool(names & set(FRAMEWORK_MCP_SERVERS))
 
     def _live(self, unit: _Unit, dead: set[int], scope: Scope) -> bool:
         """Whether a unit must stay: a name it binds is read (or bound) outside dead code."""
@@ -750,11 +746,20 @@ class RemoveDeadSessions(MigrationRule):
                 self._ignored = set()
                 if units is None:
                     continue
+                items = [u for u in units if isinstance(u, cst.WithItem)]
+                units = [u for u in units if not isinstance(u, cst.WithItem)]
+                if not units:  # entered but never built here: not a session this class opens
+                    continue
                 nodes = units + self._dead_locals(module, methods, units)
                 if not self._blocks_survive(nodes):
                     continue
                 for node in nodes:
                     self._remove.add(id(node))
+                for item in items:
+                    self._items.add(id(item))
+                    holder = self.resolver.parent(item)
+                    if isinstance(holder, cst.With) and all(id(i) in self._items for i in holder.items):
+                        self._unwrap.add(id(holder))
                 removed.extend(nodes)
                 self.applied(
                     units[0],
@@ -859,6 +864,19 @@ class RemoveDeadSessions(MigrationRule):
                 elif isinstance(small, cst.Expr) and self._self_op(small.value, me, attr):
                     units.append(stmt)
                     unit_ids.add(id(stmt))
+            for node in _walk_own(method.body):  # `async with self.client:` (no `as`) only enters it
+                if not isinstance(node, cst.With):
+                    continue
+                for item in node.items:
+                    if (
+                        item.asname is None
+                        and isinstance(item.item, cst.Attribute)
+                        and item.item.attr.value == attr
+                        and isinstance(item.item.value, cst.Name)
+                        and item.item.value.value == me
+                    ):
+                        units.append(item)
+                        unit_ids.add(id(item))
         for stmt in cls.body.body:  # `session: ClientSession | None = None` in the class body
             if (
                 isinstance(stmt, cst.SimpleStatementLine)
@@ -875,7 +893,11 @@ class RemoveDeadSessions(MigrationRule):
         stack: list[cst.CSTNode] = [module]
         while stack:  # every other `.attr` anywhere in the module keeps it
             node = stack.pop()
-            if id(node) in unit_ids or id(node) in self._ignored:
+            if (
+                id(node) in unit_ids
+                or id(node) in self._ignored
+                or isinstance(node, cst.Import | cst.ImportFrom)  # `fastmcp.client` is no read
+            ):
                 continue
             if isinstance(node, cst.Attribute) and node.attr.value == attr:
                 return None

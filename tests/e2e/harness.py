@@ -1,4 +1,4 @@
-"""End-to-end harness: run an agent repository, migrate a copy with the real CLI, run the copy, compare.
+"""End-to-end harness: run an agent repository, migrate a copy with the CLI, run the copy, compare.
 
 Layout: one repository per folder under `tests/e2e/agents/<name>/` with a `case.json`:
 
@@ -23,10 +23,13 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -201,13 +204,26 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+def _blocks_text(data: Any) -> str | None:
+    """The text of a JSON list of MCP content blocks (a loop that forwards `[b.model_dump() ...]` as JSON)."""
+    if (
+        isinstance(data, list)
+        and data
+        and all(isinstance(b, Mapping) and b.get("type") == "text" for b in data)
+    ):
+        return "".join(str(b.get("text", "")) for b in data)
+    return None
+
+
 def _parse(text: str | None, step: str) -> Any:
     if text is None:
         raise PolicyError(f"{step}: the client sent no result")
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except ValueError:
         raise PolicyError(f"{step}: the result is not JSON: {text[:300]!r}") from None
+    inner = _blocks_text(data)
+    return _parse(inner, step) if inner is not None else data
 
 
 def _fits(turn: Turn, view: View) -> Turn:
@@ -303,6 +319,9 @@ class CodeBrain:
             )
         listing = _unwrap(runs[0].result or "")
         catalog = {m["function"]: m for m in _LISTED.finditer(listing)}
+        where: dict[str, set[str]] = {}
+        for m in _LISTED.finditer(listing):
+            where.setdefault(m["function"], set()).add(m["server"])
         if not catalog:
             raise PolicyError(f"search_tools printed no tools: {listing[:500]!r}")
         seen: list[tuple[str, Any]] = []
@@ -324,6 +343,10 @@ class CodeBrain:
             shown = catalog.get(to_identifier(step.tool))
             if shown is None:
                 raise PolicyError(f"the listing shows no function for {step.tool!r}: {sorted(catalog)}")
+            if len(where[shown["function"]]) > 1:  # the model cannot tell which server the task means
+                raise PolicyError(
+                    f"the listing shows {shown['function']} on several servers: {sorted(where[shown['function']])}"
+                )
             # the listing's typed signature: `name: type = default, ...` (a name is what precedes its colon)
             params = set(re.findall(r"(?:^|,)\s*([A-Za-z_]\w*)\s*:", shown["args"]))
             kwargs = []
@@ -356,7 +379,8 @@ def _unwrap(text: str) -> str:
         return text
     if isinstance(data, Mapping) and isinstance(data.get("output"), str):
         return str(data["output"])
-    return text
+    inner = _blocks_text(data)
+    return _unwrap(inner) if inner is not None else text
 
 
 # ---------------------------------------------------------------------------------------------- cases and runs
@@ -378,6 +402,13 @@ class Case:
     not_run: str = ""  # why the agent cannot run here (a library that cannot be installed)
     # a regex: the lines of the agent's output it matches are the same after the migration
     same_lines: str = ""
+    serve: tuple[
+        str, ...
+    ] = ()  # argv of a server that runs on its own (streamable HTTP), started around each run
+    serve_env: Mapping[str, str] = field(default_factory=dict)
+    port: int = (
+        0  # the port the repository's files name (`127.0.0.1:<port>`): a free one replaces it in the copy
+    )
 
     @classmethod
     def load(cls, folder: Path) -> Case:
@@ -396,6 +427,9 @@ class Case:
             provider=data.get("provider", "anthropic"),
             not_run=data.get("not_run", ""),
             same_lines=data.get("same_lines", ""),
+            serve=tuple(data.get("serve", ())),
+            serve_env=data.get("serve_env", {}),
+            port=int(data.get("port", 0)),
         )
 
 
@@ -422,12 +456,23 @@ def copy_repo(case: Case, dest: Path) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(case.path, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "case.json"))
+    if case.port:  # the server's address as the repository writes it, moved to a port free on this machine
+        port = _free_port()
+        for path in sorted(dest.rglob("*")):
+            if path.is_file() and not path.is_symlink() and path.suffix in (".py", ".json", ".toml"):
+                text = path.read_text(encoding="utf-8")
+                if f"127.0.0.1:{case.port}" in text:
+                    path.write_text(
+                        text.replace(f"127.0.0.1:{case.port}", f"127.0.0.1:{port}"), encoding="utf-8"
+                    )
+        (dest / PORT_FILE).write_text(str(port), encoding="utf-8")
     git = ["git", "-C", str(dest), "-c", "user.email=e2e@example.com", "-c", "user.name=e2e"]
     subprocess.run([*git, "init", "-q"], check=True)
     exclude = dest / ".git" / "info" / "exclude"  # the servers' state files are data, not source
     exclude.parent.mkdir(parents=True, exist_ok=True)
     exclude.write_text(
-        "".join(f"/{rel}\n" for rel in case.state) + "*.tmp\n" + f"{LAUNCH_LOG}\n", encoding="utf-8"
+        "".join(f"/{rel}\n" for rel in case.state) + "*.tmp\n" + f"{LAUNCH_LOG}\n/{PORT_FILE}\n",
+        encoding="utf-8",
     )
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "agent"], check=True)
@@ -488,6 +533,48 @@ def take_launches(repo: Path) -> dict[str, int]:
     return counts
 
 
+PORT_FILE = ".e2e-port"  # the port a served case's copy uses (see `copy_repo`)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def served(case: Case, repo: Path) -> Iterator[None]:
+    """The case's own server process (streamable HTTP) running for the duration, fresh each time."""
+    if not case.serve:
+        yield
+        return
+    port = int((repo / PORT_FILE).read_text(encoding="utf-8"))
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "MCP_PORT": str(port), **case.serve_env}
+    process = subprocess.Popen(
+        [sys.executable, *case.serve], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                raise AssertionError(f"{case.name}: the server did not listen on port {port}:\n{err[-2000:]}")
+            time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+
+
 def run_agent(case: Case, repo: Path, brain: DirectBrain | CodeBrain) -> Run:
     """Run the agent in `repo` against a scripted model driven by `brain`."""
     for rel in case.state:  # a fresh start: the host creates the state the model then reads
@@ -495,7 +582,7 @@ def run_agent(case: Case, repo: Path, brain: DirectBrain | CodeBrain) -> Run:
     take_launches(repo)  # starts before this run (a migration listing the tools) do not count
     scenario = SCENARIOS[case.scenario]
     argv = [a.replace("{task}", scenario.task) for a in case.run]
-    with model_server(case, brain) as api:
+    with served(case, repo), model_server(case, brain) as api:
         done = subprocess.run(
             [sys.executable, *argv],
             cwd=repo,
@@ -571,9 +658,17 @@ def cfmigrate(
 
 
 def migrate(repo: Path, *extra: str) -> Migration:
-    """`cfmigrate migrate --write --refresh` on the repository (its servers listed live first)."""
+    """`cfmigrate migrate --write --refresh` on the repository (its servers listed live first).
+
+    The CLI's app runs in this process (tests/support/cli.py: 2.4 CPU-s less per case than a fresh
+    interpreter); the servers it lists are real processes, and `generate --check` afterwards runs the
+    console script as a real process (`cfmigrate` below).
+    """
+    from support.cli import cfmigrate as in_process
+
     before = snapshot(repo)
-    done = cfmigrate(repo, "migrate", "--write", "--refresh", "--no-diff", *extra)
+    path = {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # `python` in the repo's configs
+    done = in_process("migrate", "--write", "--refresh", "--no-diff", *extra, cwd=repo, env=path)
     return Migration(done.returncode, done.stdout, done.stderr, before, snapshot(repo))
 
 
@@ -622,4 +717,5 @@ __all__ = [
     "copy_repo",
     "migrate",
     "run_agent",
+    "served",
 ]

@@ -1,7 +1,8 @@
 """Every agent repository under tests/e2e/agents/: original run, `cfmigrate migrate --write`, migrated run.
 
 One test per repository (xdist spreads them): the original agent runs against a scripted model that
-calls MCP tools directly; a git copy is migrated with the real CLI; the copy runs against a scripted
+calls MCP tools directly; a git copy is migrated by the CLI (`migrate --write --refresh`, in this process,
+its servers listed live); `generate --check` runs the console script; the copy runs against a scripted
 model that writes code against `servers/`. The model must observe the same data (the ticket the host
 created before the model's first turn included), the servers must end in the same state, and the
 final answer must reach the caller. A case that cannot be migrated safely keeps its files
@@ -14,9 +15,9 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from support.cli import Done
+from support.cli import cfmigrate as in_process
 
-from cfmigrate.migrate.cli import app
 from e2e.harness import (
     SCENARIOS,
     Case,
@@ -31,24 +32,16 @@ from e2e.harness import (
     offered_tools,
     ruff_unused,
     run_agent,
+    served,
 )
 
 pytestmark = pytest.mark.slow
 CASES = cases()
 
 
-def migrate_check(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
-    """`cfmigrate migrate --check --no-diff` in the repository, run in this process (the CLI's own app).
-
-    The rewrite itself is the real CLI in a subprocess (`migrate`); this second look only has to read, and
-    in-process it costs 0.3 CPU-s instead of 2.8 (the interpreter and libcst, mcp and pydantic already loaded).
-    """
-    with monkeypatch.context() as here:
-        here.chdir(repo)
-        result = CliRunner().invoke(app, ["migrate", "--check", "--no-diff"])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"migrate --check crashed:\n{result.output}") from result.exception
-    return result
+def migrate_check(repo: Path) -> Done:
+    """`cfmigrate migrate --check --no-diff` in the repository, run in this process (tests/support/cli.py)."""
+    return in_process("migrate", "--check", "--no-diff", cwd=repo)
 
 
 @pytest.mark.parametrize(
@@ -59,13 +52,14 @@ def migrate_check(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
     ],
     ids=[c.name for c in CASES],
 )
-def test_agent_end_to_end(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_agent_end_to_end(case: Case, tmp_path: Path) -> None:
     scenario = SCENARIOS[case.scenario]
     repo = copy_repo(case, tmp_path / case.name)
 
     if case.not_run:  # the original cannot run here; what migrate does to it is still checked
         assert case.expect == "manual", f"{case.name}: only a manual case may skip the runs ({case.not_run})"
-        migration = migrate(repo)
+        with served(case, repo):
+            migration = migrate(repo)
         report = migration.stdout + migration.stderr
         assert migration.changed() == [], f"files changed: {migration.changed()}\n{report}"
         assert case.reason in report, report
@@ -77,7 +71,8 @@ def test_agent_end_to_end(case: Case, tmp_path: Path, monkeypatch: pytest.Monkey
     direct_answer = answer_in(direct)
     assert direct_answer, f"the final answer did not reach the caller:\n{direct.stdout[-2000:]}"
 
-    migration = migrate(repo)
+    with served(case, repo):  # `migrate --refresh` lists the tools of a server that runs on its own live
+        migration = migrate(repo)
     report = migration.stdout + migration.stderr
     if case.expect in ("manual", "skipped"):
         # Not migrated safely: every file byte-identical, the report says why (and --check agrees).
@@ -89,8 +84,8 @@ def test_agent_end_to_end(case: Case, tmp_path: Path, monkeypatch: pytest.Monkey
         assert not (repo / "servers").exists() or case.expect == "manual", (
             "a run that migrated nothing wrote servers/"
         )
-        check = migrate_check(repo, monkeypatch)
-        assert check.exit_code == (1 if case.expect == "manual" else 0), check.output
+        check = migrate_check(repo)
+        assert check.returncode == (1 if case.expect == "manual" else 0), check.stderr
         return
     assert migration.returncode == 1, f"migrate --write: exit {migration.returncode}\n{report}"
     assert migration.changed(), report
@@ -100,8 +95,8 @@ def test_agent_end_to_end(case: Case, tmp_path: Path, monkeypatch: pytest.Monkey
             assert ruff_unused(migration.before[rel], rel) >= ruff_unused(migration.after[rel], rel), (
                 f"{rel}: the rewrite left unused imports or variables\n{migration.after[rel].decode()}"
             )
-    again = migrate_check(repo, monkeypatch)
-    assert again.exit_code == 0, f"a second run is not a no-op:\n{again.output}"
+    again = migrate_check(repo)
+    assert again.returncode == 0, f"a second run is not a no-op:\n{again.stdout}{again.stderr}"
     stamp = cfmigrate(repo, "generate", "--check")
     assert stamp.returncode == 0, f"servers/ is stale after migrate --write:\n{stamp.stdout}{stamp.stderr}"
 

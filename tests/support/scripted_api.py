@@ -421,10 +421,6 @@ def _validate(body: Any, *, create: bool) -> Mapping[str, Any]:
             raise _Failure(400, "invalid_request_error", f"messages.{i}.content: Field required")
     if create and not isinstance(body.get("max_tokens"), int):
         raise _Failure(400, "invalid_request_error", "max_tokens: Field required")
-    if create and body.get("stream"):
-        raise _Failure(
-            400, "invalid_request_error", "stream: the scripted server answers non-streaming requests only"
-        )
     seen: set[str] = set()
     for i, tool in enumerate(body.get("tools") or []):
         name = tool.get("name") if isinstance(tool, Mapping) else None
@@ -442,6 +438,11 @@ def _validate(body: Any, *, create: bool) -> Mapping[str, Any]:
             raise _Failure(
                 400, "invalid_request_error", f"tools.{i}.custom.input_schema.type: Input should be 'object'"
             )
+    choice = body.get("tool_choice")  # a tool forced by name must be one of the tools, as the API checks
+    if isinstance(choice, Mapping) and choice.get("type") == "tool" and choice.get("name") not in seen:
+        raise _Failure(
+            400, "invalid_request_error", f"tool_choice: tool {choice.get('name')!r} is not one of the tools"
+        )
     return body
 
 
@@ -690,6 +691,47 @@ class ScriptedAPI:
             return 500, answer, {"x-should-retry": "false"}
 
 
+def _wants_stream(raw: bytes) -> bool:
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError:
+        return False
+    return isinstance(body, Mapping) and body.get("stream") is True
+
+
+def sse_events(message: Mapping[str, Any]) -> bytes:
+    """A finished message as the Messages API streams it (`stream: true`): server-sent events, one block at a time.
+
+    Text arrives as one `text_delta` per block and tool input as one `input_json_delta`, which is what the
+    SDK's `messages.stream(...)` accumulates into the same final message as the non-streaming answer.
+    """
+    events: list[tuple[str, dict[str, Any]]] = []
+    usage = dict(message["usage"])
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    events.append(("message_start", {"type": "message_start", "message": start}))
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            head: dict[str, Any] = {"type": "text", "text": ""}
+            delta: dict[str, Any] = {"type": "text_delta", "text": block["text"]}
+        else:
+            head = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+        events.append(
+            ("content_block_start", {"type": "content_block_start", "index": index, "content_block": head})
+        )
+        events.append(
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        )
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    events.append((
+        "message_delta",
+        {"type": "message_delta", "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+         "usage": {"output_tokens": usage["output_tokens"]}},
+    ))  # fmt: skip
+    events.append(("message_stop", {"type": "message_stop"}))
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events).encode()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60
@@ -702,9 +744,12 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, body, extra = api.handle(path, headers, raw)
-        data = json.dumps(body, ensure_ascii=False).encode()
+        if status == 200 and path == "/v1/messages" and _wants_stream(raw):
+            data, kind = sse_events(body), "text/event-stream"
+        else:
+            data, kind = json.dumps(body, ensure_ascii=False).encode(), "application/json"
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", kind)
         self.send_header("content-length", str(len(data)))
         self.send_header("request-id", api._next_id("req"))
         for key, value in extra.items():

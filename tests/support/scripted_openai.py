@@ -189,6 +189,12 @@ def _tool_specs(body: Mapping[str, Any], api: Api) -> tuple[ToolSpec, ...]:
         if any(s.name == name for s in specs):
             raise _Failure(400, f"tools: duplicate function name {name!r}")
         specs.append(ToolSpec(name=name, description=str(fn.get("description") or ""), parameters=params))
+    choice = body.get("tool_choice")  # a function forced by name must be one of the tools, as the API checks
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        inner = choice.get("function") if api == "chat" else choice
+        forced = inner.get("name") if isinstance(inner, Mapping) else None
+        if not any(s.name == forced for s in specs):
+            raise _Failure(400, f"tool_choice: no function named {forced!r} among the tools")
     return tuple(specs)
 
 

@@ -11,6 +11,7 @@ Failures raise servers.ToolError (.server, .tool, .message, .code).
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -60,10 +61,16 @@ def search_tools(
     """
     from ._index import TOOLS
 
+    reach = os.environ.get(
+        "CFMIGRATE_SERVERS"
+    )  # in a CodeMode script: the servers it can start
+    servers = [s for s in SERVERS if reach is None or s in reach.split(",")]
     words = query.casefold().split()
     scored: list[tuple[int, tuple[str, str, str, str, str, str]]] = []
     for entry in TOOLS:
         server, name, wire, _line, _summary, details = entry
+        if server not in servers:
+            continue
         names = f"{server} {name} {wire}".casefold()
         text = details.casefold()
         hits = [3 if w in names else 1 if w in text else 0 for w in words]
@@ -71,7 +78,7 @@ def search_tools(
             scored.append((-sum(hits), entry))
     scored.sort(key=lambda item: (item[0], item[1][0], item[1][1]))
     if not scored:
-        return f"no tool matches {query!r}; servers: {', '.join(SERVERS)}"
+        return f"no tool matches {query!r}; servers: {', '.join(servers)}"
     lines: list[str] = []
     for _score, (server, name, _wire, line, summary, details) in scored[:limit]:
         if detail == "name":

@@ -524,3 +524,42 @@ def test_mcp_2_clients_in_a_routing_table_listed_per_server() -> None:
     assert "listed = await self.code_mode.list_tools(name)" in text, text
     for gone in ("Client(", "self.route", "StdioServerParameters"):
         assert gone not in text, (gone, text)
+
+
+def test_a_listing_awaited_inside_a_print_moves_too() -> None:
+    source = """
+        import json
+        from contextlib import AsyncExitStack
+
+        from anthropic import Anthropic
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+
+        class Chat:
+            def __init__(self):
+                self.exit_stack = AsyncExitStack()
+                self.sessions = {}
+                self.available_tools = []
+                self.llm = Anthropic()
+
+            async def connect(self):
+                config = json.load(open("servers_config.json"))
+                for name, spec in config["mcpServers"].items():
+                    params = StdioServerParameters(command=spec["command"], args=spec["args"])
+                    read, write = await self.exit_stack.enter_async_context(stdio_client(params))
+                    session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+                    await session.initialize()
+                    print(f"{name}:", [t.name for t in (await session.list_tools()).tools])
+                    listed = await session.list_tools()
+                    for tool in listed.tools:
+                        self.sessions[tool.name] = session
+                        self.available_tools.append(
+                            {"name": tool.name, "description": tool.description, "input_schema": tool.inputSchema}
+                        )
+""" + CHAT.replace("SESSIONS", "sessions")
+    text, sites = run(source)
+    assert not manual(sites), sites
+    assert 'print(f"{name}:", [t.name for t in (await self.code_mode.list_tools(name)).tools])' in text, text
+    assert "ClientSession" not in text and "self.sessions" not in text, text
+    assert "listed" not in text, text  # the second listing fed only the removed table: it goes, not moves

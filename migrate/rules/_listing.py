@@ -36,29 +36,19 @@ from cfmigrate.migrate.rules._base import MigrationRule
 SERVER_TABLES = frozenset({"mcpServers", "mcp_servers", "servers"})  # config keys holding the server table
 
 
-def listing_call(stmt: cst.CSTNode) -> tuple[cst.Call, cst.BaseExpression] | None:
-    """`x = await <receiver>.list_tools()` (also annotated): the call and its receiver."""
-    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-        return None
-    small = stmt.body[0]
-    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-        target: cst.BaseExpression | None = small.targets[0].target
-        value: cst.BaseExpression | None = small.value
-    elif isinstance(small, cst.AnnAssign):
-        target, value = small.target, small.value
-    else:
-        return None
-    if not isinstance(target, cst.Name) or not isinstance(value, cst.Await):
-        return None
-    call = value.expression
-    if (
-        isinstance(call, cst.Call)
-        and not call.args
-        and isinstance(call.func, cst.Attribute)
-        and call.func.attr.value == "list_tools"
-    ):
-        return call, call.func.value
-    return None
+def awaited_listings(body: cst.CSTNode) -> Iterator[cst.Call]:
+    """Every `await <receiver>.list_tools()` call in a body (also inside an expression), not in nested
+    functions, classes or lambdas."""
+    for node in _walk_own(body):
+        if isinstance(node, cst.Await):
+            call = node.expression
+            if (
+                isinstance(call, cst.Call)
+                and not call.args
+                and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value == "list_tools"
+            ):
+                yield call
 
 
 def server_at(

@@ -11,8 +11,9 @@ A multi-server chatbot typically prints what each server offers as it connects::
 
 After the migration nothing but that listing reads the session, yet the listing alone would start the
 server a second time. `CodeMode.list_tools(server)` gives the same `ListToolsResult` from CodeMode's own
-session of that server, so CFM008 rewrites the listing to it -- only when the server's name is known at
-that place (below) and CodeMode is bound before it -- and the session then dies with the rest.
+session of that server, so CFM008 rewrites the listing (any `await <session>.list_tools()`, also inside an
+expression) to it -- only when the server's name is known at that place (below) and CodeMode is bound
+before it -- and the session then dies with the rest.
 
 The server's name at the listing, in this order:
 

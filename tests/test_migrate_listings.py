@@ -476,3 +476,90 @@ def test_a_function_agent_printing_each_servers_tool_count_lists_them_from_its_c
     assert text.index("code_mode = await stack.enter_async_context(") < text.index(
         "code_mode.list_tools(name)"
     )
+
+
+def test_mcp_2_clients_in_a_routing_table_listed_per_server() -> None:
+    # mcp 2.x `Client(params)` entered on the stack, a `self.route` table, the listing printed per server.
+    source = """
+        import json
+        from contextlib import AsyncExitStack
+
+        from anthropic import Anthropic
+        from mcp import Client, StdioServerParameters
+
+
+        class Bot:
+            def __init__(self):
+                self.stack = AsyncExitStack()
+                self.route = {}
+                self.tools = []
+                self.llm = Anthropic()
+
+            async def connect(self):
+                cfg = json.load(open("servers_config.json"))
+                for name, spec in cfg["mcpServers"].items():
+                    client = await self.stack.enter_async_context(Client(StdioServerParameters(**spec)))
+                    listed = await client.list_tools()
+                    print(f"{name}: {[t.name for t in listed.tools]}")
+                    for tool in listed.tools:
+                        self.route[tool.name] = client
+                        self.tools.append({"name": tool.name, "description": tool.description, "input_schema": tool.input_schema})
+
+            async def ask(self, q):
+                messages = [{"role": "user", "content": q}]
+                while True:
+                    r = self.llm.messages.create(model="claude-sonnet-5", max_tokens=500, tools=self.tools, messages=messages)
+                    messages.append({"role": "assistant", "content": r.content})
+                    uses = [b for b in r.content if b.type == "tool_use"]
+                    if not uses:
+                        return r.content[0].text
+                    results = []
+                    for u in uses:
+                        res = await self.route[u.name].call_tool(u.name, u.input)
+                        results.append({"type": "tool_result", "tool_use_id": u.id, "content": res.content[0].text})
+                    messages.append({"role": "user", "content": results})
+    """
+    text, sites = run(source)
+    assert not manual(sites), sites
+    assert "listed = await self.code_mode.list_tools(name)" in text, text
+    for gone in ("Client(", "self.route", "StdioServerParameters"):
+        assert gone not in text, (gone, text)
+
+
+def test_a_listing_awaited_inside_a_print_moves_too() -> None:
+    source = """
+        import json
+        from contextlib import AsyncExitStack
+
+        from anthropic import Anthropic
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+
+        class Chat:
+            def __init__(self):
+                self.exit_stack = AsyncExitStack()
+                self.sessions = {}
+                self.available_tools = []
+                self.llm = Anthropic()
+
+            async def connect(self):
+                config = json.load(open("servers_config.json"))
+                for name, spec in config["mcpServers"].items():
+                    params = StdioServerParameters(command=spec["command"], args=spec["args"])
+                    read, write = await self.exit_stack.enter_async_context(stdio_client(params))
+                    session = await self.exit_stack.enter_async_context(ClientSession(read, write))
+                    await session.initialize()
+                    print(f"{name}:", [t.name for t in (await session.list_tools()).tools])
+                    listed = await session.list_tools()
+                    for tool in listed.tools:
+                        self.sessions[tool.name] = session
+                        self.available_tools.append(
+                            {"name": tool.name, "description": tool.description, "input_schema": tool.inputSchema}
+                        )
+""" + CHAT.replace("SESSIONS", "sessions")
+    text, sites = run(source)
+    assert not manual(sites), sites
+    assert 'print(f"{name}:", [t.name for t in (await self.code_mode.list_tools(name)).tools])' in text, text
+    assert "ClientSession" not in text and "self.sessions" not in text, text
+    assert "listed" not in text, text  # the second listing fed only the removed table: it goes, not moves

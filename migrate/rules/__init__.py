@@ -9,7 +9,7 @@
 | CFM005 | Agents SDK / pydantic-ai MCP servers → one `execute_code` function tool on CodeMode; other frameworks reported with the manual step |
 | CFM006 | `CodeMode` opened next to the agent's MCP sessions where the rules above use it (always on) |
 | CFM007 | values the rules above made dead (unused local tool listings) are removed (always on) |
-| CFM008 | MCP sessions left unread, then module helpers and imports only they used, are removed (always on) |
+| CFM008 | MCP sessions left unread, then module helpers and imports only they used, are removed; connect-time listings read `code_mode.list_tools(server)` (always on) |
 
 Each module's docstring shows the rule's before and after; `cfmigrate migrate --list-rules` prints this table.
 """

@@ -11,8 +11,9 @@ A multi-server chatbot typically prints what each server offers as it connects::
 
 After the migration nothing but that listing reads the session, yet the listing alone would start the
 server a second time. `CodeMode.list_tools(server)` gives the same `ListToolsResult` from CodeMode's own
-session of that server, so CFM008 rewrites the listing to it -- only when the server's name is known at
-that place (below) and CodeMode is bound before it -- and the session then dies with the rest.
+session of that server, so CFM008 rewrites the listing (any `await <session>.list_tools()`, also inside an
+expression) to it -- only when the server's name is known at that place (below) and CodeMode is bound
+before it -- and the session then dies with the rest.
 
 The server's name at the listing, in this order:
 
@@ -36,29 +37,19 @@ from cfmigrate.migrate.rules._base import MigrationRule
 SERVER_TABLES = frozenset({"mcpServers", "mcp_servers", "servers"})  # config keys holding the server table
 
 
-def listing_call(stmt: cst.CSTNode) -> tuple[cst.Call, cst.BaseExpression] | None:
-    """`x = await <receiver>.list_tools()` (also annotated): the call and its receiver."""
-    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-        return None
-    small = stmt.body[0]
-    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-        target: cst.BaseExpression | None = small.targets[0].target
-        value: cst.BaseExpression | None = small.value
-    elif isinstance(small, cst.AnnAssign):
-        target, value = small.target, small.value
-    else:
-        return None
-    if not isinstance(target, cst.Name) or not isinstance(value, cst.Await):
-        return None
-    call = value.expression
-    if (
-        isinstance(call, cst.Call)
-        and not call.args
-        and isinstance(call.func, cst.Attribute)
-        and call.func.attr.value == "list_tools"
-    ):
-        return call, call.func.value
-    return None
+def awaited_listings(body: cst.CSTNode) -> Iterator[cst.Call]:
+    """Every `await <receiver>.list_tools()` call in a body (also inside an expression), not in nested
+    functions, classes or lambdas."""
+    for node in _walk_own(body):
+        if isinstance(node, cst.Await):
+            call = node.expression
+            if (
+                isinstance(call, cst.Call)
+                and not call.args
+                and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value == "list_tools"
+            ):
+                yield call
 
 
 def server_at(

@@ -29,9 +29,17 @@ What counts as provably dead, inside one function: statements that open an MCP s
 framework's `MCPServerStdio(...)` in a `with`), run `initialize()` / `list_tools()` on one, or store
 one into a local container (`sessions[name] = session`) -- when every name they bind is read only by
 statements of the same kind, the loops around them do nothing else, and a rule of this run removed
-the last other read (a `call_tool`, a tool list). Locals only: attributes (`self.session`), module
-globals, parameters and anything still read -- a session kept for a direct tool, say -- stay. A
-function using `locals()`/`vars()`/`eval`/`exec` is left alone.
+the last other read (a `call_tool`, a tool list). The launch objects, transport aliases and plain reads
+(`spec = cfg["mcpServers"][name]`) only they used go with them. Of attributes, a session held on `self`
+(with a transport unpacked onto `self`) and a table on `self` that only ever holds sessions
+(`self.sessions[tool.name] = session`, `self.sessions.append(session)`, its empty init) go when nothing
+else in the module reads them; module globals, parameters and anything still read -- a session kept
+for a direct tool, say -- stay. A function using `locals()`/`vars()`/`eval`/`exec` is left alone.
+
+A connect-time listing that is the last reader of a session (`response = await session.list_tools()`,
+then `print(name, len(response.tools))`) reads `await code_mode.list_tools(name)` instead -- the same
+`ListToolsResult` from CodeMode's session of that server -- when the server's name and CodeMode are
+known at that place (`_listing`), and only when the session then goes; otherwise it stays.
 
 Module-level functions are removed only when code the rules removed called them, no reference is left
 anywhere in the module, they are not decorated and `__all__` does not export them (a non-literal
@@ -58,7 +66,7 @@ from cfmigrate.migrate.rules._base import (
     register,
 )
 from cfmigrate.migrate.rules._launch import is_launch_class
-from cfmigrate.migrate.rules._listing import code_mode_at, listing_call, server_at
+from cfmigrate.migrate.rules._listing import awaited_listings, code_mode_at, server_at
 from cfmigrate.migrate.rules._plan import MigrationPlan
 from cfmigrate.migrate.rules._resolve import opens_mcp
 
@@ -92,6 +100,15 @@ class _Unit:
     complete: bool = True  # a loop: every body statement is a unit, no else, a harmless iterable
 
 
+@dataclass(frozen=True, eq=False)
+class _Listing:
+    """A listing of the agent's own session that CodeMode can give instead."""
+
+    call: cst.Call  # `<receiver>.list_tools()` as written
+    receiver: cst.BaseExpression
+    new: cst.Call  # `<code mode>.list_tools(<server>)`
+
+
 @register
 class RemoveDeadSessions(MigrationRule):
     """Drop MCP sessions the migration left unread, then helpers and imports left unused."""
@@ -100,7 +117,8 @@ class RemoveDeadSessions(MigrationRule):
     TITLE = "dead MCP sessions and helpers removed"
     DESCRIPTION = (
         "MCP sessions the rewrite left unread (opened, initialised, stored only), then module helpers and "
-        "imports only they used, are removed (always on)."
+        "imports only they used, are removed; a connect-time listing of one reads code_mode.list_tools(server) "
+        "(always on)."
     )
     ALWAYS = True
 
@@ -125,7 +143,6 @@ class RemoveDeadSessions(MigrationRule):
         self._listed: dict[int, cst.Call] = {}
         self._me: str | None = None
         self._fill: set[str] = set()
-        self._skip: set[int] = set()
         self._ignored: set[int] = set()
         self._containers = self._dead_containers(module)
         self._dead_params(module, by_path)
@@ -295,18 +312,19 @@ class RemoveDeadSessions(MigrationRule):
         self._fill = self._containers.get(id(self._class_of(func)), set()) if self._me else set()
         listings = self._listings(module, func, scope)
         while True:
-            self._skip = {id(stmt) for stmt, _, _ in listings.values()}
-            self._ignored = {id(receiver) for _, receiver, _ in listings.values()}
+            self._ignored = {id(found.receiver) for found in listings.values()}
             plan = self._dead(func, scope, orphaned)
             gone = {id(u.node) for top, _ in plan for u in top}
             alive = [
-                k for k, (_, receiver, _) in listings.items() if not self._binding_gone(receiver, scope, gone)
+                k for k, found in listings.items() if not self._binding_gone(found.receiver, scope, gone)
             ]
             if not alive:
                 break
             for key in alive:
                 del listings[key]
-        self._skip, self._ignored = set(), set()
+        self._ignored = set()
+        # a listing whose result only dead code read goes with the session; the others read CodeMode's
+        listings = {k: found for k, found in listings.items() if not self._inside(found.call, gone)}
         removed: list[cst.CSTNode] = []
         for top, component in plan:
             self._keeps_blocks(top, self._unwrap)
@@ -316,10 +334,10 @@ class RemoveDeadSessions(MigrationRule):
             first = min(top, key=lambda u: self.line_of(u.node))
             names = sorted({n for u in component for n in u.defines})
             self.applied(first.node, f"removed MCP session code nothing reads any more ({', '.join(names)})")
-        for stmt, receiver, call in listings.values():
-            self._listed[id(listing_call(stmt)[0])] = call  # type: ignore[index]
-            removed.append(receiver)
-            self.applied(stmt, _listing_message(call))
+        for found in listings.values():
+            self._listed[id(found.call)] = found.new
+            removed.append(found.receiver)
+            self.applied(found.call, _listing_message(found.new))
         return removed
 
     def _dead(
@@ -344,27 +362,35 @@ class RemoveDeadSessions(MigrationRule):
                 out.append((top, component))
         return out
 
-    def _listings(
-        self, module: cst.Module, func: cst.FunctionDef, scope: Scope
-    ) -> dict[int, tuple[cst.SimpleStatementLine, cst.BaseExpression, cst.Call]]:
-        """`r = await session.list_tools()` on a local session, where the server and CodeMode are known:
-        the statement, the receiver and the call that replaces the listing."""
-        path = self.context.scratch.get(PATH_KEY)
-        servers = tuple(self.plan.file_servers.get(path, ())) if isinstance(path, str) else ()
-        out: dict[int, tuple[cst.SimpleStatementLine, cst.BaseExpression, cst.Call]] = {}
-        for stmt in _walk_own(func.body):
-            found = listing_call(stmt)
-            if found is None or not isinstance(stmt, cst.SimpleStatementLine):
-                continue
-            _, receiver = found
+    def _listings(self, module: cst.Module, func: cst.FunctionDef, scope: Scope) -> dict[int, _Listing]:
+        """`await session.list_tools()` on a local session, where the server and CodeMode are known."""
+        out: dict[int, _Listing] = {}
+        for call in awaited_listings(func.body):
+            receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
             if not isinstance(receiver, cst.Name) or not self.resolver.is_session(receiver):
                 continue
             if not any(isinstance(a, Assignment) and a.scope is scope for a in scope[receiver.value]):
                 continue
-            call = self._listing_call(module, func, stmt, servers)
-            if call is not None:
-                out[id(stmt)] = (stmt, receiver, call)
+            found = self._listing(module, func, call, receiver)
+            if found is not None:
+                out[id(call)] = found
         return out
+
+    def _listing(
+        self,
+        module: cst.Module,
+        func: cst.FunctionDef,
+        call: cst.Call,
+        receiver: cst.BaseExpression,
+        session_attr: str | None = None,
+    ) -> _Listing | None:
+        """The listing at `call` read from CodeMode, when the server and CodeMode are known there."""
+        path = self.context.scratch.get(PATH_KEY)
+        servers = tuple(self.plan.file_servers.get(path, ())) if isinstance(path, str) else ()
+        new = self._listing_call(module, func, call, servers, session_attr)
+        if new is None:
+            return None
+        return _Listing(call, receiver, new)
 
     def _binding_gone(self, receiver: cst.BaseExpression, scope: Scope, gone: set[int]) -> bool:
         """Every binding of the receiver's name in this function is inside code about to be removed."""
@@ -409,7 +435,7 @@ class RemoveDeadSessions(MigrationRule):
         return out
 
     def _line(self, line: cst.SimpleStatementLine) -> _Unit | None:
-        if len(line.body) != 1 or id(line) in getattr(self, "_skip", ()):
+        if len(line.body) != 1:
             return None
         stmt = line.body[0]
         if self._fills(stmt):
@@ -504,7 +530,7 @@ class RemoveDeadSessions(MigrationRule):
                 ):
                     return True
                 if any(
-                    not self._inside(ref.node, dead | self._gone_args | getattr(self, "_ignored", set()))
+                    not self._inside(ref.node, dead | self._gone_args | self._ignored)
                     for ref in assignment.references
                 ):
                     return True
@@ -732,7 +758,7 @@ class RemoveDeadSessions(MigrationRule):
                         opened.add(attr)
             for attr in sorted(opened):
                 listings = self._attr_listings(module, methods, selves, attr)
-                self._ignored = {id(receiver) for _, receiver, _ in listings}
+                self._ignored = {id(found.receiver) for found in listings}
                 units = self._attr_units(module, cls, methods, selves, attr)
                 self._ignored = set()
                 if units is None:
@@ -756,10 +782,10 @@ class RemoveDeadSessions(MigrationRule):
                     units[0],
                     f"removed the MCP session self.{attr}: nothing reads it any more (CodeMode starts the server)",
                 )
-                for stmt, receiver, call in listings:
-                    self._listed[id(listing_call(stmt)[0])] = call  # type: ignore[index]
-                    removed.append(receiver)
-                    self.applied(stmt, _listing_message(call))
+                for found in listings:
+                    self._listed[id(found.call)] = found.new
+                    removed.append(found.receiver)
+                    self.applied(found.call, _listing_message(found.new))
         return removed
 
     def _attr_listings(
@@ -768,18 +794,13 @@ class RemoveDeadSessions(MigrationRule):
         methods: list[cst.FunctionDef],
         selves: dict[int, str | None],
         attr: str,
-    ) -> list[tuple[cst.SimpleStatementLine, cst.BaseExpression, cst.Call]]:
-        """`r = await self.<attr>.list_tools()` in the class's methods where the server and CodeMode are known."""
-        path = self.context.scratch.get(PATH_KEY)
-        servers = tuple(self.plan.file_servers.get(path, ())) if isinstance(path, str) else ()
-        out: list[tuple[cst.SimpleStatementLine, cst.BaseExpression, cst.Call]] = []
+    ) -> list[_Listing]:
+        """`await self.<attr>.list_tools()` in the class's methods where the server and CodeMode are known."""
+        out: list[_Listing] = []
         for method in methods:
             me = selves[id(method)]
-            for stmt in _walk_own(method.body):
-                found = listing_call(stmt)
-                if found is None or not isinstance(stmt, cst.SimpleStatementLine):
-                    continue
-                receiver = found[1]
+            for call in awaited_listings(method.body):
+                receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
                 if not (
                     isinstance(receiver, cst.Attribute)
                     and receiver.attr.value == attr
@@ -787,9 +808,9 @@ class RemoveDeadSessions(MigrationRule):
                     and receiver.value.value == me
                 ):
                     continue
-                call = self._listing_call(module, method, stmt, servers, attr)
-                if call is not None:
-                    out.append((stmt, receiver, call))
+                found = self._listing(module, method, call, receiver, attr)
+                if found is not None:
+                    out.append(found)
         return out
 
     def _listing_call(

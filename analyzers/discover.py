@@ -258,7 +258,7 @@ def _across_files(scan: _Scan) -> None:
             if facts.exports is not None:
                 facts_of[rel] = facts
                 by_rel[rel] = facts.exports
-    offering = [e for e in by_rel.values() if e.constants or e.helpers or e.functions]
+    offering = [e for e in by_rel.values() if e.constants or e.helpers or e.functions or e.servers]
     if not offering:
         return
     # files the prefilter skipped that import an offering module by name (`from toolbox import Toolbox`)

@@ -143,7 +143,7 @@ def helper_class(
             kinds.setdefault(method, set()).add(event.kind)
     if not lines or not refs:
         return None
-    servers = tuple(replace(decls[i], rel=rel) for i in sorted(refs))
+    servers = tuple(replace(decls[i], rel=decls[i].rel or rel) for i in sorted(refs))
     return HelperClass(
         qname=qname,
         rel=rel,
@@ -178,7 +178,7 @@ def helper_function(
         qname=qname,
         rel=rel,
         api=found.api,
-        servers=tuple(replace(decls[i], rel=rel) for i in refs),
+        servers=tuple(replace(decls[i], rel=decls[i].rel or rel) for i in refs),
         configs=tuple(sorted(found.configs)),
         lines=tuple(sorted(lines)),
     )
@@ -201,7 +201,7 @@ def server_constant(qname: str, rel: str, value: Val, decls: list[Decl]) -> Serv
     return ServerConstant(
         qname=qname,
         rel=rel,
-        servers=tuple(replace(decls[ref], rel=rel) for ref in refs if ref is not None),
+        servers=tuple(replace(decls[ref], rel=decls[ref].rel or rel) for ref in refs if ref is not None),
         listed=isinstance(value, Seq),
     )
 

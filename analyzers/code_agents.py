@@ -22,7 +22,7 @@ from cfmigrate.analyzers.code_apis import (
 from cfmigrate.analyzers.code_bindings import _ENTER_METHODS, _code
 from cfmigrate.analyzers.code_facts import DefinedServer, Event
 from cfmigrate.analyzers.code_prompts import PromptRecognition
-from cfmigrate.analyzers.code_repo import HelperClass, HelperFunction
+from cfmigrate.analyzers.code_repo import HelperClass, HelperFunction, ServerConstant
 from cfmigrate.analyzers.code_values import (
     UNKNOWN,
     DictV,
@@ -711,6 +711,24 @@ class AgentRecognition(PromptRecognition):
         if isinstance(helper, HelperFunction):  # what it returns, reaching its servers from here
             return Obj(helper.api, frozenset(indices), configs=frozenset(helper.configs))
         return Obj(f"helper:{qname}", frozenset(indices))
+
+    def _ref(self, qname: str) -> Val:
+        """An imported name; a constant of another module that holds server launches is declared here with
+        its own file and line (one object reaches its servers; a list keeps one server per item)."""
+        shared = self.external.get(qname)
+        if not isinstance(shared, ServerConstant):
+            return super()._ref(qname)
+        declared = self._constant_decls.get(qname)
+        if declared is None:
+            declared = tuple(self._declare(self.module, replace(d, via=shared.rel)) for d in shared.servers)
+            self._constant_decls[qname] = declared
+        if shared.listed:
+            return Seq(
+                tuple(
+                    Obj("server_params", frozenset({i}) if i is not None else frozenset()) for i in declared
+                )
+            )
+        return Obj("server_params", frozenset(i for i in declared if i is not None))
 
     def _helper_method(self, obj: Obj, call: cst.Call) -> Val:
         """A method of a helper instance: its MCP calls and tool lists happen here, for this agent."""

@@ -310,6 +310,7 @@ class Bindings:
         # qualified name -> a constant or helper class another module of the repository gives it
         self.external: Mapping[str, Any] = {}
         self._helper_decls: dict[str, frozenset[int]] = {}  # helper class -> its declarations here
+        self._constant_decls: dict[str, tuple[int | None, ...]] = {}  # a server constant -> its declarations
 
     def line(self, node: cst.CSTNode) -> int:
         return self._lines.get(node, 0)

@@ -17,11 +17,13 @@ from cfmigrate.analyzers.code_repo import (
     HelperClass,
     HelperFunction,
     ModuleExports,
+    ServerConstant,
     helper_class,
     helper_function,
     located,
     module_name,
     plain,
+    server_constant,
 )
 from cfmigrate.analyzers.code_values import UNKNOWN, SrvRef, Val
 
@@ -88,10 +90,13 @@ class ModuleAnalysis(AgentRecognition):
         """What this module offers the repository's other modules (see `code_repo`)."""
         module = module_name(self.rel)
         constants: list[tuple[str, Val]] = []
+        servers: list[ServerConstant] = []
         for name, expr in sorted(self._module_consts.items()):
             value = self.eval(expr)
             if value is not UNKNOWN and plain(value):
                 constants.append((name, located(value, self.rel, self._first_line(expr))))
+            elif (shared := server_constant(f"{module}.{name}", self.rel, value, self.decls)) is not None:
+                servers.append(shared)
         helpers: list[HelperClass] = []
         for cls in sorted(self._module_classes):
             inside = [
@@ -113,7 +118,9 @@ class ModuleAnalysis(AgentRecognition):
             if function is not None:
                 functions.append(function)
         imports = tuple(sorted(set(self._import_qnames.values())))
-        return ModuleExports(module, tuple(constants), tuple(helpers), imports, tuple(functions))
+        return ModuleExports(
+            module, tuple(constants), tuple(helpers), imports, tuple(functions), tuple(servers)
+        )
 
     def _first_line(self, node: cst.CSTNode) -> int:
         """The line of the first node under `node` whose line is known (1 when none is)."""

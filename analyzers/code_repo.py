@@ -21,12 +21,14 @@ __all__ = [
     "HelperClass",
     "HelperFunction",
     "ModuleExports",
+    "ServerConstant",
     "external_context",
     "find_module",
     "helper_class",
     "helper_function",
     "module_name",
     "plain",
+    "server_constant",
 ]
 
 _MAX_ITEMS = 2_000  # a constant larger than this (a data table) is not exported
@@ -59,6 +61,16 @@ class HelperFunction:
 
 
 @dataclass(frozen=True)
+class ServerConstant:
+    """A module constant holding server launches: `SERVER = StdioServerParameters(...)`, or a list of them."""
+
+    qname: str  # module.NAME
+    rel: str
+    servers: tuple[Decl, ...]  # its declarations, `rel` and line pointing into the constant's file
+    listed: bool  # a list with one launch per item (else one launch object)
+
+
+@dataclass(frozen=True)
 class ModuleExports:
     """What one module offers to the rest of the repository, and what it imports from it."""
 
@@ -67,11 +79,12 @@ class ModuleExports:
     helpers: tuple[HelperClass, ...] = ()
     imports: tuple[str, ...] = ()  # qualified names this module imports
     functions: tuple[HelperFunction, ...] = ()
+    servers: tuple[ServerConstant, ...] = ()
 
 
-External = Val | HelperClass | HelperFunction
-"""A value another module of the repository gives a qualified name: a constant, a helper class or a
-helper function."""
+External = Val | HelperClass | HelperFunction | ServerConstant
+"""A value another module of the repository gives a qualified name: a constant, a helper class, a
+helper function or a constant holding server launches."""
 
 
 def module_name(rel: str) -> str:
@@ -130,7 +143,7 @@ def helper_class(
             kinds.setdefault(method, set()).add(event.kind)
     if not lines or not refs:
         return None
-    servers = tuple(replace(decls[i], rel=rel) for i in sorted(refs))
+    servers = tuple(replace(decls[i], rel=decls[i].rel or rel) for i in sorted(refs))
     return HelperClass(
         qname=qname,
         rel=rel,
@@ -165,9 +178,31 @@ def helper_function(
         qname=qname,
         rel=rel,
         api=found.api,
-        servers=tuple(replace(decls[i], rel=rel) for i in refs),
+        servers=tuple(replace(decls[i], rel=decls[i].rel or rel) for i in refs),
         configs=tuple(sorted(found.configs)),
         lines=tuple(sorted(lines)),
+    )
+
+
+def server_constant(qname: str, rel: str, value: Val, decls: list[Decl]) -> ServerConstant | None:
+    """The launches a module constant holds, when its value is server parameters (one object, or a list
+    of them with one server each) whose launch is literal, else None."""
+
+    def one(item: Val) -> int | None:
+        if isinstance(item, Obj) and item.api == "server_params" and not item.path and len(item.servers) == 1:
+            (ref,) = item.servers
+            return ref if isinstance(ref, int) else None
+        return None
+
+    items = value.items if isinstance(value, Seq) else (value,)
+    refs = [one(item) for item in items]
+    if not refs or any(ref is None for ref in refs):
+        return None
+    return ServerConstant(
+        qname=qname,
+        rel=rel,
+        servers=tuple(replace(decls[ref], rel=decls[ref].rel or rel) for ref in refs if ref is not None),
+        listed=isinstance(value, Seq),
     )
 
 
@@ -234,6 +269,8 @@ def external_context(
                 context[f"{written}.{helper.qname.rpartition('.')[2]}"] = helper
             for function in offered.functions:
                 context[f"{written}.{function.qname.rpartition('.')[2]}"] = function
+            for shared in offered.servers:
+                context[f"{written}.{shared.qname.rpartition('.')[2]}"] = shared
     return context
 
 
@@ -244,4 +281,7 @@ def _lookup(exports: ModuleExports, name: str) -> External | None:
     helper = next((h for h in exports.helpers if h.qname.rpartition(".")[2] == name), None)
     if helper is not None:
         return helper
-    return next((f for f in exports.functions if f.qname.rpartition(".")[2] == name), None)
+    function = next((f for f in exports.functions if f.qname.rpartition(".")[2] == name), None)
+    if function is not None:
+        return function
+    return next((c for c in exports.servers if c.qname.rpartition(".")[2] == name), None)

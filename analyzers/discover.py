@@ -224,6 +224,10 @@ def _scan(root: Path, include: Sequence[str], exclude: Sequence[str], jobs: int 
     return scan
 
 
+_ROUNDS = 3
+"""Rounds of reading files again with what their imports offer (a chain of three modules needs two)."""
+
+
 def _across_files(scan: _Scan) -> None:
     """Second look at the files that import what another module of the repository offers (a server
     table, a prompt, a helper class wrapping an MCP session): they are analysed again with those values,
@@ -232,6 +236,7 @@ def _across_files(scan: _Scan) -> None:
         return
     from cfmigrate.analyzers.code import analyze_python
     from cfmigrate.analyzers.code_repo import (
+        External,
         HelperClass,
         HelperFunction,
         external_context,
@@ -258,36 +263,53 @@ def _across_files(scan: _Scan) -> None:
             if facts.exports is not None:
                 facts_of[rel] = facts
                 by_rel[rel] = facts.exports
-    offering = [e for e in by_rel.values() if e.constants or e.helpers or e.functions]
-    if not offering:
+    if not any(e.constants or e.helpers or e.functions or e.servers for e in by_rel.values()):
         return
-    # files the prefilter skipped that import an offering module by name (`from toolbox import Toolbox`)
-    # (only helper classes: an importer of plain constants is itself an MCP file the prefilter kept)
-    names = "|".join(
-        sorted({re.escape(e.module.rpartition(".")[2]) for e in offering if e.helpers or e.functions})
-    )
-    importing = re.compile(rf"(?m)^[ \t]*(?:from|import)[ \t]+[\w.]*\b(?:{names})\b".encode())
-    for path, rel in scan.python_files if names else ():
-        if rel in facts_of:
-            continue
-        data, _, _ = _read_python(path, rel)
-        if data is not None and importing.search(data):
-            facts = analyze_python(data, rel, force=True)
-            if facts.exports is not None:
-                facts_of[rel] = facts
+
+    def add_importers() -> None:
+        """Files the prefilter skipped that import a module offering helpers by name (`from toolbox import
+        Toolbox`); an importer of plain constants is itself an MCP file the prefilter kept."""
+        names = "|".join(
+            sorted(
+                {re.escape(e.module.rpartition(".")[2]) for e in by_rel.values() if e.helpers or e.functions}
+            )
+        )
+        importing = re.compile(rf"(?m)^[ \t]*(?:from|import)[ \t]+[\w.]*\b(?:{names})\b".encode())
+        for path, rel in scan.python_files if names else ():
+            if rel in facts_of:
+                continue
+            data, _, _ = _read_python(path, rel)
+            if data is not None and importing.search(data):
+                facts = analyze_python(data, rel, force=True)
+                if facts.exports is not None:
+                    facts_of[rel] = facts
+                    by_rel[rel] = facts.exports
+
+    # A file is read again with what its imports offer; what it offers in turn may then have grown (a helper
+    # whose launch constant lives in a third module), so its importers are read again, a few rounds at most.
+    contexts: dict[str, dict[str, External]] = {}
+    for _ in range(_ROUNDS):
+        add_importers()
+        grown = False
+        for rel in sorted(facts_of):
+            offered = facts_of[rel].exports
+            context = external_context(rel, offered, by_rel) if offered is not None else {}
+            if not context or contexts.get(rel) == context:
+                continue
+            data, _, _ = _read_python(paths.get(rel, ""), rel)
+            if data is None:
+                continue
+            contexts[rel] = context
+            facts = analyze_python(data, rel, context, force=True)
+            facts_of[rel] = facts
+            if facts.exports is not None and facts.exports != by_rel.get(rel):
                 by_rel[rel] = facts.exports
+                grown = True
+        if not grown:
+            break
     consumed: dict[str, set[int]] = {}
-    for rel in sorted(facts_of):
-        offered = facts_of[rel].exports
-        context = external_context(rel, offered, by_rel) if offered is not None else {}
-        if not context:
-            continue
-        data, _, _ = _read_python(paths.get(rel, ""), rel)
-        if data is None:
-            continue
-        facts = analyze_python(data, rel, context, force=True)
-        facts_of[rel] = facts
-        if facts.agents:
+    for rel, context in contexts.items():
+        if facts_of[rel].agents:
             for value in context.values():
                 if isinstance(value, HelperClass | HelperFunction):
                     consumed.setdefault(value.rel, set()).update(value.lines)

@@ -30,6 +30,7 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 
 from cfmigrate.analyzers.code_apis import MCP_PACKAGES
+from cfmigrate.analyzers.code_repo import module_name
 from cfmigrate.analyzers.files import atomic_write_bytes
 from cfmigrate.analyzers.model import Agent, Inventory, Manifest, Problem, ServerSpec
 from cfmigrate.analyzers.settings import Settings, load_settings
@@ -462,7 +463,10 @@ def transform_source(
         }
         if not rule.needed(code, scratch, plan):
             continue
-        context = CodemodContext(filename=rel, scratch=scratch)
+        module_full, package_full = _module_names(rel)
+        context = CodemodContext(
+            filename=rel, scratch=scratch, full_module_name=module_full, full_package_name=package_full
+        )
         first_site, seen = len(sites), code
         try:
             changed = rule(context, plan).transform_module(module)
@@ -492,6 +496,12 @@ def transform_source(
     if location is not None:
         new = tidy_imports(source, new, location)
     return FileResult(rel, "changed", tuple(sites), old=source, new=new)
+
+
+def _module_names(rel: str) -> tuple[str, str]:
+    """The dotted module and package of a file, so that import changes resolve its relative imports."""
+    module = module_name(rel)
+    return module, module if rel.endswith("__init__.py") else module.rpartition(".")[0]
 
 
 def _find_launches(module: cst.Module, rel: str, plan: MigrationPlan) -> list[Launch]:

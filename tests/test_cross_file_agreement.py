@@ -121,3 +121,55 @@ def test_migrate_leaves_the_agent_whole_with_the_helpers_reason(tmp_path: Path) 
     reasons = {(m.path, m.line): m.reason for m in result.manual}
     assert "not moved onto code mode" in reasons[("assistant.py", 14)]
     assert "toolbox.py" in reasons[("assistant.py", 14)]
+
+
+def test_a_launch_constant_of_a_sibling_module_is_linked_and_carried(tmp_path: Path) -> None:
+    """`SERVER = StdioServerParameters(...)` in settings.py, `stdio_client(SERVER)` in the agent module:
+    the audit links the server (declared at settings.py), and the migrated agent hands that same object
+    to CodeMode, so its literal env reaches the server as before."""
+    root = tmp_path / "repo"
+    shutil.copytree(CASE.parent / "imported-launch", root)
+    (agent,) = run_audit(root).agents
+    assert (agent.servers, agent.decision) == (("filesystem",), "keep-mcp")
+    settings = (root / "notes" / "settings.py").read_bytes()
+    result = migrate(root, write=True, allow_dirty=True, all_agents=True)
+    assert [f.path for f in result.changed] == ["notes/agent.py"]
+    migrated = (root / "notes" / "agent.py").read_text()
+    assert '"filesystem": SERVER,' in migrated
+    assert "from .settings import MODEL, SERVER, SYSTEM_PROMPT" in migrated
+    assert "stdio_client" not in migrated and "ClientSession" not in migrated
+    assert (root / "notes" / "settings.py").read_bytes() == settings
+    (after,) = run_audit(root).agents
+    assert (after.servers, after.decision) == (("filesystem",), "already-code-mode")
+
+
+def test_a_helper_whose_launch_lives_in_a_third_module(tmp_path: Path) -> None:
+    """settings.py holds the launch, toolbox.py the helper class using it, assistant.py the model loop:
+    the audit follows the chain (the helper is only a helper once its launch is known), and migrate
+    names the same agent with the same files and server."""
+    root = tmp_path / "repo"
+    shutil.copytree(CASE, root)
+    (root / "settings.py").write_text(
+        "from mcp import StdioServerParameters\n\n"
+        'NOTES = StdioServerParameters(command="npx", args=["-y", "@modelcontextprotocol/server-filesystem", '
+        '"/srv/notes"])\n'
+    )
+    toolbox = (root / "toolbox.py").read_text()
+    inline = toolbox[
+        toolbox.index("        params = StdioServerParameters(") : toolbox.index("        read, write")
+    ]
+    toolbox = toolbox.replace(inline, "").replace("stdio_client(params)", "stdio_client(NOTES)")
+    (root / "toolbox.py").write_text(
+        toolbox.replace("\n\n\nclass", "\nfrom settings import NOTES\n\n\nclass", 1)
+    )
+    inventory = run_audit(root)
+    (agent,) = inventory.agents
+    (server,) = inventory.servers
+    assert (agent.name, agent.files, agent.servers) == (
+        "assistant",
+        ("assistant.py", "toolbox.py"),
+        (server.name,),
+    )
+    assert server.source == "settings.py:3"
+    (unit,) = build_plan(root, all_agents=True)[0].units
+    assert (unit.name, unit.files, unit.servers) == (agent.name, agent.files, agent.servers)

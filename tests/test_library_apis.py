@@ -41,6 +41,7 @@ from cfmigrate.analyzers.code_model import ProgramModel
 from cfmigrate.analyzers.code_values import Obj
 from cfmigrate.migrate.rules import MigrationPlan
 from cfmigrate.migrate.rules._base import PATH_KEY, Site
+from cfmigrate.migrate.rules._launch import find_launches
 from cfmigrate.migrate.rules._plan import SITES_KEY
 from cfmigrate.migrate.rules._resolve import Resolver, library_api, opens_mcp
 from cfmigrate.migrate.rules.cfm005_framework import FrameworkAgents
@@ -257,6 +258,43 @@ def test_fastmcp_transports_the_rules_knew_are_servers_to_the_audit() -> None:
     }
     (agent,) = facts.agents
     assert agent.servers == ("notes", "wiki")
+
+
+FASTMCP_CASES = [
+    ('StdioTransport(command="uvx", args=["mcp-server-time"])', ("stdio", "uvx", ("mcp-server-time",), None)),
+    (
+        'PythonStdioTransport("notes.py", args=["--db", "n.db"])',
+        ("stdio", "python", ("notes.py", "--db", "n.db"), None),
+    ),
+    ('StreamableHttpTransport("http://localhost:9000/mcp")', ("http", None, (), "http://localhost:9000/mcp")),
+    ('SSETransport("http://localhost:9001/sse")', ("sse", None, (), "http://localhost:9001/sse")),
+]
+
+
+@pytest.mark.parametrize(
+    ("transport", "server"), FASTMCP_CASES, ids=[c[0].split("(")[0] for c in FASTMCP_CASES]
+)
+def test_a_fastmcp_transport_is_a_server_to_the_audit_and_a_launch_to_the_rules(
+    transport: str, server: tuple[str, str | None, tuple[str, ...], str | None]
+) -> None:
+    source = (
+        "import anthropic\n"
+        "from fastmcp import Client\n"
+        "from fastmcp.client.transports import PythonStdioTransport, SSETransport, StdioTransport, "
+        "StreamableHttpTransport\n\n\n"
+        "async def main() -> None:\n"
+        f"    async with Client({transport}) as client:\n"
+        '        await client.call_tool("lookup", {})\n'
+        '    anthropic.Anthropic().messages.create(model="claude-sonnet-5", max_tokens=9, messages=[], tools=[])\n'
+    )
+    facts = analyze_python(source.encode(), "agent.py")
+    (found,) = facts.servers
+    assert (found.transport, found.command, found.args, found.url) == server
+    (agent,) = facts.agents
+    assert agent.servers == (found.name,)
+    plan = MigrationPlan(file_servers={"agent.py": (found.name,)}, code_servers={"agent.py:7": found.name})
+    (launch,) = find_launches(cst.parse_module(source), "agent.py", plan)
+    assert (launch.server, launch.expression, launch.named) == (found.name, transport, False)
 
 
 # ------------------------------------------------------------------ a framework added in one place

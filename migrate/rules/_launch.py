@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import (
     Assignment,
+    ImportAssignment,
     MetadataWrapper,
     ParentNodeProvider,
     PositionProvider,
@@ -33,6 +34,7 @@ from libcst.metadata import (
 )
 
 from cfmigrate.analyzers.code_apis import LibraryApi, Role, api_of
+from cfmigrate.analyzers.code_repo import module_name
 from cfmigrate.migrate.rules._plan import MigrationPlan
 
 LAUNCH_KEY = "cfmigrate.launches"
@@ -154,8 +156,11 @@ class _Finder:
         sse = api.role is Role.FRAMEWORK_SERVER and api.transport == "sse"
         return _Found(call, self.arg(call, position, keyword), sse=sse)
 
-    def launch_of(self, found: _Found) -> tuple[str, cst.CSTNode, bool, set[str]] | None:
-        """(source, declaring node, named?, names read) of the value a session-opening call is given."""
+    def launch_of(
+        self, found: _Found, declaring: frozenset[str] = frozenset()
+    ) -> tuple[str, cst.CSTNode, bool, set[str]] | None:
+        """(source, declaring node, named?, names read) of the value a session-opening call is given;
+        `declaring` holds the modules of the repository where the audit found server declarations."""
         if found.built is not None:
             names = set().union(*(self.free_names(part) for part in found.parts))
             return found.built, found.opener, False, names
@@ -164,6 +169,8 @@ class _Finder:
             return None
         if isinstance(value, cst.Name):
             bound = self.single_binding(value)
+            if bound is None and self.imported_from(value, declaring):
+                return value.value, value, True, {value.value}  # `from settings import SERVER`: kept as is
             if bound is None or not self.is_launch_value(bound):
                 return None
             return value.value, bound, True, {value.value}
@@ -183,6 +190,20 @@ class _Finder:
         if not isinstance(value, cst.Call):
             return False
         return is_launch_class(self.names(value.func))
+
+    def imported_from(self, name: cst.Name, modules: frozenset[str]) -> bool:
+        """Whether a name is bound only by `from <module> import NAME` of one of `modules` (a repository
+        module where the audit followed a launch constant: `SERVER = StdioServerParameters(...)`)."""
+        scope = self.scopes.get(name)
+        if scope is None or not modules:
+            return False
+        assignments = list(scope[name.value])
+        if len(assignments) != 1 or not isinstance(assignments[0], ImportAssignment):
+            return False
+        owners = {q.rpartition(".")[0].lstrip(".") for q in self.names(name)}
+        return bool(owners) and all(
+            any(owner == module or module.endswith("." + owner) for module in modules) for owner in owners
+        )
 
     def single_binding(self, name: cst.Name) -> cst.BaseExpression | None:
         """The value of the one plain assignment of a name (module or function level), else None."""
@@ -230,12 +251,17 @@ def _dict_source(finder: _Finder, parts: Sequence[tuple[str, cst.BaseExpression 
 def find_launches(module: cst.Module, path: str, plan: MigrationPlan) -> list[Launch]:
     """The launches this file gives the servers it reaches, one per server (none when ambiguous)."""
     finder = _Finder(module)
+    declaring = frozenset(
+        module_name(where.rpartition(":")[0])
+        for where in plan.code_servers
+        if where.rpartition(":")[0] != path
+    )
     raw: list[tuple[str, cst.CSTNode, bool, set[str], cst.Call]] = []
     for call in finder.calls():
         found = finder.found(call)
         if found is None:
             continue
-        launch = finder.launch_of(found)
+        launch = finder.launch_of(found, declaring)
         if launch is not None:
             raw.append((*launch, call))
     if not raw:
@@ -305,11 +331,8 @@ def _opens_session(api: LibraryApi | None) -> bool:
     if api is None:
         return False
     if api.role is Role.SESSION:
-        return api.flavor in (
-            "mcp",
-            "fastmcp",
-            "group",
-        )  # a group left in place still connects its servers; an mcp-use session is built by others
+        # a group left in place still connects its servers; an mcp-use session is built by its client
+        return api.flavor in ("mcp", "fastmcp", "group")
     return api.role in (Role.TRANSPORT, Role.FRAMEWORK_SERVER)
 
 

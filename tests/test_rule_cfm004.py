@@ -178,6 +178,32 @@ class TestCodeFirstPrompt(CodemodTest):
         """
         self.check(before, after)
 
+    def test_heading_on_the_line_of_the_field_is_dropped(self) -> None:
+        """ "Tools you can call: {names}" on one line: the heading goes with the list; a sentence stays."""
+        before = """
+            from anthropic import Anthropic
+
+            def ask(messages, tools_in):
+                tools = code_mode.tool_definitions("anthropic")
+                names = ", ".join(t["name"] for t in tools)
+                system = f"{INSTRUCTIONS}\\nTools you can call: {names}."
+                other = f"Be brief. Use these: {names}"
+                Anthropic().messages.create(model="m", max_tokens=5, system=other, tools=tools, messages=messages)
+                return Anthropic().messages.create(model="m", max_tokens=5, system=system, tools=tools, messages=messages)
+        """
+        after = """
+            from anthropic import Anthropic
+
+            def ask(messages, tools_in):
+                tools = code_mode.tool_definitions("anthropic")
+                names = ", ".join(t["name"] for t in tools)
+                system = f"{INSTRUCTIONS}\\n{code_mode.system_prompt()}."
+                other = f"Be brief. Use these: {code_mode.system_prompt()}"
+                Anthropic().messages.create(model="m", max_tokens=5, system=other, tools=tools, messages=messages)
+                return Anthropic().messages.create(model="m", max_tokens=5, system=system, tools=tools, messages=messages)
+        """
+        self.check(before, after)
+
     def test_raw_fstring_keeps_its_text(self) -> None:
         before = """
             from anthropic import Anthropic

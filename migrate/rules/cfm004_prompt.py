@@ -700,7 +700,8 @@ def _drop_heading(raw: str, placeholder: str) -> str | None:
     """`raw` with the heading line just before the only `placeholder` removed, or None when there is none.
 
     Works on the literal as written: a line break is a real newline or the escape `\\n`; a heading is
-    a short line ending in a colon ("Tools available:") directly above the placeholder's line.
+    a short line ending in a colon ("Tools available:") directly above the placeholder's line, or starting
+    the placeholder's own line ("Tools you can call: {tools}").
     """
     if raw.count(placeholder) != 1:
         return None
@@ -718,8 +719,13 @@ def _drop_heading(raw: str, placeholder: str) -> str | None:
             end, breaks = len(trimmed) - 1, breaks + 1
         else:
             break
-    if not breaks:
-        return None
+    if not breaks:  # "Tools you can call: {tools}": a heading that starts the placeholder's own line
+        real, escaped = head.rfind("\n"), head.rfind("\\n")
+        start = max(real + 1 if real >= 0 else 0, escaped + 2 if escaped >= 0 else 0)
+        line = head[start:].rstrip(" \t")
+        if not start or not line or "\\" in line or "{" in line or not _is_heading(line):
+            return None  # (a prompt that starts with it is a tool list alone: replaced whole elsewhere)
+        return head[:start] + raw[at:]
     body = head[:end]
     real, escaped = body.rfind("\n"), body.rfind("\\n")
     start = max(real + 1 if real >= 0 else 0, escaped + 2 if escaped >= 0 else 0)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 import libcst as cst
 
-from cfmigrate.analyzers.code_apis import provider_of_model
+from cfmigrate.analyzers.code_apis import MCP_PACKAGES, provider_of_model
 from cfmigrate.analyzers.code_eval import Decl, Event, ModuleAnalysis, SrvRef
 from cfmigrate.analyzers.code_repo import External, ModuleExports, module_name
 from cfmigrate.analyzers.configs import redact_args, redact_url
@@ -47,19 +47,9 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 """Python files larger than this are skipped (with an info Problem): generated or vendored code."""
 
 _ROOTS = (
-    "mcp",
-    "fastmcp",
-    "mcp_use",
-    "mcp_types",
-    "langchain_mcp_adapters",
-    "agents",
-    "pydantic_ai",
-    "google",
-    "smolagents",
-    "crewai_tools",
+    *MCP_PACKAGES,  # every MCP API of the shared table is imported from one of these
     "crewai",
-    "cfmigrate",
-    "servers",
+    "servers",  # a generated servers/ package
     "openai",  # hosted MCP tools: tools=[{"type": "mcp", ...}]
     "anthropic",  # the MCP connector: mcp_servers=[{"type": "url", ...}]
 )

@@ -15,8 +15,9 @@ from cfmigrate.analyzers.code_apis import (
     _OPENAI_METHODS,
     _SERVER_DEF_APIS,
     CHAT_MODEL_PROVIDERS,
-    SESSION_APIS,
+    Role,
     provider_of_model,
+    role_of,
 )
 from cfmigrate.analyzers.code_bindings import _ENTER_METHODS, _code
 from cfmigrate.analyzers.code_facts import DefinedServer, Event
@@ -756,7 +757,7 @@ class AgentRecognition(PromptRecognition):
         line = self.line(call)
         path = obj.path
         method = path[-1] if path else ""
-        if obj.api in SESSION_APIS and path in (("call_tool",), ("connector", "call_tool")):
+        if role_of(obj.api) is Role.SESSION and path in (("call_tool",), ("connector", "call_tool")):
             name = self._str(self._arg(call, 0, "name"))
             api = "mcp_use.MCPSession.call_tool" if obj.api == "mcp_use.Session" else f"{obj.api}.call_tool"
             detail = "" if name else f"dynamic tool name: {_code(self._arg(call, 0, 'name') or call.func)}"
@@ -764,7 +765,7 @@ class AgentRecognition(PromptRecognition):
                 call, Event("call_tool", api, line, tool=name, servers=obj.servers, mcp=True, detail=detail)
             )
             return Obj("mcp.call_result", obj.servers)
-        if obj.api in SESSION_APIS and path in (("list_tools",), ("connector", "list_tools")):
+        if role_of(obj.api) is Role.SESSION and path in (("list_tools",), ("connector", "list_tools")):
             api = "mcp_use.MCPSession.list_tools" if obj.api == "mcp_use.Session" else f"{obj.api}.list_tools"
             self._emit(call, Event("list_tools", api, line, servers=obj.servers, mcp=True))
             return Obj("mcp.tools_result" if obj.api != "fastmcp.Client" else "mcp.tools", obj.servers)

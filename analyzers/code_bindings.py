@@ -13,7 +13,7 @@ from typing import Any
 import libcst as cst
 from libcst._nodes.internal import CodegenState  # the hook PositionProvider uses, without its overhead
 
-from cfmigrate.analyzers.code_apis import _TRANSPORT_APIS, canonical
+from cfmigrate.analyzers.code_apis import Role, canonical, role_of
 from cfmigrate.analyzers.code_facts import Decl, DefinedServer, Event
 from cfmigrate.analyzers.code_values import (
     _MAX_TEXT,
@@ -821,7 +821,7 @@ class Bindings:
     def _unpack(self, value: Val, index: int) -> Val:
         if isinstance(value, Seq):
             return value.items[index] if index < len(value.items) else UNKNOWN
-        if isinstance(value, Obj) and value.api in _TRANSPORT_APIS:
+        if isinstance(value, Obj) and role_of(value.api) is Role.TRANSPORT:
             return value  # (read, write[, get_session_id]) all lead to the same server
         return UNKNOWN
 

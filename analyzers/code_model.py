@@ -23,7 +23,7 @@ from typing import Literal
 import libcst as cst
 
 from cfmigrate.analyzers.code import server_names
-from cfmigrate.analyzers.code_apis import SESSION_APIS
+from cfmigrate.analyzers.code_apis import Role, api_by_id
 from cfmigrate.analyzers.code_eval import ModuleAnalysis
 from cfmigrate.analyzers.code_repo import External
 from cfmigrate.analyzers.code_values import Obj, SrvRef
@@ -32,21 +32,36 @@ __all__ = ["McpReach", "ProgramModel", "ReachKind"]
 
 ReachKind = Literal["session", "client", "tools", "server_params", "server", "agent", "code_mode"]
 
+_ROLE_KINDS: dict[Role, ReachKind] = {
+    Role.SESSION: "session",
+    Role.SESSION_FACTORY: "client",
+    Role.TRANSPORT: "server_params",
+    Role.SERVER_PARAMS: "server_params",
+    Role.FRAMEWORK_SERVER: "server",
+    Role.CODE_MODE: "code_mode",
+}
 _KINDS: dict[str, ReachKind] = {
-    **{api: "session" for api in SESSION_APIS},
-    "mcp.stdio_client": "server_params",
-    "mcp.streamable_http_client": "server_params",
-    "mcp.sse_client": "server_params",
     "server_params": "server_params",
     "agents.MCPServer": "server",
     "pydantic_ai.MCPServer": "server",
-    "langchain.MultiServerMCPClient": "client",
-    "mcp_use.MCPClient": "client",
     "mcp.tools": "tools",
     "mcp.tools_result": "tools",
     "agent": "agent",
-    "cfmigrate.CodeMode": "code_mode",
 }
+"""What the values the recognisers build are to MCP (a server's parameters, a framework's server, tool
+lists, an agent); library classes are answered by their role in the shared API table (`_kind`)."""
+
+
+def _kind(api_id: str) -> ReachKind | None:
+    """What a value of the evaluation is to MCP, by the id of the API or value it stands for."""
+    if api_id in _KINDS:
+        return _KINDS[api_id]
+    api = api_by_id(api_id)
+    if api is None:
+        return "client" if api_id.startswith("helper:") else None
+    if api.role is Role.FRAMEWORK_TOOLS and api.tool_loaders:
+        return "client"  # hands out the servers' tools (`MultiServerMCPClient`)
+    return _ROLE_KINDS.get(api.role)
 
 
 @dataclass(frozen=True)
@@ -78,9 +93,7 @@ class ProgramModel:
         value = self._analysis.eval(node)
         if not isinstance(value, Obj) or value.path:
             return None
-        kind = _KINDS.get(value.api)
-        if kind is None and value.api.startswith("helper:"):
-            kind = "client"
+        kind = _kind(value.api)
         if kind is None:
             return None
         return McpReach(

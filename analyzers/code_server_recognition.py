@@ -10,7 +10,7 @@ from typing import Any
 
 import libcst as cst
 
-from cfmigrate.analyzers.code_apis import _CONFIG_PATH
+from cfmigrate.analyzers.code_apis import _CONFIG_PATH, LIBRARY_APIS, Role, api_by_id
 from cfmigrate.analyzers.code_bindings import Bindings, _code, _unwrap_annotation, _Walk
 from cfmigrate.analyzers.code_facts import Decl, Event
 from cfmigrate.analyzers.code_schema import (
@@ -39,7 +39,10 @@ from cfmigrate.analyzers.code_values import (
 from cfmigrate.analyzers.model import ToolDef
 
 # FastMCP client transports that carry a server launch
-FASTMCP_TRANSPORTS = ("fastmcp.StdioTransport", "fastmcp.StreamableHttpTransport")
+FASTMCP_TRANSPORTS = tuple(
+    sorted(api.id for api in LIBRARY_APIS if api.role is Role.SERVER_PARAMS and api.flavor == "fastmcp")
+)
+"""FastMCP client transports (stdio, Python script, streamable HTTP, SSE), from the shared API table."""
 
 
 class ServerRecognition(Bindings):
@@ -58,8 +61,12 @@ class ServerRecognition(Bindings):
     def _decl_from_transport(
         self, anchor: cst.CSTNode, transport: cst.Call, api: str | None, origin: str, name: str | None
     ) -> int | None:
-        """A server declared by a FastMCP client transport (`StdioTransport(...)`, `StreamableHttpTransport(...)`)."""
-        if api == "fastmcp.StdioTransport":
+        """A server declared by a FastMCP client transport (`StdioTransport(...)`, `PythonStdioTransport(...)`,
+        `StreamableHttpTransport(...)`, `SSETransport(...)`)."""
+        entry = api_by_id(api) if api else None
+        if api == "fastmcp.PythonStdioTransport":
+            return self._python_transport(anchor, transport, origin, name)
+        if entry is not None and entry.transport == "stdio":
             return self._decl_from_kwargs(
                 anchor,
                 origin,
@@ -73,11 +80,30 @@ class ServerRecognition(Bindings):
         return self._decl_from_kwargs(
             anchor,
             origin,
-            kind="http",
+            kind="sse" if entry is not None and entry.transport == "sse" else "http",
             url=self._arg(transport, 0, "url"),
             headers=self._arg(transport, 1, "headers"),
             name=name,
         )
+
+    def _python_transport(
+        self, anchor: cst.CSTNode, transport: cst.Call, origin: str, name: str | None
+    ) -> int | None:
+        """`PythonStdioTransport(script_path, args=..., env=..., cwd=..., python_cmd=...)`: `python script args`."""
+        dynamic: list[str] = []
+        script = self._str_or_dynamic(self._arg(transport, 0, "script_path"), dynamic)
+        python = self._arg(transport, 4, "python_cmd")
+        command = self._str_or_dynamic(python, dynamic) if python is not None else "python"
+        if script is None:
+            return None
+        decl = Decl(kind="stdio", origin=origin, line=self.line(anchor), explicit_name=name)
+        decl.command = command
+        decl.args = (script, *self._str_list(self._arg(transport, 1, "args"), dynamic))
+        cwd = self._arg(transport, 3, "cwd")
+        decl.cwd = self._str_or_dynamic(cwd, dynamic) if cwd is not None else None
+        decl.env_names, decl.env_refs = self._names_of(self._arg(transport, 2, "env"))
+        decl.dynamic = tuple(dynamic)
+        return self._declare(anchor, decl)
 
     def _decl_from_kwargs(
         self,

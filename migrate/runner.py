@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 import libcst as cst
 from libcst.codemod import CodemodContext
 
+from cfmigrate.analyzers.code_apis import MCP_PACKAGES
 from cfmigrate.analyzers.files import atomic_write_bytes
 from cfmigrate.analyzers.model import Agent, Inventory, Manifest, Problem, ServerSpec
 from cfmigrate.analyzers.settings import Settings, load_settings
@@ -57,8 +58,9 @@ _MCP_MARKS = (b"mcp", b"MCP", b"code_mode", b"CodeMode")
 # Every rule resolves receivers through this file's imports, so a candidate imports an MCP client, a
 # framework that loads MCP tools, or the runtime (or already uses `code_mode`).
 _MCP_IMPORT = re.compile(
-    rb"^[ \t]*(?:from|import)[ \t]+(?:mcp|fastmcp|mcp_use|langchain_mcp_adapters|smolagents|crewai_tools|"
-    rb"google\.adk|agents|pydantic_ai|cfmigrate)\b|code_mode",
+    rb"^[ \t]*(?:from|import)[ \t]+(?:"
+    + b"|".join(re.escape(package.encode()) for package in MCP_PACKAGES)
+    + rb")\b|code_mode",
     re.MULTILINE,
 )
 _SERIAL_BELOW = 8  # fewer candidate files than this: no worker processes (their start-up costs more)

@@ -447,6 +447,36 @@ class CodeMode:
         )
         return self.executor.protections(session)
 
+    async def list_tools(self, server: str) -> Any:
+        """The server's tools as its own session lists them (the installed mcp's `ListToolsResult`).
+
+        For host code that used to list a session of its own at connect time (`print(len(r.tools))`):
+        the listing comes from CodeMode's session of that server, so the server starts once. `server` is
+        the server's name in the config or the generated package (`servers/<name>/`).
+        """
+        from mcp.types import ListToolsResult
+
+        await self.ensure_open()
+        assert self.sessions is not None
+        server_id = self._server_id(server)
+        try:
+            tools = await self.sessions.list_tools(server_id)
+        except SessionError as exc:
+            raise CodeModeError(f"cannot list the tools of {server}: {exc.message}") from None
+        return ListToolsResult(tools=list(tools.values()))
+
+    def _server_id(self, server: str) -> str:
+        """The id of a server given by its id, its config name or that name as an identifier."""
+        if server in self.specs:
+            return server
+        for server_id, spec in sorted(self.specs.items()):
+            if spec.name == server:
+                return server_id
+        key = to_identifier(server)
+        if key in self.specs:
+            return key
+        raise CodeModeError(f"unknown server {server!r} (servers: {', '.join(sorted(self.specs)) or 'none'})")
+
     # ------------------------------------------------------------------ running
 
     async def handle_tool_use(self, name: str, input: Mapping[str, Any] | str | None) -> ToolUseResult:

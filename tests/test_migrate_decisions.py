@@ -2,23 +2,22 @@
 
 Agents the decision framework keeps on direct MCP are skipped unless `--all`; an agent reaching a server
 the generated package does not cover is skipped with the fix; non-UTF-8 files and syntax errors are
-reported with file:line (exit 2) while the other files are still migrated.
+reported with file:line (exit 2) while the other files are still migrated. The CLI runs in this process
+(tests/support/cli.py).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
+from support.cli import Done, cfmigrate
 from support.linked import DECLARATION, WEATHER_SERVER, linked
 
 from cfmigrate.migrate.runner import migrate
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = str(Path(sys.executable).with_name("cfmigrate"))
 
 LOOP = linked("""\
 import anthropic
@@ -39,10 +38,8 @@ async def step(session: ClientSession, messages: list) -> list:
 """)
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, "migrate", *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
-    )
+def cli(*args: str, cwd: Path) -> Done:
+    return cfmigrate("migrate", *args, cwd=cwd)
 
 
 def write_repo(root: Path, files: dict[str, str | bytes]) -> Path:

@@ -1,5 +1,9 @@
 """The migrate runner and CLI: encodings, line endings, broken files, git safety, exit codes, rule selection,
-and a literal call migrated onto a generated wrapper that then runs against the real `mcp-server-time`."""
+and a tool script left alone with its server (the real `mcp-server-time`) listed live.
+
+Most CLI calls run the CLI's app in this process (tests/support/cli.py); the console script itself runs as a
+real process in `test_broken_files_are_reported_and_the_others_migrated` (and `python -m cfmigrate.migrate.cli`
+in test_audit_cli, test_serve and test_packaging)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from support.cli import Done, cfmigrate
 from support.linked import WEATHER_SERVER, linked
 from support.real_servers import pypi_server
 
@@ -41,7 +46,13 @@ async def step(session: ClientSession, messages: list) -> list:
 ''')
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path) -> Done:
+    """`cfmigrate migrate ARGS` in this process."""
+    return cfmigrate("migrate", *args, cwd=cwd)
+
+
+def console_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`cfmigrate migrate ARGS` as a real process (the installed console script)."""
     return subprocess.run(
         [CLI, "migrate", *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
     )
@@ -89,8 +100,9 @@ def test_broken_files_are_reported_and_the_others_migrated(tmp_path: Path) -> No
             "c_bytes.py": b"from mcp import x\ncall_tool = '\xff\xfe'\n",
         },
     )
-    done = cli(".", "--write", "--no-generate", cwd=root)
+    done = console_script(".", "--write", "--no-generate", cwd=root)
     assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
     assert "error: " not in done.stderr.splitlines()[0]
     assert "a_broken.py:2  syntax error: invalid syntax; file left alone" in done.stderr
     assert "c_bytes.py" in done.stderr and "errors (2)" in done.stderr
@@ -210,29 +222,16 @@ def test_sites_of_later_rules_point_at_lines_of_the_original_file() -> None:
 
 def test_file_paths_from_a_subfolder_use_the_git_top_folder_as_root(tmp_path: Path) -> None:
     """`cfmigrate migrate agents/x.py` from inside the repo finds its configs; a file elsewhere is refused."""
-    import os
     import shutil
-    import subprocess
-    import sys
 
     repo = tmp_path / "repo"
     shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "frameworks", repo)
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    cli = [sys.executable, "-m", "cfmigrate.migrate.cli", "migrate"]
-    env = {**os.environ, "COLUMNS": "200"}
-    inside = subprocess.run(
-        [*cli, "anthropic_loop.py", "--all", "--no-generate"],
-        cwd=repo / "agents",
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    inside = cli("anthropic_loop.py", "--all", "--no-generate", cwd=repo / "agents")
     assert inside.returncode == 0, inside.stderr
     assert "would rewrite agents/anthropic_loop.py" in inside.stdout + inside.stderr
     (tmp_path / "elsewhere.py").write_text("import mcp\n")
-    outside = subprocess.run(
-        [*cli, str(tmp_path / "elsewhere.py")], cwd=repo / "agents", capture_output=True, text=True, env=env
-    )
+    outside = cli(str(tmp_path / "elsewhere.py"), cwd=repo / "agents")
     assert outside.returncode == 2 and "outside the repository root" in outside.stderr
     assert "Traceback" not in outside.stderr
 

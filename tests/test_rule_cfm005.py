@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from libcst.codemod import CodemodContext, CodemodTest
 
+from cfmigrate.analyzers.code_apis import api_of
 from cfmigrate.migrate.rules import MigrationPlan
 from cfmigrate.migrate.rules._base import ORPHANS_KEY, PATH_KEY, POLICY_KEY
 from cfmigrate.migrate.rules._plan import SITES_KEY
-from cfmigrate.migrate.rules.cfm005_framework import FRAMEWORK_APIS, FrameworkAgents
+from cfmigrate.migrate.rules.cfm005_framework import MANUAL_STEPS, FrameworkAgents
 
 PLAN = MigrationPlan(
     keep_direct=frozenset({"playwright/browser_snapshot"}),
@@ -17,13 +18,20 @@ PLAN = MigrationPlan(
 )
 
 
+def _manual(qname: str) -> tuple[str, str]:
+    """The framework name and manual step of an API (or of the class whose method `qname` names)."""
+    api = api_of(qname) or api_of(qname.rpartition(".")[0])
+    assert api is not None, qname
+    return MANUAL_STEPS[api.flavor]
+
+
 def _step(api: str) -> str:
-    framework, _, step = FRAMEWORK_APIS[api]
+    framework, step = _manual(api)
     return f"{framework} loads the MCP tools itself; by hand: {step}"
 
 
 def _not_converted(api: str, why: str) -> str:
-    framework, _, step = FRAMEWORK_APIS[api]
+    framework, step = _manual(api)
     return f"{framework} loads the MCP tools itself and {why}, so it was not converted; by hand: {step}"
 
 
@@ -364,6 +372,31 @@ class TestFrameworkAgents(CodemodTest):
                 f"CFM005 line 5: {_step('smolagents.ToolCollection.from_mcp')}",
                 f"CFM005 line 7: {_step('crewai_tools.MCPServerAdapter')}",
                 f"CFM005 line 9: {_step('google.adk.tools.mcp_tool.mcp_toolset.MCPToolset')}",
+            ],
+        )
+
+    def test_sites_are_read_from_the_shared_api_table(self) -> None:
+        # spellings the audit knew and the rule did not: ADK's McpToolset, smolagents' MCPClient, langchain's
+        # package-level MultiServerMCPClient; a config loader of pydantic-ai is not a site (its servers are)
+        code = """
+            from google.adk.tools.mcp_tool import McpToolset
+            from langchain_mcp_adapters import MultiServerMCPClient
+            from pydantic_ai.mcp import load_mcp_servers
+            from smolagents import MCPClient
+
+            toolset = McpToolset(connection_params=None)
+            servers = load_mcp_servers("mcp.json")
+            with MCPClient({"url": "http://localhost:8000/mcp"}) as tools:
+                pass
+            async def tools() -> list:
+                return await MultiServerMCPClient({}).get_tools()
+        """
+        self.check(
+            code,
+            [
+                f"CFM005 line 6: {_step('google.adk.tools.mcp_tool.McpToolset')}",
+                f"CFM005 line 8: {_step('smolagents.MCPClient')}",
+                f"CFM005 line 11: {_step('langchain_mcp_adapters.MultiServerMCPClient.get_tools')}",
             ],
         )
 

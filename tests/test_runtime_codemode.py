@@ -296,6 +296,31 @@ def test_hybrid_keeps_a_direct_tool(loop: asyncio.AbstractEventLoop, demo_repo: 
     loop.run_until_complete(scenario())
 
 
+def test_list_tools_gives_what_the_servers_own_session_lists(
+    loop: asyncio.AbstractEventLoop, demo_repo: Path
+) -> None:
+    """`list_tools(server)` (a migrated connect-time listing): the server's tools, in its order, from CodeMode's
+    own session; by config name or package id; an unknown name is refused with the known ones."""
+    from mcp.types import ListToolsResult
+
+    async def scenario() -> None:
+        cm = code_mode(demo_repo)  # not entered: it opens on first use, as in a class's __init__
+        try:
+            listed = await cm.list_tools("demo")
+            assert isinstance(listed, ListToolsResult)
+            names = [t.name for t in listed.tools]
+            assert names[:3] == ["echo", "token_length", "get_contact"] and "delete_notes" in names
+            assert listed.tools[0].input_schema["properties"]["text"]["type"] == "string"
+            with pytest.raises(CodeModeError, match=r"unknown server 'kb' \(servers: demo\)"):
+                await cm.list_tools("kb")
+            echoed = await cm.handle_tool_use("execute_code", {"code": "print('still one session')"})
+            assert echoed.text.strip() == "still one session"
+        finally:
+            await cm.aclose()
+
+    loop.run_until_complete(scenario())
+
+
 def test_policy_asks_before_destructive_tools(loop: asyncio.AbstractEventLoop, demo_repo: Path) -> None:
     asked: list[ToolCall] = []
     code = "from servers.demo import delete_notes\nprint((await delete_notes(confirm=True)).text)"

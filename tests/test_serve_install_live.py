@@ -1,5 +1,6 @@
-"""`cfmigrate serve --install` end to end: the real CLI rewrites a Claude Code config, and the gateway entry it
-wrote is started the way the client starts it (its command and args, in the project folder) by the mcp `Client`.
+"""`cfmigrate serve --install` end to end: the CLI rewrites a Claude Code config, and the gateway entry it wrote
+is started the way the client starts it (its command and args, in the project folder) by the mcp `Client`:
+`cfmigrate` as a real process from PATH. The install commands run the CLI's app in this process.
 
 The repository is the seed scenario (three in-repo MCPServers whose `.mcp.json` entries name their tokens as
 `${VAR}`), generated with `cfmigrate generate`; no Python agent reads it here, so it is a config-only agent.
@@ -11,11 +12,11 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.cli import Done, cfmigrate
 
 from cfmigrate.analyzers.audit_json import audit_from_json
 from cfmigrate.analyzers.configs import parse_jsonc
@@ -25,7 +26,6 @@ from cfmigrate.migrate.serve import gateway_tools
 from cfmigrate.runtime.gateway import GATEWAY_TOOLS
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "cfmigrate.migrate.cli"]
 TOKENS = {
     "DRIVE_ACCESS_TOKEN": "ya29.install-drive-5d1e",
     "CRM_API_TOKEN": "00D-install-crm-8c2a",
@@ -33,8 +33,9 @@ TOKENS = {
 }
 
 
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+def _cli(*args: str, cwd: Path | None = None) -> Done:
+    """The CLI in this process (tests/support/cli.py); the gateway it installs is started as a real process."""
+    return cfmigrate(*args, cwd=cwd or REPO)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ left (the server would start twice), else the agent is not migrated.
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -32,47 +32,10 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from cfmigrate.analyzers.code_apis import LibraryApi, Role, api_of
 from cfmigrate.migrate.rules._plan import MigrationPlan
 
 LAUNCH_KEY = "cfmigrate.launches"
-
-_STDIO_PARAMS = frozenset(
-    {
-        "mcp.StdioServerParameters",
-        "mcp.client.stdio.StdioServerParameters",
-        "mcp.client.stdio.stdio.StdioServerParameters",
-    }
-)
-_FASTMCP_TRANSPORTS = frozenset(
-    f"fastmcp.client.transports{sub}.{cls}"
-    for sub in ("", ".stdio", ".http", ".sse")
-    for cls in ("StdioTransport", "PythonStdioTransport", "StreamableHttpTransport", "SSETransport")
-) | frozenset({"fastmcp.client.StdioTransport", "fastmcp.client.StreamableHttpTransport"})
-_LAUNCH_VALUES = _STDIO_PARAMS | _FASTMCP_TRANSPORTS
-_STDIO_CLIENTS = frozenset({"mcp.client.stdio.stdio_client", "mcp.stdio_client"})
-_MCP_CLIENTS = frozenset({"mcp.Client", "mcp.client.Client", "mcp.client.client.Client"})
-_FASTMCP_CLIENTS = frozenset({"fastmcp.Client", "fastmcp.client.Client", "fastmcp.client.client.Client"})
-_HTTP_CLIENTS = {
-    "mcp.client.streamable_http.streamablehttp_client": "http",
-    "mcp.client.streamable_http.streamable_http_client": "http",
-    "mcp.client.sse.sse_client": "sse",
-}
-_AGENTS_SERVERS = {
-    f"agents.mcp{sub}.{cls}": kind
-    for sub in ("", ".server")
-    for cls, kind in (
-        ("MCPServerStdio", "stdio"),
-        ("MCPServerStreamableHttp", "http"),
-        ("MCPServerSse", "sse"),
-    )
-}
-_PYDANTIC_STDIO = frozenset({"pydantic_ai.mcp.MCPServerStdio"})
-_PYDANTIC_HTTP = {
-    "pydantic_ai.mcp.MCPServerStreamableHTTP": "http",
-    "pydantic_ai.mcp.MCPServerHTTP": "http",
-    "pydantic_ai.mcp.MCPServerSSE": "sse",
-}
-_PYDANTIC_TOOLSET = frozenset({"pydantic_ai.mcp.MCPToolset"})
 
 
 @dataclass(frozen=True)
@@ -159,38 +122,37 @@ class _Finder:
             return positional[position].value
         return None
 
+    def api(self, node: cst.CSTNode) -> LibraryApi | None:
+        """The library API a callee resolves to through its imports (the shared API table), else None."""
+        return next((api for name in sorted(self.names(node)) if (api := api_of(name)) is not None), None)
+
     def found(self, call: cst.Call) -> _Found | None:
         """The launch value a session-opening call is given, when it is one CodeMode can take."""
-        names = self.names(call.func)
-        if names & _STDIO_CLIENTS:
-            return _Found(call, self.arg(call, 0, "server"))
-        if names & (_MCP_CLIENTS | _FASTMCP_CLIENTS | _PYDANTIC_TOOLSET):
-            keyword = (
-                "server" if names & _MCP_CLIENTS else "transport" if names & _FASTMCP_CLIENTS else "client"
-            )
-            return _Found(call, self.arg(call, 0, keyword))
-        kind = next((_AGENTS_SERVERS[n] for n in names if n in _AGENTS_SERVERS), None)
-        if kind is not None:
-            return _Found(call, self.arg(call, 0, "params"), sse=kind == "sse")
-        if names & _PYDANTIC_STDIO:
-            parts = [("command", self.arg(call, 0, "command")), ("args", self.arg(call, 1, "args"))]
+        api = self.api(call.func)
+        if api is None or api.launch_arg is None:
+            return None
+        position, keyword = api.launch_arg
+        if api.transport == "stdio" and keyword == "command":  # pydantic-ai: the launch as keywords
+            parts = [("command", self.arg(call, position, "command")), ("args", self.arg(call, 1, "args"))]
             parts += [(k, self.arg(call, None, k)) for k in ("env", "cwd")]
             if parts[0][1] is None or any(a.star for a in call.args):
                 return None
             return _Found(call, None, built=_dict_source(self, parts), parts=_values(parts))
-        http = next((v for n, v in {**_HTTP_CLIENTS, **_PYDANTIC_HTTP}.items() if n in names), None)
-        if http is not None:
-            url = self.arg(call, 0, "url")
+        if keyword == "url":
+            sse = api.transport == "sse"
+            url = self.arg(call, position, "url")
             known = {"url", "headers", "timeout", "sse_read_timeout", "terminate_on_close", "tool_prefix",
                      "timeout_seconds", "max_retries", "read_timeout", "cache_tools"}  # fmt: skip
             if url is None or any(
                 a.star or (a.keyword is not None and a.keyword.value not in known) for a in call.args
             ):
                 return None  # an auth object or a pre-built HTTP client: the headers are not known
-            parts = [("url", url), ("headers", self.arg(call, 1 if http == "sse" else None, "headers"))]
-            parts = ([("transport", cst.SimpleString('"sse"'))] if http == "sse" else []) + parts
+            parts = [("url", url), ("headers", self.arg(call, 1 if sse else None, "headers"))]
+            parts = ([("transport", cst.SimpleString('"sse"'))] if sse else []) + parts
             return _Found(call, None, built=_dict_source(self, parts), parts=_values(parts))
-        return None
+        # an Agents SDK SSE server's `params=` carry no transport of their own
+        sse = api.role is Role.FRAMEWORK_SERVER and api.transport == "sse"
+        return _Found(call, self.arg(call, position, keyword), sse=sse)
 
     def launch_of(self, found: _Found) -> tuple[str, cst.CSTNode, bool, set[str]] | None:
         """(source, declaring node, named?, names read) of the value a session-opening call is given."""
@@ -218,7 +180,9 @@ class _Finder:
         if isinstance(value, cst.SimpleString):
             text = value.evaluated_value
             return isinstance(text, str) and text.startswith(("http://", "https://"))
-        return isinstance(value, cst.Call) and bool(self.names(value.func) & _LAUNCH_VALUES)
+        if not isinstance(value, cst.Call):
+            return False
+        return is_launch_class(self.names(value.func))
 
     def single_binding(self, name: cst.Name) -> cst.BaseExpression | None:
         """The value of the one plain assignment of a name (module or function level), else None."""
@@ -331,27 +295,32 @@ def _server_of(
     return None
 
 
-_SESSION_OPENERS = (
-    _STDIO_CLIENTS
-    | _MCP_CLIENTS
-    | _FASTMCP_CLIENTS
-    | frozenset(_HTTP_CLIENTS)
-    | frozenset(_AGENTS_SERVERS)
-    | _PYDANTIC_STDIO
-    | frozenset(_PYDANTIC_HTTP)
-    | _PYDANTIC_TOOLSET
-    | frozenset({"mcp.ClientSession", "mcp.client.session.ClientSession", "mcp.client.ClientSession"})
-    # a group left in place still connects its servers (`connect_to_server`) beside CodeMode's
-    | frozenset({"mcp.ClientSessionGroup", "mcp.client.session_group.ClientSessionGroup"})
-)
+def is_launch_class(names: Iterable[str]) -> bool:
+    """Whether a callee's qualified names build a launch object (`StdioServerParameters`, a FastMCP transport)."""
+    return any((api := api_of(name)) is not None and api.role is Role.SERVER_PARAMS for name in names)
+
+
+def _opens_session(api: LibraryApi | None) -> bool:
+    """An MCP transport, client session or framework server that starts (or connects to) a server itself."""
+    if api is None:
+        return False
+    if api.role is Role.SESSION:
+        return api.flavor in ("mcp", "fastmcp", "group")  # a group left in place still connects its servers; an mcp-use session is built by others
+    return api.role in (Role.TRANSPORT, Role.FRAMEWORK_SERVER)
 
 
 def session_openers(module: cst.Module) -> list[int]:
     """Lines of the calls that open an MCP session, transport or framework server of the agent's own."""
     finder = _Finder(module)
-    return sorted(
-        {finder.line(call) for call in finder.calls() if finder.names(call.func) & _SESSION_OPENERS}
-    )
+    return sorted({finder.line(call) for call in finder.calls() if _opens_session(finder.api(call.func))})
 
 
-__all__ = ["LAUNCH_KEY", "Launch", "call_keys", "expression_key", "find_launches", "session_openers"]
+__all__ = [
+    "LAUNCH_KEY",
+    "Launch",
+    "call_keys",
+    "expression_key",
+    "find_launches",
+    "is_launch_class",
+    "session_openers",
+]

@@ -28,6 +28,8 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from cfmigrate.analyzers.code_apis import LibraryApi, Role, api_of
+
 
 @dataclass(frozen=True)
 class T:
@@ -67,70 +69,16 @@ _SKIP = T("skip")  # a binding that carries no type evidence (augmented assignme
 #   list_result          a ListToolsResult (has .tools)
 #   tools / tool         MCP tool objects; tool_field: t.name / t.description / t.inputSchema
 #   tool_text            a string built from tool fields (a tool listing in a prompt)
-#   llm_client(p)        anthropic / openai client; llm_ns(p, path) its namespaces; llm_response(p)
+#   llm_client(p)        a provider's SDK client (anthropic, openai, ollama); llm_ns(p, path) its namespaces; llm_response(p)
 #   llm_stream(p)        a streamed request (`messages.stream(...)`); its final message is an llm_response(p)
 #   tool_use(p)          a tool-use block / tool call of provider p; model_name, model_args(_json) its parts
 #   code_mode            a cfmigrate.runtime.CodeMode; cm_tools / cm_prompt / cm_result its products
-#   fw_server(framework) an Agents SDK ("agents") or pydantic-ai ("pydantic-ai") MCP server object
+#   fw_server(framework) an Agents SDK ("openai-agents") or pydantic-ai ("pydantic-ai") MCP server object
+#   framework(framework) an object that loads MCP tools into a framework (langchain MultiServerMCPClient)
 #   list / dict / items  containers with an element type; str(value) a literal string
 #   cls(elem) / ucls(node) / func(node) / obj(node)   library class, user class, user function, instance
+# Library classes are classified only through the shared table `cfmigrate.analyzers.code_apis`.
 
-SESSION_CLASSES: dict[str, str] = {
-    "mcp.ClientSession": "mcp",
-    "mcp.client.ClientSession": "mcp",
-    "mcp.client.session.ClientSession": "mcp",
-    "mcp.Client": "mcp",
-    "mcp.client.Client": "mcp",
-    "mcp.client.client.Client": "mcp",
-    "mcp.ClientSessionGroup": "group",
-    "mcp.client.session_group.ClientSessionGroup": "group",
-    "fastmcp.Client": "fastmcp",
-    "fastmcp.client.Client": "fastmcp",
-    "fastmcp.client.client.Client": "fastmcp",
-    "mcp_use.MCPSession": "mcp-use",
-    "mcp_use.session.MCPSession": "mcp-use",
-    "mcp_use.client.session.MCPSession": "mcp-use",
-}
-MCP_USE_CLIENTS = frozenset(
-    {"mcp_use.MCPClient", "mcp_use.client.MCPClient", "mcp_use.client.client.MCPClient"}
-)
-LLM_CLIENTS: dict[str, str] = {
-    "anthropic.Anthropic": "anthropic",
-    "anthropic.AsyncAnthropic": "anthropic",
-    "anthropic.AnthropicBedrock": "anthropic",
-    "anthropic.AsyncAnthropicBedrock": "anthropic",
-    "anthropic.AnthropicVertex": "anthropic",
-    "anthropic.AsyncAnthropicVertex": "anthropic",
-    "openai.OpenAI": "openai",
-    "openai.AsyncOpenAI": "openai",
-    "openai.AzureOpenAI": "openai",
-    "openai.AsyncAzureOpenAI": "openai",
-}
-CODE_MODE_CLASSES = frozenset({"cfmigrate.runtime.CodeMode"})
-FRAMEWORK_CLASSES = frozenset(
-    {
-        "langchain_mcp_adapters.client.MultiServerMCPClient",
-        "langchain_mcp_adapters.MultiServerMCPClient",
-    }
-)
-# MCP server objects of agent frameworks, by qualified name -> framework ("agents" SDK / "pydantic-ai").
-FRAMEWORK_MCP_SERVERS: dict[str, str] = {
-    **{
-        f"agents.mcp{sub}.{cls}": "agents"
-        for sub in ("", ".server")
-        for cls in ("MCPServerStdio", "MCPServerSse", "MCPServerStreamableHttp")
-    },
-    **{
-        f"pydantic_ai.mcp.{cls}": "pydantic-ai"
-        for cls in (
-            "MCPServerStdio",
-            "MCPServerSSE",
-            "MCPServerStreamableHTTP",
-            "MCPServerHTTP",
-            "MCPToolset",
-        )
-    },
-}
 _CONTAINER_ANNOTATIONS = {
     "dict": "dict",
     "typing.Dict": "dict",
@@ -148,20 +96,42 @@ _ENTER_METHODS = frozenset({"enter_async_context", "enter_context"})
 
 
 def classify_qualified_name(name: str) -> T | None:
-    """The type a library qualified name stands for, or None when it is not one the rules know."""
-    if name in SESSION_CLASSES:
-        return T("cls", elem=T("session", SESSION_CLASSES[name]))
-    if name in MCP_USE_CLIENTS:
+    """The type a library qualified name stands for (read from the shared API table), or None when the
+    rules do not act on it."""
+    api = api_of(name)
+    if api is None:
+        return None
+    role = api.role
+    if role is Role.SESSION:
+        return T("cls", elem=T("session", api.flavor))
+    if role is Role.SESSION_FACTORY:
         return T("cls", elem=T("mcp_use_client"))
-    if name in LLM_CLIENTS:
-        return T("cls", elem=T("llm_client", LLM_CLIENTS[name]))
-    if name in FRAMEWORK_CLASSES:
-        return T("cls", elem=T("framework", value="langchain_mcp_adapters.client.MultiServerMCPClient"))
-    if name in FRAMEWORK_MCP_SERVERS:
-        return T("cls", elem=T("fw_server", FRAMEWORK_MCP_SERVERS[name]))
-    if name in CODE_MODE_CLASSES or (name.startswith("cfmigrate.runtime.") and name.endswith(".CodeMode")):
+    if role is Role.LLM_CLIENT:
+        return T("cls", elem=T("llm_client", api.flavor))
+    if role is Role.FRAMEWORK_TOOLS and api.tool_loaders:
+        return T("cls", elem=T("framework", api.flavor, value=api.id))
+    if role is Role.FRAMEWORK_SERVER:
+        return T("cls", elem=T("fw_server", api.flavor))
+    if role is Role.CODE_MODE:
         return T("cls", elem=T("code_mode"))
     return None
+
+
+def library_api(names: Iterable[str]) -> LibraryApi | None:
+    """The library API the first of some qualified names stands for (sorted: deterministic), else None."""
+    for name in sorted(names):
+        api = api_of(name)
+        if api is not None:
+            return api
+    return None
+
+
+def opens_mcp(names: Iterable[str]) -> bool:
+    """Whether a callee's qualified names open an MCP transport or build a framework's MCP server."""
+    return any(
+        (api := api_of(name)) is not None and api.role in (Role.TRANSPORT, Role.FRAMEWORK_SERVER)
+        for name in names
+    )
 
 
 def join(types: Iterable[T]) -> T:
@@ -935,7 +905,12 @@ class Resolver:
                     else T("str")
                 )
             owner, _, method = qname.rpartition(".")
-            if owner in MCP_USE_CLIENTS and method in ("from_dict", "from_config_file", "from_config"):
+            factory = api_of(owner)
+            if (
+                factory is not None
+                and factory.role is Role.SESSION_FACTORY
+                and method in factory.constructors
+            ):
                 return T("mcp_use_client")
         if isinstance(func, cst.Name):
             if func.value in ("list", "dict", "tuple") and self.is_builtin(func, func.value):

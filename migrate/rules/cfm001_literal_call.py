@@ -131,7 +131,7 @@ class LiteralCallTool(MigrationRule):
         receiver = self.resolver.type_of(call.func.value)
         if method == "call_tool":
             return receiver.kind == "session" or (
-                receiver.kind == "fw_server" and receiver.flavor == "agents"
+                receiver.kind == "fw_server" and receiver.flavor == "openai-agents"
             )
         if receiver.kind != "fw_server" or receiver.flavor != "pydantic-ai":
             return False

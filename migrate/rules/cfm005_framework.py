@@ -43,69 +43,64 @@ import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ImportAssignment, ScopeProvider
 
+from cfmigrate.analyzers.code_apis import LIBRARY_APIS, LibraryApi, Role, api_by_id, api_of, packages_of
 from cfmigrate.analyzers.naming import to_identifier
 from cfmigrate.migrate.rules._base import POLICY_KEY, MigrationRule, register, string_value
-from cfmigrate.migrate.rules._resolve import FRAMEWORK_MCP_SERVERS
 
 _RUN = "`(await code_mode.handle_tool_use('execute_code', {'code': code})).text`"
-_AGENTS_SDK = (
-    "OpenAI Agents SDK",
-    "mcp_servers",
-    f"define `@function_tool async def execute_code(code: str) -> str` returning {_RUN}, pass tools=[execute_code] "
-    "instead of mcp_servers=, and start instructions= with code_mode.system_prompt()",
+_ANY_FRAMEWORK = (
+    f"define a function tool `execute_code(code: str) -> str` returning {_RUN}, give the agent that tool instead of "
+    "its MCP tools, and put code_mode.system_prompt() in its instructions"
 )
-_PYDANTIC_AI = (
-    "pydantic-ai",
-    "toolsets",
-    f"define `async def execute_code(code: str) -> str` returning {_RUN}, pass tools=[execute_code] instead of the MCP "
-    "toolsets, and put code_mode.system_prompt() in instructions=",
-)
-_LANGCHAIN = (
-    "langchain-mcp-adapters",
-    "",
-    f"define `@tool async def execute_code(code: str) -> str` (langchain_core.tools) returning {_RUN}, use "
-    "[execute_code] instead of the MCP tools, and give the agent code_mode.system_prompt() as its prompt",
-)
-_ADK = (
-    "Google ADK",
-    "",
-    f"define `async def execute_code(code: str) -> str` returning {_RUN}, put it in tools= instead of the MCPToolset "
-    "(ADK wraps plain functions as FunctionTool), and start instruction= with code_mode.system_prompt()",
-)
-# qualified name of the API -> (framework, keyword that must be present or "" for the call itself, manual step)
-FRAMEWORK_APIS: dict[str, tuple[str, str, str]] = {
-    "agents.Agent": _AGENTS_SDK,
-    "agents.agent.Agent": _AGENTS_SDK,
-    "pydantic_ai.Agent": _PYDANTIC_AI,
-    "pydantic_ai.agent.Agent": _PYDANTIC_AI,
-    "langchain_mcp_adapters.client.MultiServerMCPClient.get_tools": _LANGCHAIN,
-    "langchain_mcp_adapters.tools.load_mcp_tools": _LANGCHAIN,
-    "smolagents.ToolCollection.from_mcp": (
+"""The manual step of a framework the table knows and this rule has no documented recipe for."""
+# framework (the shared API table's flavor) -> (its name in messages, the manual step)
+MANUAL_STEPS: dict[str, tuple[str, str]] = {
+    "openai-agents": (
+        "OpenAI Agents SDK",
+        f"define `@function_tool async def execute_code(code: str) -> str` returning {_RUN}, pass "
+        "tools=[execute_code] instead of mcp_servers=, and start instructions= with code_mode.system_prompt()",
+    ),
+    "pydantic-ai": (
+        "pydantic-ai",
+        f"define `async def execute_code(code: str) -> str` returning {_RUN}, pass tools=[execute_code] instead of "
+        "the MCP toolsets, and put code_mode.system_prompt() in instructions=",
+    ),
+    "langchain": (
+        "langchain-mcp-adapters",
+        f"define `@tool async def execute_code(code: str) -> str` (langchain_core.tools) returning {_RUN}, use "
+        "[execute_code] instead of the MCP tools, and give the agent code_mode.system_prompt() as its prompt",
+    ),
+    "smolagents": (
         "smolagents",
-        "",
         f"define `@tool def execute_code(code: str) -> str` (smolagents) that runs {_RUN} on the event loop, and "
         "give the agent [execute_code] instead of the MCP tool collection",
     ),
-    "crewai_tools.MCPServerAdapter": (
+    "crewai": (
         "CrewAI",
-        "",
         f"subclass crewai.tools.BaseTool as ExecuteCode whose _run(code) returns {_RUN} (run on the event loop), and "
         "pass tools=[ExecuteCode()] instead of the adapter's tools",
     ),
-    "google.adk.tools.mcp_tool.MCPToolset": _ADK,
-    "google.adk.tools.mcp_tool.mcp_toolset.MCPToolset": _ADK,
+    "adk": (
+        "Google ADK",
+        f"define `async def execute_code(code: str) -> str` returning {_RUN}, put it in tools= instead of the "
+        "MCPToolset (ADK wraps plain functions as FunctionTool), and start instruction= with "
+        "code_mode.system_prompt()",
+    ),
 }
-_PYDANTIC_KEYWORDS = ("toolsets", "mcp_servers")
-# Agent classes this rule converts -> (framework key, the keywords that carry MCP servers, the prompt keywords)
-_CONVERTIBLE: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "agents.Agent": ("agents", ("mcp_servers",), ("instructions",)),
-    "agents.agent.Agent": ("agents", ("mcp_servers",), ("instructions",)),
-    "pydantic_ai.Agent": ("pydantic-ai", _PYDANTIC_KEYWORDS, ("instructions", "system_prompt")),
-    "pydantic_ai.agent.Agent": ("pydantic-ai", _PYDANTIC_KEYWORDS, ("instructions", "system_prompt")),
-}
-_STATIC_FILTERS = frozenset(
-    {"agents.mcp.create_static_tool_filter", "agents.mcp.util.create_static_tool_filter"}
-)
+
+
+def _triggers() -> tuple[bytes, ...]:
+    """What a file must mention to hold a site: a framework agent's server keyword, a tool loader's method,
+    or the name of an API whose call loads the tools (all from the shared API table)."""
+    words: set[str] = set()
+    for api in LIBRARY_APIS:
+        if api.role is Role.FRAMEWORK_AGENT:
+            words.update(api.server_keywords)
+        elif api.role is Role.FRAMEWORK_TOOLS:
+            words.update(api.tool_loaders + api.constructors or api.names)
+    return tuple(sorted(word.encode() for word in words))
+
+
 CODE_TOOL = "execute_code"
 _DOC = "Run a Python script in the code-mode sandbox; returns what it printed (a short traceback on error)."
 
@@ -124,15 +119,7 @@ class FrameworkAgents(MigrationRule):
         "Agents SDK `mcp_servers=` and pydantic-ai `toolsets=` → one `execute_code` function tool on CodeMode; "
         "langchain, smolagents, CrewAI, ADK → reported with what to do."
     )
-    TRIGGERS = (
-        b"mcp_servers",
-        b"toolsets",
-        b"get_tools",
-        b"load_mcp_tools",
-        b"from_mcp",
-        b"MCPServerAdapter",
-        b"MCPToolset",
-    )
+    TRIGGERS = _triggers()
 
     def analyze(self, module: cst.Module) -> None:
         self._calls: dict[int, cst.Call] = {}
@@ -151,39 +138,53 @@ class FrameworkAgents(MigrationRule):
             AddImportsVisitor.add_needed_import(self.context, module_name, obj)
 
     def _site(self, call: cst.Call) -> None:
-        names = sorted(self.resolver.qualified_names(call.func))
+        api = self._framework_api(call)
+        if api is None:
+            return
+        framework, step = MANUAL_STEPS.get(api.flavor, (api.flavor, _ANY_FRAMEWORK))
+        keywords = api.server_keywords if api.role is Role.FRAMEWORK_AGENT else ()
+        if keywords and not any(a.keyword is not None and a.keyword.value in keywords for a in call.args):
+            return
+        given = next(
+            (a.value for a in call.args if a.keyword is not None and a.keyword.value in keywords), None
+        )
+        if isinstance(given, cst.List | cst.Tuple) and not given.elements:
+            return  # no MCP server at all
+        if keywords and self._held(call):
+            return  # the audit keeps this agent on direct MCP; another agent of the module moves
+        if keywords:
+            try:
+                self._convert(call, api.flavor, api.server_keywords, api.prompt_keywords)
+                return
+            except _NotSafe as why:
+                self.skipped(
+                    call,
+                    f"{framework} loads the MCP tools itself and {why}, so it was not converted; by hand: {step}",
+                    manual=True,
+                )
+                return
+        self.skipped(call, f"{framework} loads the MCP tools itself; by hand: {step}", manual=True)
+
+    def _framework_api(self, call: cst.Call) -> LibraryApi | None:
+        """The framework API (shared table) a call hands MCP servers or tools to: an agent given servers, a
+        tool loader, or a loader method (`MultiServerMCPClient(...).get_tools()`, `ToolCollection.from_mcp`)."""
+        for name in sorted(self.resolver.qualified_names(call.func)):
+            api = api_of(name)
+            if api is not None and (
+                (api.role is Role.FRAMEWORK_AGENT and api.server_keywords)
+                or (api.role is Role.FRAMEWORK_TOOLS and not api.tool_loaders)
+            ):
+                return api
+            owner, _, method = name.rpartition(".")
+            api = api_of(owner) if owner else None
+            if api is not None and api.role is Role.FRAMEWORK_TOOLS and method in api.constructors:
+                return api  # `ToolCollection.from_mcp(...)`
         if isinstance(call.func, cst.Attribute):
             receiver = self.resolver.type_of(call.func.value)
-            if receiver.kind == "framework" and receiver.value:
-                names.append(f"{receiver.value}.{call.func.attr.value}")
-        for name in names:
-            entry = FRAMEWORK_APIS.get(name)
-            if entry is None:
-                continue
-            framework, keyword, step = entry
-            keywords = _PYDANTIC_KEYWORDS if keyword == "toolsets" else (keyword,) if keyword else ()
-            if keywords and not any(a.keyword is not None and a.keyword.value in keywords for a in call.args):
-                continue
-            given = next(
-                (a.value for a in call.args if a.keyword is not None and a.keyword.value in keywords), None
-            )
-            if isinstance(given, cst.List | cst.Tuple) and not given.elements:
-                return  # no MCP server at all
-            if name in _CONVERTIBLE and self._held(call):
-                return  # the audit keeps this agent on direct MCP; another agent of the module moves
-            if name in _CONVERTIBLE:
-                try:
-                    self._convert(call, *_CONVERTIBLE[name])
-                    return
-                except _NotSafe as why:
-                    self.skipped(
-                        call,
-                        f"{framework} loads the MCP tools itself and {why}, so it was not converted; by hand: {step}",
-                        manual=True,
-                    )
-                    return
-            self.skipped(call, f"{framework} loads the MCP tools itself; by hand: {step}", manual=True)
-            return
+            api = api_by_id(receiver.value) if receiver.kind == "framework" and receiver.value else None
+            if api is not None and call.func.attr.value in api.tool_loaders:
+                return api
+        return None
 
     def _held(self, call: cst.Call) -> bool:
         """Whether this construction is an agent the plan keeps on direct MCP (by its variable, function or line)."""
@@ -238,14 +239,16 @@ class FrameworkAgents(MigrationRule):
         prompt = self._prompt(call, prompt_keywords)
         tool = (
             cst.Name(CODE_TOOL)
-            if framework == "agents"
+            if framework == "openai-agents"
             else cst.parse_expression(f"Tool({CODE_TOOL}, takes_ctx=False)")
         )
         self._calls[id(call)] = self._rewrite_call(call, server_arg, kept, tool, prompt)
         if id(holder) not in self._holders:
             self._holders.add(id(holder))
             self._before[id(statement)] = self._code_tool(framework)
-        self._imports.add(("agents", "function_tool") if framework == "agents" else ("pydantic_ai", "Tool"))
+        self._imports.add(
+            ("agents", "function_tool") if framework == "openai-agents" else ("pydantic_ai", "Tool")
+        )
         for value in dropped:
             self.orphan(value)
         policy = self.context.scratch.get(POLICY_KEY)
@@ -254,7 +257,7 @@ class FrameworkAgents(MigrationRule):
         kept_note = f"; kept on direct MCP: {len(kept)}" if kept else ""
         self.applied(
             call,
-            f"{'OpenAI Agents SDK' if framework == 'agents' else 'pydantic-ai'} agent: {len(dropped)} MCP server(s) → "
+            f"{'OpenAI Agents SDK' if framework == 'openai-agents' else 'pydantic-ai'} agent: {len(dropped)} MCP server(s) → "
             f"one {CODE_TOOL} tool on {self.plan.code_mode_var}, code-first prompt first{kept_note}",
         )
 
@@ -267,8 +270,13 @@ class FrameworkAgents(MigrationRule):
             if ctor is not None and isinstance(ctor.func, cst.Name | cst.Attribute)
             else set()
         )
-        if ctor is None or not any(FRAMEWORK_MCP_SERVERS.get(q) == framework for q in qualified):
-            if framework == "pydantic-ai" and any(q.startswith("pydantic_ai.") for q in qualified):
+        if ctor is None or not any(
+            (api := api_of(q)) is not None and api.role is Role.FRAMEWORK_SERVER and api.flavor == framework
+            for q in qualified
+        ):
+            if framework == "pydantic-ai" and any(
+                q.split(".", 1)[0] in packages_of(framework) for q in qualified
+            ):
                 return True, {}  # a toolset that is not an MCP server stays as it is
             raise _NotSafe(f"`{code}` cannot be traced to the MCP server it constructs")
         server = self.plan.code_servers.get(f"{self.path}:{self.source_line(ctor)}")
@@ -331,7 +339,10 @@ class FrameworkAgents(MigrationRule):
         if given is None:
             return {}
         lists: dict[str, list[str]] = {}
-        if isinstance(given, cst.Call) and self.resolver.qualified_names(given.func) & _STATIC_FILTERS:
+        if isinstance(given, cst.Call) and any(
+            (api := api_of(q)) is not None and api.role is Role.TOOL_FILTER
+            for q in self.resolver.qualified_names(given.func)
+        ):
             for arg in given.args:
                 if arg.keyword is None:
                     raise _NotSafe(f"the tool filter of `{code}` is not written with keywords")
@@ -401,7 +412,7 @@ class FrameworkAgents(MigrationRule):
 
     def _free_names(self, framework: str) -> None:
         """The names the conversion adds must not be the module's own."""
-        wanted = {CODE_TOOL: None, "function_tool" if framework == "agents" else "Tool": framework}
+        wanted = {CODE_TOOL: None, "function_tool" if framework == "openai-agents" else "Tool": framework}
         taken: set[str] = set()
         for node in _all_nodes(self.resolver.module):
             if isinstance(node, cst.FunctionDef | cst.ClassDef) and node.name.value in wanted:
@@ -504,7 +515,7 @@ class FrameworkAgents(MigrationRule):
 
     def _code_tool(self, framework: str) -> cst.BaseStatement:
         """The function tool that runs a script on the code-mode runtime."""
-        decorator = "@function_tool\n" if framework == "agents" else ""
+        decorator = "@function_tool\n" if framework == "openai-agents" else ""
         text = (
             f"{decorator}async def {CODE_TOOL}(code: str) -> str:\n"
             f'    """{_DOC}"""\n'

@@ -64,19 +64,10 @@ from libcst.metadata import Assignment, BuiltinAssignment, GlobalScope, ImportAs
 from cfmigrate.migrate.rules._base import POLICY_KEY, MigrationRule, register
 from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch
 from cfmigrate.migrate.rules._plan import MigrationPlan
-from cfmigrate.migrate.rules._resolve import FRAMEWORK_MCP_SERVERS
+from cfmigrate.migrate.rules._resolve import opens_mcp
 
 RUNTIME_MODULE = "cfmigrate.runtime"
 _EXIT_STACKS = frozenset({"contextlib.AsyncExitStack"})
-TRANSPORTS = frozenset(
-    {
-        "mcp.client.stdio.stdio_client",
-        "mcp.stdio_client",
-        "mcp.client.streamable_http.streamablehttp_client",
-        "mcp.client.streamable_http.streamable_http_client",
-        "mcp.client.sse.sse_client",
-    }
-)
 
 
 @register
@@ -422,8 +413,7 @@ class InsertCodeMode(MigrationRule):
             return True
         if not isinstance(expr, cst.Call):
             return False
-        names = self.resolver.qualified_names(expr.func)
-        return bool(names & TRANSPORTS) or bool(names & set(FRAMEWORK_MCP_SERVERS))
+        return opens_mcp(self.resolver.qualified_names(expr.func))
 
     def _outer_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
         found: cst.FunctionDef | None = None

@@ -50,15 +50,17 @@ from libcst.metadata import Assignment, Scope, ScopeProvider
 
 from cfmigrate.migrate.rules._base import (
     ORPHANS_KEY,
+    PATH_KEY,
     MigrationRule,
     _names_in,
     function_path,
     module_exports,
     register,
 )
+from cfmigrate.migrate.rules._launch import is_launch_class
+from cfmigrate.migrate.rules._listing import code_mode_at, listing_call, server_at
 from cfmigrate.migrate.rules._plan import MigrationPlan
-from cfmigrate.migrate.rules._resolve import FRAMEWORK_MCP_SERVERS
-from cfmigrate.migrate.rules.cfm006_code_mode_instance import TRANSPORTS
+from cfmigrate.migrate.rules._resolve import opens_mcp
 
 _ENTER = frozenset({"enter_async_context", "enter_context"})
 _SESSION_OPS = frozenset(
@@ -73,6 +75,7 @@ _SESSION_OPS = frozenset(
     }
 )
 _INTROSPECTION = frozenset({"locals", "vars", "eval", "exec"})
+_FILLS = frozenset({"append", "add"})  # `self.sessions.append(session)`: filling a container
 
 
 @dataclass(eq=False)
@@ -80,7 +83,9 @@ class _Unit:
     """One removable piece: a statement line, a loop, or one item of a `with`."""
 
     node: cst.CSTNode
-    kind: str  # open / op / store / init / loop / item
+    kind: (
+        str  # open / op / store / fill (a table on self nothing reads) / init / loop / item / launch / alias
+    )
     defines: set[str] = field(default_factory=set)  # names it binds (or the container it fills)
     children: list[_Unit] = field(default_factory=list)  # units inside a loop's body
     direct: set[int] = field(default_factory=set)  # a loop: ids of its body's own statements
@@ -116,11 +121,19 @@ class RemoveDeadSessions(MigrationRule):
         self._dropped_params: dict[int, str] = {}  # function -> a session parameter nothing reads any more
         self._dropped_args: dict[int, int] = {}  # call -> index of the argument passing it
         self._gone_args: set[int] = set()
+        # a connect-time `session.list_tools()` -> `code_mode.list_tools(server)`
+        self._listed: dict[int, cst.Call] = {}
+        self._me: str | None = None
+        self._fill: set[str] = set()
+        self._skip: set[int] = set()
+        self._ignored: set[int] = set()
+        self._containers = self._dead_containers(module)
         self._dead_params(module, by_path)
         for func in _functions(module):
             path = function_path(func, self.resolver.parent)
             if path in by_path:
-                gone.extend(self._function(func, by_path[path]))
+                gone.extend(self._function(module, func, by_path[path]))
+        gone.extend(self._container_inits(module, gone))
         classes = {path.partition(".")[0] for path in by_path if "." in path}
         gone.extend(self._class_sessions(module, classes))
         dropped = {name for _, name in orphans}
@@ -154,6 +167,9 @@ class RemoveDeadSessions(MigrationRule):
         return updated_node.with_changes(params=updated_node.params.with_changes(params=params))
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        listed = self._listed.get(id(original_node))
+        if listed is not None:
+            return listed
         index = self._dropped_args.get(id(original_node))
         if index is None:
             return updated_node
@@ -261,8 +277,12 @@ class RemoveDeadSessions(MigrationRule):
         return updated_node.with_changes(items=kept)
 
     # ------------------------------------------------------------------ sessions inside one function
-    def _function(self, func: cst.FunctionDef, orphaned: set[str]) -> list[cst.CSTNode]:
-        """The dead session code of one function, removed; returns the removed nodes."""
+    def _function(self, module: cst.Module, func: cst.FunctionDef, orphaned: set[str]) -> list[cst.CSTNode]:
+        """The dead session code of one function, removed; returns the removed nodes.
+
+        A connect-time listing that alone keeps a session alive (`r = await session.list_tools()`, its result
+        printed) is read from CodeMode instead (`_listing`), but only when the session then dies.
+        """
         if any(
             isinstance(n, cst.Name) and n.value in _INTROSPECTION and self.resolver.is_builtin(n, n.value)
             for n in _walk_own(func.body)
@@ -271,6 +291,41 @@ class RemoveDeadSessions(MigrationRule):
         scope = self.get_metadata(ScopeProvider, func.body, None)
         if not isinstance(scope, Scope):
             return []
+        self._me = _first_param(func) if self._class_of(func) is not None else None
+        self._fill = self._containers.get(id(self._class_of(func)), set()) if self._me else set()
+        listings = self._listings(module, func, scope)
+        while True:
+            self._skip = {id(stmt) for stmt, _, _ in listings.values()}
+            self._ignored = {id(receiver) for _, receiver, _ in listings.values()}
+            plan = self._dead(func, scope, orphaned)
+            gone = {id(u.node) for top, _ in plan for u in top}
+            alive = [
+                k for k, (_, receiver, _) in listings.items() if not self._binding_gone(receiver, scope, gone)
+            ]
+            if not alive:
+                break
+            for key in alive:
+                del listings[key]
+        self._skip, self._ignored = set(), set()
+        removed: list[cst.CSTNode] = []
+        for top, component in plan:
+            self._keeps_blocks(top, self._unwrap)
+            for unit in top:
+                (self._items if unit.kind == "item" else self._remove).add(id(unit.node))
+                removed.append(unit.node)
+            first = min(top, key=lambda u: self.line_of(u.node))
+            names = sorted({n for u in component for n in u.defines})
+            self.applied(first.node, f"removed MCP session code nothing reads any more ({', '.join(names)})")
+        for stmt, receiver, call in listings.values():
+            self._listed[id(listing_call(stmt)[0])] = call  # type: ignore[index]
+            removed.append(receiver)
+            self.applied(stmt, _listing_message(call))
+        return removed
+
+    def _dead(
+        self, func: cst.FunctionDef, scope: Scope, orphaned: set[str]
+    ) -> list[tuple[list[_Unit], list[_Unit]]]:
+        """The components of dead session code in `func` that can go (top units, all units); no edits."""
         units = self._units(func.body)
         flat = list(_flatten(units))
         dead = {id(u.node) for u in flat}
@@ -282,18 +337,41 @@ class RemoveDeadSessions(MigrationRule):
                 if id(unit.node) in dead and self._live(unit, dead, scope):
                     dead.discard(id(unit.node))
                     changed = True
-        removed: list[cst.CSTNode] = []
+        out: list[tuple[list[_Unit], list[_Unit]]] = []
         for component in self._components([by_node[k] for k in dead], orphaned):
             top = [u for u in component if not self._under_unit(u.node, {id(c.node) for c in component})]
-            if not self._keeps_blocks(top):
+            if self._keeps_blocks(top, set()):
+                out.append((top, component))
+        return out
+
+    def _listings(
+        self, module: cst.Module, func: cst.FunctionDef, scope: Scope
+    ) -> dict[int, tuple[cst.SimpleStatementLine, cst.BaseExpression, cst.Call]]:
+        """`r = await session.list_tools()` on a local session, where the server and CodeMode are known:
+        the statement, the receiver and the call that replaces the listing."""
+        path = self.context.scratch.get(PATH_KEY)
+        servers = tuple(self.plan.file_servers.get(path, ())) if isinstance(path, str) else ()
+        out: dict[int, tuple[cst.SimpleStatementLine, cst.BaseExpression, cst.Call]] = {}
+        for stmt in _walk_own(func.body):
+            found = listing_call(stmt)
+            if found is None or not isinstance(stmt, cst.SimpleStatementLine):
                 continue
-            for unit in top:
-                (self._items if unit.kind == "item" else self._remove).add(id(unit.node))
-                removed.append(unit.node)
-            first = min(top, key=lambda u: self.line_of(u.node))
-            names = sorted({n for u in component for n in u.defines})
-            self.applied(first.node, f"removed MCP session code nothing reads any more ({', '.join(names)})")
-        return removed
+            _, receiver = found
+            if not isinstance(receiver, cst.Name) or not self.resolver.is_session(receiver):
+                continue
+            if not any(isinstance(a, Assignment) and a.scope is scope for a in scope[receiver.value]):
+                continue
+            call = self._listing_call(module, func, stmt, servers)
+            if call is not None:
+                out[id(stmt)] = (stmt, receiver, call)
+        return out
+
+    def _binding_gone(self, receiver: cst.BaseExpression, scope: Scope, gone: set[int]) -> bool:
+        """Every binding of the receiver's name in this function is inside code about to be removed."""
+        if not isinstance(receiver, cst.Name):
+            return False
+        binders = [a for a in scope[receiver.value] if isinstance(a, Assignment) and a.scope is scope]
+        return bool(binders) and all(self._inside(a.node, gone) for a in binders)
 
     def _units(self, block: cst.CSTNode) -> list[_Unit]:
         """Removable units of a block, recursively (not into nested functions or classes)."""
@@ -331,9 +409,11 @@ class RemoveDeadSessions(MigrationRule):
         return out
 
     def _line(self, line: cst.SimpleStatementLine) -> _Unit | None:
-        if len(line.body) != 1:
+        if len(line.body) != 1 or id(line) in getattr(self, "_skip", ()):
             return None
         stmt = line.body[0]
+        if self._fills(stmt):
+            return _Unit(line, "fill")
         if isinstance(stmt, cst.Expr):
             kind = self._effect(stmt.value)
             return _Unit(line, kind) if kind else None
@@ -359,7 +439,9 @@ class RemoveDeadSessions(MigrationRule):
             and _empty(stmt.value, self)
         ):
             return _Unit(line, "init", names)
-        kind = self._effect(stmt.value)
+        kind = self._effect(stmt.value) or self._launch_value(stmt.value)
+        if not kind and _plain_read(stmt.value):  # `read, write = transport`, `spec = cfg["servers"][name]`
+            kind = "alias"
         return _Unit(line, kind, names) if kind else None
 
     def _item(self, item: cst.WithItem) -> _Unit | None:
@@ -388,18 +470,23 @@ class RemoveDeadSessions(MigrationRule):
             return "op"
         return ""
 
+    def _launch_value(self, value: cst.BaseExpression) -> str:
+        """ "launch" for a launch object built from plain values (`StdioServerParameters(command=..., ...)`)."""
+        if not isinstance(value, cst.Call) or not isinstance(value.func, cst.Name | cst.Attribute):
+            return ""
+        if not is_launch_class(self.resolver.qualified_names(value.func)):
+            return ""
+        return "launch" if all(_harmless(a.value) for a in value.args) else ""
+
     def _opens(self, expr: cst.BaseExpression) -> bool:
         """A call that opens an MCP session or transport, or builds a framework's MCP server."""
         if not isinstance(expr, cst.Call) or not all(_harmless(a.value) for a in expr.args):
             return False
         if self.resolver.type_of(expr).kind in ("session", "mcp_use_client"):
             return True
-        names = (
+        return isinstance(expr.func, cst.Name | cst.Attribute) and opens_mcp(
             self.resolver.qualified_names(expr.func)
-            if isinstance(expr.func, cst.Name | cst.Attribute)
-            else set()
         )
-        return bool(names & TRANSPORTS) or bool(names & set(FRAMEWORK_MCP_SERVERS))
 
     def _live(self, unit: _Unit, dead: set[int], scope: Scope) -> bool:
         """Whether a unit must stay: a name it binds is read (or bound) outside dead code."""
@@ -416,7 +503,10 @@ class RemoveDeadSessions(MigrationRule):
                     or not self._inside(assignment.node, dead)
                 ):
                     return True
-                if any(not self._inside(ref.node, dead | self._gone_args) for ref in assignment.references):
+                if any(
+                    not self._inside(ref.node, dead | self._gone_args | getattr(self, "_ignored", set()))
+                    for ref in assignment.references
+                ):
                     return True
         return False
 
@@ -463,12 +553,13 @@ class RemoveDeadSessions(MigrationRule):
         return [
             group
             for group in groups.values()
-            if any(u.defines & orphaned for u in group) and any(u.kind in ("open", "item") for u in group)
+            if any(u.defines & orphaned or u.kind == "fill" for u in group)
+            and any(u.kind in ("open", "item") for u in group)
         ]
 
-    def _keeps_blocks(self, top: list[_Unit]) -> bool:
+    def _keeps_blocks(self, top: list[_Unit], unwrapped: set[int]) -> bool:
         """Removing these units leaves every block something to hold; a `with` left without items is
-        unwrapped (its body takes its place) when its body keeps a statement."""
+        unwrapped (its body takes its place, noted in `unwrapped`) when its body keeps a statement."""
         blocks: dict[int, tuple[int, int]] = {}  # block id -> (statements, removed)
         holders: dict[int, cst.CSTNode] = {}
         for unit in top:
@@ -490,8 +581,131 @@ class RemoveDeadSessions(MigrationRule):
             if body_gone >= body_size:
                 return False
             unwrap.add(key)
-        self._unwrap.update(unwrap)
+        unwrapped.update(unwrap)
         return True
+
+    # ------------------------------------------------------------------ containers on `self` nothing reads
+    def _class_of(self, func: cst.FunctionDef) -> cst.ClassDef | None:
+        parent = self.resolver.parent(func)
+        if isinstance(parent, cst.IndentedBlock):
+            parent = self.resolver.parent(parent)
+        return parent if isinstance(parent, cst.ClassDef) else None
+
+    def _dead_containers(self, module: cst.Module) -> dict[int, set[str]]:
+        """Per class, the `self.<attr>` containers the module only empties and fills, never reads (the
+        `self.sessions[tool.name] = session` table whose lookups the rewrite removed)."""
+        out: dict[int, set[str]] = {}
+        for cls in _classes(module):
+            methods = [m for m in cls.body.body if isinstance(m, cst.FunctionDef)]
+            candidates: set[str] = set()
+            for method in methods:
+                me = _first_param(method)
+                for node in _walk_own(method.body):
+                    if (
+                        isinstance(node, cst.SimpleStatementLine)
+                        and self._container_init(node, me) is not None
+                    ):
+                        candidates.add(self._container_init(node, me) or "")
+            kept: set[str] = set()
+            for attr in sorted(candidates):
+                if self._only_filled(module, methods, attr):
+                    kept.add(attr)
+            if kept:
+                out[id(cls)] = kept
+        return out
+
+    def _container_init(self, stmt: cst.SimpleStatementLine, me: str | None) -> str | None:
+        """`<me>.<attr> = {}` / `<me>.<attr>: dict[...] = {}` (or `[]`, `dict()`, `list()`): the attribute."""
+        attr = self._self_assign(stmt, me)
+        value = getattr(stmt.body[0], "value", None) if attr is not None else None
+        return attr if isinstance(value, cst.BaseExpression) and _empty(value, self) else None
+
+    def _only_filled(self, module: cst.Module, methods: list[cst.FunctionDef], attr: str) -> bool:
+        """Every `.attr` in the module is an empty init or a fill by a method of the class."""
+        allowed: set[int] = set()
+        for method in methods:
+            me = _first_param(method)
+            for node in _walk_own(method.body):
+                if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+                    continue
+                if self._container_init(node, me) == attr or self._fill_of(node.body[0], me) == attr:
+                    allowed.add(id(node))
+        stack: list[cst.CSTNode] = [module]
+        while stack:
+            node = stack.pop()
+            if id(node) in allowed:
+                continue
+            if isinstance(node, cst.Attribute) and node.attr.value == attr:
+                return False
+            stack.extend(node.children)
+        return True
+
+    def _fill_of(self, small: cst.BaseSmallStatement, me: str | None) -> str | None:
+        """`<me>.<attr>[key] = value` / `<me>.<attr>.append(value)` with nothing that runs code: the attribute."""
+        if me is None:
+            return None
+        holder: cst.BaseExpression | None = None
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            target = small.targets[0].target
+            if (
+                isinstance(target, cst.Subscript)
+                and all(_harmless(e, calls=False) for e in target.slice)
+                and _harmless(small.value, calls=False)
+            ):
+                holder = target.value
+        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            call = small.value
+            if (
+                isinstance(call.func, cst.Attribute)
+                and call.func.attr.value in _FILLS
+                and len(call.args) == 1
+                and not call.args[0].star
+                and _harmless(call.args[0].value, calls=False)
+            ):
+                holder = call.func.value
+        if (
+            isinstance(holder, cst.Attribute)
+            and isinstance(holder.value, cst.Name)
+            and holder.value.value == me
+        ):
+            return holder.attr.value
+        return None
+
+    def _fills(self, small: cst.BaseSmallStatement) -> bool:
+        """A fill of a container of this class that nothing reads (see `_dead_containers`)."""
+        attr = self._fill_of(small, self._me) if self._fill else None
+        return attr is not None and attr in self._fill
+
+    def _container_inits(self, module: cst.Module, gone: list[cst.CSTNode]) -> list[cst.CSTNode]:
+        """The empty inits of a dead container whose every fill was removed: removed too."""
+        removed: list[cst.CSTNode] = []
+        ids = {id(n) for n in gone} | self._remove
+        for cls in _classes(module):
+            attrs = self._containers.get(id(cls), set())
+            methods = [m for m in cls.body.body if isinstance(m, cst.FunctionDef)]
+            for attr in sorted(attrs):
+                inits: list[cst.CSTNode] = []
+                fills: list[cst.CSTNode] = []
+                for method in methods:
+                    me = _first_param(method)
+                    for node in _walk_own(method.body):
+                        if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+                            continue
+                        if self._container_init(node, me) == attr:
+                            inits.append(node)
+                        elif self._fill_of(node.body[0], me) == attr:
+                            fills.append(node)
+                if not fills or not inits or any(not self._inside(n, ids) for n in fills):
+                    continue
+                if not self._blocks_survive(inits):
+                    continue
+                for node in inits:
+                    self._remove.add(id(node))
+                removed.extend(inits)
+                self.applied(
+                    inits[0], f"removed self.{attr}: it only held MCP sessions and nothing reads it any more"
+                )
+        return removed
 
     # ------------------------------------------------------------------ sessions held on `self`
     def _class_sessions(self, module: cst.Module, touched: set[str]) -> list[cst.CSTNode]:
@@ -517,14 +731,17 @@ class RemoveDeadSessions(MigrationRule):
                     ):
                         opened.add(attr)
             for attr in sorted(opened):
+                listings = self._attr_listings(module, methods, selves, attr)
+                self._ignored = {id(receiver) for _, receiver, _ in listings}
                 units = self._attr_units(module, cls, methods, selves, attr)
+                self._ignored = set()
                 if units is None:
                     continue
                 items = [u for u in units if isinstance(u, cst.WithItem)]
                 units = [u for u in units if not isinstance(u, cst.WithItem)]
                 if not units:  # entered but never built here: not a session this class opens
                     continue
-                nodes = units + self._dead_locals(methods, units)
+                nodes = units + self._dead_locals(module, methods, units)
                 if not self._blocks_survive(nodes):
                     continue
                 for node in nodes:
@@ -539,7 +756,58 @@ class RemoveDeadSessions(MigrationRule):
                     units[0],
                     f"removed the MCP session self.{attr}: nothing reads it any more (CodeMode starts the server)",
                 )
+                for stmt, receiver, call in listings:
+                    self._listed[id(listing_call(stmt)[0])] = call  # type: ignore[index]
+                    removed.append(receiver)
+                    self.applied(stmt, _listing_message(call))
         return removed
+
+    def _attr_listings(
+        self,
+        module: cst.Module,
+        methods: list[cst.FunctionDef],
+        selves: dict[int, str | None],
+        attr: str,
+    ) -> list[tuple[cst.SimpleStatementLine, cst.BaseExpression, cst.Call]]:
+        """`r = await self.<attr>.list_tools()` in the class's methods where the server and CodeMode are known."""
+        path = self.context.scratch.get(PATH_KEY)
+        servers = tuple(self.plan.file_servers.get(path, ())) if isinstance(path, str) else ()
+        out: list[tuple[cst.SimpleStatementLine, cst.BaseExpression, cst.Call]] = []
+        for method in methods:
+            me = selves[id(method)]
+            for stmt in _walk_own(method.body):
+                found = listing_call(stmt)
+                if found is None or not isinstance(stmt, cst.SimpleStatementLine):
+                    continue
+                receiver = found[1]
+                if not (
+                    isinstance(receiver, cst.Attribute)
+                    and receiver.attr.value == attr
+                    and isinstance(receiver.value, cst.Name)
+                    and receiver.value.value == me
+                ):
+                    continue
+                call = self._listing_call(module, method, stmt, servers, attr)
+                if call is not None:
+                    out.append((stmt, receiver, call))
+        return out
+
+    def _listing_call(
+        self,
+        module: cst.Module,
+        func: cst.FunctionDef,
+        stmt: cst.CSTNode,
+        servers: tuple[str, ...],
+        session_attr: str | None = None,
+    ) -> cst.Call | None:
+        """`<code mode>.list_tools(<server>)` for a listing at `stmt`, when both are known there."""
+        server = server_at(self, module, func, stmt, servers)
+        code_mode = code_mode_at(self, func, stmt, session_attr)
+        if server is None or code_mode is None:
+            return None
+        return cst.Call(
+            func=cst.Attribute(value=code_mode, attr=cst.Name("list_tools")), args=[cst.Arg(value=server)]
+        )
 
     @staticmethod
     def _self_assign(stmt: cst.SimpleStatementLine, me: str | None) -> str | None:
@@ -616,9 +884,11 @@ class RemoveDeadSessions(MigrationRule):
         stack: list[cst.CSTNode] = [module]
         while stack:  # every other `.attr` anywhere in the module keeps it
             node = stack.pop()
-            if id(node) in unit_ids or isinstance(
-                node, cst.Import | cst.ImportFrom
-            ):  # `fastmcp.client` is no read
+            if (
+                id(node) in unit_ids
+                or id(node) in self._ignored
+                or isinstance(node, cst.Import | cst.ImportFrom)  # `fastmcp.client` is no read
+            ):
                 continue
             if isinstance(node, cst.Attribute) and node.attr.value == attr:
                 return None
@@ -642,9 +912,12 @@ class RemoveDeadSessions(MigrationRule):
             and all(_harmless(a.value, calls=False) for a in inner.args)
         )
 
-    def _dead_locals(self, methods: list[cst.FunctionDef], units: list[cst.CSTNode]) -> list[cst.CSTNode]:
-        """Local statements opening a transport (`read, write = await stack.enter_async_context(stdio_client(p))`)
-        whose names only the removed statements read."""
+    def _dead_locals(
+        self, module: cst.Module, methods: list[cst.FunctionDef], units: list[cst.CSTNode]
+    ) -> list[cst.CSTNode]:
+        """Local statements opening a transport (`read, write = await stack.enter_async_context(stdio_client(p))`),
+        building its launch or unpacking it (`self.stdio, self.write = transport`) whose names only the removed
+        statements read."""
         gone = {id(u) for u in units}
         out: list[cst.CSTNode] = []
         changed = True
@@ -657,8 +930,13 @@ class RemoveDeadSessions(MigrationRule):
                 for stmt in _walk_own(method.body):
                     if id(stmt) in gone or not isinstance(stmt, cst.SimpleStatementLine):
                         continue
+                    if self._attr_alias(module, stmt, _first_param(method), gone):
+                        gone.add(id(stmt))
+                        out.append(stmt)
+                        changed = True
+                        continue
                     unit = self._line(stmt)
-                    if unit is None or unit.kind != "open" or not unit.defines:
+                    if unit is None or unit.kind not in ("open", "alias", "launch") or not unit.defines:
                         continue
                     refs = [
                         ref.node
@@ -672,6 +950,38 @@ class RemoveDeadSessions(MigrationRule):
                         out.append(stmt)
                         changed = True
         return out
+
+    def _attr_alias(
+        self, module: cst.Module, stmt: cst.SimpleStatementLine, me: str | None, gone: set[int]
+    ) -> bool:
+        """`<me>.a, <me>.b = name` where nothing but removed code reads or sets `.a` and `.b` anywhere."""
+        small = stmt.body[0] if len(stmt.body) == 1 else None
+        if (
+            not isinstance(small, cst.Assign)
+            or len(small.targets) != 1
+            or not isinstance(small.value, cst.Name)
+        ):
+            return False
+        target = small.targets[0].target
+        parts = [e.value for e in target.elements] if isinstance(target, cst.Tuple | cst.List) else [target]
+        attrs: set[str] = set()
+        for part in parts:
+            if not (
+                isinstance(part, cst.Attribute)
+                and isinstance(part.value, cst.Name)
+                and part.value.value == me
+            ):
+                return False
+            attrs.add(part.attr.value)
+        stack: list[cst.CSTNode] = [module]
+        while stack:
+            node = stack.pop()
+            if node is stmt or id(node) in gone or isinstance(node, cst.Import | cst.ImportFrom):
+                continue
+            if isinstance(node, cst.Attribute) and node.attr.value in attrs:
+                return False
+            stack.extend(node.children)
+        return True
 
     def _blocks_survive(self, nodes: list[cst.CSTNode]) -> bool:
         """Every block the removals touch keeps a statement."""
@@ -777,6 +1087,13 @@ class RemoveDeadSessions(MigrationRule):
         return len(list(scope.assignments[name])) == 1 and self._opens(small.value)
 
 
+def _listing_message(call: cst.Call) -> str:
+    return (
+        f"the connect-time tool listing now comes from {cst.Module([]).code_for_node(call)}: "
+        "CodeMode's own session of that server (the agent's session is removed)"
+    )
+
+
 def _argument_index(call: cst.Call, position: int, name: str) -> int | None:
     """Where a call passes the parameter at `position` named `name`: the index of that argument, else None."""
     if any(a.star for a in call.args):
@@ -803,6 +1120,15 @@ def _empty_value(value: cst.BaseExpression) -> bool:
     if isinstance(value, cst.Name):
         return value.value == "None"
     return isinstance(value, cst.Dict | cst.List) and not value.elements
+
+
+def _classes(module: cst.Module) -> Iterator[cst.ClassDef]:
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.ClassDef):
+            yield node
+        stack.extend(node.children)
 
 
 def _functions(module: cst.Module) -> Iterator[cst.FunctionDef]:
@@ -836,6 +1162,21 @@ def _simple_target(target: cst.BaseExpression) -> bool:
         return True
     if isinstance(target, cst.Tuple | cst.List):
         return all(isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in target.elements)
+    return False
+
+
+def _plain_read(node: cst.BaseExpression) -> bool:
+    """Names, attributes and subscripts by names or literals (and tuples of them): a read that runs no code."""
+    if isinstance(node, cst.Name | cst.SimpleString | cst.Integer):
+        return True
+    if isinstance(node, cst.Attribute):
+        return _plain_read(node.value)
+    if isinstance(node, cst.Subscript):
+        return _plain_read(node.value) and all(
+            isinstance(e.slice, cst.Index) and _plain_read(e.slice.value) for e in node.slice
+        )
+    if isinstance(node, cst.Tuple):
+        return all(isinstance(e, cst.Element) and _plain_read(e.value) for e in node.elements)
     return False
 
 

@@ -1,7 +1,8 @@
 """Every agent repository under tests/e2e/agents/: original run, `cfmigrate migrate --write`, migrated run.
 
 One test per repository (xdist spreads them): the original agent runs against a scripted model that
-calls MCP tools directly; a git copy is migrated with the real CLI; the copy runs against a scripted
+calls MCP tools directly; a git copy is migrated by the CLI (`migrate --write --refresh`, in this process,
+its servers listed live); `generate --check` runs the console script; the copy runs against a scripted
 model that writes code against `servers/`. The model must observe the same data (the ticket the host
 created before the model's first turn included), the servers must end in the same state, and the
 final answer must reach the caller. A case that cannot be migrated safely keeps its files
@@ -10,12 +11,13 @@ byte-identical, and the report says why.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from support.cli import Done
+from support.cli import cfmigrate as in_process
 
-from cfmigrate.migrate.cli import app
 from e2e.harness import (
     SCENARIOS,
     Case,
@@ -37,18 +39,9 @@ pytestmark = pytest.mark.slow
 CASES = cases()
 
 
-def migrate_check(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
-    """`cfmigrate migrate --check --no-diff` in the repository, run in this process (the CLI's own app).
-
-    The rewrite itself is the real CLI in a subprocess (`migrate`); this second look only has to read, and
-    in-process it costs 0.3 CPU-s instead of 2.8 (the interpreter and libcst, mcp and pydantic already loaded).
-    """
-    with monkeypatch.context() as here:
-        here.chdir(repo)
-        result = CliRunner().invoke(app, ["migrate", "--check", "--no-diff"])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"migrate --check crashed:\n{result.output}") from result.exception
-    return result
+def migrate_check(repo: Path) -> Done:
+    """`cfmigrate migrate --check --no-diff` in the repository, run in this process (tests/support/cli.py)."""
+    return in_process("migrate", "--check", "--no-diff", cwd=repo)
 
 
 @pytest.mark.parametrize(
@@ -59,7 +52,7 @@ def migrate_check(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
     ],
     ids=[c.name for c in CASES],
 )
-def test_agent_end_to_end(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_agent_end_to_end(case: Case, tmp_path: Path) -> None:
     scenario = SCENARIOS[case.scenario]
     repo = copy_repo(case, tmp_path / case.name)
 
@@ -91,8 +84,8 @@ def test_agent_end_to_end(case: Case, tmp_path: Path, monkeypatch: pytest.Monkey
         assert not (repo / "servers").exists() or case.expect == "manual", (
             "a run that migrated nothing wrote servers/"
         )
-        check = migrate_check(repo, monkeypatch)
-        assert check.exit_code == (1 if case.expect == "manual" else 0), check.output
+        check = migrate_check(repo)
+        assert check.returncode == (1 if case.expect == "manual" else 0), check.stderr
         return
     assert migration.returncode == 1, f"migrate --write: exit {migration.returncode}\n{report}"
     assert migration.changed(), report
@@ -102,8 +95,8 @@ def test_agent_end_to_end(case: Case, tmp_path: Path, monkeypatch: pytest.Monkey
             assert ruff_unused(migration.before[rel], rel) >= ruff_unused(migration.after[rel], rel), (
                 f"{rel}: the rewrite left unused imports or variables\n{migration.after[rel].decode()}"
             )
-    again = migrate_check(repo, monkeypatch)
-    assert again.exit_code == 0, f"a second run is not a no-op:\n{again.output}"
+    again = migrate_check(repo)
+    assert again.returncode == 0, f"a second run is not a no-op:\n{again.stdout}{again.stderr}"
     stamp = cfmigrate(repo, "generate", "--check")
     assert stamp.returncode == 0, f"servers/ is stale after migrate --write:\n{stamp.stdout}{stamp.stderr}"
 
@@ -111,6 +104,13 @@ def test_agent_end_to_end(case: Case, tmp_path: Path, monkeypatch: pytest.Monkey
     observed_equal(direct, code)
     assert code.state == direct.state, f"side effects differ:\n direct: {direct.state}\n code:   {code.state}"
     assert answer_in(code) == direct_answer, f"final answer:\n{code.stdout[-2000:]}"
+    # What the agent prints besides the answer (e.g. what each server offers at connect time) stays the same.
+    if case.same_lines:
+        shown = re.compile(case.same_lines)
+        before = [line for line in direct.stdout.splitlines() if shown.search(line)]
+        assert before, f"the original printed no line matching {case.same_lines!r}"
+        after = [line for line in code.stdout.splitlines() if shown.search(line)]
+        assert after == before, f"printed lines differ:\n direct: {before}\n code:   {after}"
     assert all(name == "execute_code" for r in code.requests for name in offered_tools(r)), (
         "MCP tools still offered"
     )

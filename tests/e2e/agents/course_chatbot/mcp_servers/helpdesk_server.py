@@ -1,0 +1,1 @@
+../../../servers/helpdesk_server.py

@@ -1,0 +1,1 @@
+../../../servers/kb_server.py

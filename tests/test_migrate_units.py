@@ -219,4 +219,6 @@ def test_an_agent_behind_a_blocking_portal_is_told_how_to_migrate() -> None:
     source = "with portal.wrap_async_context_manager(ClientSession(r, w)) as session:\n    ...\n"
     assert "anyio blocking portal" in _unreached(unit, source)
     assert "portal.call(code_mode.handle_tool_use, name, arguments)" in _unreached(unit, source)
-    assert _unreached(unit, "session = ClientSession(r, w)\n") == "no codemod rewrites its openai code (bot.py)"
+    assert (
+        _unreached(unit, "session = ClientSession(r, w)\n") == "no codemod rewrites its openai code (bot.py)"
+    )

@@ -305,7 +305,11 @@ def _opens_session(api: LibraryApi | None) -> bool:
     if api is None:
         return False
     if api.role is Role.SESSION:
-        return api.flavor in ("mcp", "fastmcp", "group")  # a group left in place still connects its servers; an mcp-use session is built by others
+        return api.flavor in (
+            "mcp",
+            "fastmcp",
+            "group",
+        )  # a group left in place still connects its servers; an mcp-use session is built by others
     return api.role in (Role.TRANSPORT, Role.FRAMEWORK_SERVER)
 
 

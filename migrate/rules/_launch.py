@@ -305,11 +305,8 @@ def _opens_session(api: LibraryApi | None) -> bool:
     if api is None:
         return False
     if api.role is Role.SESSION:
-        return api.flavor in (
-            "mcp",
-            "fastmcp",
-            "group",
-        )  # a group left in place still connects its servers; an mcp-use session is built by others
+        # a group left in place still connects its servers; an mcp-use session is built by others
+        return api.flavor in ("mcp", "fastmcp", "group")
     return api.role in (Role.TRANSPORT, Role.FRAMEWORK_SERVER)
 
 
@@ -319,6 +316,20 @@ def session_openers(module: cst.Module) -> list[int]:
     return sorted({finder.line(call) for call in finder.calls() if _opens_session(finder.api(call.func))})
 
 
+def session_groups(module: cst.Module) -> list[int]:
+    """Lines of the mcp `ClientSessionGroup(...)` calls (a group connects each server with `connect_to_server`)."""
+    finder = _Finder(module)
+    return sorted(
+        {
+            finder.line(call)
+            for call in finder.calls()
+            if (api := finder.api(call.func)) is not None
+            and api.role is Role.SESSION
+            and api.flavor == "group"
+        }
+    )
+
+
 __all__ = [
     "LAUNCH_KEY",
     "Launch",
@@ -326,5 +337,6 @@ __all__ = [
     "expression_key",
     "find_launches",
     "is_launch_class",
+    "session_groups",
     "session_openers",
 ]

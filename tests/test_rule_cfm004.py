@@ -105,6 +105,26 @@ class TestCodeFirstPrompt(CodemodTest):
                 ],
             )
 
+    def test_code_tools_offered_beside_the_agents_own_tools(self) -> None:
+        """`tools=[*code_tools, CLOCK]` still sends the code-mode tools: the call gets the prompt."""
+        before = """
+            import anthropic
+
+            async def run(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=5, tools=tools + [CLOCK], messages=messages)
+                return await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=5, tools=[*tools, CLOCK], messages=messages)
+        """
+        after = """
+            import anthropic
+
+            async def run(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=5, system=code_mode.system_prompt(), tools=tools + [CLOCK], messages=messages)
+                return await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=5, system=code_mode.system_prompt(), tools=[*tools, CLOCK], messages=messages)
+        """
+        self.check(before, after)
+
     def test_tool_choice_any_or_auto_is_kept(self) -> None:
         before = """
             import anthropic

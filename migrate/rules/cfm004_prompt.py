@@ -113,7 +113,7 @@ class CodeFirstPrompt(MigrationRule):
             self._carried(call)
             return
         tools = next((a for a in call.args if a.keyword is not None and a.keyword.value == "tools"), None)
-        if tools is None or self.resolver.type_of(tools.value).kind != "cm_tools":
+        if tools is None or not self._offers_code_tools(tools.value):
             return
         conflict = self.code_mode_conflict(call)
         if conflict:
@@ -143,6 +143,20 @@ class CodeFirstPrompt(MigrationRule):
         if messages is None:
             return
         self._messages_prompt(call, messages.value)
+
+    def _offers_code_tools(self, expr: cst.BaseExpression) -> bool:
+        """`tools=` are the code-mode definitions, alone or with the agent's own tools beside them
+        (`[*code_tools, CLOCK]`, `code_tools + [CLOCK]`)."""
+        if self.resolver.type_of(expr).kind == "cm_tools":
+            return True
+        if isinstance(expr, cst.List):
+            return any(
+                isinstance(el, cst.StarredElement) and self.resolver.type_of(el.value).kind == "cm_tools"
+                for el in expr.elements
+            )
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            return self._offers_code_tools(expr.left) or self._offers_code_tools(expr.right)
+        return False
 
     def _carried(self, call: cst.Call) -> None:
         """A helper call that carries the code-mode tools together with a chat message list.

@@ -38,7 +38,14 @@ from cfmigrate.analyzers.walk import iter_files
 from cfmigrate.migrate.rules import REGISTRY, MigrationPlan, MigrationRule, Site, select_rules
 from cfmigrate.migrate.rules._base import CACHE_KEY, ORIGINAL_KEY, ORPHANS_KEY, PATH_KEY, POLICY_KEY
 from cfmigrate.migrate.rules._base import line_map as _line_map
-from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch, call_keys, find_launches, session_openers
+from cfmigrate.migrate.rules._launch import (
+    LAUNCH_KEY,
+    Launch,
+    call_keys,
+    find_launches,
+    session_groups,
+    session_openers,
+)
 from cfmigrate.migrate.rules._plan import (
     PLAN_KEY,
     SITES_KEY,
@@ -537,7 +544,8 @@ def _second_sessions(
     if sites or plan.kept_entries(rel):
         return sites
     try:
-        lines = session_openers(cst.parse_module(code))
+        rewritten = cst.parse_module(code)
+        lines, groups = session_openers(rewritten), set(session_groups(rewritten))
     except Exception:  # the rewritten file is checked again below; this check stays silent then
         return []
     where = _line_map(original, code)
@@ -556,7 +564,12 @@ def _second_sessions(
             where(line),
             False,
             "the agent still opens its own MCP session here after the rewrite (something still reads it), so "
-            "CodeMode would start that server a second time; remove that code by hand, then run again",
+            "CodeMode would start that server a second time; remove that code by hand, then run again"
+            if line not in groups
+            else "the agent still opens its own MCP session here after the rewrite: its mcp ClientSessionGroup "
+            "still connects every server (connect_to_server) beside CodeMode, which would start each a second "
+            "time, and no codemod replaces a session group; hand its servers' launches to "
+            "CodeMode(launches={...}) and drop the group by hand",
         )
         for line in lines
     ]

@@ -219,10 +219,12 @@ def test_a_session_group_still_constructed_opens_sessions() -> None:
     """A `ClientSessionGroup` left beside CodeMode still connects its servers: the runner must see it."""
     import libcst as cst
 
-    from cfmigrate.migrate.rules._launch import session_openers
+    from cfmigrate.migrate.rules._launch import session_groups, session_openers
 
     module = cst.parse_module(
         "from mcp import ClientSessionGroup\n\nasync def main():\n    async with ClientSessionGroup() as group:\n"
         "        pass\n"
     )
     assert session_openers(module) == [4]
+    assert session_groups(module) == [4]  # the runner names the group in its reason
+    assert session_groups(cst.parse_module("from mcp import ClientSession\nClientSession(r, w)\n")) == []

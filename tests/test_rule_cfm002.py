@@ -163,6 +163,58 @@ class TestDynamicDispatch(CodemodTest):
             warnings=["CFM002 line 7: the call passes raise_on_error=, which handle_tool_use does not take"],
         )
 
+    def test_local_tool_set_apart_before_the_call(self) -> None:
+        """`if use.name == "now": <local> else: <call>` lets execute_code through to the call: rewritten."""
+        before = """
+            import anthropic
+            from mcp import ClientSession
+
+            async def turn(session: ClientSession, messages: list) -> list:
+                reply = await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=9, messages=messages)
+                out = []
+                for use in reply.content:
+                    if use.name == "now":
+                        out.append("12:00")
+                    elif use.name not in ("today", "tomorrow"):
+                        out.append(await session.call_tool(use.name, use.input))
+                return out
+        """
+        after = """
+            import anthropic
+            from mcp import ClientSession
+
+            async def turn(session: ClientSession, messages: list) -> list:
+                reply = await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=9, messages=messages)
+                out = []
+                for use in reply.content:
+                    if use.name == "now":
+                        out.append("12:00")
+                    elif use.name not in ("today", "tomorrow"):
+                        out.append(await code_mode.handle_tool_use(use.name, use.input))
+                return out
+        """
+        self.check(before, after)
+
+    def test_call_under_a_check_for_one_mcp_tool_stays(self) -> None:
+        before = """
+            import anthropic
+            from mcp import ClientSession
+
+            async def turn(session: ClientSession, messages: list) -> None:
+                reply = await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=9, messages=messages)
+                for use in reply.content:
+                    if use.name == "list_tickets":
+                        await session.call_tool(use.name, use.input)
+        """
+        self.check(
+            before,
+            before,
+            warnings=[
+                "CFM002 line 8: the call is guarded by a check on the tool name, which would reject execute_code after "
+                "migration -- route the model's call to handle_tool_use by hand"
+            ],
+        )
+
     def test_openai_chat_tool_calls_with_json_arguments_mcp2_client(self) -> None:
         before = """
             import json

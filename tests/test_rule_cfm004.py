@@ -105,6 +105,26 @@ class TestCodeFirstPrompt(CodemodTest):
                 ],
             )
 
+    def test_code_tools_offered_beside_the_agents_own_tools(self) -> None:
+        """`tools=[*code_tools, CLOCK]` still sends the code-mode tools: the call gets the prompt."""
+        before = """
+            import anthropic
+
+            async def run(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=5, tools=tools + [CLOCK], messages=messages)
+                return await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=5, tools=[*tools, CLOCK], messages=messages)
+        """
+        after = """
+            import anthropic
+
+            async def run(messages):
+                tools = code_mode.tool_definitions("anthropic")
+                await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=5, system=code_mode.system_prompt(), tools=tools + [CLOCK], messages=messages)
+                return await anthropic.AsyncAnthropic().messages.create(model="m", max_tokens=5, system=code_mode.system_prompt(), tools=[*tools, CLOCK], messages=messages)
+        """
+        self.check(before, after)
+
     def test_tool_choice_any_or_auto_is_kept(self) -> None:
         before = """
             import anthropic
@@ -174,6 +194,32 @@ class TestCodeFirstPrompt(CodemodTest):
                 tools = code_mode.tool_definitions("anthropic")
                 tool_list = "\\n".join(f"- {t['name']}: {t['description']}" for t in tools)
                 system = f"You are the sales assistant.\\n{code_mode.system_prompt()}\\nAnswer briefly."
+                return Anthropic().messages.create(model="m", max_tokens=5, system=system, tools=tools, messages=messages)
+        """
+        self.check(before, after)
+
+    def test_heading_on_the_line_of_the_field_is_dropped(self) -> None:
+        """ "Tools you can call: {names}" on one line: the heading goes with the list; a sentence stays."""
+        before = """
+            from anthropic import Anthropic
+
+            def ask(messages, tools_in):
+                tools = code_mode.tool_definitions("anthropic")
+                names = ", ".join(t["name"] for t in tools)
+                system = f"{INSTRUCTIONS}\\nTools you can call: {names}."
+                other = f"Be brief. Use these: {names}"
+                Anthropic().messages.create(model="m", max_tokens=5, system=other, tools=tools, messages=messages)
+                return Anthropic().messages.create(model="m", max_tokens=5, system=system, tools=tools, messages=messages)
+        """
+        after = """
+            from anthropic import Anthropic
+
+            def ask(messages, tools_in):
+                tools = code_mode.tool_definitions("anthropic")
+                names = ", ".join(t["name"] for t in tools)
+                system = f"{INSTRUCTIONS}\\n{code_mode.system_prompt()}."
+                other = f"Be brief. Use these: {code_mode.system_prompt()}"
+                Anthropic().messages.create(model="m", max_tokens=5, system=other, tools=tools, messages=messages)
                 return Anthropic().messages.create(model="m", max_tokens=5, system=system, tools=tools, messages=messages)
         """
         self.check(before, after)

@@ -342,6 +342,20 @@ def session_openers(module: cst.Module) -> list[int]:
     return sorted({finder.line(call) for call in finder.calls() if _opens_session(finder.api(call.func))})
 
 
+def session_groups(module: cst.Module) -> list[int]:
+    """Lines of the mcp `ClientSessionGroup(...)` calls (a group connects each server with `connect_to_server`)."""
+    finder = _Finder(module)
+    return sorted(
+        {
+            finder.line(call)
+            for call in finder.calls()
+            if (api := finder.api(call.func)) is not None
+            and api.role is Role.SESSION
+            and api.flavor == "group"
+        }
+    )
+
+
 __all__ = [
     "LAUNCH_KEY",
     "Launch",
@@ -349,5 +363,6 @@ __all__ = [
     "expression_key",
     "find_launches",
     "is_launch_class",
+    "session_groups",
     "session_openers",
 ]

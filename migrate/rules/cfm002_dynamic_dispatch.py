@@ -230,10 +230,23 @@ class DynamicDispatch(MigrationRule):
         return 0
 
     def _guarded_by(self, call: cst.Call, name_code: str) -> str:
-        """A reason when an enclosing `if`/`while` tests the tool name (it would reject `execute_code`)."""
+        """A reason when an enclosing `if`/`while` tests the tool name (it would reject `execute_code`).
+
+        A test that only sets the agent's own local tools apart (`if use.name == "now": ... else: <call>`, or
+        `if name not in LOCAL: <call>` with literal names) lets `execute_code` through to the call: no reason.
+        """
         cur = self.resolver.parent(call)
         while cur is not None and not isinstance(cur, cst.FunctionDef | cst.Module):
             test = cur.test if isinstance(cur, cst.If | cst.While) else None
+            if (
+                isinstance(cur, cst.If)
+                and test is not None
+                and _passes_other_names(
+                    test, name_code, in_else=self._inside(call, [cur.orelse] if cur.orelse else [])
+                )
+            ):
+                cur = self.resolver.parent(cur)
+                continue
             if test is not None and _mentions(test, name_code):
                 return (
                     "the call is guarded by a check on the tool name, which would reject execute_code after "
@@ -251,6 +264,37 @@ def _returns_errors(arg: cst.Arg) -> bool:
         and isinstance(arg.value, cst.Name)
         and arg.value.value == "False"
     )
+
+
+CODE_TOOL = "execute_code"  # the name CodeMode gives its code tool (`CodeMode.tool_name`)
+
+
+def _passes_other_names(test: cst.BaseExpression, name_code: str, *, in_else: bool) -> bool:
+    """Whether the branch holding the call is taken for every tool name but some literal ones (never the code
+    tool's): `name == "now"` / `name in ("now", "today")` with the call under `else`, `!=` / `not in` above it."""
+    if not (
+        isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and _code(test.left) == name_code
+    ):
+        return False
+    target = test.comparisons[0]
+    operator = target.operator
+    if isinstance(operator, cst.Equal | cst.In):
+        excluded_branch_is_else = True
+    elif isinstance(operator, cst.NotEqual | cst.NotIn):
+        excluded_branch_is_else = False
+    else:
+        return False
+    if in_else != excluded_branch_is_else:
+        return False
+    value = target.comparator
+    if isinstance(operator, cst.Equal | cst.NotEqual):
+        names = [value]
+    elif isinstance(value, cst.Tuple | cst.List | cst.Set):
+        names = [el.value for el in value.elements]
+    else:
+        return False
+    literals = [string_value(n) for n in names]
+    return all(isinstance(n, str) for n in literals) and CODE_TOOL not in literals
 
 
 def _mentions(test: cst.CSTNode, code: str) -> bool:

@@ -113,7 +113,7 @@ class CodeFirstPrompt(MigrationRule):
             self._carried(call)
             return
         tools = next((a for a in call.args if a.keyword is not None and a.keyword.value == "tools"), None)
-        if tools is None or self.resolver.type_of(tools.value).kind != "cm_tools":
+        if tools is None or not self._offers_code_tools(tools.value):
             return
         conflict = self.code_mode_conflict(call)
         if conflict:
@@ -143,6 +143,20 @@ class CodeFirstPrompt(MigrationRule):
         if messages is None:
             return
         self._messages_prompt(call, messages.value)
+
+    def _offers_code_tools(self, expr: cst.BaseExpression) -> bool:
+        """`tools=` are the code-mode definitions, alone or with the agent's own tools beside them
+        (`[*code_tools, CLOCK]`, `code_tools + [CLOCK]`)."""
+        if self.resolver.type_of(expr).kind == "cm_tools":
+            return True
+        if isinstance(expr, cst.List):
+            return any(
+                isinstance(el, cst.StarredElement) and self.resolver.type_of(el.value).kind == "cm_tools"
+                for el in expr.elements
+            )
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            return self._offers_code_tools(expr.left) or self._offers_code_tools(expr.right)
+        return False
 
     def _carried(self, call: cst.Call) -> None:
         """A helper call that carries the code-mode tools together with a chat message list.
@@ -700,7 +714,8 @@ def _drop_heading(raw: str, placeholder: str) -> str | None:
     """`raw` with the heading line just before the only `placeholder` removed, or None when there is none.
 
     Works on the literal as written: a line break is a real newline or the escape `\\n`; a heading is
-    a short line ending in a colon ("Tools available:") directly above the placeholder's line.
+    a short line ending in a colon ("Tools available:") directly above the placeholder's line, or starting
+    the placeholder's own line ("Tools you can call: {tools}").
     """
     if raw.count(placeholder) != 1:
         return None
@@ -718,8 +733,13 @@ def _drop_heading(raw: str, placeholder: str) -> str | None:
             end, breaks = len(trimmed) - 1, breaks + 1
         else:
             break
-    if not breaks:
-        return None
+    if not breaks:  # "Tools you can call: {tools}": a heading that starts the placeholder's own line
+        real, escaped = head.rfind("\n"), head.rfind("\\n")
+        start = max(real + 1 if real >= 0 else 0, escaped + 2 if escaped >= 0 else 0)
+        line = head[start:].rstrip(" \t")
+        if not start or not line or "\\" in line or "{" in line or not _is_heading(line):
+            return None  # (a prompt that starts with it is a tool list alone: replaced whole elsewhere)
+        return head[:start] + raw[at:]
     body = head[:end]
     real, escaped = body.rfind("\n"), body.rfind("\\n")
     start = max(real + 1 if real >= 0 else 0, escaped + 2 if escaped >= 0 else 0)

@@ -400,6 +400,7 @@ class Case:
     pending: str = ""  # a known gap in cfmigrate this case still shows (the test is an expected failure)
     provider: str = "anthropic"  # the model API: "anthropic" or "openai" (Chat Completions and Responses)
     not_run: str = ""  # why the agent cannot run here (a library that cannot be installed)
+    local_tools: tuple[str, ...] = ()  # the agent's own (non-MCP) tools: still offered beside the code tool
     # a regex: the lines of the agent's output it matches are the same after the migration
     same_lines: str = ""
     serve: tuple[
@@ -426,6 +427,7 @@ class Case:
             pending=data.get("pending", ""),
             provider=data.get("provider", "anthropic"),
             not_run=data.get("not_run", ""),
+            local_tools=tuple(data.get("local_tools", ())),
             same_lines=data.get("same_lines", ""),
             serve=tuple(data.get("serve", ())),
             serve_env=data.get("serve_env", {}),

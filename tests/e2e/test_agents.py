@@ -111,9 +111,9 @@ def test_agent_end_to_end(case: Case, tmp_path: Path) -> None:
         assert before, f"the original printed no line matching {case.same_lines!r}"
         after = [line for line in code.stdout.splitlines() if shown.search(line)]
         assert after == before, f"printed lines differ:\n direct: {before}\n code:   {after}"
-    assert all(name == "execute_code" for r in code.requests for name in offered_tools(r)), (
-        "MCP tools still offered"
-    )
+    assert all(
+        name == "execute_code" or name in case.local_tools for r in code.requests for name in offered_tools(r)
+    ), "MCP tools still offered"
     assert len(code.scripts) >= 2
     # One session per server per agent: the host's own calls and the model's scripts reach one process.
     assert code.launches and set(code.launches) == set(direct.launches), (

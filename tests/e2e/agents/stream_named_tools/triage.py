@@ -2,11 +2,12 @@
 
 The reply text is streamed to the terminal as it arrives (`messages.stream`); the system prompt
 names the tools the model may use; the first turn must call a tool (`tool_choice`); tool results
-are flattened to their text blocks.
+are flattened to their text blocks. One tool is the agent's own (`now`), answered without MCP.
 Usage: python triage.py "<task>"
 """
 
 import asyncio
+import datetime
 import sys
 
 from anthropic import AsyncAnthropic
@@ -19,6 +20,7 @@ HELPDESK = StdioServerParameters(
     env={"HELPDESK_DATA": "data/helpdesk.json"},
 )
 INSTRUCTIONS = "You are the on-call triage assistant. Work only through your tools."
+CLOCK = {"name": "now", "description": "The current UTC time.", "input_schema": {"type": "object", "properties": {}}}
 
 
 def flatten(result) -> str:
@@ -44,7 +46,7 @@ async def main(task: str) -> str:
                 model="claude-sonnet-5",
                 max_tokens=1500,
                 system=system,
-                tools=tools,
+                tools=[*tools, CLOCK],
                 tool_choice={"type": "any"} if turn == 0 else {"type": "auto"},
                 messages=messages,
             ) as stream:
@@ -59,10 +61,11 @@ async def main(task: str) -> str:
             for block in reply.content:
                 if block.type != "tool_use":
                     continue
-                result = await session.call_tool(block.name, block.input)
-                answers.append(
-                    {"type": "tool_result", "tool_use_id": block.id, "content": flatten(result)}
-                )
+                if block.name == "now":
+                    text = datetime.datetime.now(datetime.timezone.utc).isoformat()
+                else:
+                    text = flatten(await session.call_tool(block.name, block.input))
+                answers.append({"type": "tool_result", "tool_use_id": block.id, "content": text})
             messages.append({"role": "user", "content": answers})
     return "no answer after 8 turns"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import re
 import shlex
@@ -12,8 +13,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-import yaml  # type: ignore[import-untyped]
 
 from cfmigrate.analyzers.manifests import is_launcher, package_of, read_source
 from cfmigrate.analyzers.model import Problem, ServerSpec, SourceRef, Transport
@@ -279,39 +278,44 @@ def parse_jsonc(text: str) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
-class _LineLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """A safe YAML loader whose mappings and sequences remember their lines."""
+@functools.cache
+def _line_loader() -> Any:
+    """A safe YAML loader whose mappings and sequences remember their lines (PyYAML is loaded on first use)."""
+    import yaml  # type: ignore[import-untyped]
 
+    def yaml_map(loader: Any, node: Any) -> LinedDict:
+        loader.flatten_mapping(node)
+        out = LinedDict(node.start_mark.line + 1)
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            out.put(
+                key if isinstance(key, str) else str(key),
+                loader.construct_object(value_node, deep=True),
+                key_node.start_mark.line + 1,
+            )
+        return out
 
-def _yaml_map(loader: _LineLoader, node: yaml.MappingNode) -> LinedDict:
-    loader.flatten_mapping(node)
-    out = LinedDict(node.start_mark.line + 1)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        out.put(
-            key if isinstance(key, str) else str(key),
-            loader.construct_object(value_node, deep=True),
-            key_node.start_mark.line + 1,
-        )
-    return out
+    def yaml_seq(loader: Any, node: Any) -> LinedList:
+        out = LinedList(node.start_mark.line + 1)
+        for item in node.value:
+            out.append(loader.construct_object(item, deep=True))
+            out.item_lines.append(item.start_mark.line + 1)
+        return out
 
+    class LineLoader(yaml.SafeLoader):  # type: ignore[misc]
+        pass
 
-def _yaml_seq(loader: _LineLoader, node: yaml.SequenceNode) -> LinedList:
-    out = LinedList(node.start_mark.line + 1)
-    for item in node.value:
-        out.append(loader.construct_object(item, deep=True))
-        out.item_lines.append(item.start_mark.line + 1)
-    return out
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _yaml_map)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _yaml_seq)
+    LineLoader.add_constructor("tag:yaml.org,2002:map", yaml_map)
+    LineLoader.add_constructor("tag:yaml.org,2002:seq", yaml_seq)
+    return LineLoader
 
 
 def parse_yaml(text: str) -> Any:
     """Parse YAML into LinedDict/LinedList; raises ConfigSyntaxError with the line."""
+    import yaml  # type: ignore[import-untyped]
+
     try:
-        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: no arbitrary objects
+        return yaml.load(text, Loader=_line_loader())  # a SafeLoader subclass: no arbitrary objects
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from cfmigrate.analyzers.clients import INSTALL_NAMES, ClientFigure
 from cfmigrate.analyzers.measure import AgentFigure, AuditReport, ServerFigure
+
+if TYPE_CHECKING:  # rich is imported by the terminal rendering only: JSON and Markdown runs never load it
+    from rich.console import Console
 
 _DECISION = {
     "keep-mcp": "keep direct MCP",
@@ -204,6 +203,10 @@ def render_terminal(r: AuditReport, console: Console) -> None:
 
     Text from the repository (names, paths, messages) is escaped: `[tool.cfmigrate]` stays literal.
     """
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
     e = escape
     console.print(
         f"[bold]cfmigrate audit[/bold] {e(r.root)}  ({r.files_scanned:,} files; tokens: {e(r.tokenizer)})"

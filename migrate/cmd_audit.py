@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from cfmigrate.analyzers.settings import SettingsError, load_settings
 from cfmigrate.analyzers.tokens import TokenizerError
@@ -144,11 +143,15 @@ def audit(
         from cfmigrate.analyzers.files import atomic_write_text
 
         if chosen is Format.table:
+            from rich.console import Console
+
             console = Console(file=io.StringIO(), record=True, width=140, force_terminal=False)
             render_terminal(report, console)
             text = console.export_text()
         atomic_write_text(output, text)
     elif chosen is Format.table:
+        from rich.console import Console
+
         render_terminal(report, Console(highlight=False, width=_width()))
     else:
         sys.stdout.write(text)

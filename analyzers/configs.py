@@ -279,9 +279,17 @@ def parse_jsonc(text: str) -> Any:
 
 
 @functools.cache
-def _line_loader() -> Any:
-    """A safe YAML loader whose mappings and sequences remember their lines (PyYAML is loaded on first use)."""
+def _yaml() -> Any:
+    """PyYAML, loaded on the first YAML config (an audit without one never pays for the import)."""
     import yaml  # type: ignore[import-untyped]
+
+    return yaml
+
+
+@functools.cache
+def _line_loader() -> Any:
+    """A safe YAML loader whose mappings and sequences remember their lines."""
+    yaml = _yaml()
 
     def yaml_map(loader: Any, node: Any) -> LinedDict:
         loader.flatten_mapping(node)
@@ -302,7 +310,7 @@ def _line_loader() -> Any:
             out.item_lines.append(item.start_mark.line + 1)
         return out
 
-    class LineLoader(yaml.SafeLoader):  # type: ignore[misc]
+    class LineLoader(yaml.SafeLoader):  # type: ignore[misc,name-defined]
         pass
 
     LineLoader.add_constructor("tag:yaml.org,2002:map", yaml_map)
@@ -312,8 +320,7 @@ def _line_loader() -> Any:
 
 def parse_yaml(text: str) -> Any:
     """Parse YAML into LinedDict/LinedList; raises ConfigSyntaxError with the line."""
-    import yaml  # type: ignore[import-untyped]
-
+    yaml = _yaml()
     try:
         return yaml.load(text, Loader=_line_loader())  # a SafeLoader subclass: no arbitrary objects
     except yaml.MarkedYAMLError as exc:

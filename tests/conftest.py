@@ -18,8 +18,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import mcp.client.stdio  # noqa: F401  (see below)
 import pytest
 from hypothesis import configuration, settings
+
+# `mcp.client.stdio.stdio_client(..., errlog=sys.stderr)` binds sys.stderr when the module is first imported.
+# Tests run the CLI in this process under typer's CliRunner, which swaps sys.stderr for a stream without a file
+# descriptor; a first import inside such a call would leave every later stdio client of this worker failing with
+# "UnsupportedOperation: fileno". Importing it here binds the real stream, whatever order the tests run in.
 
 os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 sys.dont_write_bytecode = True

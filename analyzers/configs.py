@@ -311,7 +311,7 @@ def _line_loader() -> Any:
         return out
 
     class LineLoader(yaml.SafeLoader):  # type: ignore[misc,name-defined]
-        pass
+        """SafeLoader (no arbitrary objects) with the two constructors below."""
 
     LineLoader.add_constructor("tag:yaml.org,2002:map", yaml_map)
     LineLoader.add_constructor("tag:yaml.org,2002:seq", yaml_seq)

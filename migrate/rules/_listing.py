@@ -33,6 +33,7 @@ import libcst as cst
 from libcst.metadata import Assignment, GlobalScope, Scope, ScopeProvider
 
 from cfmigrate.migrate.rules._base import MigrationRule
+from cfmigrate.migrate.rules._resolve import self_name, walk, walk_own
 
 SERVER_TABLES = frozenset({"mcpServers", "mcp_servers", "servers"})  # config keys holding the server table
 
@@ -40,7 +41,7 @@ SERVER_TABLES = frozenset({"mcpServers", "mcp_servers", "servers"})  # config ke
 def awaited_listings(body: cst.CSTNode) -> Iterator[cst.Call]:
     """Every `await <receiver>.list_tools()` call in a body (also inside an expression), not in nested
     functions, classes or lambdas."""
-    for node in _walk_own(body):
+    for node in walk_own(body):
         if isinstance(node, cst.Await):
             call = node.expression
             if (
@@ -79,11 +80,11 @@ def code_mode_at(
     (where the session could be listed, CodeMode is set); or a `code_mode` bound at module level or earlier
     in an enclosing block."""
     var = rule.plan.code_mode_var
-    me = _self_name(func)
+    me = self_name(func)
     cls = _class_of(rule, func)
     if me is not None and cls is not None:
         methods = [m for m in cls.body.body if isinstance(m, cst.FunctionDef)]
-        sets = [(m, n) for m in methods for n in _walk_own(m.body) if _assigns_attr(n, _self_name(m), var)]
+        sets = [(m, n) for m in methods for n in walk_own(m.body) if _assigns_attr(n, self_name(m), var)]
         for method, node in sets:
             if method.name.value == "__init__" or (
                 method is func and _before(rule, node, stmt) and _encloses(rule, node, stmt)
@@ -93,8 +94,8 @@ def code_mode_at(
             opens = [
                 (m, n)
                 for m in methods
-                for n in _walk_own(m.body)
-                if _assigns_attr(n, _self_name(m), session_attr) and not _is_none(n)
+                for n in walk_own(m.body)
+                if _assigns_attr(n, self_name(m), session_attr) and not _is_none(n)
             ]
             if opens and all(
                 any(m is method and _before(rule, n, at) and _encloses(rule, n, at) for m, n in sets)
@@ -189,14 +190,14 @@ def _server_table(
         and cls is not None
         and depth == 0
     ):
-        if expr.value.value != _self_name(func):
+        if expr.value.value != self_name(func):
             return False
         sets = [
             (method, node)
             for method in cls.body.body
             if isinstance(method, cst.FunctionDef)
-            for node in _walk_own(method.body)
-            if _assigns_attr(node, _self_name(method), expr.attr.value)
+            for node in walk_own(method.body)
+            if _assigns_attr(node, self_name(method), expr.attr.value)
         ]
         if len(sets) != 1:
             return False
@@ -209,13 +210,13 @@ def _server_table(
 def _key_parameter(rule: MigrationRule, module: cst.Module, func: cst.FunctionDef) -> str | None:
     """A parameter of `func` that every call of it in the module fills with a server-table key."""
     params = list(func.params.params)
-    me = _self_name(func)
+    me = self_name(func)
     offset = 1 if me is not None and _class_of(rule, func) is not None else 0
     if offset and params:
         params = params[1:]
     name = func.name.value
     calls: list[cst.Call] = []
-    for node in _walk(module):
+    for node in walk(module):
         if isinstance(node, cst.Name) and node.value == name and node is not func.name:
             parent = rule.resolver.parent(node)
             if isinstance(parent, cst.Attribute) and parent.attr is node and offset:
@@ -268,16 +269,6 @@ def _string(node: cst.BaseExpression) -> str | None:
     return None
 
 
-def _self_name(func: cst.FunctionDef) -> str | None:
-    params = [*func.params.posonly_params, *func.params.params]
-    if not params or any(
-        isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod")
-        for d in func.decorators
-    ):
-        return None
-    return params[0].name.value
-
-
 def _class_of(rule: MigrationRule, func: cst.FunctionDef) -> cst.ClassDef | None:
     parent = rule.resolver.parent(func)
     if isinstance(parent, cst.IndentedBlock):
@@ -328,22 +319,3 @@ def _inside(rule: MigrationRule, node: cst.CSTNode, outer: cst.CSTNode) -> bool:
             return True
         cur = rule.resolver.parent(cur)
     return False
-
-
-def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        cur = stack.pop()
-        yield cur
-        stack.extend(cur.children)
-
-
-def _walk_own(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Nodes of a body, not of functions, classes or lambdas nested in it."""
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, cst.FunctionDef | cst.ClassDef | cst.Lambda) and cur is not node:
-            continue
-        yield cur
-        stack.extend(cur.children)

@@ -207,7 +207,8 @@ def first_param_is_self(func: cst.FunctionDef) -> bool:
     return bool(func.params.params) or bool(func.params.posonly_params)
 
 
-def _self_name(func: cst.FunctionDef) -> str | None:
+def self_name(func: cst.FunctionDef) -> str | None:
+    """The name a method calls its instance (`self`), or None for a static or class method."""
     params = [*func.params.posonly_params, *func.params.params]
     return params[0].name.value if params and first_param_is_self(func) else None
 
@@ -233,12 +234,24 @@ def _bind_arg(call: cst.Call, name: str, position: int | None) -> cst.BaseExpres
     return None
 
 
-def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every node under `node` (itself included), in source order."""
     stack: list[cst.CSTNode] = [node]
     while stack:
         cur = stack.pop()
         yield cur
         stack.extend(reversed(cur.children))
+
+
+def walk_own(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The nodes of a body, not of the functions, classes or lambdas nested in it."""
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, cst.FunctionDef | cst.ClassDef | cst.Lambda) and cur is not node:
+            continue
+        yield cur
+        stack.extend(cur.children)
 
 
 def _returns(func: cst.FunctionDef) -> list[cst.BaseExpression]:
@@ -283,7 +296,7 @@ class Resolver:
 
     # ------------------------------------------------------------------ index
     def _index(self) -> None:
-        for node in _walk(self.module):
+        for node in walk(self.module):
             if isinstance(node, cst.ClassDef):
                 self._index_class(node)
             if isinstance(node, cst.Call):
@@ -347,10 +360,10 @@ class Resolver:
                             if isinstance(tgt.target, cst.Name):
                                 info.attrs.setdefault(tgt.target.value, []).append(("value", small.value))
         for method in info.methods.values():
-            me = _self_name(method)
+            me = self_name(method)
             if me is None:
                 continue
-            for node in _walk(method.body):
+            for node in walk(method.body):
                 self._index_self_use(info, me, node)
 
     @staticmethod
@@ -711,7 +724,7 @@ class Resolver:
         func = self.enclosing(param, (cst.FunctionDef, cst.Lambda))
         if isinstance(func, cst.FunctionDef):
             info = self.enclosing_class(func)
-            me = _self_name(func)
+            me = self_name(func)
             if info is not None and me == param.name.value:
                 return T("obj", node=info.node)
         declared = self.annotation(param.annotation.annotation) if param.annotation is not None else UNKNOWN

@@ -68,7 +68,7 @@ from cfmigrate.migrate.rules._base import (
 from cfmigrate.migrate.rules._launch import is_launch_class
 from cfmigrate.migrate.rules._listing import awaited_listings, code_mode_at, server_at
 from cfmigrate.migrate.rules._plan import MigrationPlan
-from cfmigrate.migrate.rules._resolve import opens_mcp
+from cfmigrate.migrate.rules._resolve import opens_mcp, self_name, walk, walk_own
 
 _ENTER = frozenset({"enter_async_context", "enter_context"})
 _SESSION_OPS = frozenset(
@@ -302,13 +302,13 @@ class RemoveDeadSessions(MigrationRule):
         """
         if any(
             isinstance(n, cst.Name) and n.value in _INTROSPECTION and self.resolver.is_builtin(n, n.value)
-            for n in _walk_own(func.body)
+            for n in walk_own(func.body)
         ):
             return []
         scope = self.get_metadata(ScopeProvider, func.body, None)
         if not isinstance(scope, Scope):
             return []
-        self._me = _first_param(func) if self._class_of(func) is not None else None
+        self._me = self_name(func) if self._class_of(func) is not None else None
         self._fill = self._containers.get(id(self._class_of(func)), set()) if self._me else set()
         listings = self._listings(module, func, scope)
         while True:
@@ -625,8 +625,8 @@ class RemoveDeadSessions(MigrationRule):
             methods = [m for m in cls.body.body if isinstance(m, cst.FunctionDef)]
             candidates: set[str] = set()
             for method in methods:
-                me = _first_param(method)
-                for node in _walk_own(method.body):
+                me = self_name(method)
+                for node in walk_own(method.body):
                     if (
                         isinstance(node, cst.SimpleStatementLine)
                         and self._container_init(node, me) is not None
@@ -650,8 +650,8 @@ class RemoveDeadSessions(MigrationRule):
         """Every `.attr` in the module is an empty init or a fill by a method of the class."""
         allowed: set[int] = set()
         for method in methods:
-            me = _first_param(method)
-            for node in _walk_own(method.body):
+            me = self_name(method)
+            for node in walk_own(method.body):
                 if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
                     continue
                 if self._container_init(node, me) == attr or self._fill_of(node.body[0], me) == attr:
@@ -713,8 +713,8 @@ class RemoveDeadSessions(MigrationRule):
                 inits: list[cst.CSTNode] = []
                 fills: list[cst.CSTNode] = []
                 for method in methods:
-                    me = _first_param(method)
-                    for node in _walk_own(method.body):
+                    me = self_name(method)
+                    for node in walk_own(method.body):
                         if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
                             continue
                         if self._container_init(node, me) == attr:
@@ -742,10 +742,10 @@ class RemoveDeadSessions(MigrationRule):
             if not isinstance(cls, cst.ClassDef) or cls.name.value not in touched:
                 continue
             methods = [m for m in cls.body.body if isinstance(m, cst.FunctionDef)]
-            selves = {id(m): _first_param(m) for m in methods}
+            selves = {id(m): self_name(m) for m in methods}
             opened: set[str] = set()
             for m in methods:
-                for stmt in _walk_own(m.body):
+                for stmt in walk_own(m.body):
                     if not isinstance(stmt, cst.SimpleStatementLine):
                         continue
                     attr = self._self_assign(stmt, selves[id(m)])
@@ -864,7 +864,7 @@ class RemoveDeadSessions(MigrationRule):
         unit_ids: set[int] = set()
         for method in methods:
             me = selves[id(method)]
-            for stmt in _walk_own(method.body):
+            for stmt in walk_own(method.body):
                 if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
                     continue
                 small = stmt.body[0]
@@ -876,7 +876,7 @@ class RemoveDeadSessions(MigrationRule):
                 elif isinstance(small, cst.Expr) and self._self_op(small.value, me, attr):
                     units.append(stmt)
                     unit_ids.add(id(stmt))
-            for node in _walk_own(method.body):  # `async with self.client:` (no `as`) only enters it
+            for node in walk_own(method.body):  # `async with self.client:` (no `as`) only enters it
                 if not isinstance(node, cst.With):
                     continue
                 for item in node.items:
@@ -948,10 +948,10 @@ class RemoveDeadSessions(MigrationRule):
                 scope = self.get_metadata(ScopeProvider, method.body, None)
                 if not isinstance(scope, Scope):
                     continue
-                for stmt in _walk_own(method.body):
+                for stmt in walk_own(method.body):
                     if id(stmt) in gone or not isinstance(stmt, cst.SimpleStatementLine):
                         continue
-                    if self._attr_alias(module, stmt, _first_param(method), gone):
+                    if self._attr_alias(module, stmt, self_name(method), gone):
                         gone.add(id(stmt))
                         out.append(stmt)
                         changed = True
@@ -1126,16 +1126,6 @@ def _argument_index(call: cst.Call, position: int, name: str) -> int | None:
     return positional[position] if position < len(positional) else None
 
 
-def _first_param(func: cst.FunctionDef) -> str | None:
-    params = [*func.params.posonly_params, *func.params.params]
-    if not params or any(
-        isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod")
-        for d in func.decorators
-    ):
-        return None
-    return params[0].name.value
-
-
 def _empty_value(value: cst.BaseExpression) -> bool:
     """`None`, `{}`, `[]`: a reset, not a read."""
     if isinstance(value, cst.Name):
@@ -1144,38 +1134,17 @@ def _empty_value(value: cst.BaseExpression) -> bool:
 
 
 def _classes(module: cst.Module) -> Iterator[cst.ClassDef]:
-    stack: list[cst.CSTNode] = [module]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.ClassDef):
-            yield node
-        stack.extend(node.children)
+    return (node for node in walk(module) if isinstance(node, cst.ClassDef))
 
 
 def _functions(module: cst.Module) -> Iterator[cst.FunctionDef]:
-    stack: list[cst.CSTNode] = [module]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.FunctionDef):
-            yield node
-        stack.extend(node.children)
+    return (node for node in walk(module) if isinstance(node, cst.FunctionDef))
 
 
 def _flatten(units: list[_Unit]) -> Iterator[_Unit]:
     for unit in units:
         yield unit
         yield from _flatten(unit.children)
-
-
-def _walk_own(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Nodes of a body, not of functions, classes or lambdas nested in it."""
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, cst.FunctionDef | cst.ClassDef | cst.Lambda) and cur is not node:
-            continue
-        yield cur
-        stack.extend(cur.children)
 
 
 def _simple_target(target: cst.BaseExpression) -> bool:
@@ -1203,7 +1172,7 @@ def _plain_read(node: cst.BaseExpression) -> bool:
 
 def _harmless(node: cst.CSTNode, *, calls: bool = True) -> bool:
     """No await, yield, walrus or lambda (and, with calls=False, no call at all) anywhere in it."""
-    for cur in _walk_own(node):
+    for cur in walk_own(node):
         if isinstance(cur, cst.Await | cst.Yield | cst.NamedExpr | cst.Lambda):
             return False
         if not calls and isinstance(cur, cst.Call):

@@ -164,7 +164,7 @@ def analyze_python(
     facts = _analyze_python(source, rel, external, force=force)
     if key is not None:
         _FACTS_CACHE[key] = facts
-        if len(_FACTS_CACHE) > _FACTS_CACHE_SIZE:
+        while len(_FACTS_CACHE) > max(_FACTS_CACHE_SIZE, 0):
             _FACTS_CACHE.popitem(last=False)
     return facts
 

@@ -43,7 +43,7 @@ def run_datamodel_codegen(document: Mapping[str, Any], aliases: Mapping[str, str
         except ModelGenerationError as exc:
             found = exc
         _CODEGEN_CACHE[key] = found
-        if len(_CODEGEN_CACHE) > _CODEGEN_CACHE_SIZE:
+        while len(_CODEGEN_CACHE) > max(_CODEGEN_CACHE_SIZE, 0):
             _CODEGEN_CACHE.popitem(last=False)
     else:
         _CODEGEN_CACHE.move_to_end(key)

@@ -40,6 +40,7 @@ from cfmigrate.analyzers.code_values import (
     _servers_in,
     _system_messages,
 )
+from cfmigrate.analyzers.cst_children import children as child_nodes
 
 
 class AgentRecognition(PromptRecognition):
@@ -232,7 +233,7 @@ class AgentRecognition(PromptRecognition):
         stack: list[cst.CSTNode] = [self.module]
         while stack:
             node = stack.pop()
-            stack.extend(node.children)
+            stack.extend(child_nodes(node))
             if not (
                 isinstance(node, cst.Call)
                 and isinstance(node.func, cst.Attribute)

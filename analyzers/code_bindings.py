@@ -52,6 +52,7 @@ from cfmigrate.analyzers.code_values import (
     _target_attributes,
     _target_names,
 )
+from cfmigrate.analyzers.cst_children import children as child_nodes
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def _nodes(root: cst.CSTNode) -> list[cst.CSTNode]:
     while stack:
         node = stack.pop()
         out.append(node)
-        stack.extend(node.children)
+        stack.extend(child_nodes(node))
     return out
 
 

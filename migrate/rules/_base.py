@@ -18,6 +18,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from cfmigrate.analyzers.cst_children import children as child_nodes
 from cfmigrate.migrate.rules._plan import PLAN_KEY, SITES_KEY, MigrationPlan
 from cfmigrate.migrate.rules._resolve import Resolver
 
@@ -240,7 +241,7 @@ def _names_in(expr: cst.CSTNode) -> list[cst.Name]:
         elif isinstance(cur, cst.Attribute):
             stack.append(cur.value)
             continue
-        stack.extend(cur.children)
+        stack.extend(child_nodes(cur))
     return out
 
 

@@ -35,6 +35,7 @@ from libcst.metadata import (
 
 from cfmigrate.analyzers.code_apis import LibraryApi, Role, api_of
 from cfmigrate.analyzers.code_repo import module_name
+from cfmigrate.analyzers.cst_children import children as child_nodes
 from cfmigrate.migrate.rules._plan import MigrationPlan
 
 LAUNCH_KEY = "cfmigrate.launches"
@@ -111,7 +112,7 @@ class _Finder:
             node = stack.pop()
             if isinstance(node, cst.Call):
                 out.append(node)
-            stack.extend(reversed(node.children))
+            stack.extend(reversed(child_nodes(node)))
         return out
 
     @staticmethod
@@ -235,7 +236,7 @@ class _Finder:
             elif isinstance(cur, cst.Lambda | cst.ListComp | cst.DictComp | cst.SetComp | cst.GeneratorExp):
                 out.add("<comprehension>")  # names bound inside: not worth resolving; treated as unknown
                 continue
-            stack.extend(cur.children)
+            stack.extend(child_nodes(cur))
         return out
 
 

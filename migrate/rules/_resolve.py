@@ -29,6 +29,7 @@ from libcst.metadata import (
 )
 
 from cfmigrate.analyzers.code_apis import LibraryApi, Role, api_of
+from cfmigrate.analyzers.cst_children import children as child_nodes
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     while stack:
         cur = stack.pop()
         yield cur
-        stack.extend(reversed(cur.children))
+        stack.extend(reversed(child_nodes(cur)))
 
 
 def walk_own(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -251,20 +252,20 @@ def walk_own(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         if isinstance(cur, cst.FunctionDef | cst.ClassDef | cst.Lambda) and cur is not node:
             continue
         yield cur
-        stack.extend(cur.children)
+        stack.extend(child_nodes(cur))
 
 
 def _returns(func: cst.FunctionDef) -> list[cst.BaseExpression]:
     """Return values of a function, not of functions or lambdas nested in it."""
     out: list[cst.BaseExpression] = []
-    stack: list[cst.CSTNode] = list(func.body.children)
+    stack: list[cst.CSTNode] = list(child_nodes(func.body))
     while stack:
         cur = stack.pop()
         if isinstance(cur, cst.FunctionDef | cst.Lambda | cst.ClassDef):
             continue
         if isinstance(cur, cst.Return) and cur.value is not None:
             out.append(cur.value)
-        stack.extend(cur.children)
+        stack.extend(child_nodes(cur))
     return out
 
 

@@ -37,6 +37,7 @@ import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
+from cfmigrate.analyzers.cst_children import children as child_nodes
 from cfmigrate.migrate.rules._base import MigrationRule, call_args, register, string_value
 from cfmigrate.migrate.rules._plan import ToolNames
 
@@ -308,5 +309,5 @@ def _calls_named(module: cst.Module, method: str) -> list[cst.Call]:
             and node.func.attr.value == method
         ):
             out.append(node)
-        stack.extend(reversed(node.children))
+        stack.extend(reversed(child_nodes(node)))
     return out

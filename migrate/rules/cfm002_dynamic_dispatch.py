@@ -33,6 +33,7 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import Assignment, ScopeProvider
 
+from cfmigrate.analyzers.cst_children import children as child_nodes
 from cfmigrate.migrate.rules._base import MigrationRule, _names_in, call_args, register, string_value
 from cfmigrate.migrate.rules.cfm001_literal_call import _calls_named
 
@@ -226,7 +227,7 @@ class DynamicDispatch(MigrationRule):
                 key = node.args[0].value
             if key is not None and _code(key) == name_code and not self._inside(node, roots):
                 return self.line_of(node)
-            stack.extend(node.children)
+            stack.extend(child_nodes(node))
         return 0
 
     def _guarded_by(self, call: cst.Call, name_code: str) -> str:
@@ -303,7 +304,7 @@ def _mentions(test: cst.CSTNode, code: str) -> bool:
         cur = stack.pop()
         if isinstance(cur, cst.Name | cst.Attribute | cst.Subscript) and _code(cur) == code:
             return True
-        stack.extend(cur.children)
+        stack.extend(child_nodes(cur))
     return False
 
 

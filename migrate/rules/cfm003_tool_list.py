@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from cfmigrate.analyzers.cst_children import children as child_nodes
 from cfmigrate.migrate.rules._base import MigrationRule, register, string_value
 from cfmigrate.migrate.rules._resolve import _returns
 
@@ -73,7 +74,7 @@ class ToolListToCodeMode(MigrationRule):
                 )
             elif isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.AddAssign):
                 self._mutation(node, node.target, node.value, "extend")
-            stack.extend(reversed(node.children))
+            stack.extend(reversed(child_nodes(node)))
 
     def leave_List(self, original_node: cst.List, updated_node: cst.List) -> cst.BaseExpression:
         return self._replace.get(id(original_node), updated_node)
@@ -141,7 +142,7 @@ class ToolListToCodeMode(MigrationRule):
             cur = stack.pop()
             if isinstance(cur, cst.BaseExpression) and self.resolver.type_of(cur).kind == "tool_schema":
                 return True
-            stack.extend(cur.children)
+            stack.extend(child_nodes(cur))
         return False
 
     # ------------------------------------------------------------------ sites

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import Assignment, ScopeProvider
 
+from cfmigrate.analyzers.cst_children import children as child_nodes
 from cfmigrate.migrate.rules._base import MigrationRule, module_exports, register, string_value
 from cfmigrate.migrate.rules._resolve import _returns
 
@@ -90,7 +91,7 @@ class CodeFirstPrompt(MigrationRule):
         stack: list[cst.CSTNode] = [module]
         while stack:
             node = stack.pop()
-            stack.extend(reversed(node.children))
+            stack.extend(reversed(child_nodes(node)))
             if isinstance(node, cst.Call):
                 self._model_call(node)
 
@@ -560,7 +561,7 @@ class CodeFirstPrompt(MigrationRule):
             node = stack.pop()
             if isinstance(node, cst.BaseExpression) and self.resolver.type_of(node).kind == "cm_prompt":
                 return True
-            stack.extend(node.children)
+            stack.extend(child_nodes(node))
         return False
 
     def _literal_messages(self, expr: cst.BaseExpression) -> cst.List | None:
@@ -630,7 +631,7 @@ def _forced_tool(call: cst.Call) -> str | None:
     stack: list[cst.CSTNode] = [choice] if choice is not None else []
     while stack:
         node = stack.pop()
-        stack.extend(node.children)
+        stack.extend(child_nodes(node))
         if not isinstance(node, cst.Dict):
             continue
         fields = {

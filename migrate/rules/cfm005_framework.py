@@ -44,6 +44,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ImportAssignment, ScopeProvider
 
 from cfmigrate.analyzers.code_apis import LIBRARY_APIS, LibraryApi, Role, api_by_id, api_of, packages_of
+from cfmigrate.analyzers.cst_children import children as child_nodes
 from cfmigrate.analyzers.naming import to_identifier
 from cfmigrate.migrate.rules._base import POLICY_KEY, MigrationRule, register, string_value
 
@@ -131,7 +132,7 @@ class FrameworkAgents(MigrationRule):
         stack: list[cst.CSTNode] = [module]
         while stack:
             node = stack.pop()
-            stack.extend(reversed(node.children))
+            stack.extend(reversed(child_nodes(node)))
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Name | cst.Attribute):
                 self._site(node)
         for module_name, obj in sorted(self._imports):
@@ -564,7 +565,7 @@ def _all_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     while stack:
         cur = stack.pop()
         out.append(cur)
-        stack.extend(cur.children)
+        stack.extend(child_nodes(cur))
     return out
 
 

@@ -61,6 +61,7 @@ import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import Assignment, BuiltinAssignment, GlobalScope, ImportAssignment, ScopeProvider
 
+from cfmigrate.analyzers.cst_children import children as child_nodes
 from cfmigrate.migrate.rules._base import POLICY_KEY, MigrationRule, register
 from cfmigrate.migrate.rules._launch import LAUNCH_KEY, Launch
 from cfmigrate.migrate.rules._plan import MigrationPlan
@@ -519,7 +520,7 @@ class InsertCodeMode(MigrationRule):
                     found = scope[name]
                     if not found or all(isinstance(a, BuiltinAssignment) for a in found):
                         out.append(node)
-            stack.extend(reversed(node.children))
+            stack.extend(reversed(child_nodes(node)))
         return out
 
     def _path_free(self) -> bool:
@@ -661,7 +662,7 @@ def _walk_own(func: cst.FunctionDef) -> list[cst.CSTNode]:
         if isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
             continue
         out.append(node)
-        stack.extend(reversed(node.children))
+        stack.extend(reversed(child_nodes(node)))
     return out
 
 
@@ -704,5 +705,5 @@ def _only_imports(stmt: cst.CSTNode) -> bool:
                 return False
             found = True
             continue
-        stack.extend(node.children)
+        stack.extend(child_nodes(node))
     return found

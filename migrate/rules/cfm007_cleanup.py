@@ -31,6 +31,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from cfmigrate.analyzers.cst_children import children as child_nodes
 from cfmigrate.migrate.rules._base import ORPHANS_KEY, MigrationRule, _names_in, function_path, register
 from cfmigrate.migrate.rules._plan import MigrationPlan
 
@@ -80,7 +81,7 @@ class RemoveOrphans(MigrationRule):
         stack: list[cst.CSTNode] = [module]
         while stack:
             node = stack.pop()
-            stack.extend(node.children)
+            stack.extend(child_nodes(node))
             if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
                 continue
             stmt = node.body[0]
@@ -132,5 +133,5 @@ class RemoveOrphans(MigrationRule):
                     return False
             elif isinstance(node, cst.Lambda | cst.Yield | cst.NamedExpr):
                 return False
-            stack.extend(node.children)
+            stack.extend(child_nodes(node))
         return True

@@ -56,6 +56,7 @@ import libcst as cst
 from libcst.codemod.visitors import RemoveImportsVisitor
 from libcst.metadata import Assignment, Scope, ScopeProvider
 
+from cfmigrate.analyzers.cst_children import children as child_nodes
 from cfmigrate.migrate.rules._base import (
     ORPHANS_KEY,
     PATH_KEY,
@@ -427,7 +428,7 @@ class RemoveDeadSessions(MigrationRule):
                         out.append(unit)
                 out.extend(self._units(stmt.body))
             elif isinstance(stmt, cst.If | cst.While | cst.Try):
-                for child in stmt.children:
+                for child in child_nodes(stmt):
                     if isinstance(child, cst.IndentedBlock):
                         out.extend(self._units(child))
                     elif isinstance(child, cst.If | cst.Else | cst.ExceptHandler | cst.Finally):
@@ -663,7 +664,7 @@ class RemoveDeadSessions(MigrationRule):
                 continue
             if isinstance(node, cst.Attribute) and node.attr.value == attr:
                 return False
-            stack.extend(node.children)
+            stack.extend(child_nodes(node))
         return True
 
     def _fill_of(self, small: cst.BaseSmallStatement, me: str | None) -> str | None:
@@ -917,7 +918,7 @@ class RemoveDeadSessions(MigrationRule):
                 parent = self.resolver.parent(node)
                 if not isinstance(parent, cst.Attribute) and not isinstance(parent, cst.FunctionDef):
                     return None
-            stack.extend(node.children)
+            stack.extend(child_nodes(node))
         return units
 
     def _self_op(self, value: cst.BaseExpression, me: str | None, attr: str) -> bool:
@@ -1001,7 +1002,7 @@ class RemoveDeadSessions(MigrationRule):
                 continue
             if isinstance(node, cst.Attribute) and node.attr.value in attrs:
                 return False
-            stack.extend(node.children)
+            stack.extend(child_nodes(node))
         return True
 
     def _blocks_survive(self, nodes: list[cst.CSTNode]) -> bool:

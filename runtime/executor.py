@@ -215,7 +215,9 @@ def _python_paths() -> tuple[list[str], list[str], list[str]]:
     """(sys.path for scripts, the directories to show read-only, site-packages dirs).
 
     Only the standard library's own directories and the site-packages directories are shown, never a
-    whole prefix: a virtualenv's root holds pip.conf and pyvenv.cfg, which scripts have no need for.
+    whole prefix: a virtualenv's root holds pip.conf and pyvenv.cfg, which scripts have no need for. The
+    site-packages directories are the environment's own and any other on sys.path: an environment layered
+    over another one by a `.pth` file (as `uv run --with` makes them) imports from both.
     """
     prefixes = {os.path.realpath(p) for p in (sys.base_prefix, sys.base_exec_prefix)}
     stdlib = [
@@ -224,7 +226,8 @@ def _python_paths() -> tuple[list[str], list[str], list[str]]:
         if p and os.path.exists(p) and any(os.path.realpath(p).startswith(pre + os.sep) for pre in prefixes)
     ]
     paths = sysconfig.get_paths()
-    site = [p for p in dict.fromkeys([paths["purelib"], paths["platlib"]]) if os.path.isdir(p)]
+    layered = [p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")]
+    site = [p for p in dict.fromkeys([paths["purelib"], paths["platlib"], *layered]) if os.path.isdir(p)]
     shown = sorted({os.path.realpath(p) for p in [*stdlib, *site]} | {*stdlib, *site})
     return list(dict.fromkeys(stdlib + site)), shown, site
 

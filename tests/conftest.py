@@ -109,6 +109,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for u in order for item in members[u]]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Python processes the tests start fork from a warm interpreter (tests/support/forkserver.py): in each
+    # xdist worker, or in the one process of a run without xdist; never in the xdist controller, which runs none.
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        from support import forkserver
+
+        forkserver.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from support import forkserver
+
+    if forkserver.ACTIVE is not None:
+        forkserver.ACTIVE.stop()
+        forkserver.ACTIVE = None
+
+
 @pytest.fixture(scope="session")
 def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The seed benchmark's default run (fixture migrated by migrate --write, direct and code mode), run once."""

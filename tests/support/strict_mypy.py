@@ -34,6 +34,7 @@ SUMMARY = re.compile(
 def include(name: str, make: Callable[[Path], None], shown_as: str) -> None:
     """Check package `name` in the session's run; `make(folder)` creates `folder` holding the package."""
     assert name.isidentifier(), name
+    assert PACKAGES.get(name, (make, shown_as))[1] == shown_as, f"{name} is declared twice"
     PACKAGES[name] = (make, shown_as)
 
 
@@ -76,7 +77,7 @@ class StrictMypy:
             return "\n".join(
                 [f"mypy stopped with exit status {self.returncode}", *out, self.stdout, self.stderr]
             )
-        lines = self.stdout.splitlines()
+        lines = [line for line in self.stdout.splitlines() if line.strip()]
         summary = [m for m in map(SUMMARY.match, lines) if m]
         own = [line for line in lines if line.startswith(f"{name}/")]
         stray = [

@@ -12,7 +12,7 @@ import codecs
 import io
 import re
 import tokenize
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -139,13 +139,39 @@ def _decode(source: bytes, rel: str) -> tuple[str | None, Problem | None]:
         )
 
 
+# Facts by (path, bytes, context), for this process: one `migrate --write` discovers the tree three times (its
+# plan, `generate`, the launches check), and parsing and analysing the agent files is most of each discovery.
+_FACTS_CACHE: OrderedDict[tuple[object, ...], PythonFacts] = OrderedDict()
+_FACTS_CACHE_SIZE = 512
+
+
 def analyze_python(
     source: bytes, rel: str, external: Mapping[str, External] | None = None, *, force: bool = False
 ) -> PythonFacts:
     """Find the MCP servers, tool definitions and agents in one Python file, without running it.
 
     `external` holds what other modules of the repository give the names this file imports (see
-    `code_repo`); with it, `force` analyses a file the byte prefilter would skip."""
+    `code_repo`); with it, `force` analyses a file the byte prefilter would skip. A pure function of its
+    arguments (the facts are frozen), so answers are kept per process."""
+    try:
+        key: tuple[object, ...] | None = (rel, source, force, tuple(sorted((external or {}).items())))
+        hash(key)
+    except TypeError:  # a context that cannot be a key is analysed every time
+        key = None
+    if key is not None and key in _FACTS_CACHE:
+        _FACTS_CACHE.move_to_end(key)
+        return _FACTS_CACHE[key]
+    facts = _analyze_python(source, rel, external, force=force)
+    if key is not None:
+        _FACTS_CACHE[key] = facts
+        if len(_FACTS_CACHE) > _FACTS_CACHE_SIZE:
+            _FACTS_CACHE.popitem(last=False)
+    return facts
+
+
+def _analyze_python(
+    source: bytes, rel: str, external: Mapping[str, External] | None = None, *, force: bool = False
+) -> PythonFacts:
     if len(source) > MAX_FILE_BYTES:
         return PythonFacts(
             problems=(

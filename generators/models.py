@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import json
 import sys
 import types
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,8 +23,36 @@ class ModelGenerationError(GenerateFailure):
     """datamodel-code-generator refused a batch, or its output does not build; the message says why."""
 
 
+# Outputs (or refusals) of datamodel-code-generator by input, for this process: `migrate --write` builds the
+# package twice (the names it rewrites to, then `generate`), and the library is most of a build's time.
+_CODEGEN_CACHE: OrderedDict[str, str | ModelGenerationError] = OrderedDict()
+_CODEGEN_CACHE_SIZE = 256
+
+
 def run_datamodel_codegen(document: Mapping[str, Any], aliases: Mapping[str, str]) -> str:
-    """The one place datamodel-code-generator runs, with every option that affects output pinned."""
+    """The one place datamodel-code-generator runs, with every option that affects output pinned.
+
+    A pure function of its input, so answers are kept per process (key: the document in its order, and
+    the aliases); a refusal is kept too and raised again.
+    """
+    key = json.dumps([document, sorted(aliases.items())], ensure_ascii=False)
+    found = _CODEGEN_CACHE.get(key)
+    if found is None:
+        try:
+            found = _run_datamodel_codegen(document, aliases)
+        except ModelGenerationError as exc:
+            found = exc
+        _CODEGEN_CACHE[key] = found
+        if len(_CODEGEN_CACHE) > _CODEGEN_CACHE_SIZE:
+            _CODEGEN_CACHE.popitem(last=False)
+    else:
+        _CODEGEN_CACHE.move_to_end(key)
+    if isinstance(found, ModelGenerationError):
+        raise ModelGenerationError(str(found))
+    return found
+
+
+def _run_datamodel_codegen(document: Mapping[str, Any], aliases: Mapping[str, str]) -> str:
     from datamodel_code_generator import InputFileType, LiteralType, PythonVersion, generate
     from datamodel_code_generator.enums import DataModelType
 

@@ -12,6 +12,7 @@ draws fresh random examples (and more of them) to look for new bugs; keep each o
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -110,12 +111,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # libcst builds and drops hundreds of thousands of small objects per migration; collecting the young
+    # generation every 700 of them cost ~10% of the in-process tests' CPU. Fewer, larger collections here.
+    gc.set_threshold(100_000, 20, 20)
     # Python processes the tests start fork from a warm interpreter (tests/support/forkserver.py): in each
     # xdist worker, or in the one process of a run without xdist; never in the xdist controller, which runs none.
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
         from support import forkserver
 
         forkserver.install()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.freeze()  # the imported modules and collected tests stay for the whole run: never traverse them again
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -425,6 +425,9 @@ def serve(preload: list[str], parent: int) -> None:
     import runpy  # noqa: F401
     import traceback  # noqa: F401
 
+    import gc
+
+    gc.freeze()  # what every program inherits is never traversed (nor its pages copied) by their collections
     listener.listen(128)
     print("ready", flush=True)
     children = 0

@@ -6,15 +6,16 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support.strict_mypy import StrictMypy, include
 
 from cfmigrate.analyzers.model import Manifest, ToolDef
 from cfmigrate.generators.build import GenerateError, build_package
@@ -110,7 +111,6 @@ def manifests(draw: st.DrawFn) -> Manifest:
     return Manifest("props server", tuple(draw(tool_defs(i)) for i in range(count)), "manifest-file")
 
 
-TYPECHECK_SAMPLE: list[Path] = []
 ALLOWED_TOP_LEVEL = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.AsyncFunctionDef, ast.Assign, ast.Expr)
 
 
@@ -146,6 +146,25 @@ OUTPUT_MAP_OF_ITSELF = _one_tool(  # the shape in the issue: `additionalProperti
     {"type": "object"},
     {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": {"$ref": "#"}},
 )
+EXAMPLES = (RECURSIVE_OUTPUT, RECURSIVE_INPUT, ROOT_IN_UNION, OUTPUT_MAP_OF_ITSELF)
+
+
+def _generated(manifest: Manifest) -> Callable[[Path], None]:
+    """A `make` for strict_mypy.include: the package generated for `manifest`, written into the folder."""
+
+    def make(folder: Path) -> None:
+        for rel, data in render_package(build_package([(None, manifest)], package="servers")).items():
+            path = folder / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+    return make
+
+
+# the examples' packages, type-checked in the session's one mypy run (test_sampled_packages_type_check)
+TYPECHECKED = [f"props_example_{i}" for i in range(len(EXAMPLES))]
+for _i, _name in enumerate(TYPECHECKED):
+    include(_name, _generated(EXAMPLES[_i]), shown_as=f"the package generated for EXAMPLES[{_i}]")
 
 
 @settings(
@@ -197,23 +216,13 @@ def test_generated_schemas_never_crash(manifest: Manifest, tmp_path_factory: pyt
         assert search.count(f"from {package}.") == len(generated)
     finally:
         sys.path.remove(str(root))
-    if len(TYPECHECK_SAMPLE) < 4 and generated:
-        TYPECHECK_SAMPLE.append(root)
 
 
-def test_sampled_packages_type_check(mypy_cache_dir: Path) -> None:
-    """mypy --strict over a few of the packages the property test generated (mypy is slow; a sample)."""
-    if not TYPECHECK_SAMPLE:
-        pytest.skip("run together with test_generated_schemas_never_crash")
-    for root in TYPECHECK_SAMPLE:
-        package = next(p.name for p in root.iterdir() if p.name.startswith("props_"))
-        done = subprocess.run(
-            [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(mypy_cache_dir), package],
-            cwd=root,
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+def test_sampled_packages_type_check(strict_mypy: StrictMypy) -> None:
+    """mypy --strict over the packages generated for the four fixed examples (mypy is slow; a sample). They are
+    the first packages the property test generates, so the sample it type-checked when each ran its own mypy."""
+    problems = "\n".join(strict_mypy.problems(name) for name in TYPECHECKED).strip()
+    assert not problems, problems
 
 
 @pytest.mark.parametrize("manifest", [RECURSIVE_OUTPUT, RECURSIVE_INPUT, ROOT_IN_UNION, OUTPUT_MAP_OF_ITSELF])

@@ -244,6 +244,19 @@ def _values(parts: Sequence[tuple[str, cst.BaseExpression | None]]) -> tuple[cst
     return tuple(value for _, value in parts if value is not None)
 
 
+_LAST: list[_Finder] = []  # the finder of the module analysed last: its several questions share one resolution
+
+
+def _finder(module: cst.Module) -> _Finder:
+    """The metadata of `module` (modules are immutable: the last one's finder answers again)."""
+    last = _LAST[0] if _LAST else None
+    if last is not None and last.module is module:
+        return last
+    finder = _Finder(module)
+    _LAST[:] = [finder]
+    return finder
+
+
 def _dict_source(finder: _Finder, parts: Sequence[tuple[str, cst.BaseExpression | None]]) -> str:
     items = [f'"{key}": {finder.code(value)}' for key, value in parts if value is not None]
     return "{" + ", ".join(items) + "}"
@@ -251,7 +264,7 @@ def _dict_source(finder: _Finder, parts: Sequence[tuple[str, cst.BaseExpression 
 
 def find_launches(module: cst.Module, path: str, plan: MigrationPlan) -> list[Launch]:
     """The launches this file gives the servers it reaches, one per server (none when ambiguous)."""
-    finder = _Finder(module)
+    finder = _finder(module)
     declaring = frozenset(
         module_name(where.rpartition(":")[0])
         for where in plan.code_servers
@@ -339,13 +352,13 @@ def _opens_session(api: LibraryApi | None) -> bool:
 
 def session_openers(module: cst.Module) -> list[int]:
     """Lines of the calls that open an MCP session, transport or framework server of the agent's own."""
-    finder = _Finder(module)
+    finder = _finder(module)
     return sorted({finder.line(call) for call in finder.calls() if _opens_session(finder.api(call.func))})
 
 
 def session_groups(module: cst.Module) -> list[int]:
     """Lines of the mcp `ClientSessionGroup(...)` calls (a group connects each server with `connect_to_server`)."""
-    finder = _Finder(module)
+    finder = _finder(module)
     return sorted(
         {
             finder.line(call)

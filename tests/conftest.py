@@ -55,20 +55,23 @@ SHARED = {
 }
 
 
-# CPU seconds measured on 2026-12-05 after the suite was made cheaper (tests + their subprocesses; `-p support.cputime`,
+# Wall seconds per unit, measured on 2026-12-05 on idle cores with the fork server (`-p support.cputime`,
 # tests/README.md); only the order matters, a stale figure costs some balance, never a result.
 HEAVY = (
-    "tests/test_migrate_runner.py",  # 39
-    "seed run",  # 38
-    "mypy",  # 37
-    "tests/test_runtime_codemode.py",  # 30
-    "tests/test_serve.py",  # 30
-    "tests/test_runtime_footprint.py",  # 29
-    "tests/test_more_scenarios.py",  # 28
-    "tests/test_connect.py",  # 27
-    "tests/test_migrate_follows_audit.py",  # 23
-    "tests/test_migrate_integration.py",  # 22
-    "tests/e2e/test_agents.py",  # 16 cases of 3-16
+    "mypy",  # 40
+    "tests/test_migrate_runner.py",  # 21
+    "tests/test_runtime_footprint.py",  # 21
+    "tests/test_sandbox_attacks.py",  # 18
+    "tests/test_serve.py",  # 17
+    "tests/test_migrate_listings.py",  # 17
+    "tests/test_connect.py",  # 16
+    "tests/test_migrate_decisions.py",  # 13
+    "tests/test_migrate_integration.py",  # 12
+    "seed run",  # 12
+    "tests/test_runtime_codemode.py",  # 11
+    "tests/test_more_scenarios.py",  # 11
+    "tests/test_migrate_follows_audit.py",  # 10
+    "tests/e2e/test_agents.py",  # 21 cases of 1-8
 )
 
 

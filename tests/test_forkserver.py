@@ -20,6 +20,14 @@ from support import forkserver
 
 pytestmark = pytest.mark.skipif(forkserver.ACTIVE is None, reason="the suite runs outside a venv: no overlay")
 
+
+@pytest.fixture(autouse=True)
+def _servers_ready() -> None:
+    assert forkserver.ACTIVE is not None
+    states = forkserver.ACTIVE.ready()
+    assert "ready" in states and set(states) <= {"ready", "twin"}, states
+
+
 PROBE = r"""
 import json, os, signal, sys
 preloaded = "anthropic" in sys.modules  # only the fork server's programs start with it imported

@@ -421,11 +421,10 @@ def serve(preload: list[str], parent: int) -> None:
         return
     import array
     import ctypes  # noqa: F401
+    import gc
     import io  # noqa: F401
     import runpy  # noqa: F401
     import traceback  # noqa: F401
-
-    import gc
 
     gc.freeze()  # what every program inherits is never traversed (nor its pages copied) by their collections
     listener.listen(128)

@@ -56,6 +56,15 @@ class Overlay:
     python: Path
     bin: Path
     servers: list[subprocess.Popen[str]] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
+
+    def ready(self) -> list[str]:
+        """Wait until every server has imported and listens (or has left: "twin", "threads"); their states."""
+        while len(self.states) < len(self.servers):
+            server = self.servers[len(self.states)]
+            assert server.stdout is not None
+            self.states.append(server.stdout.readline().strip() or f"exited {server.wait()}")
+        return self.states
 
     def stop(self) -> None:
         for server in self.servers:
@@ -135,12 +144,9 @@ def install() -> Overlay | None:
         return None
     env = {**os.environ, "PATH": f"{overlay.bin}{os.pathsep}{os.environ.get('PATH', '')}"}
     reduced = {k: env[k] for k in MCP_DEFAULT_ENV if k in env}
-    for server in [_start_server(overlay, server_env) for server_env in (env, reduced)]:  # side by side
-        assert server.stdout is not None
-        if server.stdout.readline().strip() == "ready":
-            overlay.servers.append(server)
-        else:  # a twin (same fingerprint) or a server that cannot fork safely
-            server.wait()
+    # Not waited for: a server binds its socket first and listens once its imports are done, so a process
+    # started meanwhile is refused and starts cold (the worker collects tests in the meantime).
+    overlay.servers = [_start_server(overlay, server_env) for server_env in (env, reduced)]
     os.environ["PATH"] = env["PATH"]
     sys.executable = str(overlay.python)
     global ACTIVE

@@ -244,7 +244,9 @@ def _values(parts: Sequence[tuple[str, cst.BaseExpression | None]]) -> tuple[cst
     return tuple(value for _, value in parts if value is not None)
 
 
-_LAST: list[_Finder] = []  # the finder of the module analysed last: its several questions share one resolution
+_LAST: list[
+    _Finder
+] = []  # the finder of the module analysed last: its several questions share one resolution
 
 
 def _finder(module: cst.Module) -> _Finder:

@@ -43,6 +43,7 @@ from cfmigrate.migrate.rules._launch import (
     Launch,
     call_keys,
     find_launches,
+    resolved_wrapper,
     session_groups,
     session_openers,
 )
@@ -456,6 +457,9 @@ def transform_source(
     code = original = module.code
     cache: dict[str, object] = {}
     launches = _find_launches(module, rel, plan)
+    seeded = resolved_wrapper(module)  # the parsed file has unique nodes: its wrapper needs no copy
+    if seeded is not None:
+        cache["wrapper"] = seeded
     for rule_id in rule_ids:
         rule: type[MigrationRule] = REGISTRY[rule_id]
         scratch: dict[str, object] = {

@@ -259,6 +259,13 @@ def _finder(module: cst.Module) -> _Finder:
     return finder
 
 
+def resolved_wrapper(module: cst.Module) -> MetadataWrapper | None:
+    """The metadata this module already resolved for its launches (scope, qualified names, parents,
+    positions), for the first rule to use rather than resolve it again; None for any other module."""
+    last = _LAST[0] if _LAST else None
+    return last.wrapper if last is not None and last.module is module else None
+
+
 def _dict_source(finder: _Finder, parts: Sequence[tuple[str, cst.BaseExpression | None]]) -> str:
     items = [f'"{key}": {finder.code(value)}' for key, value in parts if value is not None]
     return "{" + ", ".join(items) + "}"
@@ -379,6 +386,7 @@ __all__ = [
     "expression_key",
     "find_launches",
     "is_launch_class",
+    "resolved_wrapper",
     "session_groups",
     "session_openers",
 ]

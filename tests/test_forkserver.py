@@ -110,21 +110,28 @@ def test_the_mcp_clients_reduced_environment_is_served_too(tmp_path: Path) -> No
     assert _seen(warm)["stdin"] == "é\n"
 
 
+def _waiting(script: Path, **popen: object) -> tuple[subprocess.Popen[str], dict[str, object], bool]:
+    """The probe started in its waiting mode: the process, what it saw, whether it started warm."""
+    proc = subprocess.Popen(  # type: ignore[call-overload]
+        [sys.executable, str(script), "wait"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+    assert proc.stdout is not None
+    seen, preloaded, waiting = (proc.stdout.readline() for _ in range(3))
+    assert waiting == "waiting\n"
+    return proc, json.loads(seen), json.loads(preloaded)
+
+
 def test_signals_to_the_stand_in_reach_the_program_and_its_status_comes_back(tmp_path: Path) -> None:
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
     for hook in ("off", "on"):
-        proc = subprocess.Popen(
-            [sys.executable, str(script), "wait"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "CFM_FORKSERVER": hook},
-        )
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(3)]
-        assert lines[1] == ("true\n" if hook == "on" else "false\n") and lines[2] == "waiting\n"
+        proc, _, warm = _waiting(script, env={**os.environ, "CFM_FORKSERVER": hook})
+        assert warm is (hook == "on")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
         assert out == "got SIGTERM\n" and proc.returncode == 7, (hook, out, err, proc.returncode)
@@ -133,17 +140,9 @@ def test_signals_to_the_stand_in_reach_the_program_and_its_status_comes_back(tmp
 def test_killing_the_stand_in_kills_the_program(tmp_path: Path) -> None:
     script = tmp_path / "probe.py"
     script.write_text(PROBE.replace('"dont_write_bytecode"', '"pid": os.getpid(), "dont_write_bytecode"'))
-    proc = subprocess.Popen(
-        [sys.executable, str(script), "wait"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    pid = json.loads(proc.stdout.readline())["pid"]
-    assert proc.stdout.readline() == "true\n" and proc.stdout.readline() == "waiting\n"
+    proc, seen, warm = _waiting(script, start_new_session=True)  # as the MCP SDK starts a server
+    pid = seen["pid"]
+    assert warm and isinstance(pid, int)
     assert pid != proc.pid  # forked by the server, not the stand-in itself
     proc.kill()
     proc.wait()
@@ -156,7 +155,7 @@ def test_killing_the_stand_in_kills_the_program(tmp_path: Path) -> None:
         time.sleep(0.02)
     else:
         pytest.fail(f"program {pid} outlived its killed stand-in")
-    assert proc.stdout.read() == ""  # the pipe closed: nobody holds it
+    assert proc.stdout is not None and proc.stdout.read() == ""  # the pipe closed: nobody holds it
 
 
 def _preloaded_on_start(cmd: list[str], **kw: object) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,16 @@ def _load() -> dict[str, Any]:
     return _STATE
 
 
+_SAVING = threading.Lock()  # sync tools run in worker threads: calls the agent gathers write side by side
+
+
 def _save(state: dict[str, Any]) -> None:
     """Write the state out for inspection (it is never read back: a second process starts empty)."""
     path = _path()
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    with _SAVING:  # one writer of the temp file at a time; the last one holds every change made before it
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
 
 
 def _ticket(state: dict[str, Any], ticket_id: str) -> dict[str, Any]:

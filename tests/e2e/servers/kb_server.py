@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,16 @@ def _load() -> dict[str, Any]:
     return _STATE
 
 
+_SAVING = threading.Lock()  # sync tools run in worker threads: calls an agent gathers write side by side
+
+
 def _save(state: dict[str, Any]) -> None:
     """Write the state out for inspection (it is never read back: a second process starts empty)."""
     path = _path()
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    with _SAVING:  # one writer of the temp file at a time; the last one holds every change made before it
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
 
 
 @server.tool()

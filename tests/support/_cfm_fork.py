@@ -161,6 +161,28 @@ def hook() -> None:
         "dont_write_bytecode": sys.dont_write_bytecode,
         "streams": [_stream_info(s) for s in (sys.stdin, sys.stdout, sys.stderr)],
     }
+    # Signals are caught from before the program can start (it may run before its pid reaches us): held
+    # until the pid is known, then forwarded; re-raised here if the program is not started after all.
+    child: list[int] = []
+    held: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        if not child:
+            held.append(signum)
+            return
+        try:
+            os.kill(child[0], signum)
+        except ProcessLookupError:
+            pass
+
+    previous = {name: signal.signal(getattr(signal, name), forward) for name in _FORWARDED}
+
+    def cold_start() -> None:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
+        for signum in held:  # what a cold start would have met, met now
+            os.kill(os.getpid(), signum)
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         sock.connect(path)
@@ -169,21 +191,14 @@ def hook() -> None:
         reply = sock.recv(64)
     except OSError:
         sock.close()
-        return  # a stale socket: nothing was started
+        return cold_start()  # a stale socket, or a server not listening yet: nothing was started
     if not reply.startswith(b"P"):
         sock.close()
-        return
+        return cold_start()
     # From here on the program runs in the fork: this process only stands in for it.
-    child = int(reply[1:])
-
-    def forward(signum: int, _frame: object) -> None:
-        try:
-            os.kill(child, signum)
-        except ProcessLookupError:
-            pass
-
-    for name in _FORWARDED:
-        signal.signal(getattr(signal, name), forward)
+    child.append(int(reply[1:]))
+    for signum in held:
+        forward(signum, None)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # the pipes close when the program exits, not when this stand-in does
         os.dup2(null, fd)

@@ -52,7 +52,7 @@ from cfmigrate.analyzers.code_values import (
     _target_attributes,
     _target_names,
 )
-from cfmigrate.analyzers.cst_children import children as child_nodes
+from cfmigrate.analyzers.cst_children import all_nodes
 
 
 @dataclass(frozen=True)
@@ -75,16 +75,6 @@ def _params_of(func: cst.FunctionDef) -> list[cst.Param]:
     star = [p.star_arg] if isinstance(p.star_arg, cst.Param) else []
     kwargs = [p.star_kwarg] if p.star_kwarg is not None else []
     return [*p.posonly_params, *p.params, *star, *p.kwonly_params, *kwargs]
-
-
-def _nodes(root: cst.CSTNode) -> list[cst.CSTNode]:
-    out: list[cst.CSTNode] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        out.append(node)
-        stack.extend(child_nodes(node))
-    return out
 
 
 def _code(node: cst.CSTNode) -> str:
@@ -751,7 +741,7 @@ class Bindings:
         position = next((i for i, p in enumerate(ordered) if p is param), None)
         method = bool(ordered) and ordered[0] in self._self_params
         if self._all_calls is None:
-            self._all_calls = [n for n in _nodes(self.module) if isinstance(n, cst.Call)]
+            self._all_calls = [n for n in all_nodes(self.module) if isinstance(n, cst.Call)]
         self._param_busy.add(param)
         try:
             values: list[Val] = []

@@ -90,4 +90,15 @@ def children(node: cst.CSTNode) -> Sequence[cst.CSTNode]:
     return out
 
 
-__all__ = ["children", "visit_order"]
+def all_nodes(root: cst.CSTNode) -> list[cst.CSTNode]:
+    """`root` and every node under it (a depth-first walk that takes the last child first)."""
+    out: list[cst.CSTNode] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(children(node))
+    return out
+
+
+__all__ = ["all_nodes", "children", "visit_order"]

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from mcp.client.stdio import get_default_environment
 from support import forkserver
 
 pytestmark = pytest.mark.skipif(forkserver.ACTIVE is None, reason="the suite runs outside a venv: no overlay")
@@ -104,7 +105,8 @@ def test_a_forked_program_sees_and_returns_what_a_cold_one_does(tmp_path: Path, 
 
 def test_the_mcp_clients_reduced_environment_is_served_too(tmp_path: Path) -> None:
     """mcp's stdio client gives a server only HOME, LOGNAME, PATH, SHELL, TERM, USER (no LANG: UTF-8 mode)."""
-    env = {k: os.environ[k] for k in forkserver.MCP_DEFAULT_ENV if k in os.environ}
+    env = get_default_environment()
+    assert "LANG" not in env
     cold, warm = _pair(tmp_path, env=env, input="é\n")
     assert _seen(warm) == _seen(cold)  # type: ignore[arg-type]
     assert _seen(warm)["stdin"] == "é\n"

@@ -44,6 +44,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ImportAssignment, ScopeProvider
 
 from cfmigrate.analyzers.code_apis import LIBRARY_APIS, LibraryApi, Role, api_by_id, api_of, packages_of
+from cfmigrate.analyzers.cst_children import all_nodes
 from cfmigrate.analyzers.cst_children import children as child_nodes
 from cfmigrate.analyzers.naming import to_identifier
 from cfmigrate.migrate.rules._base import POLICY_KEY, MigrationRule, register, string_value
@@ -385,7 +386,7 @@ class FrameworkAgents(MigrationRule):
             or not isinstance(self.resolver.parent(line) if line is not None else None, cst.Module)
         ):
             return value
-        for node in _all_nodes(self.resolver.module):
+        for node in all_nodes(self.resolver.module):
             if (
                 isinstance(node, cst.Attribute)
                 and isinstance(node.value, cst.Name)
@@ -415,7 +416,7 @@ class FrameworkAgents(MigrationRule):
         """The names the conversion adds must not be the module's own."""
         wanted = {CODE_TOOL: None, "function_tool" if framework == "openai-agents" else "Tool": framework}
         taken: set[str] = set()
-        for node in _all_nodes(self.resolver.module):
+        for node in all_nodes(self.resolver.module):
             if isinstance(node, cst.FunctionDef | cst.ClassDef) and node.name.value in wanted:
                 taken.add(node.name.value)
             elif isinstance(node, cst.Name) and node.value in wanted:
@@ -557,16 +558,6 @@ class FrameworkAgents(MigrationRule):
             body.append(tool.with_changes(leading_lines=[empty] * max(blanks, above)))
             body.append(after.with_changes(leading_lines=[empty] * blank + lines[blanks:]))
         return body
-
-
-def _all_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
-    out: list[cst.CSTNode] = []
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        out.append(cur)
-        stack.extend(child_nodes(cur))
-    return out
 
 
 def _strings(value: cst.BaseExpression, code: str) -> list[str]:

@@ -45,7 +45,6 @@ PRELOAD = [
     "starlette.applications",
     "sse_starlette",
 ]
-MCP_DEFAULT_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER")  # mcp.client.stdio's inherited names
 HERE = Path(__file__).resolve().parent
 ACTIVE: Overlay | None = None  # this process's overlay, once install() ran
 
@@ -79,10 +78,6 @@ class Overlay:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _base_python() -> str:
-    return os.path.realpath(sys.executable)
-
-
 def build(root: Path) -> Overlay | None:
     """The overlay venv in `root`, or None when the suite does not run in a venv (nothing to overlay)."""
     if sys.prefix == sys.base_prefix or os.name != "posix" or not Path("/proc/self/fd").is_dir():
@@ -92,7 +87,7 @@ def build(root: Path) -> Overlay | None:
     bin_dir = root / "bin"
     bin_dir.mkdir(parents=True)
     (root / "pyvenv.cfg").write_text((venv / "pyvenv.cfg").read_text())
-    base = _base_python()
+    base = os.path.realpath(sys.executable)  # the interpreter the test venv was made from
     names = {"python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
     for name in names:
         (bin_dir / name).symlink_to(base)
@@ -142,12 +137,13 @@ def install() -> Overlay | None:
     overlay = build(Path(tempfile.mkdtemp(prefix="cfm-fork-")))
     if overlay is None:
         return None
-    env = {**os.environ, "PATH": f"{overlay.bin}{os.pathsep}{os.environ.get('PATH', '')}"}
-    reduced = {k: env[k] for k in MCP_DEFAULT_ENV if k in env}
+    from mcp.client.stdio import get_default_environment
+
+    os.environ["PATH"] = f"{overlay.bin}{os.pathsep}{os.environ.get('PATH', '')}"
+    # The suite's environment, and what the installed SDK's stdio client gives the servers it launches.
     # Not waited for: a server binds its socket first and listens once its imports are done, so a process
     # started meanwhile is refused and starts cold (the worker collects tests in the meantime).
-    overlay.servers = [_start_server(overlay, server_env) for server_env in (env, reduced)]
-    os.environ["PATH"] = env["PATH"]
+    overlay.servers = [_start_server(overlay, env) for env in (dict(os.environ), get_default_environment())]
     sys.executable = str(overlay.python)
     global ACTIVE
     ACTIVE = overlay
